@@ -1,0 +1,107 @@
+"""The exception tree of neulora.
+
+Every error neulora raises derives from :class:`NeuloraError`; leaves also inherit the builtin they refine
+where callers expect it::
+
+    NeuloraError
+    ├── ConfigError (ValueError)            bad settings, bad arguments to a constructor
+    │   └── RouterFileError                 a router file that cannot be used (names the file)
+    ├── InvalidInputError (ValueError)      a question or text that cannot be processed
+    ├── EmbeddingError                      an embedder failed (model load, remote call)
+    │   └── EmbedderMismatchError           vectors made by one embedder, queried with another
+    ├── RetrievalError                      the vector store failed or rejected a request
+    ├── GenerationError                     the answer could not be generated
+    │   ├── AuthError                       401/403: token missing or refused
+    │   ├── QuotaError                      402: credits depleted
+    │   ├── ModelUnavailableError           404: the model or adapter is not served there
+    │   ├── RateLimitError                  429 after retries
+    │   ├── EndpointTimeoutError            timeouts and 503 "loading" after retries
+    │   └── StreamInterruptedError          a stream broke after text arrived (carries the partial text)
+    └── SessionError                        memory could not be read or written
+
+Messages never contain a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "EmbedderMismatchError",
+    "EmbeddingError",
+    "EndpointTimeoutError",
+    "GenerationError",
+    "InvalidInputError",
+    "ModelUnavailableError",
+    "NeuloraError",
+    "QuotaError",
+    "RateLimitError",
+    "RetrievalError",
+    "RouterFileError",
+    "SessionError",
+    "StreamInterruptedError",
+]
+
+
+class NeuloraError(Exception):
+    """Root of every error neulora raises."""
+
+
+class ConfigError(NeuloraError, ValueError):
+    """Settings or constructor arguments that cannot work."""
+
+
+class RouterFileError(ConfigError):
+    """A router file that is missing, malformed or inconsistent."""
+
+
+class InvalidInputError(NeuloraError, ValueError):
+    """A question or text that neulora refuses to process."""
+
+
+class EmbeddingError(NeuloraError):
+    """An embedder could not produce vectors."""
+
+
+class EmbedderMismatchError(EmbeddingError, ValueError):
+    """A collection or router made with one embedder is used with another."""
+
+
+class RetrievalError(NeuloraError):
+    """The vector store failed or rejected a request."""
+
+
+class GenerationError(NeuloraError):
+    """An answer could not be generated."""
+
+
+class AuthError(GenerationError):
+    """The token is missing, invalid or lacks permission (HTTP 401/403)."""
+
+
+class QuotaError(GenerationError):
+    """The account has no credits left (HTTP 402)."""
+
+
+class ModelUnavailableError(GenerationError):
+    """The model or adapter is not served by the target (HTTP 404)."""
+
+
+class RateLimitError(GenerationError):
+    """Too many requests (HTTP 429), still refused after retries."""
+
+
+class EndpointTimeoutError(GenerationError):
+    """The endpoint timed out or kept loading past the retry deadline."""
+
+
+class StreamInterruptedError(GenerationError):
+    """A stream failed after text had arrived; ``partial_text`` holds what came."""
+
+    def __init__(self, message: str, partial_text: str) -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+class SessionError(NeuloraError):
+    """Conversation memory could not be read or written."""

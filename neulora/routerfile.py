@@ -1,0 +1,229 @@
+"""Reading, validating and writing ``router_model.json``.
+
+The format (the original app's, plus optional keys seen in other versions of it)::
+
+    {"styles": ["direct", ...], "centroids": {"direct": [1024 floats], ...},
+     "embedder": {"backend": "bge", "model_name": "BAAI/bge-m3"}, "label_counts": {"direct": 6758, ...},
+     "threshold": 0.3, "fallback_style": "direct",
+     "classifier": {"type": "mlp2", "state_dict": {"0.weight": [[...]], "0.bias": [...],
+                                                   "2.weight": [[...]], "2.bias": [...]}}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import RouterFileError
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["MLP2", "RouterSpec", "dump_spec", "load_spec", "parse_spec"]
+
+_KNOWN_KEYS = ("styles", "centroids", "embedder", "label_counts", "threshold", "fallback_style", "classifier")
+
+
+@dataclass(frozen=True)
+class MLP2:
+    """Linear(dim -> hidden), ReLU, Linear(hidden -> n_styles), as the ``mlp2`` classifier stores it."""
+
+    w1: NDArray[np.float64]
+    b1: NDArray[np.float64]
+    w2: NDArray[np.float64]
+    b2: NDArray[np.float64]
+    keys: tuple[str, str, str, str] = ("0.weight", "0.bias", "2.weight", "2.bias")
+
+    def logits(self, x: NDArray[Any]) -> NDArray[Any]:
+        """Return ``(n, n_styles)`` logits for ``(n, dim)`` inputs, in the dtype of ``x``."""
+        dt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        hidden = np.maximum(x @ self.w1.T.astype(dt) + self.b1.astype(dt), 0)
+        out: NDArray[Any] = hidden @ self.w2.T.astype(dt) + self.b2.astype(dt)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        arrays = (self.w1, self.b1, self.w2, self.b2)
+        return {"type": "mlp2", "state_dict": {k: a.tolist() for k, a in zip(self.keys, arrays, strict=True)}}
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """The validated content of a router file; ``centroids`` keeps the stored (unnormalised) values."""
+
+    styles: tuple[str, ...]
+    centroids: NDArray[np.float64]
+    embedder: dict[str, Any] | None = None
+    label_counts: dict[str, int] | None = None
+    threshold: float | None = None
+    fallback_style: str | None = None
+    classifier: MLP2 | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.centroids.shape[1])
+
+
+def load_spec(path: str | Path) -> RouterSpec:
+    """Read and validate a router file; every problem is a :class:`RouterFileError` naming the file."""
+    where = str(path)
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RouterFileError(f"router file {where}: not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RouterFileError(f"router file {where}: cannot be read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise RouterFileError(f"router file {where}: not valid JSON ({exc})") from exc
+    return parse_spec(raw, where=where)
+
+
+def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True) -> RouterSpec:
+    """Validate a decoded router file."""
+
+    def fail(problem: str) -> RouterFileError:
+        return RouterFileError(f"router file {where}: {problem}")
+
+    if not isinstance(raw, dict):
+        raise fail(f"top level must be a JSON object, got {type(raw).__name__}")
+    required = ("styles", "centroids", "embedder") if require_embedder else ("styles", "centroids")
+    missing = [k for k in required if k not in raw]
+    if missing:
+        raise fail(f"missing key(s) {', '.join(missing)}")
+    styles = _styles(raw["styles"], fail)
+    centroids = _centroids(raw["centroids"], styles, fail)
+    embedder = raw.get("embedder")
+    if embedder is not None and (not isinstance(embedder, dict) or "backend" not in embedder):
+        raise fail("'embedder' must be an object with a 'backend' (and usually 'model_name')")
+    fallback = raw.get("fallback_style")
+    if fallback is not None and fallback not in styles:
+        raise fail(f"fallback_style {fallback!r} is not among the styles {list(styles)}")
+    return RouterSpec(
+        styles=styles,
+        centroids=centroids,
+        embedder=embedder,
+        label_counts=_label_counts(raw.get("label_counts"), styles, fail),
+        threshold=_threshold(raw.get("threshold"), fail),
+        fallback_style=fallback,
+        classifier=_classifier(raw.get("classifier"), len(styles), centroids.shape[1], fail),
+        extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
+    )
+
+
+def dump_spec(spec: RouterSpec) -> dict[str, Any]:
+    """The JSON-ready dict of ``spec``, in the file's key order (floats written back exactly)."""
+    out: dict[str, Any] = {
+        "styles": list(spec.styles),
+        "centroids": {s: spec.centroids[i].tolist() for i, s in enumerate(spec.styles)},
+    }
+    if spec.embedder is not None:
+        out["embedder"] = spec.embedder
+    if spec.label_counts is not None:
+        out["label_counts"] = spec.label_counts
+    if spec.threshold is not None:
+        out["threshold"] = spec.threshold
+    if spec.fallback_style is not None:
+        out["fallback_style"] = spec.fallback_style
+    if spec.classifier is not None:
+        out["classifier"] = spec.classifier.to_json()
+    out.update(spec.extra)
+    return out
+
+
+def _styles(value: Any, fail: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) < 2:
+        raise fail("'styles' must be a list of at least two style names")
+    if not all(isinstance(s, str) and s.strip() for s in value):
+        raise fail("'styles' must contain non-empty strings only")
+    if len(set(value)) != len(value):
+        raise fail(f"'styles' has duplicates: {value}")
+    return tuple(value)
+
+
+def _vector(value: Any, what: str, fail: Any) -> NDArray[np.float64]:
+    if not isinstance(value, list) or not value:
+        raise fail(f"{what} must be a non-empty list of numbers")
+    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise fail(f"{what} contains a non-numeric value {bad[0]!r}")
+    if not all(math.isfinite(v) for v in value):
+        raise fail(f"{what} contains NaN or infinity")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _matrix(value: Any, what: str, fail: Any) -> NDArray[np.float64]:
+    if not isinstance(value, list) or not value:
+        raise fail(f"{what} must be a non-empty list of rows")
+    rows = [_vector(r, f"{what} row {i}", fail) for i, r in enumerate(value)]
+    if len({r.shape[0] for r in rows}) != 1:
+        raise fail(f"{what} is ragged (row lengths {sorted({r.shape[0] for r in rows})})")
+    return np.stack(rows)
+
+
+def _centroids(value: Any, styles: tuple[str, ...], fail: Any) -> NDArray[np.float64]:
+    if not isinstance(value, dict):
+        raise fail("'centroids' must be an object mapping style -> vector")
+    absent = [s for s in styles if s not in value]
+    if absent:
+        raise fail(f"style(s) without a centroid: {', '.join(absent)}")
+    unknown = [s for s in value if s not in styles]
+    if unknown:
+        raise fail(f"centroid(s) for unknown style(s): {', '.join(unknown)}")
+    vectors = [_vector(value[s], f"centroid {s!r}", fail) for s in styles]
+    dims = {s: v.shape[0] for s, v in zip(styles, vectors, strict=True)}
+    if len(set(dims.values())) != 1:
+        raise fail(f"centroids are ragged: dimensions {dims}")
+    for s, v in zip(styles, vectors, strict=True):
+        if not np.any(v):
+            raise fail(f"centroid {s!r} is a zero vector (it has no direction)")
+    return np.stack(vectors)
+
+
+def _label_counts(value: Any, styles: tuple[str, ...], fail: Any) -> dict[str, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+    ):
+        raise fail("'label_counts' must map style -> non-negative int")
+    unknown = [s for s in value if s not in styles]
+    if unknown:
+        raise fail(f"label_counts for unknown style(s): {', '.join(unknown)}")
+    return dict(value)
+
+
+def _threshold(value: Any, fail: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
+        raise fail(f"'threshold' must be a number between -1 and 1, got {value!r}")
+    return float(value)
+
+
+def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") != "mlp2":
+        raise fail("'classifier' must be an object with type 'mlp2'")
+    state = value.get("state_dict")
+    if not isinstance(state, dict):
+        raise fail("classifier has no 'state_dict' object")
+    # Layer names vary ("0.weight" in nn.Sequential, "fc1.weight", "net.0.weight"): take them in order.
+    weights = [k for k in state if k.endswith(".weight")]
+    biases = [k for k in state if k.endswith(".bias")]
+    if len(weights) != 2 or len(biases) != 2 or len(state) != 4:
+        raise fail(f"classifier state_dict must hold two weights and two biases, got keys {list(state)}")
+    w1, w2 = (_matrix(state[k], f"classifier {k}", fail) for k in weights)
+    b1, b2 = (_vector(state[k], f"classifier {k}", fail) for k in biases)
+    hidden = w1.shape[0]
+    expected = {"first weight": ((hidden, dim), w1.shape), "first bias": ((hidden,), b1.shape),
+                "second weight": ((n_styles, hidden), w2.shape), "second bias": ((n_styles,), b2.shape)}
+    for what, (want, got) in expected.items():
+        if want != got:
+            raise fail(f"classifier {what} has shape {got}, expected {want}")
+    return MLP2(w1, b1, w2, b2, keys=(weights[0], biases[0], weights[1], biases[1]))

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from neulora import CentroidRouter, InvalidInputError, RouterFileError
+from neulora.embeddings import HashingEmbedder
+from neulora.router import format_router_input
+from neulora.testing import CountingEmbedder
+
+
+@pytest.fixture(scope="module")
+def raw(router_file: Path) -> dict[str, Any]:
+    return json.loads(router_file.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def router(router_file: Path) -> CentroidRouter:
+    return CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
+
+
+def write(tmp_path: Path, data: Any, name: str = "router.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_real_router_file_loads_with_its_styles_and_counts(router: CentroidRouter) -> None:
+    assert router.styles == ("direct", "socratic", "scaffolding", "feedback")
+    assert router.dim == 1024
+    assert router.label_counts == {"direct": 6758, "socratic": 27007, "scaffolding": 12122, "feedback": 18697}
+    assert np.allclose(np.linalg.norm(router.centroids, axis=1), 1.0)
+
+
+def test_without_embedder_the_file_names_bge_m3_and_nothing_is_downloaded(router_file: Path) -> None:
+    r = CentroidRouter.from_file(router_file)
+    assert type(r.embedder).__name__ == "TransformersEmbedder"
+    assert r.embedder.model == "BAAI/bge-m3"  # type: ignore[attr-defined]
+
+
+def test_each_centroid_with_noise_routes_to_its_own_style(router: CentroidRouter, raw: dict[str, Any]) -> None:
+    rng = np.random.default_rng(0)
+    for style in router.styles:
+        centroid = np.asarray(raw["centroids"][style])
+        for _ in range(20):
+            noisy = centroid + rng.normal(0, 0.003, size=centroid.shape)
+            decision = router.route_vector(noisy)
+            assert decision.style == style
+            assert not decision.fallback
+            assert decision.margin > 0
+
+
+def test_scores_match_a_numpy_reference(router: CentroidRouter, raw: dict[str, Any]) -> None:
+    rng = np.random.default_rng(1)
+    queries = rng.normal(size=(50, 1024))
+    c = np.asarray([raw["centroids"][s] for s in router.styles])
+    reference = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ (
+        c / np.linalg.norm(c, axis=1, keepdims=True)).T
+    batch = router.route_vectors(queries)
+    assert np.max(np.abs(batch.scores - reference)) < 1e-6
+    for i in range(0, 50, 7):
+        d = batch[i]
+        assert d.style == router.styles[int(np.argmax(reference[i]))]
+        assert d.scores == pytest.approx(dict(zip(router.styles, reference[i], strict=True)), abs=1e-6)
+        top2 = np.sort(reference[i])[-2:]
+        assert d.margin == pytest.approx(top2[1] - top2[0], abs=1e-6)
+    single = router.route_vector(queries[3])
+    assert single.scores == pytest.approx(batch[3].scores, abs=1e-12)
+
+
+def test_float32_batches_agree_with_float64(router: CentroidRouter) -> None:
+    q = np.random.default_rng(2).normal(size=(100, 1024))
+    assert np.max(np.abs(router.route_vectors(q.astype(np.float32)).scores - router.route_vectors(q).scores)) < 1e-5
+
+
+def test_save_then_from_file_is_identical(router: CentroidRouter, raw: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "copy.json"
+    router.save(out)
+    assert json.loads(out.read_text(encoding="utf-8")) == raw
+    again = CentroidRouter.from_file(out, HashingEmbedder(dim=1024))
+    assert again.styles == router.styles
+    assert np.array_equal(again.centroids, router.centroids)
+    assert again.label_counts == router.label_counts
+
+
+def _mutations() -> list[tuple[str, Any, str]]:
+    def drop(key: str) -> Any:
+        return lambda d: d.pop(key)
+
+    def setter(path: list[Any], value: Any) -> Any:
+        def apply(d: dict[str, Any]) -> None:
+            target = d
+            for p in path[:-1]:
+                target = target[p]
+            target[path[-1]] = value
+        return apply
+
+    return [
+        ("missing centroids", drop("centroids"), "missing key(s) centroids"),
+        ("missing styles", drop("styles"), "missing key(s) styles"),
+        ("missing embedder", drop("embedder"), "missing key(s) embedder"),
+        ("style without centroid", lambda d: d["centroids"].pop("feedback"), "style(s) without a centroid: feedback"),
+        ("ragged", lambda d: d["centroids"]["socratic"].pop(), "ragged"),
+        ("non-numeric", setter(["centroids", "direct", 5], "x"), "non-numeric value 'x'"),
+        ("null value", setter(["centroids", "direct", 5], None), "non-numeric value None"),
+        ("boolean", setter(["centroids", "direct", 0], True), "non-numeric value True"),
+        ("nan", setter(["centroids", "direct", 0], float("nan")), "NaN or infinity"),
+        ("inf", setter(["centroids", "scaffolding", 9], float("inf")), "NaN or infinity"),
+        ("zero vector", lambda d: d["centroids"].__setitem__("direct", [0.0] * 1024), "'direct' is a zero vector"),
+        ("bad fallback", setter(["fallback_style"], "lecture"), "fallback_style 'lecture' is not among the styles"),
+        ("bad threshold", setter(["threshold"], 3), "'threshold' must be a number between -1 and 1"),
+        ("classifier type", setter(["classifier"], {"type": "svm"}), "type 'mlp2'"),
+        ("classifier keys", setter(["classifier"], {"type": "mlp2", "state_dict": {"0.weight": [[1.0]]}}),
+         "two weights and two biases"),
+        ("classifier shape", setter(["classifier"], {"type": "mlp2", "state_dict": {
+            "0.weight": [[0.0] * 1024] * 3, "0.bias": [0.0] * 3, "2.weight": [[0.0] * 3] * 2, "2.bias": [0.0] * 2}}),
+         "second weight has shape (2, 3), expected (4, 3)"),
+        ("styles not a list", setter(["styles"], "direct"), "'styles' must be a list"),
+        ("duplicate styles", setter(["styles"], ["direct", "direct", "socratic", "feedback"]), "duplicates"),
+    ]
+
+
+@pytest.mark.parametrize(("name", "mutate", "message"), _mutations(), ids=[m[0] for m in _mutations()])
+def test_invalid_router_files_are_refused_with_a_clear_message(
+    raw: dict[str, Any], tmp_path: Path, name: str, mutate: Any, message: str
+) -> None:
+    data = copy.deepcopy(raw)
+    mutate(data)
+    path = write(tmp_path, data)
+    with pytest.raises(RouterFileError) as info:
+        CentroidRouter.from_file(path, HashingEmbedder(dim=1024))
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_dimension_mismatch_with_the_embedder_is_refused(router_file: Path) -> None:
+    with pytest.raises(RouterFileError, match="centroid dimension 1024 does not match embedder .* dimension 512"):
+        CentroidRouter.from_file(router_file, HashingEmbedder(dim=512))
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "not found"), ("{not json", "not valid JSON"),
+                                                  ("[1, 2]", "must be a JSON object")])
+def test_unreadable_files_are_refused(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(RouterFileError, match=message):
+        CentroidRouter.from_file(path, HashingEmbedder(dim=1024))
+
+
+def test_threshold_and_min_margin_fall_back_visibly(raw: dict[str, Any], tmp_path: Path) -> None:
+    data = dict(raw, threshold=0.99, fallback_style="socratic")
+    router = CentroidRouter.from_file(write(tmp_path, data), HashingEmbedder(dim=1024))
+    d = router.route_vector(np.asarray(raw["centroids"]["feedback"]) + 0.01)
+    assert d.style == "socratic" and d.fallback
+    assert "below" not in d.reason and "< threshold 0.990" in d.reason and "fallback to 'socratic'" in d.reason
+    assert max(d.scores, key=d.scores.get) == "feedback"  # type: ignore[arg-type]
+    margin_router = router.with_options(threshold=None, min_margin=0.5)
+    d2 = margin_router.route_vector(np.asarray(raw["centroids"]["feedback"]))
+    assert d2.fallback and d2.style == "socratic" and "min_margin 0.500" in d2.reason
+    confident = router.with_options(threshold=None, min_margin=None).route_vector(np.asarray(raw["centroids"]["feedback"]))
+    assert confident.style == "feedback" and not confident.fallback
+
+
+def test_mlp2_classifier_replaces_nearest_centroid(raw: dict[str, Any], tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    hidden = 8
+    w1 = rng.normal(size=(hidden, 1024)) * 0.01
+    b1 = np.ones(hidden)
+    w2 = np.zeros((4, hidden))
+    b2 = np.array([0.0, 0.0, 5.0, 0.0])  # always "scaffolding"
+    data = dict(raw, classifier={"type": "mlp2", "state_dict": {
+        "0.weight": w1.tolist(), "0.bias": b1.tolist(), "2.weight": w2.tolist(), "2.bias": b2.tolist()}})
+    path = write(tmp_path, data)
+    router = CentroidRouter.from_file(path, HashingEmbedder(dim=1024))
+    d = router.route_vector(np.asarray(raw["centroids"]["direct"]))
+    assert d.style == "scaffolding"
+    assert "classifier" in d.reason
+    assert sum(d.scores.values()) == pytest.approx(1.0)
+    router.save(tmp_path / "again.json")
+    assert json.loads((tmp_path / "again.json").read_text(encoding="utf-8")) == data
+
+
+def test_history_builds_the_original_evaluation_format() -> None:
+    history = [{"role": "user", "content": f"q{i}"} if i % 2 == 0 else {"role": "assistant", "content": f"a{i}"}
+               for i in range(8)]
+    text = format_router_input("지금 질문", history)
+    assert text == ("History:\nUser: q2\nAssistant: a3\nUser: q4\nAssistant: a5\nUser: q6\nAssistant: a7"
+                    "\n\nCurrent user query:\n지금 질문")
+    assert format_router_input("q", None) == "q"
+    assert format_router_input("q", [("student", "s"), ("teacher", "t")]) == (
+        "History:\nUser: s\nAssistant: t\n\nCurrent user query:\nq")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"), ("   \n\t", "empty"), (None, "must be a str"), (42, "must be a str"),
+    ("a\x00b", "NUL byte at position 1"), ("bad \udc80 surrogate", "lone surrogate at position 4"),
+])
+def test_bad_questions_raise_typed_errors(router: CentroidRouter, text: Any, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        router.route(text)
+
+
+def test_a_megabyte_question_is_truncated_to_max_chars(router: CentroidRouter) -> None:
+    counting = CountingEmbedder(HashingEmbedder(dim=1024))
+    r = CentroidRouter.from_spec(router.to_spec(), counting, max_chars=4000)
+    decision = r.route("수열 " * 350_000)
+    assert decision.style in r.styles
+    assert len(counting.history[0][0]) == 4000
+
+
+def test_route_vectors_rejects_wrong_shapes_and_nan(router: CentroidRouter) -> None:
+    with pytest.raises(InvalidInputError, match=r"shape \(n, 1024\)"):
+        router.route_vectors(np.ones((2, 10)))
+    with pytest.raises(InvalidInputError, match="NaN"):
+        router.route_vector(np.full(1024, np.nan))
+    with pytest.raises(InvalidInputError, match="zero vector"):
+        router.route_vector(np.zeros(1024))
+    with pytest.raises(InvalidInputError, match="1-d"):
+        router.route_vector(np.ones((1, 1024)))
+
+
+def test_route_many_embeds_once_and_agrees_with_route(router_file: Path) -> None:
+    counting = CountingEmbedder(HashingEmbedder(dim=1024))
+    r = CentroidRouter.from_file(router_file, counting)
+    texts = ["로그함수의 정의", "why is that?", "I think the answer is 4", "step by step please"]
+    batch = r.route_many(texts)
+    assert counting.calls == 1 and len(batch) == 4
+    for text, decision in zip(texts, batch, strict=True):
+        assert r.route(text).scores == pytest.approx(decision.scores, abs=1e-6)
+    assert batch.style_names() == [d.style for d in batch]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from neulora import CentroidRouter, ConfigError, InvalidInputError
+from neulora.embeddings import HashingEmbedder
+
+
+def load_rows(shared_data: Path) -> list[dict[str, Any]]:
+    lines = (shared_data / "mathdial_routing_dev.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def split_by_conversation(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def in_test(cid: str) -> bool:
+        return int(hashlib.sha256(cid.encode()).hexdigest(), 16) % 4 == 0
+
+    return [r for r in rows if not in_test(r["conversation_id"])], [r for r in rows if in_test(r["conversation_id"])]
+
+
+@pytest.fixture(scope="module")
+def split(shared_data: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return split_by_conversation(load_rows(shared_data))
+
+
+def test_fit_and_evaluate_on_mathdial_split_by_conversation(split: Any) -> None:
+    train, test = split
+    assert not {r["conversation_id"] for r in train} & {r["conversation_id"] for r in test}
+    embedder = HashingEmbedder(dim=1024)
+    router = CentroidRouter.fit([r["text"] for r in train], [r["label"] for r in train], embedder,
+                                histories=[r["history"] for r in train])
+    assert router.styles == ("direct", "socratic", "scaffolding", "feedback")
+    assert router.label_counts == {s: sum(r["label"] == s for r in train) for s in router.styles}
+    report = router.evaluate([r["text"] for r in test], [r["label"] for r in test], [r["history"] for r in test])
+    print("\nnearest-centroid router, HashingEmbedder, mathdial split by conversation\n" + report.format())
+    confusion = np.asarray(report.confusion)
+    assert confusion.sum() == report.n == len(test)
+    for i, s in enumerate(report.styles):
+        assert report.per_style[s].support == confusion[i].sum() == sum(r["label"] == s for r in test)
+    assert report.accuracy == pytest.approx(np.trace(confusion) / len(test))
+    assert report.macro_f1 == pytest.approx(np.mean([m.f1 for m in report.per_style.values()]))
+    assert report.accuracy > 0.25
+    assert report.fallback_share == 0.0
+
+
+def test_fit_threshold_is_deterministic_and_never_worse(split: Any) -> None:
+    train, test = split
+    embedder = HashingEmbedder(dim=1024)
+    router = CentroidRouter.fit([r["text"] for r in train], [r["label"] for r in train], embedder)
+    texts, labels = [r["text"] for r in test], [r["label"] for r in test]
+    tuned = router.fit_threshold(texts, labels)
+    again = router.fit_threshold(texts, labels)
+    assert (tuned.threshold, tuned.min_margin) == (again.threshold, again.min_margin)
+    before, after = router.evaluate(texts, labels), tuned.evaluate(texts, labels)
+    assert after.accuracy >= before.accuracy
+    if tuned.threshold is None and tuned.min_margin is None:
+        assert after.fallback_share == 0.0
+    else:
+        assert after.fallback_share > 0.0
+
+
+def test_from_examples_and_save_round_trip(tmp_path: Path) -> None:
+    examples = {"direct": ["what is the formula for the sum", "정의를 알려줘"],
+                "socratic": ["why does it work that way", "왜 그렇게 되나요"],
+                "scaffolding": ["help me step by step", "단계별로 도와줘"],
+                "feedback": ["is my answer of 12 correct", "제 풀이가 맞나요"]}
+    router = CentroidRouter.from_examples(examples, HashingEmbedder(dim=256))
+    assert router.route("정의를 알려줘").style == "direct"
+    assert router.label_counts == {"direct": 2, "socratic": 2, "scaffolding": 2, "feedback": 2}
+    router.save(tmp_path / "mine.json")
+    loaded = CentroidRouter.from_file(tmp_path / "mine.json")  # rebuilds the hashing embedder the file names
+    assert loaded.embedder.name == router.embedder.name
+    assert loaded.route("제 풀이가 맞나요").scores == pytest.approx(router.route("제 풀이가 맞나요").scores)
+
+
+def test_fit_refuses_inconsistent_training_data() -> None:
+    e = HashingEmbedder(dim=64)
+    with pytest.raises(ConfigError, match="as many labels"):
+        CentroidRouter.fit(["a", "b"], ["direct"], e)
+    with pytest.raises(ConfigError, match="not among the styles"):
+        CentroidRouter.fit(["a", "b"], ["direct", "lecture"], e, styles=["direct", "socratic"])
+    with pytest.raises(ConfigError, match="no training examples for style"):
+        CentroidRouter.fit(["a", "b"], ["direct", "direct"], e, styles=["direct", "socratic"])
+    router = CentroidRouter.fit(["a", "b"], ["direct", "socratic"], e)
+    with pytest.raises(InvalidInputError, match="labels not among"):
+        router.evaluate(["a"], ["lecture"])
