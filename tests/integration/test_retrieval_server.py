@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from neulora import ChromaRetriever, RetrievalError
+from neulora.embeddings import HashingEmbedder
+from neulora.testing import CountingEmbedder
+
+from .chroma_helpers import brute_force, write_english
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
+    if chroma is None:
+        pytest.fail("the 'chroma' command (installed with chromadb) was not found")
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    log = open(data / "server.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"chroma run exited: {(data / 'server.log').read_text(errors='replace')}")
+            time.sleep(0.2)
+    else:
+        pytest.fail("chroma run did not start within 30 s")
+    yield port
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    log.close()
+
+
+def test_server_mode_ingests_retrieves_and_reingests_for_free(
+    chroma_server: int, tmp_path: Path, shared_data: Path
+) -> None:
+    embedder = CountingEmbedder(HashingEmbedder())
+    r = ChromaRetriever(embedder, host="127.0.0.1", port=chroma_server, collection="server-test", k=4)
+    corpus = [shared_data / "highmath12.txt", *write_english(tmp_path)]
+    report = r.ingest(corpus, progress=False)
+    assert report.added == 3 and r.count() == report.chunks_written
+    assert "3. 수열" in [p.metadata["section"] for p in r.retrieve("등차수열과 등비수열의 합")]
+    passages = r.retrieve("로그함수")
+    exact = brute_force(r._collection(), embedder.embed(["로그함수"])[0], 4)
+    assert [p.id for p in passages] == [i for i, _ in exact]
+    assert [p.score for p in passages] == pytest.approx([s for _, s in exact], abs=1e-5)
+    calls = embedder.calls
+    again = r.ingest(corpus, progress=False)
+    assert again.unchanged == 3 and embedder.calls == calls
+    assert {"name": "server-test", "count": r.count(), "embedder": embedder.name, "dim": 1024} in r.collections()
+    r.reset()
+    assert r.count() == 0
+
+
+def test_unreachable_server_is_a_retrieval_error() -> None:
+    r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=free_port())
+    with pytest.raises(RetrievalError, match="Chroma could not open collection 'neulora'"):
+        r.count()
