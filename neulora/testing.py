@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .embeddings import Embedder
 
-__all__ = ["CountingEmbedder"]
+__all__ = ["ChatStubServer", "CountingEmbedder"]
 
 
 class CountingEmbedder:
@@ -48,3 +48,145 @@ class CountingEmbedder:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class ChatStubServer:
+    """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 with scripted replies and faults.
+
+    Each request takes the next scripted reply queued for its ``model`` (or for any model); without one it
+    answers ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency`` delays every reply.
+
+    >>> with ChatStubServer() as server:  # doctest: +SKIP
+    ...     server.enqueue(status=503, body={"error": "Model is loading", "estimated_time": 2.0})
+    ...     HFStyleClient(base_url=server.url, models={...}).generate(...)
+    """
+
+    def __init__(self, *, latency: float = 0.0) -> None:
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.latency = latency
+        self.requests: list[dict[str, Any]] = []
+        self._script: dict[str | None, list[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def enqueue(
+        self,
+        *,
+        model: str | None = None,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        text: str | None = None,
+        break_after: int | None = None,
+    ) -> None:
+        """Script the next reply (for ``model``, or for any model)."""
+        reply = {"status": status, "body": body, "headers": headers or {}, "text": text, "break_after": break_after}
+        with self._lock:
+            self._script.setdefault(model, []).append(reply)
+
+    def next_reply(self, model: str) -> dict[str, Any]:
+        with self._lock:
+            for key in (model, None):
+                if self._script.get(key):
+                    return self._script[key].pop(0)
+        return {"status": 200, "body": None, "headers": {}, "text": None, "break_after": None}
+
+    def record(self, request: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def close(self) -> None:
+        """Stop the server."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ChatStubServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _handler_for(server: ChatStubServer) -> Any:
+    import json
+    import time
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            model = str(body.get("model") or "endpoint")
+            server.record({"path": self.path, "model": model, "body": body,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}})
+            reply = server.next_reply(model)
+            if server.latency:
+                time.sleep(server.latency)
+            if reply["status"] != 200 or not self.path.endswith("/chat/completions"):
+                status = reply["status"] if reply["status"] != 200 else 404
+                payload = json.dumps(reply["body"] if reply["body"] is not None else {"error": "scripted"}).encode()
+                self._send(status, payload, reply["headers"])
+                return
+            text = reply["text"] if reply["text"] is not None else f"Answer from {model}."
+            if body.get("stream"):
+                self._stream(model, text, reply["break_after"])
+            else:
+                self._send(200, json.dumps(_completion(model, text)).encode(), reply["headers"])
+
+        def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _stream(self, model: str, text: str, break_after: int | None) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            tokens = [t for t in text.split(" ")]
+            for i, token in enumerate(tokens):
+                if break_after is not None and i == break_after:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # abort mid-body: no final chunk
+                    return
+                delta = token if i == 0 else " " + token
+                self._event({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": delta},
+                                          "finish_reason": None}]})
+            self._event({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 5, "completion_tokens": len(tokens),
+                                   "total_tokens": 5 + len(tokens)}})
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+
+        def _event(self, obj: dict[str, Any]) -> None:
+            self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+    return Handler
+
+
+def _completion(model: str, text: str) -> dict[str, Any]:
+    n = len(text.split())
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}}

@@ -1,0 +1,159 @@
+"""What every style client returns: :class:`Generation`, :class:`GenerationStream`, and answer cleaning."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import GenerationError, InvalidInputError
+
+__all__ = ["Generation", "GenerationStream", "StyleClient", "TemplateFilter", "check_messages", "clean_answer"]
+
+_SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
+_ROLE_ECHO = re.compile(r"^\s*(?:<\|im_start\|>)?\s*(?:assistant|Assistant|ASSISTANT)\s*[:\n]\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One answer: its text, the style asked for, what actually answered, and how it got there."""
+
+    text: str
+    style: str
+    model: str
+    usage: dict[str, int] | None = None
+    attempts: int = 1
+    latency_s: float = 0.0
+    fallback_from: str | None = None
+    finish_reason: str | None = None
+    path: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        via = f", fallback_from={self.fallback_from!r}" if self.fallback_from else ""
+        return f"Generation(style={self.style!r}, model={self.model!r}{via}, text={self.text[:40]!r})"
+
+
+class StyleClient(Protocol):
+    """Generates an answer in a teaching style: the remote and the local clients both fit."""
+
+    def generate(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> Generation:
+        """Return the whole answer."""
+        ...
+
+    def stream(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> GenerationStream:
+        """Return a stream of text deltas; the :class:`Generation` is available when it ends."""
+        ...
+
+
+class GenerationStream:
+    """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
+
+    The producer runs once: iterating again replays the deltas without calling the model again.
+    """
+
+    def __init__(self, producer: Callable[[], Generator[str, None, Generation]]) -> None:
+        self._producer = producer
+        self._deltas: list[str] = []
+        self._result: Generation | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            if self._result is None:
+                raise GenerationError("this stream was abandoned or failed part-way; start a new one")
+            return iter(self._deltas)
+        self._started = True
+        return self._run()
+
+    def _run(self) -> Iterator[str]:
+        gen = self._producer()
+        while True:
+            try:
+                delta = next(gen)
+            except StopIteration as stop:
+                self._result = stop.value
+                return
+            self._deltas.append(delta)
+            yield delta
+
+    @property
+    def result(self) -> Generation:
+        """The finished :class:`Generation` (raises if the stream has not been read to its end)."""
+        if self._result is None:
+            raise GenerationError("the stream has not finished: iterate over it first")
+        return self._result
+
+    def text(self) -> str:
+        """Read the whole stream (if not yet read) and return the full answer."""
+        for _ in self:
+            pass
+        return self.result.text
+
+
+def clean_answer(text: str) -> str:
+    """Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, an echoed role label) from an answer."""
+    cleaned = _ROLE_ECHO.sub("", text, count=1)
+    for token in _SPECIAL:
+        cleaned = cleaned.replace(token, "")
+    return cleaned.strip()
+
+
+class TemplateFilter:
+    """Cleans a stream of deltas as :func:`clean_answer` cleans a whole answer.
+
+    Holds back text that could be the start of a special token (or, at the very start, an echoed role label)
+    until it can tell; everything else passes at once.
+    """
+
+    _HOLD = max(len(t) for t in _SPECIAL)
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._at_start = True
+
+    def feed(self, delta: str) -> str:
+        """Return what can be emitted after ``delta`` arrived."""
+        self._buffer += delta
+        if self._at_start:
+            for token in _SPECIAL:
+                self._buffer = self._buffer.replace(token, "")
+            head = self._buffer.lstrip()
+            undecided = not head or any(t.startswith(head) for t in _SPECIAL) or (
+                len(head) <= len("assistant") and "assistant".startswith(head.lower()))
+            if undecided:
+                return ""
+            self._buffer = _ROLE_ECHO.sub("", head, count=1).lstrip()
+            self._at_start = False
+        for token in _SPECIAL:
+            self._buffer = self._buffer.replace(token, "")
+        cut = len(self._buffer)
+        start = self._buffer.rfind("<", max(0, cut - self._HOLD))
+        if start != -1 and any(t.startswith(self._buffer[start:]) for t in _SPECIAL):
+            cut = start
+        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        return out
+
+    def flush(self) -> str:
+        """Return what is left at the end of the stream."""
+        rest = self._buffer
+        if self._at_start:
+            rest = _ROLE_ECHO.sub("", rest.lstrip(), count=1)
+        for token in _SPECIAL:
+            rest = rest.replace(token, "")
+        self._buffer = ""
+        return rest.rstrip()
+
+
+def check_messages(messages: Any) -> list[dict[str, str]]:
+    """Validate chat messages: a non-empty list of ``{"role", "content"}`` with str values."""
+    if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
+        raise InvalidInputError("messages must be a non-empty list of {'role', 'content'} dicts")
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise InvalidInputError(f"message {i} must be a dict with str 'role' and 'content'")
+        if m["role"] not in ("system", "user", "assistant"):
+            raise InvalidInputError(f"message {i} has role {m['role']!r}: use system, user or assistant")
+        out.append({"role": m["role"], "content": m["content"]})
+    return out

