@@ -72,6 +72,10 @@ class TransformersStyleClient:
     def __repr__(self) -> str:
         return f"TransformersStyleClient(models={self.models!r}, adapters={list(self.adapters)})"
 
+    def _name(self, style: str) -> str:
+        name = self.gguf_file or Path(self.models[style]).name or self.models[style]
+        return f"{name}+{style}" if self.adapters else name
+
     def _load(self, style: str) -> tuple[Any, Any]:
         if style not in self.models:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
@@ -146,7 +150,7 @@ class TransformersStyleClient:
         finish = "length" if len(new) >= max_tokens else "stop"
         usage = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "completion_tokens": len(new)}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return Generation(text=clean_answer(text), style=style, model=self.models[style], usage=usage,
+        return Generation(text=clean_answer(text), style=style, model=self._name(style), usage=usage,
                           latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
 
     def stream(
@@ -180,5 +184,5 @@ class TransformersStyleClient:
         tail = filt.flush()
         if tail:
             yield tail
-        return Generation(text=clean_answer("".join(parts)), style=style, model=self.models[style],
+        return Generation(text=clean_answer("".join(parts)), style=style, model=self._name(style),
                           latency_s=time.monotonic() - started, finish_reason="stop", path=(f"{style}: ok",))

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .embeddings import Embedder
 
-__all__ = ["ChatStubServer", "CountingEmbedder"]
+__all__ = ["ChatStubServer", "CountingEmbedder", "FakeRetriever", "FakeRouter", "FakeStyleClient"]
 
 
 class CountingEmbedder:
@@ -190,3 +190,95 @@ def _completion(model: str, text: str) -> dict[str, Any]:
     return {"id": "x", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}}
+
+
+class FakeStyleClient:
+    """A style client that returns queued texts (or raises queued errors) and records what it was sent.
+
+    >>> client = FakeStyleClient()
+    >>> client.enqueue("Think about it: what is 2 x 3?")
+    >>> client.generate("socratic", [{"role": "user", "content": "2*3?"}]).text
+    'Think about it: what is 2 x 3?'
+    >>> client.history[0][0]
+    'socratic'
+    """
+
+    def __init__(self, default: str = "fake answer") -> None:
+        self.default = default
+        self.queue: list[str | BaseException] = []
+        self.history: list[tuple[str, list[dict[str, str]]]] = []
+
+    def enqueue(self, *items: str | BaseException) -> None:
+        """Script the next replies: a str is answered, an exception is raised."""
+        self.queue.extend(items)
+
+    def _next(self, style: str, messages: Any) -> str:
+        self.history.append((style, [dict(m) for m in messages]))
+        item = self.queue.pop(0) if self.queue else self.default
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def generate(self, style: str, messages: Any, **params: Any) -> Any:
+        from .generation import Generation
+
+        return Generation(text=self._next(style, messages), style=style, model=f"fake-{style}")
+
+    def stream(self, style: str, messages: Any, **params: Any) -> Any:
+        from .generation import Generation, GenerationStream
+
+        def produce() -> Any:
+            text = self._next(style, messages)
+            for i, word in enumerate(text.split(" ")):
+                yield word if i == 0 else " " + word
+            return Generation(text=text, style=style, model=f"fake-{style}")
+
+        return GenerationStream(produce)
+
+
+class FakeRouter:
+    """A router that always chooses ``style`` (or the next of ``script``) and records its calls."""
+
+    def __init__(self, embedder: Embedder, style: str = "socratic",
+                 styles: Sequence[str] = ("direct", "socratic", "scaffolding", "feedback")) -> None:
+        self.embedder = embedder
+        self.style = style
+        self.styles = tuple(styles)
+        self.calls: list[tuple[str, Any]] = []
+
+    def _decision(self) -> Any:
+        from .router import RouteDecision
+
+        scores = {s: (0.9 if s == self.style else 0.1) for s in self.styles}
+        return RouteDecision(style=self.style, scores=scores, margin=0.8, reason="fake")
+
+    def route(self, text: str, history: Any = None) -> Any:
+        self.calls.append(("route", text))
+        self.embedder.embed([text])
+        return self._decision()
+
+    def route_vector(self, vector: Any) -> Any:
+        self.calls.append(("route_vector", vector))
+        return self._decision()
+
+
+class FakeRetriever:
+    """A retriever that returns fixed passages and records its calls."""
+
+    def __init__(self, embedder: Embedder, passages: Sequence[Any] = ()) -> None:
+        self.embedder = embedder
+        self.passages = list(passages)
+        self.calls: list[tuple[str, Any]] = []
+
+    def retrieve(self, query: str, k: int | None = None, *, min_score: float | None = None) -> list[Any]:
+        self.calls.append(("retrieve", query))
+        self.embedder.embed([query])
+        return self._filter(k, min_score)
+
+    def retrieve_vector(self, vector: Any, k: int | None = None, *, min_score: float | None = None) -> list[Any]:
+        self.calls.append(("retrieve_vector", vector))
+        return self._filter(k, min_score)
+
+    def _filter(self, k: int | None, min_score: float | None) -> list[Any]:
+        found = [p for p in self.passages if min_score is None or p.score >= min_score]
+        return found[: k or len(found)]

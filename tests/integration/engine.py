@@ -29,7 +29,7 @@ def llama_server(workdir: Path) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     config = {"host": "127.0.0.1", "port": port, "models": [
-        {"model": str(smollm2_gguf()), "model_alias": style, "n_ctx": 2048, "n_threads": 2, "verbose": False}
+        {"model": str(smollm2_gguf()), "model_alias": style, "n_ctx": 8192, "n_threads": 2, "verbose": False}
         for style in STYLES]}
     config_file = workdir / "llama-server.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")

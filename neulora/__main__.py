@@ -1,0 +1,5 @@
+"""``python -m neulora``."""
+
+from .cli import main
+
+raise SystemExit(main())
