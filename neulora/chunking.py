@@ -11,7 +11,7 @@ __all__ = ["Chunk", "split_text"]
 
 # A sentence ends at . ! ? (and their full-width forms) followed by white space; Korean sentences end the
 # same way ("...입니다. 다음"), so one rule serves both.
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
 
 
@@ -24,13 +24,14 @@ class Chunk:
 
 
 def split_text(text: str, *, chunk_size: int = 800, chunk_overlap: int = 100) -> list[Chunk]:
-    """Split ``text`` into chunks of at most ``chunk_size`` characters.
+    r"""Split ``text`` into chunks of at most ``chunk_size`` characters.
 
     Chunks never straddle a Markdown heading; inside a section, sentences and lines are packed whole, and each
     chunk repeats the last sentences of the previous one up to ``chunk_overlap`` characters. A single sentence
     longer than ``chunk_size`` is cut into pieces.
 
-    >>> [c.text for c in split_text("# A\\nOne. Two.\\n\\n# B\\nThree.", chunk_size=20, chunk_overlap=0)]
+    >>> notes = "\n".join(["# A", "One. Two.", "", "# B", "Three."])
+    >>> [c.text for c in split_text(notes, chunk_size=20, chunk_overlap=0)]
     ['One. Two.', 'Three.']
     """
     if chunk_size < 20:

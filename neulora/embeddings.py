@@ -14,7 +14,7 @@ import logging
 import os
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -287,7 +287,8 @@ class HFInferenceEmbedder:
             if self.base_url:
                 self._client = InferenceClient(base_url=self.base_url, token=self._token, timeout=self.timeout)
             else:
-                self._client = InferenceClient(provider=self.provider, token=self._token, timeout=self.timeout)
+                self._client = InferenceClient(provider=cast(Any, self.provider), token=self._token,
+                                               timeout=self.timeout)
         return self._client
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -302,7 +303,8 @@ class HFInferenceEmbedder:
             try:
                 arr = client.feature_extraction(batch, model=None if self.base_url else self.model)
             except (httpx2.HTTPError, ValueError) as exc:
-                raise EmbeddingError(f"feature extraction with {self.model!r} failed: {redact(str(exc), self._token)}") from exc
+                detail = redact(str(exc), self._token)
+                raise EmbeddingError(f"feature extraction with {self.model!r} failed: {detail}") from exc
             arr = np.asarray(arr, dtype=np.float32)
             if arr.ndim == 3:  # token-level output: take the CLS token, as bge-m3's dense vectors do
                 arr = arr[:, 0, :]

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from .errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
 from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
@@ -85,6 +85,7 @@ class HFStyleClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.fallback = fallback
+        self._token: str | None
         if token is not None:
             self._token, self._token_source = token, "the token argument"
         elif os.environ.get("HF_TOKEN"):
@@ -132,7 +133,8 @@ class HFStyleClient:
         headers = self.retry.headers()
         if target.url is not None:
             return InferenceClient(base_url=target.url, token=self._token, timeout=self.timeout, headers=headers)
-        return InferenceClient(provider=self.provider, token=self._token, timeout=self.timeout, headers=headers)
+        return InferenceClient(provider=cast(Any, self.provider), token=self._token, timeout=self.timeout,
+                               headers=headers)
 
     # -- generation ---------------------------------------------------------------------------------
     def generate(
@@ -175,7 +177,7 @@ class HFStyleClient:
         import httpx2
 
         started = time.monotonic()
-        attempts, path = 0, []
+        attempts, path = 0, list[str]()
         first: str | None = None
         error: GenerationError | None = None
         for target in chain:

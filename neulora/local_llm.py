@@ -98,8 +98,8 @@ class TransformersStyleClient:
         if self.gguf_file:
             kwargs["gguf_file"] = self.gguf_file
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+            tokenizer: Any = AutoTokenizer.from_pretrained(name, **kwargs)
+            model: Any = AutoModelForCausalLM.from_pretrained(name, **kwargs)
         except (OSError, ValueError) as exc:
             raise GenerationError(f"cannot load local model {name!r}: {exc}") from exc
         if self.adapters:
@@ -163,7 +163,9 @@ class TransformersStyleClient:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
         return GenerationStream(lambda: self._stream(style, msgs, self._options(max_tokens, temperature, params)))
 
-    def _stream(self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]) -> Generator[str, None, Generation]:
+    def _stream(
+        self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]
+    ) -> Generator[str, None, Generation]:
         from transformers import TextIteratorStreamer
 
         started = time.monotonic()

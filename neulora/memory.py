@@ -1,7 +1,7 @@
 """Conversation memory: a protocol and a bounded, thread-safe in-process default.
 
 >>> memory = InMemoryMemory(max_sessions=2, max_turns=3)
->>> memory.append("s1", Turn("question", "answer", "direct"))
+>>> _ = memory.append("s1", Turn("question", "answer", "direct"))
 >>> len(memory.get("s1").turns)
 1
 """

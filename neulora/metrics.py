@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["RouterReport", "StyleScore", "report_from_predictions"]
 
@@ -65,14 +66,15 @@ class RouterReport:
         ]
         for s, m in self.per_style.items():
             lines.append(f"{s:<{width}}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10d}")
-        lines += ["", "confusion (rows: true, columns: routed)", " " * width + "".join(f"{s[:9]:>10}" for s in self.styles)]
+        header = " " * width + "".join(f"{s[:9]:>10}" for s in self.styles)
+        lines += ["", "confusion (rows: true, columns: routed)", header]
         for s, row in zip(self.styles, self.confusion, strict=True):
             lines.append(f"{s:<{width}}" + "".join(f"{c:>10d}" for c in row))
         return "\n".join(lines)
 
 
 def report_from_predictions(
-    styles: Sequence[str], truth: Sequence[int], predicted: Sequence[int], fallback: Sequence[bool]
+    styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike
 ) -> RouterReport:
     """Build a :class:`RouterReport` from style indices."""
     k = len(styles)

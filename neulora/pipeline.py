@@ -154,7 +154,7 @@ class Pipeline:
         prompts: PromptSet | None = None,
         k: int = 4,
         min_score: float | None = 0.2,
-        small_talk: Callable[[str], bool] | None = SmallTalkRule(),  # noqa: B008 (immutable)
+        small_talk: Callable[[str], bool] | None = SmallTalkRule(),
         max_question_chars: int = 4000,
         max_tokens: int = 512,
         temperature: float = 0.7,
@@ -275,7 +275,7 @@ class Pipeline:
             if t_emb is not r_emb and (t_emb.name != r_emb.name or t_emb.dim != r_emb.dim):
                 return None
         t0 = time.perf_counter()
-        vector = r_emb.embed([question])[0]
+        vector: NDArray[np.float32] = r_emb.embed([question])[0]
         timings["embed"] = time.perf_counter() - t0
         return vector
 

@@ -156,7 +156,7 @@ class ChromaRetriever:
         if self.path is not None:
             self.path.mkdir(parents=True, exist_ok=True)
             return chromadb.PersistentClient(path=str(self.path), settings=settings)
-        return chromadb.HttpClient(host=self.host, port=self.port, settings=settings)
+        return chromadb.HttpClient(host=str(self.host), port=self.port, settings=settings)
 
     def _collection(self) -> Any:
         if self._coll is None:
@@ -193,9 +193,9 @@ class ChromaRetriever:
             try:
                 # A client opened before another process wrote holds a stale index and would overwrite the
                 # other writer's vectors: take a fresh one inside the lock.
-                import chromadb
+                from chromadb.api.shared_system_client import SharedSystemClient
 
-                chromadb.api.client.SharedSystemClient.clear_system_cache()
+                SharedSystemClient.clear_system_cache()
                 self._client, self._coll = None, None
                 yield self._collection()
             finally:
@@ -226,7 +226,7 @@ class ChromaRetriever:
                 continue
             prepared.append((doc, chunks))
         counts = {"added": 0, "unchanged": 0, "replaced": 0}
-        pending, kept, stale = _Pending(), _Pending(), []
+        pending, kept, stale = _Pending(), _Pending(), list[str]()
         with self._writing() as coll:
             for doc, chunks in prepared:
                 ids = chunk_ids(doc.source, [f"{page}:{c.text}" for c, page in chunks])

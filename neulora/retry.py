@@ -57,7 +57,7 @@ class RetryPolicy:
     def backoff_delay(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
         base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
-        return base * (1 + self.jitter * self.rng.random())
+        return float(base * (1 + self.jitter * self.rng.random()))
 
     def next_delay(self, attempt: int, failure: Failure, started: float) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""

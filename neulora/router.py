@@ -162,7 +162,7 @@ class CentroidRouter:
             self.styles, matrix, {"backend": "custom", "model_name": embedder.name},
             dict(label_counts) if label_counts is not None else None,
         )
-        self._unit64 = matrix / norms
+        self._unit64: NDArray[np.float64] = matrix / norms
         self._unit32 = self._unit64.astype(np.float32)
 
     # -- construction -------------------------------------------------------------------------------
@@ -178,7 +178,9 @@ class CentroidRouter:
         return cls(spec.styles, spec.centroids, embedder, spec=spec, **options)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], embedder: Embedder | None = None, **options: Any) -> CentroidRouter:
+    def from_file(
+        cls, path: str | os.PathLike[str], embedder: Embedder | None = None, **options: Any
+    ) -> CentroidRouter:
         """Load and validate ``router_model.json``; the embedder's dimension must match the centroids'."""
         spec = load_spec(path)
         if embedder is not None and embedder.dim != spec.dim:
@@ -291,7 +293,7 @@ class CentroidRouter:
             e = np.exp(logits)
             out: NDArray[Any] = e / e.sum(axis=1, keepdims=True)
             return out
-        scores = x @ (self._unit32 if x.dtype == np.float32 else self._unit64).T
+        scores: NDArray[Any] = x @ (self._unit32 if x.dtype == np.float32 else self._unit64).T
         if not normalized:
             norms = np.sqrt(np.einsum("ij,ij->i", x, x))
             with np.errstate(divide="ignore", invalid="ignore"):

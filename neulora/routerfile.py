@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,7 +70,7 @@ class RouterSpec:
         return int(self.centroids.shape[1])
 
 
-def load_spec(path: str | Path) -> RouterSpec:
+def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
     """Read and validate a router file; every problem is a :class:`RouterFileError` naming the file."""
     where = str(path)
     try:

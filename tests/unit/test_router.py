@@ -139,7 +139,7 @@ def test_invalid_router_files_are_refused_with_a_clear_message(
 
 
 def test_dimension_mismatch_with_the_embedder_is_refused(router_file: Path) -> None:
-    with pytest.raises(RouterFileError, match="centroid dimension 1024 does not match embedder .* dimension 512"):
+    with pytest.raises(RouterFileError, match=r"centroid dimension 1024 does not match embedder .* dimension 512"):
         CentroidRouter.from_file(router_file, HashingEmbedder(dim=512))
 
 
@@ -163,7 +163,8 @@ def test_threshold_and_min_margin_fall_back_visibly(raw: dict[str, Any], tmp_pat
     margin_router = router.with_options(threshold=None, min_margin=0.5)
     d2 = margin_router.route_vector(np.asarray(raw["centroids"]["feedback"]))
     assert d2.fallback and d2.style == "socratic" and "min_margin 0.500" in d2.reason
-    confident = router.with_options(threshold=None, min_margin=None).route_vector(np.asarray(raw["centroids"]["feedback"]))
+    plain = router.with_options(threshold=None, min_margin=None)
+    confident = plain.route_vector(np.asarray(raw["centroids"]["feedback"]))
     assert confident.style == "feedback" and not confident.fallback
 
 
