@@ -213,34 +213,34 @@ class ChromaRetriever:
         """Chunk, embed and store files and directories; unchanged files cost nothing, changed ones are replaced."""
         started = time.perf_counter()
         files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
-        prepared = []
-        for path in files:
-            try:
-                doc = read_document(path)
-                chunks = [(c, page) for text, page in doc.pages
-                          for c in split_text(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)]
-                if not chunks:
-                    raise DocumentError("no text to index")
-            except DocumentError as exc:
-                failed.append((str(path), str(exc)))
-                continue
-            prepared.append((doc, chunks))
+        chunking = f"{chunk_size}/{chunk_overlap}"
         counts = {"added": 0, "unchanged": 0, "replaced": 0}
         pending, kept, stale = _Pending(), _Pending(), list[str]()
         with self._writing() as coll:
-            for doc, chunks in prepared:
-                ids = chunk_ids(doc.source, [f"{page}:{c.text}" for c, page in chunks])
-                with _chroma_errors("read existing chunks"):
-                    old = coll.get(where={"source": doc.source}, include=["metadatas"])
-                old_ids = set(old["ids"])
-                if old_ids == set(ids) and all(m.get("file_sha") == doc.sha256 for m in old["metadatas"]):
-                    counts["unchanged"] += 1
+            for path in files:
+                try:
+                    doc = read_document(path)
+                    with _chroma_errors("read existing chunks"):
+                        old = coll.get(where={"source": doc.source}, include=["metadatas"])
+                    old_ids = set(old["ids"])
+                    # Same bytes, same chunking, every chunk present: nothing to chunk, embed or write.
+                    if old_ids and all(m.get("file_sha") == doc.sha256 and m.get("chunking") == chunking
+                                       and m.get("chunks") == len(old_ids) for m in old["metadatas"]):
+                        counts["unchanged"] += 1
+                        continue
+                    chunks = [(c, page) for text, page in doc.pages
+                              for c in split_text(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)]
+                    if not chunks:
+                        raise DocumentError("no text to index")
+                except DocumentError as exc:
+                    failed.append((str(path), str(exc)))
                     continue
                 counts["replaced" if old_ids else "added"] += 1
+                ids = chunk_ids(doc.source, [f"{page}:{c.text}" for c, page in chunks])
                 stale.extend(old_ids - set(ids))
                 for i, ((chunk, page), cid) in enumerate(zip(chunks, ids, strict=True)):
                     meta = {"source": doc.source, "title": Path(doc.source).name, "section": chunk.section,
-                            "chunk": i, "file_sha": doc.sha256}
+                            "chunk": i, "chunks": len(chunks), "file_sha": doc.sha256, "chunking": chunking}
                     if page is not None:
                         meta["page"] = page
                     # A chunk that survived the edit keeps its vector: only its metadata changes.
@@ -249,10 +249,10 @@ class ChromaRetriever:
                     target.texts.append(chunk.text)
                     target.metadatas.append(meta)
             batches, embedded = self._write(coll, pending, progress)
-            for start in range(0, len(kept.ids), self._max_batch()):
+            step = self._max_batch()
+            for start in range(0, len(kept.ids), step):
                 with _chroma_errors("update metadata"):
-                    stop = start + self._max_batch()
-                    coll.update(ids=kept.ids[start:stop], metadatas=kept.metadatas[start:stop])
+                    coll.update(ids=kept.ids[start : start + step], metadatas=kept.metadatas[start : start + step])
             if stale:
                 with _chroma_errors("delete replaced chunks"):
                     coll.delete(ids=stale)

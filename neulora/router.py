@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,15 +91,7 @@ class RouteBatch(Sequence[RouteDecision]):
     def __getitem__(self, i: int | slice) -> RouteDecision | list[RouteDecision]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        row = self.scores[i]
-        best = self.styles[int(self.best[i])]
-        return RouteDecision(
-            style=self.styles[int(self.chosen[i])],
-            scores={s: float(v) for s, v in zip(self.styles, row, strict=True)},
-            margin=float(self.margins[i]),
-            fallback=bool(self.fallback[i]),
-            reason=self._router.explain(best, float(row.max()), float(self.margins[i]), bool(self.fallback[i])),
-        )
+        return self._router.decide(self.scores[i].tolist())
 
     def __iter__(self) -> Iterator[RouteDecision]:
         return (self[i] for i in range(len(self)))
@@ -266,11 +259,33 @@ class CentroidRouter:
                                   normalized=True)
 
     def route_vector(self, vector: NDArray[Any]) -> RouteDecision:
-        """Route one embedding the caller already has."""
+        """Route one embedding the caller already has (a fast path: one matrix-vector product)."""
         v = np.asarray(vector)
         if v.ndim != 1:
             raise InvalidInputError(f"route_vector takes a 1-d vector, got shape {v.shape}")
-        return self.route_vectors(v[None, :])[0]
+        if self._spec.classifier is not None or v.dtype not in (np.float32, np.float64) or v.shape[0] != self.dim:
+            return self.route_vectors(v[None, :])[0]
+        raw = ((self._unit32 if v.dtype == np.float32 else self._unit64) @ v).tolist()
+        norm = math.sqrt(float(v @ v))
+        scores = [s / norm for s in raw] if norm > 0 else [math.nan]
+        if not all(math.isfinite(s) for s in scores):
+            raise InvalidInputError("vectors contain NaN or infinity, or a zero vector")
+        return self.decide(scores)
+
+    def decide(self, scores: Sequence[float]) -> RouteDecision:
+        """The decision for one row of scores (one per style, in ``styles`` order)."""
+        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
+        top, best = scores[order[0]], self.styles[order[0]]
+        margin = top - scores[order[1]]
+        fallback = (self.threshold is not None and top < self.threshold) or (
+            self.min_margin is not None and margin < self.min_margin)
+        return RouteDecision(
+            style=self.fallback_style if fallback else best,
+            scores=dict(zip(self.styles, (float(s) for s in scores), strict=True)),
+            margin=float(margin),
+            fallback=fallback,
+            reason=self.explain(best, float(top), float(margin), fallback),
+        )
 
     def route_vectors(self, matrix: NDArray[Any], *, normalized: bool = False) -> RouteBatch:
         """Route ``(n, dim)`` embeddings; ``normalized=True`` promises unit rows and skips one pass."""

@@ -120,6 +120,7 @@ def _handler_for(server: ChatStubServer) -> Any:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -127,7 +128,7 @@ def _handler_for(server: ChatStubServer) -> Any:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             model = str(body.get("model") or "endpoint")
-            server.record({"path": self.path, "model": model, "body": body,
+            server.record({"path": self.path, "model": model, "body": body, "client_port": self.client_address[1],
                            "headers": {k.lower(): v for k, v in self.headers.items()}})
             reply = server.next_reply(model)
             if server.latency:
