@@ -167,8 +167,9 @@ def main() -> dict[str, Any]:
     for mode in ("embedded", "server"):
         m = results[mode]
         rows += [
-            (f"{mode}: ingest chunks/s", f"raw add {m['raw_add_chunks_per_s']:.0f}, ours {m['ours_add_texts_chunks_per_s']:.0f}"
-                                         f" ({m['ingest_ratio_ours_over_raw']:.2f}x)"),
+            (f"{mode}: ingest chunks/s", f"raw add {m['raw_add_chunks_per_s']:.0f}, ours "
+                                         f"{m['ours_add_texts_chunks_per_s']:.0f} "
+                                         f"({m['ingest_ratio_ours_over_raw']:.2f}x)"),
             (f"{mode}: query p50 / p90", f"raw {m['query_p50_ms']['raw_on_our_collection']:.2f} / "
                                          f"{m['query_p90_ms']['raw_on_our_collection']:.2f} ms, ours "
                                          f"{m['query_p50_ms']['ours_retrieve_vector']:.2f} / "
@@ -185,7 +186,7 @@ def main() -> dict[str, Any]:
     return report("retrieval", results, rows)
 
 
-class chroma_server:  # noqa: N801 (used as a context manager)
+class chroma_server:
     def __init__(self, path: Path) -> None:
         self.path = path
 

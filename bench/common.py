@@ -27,7 +27,7 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 7, number: int = 1) -> f
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def report(name: str, results: dict[str, Any], rows: list[tuple[str, str]]) -> dict[str, Any]:

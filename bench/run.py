@@ -8,11 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_import  # noqa: E402
-import bench_llm  # noqa: E402
-import bench_pipeline  # noqa: E402
-import bench_retrieval  # noqa: E402
-import bench_router  # noqa: E402
+import bench_import
+import bench_llm
+import bench_pipeline
+import bench_retrieval
+import bench_router
 
 
 def main() -> None:

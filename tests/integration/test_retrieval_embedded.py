@@ -159,3 +159,10 @@ def test_management_delete_source_and_reset(retriever: ChromaRetriever, corpus: 
                                         "embedder": "hash-v1-d1024-n23-s0", "dim": 1024}]
     retriever.reset()
     assert retriever.count() == 0 and retriever.retrieve("로그") == []
+
+
+def test_changing_the_chunking_rechunks_an_unchanged_file(retriever: ChromaRetriever, corpus: list[Path]) -> None:
+    first = retriever.ingest(corpus[:1], chunk_size=800, progress=False)
+    again = retriever.ingest(corpus[:1], chunk_size=300, chunk_overlap=40, progress=False)
+    assert again.replaced == 1 and again.unchanged == 0
+    assert retriever.count() > first.chunks_written
