@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SUPPORTED_SUFFIXES", "Document", "DocumentError", "chunk_ids", "collect_files", "read_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "Document", "DocumentError", "chunk_ids", "collect_files", "read_document",
+           "source_prefix"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
 
@@ -85,9 +86,14 @@ def _pdf_pages(path: Path) -> tuple[tuple[str, int | None], ...]:
     return pages
 
 
+def source_prefix(source: str) -> str:
+    """The prefix every chunk id of ``source`` starts with."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+
+
 def chunk_ids(source: str, texts: Sequence[str]) -> list[str]:
     """Deterministic ids from the source and each chunk's content; repeated chunks get ``#2``, ``#3``..."""
-    prefix = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+    prefix = source_prefix(source)
     seen: dict[str, int] = {}
     ids = []
     for text in texts:

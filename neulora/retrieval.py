@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import numpy as np
 from .chunking import split_text
 from .embeddings import Embedder
 from .errors import ConfigError, EmbedderMismatchError, InvalidInputError, RetrievalError
-from .loaders import DocumentError, chunk_ids, collect_files, read_document
+from .loaders import Document, DocumentError, chunk_ids, collect_files, read_document, source_prefix
 from .text import check_text, truncate
 
 if TYPE_CHECKING:
@@ -213,31 +214,30 @@ class ChromaRetriever:
         """Chunk, embed and store files and directories; unchanged files cost nothing, changed ones are replaced."""
         started = time.perf_counter()
         files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+        docs = []
+        for path in files:
+            try:
+                docs.append(read_document(path))
+            except DocumentError as exc:
+                failed.append((str(path), str(exc)))
         chunking = f"{chunk_size}/{chunk_overlap}"
         counts = {"added": 0, "unchanged": 0, "replaced": 0}
         pending, kept, stale = _Pending(), _Pending(), list[str]()
         with self._writing() as coll:
-            for path in files:
-                try:
-                    doc = read_document(path)
-                    with _chroma_errors("read existing chunks"):
-                        old = coll.get(where={"source": doc.source}, include=["metadatas"])
-                    old_ids = set(old["ids"])
-                    # Same bytes, same chunking, every chunk present: nothing to chunk, embed or write.
-                    if old_ids and all(m.get("file_sha") == doc.sha256 and m.get("chunking") == chunking
-                                       and m.get("chunks") == len(old_ids) for m in old["metadatas"]):
-                        counts["unchanged"] += 1
-                        continue
-                    chunks = [(c, page) for text, page in doc.pages
-                              for c in split_text(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)]
-                    if not chunks:
-                        raise DocumentError("no text to index")
-                except DocumentError as exc:
-                    failed.append((str(path), str(exc)))
+            unchanged = _unchanged(coll, docs, chunking)
+            counts["unchanged"] = len(unchanged)
+            docs = [d for d in docs if d.source not in unchanged]
+            existing = _stored_ids(coll, [d.source for d in docs])
+            for doc in docs:
+                old_ids = existing.get(doc.source, set())
+                chunks = [(c, page) for text, page in doc.pages
+                          for c in split_text(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)]
+                if not chunks:
+                    failed.append((doc.source, "no text to index"))
                     continue
                 counts["replaced" if old_ids else "added"] += 1
                 ids = chunk_ids(doc.source, [f"{page}:{c.text}" for c, page in chunks])
-                stale.extend(old_ids - set(ids))
+                stale.extend(set(old_ids) - set(ids))
                 for i, ((chunk, page), cid) in enumerate(zip(chunks, ids, strict=True)):
                     meta = {"source": doc.source, "title": Path(doc.source).name, "section": chunk.section,
                             "chunk": i, "chunks": len(chunks), "file_sha": doc.sha256, "chunking": chunking}
@@ -249,18 +249,21 @@ class ChromaRetriever:
                     target.texts.append(chunk.text)
                     target.metadatas.append(meta)
             batches, embedded = self._write(coll, pending, progress)
-            step = self._max_batch()
-            for start in range(0, len(kept.ids), step):
-                with _chroma_errors("update metadata"):
-                    coll.update(ids=kept.ids[start : start + step], metadatas=kept.metadatas[start : start + step])
-            if stale:
-                with _chroma_errors("delete replaced chunks"):
-                    coll.delete(ids=stale)
+            self._update_and_delete(coll, kept, stale)
         report = IngestReport(**counts, failed=tuple(failed), chunks_written=len(pending.ids),
                               chunks_deleted=len(stale), embedded=embedded, batches=batches,
                               seconds=time.perf_counter() - started)
         logger.info("ingest into %s: %s", self.collection_name, report.format().splitlines()[0])
         return report
+
+    def _update_and_delete(self, coll: Any, kept: _Pending, stale: list[str]) -> None:
+        step = self._max_batch()
+        for start in range(0, len(kept.ids), step):
+            with _chroma_errors("update metadata"):
+                coll.update(ids=kept.ids[start : start + step], metadatas=kept.metadatas[start : start + step])
+        for start in range(0, len(stale), step):
+            with _chroma_errors("delete replaced chunks"):
+                coll.delete(ids=stale[start : start + step])
 
     def add_texts(
         self,
@@ -398,6 +401,34 @@ class ChromaRetriever:
                  "dim": (c.metadata or {}).get(_META_DIM)}
                 for c in self._client.list_collections()
             ]
+
+
+def _unchanged(coll: Any, docs: Sequence[Document], chunking: str) -> set[str]:
+    """Sources stored from the same bytes with the same chunking and every chunk present (cheap reads only)."""
+    heads: dict[str, Mapping[str, Any]] = {}
+    sources = [d.source for d in docs]
+    for start in range(0, len(sources), 100):
+        with _chroma_errors("read stored files"):
+            got = coll.get(where={"$and": [{"source": {"$in": sources[start : start + 100]}}, {"chunk": 0}]},
+                           include=["metadatas"])
+        heads.update((str(m.get("source")), m) for m in got["metadatas"])
+    if not heads:
+        return set()
+    with _chroma_errors("count stored chunks"):
+        stored = Counter(cid.split("-", 1)[0] for cid in coll.get(include=[])["ids"])
+    return {d.source for d in docs if (h := heads.get(d.source)) is not None and h.get("file_sha") == d.sha256
+            and h.get("chunking") == chunking and stored[source_prefix(d.source)] == h.get("chunks")}
+
+
+def _stored_ids(coll: Any, sources: Sequence[str]) -> dict[str, set[str]]:
+    """The stored chunk ids of each source."""
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(sources), 100):
+        with _chroma_errors("read existing chunks"):
+            got = coll.get(where={"source": {"$in": list(sources[start : start + 100])}}, include=["metadatas"])
+        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
+            found.setdefault(str(meta.get("source")), set()).add(cid)
+    return found
 
 
 def _embedding_text(text: str, meta: Mapping[str, Any]) -> str:
