@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,9 @@ import numpy as np
 from common import percentile, report
 
 from neulora import ChromaRetriever
-from neulora.retrieval import DEFAULT_HNSW
 from neulora.embeddings import HashingEmbedder
+from neulora.retrieval import DEFAULT_HNSW
+from neulora.testing import background_server, free_port
 
 N, DIM, K, QUERIES = 10_000, 1024, 10, 200
 
@@ -190,29 +189,13 @@ def main() -> dict[str, Any]:
     return report("retrieval", results, rows)
 
 
-class chroma_server:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
-        self.proc = subprocess.Popen([chroma, "run", "--path", str(self.path), "--host", "127.0.0.1", "--port",
-                                      str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        for _ in range(150):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return port
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("chroma run did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=15)
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[int]:
+    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or "chroma"
+    port = free_port()
+    argv = [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with background_server(argv, port, log=path.parent / "chroma.log", timeout=30):
+        yield port
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,8 +28,9 @@ import numpy as np
 
 from .chunking import split_text
 from .embeddings import Embedder
-from .errors import ConfigError, EmbedderMismatchError, InvalidInputError, RetrievalError
-from .loaders import Document, DocumentError, chunk_ids, collect_files, read_document, source_prefix
+from .errors import ConfigError, EmbedderMismatchError, InvalidInputError
+from .loaders import DocumentError, chunk_ids, collect_files, read_document
+from .store import chroma_errors, progress_bar, stored_ids, unchanged_sources, write_lock
 from .text import check_text, truncate
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class ChromaRetriever:
 
     def _collection(self) -> Any:
         if self._coll is None:
-            with _chroma_errors(f"open collection {self.collection_name!r}"):
+            with chroma_errors(f"open collection {self.collection_name!r}"):
                 if self._client is None:
                     self._client = self._connect()
                 self._coll = self._client.get_or_create_collection(
@@ -188,19 +188,14 @@ class ChromaRetriever:
         if self.path is None:
             yield self._collection()
             return
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".neulora-write.lock", "a+b") as lock:
-            _lock(lock)
-            try:
-                # A client opened before another process wrote holds a stale index and would overwrite the
-                # other writer's vectors: take a fresh one inside the lock.
-                from chromadb.api.shared_system_client import SharedSystemClient
+        with write_lock(self.path):
+            # A client opened before another process wrote holds a stale index and would overwrite the
+            # other writer's vectors: take a fresh one inside the lock.
+            from chromadb.api.shared_system_client import SharedSystemClient
 
-                SharedSystemClient.clear_system_cache()
-                self._client, self._coll = None, None
-                yield self._collection()
-            finally:
-                _unlock(lock)
+            SharedSystemClient.clear_system_cache()
+            self._client, self._coll = None, None
+            yield self._collection()
 
     # -- writing ------------------------------------------------------------------------------------
     def ingest(
@@ -224,10 +219,10 @@ class ChromaRetriever:
         counts = {"added": 0, "unchanged": 0, "replaced": 0}
         pending, kept, stale = _Pending(), _Pending(), list[str]()
         with self._writing() as coll:
-            unchanged = _unchanged(coll, docs, chunking)
+            unchanged = unchanged_sources(coll, docs, chunking)
             counts["unchanged"] = len(unchanged)
             docs = [d for d in docs if d.source not in unchanged]
-            existing = _stored_ids(coll, [d.source for d in docs])
+            existing = stored_ids(coll, [d.source for d in docs])
             for doc in docs:
                 old_ids = existing.get(doc.source, set())
                 chunks = [(c, page) for text, page in doc.pages
@@ -259,10 +254,10 @@ class ChromaRetriever:
     def _update_and_delete(self, coll: Any, kept: _Pending, stale: list[str]) -> None:
         step = self._max_batch()
         for start in range(0, len(kept.ids), step):
-            with _chroma_errors("update metadata"):
+            with chroma_errors("update metadata"):
                 coll.update(ids=kept.ids[start : start + step], metadatas=kept.metadatas[start : start + step])
         for start in range(0, len(stale), step):
-            with _chroma_errors("delete replaced chunks"):
+            with chroma_errors("delete replaced chunks"):
                 coll.delete(ids=stale[start : start + step])
 
     def add_texts(
@@ -287,7 +282,7 @@ class ChromaRetriever:
         with self._writing() as coll:
             existing: set[str] = set()
             for start in range(0, len(id_list), self._max_batch()):
-                with _chroma_errors("read existing ids"):
+                with chroma_errors("read existing ids"):
                     existing.update(coll.get(ids=id_list[start : start + self._max_batch()], include=[])["ids"])
             pending = _Pending()
             for cid, text, meta in zip(id_list, items, metas, strict=True):
@@ -302,7 +297,7 @@ class ChromaRetriever:
     def _write(self, coll: Any, pending: _Pending, progress: bool) -> tuple[tuple[int, ...], int]:
         max_batch = self._max_batch()
         batches: list[int] = []
-        bar = _progress(len(pending.ids), progress)
+        bar = progress_bar(len(pending.ids), progress)
         try:
             for start in range(0, len(pending.ids), max_batch):
                 stop = min(start + max_batch, len(pending.ids))
@@ -312,7 +307,7 @@ class ChromaRetriever:
                         pending.metadatas[i : min(i + _EMBED_BLOCK, stop)], strict=True)])
                     for i in range(start, stop, _EMBED_BLOCK)
                 ])
-                with _chroma_errors("upsert"):
+                with chroma_errors("upsert"):
                     coll.upsert(ids=pending.ids[start:stop], embeddings=vectors, documents=pending.texts[start:stop],
                                 metadatas=pending.metadatas[start:stop])
                 batches.append(stop - start)
@@ -346,7 +341,7 @@ class ChromaRetriever:
         if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
             raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers, got shape {vec.shape}")
         coll = self._collection()
-        with _chroma_errors("query", where=where):
+        with chroma_errors("query", where=where):
             res = coll.query(query_embeddings=vec[None, :], n_results=k, where=dict(where) if where else None,
                              include=["documents", "metadatas", "distances"])
         passages = [
@@ -363,7 +358,7 @@ class ChromaRetriever:
     # -- management ---------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of stored chunks."""
-        with _chroma_errors("count"):
+        with chroma_errors("count"):
             return int(self._collection().count())
 
     def sources(self) -> list[str]:
@@ -372,14 +367,14 @@ class ChromaRetriever:
         found: set[str] = set()
         step = self._max_batch()
         for offset in range(0, self.count(), step):
-            with _chroma_errors("list sources"):
+            with chroma_errors("list sources"):
                 metas = coll.get(include=["metadatas"], limit=step, offset=offset)["metadatas"]
             found.update(str(m.get("source", "")) for m in metas)
         return sorted(found)
 
     def delete_source(self, source: str) -> int:
         """Delete every chunk of ``source``; returns how many were deleted."""
-        with self._writing() as coll, _chroma_errors("delete source"):
+        with self._writing() as coll, chroma_errors("delete source"):
             ids = coll.get(where={"source": str(source)}, include=[])["ids"]
             if ids:
                 coll.delete(ids=ids)
@@ -387,7 +382,7 @@ class ChromaRetriever:
 
     def reset(self) -> None:
         """Delete the collection and start it empty."""
-        with self._writing(), _chroma_errors("reset"):
+        with self._writing(), chroma_errors("reset"):
             self._client.delete_collection(self.collection_name)
             self._coll = None
         self._collection()
@@ -395,40 +390,12 @@ class ChromaRetriever:
     def collections(self) -> list[dict[str, Any]]:
         """Every collection in the database, with its count and embedder."""
         self._collection()
-        with _chroma_errors("list collections"):
+        with chroma_errors("list collections"):
             return [
                 {"name": c.name, "count": c.count(), "embedder": (c.metadata or {}).get(_META_EMBEDDER),
                  "dim": (c.metadata or {}).get(_META_DIM)}
                 for c in self._client.list_collections()
             ]
-
-
-def _unchanged(coll: Any, docs: Sequence[Document], chunking: str) -> set[str]:
-    """Sources stored from the same bytes with the same chunking and every chunk present (cheap reads only)."""
-    heads: dict[str, Mapping[str, Any]] = {}
-    sources = [d.source for d in docs]
-    for start in range(0, len(sources), 100):
-        with _chroma_errors("read stored files"):
-            got = coll.get(where={"$and": [{"source": {"$in": sources[start : start + 100]}}, {"chunk": 0}]},
-                           include=["metadatas"])
-        heads.update((str(m.get("source")), m) for m in got["metadatas"])
-    if not heads:
-        return set()
-    with _chroma_errors("count stored chunks"):
-        stored = Counter(cid.split("-", 1)[0] for cid in coll.get(include=[])["ids"])
-    return {d.source for d in docs if (h := heads.get(d.source)) is not None and h.get("file_sha") == d.sha256
-            and h.get("chunking") == chunking and stored[source_prefix(d.source)] == h.get("chunks")}
-
-
-def _stored_ids(coll: Any, sources: Sequence[str]) -> dict[str, set[str]]:
-    """The stored chunk ids of each source."""
-    found: dict[str, set[str]] = {}
-    for start in range(0, len(sources), 100):
-        with _chroma_errors("read existing chunks"):
-            got = coll.get(where={"source": {"$in": list(sources[start : start + 100])}}, include=["metadatas"])
-        for cid, meta in zip(got["ids"], got["metadatas"], strict=True):
-            found.setdefault(str(meta.get("source")), set()).add(cid)
-    return found
 
 
 def _embedding_text(text: str, meta: Mapping[str, Any]) -> str:
@@ -443,39 +410,3 @@ def _check_k(k: Any) -> int:
     return k
 
 
-@contextmanager
-def _chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterator[None]:
-    import httpx
-    from chromadb.errors import ChromaError
-
-    try:
-        yield
-    except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
-        if isinstance(exc, (EmbedderMismatchError, InvalidInputError)):
-            raise
-        detail = f" with where={dict(where)!r}" if where else ""
-        raise RetrievalError(f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}") from exc
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled or total < 2 * _EMBED_BLOCK:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="chunk", desc="embedding")
-
-
-def _lock(fh: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; use a chroma server for concurrent writers
-        return
-    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-
-
-def _unlock(fh: Any) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        return
-    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

