@@ -210,21 +210,19 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chat(args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
+def _chat(args: argparse.Namespace) -> int:
     import uuid
 
     pipeline = _pipeline(args)
     session = args.session or uuid.uuid4().hex[:12]
     style = args.style
     print(f"session {session}. /style NAME|auto, /policy TEXT|off, /reset, /quit")
+    prompt = "you> " if sys.stdin.isatty() else ""
     while True:
         try:
-            line = input("you> ") if stdin is sys.stdin else stdin.readline()
+            line = input(prompt).strip()
         except EOFError:
             break
-        if not line:
-            break
-        line = line.strip()
         if not line:
             continue
         if line.startswith("/"):
@@ -236,7 +234,7 @@ def _chat(args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
                 print("session cleared")
             elif cmd == "/style":
                 style = None if rest.strip() in ("", "auto") else rest.strip()
-                print(f"style: {style or 'routed'}")
+                print(f"style now {style or 'routed'}")
             elif cmd == "/policy":
                 pipeline.set_policy(session, None if rest.strip() in ("", "off") else rest.strip())
                 print("policy updated")

@@ -66,14 +66,19 @@ def test_a_twelve_turn_conversation_stays_bounded(pipeline: Pipeline) -> None:
     assert [t.question for t in session.turns] == questions[-6:]
 
 
-def test_cli_ask_json_carries_style_scores_sources_and_timings(engine_url: str, shared_data: Path,
-                                                             tmp_path: Path) -> None:
+def cli_env(engine_url: str, tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "NEULORA_BACKEND": "hf", "NEULORA_BASE_URL": engine_url, "NEULORA_EMBEDDER": "hash",
            "NEULORA_CHROMA_PATH": str(tmp_path / "db"), "NEULORA_MIN_SCORE": "0.1",
            "NEULORA_SESSIONS_DIR": str(tmp_path / "sessions"),
            **{f"NEULORA_MODEL_{s.upper()}": s for s in STYLES}}
     env.pop("HF_TOKEN", None)
     env.pop("HF_API_KEY", None)
+    return env
+
+
+def test_cli_ask_json_carries_style_scores_sources_and_timings(engine_url: str, shared_data: Path,
+                                                             tmp_path: Path) -> None:
+    env = cli_env(engine_url, tmp_path)
     cli = [sys.executable, "-m", "neulora"]
     subprocess.run([*cli, "ingest", str(shared_data / "highmath12.txt")], env=env, check=True, capture_output=True)
     out = subprocess.run([*cli, "ask", "로그의 정의가 뭐예요?", "--json", "--session", "cli"], env=env,
@@ -89,3 +94,16 @@ def test_cli_ask_json_carries_style_scores_sources_and_timings(engine_url: str, 
     assert forced_data["style"] == "feedback" and forced_data["route"]["forced"]
     bad = subprocess.run([*cli, "ask", "x", "--style", "lecture"], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "unknown style 'lecture'" in bad.stderr
+
+
+def test_cli_chat_keeps_its_session_and_obeys_commands(engine_url: str, tmp_path: Path) -> None:
+    script = ("안녕하세요\n/style feedback\n제 답은 12입니다\n/policy 기초 부족 -> 선수 개념부터 단계적 설명\n"
+              "/reset\n/quit\n")
+    out = subprocess.run([sys.executable, "-m", "neulora", "chat", "--session", "repl"], input=script,
+                         env=cli_env(engine_url, tmp_path), capture_output=True, text=True, timeout=300, check=True)
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("session repl.")
+    styles = [line for line in lines if line.startswith("style: ")]
+    assert len(styles) == 2 and "(routed;" in styles[0] and styles[1].startswith("style: feedback (forced;")
+    assert "style now feedback" in lines and "policy updated" in lines and "session cleared" in lines
+    assert sum(line.startswith("model: ") for line in lines) == 2
