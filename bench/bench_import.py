@@ -9,15 +9,17 @@ import sys
 
 from common import report
 
-PROBE = """
-import resource, sys, time
+# Peak RSS from VmHWM (this process image only): ru_maxrss would carry over the parent's peak through fork.
+HWM = "int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
+PROBE = f"""
+import sys, time
 start = time.perf_counter()
 import neulora
 elapsed = time.perf_counter() - start
 heavy = [m for m in ("chromadb", "torch", "transformers", "huggingface_hub") if m in sys.modules]
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, ",".join(heavy))
+print(elapsed, {HWM}, ",".join(heavy))
 """
-BASELINE = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+BASELINE = f"print({HWM})"
 
 
 def main() -> dict[str, object]:
