@@ -17,7 +17,11 @@ _ROLE_ECHO = re.compile(r"^\s*(?:<\|im_start\|>)?\s*(?:assistant|Assistant|ASSIS
 
 @dataclass(frozen=True, slots=True)
 class Generation:
-    """One answer: its text, the style asked for, what actually answered, and how it got there."""
+    """One answer: its text, the style asked for, what actually answered, and how it got there.
+
+    >>> Generation("What power of 2 gives 8?", "socratic", "direct-lora", fallback_from="socratic:x")
+    Generation(style='socratic', model='direct-lora', fallback_from='socratic:x', text='What power of 2 gives 8?')
+    """
 
     text: str
     style: str
@@ -50,6 +54,14 @@ class GenerationStream:
     """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
 
     The producer runs once: iterating again replays the deltas without calling the model again.
+
+    >>> def produce():
+    ...     yield "Hello"
+    ...     yield ", learner"
+    ...     return Generation("Hello, learner", "direct", "m")
+    >>> stream = GenerationStream(produce)
+    >>> list(stream), stream.result.text, list(stream)
+    (['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
     """
 
     def __init__(self, producer: Callable[[], Generator[str, None, Generation]]) -> None:

@@ -39,7 +39,12 @@ def default_models() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FallbackChain:
-    """Where to go when a style's target keeps failing: another style, then a base model (None skips a step)."""
+    """Where to go when a style's target keeps failing: another style, then a base model (None skips a step).
+
+    >>> client = HFStyleClient(base_url="http://127.0.0.1:8080", fallback=FallbackChain(base_model=None))
+    >>> [t.label for t in client.chain("socratic")]
+    ['socratic:RiverWon/NeuLoRA-socratic', 'direct:RiverWon/NeuLoRA-direct']
+    """
 
     style: str | None = "direct"
     base_model: str | None = DEFAULT_BASE_MODEL

@@ -56,7 +56,15 @@ class Retriever(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """Everything about one turn: the answer, the routing decision, the sources, the timings."""
+    """Everything about one turn: the answer, the routing decision, the sources, the timings.
+
+    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+    >>> from neulora.embeddings import HashingEmbedder
+    >>> e = HashingEmbedder(dim=32)
+    >>> answer = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why do you think so?")).ask("2+2=5?")
+    >>> answer.style, answer.text, sorted(answer.timings)
+    ('socratic', 'Why do you think so?', ['embed', 'generate', 'retrieve', 'route', 'total'])
+    """
 
     text: str
     style: str
@@ -96,7 +104,12 @@ class Event:
 
 @dataclass(frozen=True)
 class SmallTalkRule:
-    """Recognises questions that need no retrieval (greetings, thanks) without an LLM call."""
+    """Recognises questions that need no retrieval (greetings, thanks) without an LLM call.
+
+    >>> rule = SmallTalkRule()
+    >>> rule("감사합니다!"), rule("Thanks, and what is a logarithm?")
+    (True, False)
+    """
 
     pattern: str = (r"(hi|hello|hey|thanks|thank you|thx|bye|good (morning|night)|안녕|안녕하세요|반가워요?|"
                     r"고마워요?|고맙습니다|감사합니다|감사해요|ㅎㅇ|ㄱㅅ|잘 ?가|수고하셨습니다)")

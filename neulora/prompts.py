@@ -56,7 +56,12 @@ POLICY_TAGS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class PromptSet:
-    """Everything that shapes the messages sent to the model."""
+    """Everything that shapes the messages sent to the model.
+
+    >>> messages = PromptSet().build("socratic", "왜 로그의 밑은 양수죠?", context="[1] (log.md) 밑 조건")
+    >>> [m["role"] for m in messages], "[1] (log.md)" in messages[0]["content"]
+    (['system', 'user'], True)
+    """
 
     system: Mapping[str, str] = field(default_factory=lambda: dict(STYLE_PROMPTS))
     context_template: str = "Course notes (cite as [n]):\n{context}"

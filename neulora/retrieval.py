@@ -52,7 +52,11 @@ _EMBED_BLOCK = 256
 
 @dataclass(frozen=True, slots=True)
 class Passage:
-    """A retrieved chunk: ``score`` is the cosine similarity (1 - Chroma's cosine distance)."""
+    """A retrieved chunk: ``score`` is the cosine similarity (1 - Chroma's cosine distance).
+
+    >>> Passage("로그는 지수의 역연산", 0.61, "/notes/log.md", None, "id1", {"section": "로그"})
+    Passage('log.md', score=0.610, text='로그는 지수의 역연산')
+    """
 
     text: str
     score: float
@@ -68,7 +72,12 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What an ingest did: files added, unchanged, replaced, failed (with reasons), and chunks written."""
+    """What an ingest did: files added, unchanged, replaced, failed (with reasons), and chunks written.
+
+    >>> print(IngestReport(added=2, failed=(("x.bin", "unsupported file type '.bin'"),), chunks_written=9).format())
+    added 2 file(s), replaced 0, unchanged 0, failed 1; 9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
+      failed: x.bin: unsupported file type '.bin'
+    """
 
     added: int = 0
     unchanged: int = 0

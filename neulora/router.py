@@ -41,7 +41,14 @@ _USER_ROLES = {"user", "student", "human", "learner"}
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
-    """Which style was chosen, why, and every style's score."""
+    """Which style was chosen, why, and every style's score.
+
+    >>> d = RouteDecision("socratic", {"direct": 0.31, "socratic": 0.52}, margin=0.21, reason="nearest centroid")
+    >>> d
+    RouteDecision(style='socratic', top=0.520, margin=0.210)
+    >>> RouteDecision.forced_to("direct").forced
+    True
+    """
 
     style: str
     scores: dict[str, float]
@@ -62,7 +69,15 @@ class RouteDecision:
 
 
 class RouteBatch(Sequence[RouteDecision]):
-    """Decisions for many inputs, kept as arrays; indexing builds one :class:`RouteDecision`."""
+    """Decisions for many inputs, kept as arrays; indexing builds one :class:`RouteDecision`.
+
+    >>> import numpy as np
+    >>> from neulora.embeddings import HashingEmbedder
+    >>> router = CentroidRouter(["direct", "socratic"], np.eye(2, 8), HashingEmbedder(dim=8))
+    >>> batch = router.route_vectors(np.array([[1.0, 0.1, 0, 0, 0, 0, 0, 0], [0.2, 1.0, 0, 0, 0, 0, 0, 0]]))
+    >>> batch.style_names(), batch.scores.shape
+    (['direct', 'socratic'], (2, 2))
+    """
 
     def __init__(self, router: CentroidRouter, scores: NDArray[Any]) -> None:
         self.styles = router.styles
