@@ -172,6 +172,7 @@ class Pipeline:
         max_tokens: int = 512,
         temperature: float = 0.7,
         policy_advisor: PolicyAdvisor | None = None,
+        route_with_history: bool = False,
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         if k < 1 or max_question_chars < 1:
@@ -184,6 +185,7 @@ class Pipeline:
         self.max_question_chars = max_question_chars
         self.max_tokens, self.temperature = max_tokens, temperature
         self.policy_advisor = policy_advisor
+        self.route_with_history = route_with_history
         self.on_event = on_event
         missing = [s for s in router.styles if s not in self.prompts.system]
         if missing:
@@ -257,10 +259,16 @@ class Pipeline:
         session = self.memory.get(sid)
         timings = {"embed": 0.0, "route": 0.0, "retrieve": 0.0, "generate": 0.0}
         use_retrieval = self.retriever is not None and not (self.small_talk and self.small_talk(q))
-        vector = self._embed_once(q, timings) if (style is None or use_retrieval) else None
+        # Routing on the history embeds a different text than retrieval does: a second embedding, by choice.
+        history = [{"role": r, "content": c} for t in session.turns for r, c in
+                   (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
+        routes_on_vector = style is None and not history
+        vector = self._embed_once(q, timings) if (routes_on_vector or use_retrieval) else None
         t0 = time.perf_counter()
         if style is not None:
             decision = RouteDecision.forced_to(style)
+        elif history:
+            decision = self.router.route(q, history=history)
         else:
             decision = self.router.route_vector(vector) if vector is not None else self.router.route(q)
         timings["route"] = time.perf_counter() - t0

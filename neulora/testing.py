@@ -252,7 +252,7 @@ class FakeRouter:
         self.embedder = embedder
         self.style = style
         self.styles = tuple(styles)
-        self.calls: list[tuple[str, Any]] = []
+        self.calls: list[tuple[Any, ...]] = []
 
     def _decision(self) -> Any:
         from .router import RouteDecision
@@ -261,7 +261,7 @@ class FakeRouter:
         return RouteDecision(style=self.style, scores=scores, margin=0.8, reason="fake")
 
     def route(self, text: str, history: Any = None) -> Any:
-        self.calls.append(("route", text))
+        self.calls.append(("route", text, history) if history else ("route", text))
         self.embedder.embed([text])
         return self._decision()
 

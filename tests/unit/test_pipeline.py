@@ -216,3 +216,13 @@ def test_twelve_turns_never_crash_and_keep_memory_bounded() -> None:
         answer = pipeline.ask(f"turn {i}", session_id="long")
         assert answer.text
     assert len(memory.get("long").turns) == 8 and memory.get("long").total_turns == 12
+
+
+def test_routing_on_history_is_opt_in_and_costs_one_more_embedding() -> None:
+    pipeline, embedder, router, _, _ = make(route_with_history=True)
+    pipeline.ask("first question", session_id="h")
+    assert embedder.calls == 1 and router.calls[-1][0] == "route_vector"  # no history yet
+    pipeline.ask("and why?", session_id="h")
+    assert router.calls[-1] == ("route", "and why?", [{"role": "user", "content": "first question"},
+                                                      {"role": "assistant", "content": "fake answer"}])
+    assert embedder.calls == 3  # the router embeds its history text, retrieval embeds the question
