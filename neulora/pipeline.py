@@ -246,16 +246,7 @@ class Pipeline:
     def _prepare(self, question: Any, session_id: Any, style: str | None, k: int | None,
                  policy: str | None) -> _Turn:
         started = time.perf_counter()
-        q = check_text(question, what="question")
-        if len(q) > self.max_question_chars:
-            raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
-        sid = self._session_id(session_id) if session_id is not None else uuid.uuid4().hex
-        if style is not None and style not in self.router.styles:
-            raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
-        if policy is not None:
-            check_text(policy, what="policy")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise InvalidInputError(f"k must be a positive int, got {k!r}")
+        q, sid = self._check_call(question, session_id, style, k, policy)
         session = self.memory.get(sid)
         timings = {"embed": 0.0, "route": 0.0, "retrieve": 0.0, "generate": 0.0}
         use_retrieval = self.retriever is not None and not (self.small_talk and self.small_talk(q))
@@ -287,6 +278,20 @@ class Pipeline:
         self._emit(turn, "route", decision)
         self._emit(turn, "passages", passages)
         return turn
+
+    def _check_call(self, question: Any, session_id: Any, style: Any, k: Any, policy: Any) -> tuple[str, str]:
+        """Validate one call's arguments before anything runs; returns the question and the session id."""
+        q = check_text(question, what="question")
+        if len(q) > self.max_question_chars:
+            raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
+        sid = self._session_id(session_id) if session_id is not None else uuid.uuid4().hex
+        if style is not None and style not in self.router.styles:
+            raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
+        if policy is not None:
+            check_text(policy, what="policy")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise InvalidInputError(f"k must be a positive int, got {k!r}")
+        return q, sid
 
     def _embed_once(self, question: str, timings: dict[str, float]) -> NDArray[np.float32] | None:
         """The query vector, when router and retriever share one embedder (else None: each embeds itself)."""
