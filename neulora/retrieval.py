@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import numpy as np
 from .chunking import split_text
 from .embeddings import Embedder
 from .errors import ConfigError, EmbedderMismatchError, InvalidInputError
+from .exact import ExactIndex
 from .loaders import DocumentError, chunk_ids, collect_files, read_document
 from .store import chroma_errors, progress_bar, stored_ids, unchanged_sources, write_lock
 from .text import check_text, truncate
@@ -40,11 +42,12 @@ __all__ = ["DEFAULT_HNSW", "ChromaRetriever", "IngestReport", "Passage", "format
 
 logger = logging.getLogger(__name__)
 
-# Chosen for recall (bench/bench_retrieval.py, 10k x 1024 with overlapping topics): recall@10 0.99 against
-# exact cosine, where Chroma's defaults (M 16, ef 100) reach 0.94. The price, measured side by side: about 1.6x
-# the query latency and 0.6x the insert rate of the defaults (ef_construction 100 inserts at 0.85x but recalls
-# 0.986). Pass hnsw={"max_neighbors": 16, "ef_construction": 100, "ef_search": 100} for Chroma's speed.
-DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32}
+# Collections up to ``exact_limit`` chunks are searched exactly (neulora.exact): recall 1.0, and faster than
+# HNSW at that size. Above it, HNSW answers: ef_search 200 (a query-time setting, free at insert time) lifts
+# recall@10 over Chroma's default of 100 on hard data (bench/bench_retrieval.py). Raising max_neighbors (32) and
+# ef_construction (200) reaches 0.99 there, at 0.6x the insert rate: pass them in ``hnsw`` for large corpora.
+DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
+_META_STAMP = "neulora_stamp"
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
 _EMBED_BLOCK = 256
@@ -137,6 +140,7 @@ class ChromaRetriever:
         client: Any = None,
         k: int = 10,
         hnsw: Mapping[str, Any] | None = None,
+        exact_limit: int = 20_000,
         max_query_chars: int = 8192,
     ) -> None:
         if sum(x is not None for x in (path, host, client)) > 1:
@@ -151,8 +155,10 @@ class ChromaRetriever:
         if self.hnsw["space"] != "cosine":
             raise ConfigError("neulora scores are cosine similarities: the collection space must be 'cosine'")
         self.max_query_chars = max_query_chars
+        self.exact_limit = exact_limit
         self._client = client
         self._coll: Any = None
+        self._exact: ExactIndex | None = None
 
     def __repr__(self) -> str:
         where = f"path={str(self.path)!r}" if self.path else f"host={self.host!r}, port={self.port}" if self.host \
@@ -198,6 +204,7 @@ class ChromaRetriever:
         """The collection, reopened under an exclusive cross-process lock in embedded mode."""
         if self.path is None:
             yield self._collection()
+            self._stamp_write()
             return
         with write_lock(self.path):
             # A client opened before another process wrote holds a stale index and would overwrite the
@@ -207,6 +214,53 @@ class ChromaRetriever:
             SharedSystemClient.clear_system_cache()
             self._client, self._coll = None, None
             yield self._collection()
+            self._stamp_write()
+
+    def _stamp_write(self) -> None:
+        """Mark the collection as changed, so that every retriever's exact index reloads."""
+        coll = self._collection()
+        with chroma_errors("stamp the collection"):
+            coll.modify(metadata={**(coll.metadata or {}), _META_STAMP: uuid.uuid4().hex})
+        self._exact = None
+
+    def _latest(self) -> Any:
+        """The collection; on a server re-read each time, since another client may have written or reset it."""
+        coll = self._collection()
+        if self.path is None:
+            with chroma_errors("read the collection"):
+                latest = self._client.get_collection(self.collection_name, embedding_function=None)
+            if latest.id != coll.id:
+                self._check_embedder(latest.metadata or {})
+            self._coll = coll = latest
+        return coll
+
+    def _query(self, coll: Any, vec: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> Any:
+        from chromadb.errors import NotFoundError
+
+        options = {"query_embeddings": vec[None, :], "n_results": k, "where": dict(where) if where else None,
+                   "include": ["documents", "metadatas", "distances"]}
+        with chroma_errors("query", where=where):
+            try:
+                return coll.query(**options)
+            except NotFoundError:
+                if self.path is not None:
+                    raise
+                self._coll = None  # another client reset the collection on the server: reopen it once
+                return self._collection().query(**options)
+
+    def _exact_index(self, coll: Any) -> ExactIndex | None:
+        """The exact index of a collection small enough for it, reloaded when any writer has changed it."""
+        if self.exact_limit <= 0:
+            return None
+        stamp = (coll.metadata or {}).get(_META_STAMP)
+        if self._exact is None or self._exact.stamp != stamp:
+            with chroma_errors("load vectors for exact search"):
+                if coll.count() > self.exact_limit:
+                    self._exact = ExactIndex(stamp)
+                else:
+                    self._exact = ExactIndex.load(coll, stamp=stamp, page=self._max_batch())
+                    logger.debug("exact index loaded: %d vectors", len(self._exact.ids))
+        return self._exact if self._exact.usable else None
 
     # -- writing ------------------------------------------------------------------------------------
     def ingest(
@@ -292,9 +346,11 @@ class ChromaRetriever:
         started = time.perf_counter()
         with self._writing() as coll:
             existing: set[str] = set()
-            for start in range(0, len(id_list), self._max_batch()):
-                with chroma_errors("read existing ids"):
-                    existing.update(coll.get(ids=id_list[start : start + self._max_batch()], include=[])["ids"])
+            step = self._max_batch()
+            with chroma_errors("read existing ids"):
+                if coll.count():  # an empty collection (a first ingest) has nothing to look up
+                    for start in range(0, len(id_list), step):
+                        existing.update(coll.get(ids=id_list[start : start + step], include=[])["ids"])
             pending = _Pending()
             for cid, text, meta in zip(id_list, items, metas, strict=True):
                 if cid not in existing:
@@ -318,8 +374,8 @@ class ChromaRetriever:
                         pending.metadatas[i : min(i + _EMBED_BLOCK, stop)], strict=True)])
                     for i in range(start, stop, _EMBED_BLOCK)
                 ])
-                with chroma_errors("upsert"):
-                    coll.upsert(ids=pending.ids[start:stop], embeddings=vectors, documents=pending.texts[start:stop],
+                with chroma_errors("add"):  # ids are new: checked under the write lock
+                    coll.add(ids=pending.ids[start:stop], embeddings=vectors, documents=pending.texts[start:stop],
                                 metadatas=pending.metadatas[start:stop])
                 batches.append(stop - start)
                 if bar is not None:
@@ -351,16 +407,21 @@ class ChromaRetriever:
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
             raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers, got shape {vec.shape}")
-        coll = self._collection()
-        with chroma_errors("query", where=where):
-            res = coll.query(query_embeddings=vec[None, :], n_results=k, where=dict(where) if where else None,
-                             include=["documents", "metadatas", "distances"])
-        passages = [
-            Passage(text=doc or "", score=1.0 - float(dist), source=str(meta.get("source", "")),
-                    page=meta.get("page"), id=pid, metadata=dict(meta))
-            for pid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0],
-                                            res["distances"][0], strict=True)
-        ]
+        coll = self._latest() if self.exact_limit > 0 and not where else self._collection()
+        index = self._exact_index(coll) if not where else None
+        if index is not None:
+            hits = index.top(vec, k)
+            with chroma_errors("read passages"):
+                got = (coll.get(ids=[i for i, _ in hits], include=["documents", "metadatas"]) if hits
+                       else {"ids": [], "documents": [], "metadatas": []})
+            found = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+            rows = [(i, found[i][0], found[i][1], s) for i, s in hits if i in found]
+        else:
+            res = self._query(coll, vec, k, where)
+            rows = [(i, d, m, 1.0 - float(dist)) for i, d, m, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
+        passages = [Passage(text=doc or "", score=score, source=str(meta.get("source", "")), page=meta.get("page"),
+                            id=pid, metadata=dict(meta)) for pid, doc, meta, score in rows]
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         logger.debug("retrieved %d passages, top score %s", len(passages), passages[0].score if passages else None)

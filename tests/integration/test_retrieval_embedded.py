@@ -166,3 +166,19 @@ def test_changing_the_chunking_rechunks_an_unchanged_file(retriever: ChromaRetri
     again = retriever.ingest(corpus[:1], chunk_size=300, chunk_overlap=40, progress=False)
     assert again.replaced == 1 and again.unchanged == 0
     assert retriever.count() > first.chunks_written
+
+
+def test_exact_search_agrees_with_hnsw_and_follows_writes(tmp_path: Path, corpus: list[Path]) -> None:
+    exact = ChromaRetriever(HashingEmbedder(), path=tmp_path / "db", k=5)
+    exact.ingest(corpus, progress=False)
+    hnsw = ChromaRetriever(HashingEmbedder(), path=tmp_path / "db", k=5, exact_limit=0)
+    for query in ["로그함수의 그래프", "정적분과 넓이", "independent events"]:
+        a, b = exact.retrieve(query), hnsw.retrieve(query)
+        assert [p.id for p in a] == [p.id for p in b]
+        assert [p.score for p in a] == pytest.approx([p.score for p in b], abs=1e-5)
+        assert [p.text for p in a] == [p.text for p in b]
+    note = "점근선 확인 메모: 로그함수 y = log_2 x 의 점근선은 y축"
+    exact.add_texts([note], metadatas=[{"source": "memo"}])
+    assert exact.retrieve(note, k=1)[0].text == note  # the exact index reloaded after the write
+    small = ChromaRetriever(HashingEmbedder(), path=tmp_path / "db", k=3, exact_limit=5)  # too large: HNSW
+    assert small.retrieve(note, k=1)[0].text == note

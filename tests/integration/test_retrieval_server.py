@@ -49,6 +49,22 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
     assert r.count() == 0
 
 
+def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: int) -> None:
+    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test")
+    writer = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test")
+    writer.add_texts(["the derivative of x squared is two x", "a sequence is a list of numbers"])
+    assert reader.retrieve("derivative", k=1)[0].text == "the derivative of x squared is two x"
+    writer.add_texts(["the derivative measures the rate of change: derivative derivative"])
+    assert reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
+    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test",
+                                  exact_limit=0)
+    assert hnsw_reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
+    writer.reset()
+    assert reader.retrieve("derivative", k=1) == []
+    writer.add_texts(["integrals add up areas"])
+    assert hnsw_reader.retrieve("integrals", k=1)[0].text == "integrals add up areas"  # reopened after the reset
+
+
 def test_unreachable_server_is_a_retrieval_error() -> None:
     r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=free_port())
     with pytest.raises(RetrievalError, match="Chroma could not open collection 'neulora'"):
