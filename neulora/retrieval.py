@@ -8,9 +8,13 @@ reopens the database inside the lock before each write, so two ``neulora ingest`
 exact. Readers in other processes may see stale results until they reopen: when several processes read and
 write, run ``chroma run --path DIR`` and connect with ``host``/``port``.
 
+>>> import tempfile
 >>> from neulora.embeddings import HashingEmbedder
->>> retriever = ChromaRetriever(HashingEmbedder(), path="./chroma_db")  # doctest: +SKIP
->>> retriever.ingest(["notes/"]).added  # doctest: +SKIP
+>>> retriever = ChromaRetriever(HashingEmbedder(), path=tempfile.mkdtemp())
+>>> retriever.add_texts(["로그함수는 지수함수의 역함수이다.", "A sequence is a list of numbers."]).added
+2
+>>> retriever.retrieve("로그함수", k=1)[0].text
+'로그함수는 지수함수의 역함수이다.'
 """
 
 from __future__ import annotations
