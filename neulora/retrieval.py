@@ -208,7 +208,6 @@ class ChromaRetriever:
         """The collection, reopened under an exclusive cross-process lock in embedded mode."""
         if self.path is None:
             yield self._collection()
-            self._stamp_write()
             return
         with write_lock(self.path):
             # A client opened before another process wrote holds a stale index and would overwrite the
@@ -218,10 +217,9 @@ class ChromaRetriever:
             SharedSystemClient.clear_system_cache()
             self._client, self._coll = None, None
             yield self._collection()
-            self._stamp_write()
 
     def _stamp_write(self) -> None:
-        """Mark the collection as changed, so that every retriever's exact index reloads."""
+        """Mark the collection as changed (inside ``_writing``), so that every retriever's exact index reloads."""
         coll = self._collection()
         with chroma_errors("stamp the collection"):
             coll.modify(metadata={**(coll.metadata or {}), _META_STAMP: uuid.uuid4().hex})
@@ -314,6 +312,8 @@ class ChromaRetriever:
                     target.metadatas.append(meta)
             batches, embedded = self._write(coll, pending, progress)
             self._update_and_delete(coll, kept, stale)
+            if pending.ids or kept.ids or stale:
+                self._stamp_write()
         report = IngestReport(**counts, failed=tuple(failed), chunks_written=len(pending.ids),
                               chunks_deleted=len(stale), embedded=embedded, batches=batches,
                               seconds=time.perf_counter() - started)
@@ -362,6 +362,8 @@ class ChromaRetriever:
                     pending.texts.append(text)
                     pending.metadatas.append(meta)
             batches, embedded = self._write(coll, pending, progress)
+            if pending.ids:
+                self._stamp_write()
         return IngestReport(added=len(pending.ids), unchanged=len(existing), chunks_written=len(pending.ids),
                             embedded=embedded, batches=batches, seconds=time.perf_counter() - started)
 
@@ -454,6 +456,7 @@ class ChromaRetriever:
             ids = coll.get(where={"source": str(source)}, include=[])["ids"]
             if ids:
                 coll.delete(ids=ids)
+                self._stamp_write()
         return len(ids)
 
     def reset(self) -> None:
@@ -461,7 +464,7 @@ class ChromaRetriever:
         with self._writing(), chroma_errors("reset"):
             self._client.delete_collection(self.collection_name)
             self._coll = None
-        self._collection()
+            self._stamp_write()  # opens the new, empty collection
 
     def collections(self) -> list[dict[str, Any]]:
         """Every collection in the database, with its count and embedder."""

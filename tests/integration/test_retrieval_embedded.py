@@ -53,8 +53,11 @@ def test_reingest_of_unchanged_corpus_embeds_nothing(retriever: ChromaRetriever,
     retriever.ingest(corpus, progress=False)
     embedder = retriever.embedder
     assert isinstance(embedder, CountingEmbedder)
+    retriever.retrieve("로그함수")  # loads the exact index
+    index = retriever._exact
     count, calls = retriever.count(), embedder.calls
     again = retriever.ingest(corpus, progress=False)
+    assert retriever._exact is index  # nothing written, nothing to reload
     assert embedder.calls == calls
     assert (again.unchanged, again.added, again.replaced, again.embedded) == (3, 0, 0, 0)
     assert retriever.count() == count
