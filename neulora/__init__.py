@@ -29,14 +29,22 @@ from .errors import (
     SessionError,
     StreamInterruptedError,
 )
+from .generation import Generation, GenerationStream
+from .llm import FallbackChain, HFStyleClient
+from .local_llm import TransformersStyleClient
+from .memory import FileMemory, InMemoryMemory
 from .metrics import RouterReport, StyleScore
+from .pipeline import Answer, Event, Pipeline, PolicyAdvisor
+from .prompts import PromptSet
 from .retrieval import ChromaRetriever, IngestReport, Passage, format_context
+from .retry import RetryPolicy
 from .router import DEFAULT_STYLES, CentroidRouter, RouteBatch, RouteDecision
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_STYLES",
+    "Answer",
     "AuthError",
     "CentroidRouter",
     "ChromaRetriever",
@@ -44,15 +52,26 @@ __all__ = [
     "EmbedderMismatchError",
     "EmbeddingError",
     "EndpointTimeoutError",
+    "Event",
+    "FallbackChain",
+    "FileMemory",
+    "Generation",
     "GenerationError",
+    "GenerationStream",
+    "HFStyleClient",
+    "InMemoryMemory",
     "IngestReport",
     "InvalidInputError",
     "ModelUnavailableError",
     "NeuloraError",
     "Passage",
+    "Pipeline",
+    "PolicyAdvisor",
+    "PromptSet",
     "QuotaError",
     "RateLimitError",
     "RetrievalError",
+    "RetryPolicy",
     "RouteBatch",
     "RouteDecision",
     "RouterFileError",
@@ -60,6 +79,7 @@ __all__ = [
     "SessionError",
     "StreamInterruptedError",
     "StyleScore",
+    "TransformersStyleClient",
     "format_context",
 ]
 

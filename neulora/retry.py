@@ -6,7 +6,6 @@ how long to wait (``Retry-After``, ``estimated_time``, else exponential backoff 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import time
@@ -140,6 +139,8 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # only for the rare HTTP-date form (it pulls in socket)
+
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -264,7 +264,7 @@ class CentroidRouter:
         """Embed ``text`` (with ``history`` if given) and route it."""
         query = check_text(text, what="question")
         vector = self.embedder.embed([self.router_input(query, history)])
-        return self.route_vectors(vector, normalized=True)[0]
+        return self.route_vector(vector[0])
 
     def route_many(self, texts: Sequence[str], histories: Sequence[Sequence[Any] | None] | None = None) -> RouteBatch:
         """Route many texts with one embedding call and one matrix product."""

@@ -60,3 +60,23 @@ def test_unknown_config_keys_and_values_are_refused(tmp_path: Path) -> None:
         build_pipeline({"backend": "gpu", "embedder": "hash", "chroma_path": str(tmp_path)})
     with pytest.raises(ConfigError, match="config file"):
         load_config(tmp_path / "missing.json")
+
+
+def test_pipeline_from_env_and_from_config_build_the_documented_setup(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from neulora import Pipeline
+
+    for var in ("HF_TOKEN", "HF_API_KEY", "NEULORA_ROUTER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NEULORA_BACKEND", "hf")
+    monkeypatch.setenv("NEULORA_EMBEDDER", "hash")
+    monkeypatch.setenv("NEULORA_CHROMA_PATH", str(tmp_path / "db"))
+    monkeypatch.setenv("NEULORA_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("NEULORA_MODEL_FEEDBACK", "feedback-adapter")
+    monkeypatch.setenv("NEULORA_MIN_SCORE", "0.35")
+    from_env = Pipeline.from_env()
+    assert isinstance(from_env.client, HFStyleClient) and from_env.client.base_url == "http://127.0.0.1:9"
+    assert from_env.client.models["feedback"] == "feedback-adapter" and from_env.min_score == 0.35
+    from_dict = Pipeline.from_config({"backend": "hf", "embedder": "hash", "chroma_path": str(tmp_path / "db2"),
+                                      "collection": "mine"})
+    assert from_dict.retriever.collection_name == "mine" and from_dict.min_score == 0.2
