@@ -18,7 +18,7 @@ from common import percentile, report
 
 from neulora import ChromaRetriever
 from neulora.embeddings import HashingEmbedder
-from neulora.testing import background_server, free_port
+from tests.servers import background_server, free_port
 
 N, DIM, K, QUERIES = 10_000, 1024, 10, 200
 

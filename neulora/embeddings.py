@@ -14,6 +14,7 @@ import logging
 import os
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
@@ -29,8 +30,10 @@ __all__ = [
     "HFInferenceEmbedder",
     "HashingEmbedder",
     "TransformersEmbedder",
+    "EmbedderSpec",
     "embedder_from_spec",
     "l2_normalize",
+    "spec_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -106,8 +109,11 @@ class HashingEmbedder:
 
     @property
     def name(self) -> str:
-        grams = "".join(str(n) for n in self._ngrams)
-        return f"hash-v1-d{self._dim}-n{grams}-s{self._seed}"
+        return self.spec().name
+
+    def spec(self) -> EmbedderSpec:
+        """How to build this embedder again (stored in router files)."""
+        return EmbedderSpec("hash", "hash-v1", self._dim, None, {"ngrams": self._ngrams, "seed": self._seed})
 
     @property
     def dim(self) -> int:
@@ -178,6 +184,11 @@ class TransformersEmbedder:
     def name(self) -> str:
         base = os.path.basename(self.model.rstrip("/")) if os.path.isdir(self.model) else self.model
         return f"{base}:{self.pooling}"
+
+    def spec(self) -> EmbedderSpec:
+        """How to build this embedder again (stored in router files); the dimension is known once loaded."""
+        dim = int(self._loaded[1].config.hidden_size) if self._loaded is not None else None
+        return EmbedderSpec("transformers", self.model, dim, self.pooling)
 
     @property
     def dim(self) -> int:
@@ -272,6 +283,10 @@ class HFInferenceEmbedder:
     def name(self) -> str:
         return f"{self.model}:cls"
 
+    def spec(self) -> EmbedderSpec:
+        """How to build this embedder again (stored in router files)."""
+        return EmbedderSpec("hf-api", self.model, self._dim, "cls")
+
     @property
     def dim(self) -> int:
         return self._dim
@@ -316,14 +331,88 @@ class HFInferenceEmbedder:
         return l2_normalize(out)
 
 
+_BACKENDS = {"hash": "hash", "transformers": "transformers", "bge": "transformers", "local": "transformers",
+             "hf-api": "hf-api", "api": "hf-api", "hf-inference": "hf-api"}
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What an embedder is, in a form a router file can store: how to build it and which vectors it makes.
+
+    ``backend`` is ``hash``, ``transformers`` or ``hf-api`` (older files say ``bge``, ``local``, ``api``);
+    ``model`` the model id; ``pooling`` and ``dim`` when they matter. Two embedders make comparable vectors
+    when their :attr:`name` (the vector space: model and pooling, or the hashing parameters) is equal,
+    whatever the backend: bge-m3 run locally and through the Inference API share a space.
+
+    >>> HashingEmbedder(dim=64).spec().to_json()
+    {'backend': 'hash', 'model_name': 'hash-v1', 'dim': 64, 'ngrams': [2, 3], 'seed': 0}
+    >>> EmbedderSpec.from_json({"backend": "bge", "model_name": "BAAI/bge-m3"}).name
+    'BAAI/bge-m3:cls'
+    """
+
+    backend: str
+    model: str
+    dim: int | None = None
+    pooling: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The vector space these settings make (what collections and router files record)."""
+        if self.backend == "hash":
+            grams = "".join(str(n) for n in self.options.get("ngrams", (2, 3)))
+            return f"hash-v1-d{self.dim or 1024}-n{grams}-s{self.options.get('seed', 0)}"
+        return f"{self.model}:{self.pooling or 'cls'}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The router file's ``embedder`` object."""
+        out: dict[str, Any] = {"backend": self.backend, "model_name": self.model}
+        if self.dim is not None:
+            out["dim"] = self.dim
+        if self.pooling is not None:
+            out["pooling"] = self.pooling
+        return out | {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+
+    @classmethod
+    def from_json(cls, raw: Any, *, dim: int | None = None) -> EmbedderSpec:
+        """Read a router file's ``embedder`` object; ``dim`` (the centroids') fills a missing dimension."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("backend"), str):
+            raise ConfigError("an embedder spec is an object with a str 'backend'")
+        backend = _BACKENDS.get(raw["backend"].lower())
+        if backend is None:
+            raise ConfigError(f"unknown embedder backend {raw['backend']!r}: expected one of {sorted(_BACKENDS)}")
+        size = raw.get("dim", dim)
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+            raise ConfigError(f"embedder 'dim' must be an int >= 2, got {size!r}")
+        if dim is not None and size != dim:
+            raise ConfigError(f"embedder 'dim' {size} does not match the centroids' dimension {dim}")
+        pooling = raw.get("pooling", None if backend == "hash" else "cls")
+        if pooling not in (None, "cls", "mean"):
+            raise ConfigError(f"embedder 'pooling' must be 'cls' or 'mean', got {pooling!r}")
+        model = raw.get("model_name") or ("hash-v1" if backend == "hash" else "BAAI/bge-m3")
+        options = {k: v for k, v in raw.items() if k in ("ngrams", "seed")}
+        return cls(backend, str(model), size, pooling, options)
+
+    def build(self) -> Embedder:
+        """A new embedder with these settings (nothing is loaded or contacted yet)."""
+        if self.backend == "hash":
+            return HashingEmbedder(dim=self.dim or 1024, ngrams=tuple(self.options.get("ngrams", (2, 3))),
+                                   seed=int(self.options.get("seed", 0)))
+        if self.backend == "transformers":
+            return TransformersEmbedder(self.model, pooling=self.pooling or "cls")
+        return HFInferenceEmbedder(self.model, dim=self.dim or 1024)
+
+
+def spec_of(embedder: Embedder) -> EmbedderSpec:
+    """The spec an embedder gives of itself; an embedder without ``spec()`` is described by name and dim."""
+    describe = getattr(embedder, "spec", None)
+    if callable(describe):
+        spec = describe()
+        if isinstance(spec, EmbedderSpec):
+            return spec
+    return EmbedderSpec("custom", embedder.name, embedder.dim)
+
+
 def embedder_from_spec(spec: dict[str, Any], *, dim: int | None = None) -> Embedder:
-    """Build the embedder a router file names: ``bge``/``transformers``, ``hf-api`` or ``hash``."""
-    backend = str(spec.get("backend", "")).lower()
-    model_name = str(spec.get("model_name") or "BAAI/bge-m3")
-    if backend in ("bge", "transformers", "local"):
-        return TransformersEmbedder(model_name, pooling=str(spec.get("pooling", "cls")))
-    if backend in ("hf-api", "api", "hf-inference"):
-        return HFInferenceEmbedder(model_name, dim=int(spec.get("dim") or dim or 1024))
-    if backend == "hash":
-        return HashingEmbedder(dim=int(spec.get("dim") or dim or 1024))
-    raise ConfigError(f"unknown embedder backend {backend!r}: expected bge, hf-api or hash")
+    """Build the embedder a router file names (see :class:`EmbedderSpec`)."""
+    return EmbedderSpec.from_json(spec, dim=dim).build()

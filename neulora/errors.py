@@ -10,6 +10,7 @@ where callers expect it::
     ├── EmbeddingError                      an embedder failed (model load, remote call)
     │   └── EmbedderMismatchError           vectors made by one embedder, queried with another
     ├── RetrievalError                      the vector store failed or rejected a request
+    ├── DocumentError                       one file cannot be ingested (the ingest records it, goes on)
     ├── GenerationError                     the answer could not be generated
     │   ├── AuthError                       401/403: token missing or refused
     │   ├── QuotaError                      402: credits depleted
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "ConfigError",
+    "DocumentError",
     "EmbedderMismatchError",
     "EmbeddingError",
     "EndpointTimeoutError",
@@ -69,6 +71,10 @@ class EmbedderMismatchError(EmbeddingError, ValueError):
 
 class RetrievalError(NeuloraError):
     """The vector store failed or rejected a request."""
+
+
+class DocumentError(NeuloraError):
+    """One file that cannot be ingested; the ingest records it and goes on with the others."""
 
 
 class GenerationError(NeuloraError):

@@ -8,16 +8,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NeuloraError
+from .errors import DocumentError
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "DocumentError", "chunk_ids", "collect_files", "read_document",
            "source_prefix"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
-
-
-class DocumentError(NeuloraError):
-    """One file that cannot be ingested; the ingest records it and goes on with the others."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from .embeddings import Embedder, embedder_from_spec
 from .errors import ConfigError, InvalidInputError, RouterFileError
 from .metrics import RouterReport, report_from_predictions
 from .routerfile import RouterSpec, dump_spec, load_spec
+from .styles import DEFAULT_STYLES
 from .text import check_text, truncate
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = ["DEFAULT_STYLES", "CentroidRouter", "RouteBatch", "RouteDecision", "f
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_STYLES = ("direct", "socratic", "scaffolding", "feedback")
 _USER_ROLES = {"user", "student", "human", "learner"}
 
 

@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,8 +19,7 @@ if TYPE_CHECKING:
 
     from .embeddings import Embedder
 
-__all__ = ["ChatStubServer", "CountingEmbedder", "FakeRetriever", "FakeRouter", "FakeStyleClient", "background_server",
-           "free_port"]
+__all__ = ["ChatStubServer", "CountingEmbedder", "FakeRetriever", "FakeRouter", "FakeStyleClient"]
 
 
 class CountingEmbedder:
@@ -290,52 +287,3 @@ class FakeRetriever:
     def _filter(self, k: int | None, min_score: float | None) -> list[Any]:
         found = [p for p in self.passages if min_score is None or p.score >= min_score]
         return found[: k or len(found)]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Run a server that listens on 127.0.0.1:``port`` for the length of a ``with`` block.
-
-    Yields its URL once it accepts connections and stops its whole process group afterwards. Its output goes to
-    ``log``, quoted in the error if it dies before listening.
-
-    >>> argv = ["chroma", "run", "--port", "8123"]
-    >>> with background_server(argv, 8123, log=Path("chroma.log")) as url:  # doctest: +SKIP
-    ...     ...
-    """
-    import os
-    import signal
-    import socket
-    import subprocess
-    import time
-
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        tail = log.read_text(errors="replace")[-2000:]
-                        raise RuntimeError(f"{argv[0]} did not start: {tail}") from None
-                    time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()

@@ -6,4 +6,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 # The CPU build of torch; a plain 'torch' requirement would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install --quiet torch==2.13.0
+# llama.cpp (the test engine) is built from source with a fixed instruction-set baseline, never -march=native:
+# a native build on a CPU that reports AMX emits AMX tile instructions that a virtual machine may not allow,
+# and the server dies with a general protection fault on its first completion.
+bash scripts/build_llama_cpp.sh .venv
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+bash scripts/build_llama_cpp.sh --verify .venv

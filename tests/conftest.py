@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
+from .servers import report_dead_servers
+
+pytest_plugins = ["pytester"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A test that fails while one of its servers is dead fails with the server's exit and log instead."""
+    return (yield from report_dead_servers(item))
 
 
 @pytest.fixture(scope="session")

@@ -10,29 +10,30 @@ import pytest
 
 from neulora import ChromaRetriever, RetrievalError
 from neulora.embeddings import HashingEmbedder
-from neulora.testing import CountingEmbedder, background_server, free_port
+from neulora.testing import CountingEmbedder
 
+from ..servers import ManagedServer, background_server, free_port
 from .chroma_helpers import brute_force, write_english
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
     chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
     if chroma is None:
         pytest.fail("the 'chroma' command (installed with chromadb) was not found")
     port, data = free_port(), tmp_path_factory.mktemp("chroma-server")
     argv = [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
-    with background_server(argv, port, log=data / "server.log", timeout=30):
-        yield port
+    with background_server(argv, port, log=data / "server.log", timeout=30, name="chroma run") as server:
+        yield server
 
 
 def test_server_mode_ingests_retrieves_and_reingests_for_free(
-    chroma_server: int, tmp_path: Path, shared_data: Path
+    chroma_server: ManagedServer, tmp_path: Path, shared_data: Path
 ) -> None:
     embedder = CountingEmbedder(HashingEmbedder())
-    r = ChromaRetriever(embedder, host="127.0.0.1", port=chroma_server, collection="server-test", k=4)
+    r = ChromaRetriever(embedder, host="127.0.0.1", port=chroma_server.port, collection="server-test", k=4)
     corpus = [shared_data / "highmath12.txt", *write_english(tmp_path)]
     report = r.ingest(corpus, progress=False)
     assert report.added == 3 and r.count() == report.chunks_written
@@ -49,14 +50,14 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
     assert r.count() == 0
 
 
-def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: int) -> None:
-    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test")
-    writer = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test")
+def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: ManagedServer) -> None:
+    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
+    writer = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
     writer.add_texts(["the derivative of x squared is two x", "a sequence is a list of numbers"])
     assert reader.retrieve("derivative", k=1)[0].text == "the derivative of x squared is two x"
     writer.add_texts(["the derivative measures the rate of change: derivative derivative"])
     assert reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
-    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server, collection="shared-test",
+    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test",
                                   exact_limit=0)
     assert hnsw_reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
     writer.reset()
