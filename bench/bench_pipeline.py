@@ -12,10 +12,10 @@ from typing import Any
 from common import report
 
 from neulora import ChromaRetriever
-from neulora.demo import corpus_dir, exemplar_router
 from neulora.embeddings import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.pipeline import Pipeline
+from neulora.samples import corpus_dir, exemplar_router
 from neulora.testing import ChatStubServer, FakeStyleClient
 
 QUESTIONS = ["로그의 정의가 뭐예요?", "왜 로그함수와 지수함수는 대칭이에요?", "수열 문제 어디서부터 시작해요?",

@@ -90,7 +90,7 @@ def measure(mode: str, make_client: Any, make_retriever: Any, data: tuple[list[s
     reingest_add_s = time.perf_counter() - start
     assert again.embedded == 0
 
-    ours_coll = ours._collection()
+    ours_coll = ours.store.raw()
     default_coll = make_client().get_collection(f"raw-default-{mode}-2")
     docs = ours_coll.get(include=["documents"], limit=N)
     index_of_text = {t: i for i, t in enumerate(texts)}

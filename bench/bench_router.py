@@ -42,7 +42,8 @@ def main(n_batch: int = 100_000) -> dict[str, object]:
 
     batch = rng.normal(size=(n_batch, 1024)).astype(np.float32)
     batch /= np.linalg.norm(batch, axis=1, keepdims=True)
-    c = router.centroids.astype(np.float32)
+    c = router.to_spec().centroids.astype(np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
     bare = median_time(lambda: batch @ c.T, repeat=7)
     ours_norm = median_time(lambda: router.route_vectors(batch, normalized=True), repeat=7)
     ours_raw = median_time(lambda: router.route_vectors(batch), repeat=7)

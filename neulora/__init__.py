@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 
+from .embeddings import EmbedderSpec, HashingEmbedder, HFInferenceEmbedder, TransformersEmbedder
 from .errors import (
     AuthError,
     ConfigError,
+    DocumentError,
     EmbedderMismatchError,
     EmbeddingError,
     EndpointTimeoutError,
@@ -34,34 +36,45 @@ from .llm import FallbackChain, HFStyleClient
 from .local_llm import TransformersStyleClient
 from .memory import FileMemory, InMemoryMemory
 from .metrics import RouterReport, StyleScore
-from .pipeline import Answer, Event, Pipeline, PolicyAdvisor
+from .pipeline import Answer, Event, Pipeline, PolicyAdvisor, TurnStream
 from .prompts import PromptSet
+from .protocols import Embedder, Memory, Retriever, Router, StyleClient
 from .retrieval import ChromaRetriever, IngestReport, Passage, format_context
 from .retry import RetryPolicy
-from .router import DEFAULT_STYLES, CentroidRouter, RouteBatch, RouteDecision
+from .router import CentroidRouter, FallbackRule, RouteBatch, RouteDecision
+from .settings import Settings
+from .styles import DEFAULT_STYLES, STYLES
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_STYLES",
+    "STYLES",
     "Answer",
     "AuthError",
     "CentroidRouter",
     "ChromaRetriever",
     "ConfigError",
+    "DocumentError",
+    "Embedder",
     "EmbedderMismatchError",
+    "EmbedderSpec",
     "EmbeddingError",
     "EndpointTimeoutError",
     "Event",
     "FallbackChain",
+    "FallbackRule",
     "FileMemory",
     "Generation",
     "GenerationError",
     "GenerationStream",
+    "HFInferenceEmbedder",
     "HFStyleClient",
+    "HashingEmbedder",
     "InMemoryMemory",
     "IngestReport",
     "InvalidInputError",
+    "Memory",
     "ModelUnavailableError",
     "NeuloraError",
     "Passage",
@@ -71,15 +84,21 @@ __all__ = [
     "QuotaError",
     "RateLimitError",
     "RetrievalError",
+    "Retriever",
     "RetryPolicy",
     "RouteBatch",
     "RouteDecision",
+    "Router",
     "RouterFileError",
     "RouterReport",
     "SessionError",
+    "Settings",
     "StreamInterruptedError",
+    "StyleClient",
     "StyleScore",
+    "TransformersEmbedder",
     "TransformersStyleClient",
+    "TurnStream",
     "format_context",
 ]
 

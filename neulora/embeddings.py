@@ -15,12 +15,14 @@ import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ConfigError, EmbeddingError
-from .text import redact
+from .hf import HFAuth, call_with_retry, inference_client
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -158,16 +160,8 @@ class TransformersEmbedder:
     (1, 1024)
     """
 
-    def __init__(
-        self,
-        model: str = "BAAI/bge-m3",
-        *,
-        pooling: str = "cls",
-        max_length: int = 512,
-        batch_size: int = 16,
-        device: str | None = None,
-        local_files_only: bool = False,
-    ) -> None:
+    def __init__(self, model: str = "BAAI/bge-m3", *, pooling: str = "cls", max_length: int = 512,
+                 batch_size: int = 16, device: str | None = None, local_files_only: bool = False) -> None:
         if pooling not in ("cls", "mean"):
             raise ConfigError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         if max_length < 1 or batch_size < 1:
@@ -257,27 +251,23 @@ class HFInferenceEmbedder:
     (1, 1024)
     """
 
-    def __init__(
-        self,
-        model: str = "BAAI/bge-m3",
-        *,
-        token: str | None = None,
-        provider: str | None = None,
-        base_url: str | None = None,
-        batch_size: int = 32,
-        dim: int = 1024,
-        timeout: float = 60.0,
-    ) -> None:
+    def __init__(self, model: str = "BAAI/bge-m3", *, token: str | None = None, provider: str | None = None,
+                 base_url: str | None = None, batch_size: int = 32, dim: int = 1024, timeout: float = 60.0,
+                 retry: RetryPolicy | None = None) -> None:
         if batch_size < 1 or dim < 1:
             raise ConfigError("batch_size and dim must be positive")
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise ConfigError("token must be a non-empty str")
         self.model = model
         self.provider = provider
         self.base_url = base_url
         self.batch_size = batch_size
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
         self._dim = dim
-        self._token = token if token is not None else os.environ.get("HF_TOKEN") or os.environ.get("HF_API_KEY")
+        self._token_arg = token
         self._client: Any = None
+        self._auth: HFAuth | None = None
 
     @property
     def name(self) -> str:
@@ -293,33 +283,25 @@ class HFInferenceEmbedder:
 
     def __repr__(self) -> str:
         where = self.base_url or self.provider or "hf-inference"
-        return f"HFInferenceEmbedder(model={self.model!r}, via={where!r}, token={'set' if self._token else 'unset'})"
+        return f"HFInferenceEmbedder(model={self.model!r}, via={where!r})"
 
-    def _inference_client(self) -> Any:
-        if self._client is None:
-            from huggingface_hub import InferenceClient
-
-            if self.base_url:
-                self._client = InferenceClient(base_url=self.base_url, token=self._token, timeout=self.timeout)
-            else:
-                self._client = InferenceClient(provider=cast(Any, self.provider), token=self._token,
-                                               timeout=self.timeout)
-        return self._client
+    def _connect(self) -> tuple[Any, HFAuth]:
+        if self._client is None or self._auth is None:
+            self._auth = HFAuth.resolve(self._token_arg)
+            self._client = inference_client(self._auth, url=self.base_url, provider=self.provider,
+                                            timeout=self.timeout, headers=self.retry.headers())
+        return self._client, self._auth
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         items = _texts(texts)
         out = np.zeros((len(items), self._dim), dtype=np.float32)
-        client = self._inference_client()
-        import httpx2
-
+        client, auth = self._connect()
+        model = None if self.base_url else self.model
         for start in range(0, len(items), self.batch_size):
             batch = items[start : start + self.batch_size]
             logger.info("feature_extraction %s: %d texts", self.model, len(batch))
-            try:
-                arr = client.feature_extraction(batch, model=None if self.base_url else self.model)
-            except (httpx2.HTTPError, ValueError) as exc:
-                detail = redact(str(exc), self._token)
-                raise EmbeddingError(f"feature extraction with {self.model!r} failed: {detail}") from exc
+            arr = call_with_retry(partial(client.feature_extraction, batch, model=model), policy=self.retry,
+                                  auth=auth, where=f"feature extraction with {self.model!r}", base=EmbeddingError)
             arr = np.asarray(arr, dtype=np.float32)
             if arr.ndim == 3:  # token-level output: take the CLS token, as bge-m3's dense vectors do
                 arr = arr[:, 0, :]

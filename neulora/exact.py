@@ -2,11 +2,17 @@
 
 Up to tens of thousands of chunks, one matrix-vector product is both exact and faster than an HNSW query
 (bench/bench_retrieval.py: 10k x 1024 in about 1 ms), so the retriever answers small collections this way and
-leaves HNSW to the large ones.
+leaves HNSW to the large ones. The index is pure numpy: :class:`~neulora.collection.ChromaCollection` reads the
+vectors and decides when to reload (when the collection's stamp changes).
+
+>>> index = ExactIndex.from_pages([(["a", "b"], [[1.0, 0.0], [0.6, 0.8]])], stamp="s1")
+>>> [(i, round(score, 3)) for i, score in index.top(np.array([1.0, 0.1], dtype=np.float32), 2)]
+[('a', 0.995), ('b', 0.677)]
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,21 +34,17 @@ class ExactIndex:
 
     @property
     def usable(self) -> bool:
+        """False for a collection too large to hold: search it with HNSW."""
         return self.matrix is not None
 
     @classmethod
-    def load(cls, coll: Any, *, stamp: Any, page: int) -> ExactIndex:
-        """Read every id and embedding of ``coll``, ``page`` at a time."""
+    def from_pages(cls, pages: Iterable[tuple[Sequence[str], Any]], *, stamp: Any) -> ExactIndex:
+        """Build the index from pages of (ids, embeddings), as read from the collection."""
         ids: list[str] = []
         rows: list[NDArray[np.float32]] = []
-        offset = 0
-        while True:
-            got = coll.get(include=["embeddings"], limit=page, offset=offset)
-            if not got["ids"]:
-                break
-            ids.extend(got["ids"])
-            rows.append(np.asarray(got["embeddings"], dtype=np.float32))
-            offset += len(got["ids"])
+        for page_ids, embeddings in pages:
+            ids.extend(page_ids)
+            rows.append(np.asarray(embeddings, dtype=np.float32))
         dim = rows[0].shape[1] if rows else 0
         matrix = np.concatenate(rows) if rows else np.zeros((0, dim), dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import GenerationError, InvalidInputError
 
-__all__ = ["Generation", "GenerationStream", "StyleClient", "TemplateFilter", "check_messages", "clean_answer"]
+__all__ = ["Generation", "GenerationStream", "ReplayStream", "StyleClient", "TemplateFilter", "check_messages",
+           "clean_answer"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _SPECIAL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "</s>")
 _ROLE_ECHO = re.compile(r"^\s*(?:<\|im_start\|>)?\s*(?:assistant|Assistant|ASSISTANT)\s*[:\n]\s*")
@@ -50,10 +54,47 @@ class StyleClient(Protocol):
         ...
 
 
-class GenerationStream:
-    """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
+class ReplayStream(Generic[T, R]):
+    """Iterate for items; ``result`` holds the final value once the producer has finished.
 
-    The producer runs once: iterating again replays the deltas without calling the model again.
+    The producer runs once: iterating again replays the items without running it again (no second model call).
+    """
+
+    def __init__(self, producer: Callable[[], Generator[T, None, R]]) -> None:
+        self._producer = producer
+        self._items: list[T] = []
+        self._result: R | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[T]:
+        if self._started:
+            if self._result is None:
+                raise GenerationError("this stream was abandoned or failed part-way; start a new one")
+            return iter(self._items)
+        self._started = True
+        return self._run()
+
+    def _run(self) -> Iterator[T]:
+        gen = self._producer()
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                self._result = stop.value
+                return
+            self._items.append(item)
+            yield item
+
+    @property
+    def result(self) -> R:
+        """The finished value (raises if the stream has not been read to its end)."""
+        if self._result is None:
+            raise GenerationError("the stream has not finished: iterate over it first")
+        return self._result
+
+
+class GenerationStream(ReplayStream[str, Generation]):
+    """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
 
     >>> def produce():
     ...     yield "Hello"
@@ -63,38 +104,6 @@ class GenerationStream:
     >>> list(stream), stream.result.text, list(stream)
     (['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
     """
-
-    def __init__(self, producer: Callable[[], Generator[str, None, Generation]]) -> None:
-        self._producer = producer
-        self._deltas: list[str] = []
-        self._result: Generation | None = None
-        self._started = False
-
-    def __iter__(self) -> Iterator[str]:
-        if self._started:
-            if self._result is None:
-                raise GenerationError("this stream was abandoned or failed part-way; start a new one")
-            return iter(self._deltas)
-        self._started = True
-        return self._run()
-
-    def _run(self) -> Iterator[str]:
-        gen = self._producer()
-        while True:
-            try:
-                delta = next(gen)
-            except StopIteration as stop:
-                self._result = stop.value
-                return
-            self._deltas.append(delta)
-            yield delta
-
-    @property
-    def result(self) -> Generation:
-        """The finished :class:`Generation` (raises if the stream has not been read to its end)."""
-        if self._result is None:
-            raise GenerationError("the stream has not finished: iterate over it first")
-        return self._result
 
     def text(self) -> str:
         """Read the whole stream (if not yet read) and return the full answer."""

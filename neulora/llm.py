@@ -13,17 +13,17 @@ request's ``model`` field picks the adapter).
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import cached_property
+from typing import Any
 
-from .errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
+from .errors import ConfigError, InvalidInputError, NeuloraError, StreamInterruptedError
 from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
-from .retry import Failure, RetryPolicy, classify
-from .router import DEFAULT_STYLES
-from .text import redact
+from .hf import Failure, HFAuth, classify, http_errors, inference_client
+from .retry import RetryPolicy
+from .styles import STYLES
 
 __all__ = ["DEFAULT_BASE_MODEL", "FallbackChain", "HFStyleClient", "Target", "default_models"]
 
@@ -34,7 +34,7 @@ DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-14B-Instruct"
 
 def default_models() -> dict[str, str]:
     """The merged fine-tunes of the original app, one Hub repo per style."""
-    return {s: f"RiverWon/NeuLoRA-{s}" for s in DEFAULT_STYLES}
+    return {s: f"RiverWon/NeuLoRA-{s}" for s in STYLES}
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ class Target:
 class HFStyleClient:
     """Generates answers with the model of each teaching style, with retries and a recorded fallback chain.
 
-    The token comes from ``token``, else ``HF_TOKEN``, else ``HF_API_KEY``; it is sent in the Authorization
-    header and never appears in logs, reprs or error messages.
+    The token is resolved by :class:`neulora.hf.HFAuth` (argument, environment, saved login); it is sent in the
+    Authorization header and never appears in logs, reprs or error messages.
     """
 
     def __init__(
@@ -90,15 +90,14 @@ class HFStyleClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.fallback = fallback
-        self._token: str | None
-        if token is not None:
-            self._token, self._token_source = token, "the token argument"
-        elif os.environ.get("HF_TOKEN"):
-            self._token, self._token_source = os.environ["HF_TOKEN"], "HF_TOKEN"
-        elif os.environ.get("HF_API_KEY"):
-            self._token, self._token_source = os.environ["HF_API_KEY"], "HF_API_KEY"
-        else:
-            self._token, self._token_source = None, "no token: set HF_TOKEN"
+        if token is not None and (not isinstance(token, str) or not token.strip()):
+            raise ConfigError("token must be a non-empty str")
+        self._token_arg = token
+
+    @cached_property
+    def auth(self) -> HFAuth:
+        """The token and where it came from, resolved on first use (the saved login is a file read)."""
+        return HFAuth.resolve(self._token_arg)
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -107,7 +106,7 @@ class HFStyleClient:
     def __repr__(self) -> str:
         where = f"base_url={self.base_url!r}, " if self.base_url else f"provider={self.provider!r}, " \
             if self.provider else ""
-        token = f"token from {self._token_source}" if self._token else "no token"
+        token = "token given" if self._token_arg else "token from the environment or the saved login"
         return f"HFStyleClient({where}models={self.models!r}, {token})"
 
     # -- targets ------------------------------------------------------------------------------------
@@ -133,13 +132,8 @@ class HFStyleClient:
         return targets
 
     def _client(self, target: Target) -> Any:
-        from huggingface_hub import InferenceClient
-
-        headers = self.retry.headers()
-        if target.url is not None:
-            return InferenceClient(base_url=target.url, token=self._token, timeout=self.timeout, headers=headers)
-        return InferenceClient(provider=cast(Any, self.provider), token=self._token, timeout=self.timeout,
-                               headers=headers)
+        return inference_client(self.auth, url=target.url, provider=self.provider, timeout=self.timeout,
+                                headers=self.retry.headers())
 
     # -- generation ---------------------------------------------------------------------------------
     def generate(
@@ -179,12 +173,11 @@ class HFStyleClient:
         self, chain: list[Target], style: str, msgs: list[dict[str, str]], options: dict[str, Any], *,
         streaming: bool,
     ) -> Generator[str, None, Generation]:
-        import httpx2
-
+        errors: tuple[type[Exception], ...] = (_Truncated, *http_errors())
         started = time.monotonic()
         attempts, path = 0, list[str]()
         first: str | None = None
-        error: GenerationError | None = None
+        error: NeuloraError | None = None
         for target in chain:
             where, t0 = f"style {style!r} via {target}", self.retry.clock()
             for attempt in range(1, self.retry.max_attempts + 1):
@@ -201,16 +194,16 @@ class HFStyleClient:
                         attempts=attempts, latency_s=time.monotonic() - started, fallback_from=first,
                         finish_reason=state.finish, path=(*path, f"{target}: ok"),
                     )
-                except (_Truncated, httpx2.HTTPError) as exc:
+                except errors as exc:
                     failure = (Failure("stream", None, str(exc), True) if isinstance(exc, _Truncated)
-                               else classify(exc, self._redact))
+                               else classify(exc, self.auth.redact))
                     if state.text:
                         raise StreamInterruptedError(
                             f"{where}: the stream broke after {len(state.text)} characters ({failure.message})",
                             partial_text=clean_answer(state.text)) from exc
-                    delay = self.retry.next_delay(attempt, failure, t0)
+                    delay = self.retry.next_delay(attempt, failure.retryable, failure.retry_after, t0)
                     if delay is None:
-                        error = failure.to_error(where, self._token_source)
+                        error = failure.to_error(where, self.auth.hint())
                         if not failure.fallback_allowed:
                             raise error from exc
                         logger.warning("%s failed (%s); falling back", where, failure.message)
@@ -223,9 +216,6 @@ class HFStyleClient:
                     client.close()
         assert error is not None
         raise error
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self._token)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 from .errors import DocumentError
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "DocumentError", "chunk_ids", "collect_files", "read_document",
-           "source_prefix"]
+           "read_documents", "source_prefix"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
 
@@ -66,6 +66,20 @@ def read_document(path: Path) -> Document:
             f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): convert it to UTF-8 first"
         ) from exc
     return Document(path.as_posix(), ((text, None),), sha)
+
+
+def read_documents(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+) -> tuple[list[Document], list[tuple[str, str]]]:
+    """Collect and read files and directories; every file that cannot be used comes back as (path, reason)."""
+    files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+    docs = []
+    for path in files:
+        try:
+            docs.append(read_document(path))
+        except DocumentError as exc:
+            failed.append((str(path), str(exc)))
+    return docs, failed
 
 
 def _pdf_pages(path: Path) -> tuple[tuple[str, int | None], ...]:

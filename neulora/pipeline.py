@@ -8,17 +8,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, GenerationError, InvalidInputError
-from .generation import Generation, StyleClient
+from .generation import Generation, ReplayStream, StyleClient
 from .memory import InMemoryMemory, Memory, Turn
 from .prompts import POLICY_TAGS, PromptSet
+from .protocols import Retriever, Router
 from .retrieval import Passage, format_context
 from .router import RouteDecision
 from .text import check_text
@@ -27,31 +29,11 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from .embeddings import Embedder
+    from .settings import Settings
 
-__all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule"]
+__all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule", "TurnStream"]
 
 logger = logging.getLogger(__name__)
-
-
-class Router(Protocol):
-    """What the pipeline needs of a router (:class:`~neulora.router.CentroidRouter` fits)."""
-
-    embedder: Embedder
-    styles: tuple[str, ...]
-
-    def route(self, text: str, history: Sequence[Any] | None = None) -> RouteDecision: ...
-    def route_vector(self, vector: NDArray[Any]) -> RouteDecision: ...
-
-
-class Retriever(Protocol):
-    """What the pipeline needs of a retriever (:class:`~neulora.retrieval.ChromaRetriever` fits)."""
-
-    embedder: Embedder
-
-    def retrieve(self, query: str, k: int | None = None, *, min_score: float | None = None) -> list[Passage]: ...
-    def retrieve_vector(self, vector: NDArray[Any], k: int | None = None, *,
-                        min_score: float | None = None) -> list[Passage]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +67,49 @@ class Answer:
         """A JSON-ready dict."""
         return {
             "text": self.text, "style": self.style, "session_id": self.session_id, "model": self.model,
-            "route": {"style": self.route.style, "scores": self.route.scores, "margin": self.route.margin,
-                      "fallback": self.route.fallback, "forced": self.route.forced, "reason": self.route.reason},
-            "sources": [{"source": p.source, "page": p.page, "score": p.score, "id": p.id,
-                         "section": p.metadata.get("section")} for p in self.passages],
+            "route": self.route.to_dict(),
+            "sources": [{k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages],
             "usage": self.usage, "timings": self.timings, "fallback_from": self.fallback_from, "policy": self.policy,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A step of a turn: ``route``, ``passages``, ``delta`` (text), ``done`` (the :class:`Answer`)."""
+    """A step of a turn: ``route`` (the decision), ``passages``, ``delta`` (text), ``done`` (the :class:`Answer`)."""
 
     kind: str
     data: Any
     elapsed_s: float
+
+
+class TurnStream(ReplayStream[Event, Answer]):
+    """A streamed turn: iterate for :class:`Event` objects (route, passages, each delta, done).
+
+    Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a second model
+    call, as :class:`~neulora.generation.GenerationStream` does for text.
+
+    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+    >>> from neulora.embeddings import HashingEmbedder
+    >>> e = HashingEmbedder(dim=32)
+    >>> stream = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?")).stream("2+2=5?")
+    >>> [event.kind for event in stream], stream.answer.text, "".join(stream.deltas())
+    (['route', 'passages', 'delta', 'done'], 'Why?', 'Why?')
+    """
+
+    @property
+    def answer(self) -> Answer:
+        """The finished :class:`Answer` (raises if the stream has not been read to its end)."""
+        return self.result
+
+    def deltas(self) -> Iterator[str]:
+        """Only the text deltas (reads the stream if it has not been read)."""
+        return (event.data for event in self if event.kind == "delta")
+
+    def text(self) -> str:
+        """Read the whole stream (if not yet read) and return the answer's text."""
+        for _ in self:
+            pass
+        return self.answer.text
 
 
 @dataclass(frozen=True)
@@ -192,18 +202,28 @@ class Pipeline:
             raise ConfigError(f"no system prompt for style(s) {missing}")
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | str | Any) -> Pipeline:
-        """Build from a dict or a JSON file (the keys are documented in :mod:`neulora.config`)."""
-        from .config import build_pipeline, load_config
+    def from_settings(cls, settings: Settings, **options: Any) -> Pipeline:
+        """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them."""
+        from .config import build_parts
 
-        return build_pipeline(load_config(config))
+        parts = build_parts(settings)
+        options.setdefault("k", parts.k)
+        options.setdefault("min_score", parts.min_score)
+        return cls(parts.router, parts.retriever, parts.client, **options)
 
     @classmethod
-    def from_env(cls) -> Pipeline:
-        """Build the production setup from environment variables (see :mod:`neulora.config`)."""
-        from .config import build_pipeline, config_from_env
+    def from_config(cls, config: Mapping[str, Any] | str | os.PathLike[str], **options: Any) -> Pipeline:
+        """Build from a dict or a JSON file; environment variables still override it (see :mod:`neulora.settings`)."""
+        from .settings import Settings
 
-        return build_pipeline(config_from_env())
+        return cls.from_settings(Settings.load(file=config), **options)
+
+    @classmethod
+    def from_env(cls, **options: Any) -> Pipeline:
+        """Build the production setup from environment variables (see :mod:`neulora.settings`)."""
+        from .settings import Settings
+
+        return cls.from_settings(Settings.load(), **options)
 
     def __repr__(self) -> str:
         return f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
@@ -220,18 +240,27 @@ class Pipeline:
         return self._finish(turn, generation)
 
     def stream(self, question: str, session_id: str | None = None, *, style: str | None = None,
-               k: int | None = None, policy: str | None = None) -> Iterator[Event]:
-        """Yield ``route`` and ``passages`` events before the first token, then ``delta`` events, then ``done``."""
-        turn = self._prepare(question, session_id, style, k, policy)
-        yield from turn.events
-        t0 = time.perf_counter()
-        stream = self.client.stream(turn.decision.style, turn.messages, max_tokens=self.max_tokens,
-                                    temperature=self.temperature)
-        for delta in stream:
-            yield self._emit(turn, "delta", delta)
-        turn.timings["generate"] = time.perf_counter() - t0
-        self._finish(turn, stream.result)
-        yield turn.events[-1]  # "done", with the Answer
+               k: int | None = None, policy: str | None = None) -> TurnStream:
+        """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events.
+
+        The arguments are checked now; the turn runs as the stream is read.
+        """
+        self._check_call(question, session_id, style, k, policy)
+
+        def produce() -> Generator[Event, None, Answer]:
+            turn = self._prepare(question, session_id, style, k, policy)
+            yield from turn.events
+            t0 = time.perf_counter()
+            stream = self.client.stream(turn.decision.style, turn.messages, max_tokens=self.max_tokens,
+                                        temperature=self.temperature)
+            for delta in stream:
+                yield self._emit(turn, "delta", delta)
+            turn.timings["generate"] = time.perf_counter() - t0
+            answer = self._finish(turn, stream.result)
+            yield turn.events[-1]  # "done", with the Answer
+            return answer
+
+        return TurnStream(produce)
 
     def set_policy(self, session_id: str, policy: str | None) -> None:
         """Set (or clear with None) the teaching policy of a session."""

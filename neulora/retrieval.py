@@ -3,10 +3,11 @@
 neulora always supplies the vectors itself (the collection has no embedding function), records which embedder
 made them, and turns Chroma's cosine distance into a similarity score (``1 - distance``).
 
-Embedded mode serialises writers across processes with an advisory lock file next to the database, and
-reopens the database inside the lock before each write, so two ``neulora ingest`` runs on one directory stay
-exact. Readers in other processes may see stale results until they reopen: when several processes read and
-write, run ``chroma run --path DIR`` and connect with ``host``/``port``.
+:class:`ChromaRetriever` composes three parts: the collection handle (:mod:`neulora.collection`: mode, lock,
+freshness, exact index, batching, errors), the pure ingest planner (:mod:`neulora.ingest`), and the embedder.
+Embedded mode serialises writers across processes with a lock file next to the database, so two ``neulora
+ingest`` runs on one directory stay exact. Readers in other processes may see stale results until they reopen:
+when several processes read and write, run ``chroma run --path DIR`` and connect with ``host``/``port``.
 
 >>> import tempfile
 >>> from neulora.embeddings import HashingEmbedder
@@ -22,47 +23,43 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chunking import split_text
-from .embeddings import Embedder
-from .errors import ConfigError, EmbedderMismatchError, InvalidInputError
-from .exact import ExactIndex
-from .loaders import DocumentError, chunk_ids, collect_files, read_document
-from .store import chroma_errors, progress_bar, stored_ids, unchanged_sources, write_lock
+from .chunking import ChunkingOptions, ChunkMeta
+from .collection import DEFAULT_HNSW, ChromaCollection, CollectionWriter, Hit
+from .errors import InvalidInputError
+from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
+from .loaders import chunk_ids, read_documents, source_prefix
 from .text import check_text, truncate
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from .embeddings import Embedder
+
 __all__ = ["DEFAULT_HNSW", "ChromaRetriever", "IngestReport", "Passage", "format_context"]
 
 logger = logging.getLogger(__name__)
 
-# Collections up to ``exact_limit`` chunks are searched exactly (neulora.exact): recall 1.0, and faster than
-# HNSW at that size. Above it, HNSW answers: ef_search 200 (a query-time setting, free at insert time) lifts
-# recall@10 over Chroma's default of 100 on hard data (bench/bench_retrieval.py). Raising max_neighbors (32) and
-# ef_construction (200) reaches 0.99 there, at 0.6x the insert rate: pass them in ``hnsw`` for large corpora.
-DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
-_META_STAMP = "neulora_stamp"
-_META_EMBEDDER = "neulora_embedder"
-_META_DIM = "neulora_dim"
-_EMBED_BLOCK = 256
+PROGRESS_MIN = 512  # writes of fewer chunks show no progress bar
+_EMBED_BLOCK = 256  # texts per embedder call
+_SOURCES_PER_READ = 100  # sources per ``$in`` clause
 
 
 @dataclass(frozen=True, slots=True)
 class Passage:
     """A retrieved chunk: ``score`` is the cosine similarity (1 - Chroma's cosine distance).
 
-    >>> Passage("로그는 지수의 역연산", 0.61, "/notes/log.md", None, "id1", {"section": "로그"})
-    Passage('log.md', score=0.610, text='로그는 지수의 역연산')
+    >>> p = Passage("로그는 지수의 역연산", 0.61, "/notes/log.md", 2, "id1", {"section": "3. 로그"})
+    >>> p
+    Passage('log.md, p. 2, 3. 로그', score=0.610, text='로그는 지수의 역연산')
+    >>> p.to_dict()["where"]
+    'log.md, p. 2, 3. 로그'
     """
 
     text: str
@@ -73,64 +70,41 @@ class Passage:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        where = Path(self.source).name + (f" p.{self.page}" if self.page else "")
-        return f"Passage({where!r}, score={self.score:.3f}, text={self.text[:40]!r})"
+        return f"Passage({self.where!r}, score={self.score:.3f}, text={self.text[:40]!r})"
 
+    @classmethod
+    def from_hit(cls, hit: Hit) -> Passage:
+        """The passage of a search hit, its source and page read from the stored :class:`ChunkMeta`."""
+        meta = ChunkMeta.from_metadata(hit.metadata)
+        return cls(hit.document, hit.score, meta.source, meta.page, hit.id, hit.metadata)
 
-@dataclass(frozen=True, slots=True)
-class IngestReport:
-    """What an ingest did: files added, unchanged, replaced, failed (with reasons), and chunks written.
+    @property
+    def section(self) -> str:
+        """The heading the chunk stands under ("" if none)."""
+        return ChunkMeta.from_metadata(self.metadata).section
 
-    >>> print(IngestReport(added=2, failed=(("x.bin", "unsupported file type '.bin'"),), chunks_written=9).format())
-    added 2 file(s), replaced 0, unchanged 0, failed 1; 9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
-      failed: x.bin: unsupported file type '.bin'
-    """
+    @property
+    def where(self) -> str:
+        """Where the passage comes from, for people and prompts: ``log.md, p. 2, 3. 수열`` (name, page, section)."""
+        parts = (Path(self.source).name, f"p. {self.page}" if self.page else "", self.section)
+        return ", ".join(part for part in parts if part)
 
-    added: int = 0
-    unchanged: int = 0
-    replaced: int = 0
-    failed: tuple[tuple[str, str], ...] = ()
-    chunks_written: int = 0
-    chunks_deleted: int = 0
-    embedded: int = 0
-    batches: tuple[int, ...] = ()
-    seconds: float = 0.0
-
-    def format(self) -> str:
-        """A short human-readable summary."""
-        lines = [
-            f"added {self.added} file(s), replaced {self.replaced}, unchanged {self.unchanged}, failed "
-            f"{len(self.failed)}; {self.chunks_written} chunk(s) written, {self.chunks_deleted} deleted, "
-            f"{self.embedded} embedded in {self.seconds:.2f}s"
-        ]
-        lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
-        return "\n".join(lines)
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"id": self.id, "score": self.score, "source": self.source, "page": self.page,
+                "section": self.section, "where": self.where, "text": self.text}
 
 
 def format_context(passages: Sequence[Passage]) -> str:
-    """Number the passages with their sources, for the prompt: ``[1] (notes.md, p. 2) text``."""
-    blocks = []
-    for i, p in enumerate(passages, start=1):
-        where = Path(p.source).name + (f", p. {p.page}" if p.page else "")
-        section = p.metadata.get("section")
-        if section:
-            where += f", {section}"
-        blocks.append(f"[{i}] ({where})\n{p.text}")
-    return "\n\n".join(blocks)
-
-
-@dataclass
-class _Pending:
-    ids: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    metadatas: list[dict[str, Any]] = field(default_factory=list)
+    """Number the passages with where they come from, for the prompt: ``[1] (notes.md, p. 2, 수열) text``."""
+    return "\n\n".join(f"[{i}] ({p.where})\n{p.text}" for i, p in enumerate(passages, start=1))
 
 
 class ChromaRetriever:
     """Embeds, stores and retrieves passages in one Chroma collection.
 
     Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server), or a
-    ready ``client``. Nothing is opened until first use.
+    ready ``client``. Nothing is opened until first use; ``store`` is the :class:`ChromaCollection` underneath.
     """
 
     def __init__(
@@ -147,122 +121,25 @@ class ChromaRetriever:
         exact_limit: int = 20_000,
         max_query_chars: int = 8192,
     ) -> None:
-        if sum(x is not None for x in (path, host, client)) > 1:
-            raise ConfigError("give one of path, host or client")
         _check_k(k)
+        self.store = ChromaCollection(collection, embedder_name=embedder.name, dim=embedder.dim, path=path,
+                                      host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit)
         self.embedder = embedder
-        self.collection_name = collection
-        self.path = None if (host or client is not None) else Path(path or "./chroma_db")
-        self.host, self.port = host, port
         self.k = k
-        self.hnsw = {**DEFAULT_HNSW, **(hnsw or {})}
-        if self.hnsw["space"] != "cosine":
-            raise ConfigError("neulora scores are cosine similarities: the collection space must be 'cosine'")
         self.max_query_chars = max_query_chars
-        self.exact_limit = exact_limit
-        self._client = client
-        self._coll: Any = None
-        self._exact: ExactIndex | None = None
 
     def __repr__(self) -> str:
-        where = f"path={str(self.path)!r}" if self.path else f"host={self.host!r}, port={self.port}" if self.host \
-            else "client=..."
-        return f"ChromaRetriever({self.collection_name!r}, {where}, embedder={self.embedder.name!r})"
+        return f"ChromaRetriever({self.collection_name!r}, {self.store.location}, embedder={self.embedder.name!r})"
 
-    # -- connection ---------------------------------------------------------------------------------
-    def _connect(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings
+    @property
+    def collection_name(self) -> str:
+        """The name of the Chroma collection."""
+        return self.store.name
 
-        settings = Settings(anonymized_telemetry=False)
-        if self.path is not None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            return chromadb.PersistentClient(path=str(self.path), settings=settings)
-        return chromadb.HttpClient(host=str(self.host), port=self.port, settings=settings)
-
-    def _collection(self) -> Any:
-        if self._coll is None:
-            with chroma_errors(f"open collection {self.collection_name!r}"):
-                if self._client is None:
-                    self._client = self._connect()
-                self._coll = self._client.get_or_create_collection(
-                    self.collection_name,
-                    configuration={"hnsw": dict(self.hnsw)},
-                    metadata={_META_EMBEDDER: self.embedder.name, _META_DIM: self.embedder.dim},
-                    embedding_function=None,
-                )
-            self._check_embedder(self._coll.metadata or {})
-        return self._coll
-
-    def _check_embedder(self, meta: Mapping[str, Any]) -> None:
-        name, dim = meta.get(_META_EMBEDDER), meta.get(_META_DIM)
-        if name != self.embedder.name or dim != self.embedder.dim:
-            raise EmbedderMismatchError(
-                f"collection {self.collection_name!r} holds vectors of embedder {name!r} (dim {dim}), "
-                f"but this retriever embeds with {self.embedder.name!r} (dim {self.embedder.dim}): "
-                "use the same embedder, another collection, or re-ingest with --reset"
-            )
-
-    @contextmanager
-    def _writing(self) -> Iterator[Any]:
-        """The collection, reopened under an exclusive cross-process lock in embedded mode."""
-        if self.path is None:
-            yield self._collection()
-            return
-        with write_lock(self.path):
-            # A client opened before another process wrote holds a stale index and would overwrite the
-            # other writer's vectors: take a fresh one inside the lock.
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            SharedSystemClient.clear_system_cache()
-            self._client, self._coll = None, None
-            yield self._collection()
-
-    def _stamp_write(self) -> None:
-        """Mark the collection as changed (inside ``_writing``), so that every retriever's exact index reloads."""
-        coll = self._collection()
-        with chroma_errors("stamp the collection"):
-            coll.modify(metadata={**(coll.metadata or {}), _META_STAMP: uuid.uuid4().hex})
-        self._exact = None
-
-    def _latest(self) -> Any:
-        """The collection; on a server re-read each time, since another client may have written or reset it."""
-        coll = self._collection()
-        if self.path is None:
-            with chroma_errors("read the collection"):
-                latest = self._client.get_collection(self.collection_name, embedding_function=None)
-            if latest.id != coll.id:
-                self._check_embedder(latest.metadata or {})
-            self._coll = coll = latest
-        return coll
-
-    def _query(self, coll: Any, vec: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> Any:
-        from chromadb.errors import NotFoundError
-
-        options = {"query_embeddings": vec[None, :], "n_results": k, "where": dict(where) if where else None,
-                   "include": ["documents", "metadatas", "distances"]}
-        with chroma_errors("query", where=where):
-            try:
-                return coll.query(**options)
-            except NotFoundError:
-                if self.path is not None:
-                    raise
-                self._coll = None  # another client reset the collection on the server: reopen it once
-                return self._collection().query(**options)
-
-    def _exact_index(self, coll: Any) -> ExactIndex | None:
-        """The exact index of a collection small enough for it, reloaded when any writer has changed it."""
-        if self.exact_limit <= 0:
-            return None
-        stamp = (coll.metadata or {}).get(_META_STAMP)
-        if self._exact is None or self._exact.stamp != stamp:
-            with chroma_errors("load vectors for exact search"):
-                if coll.count() > self.exact_limit:
-                    self._exact = ExactIndex(stamp)
-                else:
-                    self._exact = ExactIndex.load(coll, stamp=stamp, page=self._max_batch())
-                    logger.debug("exact index loaded: %d vectors", len(self._exact.ids))
-        return self._exact if self._exact.usable else None
+    @property
+    def path(self) -> Path | None:
+        """The database directory in embedded mode, else None."""
+        return self.store.path
 
     # -- writing ------------------------------------------------------------------------------------
     def ingest(
@@ -275,59 +152,16 @@ class ChromaRetriever:
     ) -> IngestReport:
         """Chunk, embed and store files and directories; unchanged files cost nothing, changed ones are replaced."""
         started = time.perf_counter()
-        files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
-        docs = []
-        for path in files:
-            try:
-                docs.append(read_document(path))
-            except DocumentError as exc:
-                failed.append((str(path), str(exc)))
-        chunking = f"{chunk_size}/{chunk_overlap}"
-        counts = {"added": 0, "unchanged": 0, "replaced": 0}
-        pending, kept, stale = _Pending(), _Pending(), list[str]()
-        with self._writing() as coll:
-            unchanged = unchanged_sources(coll, docs, chunking)
-            counts["unchanged"] = len(unchanged)
-            docs = [d for d in docs if d.source not in unchanged]
-            existing = stored_ids(coll, [d.source for d in docs])
-            for doc in docs:
-                old_ids = existing.get(doc.source, set())
-                chunks = [(c, page) for text, page in doc.pages
-                          for c in split_text(text, chunk_size=chunk_size, chunk_overlap=chunk_overlap)]
-                if not chunks:
-                    failed.append((doc.source, "no text to index"))
-                    continue
-                counts["replaced" if old_ids else "added"] += 1
-                ids = chunk_ids(doc.source, [f"{page}:{c.text}" for c, page in chunks])
-                stale.extend(set(old_ids) - set(ids))
-                for i, ((chunk, page), cid) in enumerate(zip(chunks, ids, strict=True)):
-                    meta = {"source": doc.source, "title": Path(doc.source).name, "section": chunk.section,
-                            "chunk": i, "chunks": len(chunks), "file_sha": doc.sha256, "chunking": chunking}
-                    if page is not None:
-                        meta["page"] = page
-                    # A chunk that survived the edit keeps its vector: only its metadata changes.
-                    target = kept if cid in old_ids else pending
-                    target.ids.append(cid)
-                    target.texts.append(chunk.text)
-                    target.metadatas.append(meta)
-            batches, embedded = self._write(coll, pending, progress)
-            self._update_and_delete(coll, kept, stale)
-            if pending.ids or kept.ids or stale:
-                self._stamp_write()
-        report = IngestReport(**counts, failed=tuple(failed), chunks_written=len(pending.ids),
-                              chunks_deleted=len(stale), embedded=embedded, batches=batches,
-                              seconds=time.perf_counter() - started)
+        options = ChunkingOptions(chunk_size, chunk_overlap)
+        docs, failed = read_documents(paths)
+        with self.store.writing() as writer:
+            plan = plan_ingest(docs, _stored_sources(writer, [d.source for d in docs]), options)
+            batches = self._embed_and_add(writer, plan.to_add, progress)
+            writer.update([c.id for c in plan.to_keep], [c.metadata for c in plan.to_keep])
+            writer.delete(plan.to_delete)
+        report = IngestReport.of_plan(plan, failed=failed, batches=batches, seconds=time.perf_counter() - started)
         logger.info("ingest into %s: %s", self.collection_name, report.format().splitlines()[0])
         return report
-
-    def _update_and_delete(self, coll: Any, kept: _Pending, stale: list[str]) -> None:
-        step = self._max_batch()
-        for start in range(0, len(kept.ids), step):
-            with chroma_errors("update metadata"):
-                coll.update(ids=kept.ids[start : start + step], metadatas=kept.metadatas[start : start + step])
-        for start in range(0, len(stale), step):
-            with chroma_errors("delete replaced chunks"):
-                coll.delete(ids=stale[start : start + step])
 
     def add_texts(
         self,
@@ -348,52 +182,34 @@ class ChromaRetriever:
             m.setdefault("source", "add_texts")
         id_list = list(ids) if ids is not None else chunk_ids("add_texts", items)
         started = time.perf_counter()
-        with self._writing() as coll:
-            existing: set[str] = set()
-            step = self._max_batch()
-            with chroma_errors("read existing ids"):
-                if coll.count():  # an empty collection (a first ingest) has nothing to look up
-                    for start in range(0, len(id_list), step):
-                        existing.update(coll.get(ids=id_list[start : start + step], include=[])["ids"])
-            pending = _Pending()
-            for cid, text, meta in zip(id_list, items, metas, strict=True):
-                if cid not in existing:
-                    pending.ids.append(cid)
-                    pending.texts.append(text)
-                    pending.metadatas.append(meta)
-            batches, embedded = self._write(coll, pending, progress)
-            if pending.ids:
-                self._stamp_write()
-        return IngestReport(added=len(pending.ids), unchanged=len(existing), chunks_written=len(pending.ids),
-                            embedded=embedded, batches=batches, seconds=time.perf_counter() - started)
+        with self.store.writing() as writer:
+            # An empty collection (a first ingest) has nothing to look up.
+            existing = set(writer.get(ids=id_list, include=[]).ids) if writer.count() else set()
+            pending = [PlannedChunk(cid, text, meta) for cid, text, meta in zip(id_list, items, metas, strict=True)
+                       if cid not in existing]
+            batches = self._embed_and_add(writer, pending, progress)
+        return IngestReport(added=len(pending), unchanged=len(existing), chunks_written=len(pending),
+                            embedded=sum(batches), batches=tuple(batches), seconds=time.perf_counter() - started)
 
-    def _write(self, coll: Any, pending: _Pending, progress: bool) -> tuple[tuple[int, ...], int]:
-        max_batch = self._max_batch()
+    def _embed_and_add(self, writer: CollectionWriter, chunks: Sequence[PlannedChunk], progress: bool) -> list[int]:
+        """Embed and add new chunks, a batch of at most ``max_batch`` at a time; long writes show a tqdm bar."""
         batches: list[int] = []
-        bar = progress_bar(len(pending.ids), progress)
+        bar = _progress_bar(len(chunks), progress)
         try:
-            for start in range(0, len(pending.ids), max_batch):
-                stop = min(start + max_batch, len(pending.ids))
+            for start in range(0, len(chunks), writer.max_batch):
+                batch = chunks[start : start + writer.max_batch]
                 vectors = np.concatenate([
-                    self.embedder.embed([_embedding_text(t, m) for t, m in zip(
-                        pending.texts[i : min(i + _EMBED_BLOCK, stop)],
-                        pending.metadatas[i : min(i + _EMBED_BLOCK, stop)], strict=True)])
-                    for i in range(start, stop, _EMBED_BLOCK)
+                    self.embedder.embed([c.embedding_text for c in batch[i : i + _EMBED_BLOCK]])
+                    for i in range(0, len(batch), _EMBED_BLOCK)
                 ])
-                with chroma_errors("add"):  # ids are new: checked under the write lock
-                    coll.add(ids=pending.ids[start:stop], embeddings=vectors, documents=pending.texts[start:stop],
-                                metadatas=pending.metadatas[start:stop])
-                batches.append(stop - start)
+                writer.add([c.id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
+                batches.append(len(batch))
                 if bar is not None:
-                    bar.update(stop - start)
+                    bar.update(len(batch))
         finally:
             if bar is not None:
                 bar.close()
-        return tuple(batches), len(pending.ids)
-
-    def _max_batch(self) -> int:
-        self._collection()
-        return int(self._client.get_max_batch_size())
+        return batches
 
     # -- reading ------------------------------------------------------------------------------------
     def retrieve(
@@ -413,21 +229,7 @@ class ChromaRetriever:
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
             raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers, got shape {vec.shape}")
-        coll = self._latest() if self.exact_limit > 0 and not where else self._collection()
-        index = self._exact_index(coll) if not where else None
-        if index is not None:
-            hits = index.top(vec, k)
-            with chroma_errors("read passages"):
-                got = (coll.get(ids=[i for i, _ in hits], include=["documents", "metadatas"]) if hits
-                       else {"ids": [], "documents": [], "metadatas": []})
-            found = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
-            rows = [(i, found[i][0], found[i][1], s) for i, s in hits if i in found]
-        else:
-            res = self._query(coll, vec, k, where)
-            rows = [(i, d, m, 1.0 - float(dist)) for i, d, m, dist in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
-        passages = [Passage(text=doc or "", score=score, source=str(meta.get("source", "")), page=meta.get("page"),
-                            id=pid, metadata=dict(meta)) for pid, doc, meta, score in rows]
+        passages = [Passage.from_hit(hit) for hit in self.store.search(vec, k, where=where)]
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
         logger.debug("retrieved %d passages, top score %s", len(passages), passages[0].score if passages else None)
@@ -436,56 +238,69 @@ class ChromaRetriever:
     # -- management ---------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of stored chunks."""
-        with chroma_errors("count"):
-            return int(self._collection().count())
+        return self.store.count()
 
     def sources(self) -> list[str]:
         """The distinct sources stored, sorted."""
-        coll = self._collection()
-        found: set[str] = set()
-        step = self._max_batch()
-        for offset in range(0, self.count(), step):
-            with chroma_errors("list sources"):
-                metas = coll.get(include=["metadatas"], limit=step, offset=offset)["metadatas"]
-            found.update(str(m.get("source", "")) for m in metas)
-        return sorted(found)
+        return sorted({ChunkMeta.from_metadata(m).source for m in self.store.get(include=["metadatas"]).metadatas})
 
     def delete_source(self, source: str) -> int:
         """Delete every chunk of ``source``; returns how many were deleted."""
-        with self._writing() as coll, chroma_errors("delete source"):
-            ids = coll.get(where={"source": str(source)}, include=[])["ids"]
-            if ids:
-                coll.delete(ids=ids)
-                self._stamp_write()
+        with self.store.writing() as writer:
+            ids = writer.get(where=ChunkMeta.where_sources([str(source)]), include=[]).ids
+            writer.delete(ids)
         return len(ids)
 
     def reset(self) -> None:
         """Delete the collection and start it empty."""
-        with self._writing(), chroma_errors("reset"):
-            self._client.delete_collection(self.collection_name)
-            self._coll = None
-            self._stamp_write()  # opens the new, empty collection
+        self.store.reset()
 
     def collections(self) -> list[dict[str, Any]]:
         """Every collection in the database, with its count and embedder."""
-        self._collection()
-        with chroma_errors("list collections"):
-            return [
-                {"name": c.name, "count": c.count(), "embedder": (c.metadata or {}).get(_META_EMBEDDER),
-                 "dim": (c.metadata or {}).get(_META_DIM)}
-                for c in self._client.list_collections()
-            ]
+        return self.store.collections()
 
 
-def _embedding_text(text: str, meta: Mapping[str, Any]) -> str:
-    # The section heading goes into the vector (not the stored text): chunks then match questions by topic.
-    section = meta.get("section")
-    return f"{section}\n{text}" if section else text
+def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[str, StoredSource]:
+    """What the store holds of each of ``sources`` (those it holds nothing of are left out), read cheaply.
+
+    Reading ids costs a fraction of reading metadata, so only the head chunks' metadata is read; ids are told
+    apart by their prefix (:func:`~neulora.loaders.chunk_ids`), and only ids given by hand need their metadata.
+    """
+    found: dict[str, StoredSource] = {}
+    for start in range(0, len(sources), _SOURCES_PER_READ):
+        batch = sources[start : start + _SOURCES_PER_READ]
+        heads: dict[str, ChunkMeta | None] = {}
+        for raw in writer.get(where=ChunkMeta.where_sources(batch, heads_only=True), include=["metadatas"]).metadatas:
+            meta = ChunkMeta.from_metadata(raw)
+            # Two first chunks: a replace was cut short, and neither can vouch for the file.
+            heads[meta.source] = None if meta.source in heads else meta
+        by_prefix = {source_prefix(s): s for s in batch}
+        ids: dict[str, set[str]] = {}
+        strays: list[str] = []
+        for cid in writer.get(where=ChunkMeta.where_sources(batch), include=[]).ids:
+            source = by_prefix.get(cid.split("-", 1)[0])
+            if source is None:
+                strays.append(cid)
+            else:
+                ids.setdefault(source, set()).add(cid)
+        if strays:
+            got = writer.get(ids=strays, include=["metadatas"])
+            for cid, raw in zip(got.ids, got.metadatas, strict=True):
+                ids.setdefault(ChunkMeta.from_metadata(raw).source, set()).add(cid)
+        found.update({s: StoredSource(frozenset(ids.get(s, ())), heads.get(s)) for s in {*ids, *heads}})
+    return found
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    """A tqdm bar for long writes (None when disabled or short)."""
+    if not enabled or total < PROGRESS_MIN:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="chunk", desc="embedding")
 
 
 def _check_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InvalidInputError(f"k must be a positive int, got {k!r}")
     return k
-
-

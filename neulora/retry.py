@@ -1,30 +1,28 @@
-"""Retry policy and the translation of HTTP failures into neulora's errors.
+"""How failed remote calls are retried: backoff with jitter, server hints honoured, one total deadline.
 
-huggingface_hub does not retry 503 (model loading) or 429 (rate limit): this module decides what is retried,
-how long to wait (``Retry-After``, ``estimated_time``, else exponential backoff with jitter) and when to stop.
+huggingface_hub does not retry 503 (model loading) or 429 (rate limit): :class:`RetryPolicy` decides what is
+retried and how long to wait; :mod:`neulora.hf` classifies the failures and runs the loop.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from .errors import (
-    AuthError,
-    EndpointTimeoutError,
-    GenerationError,
-    ModelUnavailableError,
-    QuotaError,
-    RateLimitError,
-)
+from .errors import ConfigError
 
-__all__ = ["Failure", "RetryPolicy", "classify"]
+__all__ = ["RetryPolicy"]
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"RetryPolicy {name} must be a finite number, got {value!r}")
+    if value < low or (low_open and value == low):
+        raise ConfigError(f"RetryPolicy {name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -50,19 +48,28 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.backoff < 0 or self.deadline <= 0 or not 0 <= self.jitter <= 1:
-            raise ValueError("RetryPolicy needs max_attempts >= 1, backoff >= 0, deadline > 0, 0 <= jitter <= 1")
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"RetryPolicy max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        _number("backoff", self.backoff, low=0.0)
+        _number("max_backoff", self.max_backoff, low=0.0)
+        _number("deadline", self.deadline, low=0.0, low_open=True)
+        if _number("jitter", self.jitter, low=0.0) > 1:
+            raise ConfigError(f"RetryPolicy jitter must be between 0 and 1, got {self.jitter!r}")
+        if self.scale_up_timeout is not None:
+            _number("scale_up_timeout", self.scale_up_timeout, low=0.0, low_open=True)
 
     def backoff_delay(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
         base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
         return float(base * (1 + self.jitter * self.rng.random()))
 
-    def next_delay(self, attempt: int, failure: Failure, started: float) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up."""
-        if not failure.retryable or attempt >= self.max_attempts:
+    def next_delay(self, attempt: int, retryable: bool, retry_after: float | None, started: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up (not retryable, out of tries or time)."""
+        if not retryable or attempt >= self.max_attempts:
             return None
-        delay = failure.retry_after if failure.retry_after is not None else self.backoff_delay(attempt)
+        delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
+        if not math.isfinite(delay) or delay < 0:  # a server hint of -5 or NaN: fall back to our own backoff
+            delay = self.backoff_delay(attempt)
         if self.clock() + delay - started > self.deadline:
             return None
         return delay
@@ -70,87 +77,3 @@ class RetryPolicy:
     def headers(self) -> dict[str, str]:
         """Extra request headers this policy asks for."""
         return {"X-Scale-Up-Timeout": str(int(self.scale_up_timeout))} if self.scale_up_timeout else {}
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One failed attempt, classified."""
-
-    kind: str  # "http", "timeout", "connection", "stream"
-    status: int | None
-    message: str
-    retryable: bool
-    retry_after: float | None = None
-
-    @property
-    def fallback_allowed(self) -> bool:
-        """Whether another model could succeed where this one failed (not for auth, quota or bad requests)."""
-        return self.status is None or self.status in RETRYABLE_STATUS or self.status == 404
-
-    def to_error(self, where: str, token_hint: str) -> GenerationError:
-        """The typed error for this failure at ``where`` (style and target)."""
-        s = self.status
-        if s in (401, 403):
-            return AuthError(f"{where}: HTTP {s}, the token was refused ({token_hint}): {self.message}")
-        if s == 402:
-            return QuotaError(f"{where}: HTTP 402, the account's inference credits are depleted: {self.message}")
-        if s == 404:
-            return ModelUnavailableError(
-                f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated Inference Endpoint "
-                f"(give its URL as the style's target) or a multi-LoRA server (base_url plus adapter names): "
-                f"{self.message}"
-            )
-        if s == 429:
-            return RateLimitError(f"{where}: HTTP 429, rate limited after retries: {self.message}")
-        if s in (503, 504) or self.kind == "timeout":
-            return EndpointTimeoutError(f"{where}: still unavailable after retries ({self.message})")
-        return GenerationError(f"{where}: {self.message}")
-
-
-def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
-    """Turn an exception raised by huggingface_hub/httpx2 into a :class:`Failure`."""
-    import httpx2
-    from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OverloadedError, TextGenerationError
-
-    if isinstance(exc, HfHubHTTPError) and getattr(exc, "response", None) is not None:
-        response = exc.response
-        status = int(response.status_code)
-        hint = _retry_after(response.headers.get("Retry-After"))
-        body = _body(response)
-        if hint is None and isinstance(body, dict) and isinstance(body.get("estimated_time"), (int, float)):
-            hint = float(body["estimated_time"])
-        detail = body.get("error") if isinstance(body, dict) and body.get("error") else response.reason_phrase
-        return Failure("http", status, redact(f"HTTP {status}: {detail}"), status in RETRYABLE_STATUS, hint)
-    if isinstance(exc, (InferenceTimeoutError, httpx2.TimeoutException)):
-        return Failure("timeout", None, redact(f"timed out: {exc}"), True)
-    if isinstance(exc, httpx2.TransportError):
-        return Failure("connection", None, redact(f"{type(exc).__name__}: {exc}"), True)
-    if isinstance(exc, OverloadedError):
-        return Failure("stream", 503, redact(f"overloaded: {exc}"), True)
-    if isinstance(exc, TextGenerationError):
-        return Failure("stream", 400, redact(f"{type(exc).__name__}: {exc}"), False)
-    return Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    import email.utils  # only for the rare HTTP-date form (it pulls in socket)
-
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, parsed.timestamp() - time.time())
-
-
-def _body(response: Any) -> Any:
-    try:
-        response.read()
-        return json.loads(response.text)
-    except (ValueError, RuntimeError, OSError):
-        return None

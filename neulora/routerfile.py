@@ -4,9 +4,13 @@ The format (the original app's, plus optional keys seen in other versions of it)
 
     {"styles": ["direct", ...], "centroids": {"direct": [1024 floats], ...},
      "embedder": {"backend": "bge", "model_name": "BAAI/bge-m3"}, "label_counts": {"direct": 6758, ...},
-     "threshold": 0.3, "fallback_style": "direct",
+     "threshold": 0.3, "min_margin": 0.05, "fallback_style": "direct",
      "classifier": {"type": "mlp2", "state_dict": {"0.weight": [[...]], "0.bias": [...],
                                                    "2.weight": [[...]], "2.bias": [...]}}}
+
+The optional ``classifier`` is either that ``mlp2`` form (a torch ``state_dict``) or a linear head,
+``{"type": "linear", "weight": [[...]], "bias": [...]}`` of shape ``(n_styles, dim)`` and ``(n_styles,)``. Either
+replaces nearest-centroid scoring by the softmax of its logits over the unit-norm embedding.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -25,9 +29,10 @@ from .errors import RouterFileError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["MLP2", "RouterSpec", "dump_spec", "load_spec", "parse_spec"]
+__all__ = ["MLP2", "Linear", "RouterSpec", "dump_spec", "load_spec", "parse_spec"]
 
-_KNOWN_KEYS = ("styles", "centroids", "embedder", "label_counts", "threshold", "fallback_style", "classifier")
+_KNOWN_KEYS = ("styles", "centroids", "embedder", "label_counts", "threshold", "min_margin", "fallback_style",
+               "classifier")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class MLP2:
     w2: NDArray[np.float64]
     b2: NDArray[np.float64]
     keys: tuple[str, str, str, str] = ("0.weight", "0.bias", "2.weight", "2.bias")
+    kind: ClassVar[str] = "mlp2"
 
     def logits(self, x: NDArray[Any]) -> NDArray[Any]:
         """Return ``(n, n_styles)`` logits for ``(n, dim)`` inputs, in the dtype of ``x``."""
@@ -53,6 +59,24 @@ class MLP2:
 
 
 @dataclass(frozen=True)
+class Linear:
+    """One linear layer, ``weight @ x + bias``: the ``linear`` classifier (see :mod:`neulora.train`)."""
+
+    weight: NDArray[np.float64]
+    bias: NDArray[np.float64]
+    kind: ClassVar[str] = "linear"
+
+    def logits(self, x: NDArray[Any]) -> NDArray[Any]:
+        """Return ``(n, n_styles)`` logits for ``(n, dim)`` inputs, in the dtype of ``x``."""
+        dt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+        out: NDArray[Any] = x @ self.weight.T.astype(dt) + self.bias.astype(dt)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "linear", "weight": self.weight.tolist(), "bias": self.bias.tolist()}
+
+
+@dataclass(frozen=True)
 class RouterSpec:
     """The validated content of a router file; ``centroids`` keeps the stored (unnormalised) values."""
 
@@ -62,12 +86,18 @@ class RouterSpec:
     label_counts: dict[str, int] | None = None
     threshold: float | None = None
     fallback_style: str | None = None
-    classifier: MLP2 | None = None
+    classifier: MLP2 | Linear | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    min_margin: float | None = None
 
     @property
     def dim(self) -> int:
         return int(self.centroids.shape[1])
+
+    @property
+    def head(self) -> str:
+        """What scores the styles: ``centroid`` (cosine to each centroid), ``linear`` or ``mlp2``."""
+        return self.classifier.kind if self.classifier is not None else "centroid"
 
 
 def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
@@ -109,7 +139,8 @@ def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True
         centroids=centroids,
         embedder=embedder,
         label_counts=_label_counts(raw.get("label_counts"), styles, fail),
-        threshold=_threshold(raw.get("threshold"), fail),
+        threshold=_bounded(raw.get("threshold"), "threshold", -1.0, 1.0, fail),
+        min_margin=_bounded(raw.get("min_margin"), "min_margin", 0.0, 2.0, fail),
         fallback_style=fallback,
         classifier=_classifier(raw.get("classifier"), len(styles), centroids.shape[1], fail),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
@@ -128,6 +159,8 @@ def dump_spec(spec: RouterSpec) -> dict[str, Any]:
         out["label_counts"] = spec.label_counts
     if spec.threshold is not None:
         out["threshold"] = spec.threshold
+    if spec.min_margin is not None:
+        out["min_margin"] = spec.min_margin
     if spec.fallback_style is not None:
         out["fallback_style"] = spec.fallback_style
     if spec.classifier is not None:
@@ -198,19 +231,22 @@ def _label_counts(value: Any, styles: tuple[str, ...], fail: Any) -> dict[str, i
     return dict(value)
 
 
-def _threshold(value: Any, fail: Any) -> float | None:
+def _bounded(value: Any, key: str, low: float, high: float, fail: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
-        raise fail(f"'threshold' must be a number between -1 and 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise fail(f"'{key}' must be a number between {low:g} and {high:g}, got {value!r}")
     return float(value)
 
 
-def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | None:
+def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | Linear | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or value.get("type") != "mlp2":
-        raise fail("'classifier' must be an object with type 'mlp2'")
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind == "linear":
+        return _linear(value, n_styles, dim, fail)
+    if kind != "mlp2":
+        raise fail("'classifier' must be an object with type 'mlp2' or 'linear'")
     state = value.get("state_dict")
     if not isinstance(state, dict):
         raise fail("classifier has no 'state_dict' object")
@@ -228,3 +264,16 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | None:
         if want != got:
             raise fail(f"classifier {what} has shape {got}, expected {want}")
     return MLP2(w1, b1, w2, b2, keys=(weights[0], biases[0], weights[1], biases[1]))
+
+
+def _linear(value: dict[str, Any], n_styles: int, dim: int, fail: Any) -> Linear:
+    unknown = sorted(set(value) - {"type", "weight", "bias"})
+    if unknown or "weight" not in value or "bias" not in value:
+        raise fail(f"linear classifier must hold exactly 'weight' and 'bias', got keys {sorted(value)}")
+    weight = _matrix(value["weight"], "linear classifier weight", fail)
+    bias = _vector(value["bias"], "linear classifier bias", fail)
+    if weight.shape != (n_styles, dim):
+        raise fail(f"linear classifier weight has shape {weight.shape}, expected {(n_styles, dim)}")
+    if bias.shape != (n_styles,):
+        raise fail(f"linear classifier bias has shape {bias.shape}, expected {(n_styles,)}")
+    return Linear(weight, bias)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .styles import STYLES
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -133,8 +135,9 @@ def _handler_for(server: ChatStubServer) -> Any:
             reply = server.next_reply(model)
             if server.latency:
                 time.sleep(server.latency)
-            if reply["status"] != 200 or not self.path.endswith("/chat/completions"):
-                status = reply["status"] if reply["status"] != 200 else 404
+            if reply["body"] is not None or reply["status"] != 200 or not self.path.endswith("/chat/completions"):
+                # a scripted JSON answer or error (any endpoint); 404 for an unscripted other endpoint
+                status = 404 if reply["status"] == 200 and reply["body"] is None else reply["status"]
                 payload = json.dumps(reply["body"] if reply["body"] is not None else {"error": "scripted"}).encode()
                 self._send(status, payload, reply["headers"])
                 return
@@ -245,7 +248,7 @@ class FakeRouter:
     """A router that always chooses ``style`` (or the next of ``script``) and records its calls."""
 
     def __init__(self, embedder: Embedder, style: str = "socratic",
-                 styles: Sequence[str] = ("direct", "socratic", "scaffolding", "feedback")) -> None:
+                 styles: Sequence[str] = STYLES) -> None:
         self.embedder = embedder
         self.style = style
         self.styles = tuple(styles)

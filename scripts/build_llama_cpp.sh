@@ -16,7 +16,11 @@ FORBIDDEN='ldtilecfg|tileloadd|tdpb|%zmm|%k[0-7]'  # AMX tiles, AVX-512 register
 
 verify() {
   local lib
-  lib=$("$1/bin/python" -c 'import pathlib, llama_cpp; print(pathlib.Path(llama_cpp.__file__).parent / "lib")')
+  lib=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/llama_cpp/lib
+  if ! ls "$lib"/libggml*.so >/dev/null 2>&1; then
+    echo "llama.cpp check FAILED: no llama.cpp libraries in $lib" >&2
+    exit 1
+  fi
   local count=0 so n
   for so in "$lib"/libggml*.so "$lib"/libllama*.so; do
     [ -e "$so" ] || continue

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.demo import exemplar_router
 from neulora.embeddings import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.memory import InMemoryMemory
 from neulora.pipeline import Pipeline
+from neulora.samples import exemplar_router
 from neulora.testing import CountingEmbedder
 
 from .engine import STYLES

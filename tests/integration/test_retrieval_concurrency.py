@@ -33,7 +33,7 @@ def test_two_processes_ingesting_into_one_path_stay_exact(tmp_path: Path) -> Non
         assert p.returncode == 0, err
     r = ChromaRetriever(HashingEmbedder(dim=256), path=db)
     assert r.count() == 6000
-    data = r._collection().get(include=["embeddings", "documents"])
+    data = r.store.raw().get(include=["embeddings", "documents"])
     assert len(data["ids"]) == 6000
     expected = HashingEmbedder(dim=256).embed(data["documents"])
     assert np.allclose(np.asarray(data["embeddings"]), expected, atol=1e-6)

@@ -42,7 +42,7 @@ def test_scores_are_cosine_similarities_matching_brute_force(retriever: ChromaRe
     retriever.ingest(corpus, progress=False)
     for query in ["로그함수", "정적분과 넓이", "tangent line slope"]:
         passages = retriever.retrieve(query, k=5)
-        exact = brute_force(retriever._collection(), retriever.embedder.embed([query])[0], 5)
+        exact = brute_force(retriever.store.raw(), retriever.embedder.embed([query])[0], 5)
         assert [p.id for p in passages] == [i for i, _ in exact]
         assert [p.score for p in passages] == pytest.approx([s for _, s in exact], abs=1e-5)
         assert all(-1.0 <= p.score <= 1.0 for p in passages)
@@ -54,10 +54,10 @@ def test_reingest_of_unchanged_corpus_embeds_nothing(retriever: ChromaRetriever,
     embedder = retriever.embedder
     assert isinstance(embedder, CountingEmbedder)
     retriever.retrieve("로그함수")  # loads the exact index
-    index = retriever._exact
+    index = retriever.store._exact
     count, calls = retriever.count(), embedder.calls
     again = retriever.ingest(corpus, progress=False)
-    assert retriever._exact is index  # nothing written, nothing to reload
+    assert retriever.store._exact is index  # nothing written, nothing to reload
     assert embedder.calls == calls
     assert (again.unchanged, again.added, again.replaced, again.embedded) == (3, 0, 0, 0)
     assert retriever.count() == count
@@ -65,13 +65,13 @@ def test_reingest_of_unchanged_corpus_embeds_nothing(retriever: ChromaRetriever,
 
 def test_edited_file_replaces_exactly_its_chunks(retriever: ChromaRetriever, corpus: list[Path]) -> None:
     retriever.ingest(corpus, progress=False)
-    coll = retriever._collection()
+    coll = retriever.store.raw()
     before = {s: set(coll.get(where={"source": s})["ids"]) for s in retriever.sources()}
     edited = corpus[1]
     edited.write_text("# Derivatives\n\nThe chain rule differentiates a composition of functions.", encoding="utf-8")
     report = retriever.ingest(corpus, progress=False)
     assert (report.replaced, report.unchanged, report.added) == (1, 2, 0)
-    after = {s: set(retriever._collection().get(where={"source": s})["ids"]) for s in retriever.sources()}
+    after = {s: set(retriever.store.raw().get(where={"source": s})["ids"]) for s in retriever.sources()}
     source = edited.resolve().as_posix()
     for s in before:
         if s != source:
@@ -86,7 +86,7 @@ def test_twelve_thousand_chunks_ingest_in_batches_below_the_max(tmp_path: Path) 
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "big")
     texts = [f"chunk number {i} about topic {i % 97}" for i in range(12_000)]
     report = r.add_texts(texts, metadatas=[{"source": f"gen{i % 7}"} for i in range(12_000)])
-    max_batch = r._client.get_max_batch_size()
+    max_batch = r.store.max_batch
     assert sum(report.batches) == 12_000 and len(report.batches) >= 3
     assert max(report.batches) <= max_batch
     assert r.count() == 12_000

@@ -39,7 +39,7 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
     assert report.added == 3 and r.count() == report.chunks_written
     assert "3. 수열" in [p.metadata["section"] for p in r.retrieve("등차수열과 등비수열의 합")]
     passages = r.retrieve("로그함수")
-    exact = brute_force(r._collection(), embedder.embed(["로그함수"])[0], 4)
+    exact = brute_force(r.store.raw(), embedder.embed(["로그함수"])[0], 4)
     assert [p.id for p in passages] == [i for i, _ in exact]
     assert [p.score for p in passages] == pytest.approx([s for _, s in exact], abs=1e-5)
     calls = embedder.calls
@@ -57,8 +57,8 @@ def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: Manage
     assert reader.retrieve("derivative", k=1)[0].text == "the derivative of x squared is two x"
     writer.add_texts(["the derivative measures the rate of change: derivative derivative"])
     assert reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
-    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test",
-                                  exact_limit=0)
+    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
+                                  collection="shared-test", exact_limit=0)
     assert hnsw_reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
     writer.reset()
     assert reader.retrieve("derivative", k=1) == []

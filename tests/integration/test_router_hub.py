@@ -21,7 +21,7 @@ from neulora import CentroidRouter, RouterFileError
 from neulora.embeddings import HashingEmbedder
 try:
     r = CentroidRouter.from_hub({args}embedder=HashingEmbedder())
-    print("OK", r.styles, r.label_counts["socratic"])
+    print("OK", r.styles, r.to_spec().label_counts["socratic"])
 except RouterFileError as exc:
     print("ERR", exc)
 """

@@ -60,10 +60,11 @@ def test_a_test_whose_server_dies_mid_run_fails_naming_the_signal_and_the_log_ta
                 yield server
     """))
     pytester.makepyfile(textwrap.dedent("""
-        import os, signal, socket
+        import os, signal, socket, time
 
         def test_first(engine_server):
             os.kill(engine_server.proc.pid, signal.SIGKILL)
+            time.sleep(0.5)
             socket.create_connection(("127.0.0.1", engine_server.port), timeout=2).close()
 
         def test_second(engine_server):

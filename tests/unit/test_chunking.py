@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from neulora import ConfigError
-from neulora.chunking import split_text
+from neulora.chunking import ChunkingOptions, ChunkMeta, split_text
 from neulora.loaders import chunk_ids
 
 
@@ -50,3 +50,20 @@ def test_chunk_ids_are_deterministic_and_unique() -> None:
     assert ids == chunk_ids("/a.md", ["same", "other", "same"])
     assert len(set(ids)) == 3 and ids[2] == ids[0] + "#2"
     assert chunk_ids("/b.md", ["same"])[0] != ids[0]
+
+
+def test_chunking_options_validate_once_and_name_themselves() -> None:
+    options = ChunkingOptions(size=300, overlap=40)
+    assert options.key == "300/40"
+    assert options.split("One. Two.") == split_text("One. Two.", chunk_size=300, chunk_overlap=40)
+    for size, overlap in [(10, 0), (100, 60), (100, -1), (True, 0), (100, 1.5)]:
+        with pytest.raises(ConfigError):
+            ChunkingOptions(size=size, overlap=overlap)  # type: ignore[arg-type]
+
+
+def test_chunk_meta_round_trips_and_leaves_out_missing_fields() -> None:
+    meta = ChunkMeta("/n/a.pdf", title="a.pdf", section="S", chunk=2, chunks=5, file_sha="f", chunking="800/120",
+                     page=3)
+    assert ChunkMeta.from_metadata(meta.to_metadata()) == meta
+    assert ChunkMeta("memo").to_metadata() == {"source": "memo", "title": "", "section": ""}
+    assert ChunkMeta.where_sources(["a", "b"]) == {"source": {"$in": ["a", "b"]}}

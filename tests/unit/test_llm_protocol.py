@@ -118,7 +118,7 @@ def test_exhausted_retries_raise_endpoint_timeout(server: ChatStubServer, clock:
 
 @pytest.mark.parametrize(("status", "error", "message"), [
     (400, GenerationError, "HTTP 400"),
-    (401, AuthError, "token was refused \\(the token argument\\)"),
+    (401, AuthError, "token was refused \\(token from the token argument\\)"),
     (402, QuotaError, "credits are depleted"),
     (403, AuthError, "HTTP 403"),
     (404, ModelUnavailableError, "dedicated Inference Endpoint"),
@@ -213,20 +213,19 @@ def test_the_token_is_sent_but_never_logged_shown_or_raised(server: ChatStubServ
     assert "HTTP Request" in caplog.text or "chat_completion" in caplog.text
 
 
-def test_token_comes_from_hf_token_then_hf_api_key(server: ChatStubServer, clock: FakeClock,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setenv("HF_API_KEY", "hf_from_api_key")
+def test_an_ambient_token_is_not_sent_to_a_custom_server_but_an_explicit_one_is(
+        server: ChatStubServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_ambient_secret")
     client = HFStyleClient(MODELS, base_url=server.url, retry=RetryPolicy(sleep=clock.sleep, clock=clock),
                            fallback=None)
+    client.generate("direct", ASK)
+    assert "hf_ambient_secret" not in str(server.requests[-1]["headers"])  # 127.0.0.1 is not Hugging Face
     server.enqueue(status=401, body={"error": "bad"})
-    with pytest.raises(AuthError, match=r"\(HF_API_KEY\)"):
+    with pytest.raises(AuthError, match=r"token from HF_TOKEN"):
         client.generate("direct", ASK)
-    assert server.requests[0]["headers"]["authorization"] == "Bearer hf_from_api_key"
-    monkeypatch.setenv("HF_TOKEN", "hf_from_hf_token")
-    HFStyleClient(MODELS, base_url=server.url).generate("direct", ASK)
-    assert server.requests[-1]["headers"]["authorization"] == "Bearer hf_from_hf_token"
-    assert "hf_from" not in repr(client)
+    HFStyleClient(MODELS, base_url=server.url, token="hf_given_for_this_server").generate("direct", ASK)
+    assert server.requests[-1]["headers"]["authorization"] == "Bearer hf_given_for_this_server"
+    assert "hf_ambient" not in repr(client) and "hf_given" not in repr(client)
 
 
 def test_endpoint_urls_per_style_and_scale_up_header(server: ChatStubServer, clock: FakeClock) -> None:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from neulora import ConfigError
-from neulora.config import build_pipeline, config_from_env, load_config
+from neulora import ConfigError, Pipeline
 from neulora.embeddings import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.memory import FileMemory, InMemoryMemory, Turn
+from neulora.settings import Settings
 
 
 def test_file_memory_survives_a_new_instance(tmp_path: Path) -> None:
@@ -33,18 +33,20 @@ def test_in_memory_lru_keeps_recently_used_sessions() -> None:
     assert memory.get("a").turns and not memory.get("b").turns and memory.get("c").turns
 
 
-def test_config_from_env_reads_documented_variables() -> None:
-    env = {"HF_API_KEY": "hf_x", "NEULORA_EMBEDDER": "hash", "NEULORA_BASE_URL": "http://127.0.0.1:9",
-           "NEULORA_MODEL_SOCRATIC": "socratic-adapter", "NEULORA_K": "3", "UNRELATED": "1"}
-    assert config_from_env(env) == {"token": "hf_x", "embedder": "hash", "base_url": "http://127.0.0.1:9",
-                                    "models": {"socratic": "socratic-adapter"}, "k": "3"}
+def test_settings_read_the_documented_variables() -> None:
+    env = {"NEULORA_EMBEDDER": "hash", "NEULORA_BASE_URL": "http://127.0.0.1:9/", "NEULORA_MODEL_SOCRATIC": "soc",
+           "NEULORA_K": "3", "NEULORA_MIN_SCORE": "off", "UNRELATED": "1", "HF_TOKEN": "hf_not_a_setting"}
+    settings = Settings.load(environ=env)
+    assert (settings.embedder, settings.base_url, settings.models, settings.k, settings.min_score) == (
+        "hash", "http://127.0.0.1:9", {"socratic": "soc"}, 3, None)
+    assert settings.token is None and "hf_not" not in repr(settings)  # tokens belong to neulora.hf
 
 
 def test_from_config_builds_the_hf_setup_without_network(tmp_path: Path) -> None:
     path = tmp_path / "neulora.json"
     path.write_text(json.dumps({"backend": "hf", "embedder": "hash", "chroma_path": str(tmp_path / "db"),
                                 "base_url": "http://127.0.0.1:9", "models": {"direct": "d"}, "k": 2}))
-    pipeline = build_pipeline(load_config(path))
+    pipeline = Pipeline.from_settings(Settings.load(file=path, environ={}))
     assert isinstance(pipeline.client, HFStyleClient)
     assert pipeline.client.models["direct"] == "d"
     assert pipeline.client.models["socratic"] == "RiverWon/NeuLoRA-socratic"
@@ -53,19 +55,43 @@ def test_from_config_builds_the_hf_setup_without_network(tmp_path: Path) -> None
     assert pipeline.k == 2
 
 
-def test_unknown_config_keys_and_values_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown config key"):
-        load_config({"chroma_pth": "x"})
-    with pytest.raises(ConfigError, match="backend must be"):
-        build_pipeline({"backend": "gpu", "embedder": "hash", "chroma_path": str(tmp_path)})
-    with pytest.raises(ConfigError, match="config file"):
-        load_config(tmp_path / "missing.json")
+def test_unknown_keys_and_bad_values_are_refused_naming_where_they_came_from(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.load(file={"chroma_pth": "x"}, environ={})
+    with pytest.raises(ConfigError, match="config key 'backend': expected one of hf, local, got 'gpu'"):
+        Settings.load(file={"backend": "gpu"}, environ={})
+    with pytest.raises(ConfigError, match=r"config file .*missing\.json"):
+        Settings.load(file=tmp_path / "missing.json", environ={})
+    for var, value in [("NEULORA_K", "abc"), ("NEULORA_K", "0"), ("NEULORA_MIN_SCORE", "nan"),
+                       ("NEULORA_MIN_SCORE", "5"), ("NEULORA_CHROMA_PORT", "abc"), ("NEULORA_CHROMA_PORT", "70000"),
+                       ("NEULORA_BASE_URL", "ftp://x"), ("NEULORA_MODEL_LECTURE", "x")]:
+        with pytest.raises(ConfigError, match=var.replace("LECTURE", "<STYLE>")) as err:
+            Settings.load(environ={var: value})
+        assert isinstance(err.value, ValueError)
+
+
+def test_precedence_is_argument_then_environment_then_file_then_default(tmp_path: Path) -> None:
+    file = {"k": 2, "collection": "from-file", "min_score": 0.1}
+    env = {"NEULORA_K": "3", "NEULORA_COLLECTION": "from-env"}
+    settings = Settings.load(overrides={"k": 5}, file=file, environ=env)
+    assert (settings.k, settings.collection, settings.min_score, settings.embed_model) == (
+        5, "from-env", 0.1, "BAAI/bge-m3")
+
+
+def test_chroma_location_is_decided_by_the_highest_level_that_names_one() -> None:
+    env_host = {"NEULORA_CHROMA_HOST": "chroma.internal", "NEULORA_CHROMA_PORT": "9001"}
+    assert Settings.load(overrides={"chroma_path": "db"}, environ=env_host).chroma_location() == {"path": "db"}
+    assert Settings.load(overrides={"chroma_host": "h"}, environ=env_host).chroma_location() == {
+        "host": "h", "port": 9001}  # the environment's port goes with a --host
+    assert Settings.load(overrides={"chroma_port": "8123"}, environ={"NEULORA_CHROMA_PATH": "db"}
+                         ).chroma_location() == {"host": "127.0.0.1", "port": 8123}  # a port alone: local server
+    assert Settings.load(overrides={"chroma_host": "h"}, environ={"NEULORA_CHROMA_PATH": "db"}
+                         ).chroma_location() == {"host": "h", "port": 8000}
+    assert Settings.load(environ={}).chroma_location() == {"path": "./chroma_db"}
 
 
 def test_pipeline_from_env_and_from_config_build_the_documented_setup(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from neulora import Pipeline
-
     for var in ("HF_TOKEN", "HF_API_KEY", "NEULORA_ROUTER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NEULORA_BACKEND", "hf")
@@ -77,6 +103,7 @@ def test_pipeline_from_env_and_from_config_build_the_documented_setup(tmp_path: 
     from_env = Pipeline.from_env()
     assert isinstance(from_env.client, HFStyleClient) and from_env.client.base_url == "http://127.0.0.1:9"
     assert from_env.client.models["feedback"] == "feedback-adapter" and from_env.min_score == 0.35
-    from_dict = Pipeline.from_config({"backend": "hf", "embedder": "hash", "chroma_path": str(tmp_path / "db2"),
-                                      "collection": "mine"})
-    assert from_dict.retriever.collection_name == "mine" and from_dict.min_score == 0.2
+    monkeypatch.delenv("NEULORA_MIN_SCORE")
+    from_dict = Pipeline.from_config({"collection": "mine", "min_score": 0.3})
+    assert from_dict.retriever.collection_name == "mine" and from_dict.min_score == 0.3
+    assert from_dict.retriever.path == tmp_path / "db"  # the environment fills what the file leaves out

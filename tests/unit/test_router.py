@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from neulora import CentroidRouter, InvalidInputError, RouterFileError
+from neulora import CentroidRouter, ConfigError, InvalidInputError, RouterFileError
 from neulora.embeddings import HashingEmbedder
-from neulora.router import format_router_input
+from neulora.router import FallbackRule, format_router_input
 from neulora.testing import CountingEmbedder
+from neulora.train import evaluate, fit_threshold
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,10 @@ def write(tmp_path: Path, data: Any, name: str = "router.json") -> Path:
 def test_real_router_file_loads_with_its_styles_and_counts(router: CentroidRouter) -> None:
     assert router.styles == ("direct", "socratic", "scaffolding", "feedback")
     assert router.dim == 1024
-    assert router.label_counts == {"direct": 6758, "socratic": 27007, "scaffolding": 12122, "feedback": 18697}
-    assert np.allclose(np.linalg.norm(router.centroids, axis=1), 1.0)
+    spec = router.to_spec()
+    assert spec.label_counts == {"direct": 6758, "socratic": 27007, "scaffolding": 12122, "feedback": 18697}
+    assert spec.head == "centroid" and spec.embedder == {"backend": "bge", "model_name": "BAAI/bge-m3"}
+    assert router.rule == FallbackRule(threshold=None, min_margin=None, fallback_style="direct")
 
 
 def test_without_embedder_the_file_names_bge_m3_and_nothing_is_downloaded(router_file: Path) -> None:
@@ -78,14 +81,16 @@ def test_float32_batches_agree_with_float64(router: CentroidRouter) -> None:
     assert np.max(np.abs(router.route_vectors(q.astype(np.float32)).scores - router.route_vectors(q).scores)) < 1e-5
 
 
-def test_save_then_from_file_is_identical(router: CentroidRouter, raw: dict[str, Any], tmp_path: Path) -> None:
+def test_save_then_from_file_is_identical(router: CentroidRouter, router_file: Path, raw: dict[str, Any],
+                                          tmp_path: Path) -> None:
     out = tmp_path / "copy.json"
     router.save(out)
     assert json.loads(out.read_text(encoding="utf-8")) == raw
+    assert out.read_bytes() == router_file.read_bytes()
     again = CentroidRouter.from_file(out, HashingEmbedder(dim=1024))
     assert again.styles == router.styles
-    assert np.array_equal(again.centroids, router.centroids)
-    assert again.label_counts == router.label_counts
+    assert np.array_equal(again.to_spec().centroids, router.to_spec().centroids)
+    assert again.to_spec().label_counts == router.to_spec().label_counts
 
 
 def _mutations() -> list[tuple[str, Any, str]]:
@@ -114,7 +119,18 @@ def _mutations() -> list[tuple[str, Any, str]]:
         ("zero vector", lambda d: d["centroids"].__setitem__("direct", [0.0] * 1024), "'direct' is a zero vector"),
         ("bad fallback", setter(["fallback_style"], "lecture"), "fallback_style 'lecture' is not among the styles"),
         ("bad threshold", setter(["threshold"], 3), "'threshold' must be a number between -1 and 1"),
-        ("classifier type", setter(["classifier"], {"type": "svm"}), "type 'mlp2'"),
+        ("text threshold", setter(["threshold"], "0.3"), "'threshold' must be a number between -1 and 1"),
+        ("bad min_margin", setter(["min_margin"], -0.1), "'min_margin' must be a number between 0 and 2"),
+        ("classifier type", setter(["classifier"], {"type": "svm"}), "type 'mlp2' or 'linear'"),
+        ("linear keys", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4}),
+         "linear classifier must hold exactly 'weight' and 'bias'"),
+        ("linear shape", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 3, "bias": [0.0] * 3}),
+         "linear classifier weight has shape (3, 1024), expected (4, 1024)"),
+        ("linear bias", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4, "bias": [0.0] * 2}),
+         "linear classifier bias has shape (2,), expected (4,)"),
+        ("linear nan", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4,
+                                              "bias": [0.0, float("nan"), 0.0, 0.0]}),
+         "linear classifier bias contains NaN or infinity"),
         ("classifier keys", setter(["classifier"], {"type": "mlp2", "state_dict": {"0.weight": [[1.0]]}}),
          "two weights and two biases"),
         ("classifier shape", setter(["classifier"], {"type": "mlp2", "state_dict": {
@@ -181,7 +197,7 @@ def test_mlp2_classifier_replaces_nearest_centroid(raw: dict[str, Any], tmp_path
     router = CentroidRouter.from_file(path, HashingEmbedder(dim=1024))
     d = router.route_vector(np.asarray(raw["centroids"]["direct"]))
     assert d.style == "scaffolding"
-    assert "classifier" in d.reason
+    assert d.reason.startswith("mlp2 classifier: ")
     assert sum(d.scores.values()) == pytest.approx(1.0)
     router.save(tmp_path / "again.json")
     assert json.loads((tmp_path / "again.json").read_text(encoding="utf-8")) == data
@@ -235,3 +251,67 @@ def test_route_many_embeds_once_and_agrees_with_route(router_file: Path) -> None
     for text, decision in zip(texts, batch, strict=True):
         assert r.route(text).scores == pytest.approx(decision.scores, abs=1e-6)
     assert batch.style_names() == [d.style for d in batch]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"threshold": float("nan")}, "threshold must be a number between -1 and 1"),
+    ({"threshold": "0.3"}, "threshold must be a number between -1 and 1"),
+    ({"threshold": True}, "threshold must be a number between -1 and 1"),
+    ({"threshold": 1.5}, "threshold must be a number between -1 and 1"),
+    ({"threshold": float("-inf")}, "threshold must be a number between -1 and 1"),
+    ({"min_margin": -0.01}, "min_margin must be a number between 0 and 2"),
+    ({"min_margin": float("nan")}, "min_margin must be a number between 0 and 2"),
+    ({"min_margin": False}, "min_margin must be a number between 0 and 2"),
+    ({"fallback_style": ""}, "fallback_style must be a non-empty style name"),
+    ({"fallback_style": 3}, "fallback_style must be a non-empty style name"),
+])
+def test_fallback_rule_refuses_values_that_cannot_compare_with_scores(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        FallbackRule(**options)
+
+
+def test_fallback_rule_keeps_numbers_as_floats_and_cannot_be_changed() -> None:
+    rule = FallbackRule(threshold=np.float32(0.5), min_margin=0, fallback_style="socratic")
+    assert (rule.threshold, rule.min_margin) == (0.5, 0.0)
+    assert type(rule.threshold) is float and type(rule.min_margin) is float
+    with pytest.raises(AttributeError):
+        rule.threshold = 0.1  # type: ignore[misc]
+
+
+def test_router_options_build_its_rule_and_refuse_bad_values(router: CentroidRouter) -> None:
+    tuned = router.with_options(threshold=0.2, min_margin=0.01, fallback_style="socratic")
+    assert tuned.rule == FallbackRule(threshold=0.2, min_margin=0.01, fallback_style="socratic")
+    with pytest.raises(ConfigError, match="threshold must be a number"):
+        router.with_options(threshold=float("nan"))
+    with pytest.raises(ConfigError, match="fallback_style 'lecture' is not among"):
+        router.with_options(fallback_style="lecture")
+
+
+def test_every_routing_path_applies_the_same_fallback_rule(router_file: Path) -> None:
+    base = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
+    texts = [f"{w} {i}" for i, w in enumerate(["로그함수의 정의", "why is that?", "I think it is 4", "step by step",
+                                                 "수열의 합", "is this right", "what is a limit", "help"] * 6)]
+    scores = base.route_many(texts).scores
+    top = scores.max(axis=1)
+    margins = top - np.sort(scores, axis=1)[:, -2]
+    t, m = float(np.quantile(top, 0.3)), float(np.quantile(margins, 0.3))
+    router = base.with_options(threshold=t, min_margin=m, fallback_style="feedback")
+    # The rule as written before the refactor: top score below threshold, or margin below min_margin.
+    expected_fallback = (top < t) | (margins < m)
+    expected = ["feedback" if f else router.styles[int(np.argmax(row))]
+                for f, row in zip(expected_fallback, scores, strict=True)]
+    assert 0 < expected_fallback.sum() < len(texts)
+    batch = router.route_many(texts)
+    assert batch.style_names() == expected and list(batch.fallback) == list(expected_fallback)
+    assert [d.style for d in batch] == expected and [d.fallback for d in batch] == list(expected_fallback)
+    assert [router.route(text).style for text in texts] == expected
+    vectors = HashingEmbedder(dim=1024).embed(texts)
+    assert [router.route_vector(v).style for v in vectors] == expected
+    assert router.route_vectors(vectors).style_names() == expected
+    for d, f in zip(batch, expected_fallback, strict=True):
+        assert ("not confident" in d.reason) == bool(f)
+    labels = [router.styles[int(np.argmax(row))] for row in scores]  # labels the plain router gets all right
+    report = evaluate(router, texts, labels)
+    assert report.fallback_share == pytest.approx(expected_fallback.mean())
+    assert report.accuracy == pytest.approx(np.mean([e == lab for e, lab in zip(expected, labels, strict=True)]))
+    assert fit_threshold(router, texts, labels).rule == FallbackRule(fallback_style="feedback")

@@ -1,0 +1,143 @@
+"""Reaching Chroma: the three modes (embedded, server, a client passed in), the write lock, and error mapping.
+
+Only :mod:`neulora.collection` uses this module: everything neulora says to Chroma goes through its
+:class:`~neulora.collection.ChromaCollection`, and what differs between the modes is written here, once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import ConfigError, EmbedderMismatchError, InvalidInputError, RetrievalError
+
+__all__ = ["LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
+
+LOCK_FILE = ".neulora-write.lock"
+_CHROMA_CACHE = threading.Lock()  # guards chromadb's process-wide table of open databases
+
+
+def mode_for(path: str | os.PathLike[str] | None, host: str | None, port: int, client: Any) -> Mode:
+    """The mode the arguments ask for (one of them at most; embedded at ``./chroma_db`` when none)."""
+    if sum(x is not None for x in (path, host, client)) > 1:
+        raise ConfigError("give one of path, host or client")
+    if host:
+        return Server(host, port)
+    return Injected(client) if client is not None else Embedded(Path(path or "./chroma_db"))
+
+
+class Mode(Protocol):
+    """How a :class:`~neulora.collection.ChromaCollection` reaches its database, and what that implies."""
+
+    path: Path | None
+    reopens_for_writes: bool  # an open database another writer has changed since is stale: reopen it to write
+    reads_may_be_stale: bool  # other clients write through the server: re-read the collection before searching
+
+    def connect(self) -> Any: ...
+    def write_lock(self) -> AbstractContextManager[Any]: ...
+    def describe(self) -> str: ...
+
+
+class Embedded:
+    """A ``PersistentClient`` on a directory; writers of every process and thread take turns on a lock file."""
+
+    reopens_for_writes, reads_may_be_stale = True, False
+
+    def __init__(self, path: Path) -> None:
+        self.path: Path | None = path
+        self._folder = path  # the same, typed as never None
+
+    def connect(self) -> Any:
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        self._folder.mkdir(parents=True, exist_ok=True)
+        with _CHROMA_CACHE:
+            # chromadb keeps one open database per path in a process, and one opened before another process
+            # wrote is stale. Forget this path's (without stopping it: readers may still be using it) so that
+            # the client below opens the files afresh; other databases of the host process are left alone.
+            SharedSystemClient._identifier_to_system.pop(str(self._folder), None)
+            return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        # filelock (flock on POSIX, msvcrt on Windows; the fcntl lock it replaces was a no-op on Windows)
+        # excludes other processes and other threads alike, and takes turns with older neulora's flock.
+        from filelock import FileLock
+
+        with chroma_errors(f"lock {str(self._folder)!r} for writing"):
+            self._folder.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(self._folder / LOCK_FILE)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def describe(self) -> str:
+        return f"path={str(self._folder)!r}"
+
+
+class Server:
+    """An ``HttpClient`` on a ``chroma run`` server, which orders the writes of all its clients."""
+
+    path: Path | None = None
+    reopens_for_writes, reads_may_be_stale = False, True
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def connect(self) -> Any:
+        import chromadb
+
+        return chromadb.HttpClient(host=self.host, port=self.port, settings=_settings())
+
+    def write_lock(self) -> AbstractContextManager[Any]:
+        return nullcontext()  # the server orders writes
+
+    def describe(self) -> str:
+        return f"host={self.host!r}, port={self.port}"
+
+
+class Injected:
+    """A client the caller made: used as it is, and treated like a server (no lock, no reopening)."""
+
+    path: Path | None = None
+    reopens_for_writes, reads_may_be_stale = False, True
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def connect(self) -> Any:
+        return self.client
+
+    def write_lock(self) -> AbstractContextManager[Any]:
+        return nullcontext()  # the caller's client, the caller's concurrency
+
+    def describe(self) -> str:
+        return "client=..."
+
+
+def _settings() -> Any:
+    from chromadb.config import Settings
+
+    return Settings(anonymized_telemetry=False)
+
+
+@contextmanager
+def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Re-raise what chromadb (or its HTTP client) raises inside the block as :class:`RetrievalError`."""
+    import httpx
+    from chromadb.errors import ChromaError
+
+    try:
+        yield
+    except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
+        if isinstance(exc, (EmbedderMismatchError, InvalidInputError)):
+            raise
+        detail = f" with where={dict(where)!r}" if where else ""
+        raise RetrievalError(f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,402 @@
+"""The one door to Chroma: a handle on one collection, embedded (a path), on a ``chroma run`` server, or injected.
+
+:class:`ChromaCollection` owns what keeps a collection consistent; what differs between the modes is in
+:mod:`neulora.chroma`, chosen once in the constructor.
+
+- **Writes** go through :meth:`ChromaCollection.writing`. Embedded, they take a lock file next to the database
+  (other processes and threads wait) and reopen the database inside it if another writer has changed it since
+  (a stale open database would overwrite that writer's vectors), so two ``neulora ingest`` runs on one
+  directory stay exact. A write stamps the collection before its first change (so a writer that dies midway
+  still shows) and after its last (so that every exact index reloads).
+- **Reads** never wait for writes. On a server they re-read the collection first (another client may have
+  written or reset it); the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
+  HNSW the larger ones.
+- Requests are cut to Chroma's ``get_max_batch_size()``, and what chromadb or its HTTP client raises comes out
+  as :class:`~neulora.errors.RetrievalError`.
+
+The handle stores vectors it is given and knows nothing of documents or embedders beyond the embedder's name and
+dimension, which it records in the collection and checks on open.
+
+>>> import tempfile
+>>> store = ChromaCollection("notes", path=tempfile.mkdtemp(), embedder_name="toy", dim=2)
+>>> with store.writing() as w:
+...     w.add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ["east", "north"], [{"source": "memo"}, {"source": "memo"}])
+>>> [(hit.id, hit.document, round(hit.score, 2)) for hit in store.search([0.9, 0.1], 1)]
+[('a', 'east', 0.99)]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .chroma import chroma_errors, mode_for
+from .errors import ConfigError, EmbedderMismatchError, RetrievalError
+from .exact import ExactIndex
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["DEFAULT_HNSW", "ChromaCollection", "CollectionWriter", "Hit", "Records"]
+
+logger = logging.getLogger(__name__)
+
+# Collections up to ``exact_limit`` chunks are searched exactly (neulora.exact): recall 1.0, and faster than
+# HNSW at that size. Above it, HNSW answers: ef_search 200 (a query-time setting, free at insert time) lifts
+# recall@10 over Chroma's default of 100 on hard data (bench/bench_retrieval.py). Raising max_neighbors (32) and
+# ef_construction (200) reaches 0.99 there, at 0.6x the insert rate: pass them in ``hnsw`` for large corpora.
+DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
+_META_STAMP = "neulora_stamp"
+_META_EMBEDDER = "neulora_embedder"
+_META_DIM = "neulora_dim"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: ``score`` is the cosine similarity (1 - Chroma's cosine distance)."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """Records read from the collection, column by column (a column not asked for is empty)."""
+
+    ids: list[str]
+    documents: list[str | None]
+    metadatas: list[Mapping[str, Any]]
+
+
+class ChromaCollection:
+    """One Chroma collection, opened on first use and safe to share between threads.
+
+    Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server) or a
+    ready ``client``; ``embedder_name`` and ``dim`` are recorded in a new collection and checked in an old one.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        embedder_name: str,
+        dim: int,
+        path: str | os.PathLike[str] | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        client: Any = None,
+        hnsw: Mapping[str, Any] | None = None,
+        exact_limit: int = 20_000,
+    ) -> None:
+        self._mode = mode_for(path, host, port, client)
+        self.name = name
+        self.embedder_name, self.dim = embedder_name, dim
+        self.hnsw = {**DEFAULT_HNSW, **(hnsw or {})}
+        if self.hnsw["space"] != "cosine":
+            raise ConfigError("neulora scores are cosine similarities: the collection space must be 'cosine'")
+        self.exact_limit = exact_limit
+        self._open: _Open | None = None  # replaced whole, never emptied: readers keep the one they took
+        self._opening = threading.Lock()
+        self._exact: ExactIndex | None = None
+
+    def __repr__(self) -> str:
+        return f"ChromaCollection({self.name!r}, {self.location})"
+
+    @property
+    def location(self) -> str:
+        """Where the collection lives: ``path='…'``, ``host='…', port=…`` or ``client=...``."""
+        return self._mode.describe()
+
+    @property
+    def path(self) -> Path | None:
+        """The database directory in embedded mode, else None."""
+        return self._mode.path
+
+    @property
+    def max_batch(self) -> int:
+        """The most records Chroma takes in one request."""
+        return self._current().max_batch
+
+    # -- reading ------------------------------------------------------------------------------------
+    def count(self) -> int:
+        """Number of records."""
+        with chroma_errors("count"):
+            return int(self._current().coll.count())
+
+    def get(
+        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
+        include: Sequence[str] = ("documents", "metadatas"),
+    ) -> Records:
+        """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
+        opened = self._current()
+        return _get(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+
+    def search(self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None) -> list[Hit]:
+        """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if where:
+            return self._query(self._current(), vector, k, where)
+        opened = self._latest() if self.exact_limit > 0 else self._current()
+        index = self._exact_index(opened)
+        if index is None:
+            return self._query(opened, vector, k, None)
+        top = index.top(vector, k)
+        found = _get(opened.coll, opened.max_batch, ids=[i for i, _ in top], where=None,
+                     include=("documents", "metadatas")) if top else Records([], [], [])
+        rows = {i: (d, m) for i, d, m in zip(found.ids, found.documents, found.metadatas, strict=True)}
+        return [Hit(i, rows[i][0] or "", dict(rows[i][1] or {}), score) for i, score in top if i in rows]
+
+    def collections(self) -> list[dict[str, Any]]:
+        """Every collection of the database, with its count and embedder."""
+        opened = self._current()
+        with chroma_errors("list collections"):
+            return [{"name": c.name, "count": c.count(), "embedder": (c.metadata or {}).get(_META_EMBEDDER),
+                     "dim": (c.metadata or {}).get(_META_DIM)} for c in opened.client.list_collections()]
+
+    def raw(self) -> Any:
+        """The underlying ``chromadb`` collection, for inspection (writes made through it bypass the lock)."""
+        return self._current().coll
+
+    # -- writing ------------------------------------------------------------------------------------
+    @contextmanager
+    def writing(self) -> Iterator[CollectionWriter]:
+        """The collection for one write: locked and up to date in embedded mode, stamped before and after changes.
+
+        The stamp before the first change tells other handles that the collection is changing even if this
+        writer dies midway; the stamp after tells their exact indexes to reload.
+        """
+        with self._mode.write_lock():
+            opened = self._for_writing()
+            writer = CollectionWriter(opened.coll, opened.max_batch, before_change=lambda: self._stamp(opened))
+            try:
+                yield writer
+            except BaseException:
+                if writer.changed:  # a partial write changed the collection too; the original error wins
+                    with suppress(RetrievalError):
+                        self._stamp(opened)
+                raise
+            if writer.changed:
+                self._stamp(opened)
+
+    def reset(self) -> None:
+        """Delete the collection and start it empty."""
+        with self._mode.write_lock():
+            opened = self._for_writing()
+            with chroma_errors("reset"):
+                opened.client.delete_collection(self.name)
+            fresh = replace(opened, coll=self._get_or_create(opened.client))
+            self._open = fresh
+            self._stamp(fresh)
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _current(self) -> _Open:
+        opened = self._open
+        if opened is None:
+            with self._opening:
+                opened = self._open
+                if opened is None:
+                    opened = self._open = self._connect()
+        return opened
+
+    def _for_writing(self) -> _Open:
+        """The collection to write to (inside the lock): reopened in embedded mode if another handle wrote since."""
+        from chromadb.errors import NotFoundError
+
+        opened = self._open
+        if opened is None or not self._mode.reopens_for_writes:
+            return self._current()
+        with chroma_errors(f"open collection {self.name!r}"):
+            try:
+                latest = opened.client.get_collection(self.name, embedding_function=None)
+            except NotFoundError:  # another handle reset it
+                return self._reopen()
+        # An open database that another handle or process has written to since holds a stale index, and would
+        # overwrite that writer's vectors: every writer stamps before it changes anything, so a stamp other than
+        # the one this handle saw last means reopen.
+        if latest.id != opened.coll.id or _stamp_of(latest) != _stamp_of(opened.coll):
+            return self._reopen()
+        return opened
+
+    def _reopen(self) -> _Open:
+        with self._opening:
+            opened = self._open = self._connect()
+        return opened
+
+    def _connect(self) -> _Open:
+        logger.info("opening Chroma collection %r at %s", self.name, self.location)
+        with chroma_errors(f"open collection {self.name!r}"):
+            client = self._mode.connect()
+            max_batch = int(client.get_max_batch_size())
+        return _Open(client, self._get_or_create(client), max_batch)
+
+    def _get_or_create(self, client: Any) -> Any:
+        with chroma_errors(f"open collection {self.name!r}"):
+            coll = client.get_or_create_collection(
+                self.name, configuration={"hnsw": dict(self.hnsw)},
+                metadata={_META_EMBEDDER: self.embedder_name, _META_DIM: self.dim}, embedding_function=None)
+        self._check_embedder(coll.metadata or {})
+        return coll
+
+    def _check_embedder(self, meta: Mapping[str, Any]) -> None:
+        name, dim = meta.get(_META_EMBEDDER), meta.get(_META_DIM)
+        if name != self.embedder_name or dim != self.dim:
+            raise EmbedderMismatchError(
+                f"collection {self.name!r} holds vectors of embedder {name!r} (dim {dim}), but this retriever "
+                f"embeds with {self.embedder_name!r} (dim {self.dim}): use the same embedder, another collection, "
+                "or re-ingest with --reset"
+            )
+
+    def _latest(self) -> _Open:
+        """The collection as last written by anyone: re-read where other clients may have changed it."""
+        opened = self._current()
+        if not self._mode.reads_may_be_stale:
+            return opened
+        with chroma_errors("read the collection"):
+            latest = opened.client.get_collection(self.name, embedding_function=None)
+        if latest.id != opened.coll.id:
+            self._check_embedder(latest.metadata or {})
+        opened = self._open = replace(opened, coll=latest)
+        return opened
+
+    def _stamp(self, opened: _Open) -> None:
+        """Mark the collection as changed, so that every handle's exact index reloads."""
+        with chroma_errors("stamp the collection"):
+            opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: uuid.uuid4().hex})
+        self._exact = None
+
+    def _exact_index(self, opened: _Open) -> ExactIndex | None:
+        """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
+        if self.exact_limit <= 0:
+            return None
+        stamp = _stamp_of(opened.coll)
+        index = self._exact
+        if index is None or index.stamp != stamp:
+            with chroma_errors("load vectors for exact search"):
+                if opened.coll.count() > self.exact_limit:
+                    index = ExactIndex(stamp)
+                else:
+                    index = ExactIndex.from_pages(_pages(opened.coll, opened.max_batch), stamp=stamp)
+                    logger.debug("exact index of %s loaded: %d vectors", self.name, len(index.ids))
+            self._exact = index
+        return index if index.usable else None
+
+    def _query(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> list[Hit]:
+        from chromadb.errors import NotFoundError
+
+        options = {"query_embeddings": vector[None, :], "n_results": k,
+                   "where": dict(where) if where else None, "include": ["documents", "metadatas", "distances"]}
+        with chroma_errors("query", where=where):
+            try:
+                res = opened.coll.query(**options)
+            except NotFoundError:
+                if not self._mode.reads_may_be_stale:
+                    raise
+                # another client reset the collection on the server: reopen it once
+                opened = self._open = replace(opened, coll=self._get_or_create(opened.client))
+                res = opened.coll.query(**options)
+        return [Hit(i, d or "", dict(m or {}), 1.0 - float(dist)) for i, d, m, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
+
+
+class CollectionWriter:
+    """The collection during one :meth:`ChromaCollection.writing` block; every request is cut to ``max_batch``."""
+
+    def __init__(self, coll: Any, max_batch: int, *, before_change: Callable[[], None] = lambda: None) -> None:
+        self._coll = coll
+        self.max_batch = max_batch
+        self.changed = False
+        self._before_change = before_change
+
+    def _changing(self) -> None:
+        if not self.changed:
+            self._before_change()
+            self.changed = True
+
+    def get(
+        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
+        include: Sequence[str] = ("documents", "metadatas"),
+    ) -> Records:
+        """Read records as :meth:`ChromaCollection.get` does, inside the write."""
+        return _get(self._coll, self.max_batch, ids=ids, where=where, include=include)
+
+    def count(self) -> int:
+        """Number of records."""
+        with chroma_errors("count"):
+            return int(self._coll.count())
+
+    def add(self, ids: Sequence[str], embeddings: Any, documents: Sequence[str],
+            metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Add new records (the caller has checked, under the lock, that the ids are new)."""
+        for start in range(0, len(ids), self.max_batch):
+            stop = start + self.max_batch
+            self._changing()
+            with chroma_errors("add"):
+                self._coll.add(ids=list(ids[start:stop]), embeddings=embeddings[start:stop],
+                               documents=list(documents[start:stop]),
+                               metadatas=[dict(m) for m in metadatas[start:stop]])
+
+    def update(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the metadata of existing records (their vectors stay)."""
+        for start in range(0, len(ids), self.max_batch):
+            self._changing()
+            with chroma_errors("update metadata"):
+                self._coll.update(ids=list(ids[start : start + self.max_batch]),
+                                  metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete records by id."""
+        for start in range(0, len(ids), self.max_batch):
+            self._changing()
+            with chroma_errors("delete records"):
+                self._coll.delete(ids=list(ids[start : start + self.max_batch]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    client: Any
+    coll: Any
+    max_batch: int
+
+
+def _stamp_of(coll: Any) -> Any:
+    return (coll.metadata or {}).get(_META_STAMP)
+
+
+def _get(coll: Any, step: int, *, ids: Sequence[str] | None, where: Mapping[str, Any] | None,
+         include: Sequence[str]) -> Records:
+    out = Records([], [], [])
+    where_ = dict(where) if where else None
+    with chroma_errors("read records", where=where):
+        if ids is not None:
+            pages = [coll.get(ids=list(ids[i : i + step]), where=where_, include=list(include))
+                     for i in range(0, len(ids), step)]
+        else:
+            pages = []
+            while not pages or len(pages[-1]["ids"]) == step:
+                pages.append(coll.get(where=where_, include=list(include), limit=step, offset=step * len(pages)))
+    for page in pages:
+        out.ids.extend(page["ids"])
+        out.documents.extend(page.get("documents") or [])
+        out.metadatas.extend(page.get("metadatas") or [])
+    return out
+
+
+def _pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any]]:
+    offset = 0
+    while True:
+        got = coll.get(include=["embeddings"], limit=step, offset=offset)
+        if not got["ids"]:
+            return
+        yield got["ids"], got["embeddings"]
+        offset += len(got["ids"])

@@ -1,0 +1,257 @@
+"""The one edge to Hugging Face: the token, ``InferenceClient`` construction, retries, error mapping, redaction.
+
+Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through here: the
+embedder of the Inference API, the style client, and the router download. Nothing else imports
+``huggingface_hub`` or ``httpx2``.
+
+The token is looked up in one order: the ``token`` argument, ``HF_TOKEN``, ``HF_API_KEY`` (an alias kept for
+the original app), then the token huggingface_hub itself finds (``hf auth login``). It is sent to Hugging Face
+hosts (the providers' router, ``*.huggingface.co``, ``*.hf.space``, Inference Endpoints) and to a custom URL
+only when it was given explicitly as the ``token`` argument: an ambient ``HF_TOKEN`` never reaches a server
+you merely named in ``base_url``.
+
+>>> auth = HFAuth.resolve("hf_example", environ={})
+>>> auth
+HFAuth(token from the token argument)
+>>> auth.redact("echoed: Bearer hf_example")
+'echoed: Bearer ***'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from .errors import (
+    AuthError,
+    ConfigError,
+    EndpointTimeoutError,
+    GenerationError,
+    ModelUnavailableError,
+    NeuloraError,
+    QuotaError,
+    RateLimitError,
+)
+from .retry import RetryPolicy
+
+__all__ = ["RETRYABLE_STATUS", "Failure", "HFAuth", "call_with_retry", "classify", "download", "http_errors",
+           "inference_client", "is_hf_host"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "hf.space", "huggingface.cloud")
+
+
+def is_hf_host(url: str) -> bool:
+    """Whether ``url`` points at a Hugging Face host (the Hub, its router, Spaces, Inference Endpoints)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == s or host.endswith("." + s) for s in _HF_HOST_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class HFAuth:
+    """A resolved token, where it came from, and whether the caller gave it explicitly. Its repr hides it."""
+
+    token: str | None = field(default=None, repr=False)
+    source: str = "none"
+    explicit: bool = False
+
+    @classmethod
+    def resolve(cls, token: str | None = None, *, environ: Mapping[str, str] | None = None) -> HFAuth:
+        """The token by precedence: argument, ``HF_TOKEN``, ``HF_API_KEY``, then huggingface_hub's own login."""
+        if token is not None:
+            if not isinstance(token, str) or not token.strip():
+                raise ConfigError("token must be a non-empty str")
+            return cls(token.strip(), "the token argument", explicit=True)
+        env = os.environ if environ is None else environ
+        for var in ("HF_TOKEN", "HF_API_KEY"):
+            if env.get(var, "").strip():
+                return cls(env[var].strip(), var)
+        if environ is None:  # the saved login is part of the real environment only
+            from huggingface_hub import get_token
+
+            saved = get_token()
+            if saved:
+                return cls(saved, "the saved login (hf auth login)")
+        return cls()
+
+    def __repr__(self) -> str:
+        return f"HFAuth(token from {self.source})" if self.token else "HFAuth(no token)"
+
+    def for_url(self, url: str | None) -> str | None:
+        """The token to send to ``url`` (None: the providers' router), or None when it must not go there."""
+        if self.token is None or url is None or self.explicit or is_hf_host(url):
+            return self.token
+        return None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every occurrence of the token replaced by ``***``."""
+        return text.replace(self.token, "***") if self.token else text
+
+    def hint(self) -> str:
+        """Where the token came from, for error messages (never the token)."""
+        return f"token from {self.source}" if self.token else "no token: set HF_TOKEN or run 'hf auth login'"
+
+
+def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | None = None,
+                     timeout: float | None = 60.0, headers: Mapping[str, str] | None = None) -> Any:
+    """An ``InferenceClient`` for a server URL (endpoint, multi-LoRA server) or for a provider."""
+    from huggingface_hub import InferenceClient
+
+    extra = dict(headers or {})
+    token = auth.for_url(url)
+    if url is not None and token is None:
+        # huggingface_hub adds the saved login to any request without a token: keep it from this server.
+        extra["authorization"] = ""
+    if url is not None:
+        return InferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
+    return InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed call, classified: what kind, which HTTP status, whether a retry may help, the server's hint."""
+
+    kind: str  # "http", "timeout", "connection", "stream", "offline", "response"
+    status: int | None
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+
+    @property
+    def fallback_allowed(self) -> bool:
+        """Whether another model could succeed where this one failed (not for auth, quota or bad requests)."""
+        return self.kind != "offline" and (self.status is None or self.status in RETRYABLE_STATUS
+                                           or self.status == 404)
+
+    def to_error(self, where: str, token_hint: str, base: type[NeuloraError] = GenerationError) -> NeuloraError:
+        """The typed error for this failure at ``where``; ``base`` is the class for failures without a leaf."""
+        s = self.status
+        if s in (401, 403):
+            return AuthError(f"{where}: HTTP {s}, the token was refused ({token_hint}): {self.message}")
+        if s == 402:
+            return QuotaError(f"{where}: HTTP 402, the account's inference credits are depleted: {self.message}")
+        if s == 404:
+            return ModelUnavailableError(
+                f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated Inference Endpoint "
+                f"(give its URL as the style's target) or a multi-LoRA server (base_url plus adapter names): "
+                f"{self.message}"
+            )
+        if s == 429:
+            return RateLimitError(f"{where}: HTTP 429, rate limited after retries: {self.message}")
+        if s in (503, 504) or self.kind == "timeout":
+            return EndpointTimeoutError(f"{where}: still unavailable after retries ({self.message})")
+        return base(f"{where}: {self.message}")
+
+
+def http_errors() -> tuple[type[Exception], ...]:
+    """The exception classes a huggingface_hub call raises that :func:`classify` understands."""
+    import httpx2
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    return (httpx2.HTTPError, OfflineModeIsEnabled)
+
+
+def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
+    """Turn an exception raised by huggingface_hub/httpx2 into a :class:`Failure` (messages redacted)."""
+    import httpx2
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        InferenceTimeoutError,
+        OfflineModeIsEnabled,
+        OverloadedError,
+        TextGenerationError,
+    )
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return Failure("offline", None, "HF_HUB_OFFLINE is set, so huggingface_hub refuses every request "
+                                        "(even to 127.0.0.1): unset it to reach this server", False)
+    if isinstance(exc, HfHubHTTPError) and getattr(exc, "response", None) is not None:
+        response = exc.response
+        status = int(response.status_code)
+        hint = _retry_after(response.headers.get("Retry-After"))
+        body = _body(response)
+        if hint is None and isinstance(body, dict):
+            hint = _seconds(body.get("estimated_time"))
+        detail = body.get("error") if isinstance(body, dict) and body.get("error") else response.reason_phrase
+        return Failure("http", status, redact(f"HTTP {status}: {detail}"), status in RETRYABLE_STATUS, hint)
+    if isinstance(exc, (InferenceTimeoutError, httpx2.TimeoutException)):
+        return Failure("timeout", None, redact(f"timed out: {exc}"), True)
+    if isinstance(exc, httpx2.TransportError):
+        return Failure("connection", None, redact(f"{type(exc).__name__}: {exc}"), True)
+    if isinstance(exc, OverloadedError):
+        return Failure("stream", 503, redact(f"overloaded: {exc}"), True)
+    if isinstance(exc, TextGenerationError):
+        return Failure("stream", 400, redact(f"{type(exc).__name__}: {exc}"), False)
+    return Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
+
+
+def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth, where: str,
+                    base: type[NeuloraError] = GenerationError) -> T:
+    """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error."""
+    started = policy.clock()
+    errors = http_errors()
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            return call()
+        except errors as exc:
+            failure = classify(exc, auth.redact)
+            delay = policy.next_delay(attempt, failure.retryable, failure.retry_after, started)
+            if delay is None:
+                raise failure.to_error(where, auth.hint(), base) from exc
+            logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
+            policy.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+def download(repo_id: str, filename: str, *, revision: str | None, auth: HFAuth,
+             error: type[NeuloraError]) -> str:
+    """``hf_hub_download`` (cached) with its failures raised as ``error``; returns the local path."""
+    from huggingface_hub import hf_hub_download
+
+    logger.info("downloading %s from %s", filename, repo_id)
+    errors: tuple[type[Exception], ...] = (*http_errors(), OSError, ValueError)
+    try:
+        return str(hf_hub_download(repo_id, filename, revision=revision, token=auth.for_url(None)))
+    except errors as exc:
+        raise error(f"cannot download {filename} from {repo_id}: {type(exc).__name__}: "
+                    f"{auth.redact(str(exc))}") from exc
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+        return None
+    return max(0.0, min(float(value), 3600.0))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return _seconds(float(value))
+    except ValueError:
+        pass
+    import email.utils  # only for the rare HTTP-date form (it pulls in socket)
+
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return _seconds(parsed.timestamp() - time.time())
+
+
+def _body(response: Any) -> Any:
+    try:
+        response.read()
+        return json.loads(response.text)
+    except (ValueError, RuntimeError, OSError):
+        return None
