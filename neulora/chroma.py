@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ConfigError, EmbedderMismatchError, InvalidInputError, RetrievalError
+from .errors import ConfigError, NeuloraError, RetrievalError
 
 __all__ = ["LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
 
@@ -137,7 +137,7 @@ def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterat
     try:
         yield
     except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
-        if isinstance(exc, (EmbedderMismatchError, InvalidInputError)):
+        if isinstance(exc, NeuloraError):  # ours, raised inside the block: already typed
             raise
         detail = f" with where={dict(where)!r}" if where else ""
         raise RetrievalError(f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}") from exc

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .errors import ConfigError, NeuloraError
+from .errors import ConfigError, NeuloraError, RouterFileError
 
 __all__ = ["main"]
 
@@ -25,9 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return int(args.run(args) or 0)
-    except ConfigError as exc:
+    except ConfigError as exc:  # bad settings or flags are usage errors; a bad router file is not
         print(f"neulora: error: {exc}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(exc, RouterFileError) else 2
     except NeuloraError as exc:
         print(f"neulora: error: {exc}", file=sys.stderr)
         return 1

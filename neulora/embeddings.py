@@ -301,7 +301,8 @@ class HFInferenceEmbedder:
             batch = items[start : start + self.batch_size]
             logger.info("feature_extraction %s: %d texts", self.model, len(batch))
             arr = call_with_retry(partial(client.feature_extraction, batch, model=model), policy=self.retry,
-                                  auth=auth, where=f"feature extraction with {self.model!r}", base=EmbeddingError)
+                                  auth=auth, where=f"feature extraction with {self.model!r}", base=EmbeddingError,
+                                  url=self.base_url)
             arr = np.asarray(arr, dtype=np.float32)
             if arr.ndim == 3:  # token-level output: take the CLS token, as bge-m3's dense vectors do
                 arr = arr[:, 0, :]

@@ -88,18 +88,26 @@ class HFAuth:
         return f"HFAuth(token from {self.source})" if self.token else "HFAuth(no token)"
 
     def for_url(self, url: str | None) -> str | None:
-        """The token to send to ``url`` (None: the providers' router), or None when it must not go there."""
-        if self.token is None or url is None or self.explicit or is_hf_host(url):
+        """The token to send to ``url`` (None: the providers' router), or None when it must not go there.
+
+        An ambient token goes to Hugging Face hosts over HTTPS only; an explicit one wherever it was given for.
+        """
+        if self.token is None or url is None or self.explicit:
             return self.token
-        return None
+        return self.token if is_hf_host(url) and url.lower().startswith("https://") else None
 
     def redact(self, text: str) -> str:
         """``text`` with every occurrence of the token replaced by ``***``."""
         return text.replace(self.token, "***") if self.token else text
 
-    def hint(self) -> str:
-        """Where the token came from, for error messages (never the token)."""
-        return f"token from {self.source}" if self.token else "no token: set HF_TOKEN or run 'hf auth login'"
+    def hint(self, url: str | None = None) -> str:
+        """Which token a request to ``url`` carried and where it came from, for error messages (never the token)."""
+        if not self.token:
+            return "no token: set HF_TOKEN or run 'hf auth login'"
+        if self.for_url(url) is None:
+            return (f"no token was sent: {url} is not a Hugging Face host, and the token from {self.source} goes "
+                    "there only when passed explicitly (token=...)")
+        return f"token from {self.source}"
 
 
 def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | None = None,
@@ -196,10 +204,10 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
 
 
 def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth, where: str,
-                    base: type[NeuloraError] = GenerationError) -> T:
+                    base: type[NeuloraError] = GenerationError, url: str | None = None) -> T:
     """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error."""
     started = policy.clock()
-    errors = http_errors()
+    errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)  # ValueError: huggingface_hub's refusal of bad arguments (provider...)
     for attempt in range(1, policy.max_attempts + 1):
         try:
             return call()
@@ -207,7 +215,7 @@ def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth,
             failure = classify(exc, auth.redact)
             delay = policy.next_delay(attempt, failure.retryable, failure.retry_after, started)
             if delay is None:
-                raise failure.to_error(where, auth.hint(), base) from exc
+                raise failure.to_error(where, auth.hint(url), base) from exc
             logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
             policy.sleep(delay)
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover

@@ -106,7 +106,8 @@ class HFStyleClient:
     def __repr__(self) -> str:
         where = f"base_url={self.base_url!r}, " if self.base_url else f"provider={self.provider!r}, " \
             if self.provider else ""
-        token = "token given" if self._token_arg else "token from the environment or the saved login"
+        resolved = self.__dict__.get("auth")
+        token = "token given" if self._token_arg else resolved.hint() if resolved else "token not resolved yet"
         return f"HFStyleClient({where}models={self.models!r}, {token})"
 
     # -- targets ------------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ class HFStyleClient:
                             partial_text=clean_answer(state.text)) from exc
                     delay = self.retry.next_delay(attempt, failure.retryable, failure.retry_after, t0)
                     if delay is None:
-                        error = failure.to_error(where, self.auth.hint())
+                        error = failure.to_error(where, self.auth.hint(target.url))
                         if not failure.fallback_allowed:
                             raise error from exc
                         logger.warning("%s failed (%s); falling back", where, failure.message)

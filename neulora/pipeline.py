@@ -213,10 +213,11 @@ class Pipeline:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str | os.PathLike[str], **options: Any) -> Pipeline:
-        """Build from a dict or a JSON file; environment variables still override it (see :mod:`neulora.settings`)."""
+        """Build from a dict (explicit: it beats the environment) or a JSON file (the environment beats it)."""
         from .settings import Settings
 
-        return cls.from_settings(Settings.load(file=config), **options)
+        settings = Settings.load(overrides=config) if isinstance(config, Mapping) else Settings.load(file=config)
+        return cls.from_settings(settings, **options)
 
     @classmethod
     def from_env(cls, **options: Any) -> Pipeline:

@@ -12,19 +12,24 @@
 set -euo pipefail
 
 LLAMA_CPP_VERSION=0.3.36
-FORBIDDEN='ldtilecfg|tileloadd|tdpb|%zmm|%k[0-7]'  # AMX tiles, AVX-512 registers and masks
+# AMX tile instructions; AVX-512 registers: zmm, the upper xmm/ymm16-31 (AVX-512VL) and the mask registers
+FORBIDDEN='ldtilecfg|tileloadd|tdpb|%zmm|%[xy]mm(1[6-9]|2[0-9]|3[01])|%k[0-7]\b'
 
 verify() {
+  command -v objdump >/dev/null || { echo "llama.cpp check FAILED: objdump (binutils) is missing" >&2; exit 1; }
   local lib
   lib=$("$1/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/llama_cpp/lib
   if ! ls "$lib"/libggml*.so >/dev/null 2>&1; then
     echo "llama.cpp check FAILED: no llama.cpp libraries in $lib" >&2
     exit 1
   fi
-  local count=0 so n
+  local count=0 so n asm
   for so in "$lib"/libggml*.so "$lib"/libllama*.so; do
     [ -e "$so" ] || continue
-    n=$(objdump -d --no-show-raw-insn "$so" | grep -c -E "$FORBIDDEN" || true)
+    asm=$(mktemp)
+    objdump -d --no-show-raw-insn "$so" > "$asm" || { echo "llama.cpp check FAILED: objdump $so" >&2; exit 1; }
+    n=$(grep -c -E "$FORBIDDEN" "$asm" || true)
+    rm -f "$asm"
     echo "llama.cpp check: $(basename "$so"): $n AMX/AVX-512 instructions"
     count=$((count + n))
   done

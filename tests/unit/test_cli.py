@@ -53,3 +53,16 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["ingest", str(tmp_path / "nothing.md")]) == 1
     assert main(["route", "   "]) == 1
     assert "question is empty" in capsys.readouterr().err
+
+
+def test_bad_settings_exit_2_with_one_line_naming_the_variable(capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["search", "수열", "--port", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument chroma_port: expected a port number" in err
+    monkeypatch.setenv("NEULORA_K", "abc")
+    assert main(["ask", "수열의 합은?"]) == 2
+    assert "NEULORA_K: expected a positive int, got 'abc'" in capsys.readouterr().err
+    monkeypatch.delenv("NEULORA_K")
+    assert main(["route", "x", "--router", "missing-router.json"]) == 1  # a bad router file is not a usage error
+    assert "not found" in capsys.readouterr().err

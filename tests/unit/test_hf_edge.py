@@ -40,8 +40,9 @@ def test_an_ambient_token_goes_only_to_hugging_face_hosts() -> None:
     for url in ("https://router.huggingface.co/v1", "https://abc.us-east-1.aws.endpoints.huggingface.cloud",
                 "https://me-app.hf.space", None):
         assert ambient.for_url(url) == "hf_x"
-    for url in ("http://127.0.0.1:8080", "https://huggingface.co.evil.example", "https://my-vllm.example.com"):
-        assert not is_hf_host(url) or url is None
+    for url in ("http://127.0.0.1:8080", "https://huggingface.co.evil.example", "https://my-vllm.example.com",
+                "http://me-app.hf.space"):  # plain HTTP: an ambient token never travels in clear text
+        assert not is_hf_host(url) or url.startswith("http://")
         assert ambient.for_url(url) is None
         assert given.for_url(url) == "hf_y"
 
@@ -57,6 +58,12 @@ def test_the_inference_api_embedder_retries_a_503_while_the_model_loads() -> Non
         vectors = embedder.embed(["수열의 합"])
     assert vectors.shape == (1, dim) and waits == [0.01]
     assert len(server.requests) == 2
+
+
+def test_a_provider_huggingface_hub_refuses_is_an_embedding_error_not_a_bare_value_error() -> None:
+    embedder = HFInferenceEmbedder(provider="no-such-provider", token="hf_x", dim=8)
+    with pytest.raises(EmbeddingError, match="no-such-provider"):
+        embedder.embed(["x"])
 
 
 def test_embedder_failures_that_are_not_retryable_are_typed_and_redacted() -> None:
