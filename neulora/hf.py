@@ -207,7 +207,8 @@ def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth,
                     base: type[NeuloraError] = GenerationError, url: str | None = None) -> T:
     """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error."""
     started = policy.clock()
-    errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)  # ValueError: huggingface_hub's refusal of bad arguments (provider...)
+    # ValueError: huggingface_hub's refusal of bad arguments (an unknown provider, say): typed, not retried
+    errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
     for attempt in range(1, policy.max_attempts + 1):
         try:
             return call()
