@@ -86,19 +86,9 @@ class ChromaCollection:
     ready ``client``; ``embedder_name`` and ``dim`` are recorded in a new collection and checked in an old one.
     """
 
-    def __init__(
-        self,
-        name: str,
-        *,
-        embedder_name: str,
-        dim: int,
-        path: str | os.PathLike[str] | None = None,
-        host: str | None = None,
-        port: int = 8000,
-        client: Any = None,
-        hnsw: Mapping[str, Any] | None = None,
-        exact_limit: int = 20_000,
-    ) -> None:
+    def __init__(self, name: str, *, embedder_name: str, dim: int, path: str | os.PathLike[str] | None = None,
+                 host: str | None = None, port: int = 8000, client: Any = None,
+                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000) -> None:
         self._mode = mode_for(path, host, port, client)
         self.name = name
         self.embedder_name, self.dim = embedder_name, dim

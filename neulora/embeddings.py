@@ -307,9 +307,7 @@ class HFInferenceEmbedder:
             if arr.ndim == 3:  # token-level output: take the CLS token, as bge-m3's dense vectors do
                 arr = arr[:, 0, :]
             if arr.shape != (len(batch), self._dim):
-                raise EmbeddingError(
-                    f"{self.model!r} returned shape {arr.shape}, expected ({len(batch)}, {self._dim})"
-                )
+                raise EmbeddingError(f"{self.model!r} returned shape {arr.shape}, expected ({len(batch)}, {self._dim})")
             out[start : start + len(batch)] = arr
         return l2_normalize(out)
 
