@@ -15,6 +15,7 @@ import logging
 from .embeddings import EmbedderSpec, HashingEmbedder, HFInferenceEmbedder, TransformersEmbedder
 from .errors import (
     AuthError,
+    CollectionNotFoundError,
     ConfigError,
     DocumentError,
     EmbedderMismatchError,
@@ -54,6 +55,7 @@ __all__ = [
     "AuthError",
     "CentroidRouter",
     "ChromaRetriever",
+    "CollectionNotFoundError",
     "ConfigError",
     "DocumentError",
     "Embedder",

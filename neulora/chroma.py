@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ConfigError, NeuloraError, RetrievalError
+from .errors import CollectionNotFoundError, ConfigError, NeuloraError, RetrievalError
 
 __all__ = ["LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
 
@@ -37,7 +37,7 @@ class Mode(Protocol):
     reopens_for_writes: bool  # an open database another writer has changed since is stale: reopen it to write
     reads_may_be_stale: bool  # other clients write through the server: re-read the collection before searching
 
-    def connect(self) -> Any: ...
+    def connect(self, *, create: bool = True) -> Any: ...
     def write_lock(self) -> AbstractContextManager[Any]: ...
     def describe(self) -> str: ...
 
@@ -51,10 +51,14 @@ class Embedded:
         self.path: Path | None = path
         self._folder = path  # the same, typed as never None
 
-    def connect(self) -> Any:
+    def connect(self, *, create: bool = True) -> Any:
         import chromadb
         from chromadb.api.shared_system_client import SharedSystemClient
 
+        if not create and not (self._folder / "chroma.sqlite3").is_file():
+            raise CollectionNotFoundError(f"no Chroma database at {str(self._folder)!r}: run neulora ingest first")
+        if self._folder.exists() and not self._folder.is_dir():
+            raise RetrievalError(f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder")
         self._folder.mkdir(parents=True, exist_ok=True)
         with _CHROMA_CACHE:
             # chromadb keeps one open database per path in a process, and one opened before another process
@@ -70,6 +74,8 @@ class Embedded:
         from filelock import FileLock
 
         with chroma_errors(f"lock {str(self._folder)!r} for writing"):
+            if self._folder.exists() and not self._folder.is_dir():
+                raise RetrievalError(f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder")
             self._folder.mkdir(parents=True, exist_ok=True)
             lock = FileLock(self._folder / LOCK_FILE)
             lock.acquire()
@@ -91,7 +97,7 @@ class Server:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
 
-    def connect(self) -> Any:
+    def connect(self, *, create: bool = True) -> Any:
         import chromadb
 
         return chromadb.HttpClient(host=self.host, port=self.port, settings=_settings())
@@ -112,7 +118,7 @@ class Injected:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def connect(self) -> Any:
+    def connect(self, *, create: bool = True) -> Any:
         return self.client
 
     def write_lock(self) -> AbstractContextManager[Any]:

@@ -5,20 +5,49 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from .errors import ConfigError, NeuloraError, RouterFileError
+from .cli_chat import error_line, print_answer
+from .errors import ConfigError, InvalidInputError, NeuloraError, RouterFileError
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted).
+
+    Without ``argv`` main is the process itself (``neulora``, ``python -m neulora``): once the command is over,
+    a Ctrl-C ends the process at once instead of printing a traceback from the interpreter's exit handlers.
+    """
+    try:
+        try:
+            return _run(argv)
+        finally:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # a reader that has gone (`| head -1`) shows here, not at interpreter exit
+    except KeyboardInterrupt:
+        if argv is None:
+            _default_sigint()  # first: from here on a second Ctrl-C ends the process without a traceback
+        if sys.stderr is not None:
+            with suppress(OSError, ValueError):
+                print("\nneulora: interrupted" if sys.stderr.isatty() else "neulora: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+    finally:
+        if argv is None:
+            _default_sigint()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -26,13 +55,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ConfigError as exc:  # bad settings or flags are usage errors; a bad router file is not
-        print(f"neulora: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 1 if isinstance(exc, RouterFileError) else 2
     except NeuloraError as exc:
-        print(f"neulora: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+
+
+def _default_sigint() -> None:
+    """Let a further Ctrl-C end the process quietly, as a signal (the shell reports 130)."""
+    with suppress(ValueError):  # signal handlers can only be set from the main thread
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at devnull, so the interpreter's last flush cannot fail again (Python docs, note on SIGPIPE)."""
+    with suppress(OSError, ValueError):  # no file descriptor (a test's capture): nothing is left to flush
+        fd = sys.stdout.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,11 +156,12 @@ def _settings(args: argparse.Namespace) -> Any:
     return Settings.load(overrides=overrides, file=getattr(args, "config", None))
 
 
-def _retriever(args: argparse.Namespace) -> Any:
+def _retriever(args: argparse.Namespace, *, create: bool = True) -> Any:
+    """The retriever the flags and settings name; ``create=False`` (read-only commands) creates nothing."""
     from .config import build_embedder, build_retriever
 
     settings = _settings(args)
-    return build_retriever(settings, build_embedder(settings))
+    return build_retriever(settings, build_embedder(settings), create=create)
 
 
 def _router(args: argparse.Namespace) -> Any:
@@ -144,6 +187,7 @@ def _route(args: argparse.Namespace) -> int:
 def _router_eval(args: argparse.Namespace) -> int:
     from .train import evaluate
 
+    plot = _plot_target(args.plot) if args.plot else None  # refused now, not after a long evaluation
     rows = _read_jsonl(Path(args.file))
     report = evaluate(_router(args), [r["text"] for r in rows], [r["label"] for r in rows],
                       [r.get("history") for r in rows] if args.history else None)
@@ -151,9 +195,9 @@ def _router_eval(args: argparse.Namespace) -> int:
         _dump(report.to_dict())
     else:
         print(report.format())
-    if args.plot:
-        _plot_confusion(report, Path(args.plot))
-        print(f"confusion matrix written to {args.plot}", file=sys.stderr)
+    if plot is not None:
+        _plot_confusion(report, plot)
+        print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 
 
@@ -171,74 +215,85 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    passages = _retriever(args).retrieve(args.query, k=args.k)
+    from .errors import CollectionNotFoundError
+
+    settings = _settings(args)
+    retriever = _retriever(args, create=False)
+    try:
+        passages = retriever.retrieve(args.query, k=args.k)
+    except CollectionNotFoundError:
+        passages = []
+    if not passages and _count(retriever) == 0:
+        print(f"neulora: error: no notes in collection {settings.collection!r} at {_place(settings)}: run "
+              "'neulora ingest FILE...' first (with the same --collection and --path or --host)", file=sys.stderr)
+        return 1
     if args.json:
         _dump([p.to_dict() for p in passages])
     else:
         for i, p in enumerate(passages, start=1):
             print(f"[{i}] {p.score:.3f}  {p.where}\n    {p.text[:200]}")
+    floor = settings.min_score
+    if floor is not None and not any(p.score >= floor for p in passages):
+        print(f"neulora: no passage reaches the score floor {floor:g} (NEULORA_MIN_SCORE): 'neulora ask' would "
+              "answer without notes", file=sys.stderr)
     return 0
+
+
+def _place(settings: Any) -> str:
+    """Where the settings put Chroma, for messages: an absolute folder, or host:port."""
+    where = settings.chroma_location()
+    return os.path.abspath(where["path"]) if "path" in where else f"{where['host']}:{where['port']}"
+
+
+def _count(retriever: Any) -> int:
+    from .errors import CollectionNotFoundError
+
+    try:
+        return int(retriever.count())
+    except CollectionNotFoundError:
+        return 0
 
 
 def _collections(args: argparse.Namespace) -> int:
-    for c in _retriever(args).collections():
+    found = _retriever(args, create=False).collections()
+    for c in found:
         print(f"{c['name']:<24} {c['count']:>8} chunks  embedder {c['embedder']} (dim {c['dim']})")
+    if not found:
+        print(f"neulora: no collections at {_place(_settings(args))}: run 'neulora ingest FILE...' first",
+              file=sys.stderr)
     return 0
 
 
-def _pipeline(args: argparse.Namespace) -> Any:
-    from .memory import FileMemory
+def _pipeline(args: argparse.Namespace, *, keep_sessions: bool) -> Any:
+    """The pipeline the settings describe; sessions are kept on disk only when ``keep_sessions``."""
+    from .memory import FileMemory, InMemoryMemory
     from .pipeline import Pipeline
 
     settings = _settings(args)
-    return Pipeline.from_settings(settings, memory=FileMemory(settings.sessions_dir))
+    memory = FileMemory(settings.sessions_dir) if keep_sessions else InMemoryMemory(max_sessions=1)
+    return Pipeline.from_settings(settings, memory=memory)
 
 
 def _ask(args: argparse.Namespace) -> int:
-    answer = _pipeline(args).ask(args.question, session_id=args.session, style=args.style)
+    # A one-off question (no --session) has no conversation to continue: nothing is written for it.
+    answer = _pipeline(args, keep_sessions=args.session is not None).ask(args.question, session_id=args.session,
+                                                                         style=args.style)
     if args.json:
         _dump(answer.to_dict())
     else:
-        _print_answer(answer, sys.stdout)
+        print_answer(answer, sys.stdout)
     return 0
 
 
 def _chat(args: argparse.Namespace) -> int:
     import uuid
 
-    pipeline = _pipeline(args)
-    session = args.session or uuid.uuid4().hex[:12]
-    style = args.style
-    print(f"session {session}. /style NAME|auto, /policy TEXT|off, /reset, /quit")
-    prompt = "you> " if sys.stdin.isatty() else ""
-    while True:
-        try:
-            line = input(prompt).strip()
-        except EOFError:
-            break
-        if not line:
-            continue
-        if line.startswith("/"):
-            cmd, _, rest = line.partition(" ")
-            if cmd == "/quit":
-                break
-            if cmd == "/reset":
-                pipeline.reset(session)
-                print("session cleared")
-            elif cmd == "/style":
-                style = None if rest.strip() in ("", "auto") else rest.strip()
-                print(f"style now {style or 'routed'}")
-            elif cmd == "/policy":
-                pipeline.set_policy(session, None if rest.strip() in ("", "off") else rest.strip())
-                print("policy updated")
-            else:
-                print(f"unknown command {cmd}")
-            continue
-        try:
-            _print_answer(pipeline.ask(line, session_id=session, style=style), sys.stdout)
-        except NeuloraError as exc:
-            print(f"error: {exc}")
-    return 0
+    from .cli_chat import Chat
+    from .styles import STYLES
+
+    if args.style is not None and args.style.lower() not in STYLES:  # before the pipeline loads its models
+        raise InvalidInputError(f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}")
+    return Chat(_pipeline(args, keep_sessions=True), args.session or uuid.uuid4().hex[:12], args.style).run()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -253,37 +308,27 @@ def _demo(args: argparse.Namespace) -> int:
         results.append(answer.to_dict() | {"question": question})
         if not args.json:
             print(f"\n=== {question}")
-            _print_answer(answer, sys.stdout)
+            print_answer(answer, sys.stdout)
     if args.json:
         _dump(results)
     return 0
 
 
 # -- output --------------------------------------------------------------------------------------------
-def _print_answer(answer: Any, out: TextIO) -> None:
-    route = answer.route
-    how = "forced" if route.forced else "fallback" if route.fallback else "routed"
-    scores = "  ".join(f"{s} {v:.3f}" for s, v in sorted(route.scores.items(), key=lambda kv: -kv[1]))
-    print(f"style: {answer.style} ({how}; margin {route.margin:.3f})  {scores}", file=out)
-    for i, p in enumerate(answer.passages, start=1):
-        print(f"  [{i}] {p.where}  ({p.score:.3f})", file=out)
-    via = f" (fallback from {answer.fallback_from})" if answer.fallback_from else ""
-    print(f"model: {answer.model}{via}  {answer.timings['total']:.2f}s\n\n{answer.text}", file=out)
-
-
 def _dump(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from .errors import InvalidInputError
-
     rows = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give a JSONL file "
+                                "with one {\"text\": ..., \"label\": ...} object per line") from exc
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -299,16 +344,44 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _plot_confusion(report: Any, path: Path) -> None:
+def _pyplot() -> Any:
+    """Pyplot on the file-only Agg backend, or a ConfigError naming the extra to install."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        from .errors import ConfigError
-
         raise ConfigError("--plot needs matplotlib: pip install 'neulora[plot]'") from exc
+    return plt
+
+
+def _plot_target(text: str) -> Path:
+    """The ``--plot`` file, refused with a ConfigError if the picture could not be written there."""
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise ConfigError(f"--plot {text}: {path} is a folder; give a file name such as {path / 'confusion.png'}")
+    if not folder.is_dir():
+        what = f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
+        raise ConfigError(f"--plot {text}: {what}; create it or choose another place")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--plot {text}: folder {folder} is not writable; choose another place")
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        raise ConfigError(f"--plot {text}: needs a file name ending in .png (or .{', .'.join(kinds)})")
+    if suffix not in kinds:
+        raise ConfigError(f"--plot {text}: matplotlib cannot write '.{suffix}' files; use .png "
+                          f"(or .{', .'.join(kinds)})")
+    return path
+
+
+def _plot_confusion(report: Any, path: Path) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     matrix = report.confusion
     image = ax.imshow(matrix, cmap="Blues")
@@ -323,5 +396,9 @@ def _plot_confusion(report: Any, path: Path) -> None:
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
     fig.colorbar(image)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except OSError as exc:
+        raise ConfigError(f"--plot {path}: the picture cannot be written: {exc}") from exc
+    finally:
+        plt.close(fig)

@@ -8,9 +8,11 @@
   (a stale open database would overwrite that writer's vectors), so two ``neulora ingest`` runs on one
   directory stay exact. A write stamps the collection before its first change (so a writer that dies midway
   still shows) and after its last (so that every exact index reloads).
-- **Reads** never wait for writes. On a server they re-read the collection first (another client may have
-  written or reset it); the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
-  HNSW the larger ones.
+- **Reads** never wait for writes. They re-read the collection's stamp first (another handle, process or client
+  may have written or reset it): embedded, a stamp this handle did not write means its open database is stale, so
+  it reopens the files; the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
+  HNSW the larger ones, and a collection whose stamp says a write is under way (or died midway) is searched by
+  HNSW, always current, until a writer finishes.
 - Requests are cut to Chroma's ``get_max_batch_size()``, and what chromadb or its HTTP client raises comes out
   as :class:`~neulora.errors.RetrievalError`.
 
@@ -27,6 +29,7 @@ dimension, which it records in the collection and checks on open.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
@@ -40,8 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .chroma import chroma_errors, mode_for
-from .errors import ConfigError, EmbedderMismatchError, RetrievalError
+from .errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from .exact import ExactIndex
+from .paging import Records, read_records, vector_pages
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -56,6 +60,7 @@ logger = logging.getLogger(__name__)
 # ef_construction (200) reaches 0.99 there, at 0.6x the insert rate: pass them in ``hnsw`` for large corpora.
 DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
 _META_STAMP = "neulora_stamp"
+_DIRTY = "writing:"  # prefix of the stamp a writer sets before its first change and replaces after its last
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
 
@@ -70,15 +75,6 @@ class Hit:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class Records:
-    """Records read from the collection, column by column (a column not asked for is empty)."""
-
-    ids: list[str]
-    documents: list[str | None]
-    metadatas: list[Mapping[str, Any]]
-
-
 class ChromaCollection:
     """One Chroma collection, opened on first use and safe to share between threads.
 
@@ -88,8 +84,9 @@ class ChromaCollection:
 
     def __init__(self, name: str, *, embedder_name: str, dim: int, path: str | os.PathLike[str] | None = None,
                  host: str | None = None, port: int = 8000, client: Any = None,
-                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000) -> None:
+                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000, create: bool = True) -> None:
         self._mode = mode_for(path, host, port, client)
+        self.create = create  # False: a read-only open, which creates neither the database nor the collection
         self.name = name
         self.embedder_name, self.dim = embedder_name, dim
         self.hnsw = {**DEFAULT_HNSW, **(hnsw or {})}
@@ -99,6 +96,7 @@ class ChromaCollection:
         self._open: _Open | None = None  # replaced whole, never emptied: readers keep the one they took
         self._opening = threading.Lock()
         self._exact: ExactIndex | None = None
+        self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
 
     def __repr__(self) -> str:
         return f"ChromaCollection({self.name!r}, {self.location})"
@@ -129,30 +127,32 @@ class ChromaCollection:
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
         """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
-        opened = self._current()
-        return _get(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+        opened = self._latest()
+        return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
 
     def search(self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None) -> list[Hit]:
         """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
         vector = np.asarray(vector, dtype=np.float32)
-        if where:
-            return self._query(self._current(), vector, k, where)
-        opened = self._latest() if self.exact_limit > 0 else self._current()
-        index = self._exact_index(opened)
+        opened = self._latest()
+        index = None if where else self._exact_index(opened)
         if index is None:
-            return self._query(opened, vector, k, None)
+            return self._query(opened, vector, k, where)
         top = index.top(vector, k)
-        found = _get(opened.coll, opened.max_batch, ids=[i for i, _ in top], where=None,
+        found = read_records(opened.coll, opened.max_batch, ids=[i for i, _ in top], where=None,
                      include=("documents", "metadatas")) if top else Records([], [], [])
         rows = {i: (d, m) for i, d, m in zip(found.ids, found.documents, found.metadatas, strict=True)}
         return [Hit(i, rows[i][0] or "", dict(rows[i][1] or {}), score) for i, score in top if i in rows]
 
     def collections(self) -> list[dict[str, Any]]:
-        """Every collection of the database, with its count and embedder."""
-        opened = self._current()
+        """Every collection of the database, with its count and embedder (opens no collection, creates nothing)."""
+        opened = self._open
         with chroma_errors("list collections"):
+            try:
+                client = opened.client if opened is not None else self._mode.connect(create=self.create)
+            except CollectionNotFoundError:
+                return []  # a read-only open of a database that does not exist yet: it holds nothing
             return [{"name": c.name, "count": c.count(), "embedder": (c.metadata or {}).get(_META_EMBEDDER),
-                     "dim": (c.metadata or {}).get(_META_DIM)} for c in opened.client.list_collections()]
+                     "dim": (c.metadata or {}).get(_META_DIM)} for c in client.list_collections()]
 
     def raw(self) -> Any:
         """The underlying ``chromadb`` collection, for inspection (writes made through it bypass the lock)."""
@@ -168,7 +168,11 @@ class ChromaCollection:
         """
         with self._mode.write_lock():
             opened = self._for_writing()
-            writer = CollectionWriter(opened.coll, opened.max_batch, before_change=lambda: self._stamp(opened))
+            # A stamp still marked as writing on entry is a writer that died midway (embedded: we hold the lock):
+            # stamp it finished even if this write changes nothing, so readers stop distrusting the collection.
+            died = str(_stamp_of(opened.coll) or "").startswith(_DIRTY)
+            writer = CollectionWriter(opened.coll, opened.max_batch,
+                                      before_change=lambda: self._stamp(opened, writing=True))
             try:
                 yield writer
             except BaseException:
@@ -176,7 +180,7 @@ class ChromaCollection:
                     with suppress(RetrievalError):
                         self._stamp(opened)
                 raise
-            if writer.changed:
+            if writer.changed or died:
                 self._stamp(opened)
 
     def reset(self) -> None:
@@ -201,40 +205,37 @@ class ChromaCollection:
 
     def _for_writing(self) -> _Open:
         """The collection to write to (inside the lock): reopened in embedded mode if another handle wrote since."""
-        from chromadb.errors import NotFoundError
+        return self._latest() if self._mode.reopens_for_writes else self._current()
 
-        opened = self._open
-        if opened is None or not self._mode.reopens_for_writes:
-            return self._current()
-        with chroma_errors(f"open collection {self.name!r}"):
-            try:
-                latest = opened.client.get_collection(self.name, embedding_function=None)
-            except NotFoundError:  # another handle reset it
-                return self._reopen()
-        # An open database that another handle or process has written to since holds a stale index, and would
-        # overwrite that writer's vectors: every writer stamps before it changes anything, so a stamp other than
-        # the one this handle saw last means reopen.
-        if latest.id != opened.coll.id or _stamp_of(latest) != _stamp_of(opened.coll):
-            return self._reopen()
-        return opened
-
-    def _reopen(self) -> _Open:
+    def _reopen(self, stale: _Open) -> _Open:
+        """Open the database afresh, once: threads that found the same stale open share the new one."""
         with self._opening:
-            opened = self._open = self._connect()
+            opened = self._open
+            if opened is None or opened is stale:
+                opened = self._open = self._connect()
         return opened
 
     def _connect(self) -> _Open:
         logger.info("opening Chroma collection %r at %s", self.name, self.location)
         with chroma_errors(f"open collection {self.name!r}"):
-            client = self._mode.connect()
+            client = self._mode.connect(create=self.create)
             max_batch = int(client.get_max_batch_size())
         return _Open(client, self._get_or_create(client), max_batch)
 
     def _get_or_create(self, client: Any) -> Any:
+        from chromadb.errors import NotFoundError
+
         with chroma_errors(f"open collection {self.name!r}"):
-            coll = client.get_or_create_collection(
-                self.name, configuration={"hnsw": dict(self.hnsw)},
-                metadata={_META_EMBEDDER: self.embedder_name, _META_DIM: self.dim}, embedding_function=None)
+            if not self.create:
+                try:
+                    coll = client.get_collection(self.name, embedding_function=None)
+                except NotFoundError as exc:
+                    raise CollectionNotFoundError(f"no collection {self.name!r} at {self.location}: run neulora "
+                                                  "ingest first, or list them with neulora collections") from exc
+            else:
+                coll = client.get_or_create_collection(
+                    self.name, configuration={"hnsw": dict(self.hnsw)},
+                    metadata={_META_EMBEDDER: self.embedder_name, _META_DIM: self.dim}, embedding_function=None)
         self._check_embedder(coll.metadata or {})
         return coll
 
@@ -248,35 +249,56 @@ class ChromaCollection:
             )
 
     def _latest(self) -> _Open:
-        """The collection as last written by anyone: re-read where other clients may have changed it."""
+        """The collection as last written by anyone, re-read (its stamp is one small read of the catalogue).
+
+        Embedded, an open database that another handle or process has written to since holds a stale index (and
+        would overwrite that writer's vectors): every writer stamps before it changes anything, so a stamp other
+        than the one this handle saw last (or wrote itself) means reopen the files. On a server, re-reading the
+        collection is enough.
+        """
+        from chromadb.errors import NotFoundError
+
         opened = self._current()
-        if not self._mode.reads_may_be_stale:
-            return opened
         with chroma_errors("read the collection"):
-            latest = opened.client.get_collection(self.name, embedding_function=None)
+            try:
+                latest = opened.client.get_collection(self.name, embedding_function=None)
+            except NotFoundError:  # another handle deleted it (a reset under way, or gone for good)
+                latest = self._get_or_create(opened.client)
+        if latest.id == opened.coll.id and _stamp_of(latest) == _stamp_of(opened.coll):
+            return opened
+        # A stamp this handle wrote (another thread's write, seen before chromadb updated its cached copy) was
+        # written through this open database, which is therefore current: no reopening for it.
+        if self._mode.reopens_for_writes and not (latest.id == opened.coll.id
+                                                   and _stamp_of(latest) in self._own_stamps):
+            return self._reopen(opened)
         if latest.id != opened.coll.id:
             self._check_embedder(latest.metadata or {})
-        opened = self._open = replace(opened, coll=latest)
-        return opened
+        fresh = replace(opened, coll=latest)
+        with self._opening:
+            if self._open is opened:
+                self._open = fresh
+        return fresh
 
-    def _stamp(self, opened: _Open) -> None:
-        """Mark the collection as changed, so that every handle's exact index reloads."""
+    def _stamp(self, opened: _Open, *, writing: bool = False) -> None:
+        """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads."""
+        stamp = (_DIRTY if writing else "") + uuid.uuid4().hex
+        self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
         with chroma_errors("stamp the collection"):
-            opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: uuid.uuid4().hex})
+            opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: stamp})
         self._exact = None
 
     def _exact_index(self, opened: _Open) -> ExactIndex | None:
         """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
-        if self.exact_limit <= 0:
-            return None
         stamp = _stamp_of(opened.coll)
+        if self.exact_limit <= 0 or str(stamp or "").startswith(_DIRTY):
+            return None  # a write is under way or died midway: HNSW is always current, a loaded copy may not be
         index = self._exact
         if index is None or index.stamp != stamp:
             with chroma_errors("load vectors for exact search"):
                 if opened.coll.count() > self.exact_limit:
                     index = ExactIndex(stamp)
                 else:
-                    index = ExactIndex.from_pages(_pages(opened.coll, opened.max_batch), stamp=stamp)
+                    index = ExactIndex.from_pages(vector_pages(opened.coll, opened.max_batch), stamp=stamp)
                     logger.debug("exact index of %s loaded: %d vectors", self.name, len(index.ids))
             self._exact = index
         return index if index.usable else None
@@ -318,7 +340,7 @@ class CollectionWriter:
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
         """Read records as :meth:`ChromaCollection.get` does, inside the write."""
-        return _get(self._coll, self.max_batch, ids=ids, where=where, include=include)
+        return read_records(self._coll, self.max_batch, ids=ids, where=where, include=include)
 
     def count(self) -> int:
         """Number of records."""
@@ -361,32 +383,3 @@ class _Open:
 
 def _stamp_of(coll: Any) -> Any:
     return (coll.metadata or {}).get(_META_STAMP)
-
-
-def _get(coll: Any, step: int, *, ids: Sequence[str] | None, where: Mapping[str, Any] | None,
-         include: Sequence[str]) -> Records:
-    out = Records([], [], [])
-    where_ = dict(where) if where else None
-    with chroma_errors("read records", where=where):
-        if ids is not None:
-            pages = [coll.get(ids=list(ids[i : i + step]), where=where_, include=list(include))
-                     for i in range(0, len(ids), step)]
-        else:
-            pages = []
-            while not pages or len(pages[-1]["ids"]) == step:
-                pages.append(coll.get(where=where_, include=list(include), limit=step, offset=step * len(pages)))
-    for page in pages:
-        out.ids.extend(page["ids"])
-        out.documents.extend(page.get("documents") or [])
-        out.metadatas.extend(page.get("metadatas") or [])
-    return out
-
-
-def _pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any]]:
-    offset = 0
-    while True:
-        got = coll.get(include=["embeddings"], limit=step, offset=offset)
-        if not got["ids"]:
-            return
-        yield got["ids"], got["embeddings"]
-        offset += len(got["ids"])

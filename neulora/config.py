@@ -62,35 +62,34 @@ def build_embedder(settings: Settings) -> Embedder:
 
 
 def build_router(settings: Settings, embedder: Embedder) -> CentroidRouter:
-    """The router file the settings name, the Hub file, or the exemplar router (hashing embedder)."""
-    from .embeddings import EmbedderSpec, HashingEmbedder
+    """The router file the settings name, the Hub file, or the exemplar router (hashing embedder).
+
+    A router file made with another embedder than the settings build is refused: its routes would be
+    meaningless (the library's ``allow_mismatch=True`` has no setting on purpose).
+    """
+    from .embeddings import HashingEmbedder
     from .router import CentroidRouter
     from .samples import exemplar_router
 
-    if settings.router:
-        router = CentroidRouter.from_file(settings.router, embedder)
-    elif isinstance(embedder, HashingEmbedder):
-        return exemplar_router(embedder)
-    else:
-        router = CentroidRouter.from_hub(settings.router_repo, settings.router_file, embedder=embedder,
-                                         token=settings.token)
-    named = router.to_spec().embedder
-    if named is not None:
-        try:
-            space = EmbedderSpec.from_json(named).name
-        except ValueError:
-            space = None
-        if space is not None and space != embedder.name:
-            logger.warning("the router file was made with %s vectors, but the embedder makes %s: routing will be "
-                           "poor", space, embedder.name)
-    return router
+    try:
+        if settings.router:
+            return CentroidRouter.from_file(settings.router, embedder)
+        if isinstance(embedder, HashingEmbedder):
+            return exemplar_router(embedder)
+        return CentroidRouter.from_hub(settings.router_repo, settings.router_file, embedder=embedder,
+                                       token=settings.token)
+    except EmbedderMismatchError as exc:
+        raise EmbedderMismatchError(f"{exc}. With settings: set NEULORA_EMBEDDER (and NEULORA_EMBED_MODEL) to the "
+                                    "embedder the router file names, or NEULORA_ROUTER to a router made with "
+                                    f"{embedder.name!r}") from exc
 
 
-def build_retriever(settings: Settings, embedder: Embedder) -> ChromaRetriever:
-    """The Chroma retriever the settings name (embedded by default)."""
+def build_retriever(settings: Settings, embedder: Embedder, *, create: bool = True) -> ChromaRetriever:
+    """The Chroma retriever the settings name (embedded by default); ``create=False`` opens read-only."""
     from .retrieval import ChromaRetriever
 
-    return ChromaRetriever(embedder, collection=settings.collection, k=settings.k, **settings.chroma_location())
+    return ChromaRetriever(embedder, collection=settings.collection, k=settings.k, create=create,
+                           **settings.chroma_location())
 
 
 def build_client(settings: Settings) -> StyleClient:

@@ -10,6 +10,7 @@ where callers expect it::
     ├── EmbeddingError                      an embedder failed (model load, remote call)
     │   └── EmbedderMismatchError           vectors made by one embedder, queried with another
     ├── RetrievalError                      the vector store failed or rejected a request
+    │   └── CollectionNotFoundError         a read-only open found no database or collection
     ├── DocumentError                       one file cannot be ingested (the ingest records it, goes on)
     ├── GenerationError                     the answer could not be generated
     │   ├── AuthError                       401/403: token missing or refused
@@ -18,7 +19,8 @@ where callers expect it::
     │   ├── RateLimitError                  429 after retries
     │   ├── EndpointTimeoutError            timeouts and 503 "loading" after retries
     │   └── StreamInterruptedError          a stream broke after text arrived (carries the partial text)
-    └── SessionError                        memory could not be read or written
+    ├── SessionError                        memory could not be read or written
+    └── UpstreamError                       the redacted copy of a third-party exception, chained as a cause
 
 Messages never contain a token.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "CollectionNotFoundError",
     "ConfigError",
     "DocumentError",
     "EmbedderMismatchError",
@@ -42,6 +45,7 @@ __all__ = [
     "RouterFileError",
     "SessionError",
     "StreamInterruptedError",
+    "UpstreamError",
 ]
 
 
@@ -71,6 +75,10 @@ class EmbedderMismatchError(EmbeddingError, ValueError):
 
 class RetrievalError(NeuloraError):
     """The vector store failed or rejected a request."""
+
+
+class CollectionNotFoundError(RetrievalError):
+    """A read-only open (``create=False``) found no database or no such collection."""
 
 
 class DocumentError(NeuloraError):
@@ -111,3 +119,10 @@ class StreamInterruptedError(GenerationError):
 
 class SessionError(NeuloraError):
     """Conversation memory could not be read or written."""
+
+
+class UpstreamError(NeuloraError):
+    """A third-party exception (huggingface_hub, httpx2) copied without secrets: the ``__cause__`` of typed errors.
+
+    Its message is ``module.Type: redacted text``; the original, which may hold the server's response, is not kept.
+    """

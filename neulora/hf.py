@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+from .deadline import Deadline, DeadlineExpired, call_within
 from .errors import (
     AuthError,
     ConfigError,
@@ -37,17 +39,20 @@ from .errors import (
     NeuloraError,
     QuotaError,
     RateLimitError,
+    UpstreamError,
 )
 from .retry import RetryPolicy
 
-__all__ = ["RETRYABLE_STATUS", "Failure", "HFAuth", "call_with_retry", "classify", "download", "http_errors",
-           "inference_client", "is_hf_host"]
+__all__ = ["RETRYABLE_STATUS", "Failure", "HFAuth", "Remote", "call_with_retry", "check_provider", "check_url",
+           "classify", "download", "http_errors", "inference_client", "is_hf_host", "redacted"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# what a server or proxy may echo back: an Authorization value, or anything shaped like a Hugging Face token
+_SECRET = re.compile(r"(\b(?:[Bb]earer|[Bb]asic|[Tt]oken)\s+)[^\s\"',}]{8,}|()\bhf_[A-Za-z0-9]{8,}")
 _HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "hf.space", "huggingface.cloud")
 
 
@@ -97,8 +102,10 @@ class HFAuth:
         return self.token if is_hf_host(url) and url.lower().startswith("https://") else None
 
     def redact(self, text: str) -> str:
-        """``text`` with every occurrence of the token replaced by ``***``."""
-        return text.replace(self.token, "***") if self.token else text
+        """``text`` with the token, any ``hf_…`` token and any bearer credential replaced by ``***``."""
+        if self.token:
+            text = text.replace(self.token, "***")
+        return _SECRET.sub(lambda m: (m.group(1) or "") + "***", text)
 
     def hint(self, url: str | None = None) -> str:
         """Which token a request to ``url`` carried and where it came from, for error messages (never the token)."""
@@ -125,11 +132,56 @@ def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | No
     return InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
 
 
+def check_url(url: str, what: str = "URL") -> str:
+    """``url`` without a trailing slash, if it is an http(s) URL with a host and a valid port; else ConfigError."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port if parts is not None else None  # raises ValueError for a port that is not 0-65535
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{what} must be an http:// or https:// URL with a host (and a port from 0 to 65535), "
+                          f"got {url!r}")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The options every client of a remote model shares, checked once: where to send, how long to wait."""
+
+    token: str | None = field(default=None, repr=False)
+    provider: str | None = None
+    base_url: str | None = None
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.token is not None and (not isinstance(self.token, str) or not self.token.strip()):
+            raise ConfigError("token must be a non-empty str")
+        check_provider(self.provider)
+        if self.base_url is not None:
+            object.__setattr__(self, "base_url", check_url(self.base_url, "base_url"))
+        t = self.timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
+            raise ConfigError(f"timeout must be a positive number of seconds, got {t!r}")
+
+
+def check_provider(provider: str | None) -> str | None:
+    """``provider`` if huggingface_hub knows it (``auto`` included), else a :class:`ConfigError` listing them."""
+    if provider is None:
+        return None
+    from huggingface_hub.inference._providers import PROVIDERS
+
+    if not isinstance(provider, str) or (provider != "auto" and provider not in PROVIDERS):
+        raise ConfigError(f"unknown inference provider {provider!r}: use 'auto' or one of {sorted(PROVIDERS)}")
+    return provider
+
+
 @dataclass(frozen=True)
 class Failure:
     """One failed call, classified: what kind, which HTTP status, whether a retry may help, the server's hint."""
 
-    kind: str  # "http", "timeout", "connection", "stream", "offline", "response"
+    kind: str  # "http", "timeout", "connection", "stream", "offline", "response", "deadline"
     status: int | None
     message: str
     retryable: bool
@@ -156,7 +208,7 @@ class Failure:
             )
         if s == 429:
             return RateLimitError(f"{where}: HTTP 429, rate limited after retries: {self.message}")
-        if s in (503, 504) or self.kind == "timeout":
+        if s in (503, 504) or self.kind in ("timeout", "deadline"):
             return EndpointTimeoutError(f"{where}: still unavailable after retries ({self.message})")
         return base(f"{where}: {self.message}")
 
@@ -203,22 +255,47 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
     return Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
 
 
+def redacted(exc: BaseException, redact: Callable[[str], str], *, depth: int = 0) -> UpstreamError:
+    """A copy of ``exc`` and its causes that holds no secret, to chain typed errors ``from``.
+
+    huggingface_hub's exceptions keep the server's response (a body that may echo the Authorization header):
+    chaining them would put the token into every logged traceback, so only their type and redacted text travel.
+    """
+    copy = UpstreamError(f"{type(exc).__module__}.{type(exc).__qualname__}: {redact(str(exc))}")
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if inner is not None and depth < 8:
+        copy.__cause__ = redacted(inner, redact, depth=depth + 1)
+    return copy
+
+
 def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth, where: str,
-                    base: type[NeuloraError] = GenerationError, url: str | None = None) -> T:
-    """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error."""
+                    base: type[NeuloraError] = GenerationError, url: str | None = None,
+                    deadline: Deadline | None = None) -> T:
+    """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error.
+
+    ``deadline`` (default: ``policy.deadline`` from now) bounds everything, the requests in flight included.
+    """
     started = policy.clock()
-    # ValueError: huggingface_hub's refusal of bad arguments (an unknown provider, say): typed, not retried
+    deadline = deadline or Deadline.after(policy.deadline, policy.clock)
+    # ValueError: huggingface_hub's refusal of bad arguments or of a response it cannot parse: typed
     errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
     for attempt in range(1, policy.max_attempts + 1):
         try:
-            return call()
+            return call_within(call, deadline)
+        except DeadlineExpired:
+            error: NeuloraError = EndpointTimeoutError(f"{where}: no answer within the deadline of "
+                                                       f"{deadline.seconds:g}s (attempt {attempt})")
+            cause: BaseException | None = None
         except errors as exc:
             failure = classify(exc, auth.redact)
             delay = policy.next_delay(attempt, failure.retryable, failure.retry_after, started)
-            if delay is None:
-                raise failure.to_error(where, auth.hint(url), base) from exc
-            logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
-            policy.sleep(delay)
+            if delay is not None and delay < deadline.remaining():
+                logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
+                policy.sleep(delay)
+                continue
+            error, cause = failure.to_error(where, auth.hint(url), base), redacted(exc, auth.redact)
+        # raised here, outside the except clause, so that the hub's exception is not chained as the context
+        raise error from cause
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
 
@@ -232,8 +309,9 @@ def download(repo_id: str, filename: str, *, revision: str | None, auth: HFAuth,
     try:
         return str(hf_hub_download(repo_id, filename, revision=revision, token=auth.for_url(None)))
     except errors as exc:
-        raise error(f"cannot download {filename} from {repo_id}: {type(exc).__name__}: "
-                    f"{auth.redact(str(exc))}") from exc
+        failed = error(f"cannot download {filename} from {repo_id}: {type(exc).__name__}: {auth.redact(str(exc))}")
+        cause = redacted(exc, auth.redact)
+    raise failed from cause  # outside the except clause: the hub's exception is not chained
 
 
 def _seconds(value: Any) -> float | None:

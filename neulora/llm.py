@@ -12,24 +12,40 @@ request's ``model`` field picks the adapter).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
-from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property, partial
 from typing import Any
 
-from .errors import ConfigError, InvalidInputError, NeuloraError, StreamInterruptedError
-from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
-from .hf import Failure, HFAuth, classify, http_errors, inference_client
+from .aio import AsyncReplayStream
+from .completion import Malformed, Partial, acomplete_once, astream_once, complete_once, stream_once, unreadable
+from .deadline import Deadline, DeadlineExpired, call_within, iterate_within
+from .errors import ConfigError, InvalidInputError, StreamInterruptedError
+from .generation import Generation, GenerationStream, check_messages, clean_answer
+from .hf import Failure, HFAuth, Remote, check_url, classify, http_errors, inference_client, redacted
+from .hf_async import AsyncSessions, async_inference_client
 from .retry import RetryPolicy
 from .styles import STYLES
 
-__all__ = ["DEFAULT_BASE_MODEL", "FallbackChain", "HFStyleClient", "Target", "default_models"]
+__all__ = ["DEFAULT_BASE_MODEL", "AsyncGenerationStream", "FallbackChain", "HFStyleClient", "Target", "default_models"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-14B-Instruct"
+
+
+class AsyncGenerationStream(AsyncReplayStream[str, Generation]):
+    """``async for`` the text deltas; ``result`` holds the :class:`Generation` once the stream has ended."""
+
+    async def text(self) -> str:
+        """Read the whole stream (if not yet read) and return the full answer."""
+        async for _ in self:
+            pass
+        return self.result.text
 
 
 def default_models() -> dict[str, str]:
@@ -85,14 +101,15 @@ class HFStyleClient:
             raise ConfigError("models must map each style to a non-empty target (repo id, URL or adapter name)")
         if fallback is not None and fallback.style is not None and fallback.style not in self.models:
             raise ConfigError(f"fallback style {fallback.style!r} has no target in models")
-        self.provider = provider
-        self.base_url = base_url.rstrip("/") if base_url else None
-        self.timeout = timeout
+        remote = Remote(token, provider, base_url, timeout)
+        self.provider, self.base_url, self.timeout = remote.provider, remote.base_url, float(remote.timeout)
+        for style, spec in self.models.items():
+            if spec.startswith(("http://", "https://")):
+                check_url(spec, f"the target of style {style!r}")
         self.retry = retry or RetryPolicy()
         self.fallback = fallback
-        if token is not None and (not isinstance(token, str) or not token.strip()):
-            raise ConfigError("token must be a non-empty str")
         self._token_arg = token
+        self._sessions = AsyncSessions()
 
     @cached_property
     def auth(self) -> HFAuth:
@@ -132,9 +149,16 @@ class HFStyleClient:
                 targets.append(self._resolve("base", self.fallback.base_model))
         return targets
 
-    def _client(self, target: Target) -> Any:
-        return inference_client(self.auth, url=target.url, provider=self.provider, timeout=self.timeout,
+    def _client(self, target: Target, deadline: Deadline) -> Any:
+        timeout = max(0.05, min(self.timeout, deadline.remaining()))  # no single read outlives the call
+        return inference_client(self.auth, url=target.url, provider=self.provider, timeout=timeout,
                                 headers=self.retry.headers())
+
+    def _deadline(self, seconds: float | None) -> Deadline:
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                    or not seconds > 0):
+            raise InvalidInputError(f"deadline must be a positive number of seconds, got {seconds!r}")
+        return Deadline.after(min(self.retry.deadline, seconds or math.inf), self.retry.clock)
 
     # -- generation ---------------------------------------------------------------------------------
     def generate(
@@ -144,11 +168,17 @@ class HFStyleClient:
         *,
         max_tokens: int = 512,
         temperature: float = 0.7,
+        deadline: float | None = None,
         **params: Any,
     ) -> Generation:
-        """Generate a whole answer in ``style``; retries, then falls back along the chain."""
+        """Generate a whole answer in ``style``; retries, then falls back along the chain.
+
+        ``deadline`` (seconds; default and cap: the retry policy's) bounds the whole call: every attempt, every
+        fallback, every byte in flight.
+        """
         run = self._run(self.chain(style), style, check_messages(messages),
-                        {"max_tokens": max_tokens, "temperature": temperature, **params}, streaming=False)
+                        {"max_tokens": max_tokens, "temperature": temperature, **params}, self._deadline(deadline),
+                        streaming=False)
         while True:
             try:
                 next(run)
@@ -163,110 +193,176 @@ class HFStyleClient:
         *,
         max_tokens: int = 512,
         temperature: float = 0.7,
+        deadline: float | None = None,
         **params: Any,
     ) -> GenerationStream:
-        """Stream an answer in ``style``: failures before the first token are retried or fall back."""
+        """Stream an answer in ``style``: failures before the first token are retried or fall back.
+
+        ``deadline`` bounds the call as in :meth:`generate`, the stream included; its clock starts now.
+        """
         chain, msgs = self.chain(style), check_messages(messages)
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
-        return GenerationStream(lambda: self._run(chain, style, msgs, options, streaming=True))
+        limit = self._deadline(deadline)
+        return GenerationStream(lambda: self._run(chain, style, msgs, options, limit, streaming=True))
 
     def _run(
-        self, chain: list[Target], style: str, msgs: list[dict[str, str]], options: dict[str, Any], *,
-        streaming: bool,
+        self, chain: list[Target], style: str, msgs: list[dict[str, str]], options: dict[str, Any],
+        deadline: Deadline, *, streaming: bool,
     ) -> Generator[str, None, Generation]:
-        errors: tuple[type[Exception], ...] = (_Truncated, *http_errors())
-        started = time.monotonic()
-        attempts, path = 0, list[str]()
-        first: str | None = None
-        error: NeuloraError | None = None
-        for target in chain:
-            where, t0 = f"style {style!r} via {target}", self.retry.clock()
+        run = _Run(self, style, deadline)
+        for n, target in enumerate(chain, start=1):
             for attempt in range(1, self.retry.max_attempts + 1):
-                attempts += 1
-                client, state = self._client(target), _Partial(model=str(target.model or target.url))
+                client, state = self._client(target, deadline), run.begin(target, attempt, streaming)
                 try:
-                    logger.info("chat_completion %s (attempt %d, stream=%s)", where, attempt, streaming)
                     if streaming:
-                        yield from _stream_once(client, target, msgs, options, state)
+                        yield from iterate_within(partial(stream_once, client, target.model, msgs, options, state),
+                                                  deadline, abandon=client.close)
                     else:
-                        _complete_once(client, target, msgs, options, state)
-                    return Generation(
-                        text=clean_answer(state.text), style=style, model=state.model, usage=state.usage,
-                        attempts=attempts, latency_s=time.monotonic() - started, fallback_from=first,
-                        finish_reason=state.finish, path=(*path, f"{target}: ok"),
-                    )
-                except errors as exc:
-                    failure = (Failure("stream", None, str(exc), True) if isinstance(exc, _Truncated)
-                               else classify(exc, self.auth.redact))
-                    if state.text:
-                        raise StreamInterruptedError(
-                            f"{where}: the stream broke after {len(state.text)} characters ({failure.message})",
-                            partial_text=clean_answer(state.text)) from exc
-                    delay = self.retry.next_delay(attempt, failure.retryable, failure.retry_after, t0)
-                    if delay is None:
-                        error = failure.to_error(where, self.auth.hint(target.url))
-                        if not failure.fallback_allowed:
-                            raise error from exc
-                        logger.warning("%s failed (%s); falling back", where, failure.message)
-                        path.append(f"{target}: {failure.message}")
-                        first = first or target.label
-                        break
-                    logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
-                    self.retry.sleep(delay)
+                        call_within(partial(complete_once, client, target.model, msgs, options, state), deadline,
+                                    abandon=client.close)
+                    return run.success(target, state)
+                except DeadlineExpired:
+                    outcome = run.expired()
+                except run.errors as exc:
+                    outcome = run.failure_of(exc)
                 finally:
                     client.close()
-        assert error is not None
-        raise error
+                delay = run.after(target, n == len(chain), attempt, outcome, state)  # raises when it is over
+                if delay is None:
+                    break
+                self.retry.sleep(delay)
+        raise AssertionError("unreachable: the last target returns or raises")  # pragma: no cover
+
+    # -- async --------------------------------------------------------------------------------------
+    async def agenerate(
+        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 512,
+        temperature: float = 0.7, deadline: float | None = None, **params: Any,
+    ) -> Generation:
+        """:meth:`generate` on the event loop (``AsyncInferenceClient``): same retries, fallbacks and deadline."""
+        stream = self._astream(style, messages, {"max_tokens": max_tokens, "temperature": temperature, **params},
+                               deadline, streaming=False)
+        async for _ in stream:
+            pass
+        return stream.result
+
+    def astream(
+        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 512,
+        temperature: float = 0.7, deadline: float | None = None, **params: Any,
+    ) -> AsyncGenerationStream:
+        """:meth:`stream` for ``async for``; cancelling the reader closes the upstream connection."""
+        return self._astream(style, messages, {"max_tokens": max_tokens, "temperature": temperature, **params},
+                             deadline, streaming=True)
+
+    def _astream(self, style: str, messages: Sequence[Mapping[str, str]], options: dict[str, Any],
+                 deadline: float | None, *, streaming: bool) -> AsyncGenerationStream:
+        chain, msgs, limit = self.chain(style), check_messages(messages), self._deadline(deadline)
+
+        def produce(finish: Callable[[Generation], None]) -> AsyncIterator[str]:
+            return self._arun(chain, style, msgs, options, limit, finish, streaming=streaming)
+
+        return AsyncGenerationStream(produce)
+
+    async def _arun(
+        self, chain: list[Target], style: str, msgs: list[dict[str, str]], options: dict[str, Any],
+        deadline: Deadline, finish: Callable[[Generation], None], *, streaming: bool,
+    ) -> AsyncIterator[str]:
+        run = _Run(self, style, deadline)
+        for n, target in enumerate(chain, start=1):
+            for attempt in range(1, self.retry.max_attempts + 1):
+                client, state = self._aclient(target), run.begin(target, attempt, streaming)
+                try:
+                    if streaming:
+                        deltas = astream_once(client, target.model, msgs, options, state)
+                        while True:
+                            try:
+                                delta = await asyncio.wait_for(deltas.__anext__(), deadline.remaining())
+                            except StopAsyncIteration:
+                                break
+                            yield delta
+                    else:
+                        await asyncio.wait_for(acomplete_once(client, target.model, msgs, options, state),
+                                               deadline.remaining())
+                    finish(run.success(target, state))
+                    return
+                except asyncio.TimeoutError:
+                    outcome = run.expired()
+                except run.errors as exc:
+                    outcome = run.failure_of(exc)
+                finally:
+                    await client.close()  # its own responses only: the shared connection pool stays
+                delay = run.after(target, n == len(chain), attempt, outcome, state)  # raises when it is over
+                if delay is None:
+                    break
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last target returns or raises")  # pragma: no cover
+
+    def _aclient(self, target: Target) -> Any:
+        return async_inference_client(self.auth, self._sessions.get(), url=target.url, provider=self.provider,
+                                      timeout=self.timeout, headers=self.retry.headers())
+
+    async def aclose(self) -> None:
+        """Close the connection pool the async calls of this event loop share."""
+        await self._sessions.aclose()
 
 
-@dataclass
-class _Partial:
-    model: str
-    parts: list[str] = field(default_factory=list)
-    finish: str | None = None
-    usage: dict[str, int] | None = None
+class _Run:
+    """One call's way along the fallback chain, shared by the sync and async loops: what to do after a failure."""
 
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
+    def __init__(self, owner: HFStyleClient, style: str, deadline: Deadline) -> None:
+        self.owner, self.style, self.deadline = owner, style, deadline
+        self.started, self.attempts = time.monotonic(), 0
+        self.tried: list[str] = []
+        self.first: str | None = None
+        self.http_errors = http_errors()
+        # ValueError, AttributeError: huggingface_hub could not parse a 200 (not JSON, a JSON array as an event)
+        self.errors: tuple[type[Exception], ...] = (Malformed, ValueError, AttributeError, *self.http_errors)
 
+    def begin(self, target: Target, attempt: int, streaming: bool) -> Partial:
+        self.attempts += 1
+        logger.info("chat_completion style %r via %s (attempt %d, stream=%s)", self.style, target, attempt,
+                    streaming)
+        return Partial(model=str(target.model or target.url))
 
-def _complete_once(client: Any, target: Target, msgs: list[dict[str, str]], options: dict[str, Any],
-                   state: _Partial) -> None:
-    out = client.chat_completion(msgs, model=target.model, **options)
-    choice = out.choices[0]
-    state.parts.append(choice.message.content or "")
-    state.finish, state.usage = choice.finish_reason, _usage(out.usage)
-    state.model = out.model or state.model
+    def success(self, target: Target, state: Partial) -> Generation:
+        return Generation(
+            text=clean_answer(state.text), style=self.style, model=state.model, usage=state.usage,
+            attempts=self.attempts, latency_s=time.monotonic() - self.started, fallback_from=self.first,
+            finish_reason=state.finish, path=(*self.tried, f"{target}: ok"),
+        )
 
+    def expired(self) -> tuple[Failure, BaseException | None]:
+        return Failure("deadline", None, f"no answer within the call's deadline of {self.deadline.seconds:g}s",
+                       False), None
 
-def _stream_once(client: Any, target: Target, msgs: list[dict[str, str]], options: dict[str, Any],
-                 state: _Partial) -> Generator[str, None, None]:
-    filt = TemplateFilter()
-    for chunk in client.chat_completion(msgs, model=target.model, stream=True, **options):
-        state.usage = _usage(getattr(chunk, "usage", None)) or state.usage
-        state.model = getattr(chunk, "model", None) or state.model
-        if not chunk.choices:
-            continue
-        state.finish = chunk.choices[0].finish_reason or state.finish
-        raw = chunk.choices[0].delta.content or ""
-        state.parts.append(raw)
-        out = filt.feed(raw)
-        if out:
-            yield out
-    if state.finish is None:
-        raise _Truncated("the stream ended without a finish reason")
-    tail = filt.flush()
-    if tail:
-        yield tail
+    def failure_of(self, exc: Exception) -> tuple[Failure, BaseException | None]:
+        redact = self.owner.auth.redact
+        failure = (exc.failure if isinstance(exc, Malformed) else classify(exc, redact)
+                   if isinstance(exc, self.http_errors) else unreadable(exc, redact))
+        return failure, redacted(exc, redact)
 
+    def after(self, target: Target, last: bool, attempt: int, outcome: tuple[Failure, BaseException | None],
+              state: Partial) -> float | None:
+        """Seconds to wait before retrying ``target``, None to go on to the next target; raises when it is over.
 
-class _Truncated(Exception):
-    pass
-
-
-def _usage(usage: Any) -> dict[str, int] | None:
-    if usage is None:
+        Called outside the ``except`` clause, so the hub's exception is never chained as the context.
+        """
+        failure, cause = outcome
+        where = f"style {self.style!r} via {target}"
+        if state.text:
+            raise StreamInterruptedError(
+                f"{where}: the stream broke after {len(state.text)} characters ({failure.message})",
+                partial_text=clean_answer(state.text)) from cause
+        retry = self.owner.retry
+        started = self.deadline.at - self.deadline.seconds
+        delay = retry.next_delay(attempt, failure.retryable, failure.retry_after, started)
+        if delay is not None and delay < self.deadline.remaining():
+            logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
+            return delay
+        self.tried.append(f"{target}: {failure.message}")
+        if not failure.fallback_allowed or last or self.deadline.expired:
+            label = where if len(self.tried) == 1 else (
+                f"style {self.style!r}: {len(self.tried)} targets failed ({'; '.join(self.tried)}); the last, {target}")
+            raise failure.to_error(label, self.owner.auth.hint(target.url)) from cause
+        logger.warning("%s failed (%s); falling back", where, failure.message)
+        self.first = self.first or target.label
         return None
-    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
-    return {f: int(getattr(usage, f)) for f in fields if getattr(usage, f, None) is not None}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +18,10 @@ __all__ = ["SUPPORTED_SUFFIXES", "Document", "DocumentError", "chunk_ids", "coll
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".pdf")
 
+logger = logging.getLogger(__name__)
+
+Problem = tuple[str, str]  # (path as a printable str, reason)
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -25,38 +32,130 @@ class Document:
     sha256: str
 
 
-def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files and directories (recursively) into supported files; problems come back as (path, reason)."""
+def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
+    r"""Expand files and directories (recursively) into supported files; problems come back as (path, reason).
+
+    Within a directory, files of other types are passed over silently; a supported name that cannot be used is
+    reported with a reason instead of being read:
+
+    - a FIFO, socket or device: never opened (reading a FIFO waits forever for a writer);
+    - a name that is not valid UTF-8: the store keeps each source as UTF-8 text, so the file must be renamed;
+    - a symbolic link (to a file or a folder) that leads outside the directory: not followed, so that a link
+      cannot pull files from elsewhere into the index; a broken link.
+
+    Links that stay inside the directory are fine (a file reached twice is read once). A path named directly
+    is the caller's choice: it is read wherever a link leads. Problem paths are printable: bytes that are not
+    UTF-8 appear as ``\xff`` escapes.
+    """
     files: list[Path] = []
-    problems: list[tuple[str, str]] = []
+    problems: list[Problem] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            problems.append((str(path), "not found"))
+            problems.append((_shown(path), "not found"))
         elif path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
-            if not found:
-                problems.append((str(path), f"directory holds no {', '.join(SUPPORTED_SUFFIXES)} files"))
+            found, skipped = _scan_directory(path)
+            if not found and not skipped:
+                problems.append((_shown(path), f"directory holds no {', '.join(SUPPORTED_SUFFIXES)} files"))
             files.extend(found)
+            problems.extend(skipped)
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            problems.append((str(path), f"unsupported file type {path.suffix or '(none)'!r}: use .txt, .md or .pdf"))
+            problems.append((_shown(path), f"unsupported file type {path.suffix or '(none)'!r}: use .txt, .md or .pdf"))
+        elif (reason := _unusable(path)) is not None:
+            problems.append((_shown(path), reason))
         else:
             files.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in files))
     return unique, problems
 
 
+def _scan_directory(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The usable supported files under ``root`` (sorted), and the supported-looking entries skipped, with why."""
+    base = root.resolve()
+    found: list[Path] = []
+    problems: list[Problem] = []
+
+    def unlistable(exc: OSError) -> None:
+        problems.append((_shown(Path(exc.filename or root)), f"cannot list this folder: {exc.strerror or exc}"))
+
+    # followlinks=False: a linked folder is listed in dirnames but not entered (its target is checked below).
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
+        for name in sorted(dirnames):
+            link = Path(dirpath, name)
+            if link.is_symlink() and (reason := _leaves(link, base)) is not None:
+                problems.append((_shown(link), reason))
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            reason = _unusable(path, base)
+            if reason is None:
+                found.append(path)
+            else:
+                logger.debug("skipped %s: %s", _shown(path), reason)
+                problems.append((_shown(path), reason))
+    return sorted(found), problems
+
+
+def _unusable(path: Path, base: Path | None = None) -> str | None:
+    """Why ``path`` must not be read (None if it can be): checks that open nothing, only ``stat`` and names."""
+    if path.is_symlink() and not path.exists():
+        return f"skipped: broken symbolic link to {_shown(Path(os.readlink(path)))}: fix or remove the link"
+    if base is not None and (reason := _leaves(path, base)) is not None:
+        return reason
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        return _not_regular(mode)
+    return _unstorable_name(path.resolve())
+
+
+def _leaves(link: Path, base: Path) -> str | None:
+    """The reason to skip ``link`` if it resolves outside ``base`` (None if it stays inside)."""
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        return f"skipped: symbolic link that cannot be resolved ({exc}): fix or remove the link"
+    if target.is_relative_to(base):
+        return None
+    kind = "folder" if target.is_dir() else "file"
+    return (f"skipped: symbolic link to a {kind} outside {_shown(base)} ({_shown(target)}), not followed: copy it "
+            "into the folder, or name it directly to ingest it")
+
+
+def _not_regular(mode: int) -> str:
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+    return f"skipped: not a regular file ({kind}), so it was not opened: ingest regular .txt, .md or .pdf files"
+
+
+def _unstorable_name(path: Path) -> str | None:
+    """Why the store cannot keep ``path`` as a source (None if it can): a name that is not valid UTF-8."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = str(path)[exc.start]
+        byte = f"byte 0x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"character {char!r}"
+        return (f"file name is not valid UTF-8 ({byte}), so it cannot be stored as the source of its chunks: "
+                "rename the file with a UTF-8 name")
+    return None
+
+
+def _shown(path: Path) -> str:
+    r"""``path`` as a printable str: bytes of the name that are not UTF-8 become ``\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_document(path: Path) -> Document:
     """Read one supported file; raise :class:`DocumentError` with a reason a person can act on."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
+    data = _read_regular_file(path)
     sha = hashlib.sha256(data).hexdigest()
     if not data.strip():
         raise DocumentError("empty file")
     if path.suffix.lower() == ".pdf":
-        return Document(path.as_posix(), _pdf_pages(path), sha)
+        return Document(path.as_posix(), _pdf_pages(data), sha)
     if b"\x00" in data[:8192]:
         raise DocumentError("binary file (NUL bytes): not a text document")
     try:
@@ -68,9 +167,26 @@ def read_document(path: Path) -> Document:
     return Document(path.as_posix(), ((text, None),), sha)
 
 
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of ``path``; anything but a regular file is refused before it is opened, and never waited on."""
+    if (reason := _unstorable_name(path)) is not None:
+        raise DocumentError(reason)
+    try:
+        if not stat.S_ISREG(mode := path.stat().st_mode):
+            raise DocumentError(_not_regular(mode))
+        # O_NONBLOCK: should a FIFO replace the file between stat and open, the open returns instead of waiting.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(mode := os.fstat(fh.fileno()).st_mode):
+                raise DocumentError(_not_regular(mode))
+            return fh.read()
+    except OSError as exc:
+        raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
+
+
 def read_documents(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-) -> tuple[list[Document], list[tuple[str, str]]]:
+) -> tuple[list[Document], list[Problem]]:
     """Collect and read files and directories; every file that cannot be used comes back as (path, reason)."""
     files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     docs = []
@@ -78,18 +194,18 @@ def read_documents(
         try:
             docs.append(read_document(path))
         except DocumentError as exc:
-            failed.append((str(path), str(exc)))
+            failed.append((_shown(path), str(exc)))
     return docs, failed
 
 
-def _pdf_pages(path: Path) -> tuple[tuple[str, int | None], ...]:
+def _pdf_pages(data: bytes) -> tuple[tuple[str, int | None], ...]:
     try:
         from pypdf import PdfReader
         from pypdf.errors import PyPdfError
     except ImportError as exc:
         raise DocumentError("PDF support needs the 'pdf' extra: pip install 'neulora[pdf]'") from exc
     try:
-        reader = PdfReader(str(path))
+        reader = PdfReader(io.BytesIO(data))  # the bytes already read: the file is not opened a second time
         pages = tuple((page.extract_text() or "", number) for number, page in enumerate(reader.pages, start=1))
     except (PyPdfError, OSError, ValueError) as exc:
         raise DocumentError(f"unreadable PDF: {exc}") from exc

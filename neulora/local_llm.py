@@ -18,7 +18,7 @@ from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, GenerationError, InvalidInputError
+from .errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
 from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
 from .styles import STYLES
 
@@ -125,26 +125,33 @@ class TransformersStyleClient:
                                              return_dict=True).to(model.device)
 
     @staticmethod
-    def _options(max_tokens: int, temperature: float, params: dict[str, Any]) -> dict[str, Any]:
+    def _options(max_tokens: int, temperature: float, deadline: float | None, params: dict[str, Any]) -> dict[str, Any]:
         options: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0, **params}
         if temperature > 0:
             options["temperature"] = temperature
+        if deadline is not None:
+            if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0:
+                raise InvalidInputError(f"deadline must be a positive number of seconds, got {deadline!r}")
+            options["max_time"] = float(deadline)  # transformers stops generating when it has run this long
         return options
 
     def generate(
         self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
-        **params: Any,
+        deadline: float | None = None, **params: Any,
     ) -> Generation:
-        """Generate a whole answer in ``style``."""
+        """Generate a whole answer in ``style`` (``deadline``: seconds of generation at most)."""
         import torch
 
         msgs = check_messages(messages)
+        options = self._options(max_tokens, temperature, deadline, params)
         started = time.monotonic()
         tokenizer, model = self._load(style)
         inputs = self._inputs(tokenizer, model, msgs)
-        with torch.inference_mode():
-            out = model.generate(**inputs, **self._options(max_tokens, temperature, params),
-                                 pad_token_id=tokenizer.eos_token_id)
+        try:
+            with torch.inference_mode():
+                out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
+        except (ValueError, TypeError, RuntimeError) as exc:  # bad generation options, or the model failed
+            raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
         new = out[0][inputs["input_ids"].shape[1]:]
         text = tokenizer.decode(new, skip_special_tokens=True)
         finish = "length" if len(new) >= max_tokens else "stop"
@@ -155,13 +162,14 @@ class TransformersStyleClient:
 
     def stream(
         self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
-        **params: Any,
+        deadline: float | None = None, **params: Any,
     ) -> GenerationStream:
-        """Stream an answer in ``style`` (generation runs in a worker thread)."""
+        """Stream an answer in ``style`` (generation runs in a worker thread; its failure reaches the reader)."""
         msgs = check_messages(messages)
         if style not in self.models:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
-        return GenerationStream(lambda: self._stream(style, msgs, self._options(max_tokens, temperature, params)))
+        options = self._options(max_tokens, temperature, deadline, params)
+        return GenerationStream(lambda: self._stream(style, msgs, options))
 
     def _stream(
         self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]
@@ -172,9 +180,17 @@ class TransformersStyleClient:
         tokenizer, model = self._load(style)
         inputs = self._inputs(tokenizer, model, msgs)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        worker = threading.Thread(target=model.generate, daemon=True,
-                                  kwargs={**inputs, **options, "streamer": streamer,
-                                          "pad_token_id": tokenizer.eos_token_id})
+        failed: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                model.generate(**inputs, **options, streamer=streamer, pad_token_id=tokenizer.eos_token_id)
+            except BaseException as exc:  # handed to the reader below
+                failed.append(exc)
+                # without an end the reader would wait for tokens that never come
+                streamer.end()  # type: ignore[no-untyped-call]
+
+        worker = threading.Thread(target=work, daemon=True, name=f"neulora-generate-{style}")
         worker.start()
         parts, filt = [], TemplateFilter()
         for piece in streamer:
@@ -183,6 +199,13 @@ class TransformersStyleClient:
             if out:
                 yield out
         worker.join()
+        if failed:
+            exc = failed[0]
+            where = f"local model for {style!r} failed after {len(''.join(parts))} characters"
+            if parts:
+                raise StreamInterruptedError(f"{where}: {type(exc).__name__}: {exc}",
+                                             partial_text=clean_answer("".join(parts))) from exc
+            raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
         tail = filt.flush()
         if tail:
             yield tail

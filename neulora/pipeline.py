@@ -7,23 +7,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, GenerationError, InvalidInputError
-from .generation import Generation, ReplayStream, StyleClient
-from .memory import InMemoryMemory, Memory, Turn
+from .aio import astream_of
+from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
+from .generation import Generation, StyleClient
+from .memory import InMemoryMemory, Memory, Turn, check_session_id
 from .prompts import POLICY_TAGS, PromptSet
-from .protocols import Retriever, Router
-from .retrieval import Passage, format_context
+from .protocols import Embedder, Retriever, Router
+from .retrieval import format_context
 from .router import RouteDecision
 from .text import check_text
+from .turn import Answer, AsyncTurnStream, Event, TurnState, TurnStream, turns_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,82 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule", "TurnStream"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """Everything about one turn: the answer, the routing decision, the sources, the timings.
-
-    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
-    >>> from neulora.embeddings import HashingEmbedder
-    >>> e = HashingEmbedder(dim=32)
-    >>> answer = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why do you think so?")).ask("2+2=5?")
-    >>> answer.style, answer.text, sorted(answer.timings)
-    ('socratic', 'Why do you think so?', ['embed', 'generate', 'retrieve', 'route', 'total'])
-    """
-
-    text: str
-    style: str
-    route: RouteDecision
-    passages: tuple[Passage, ...]
-    model: str
-    usage: dict[str, int] | None
-    timings: dict[str, float]
-    session_id: str
-    fallback_from: str | None = None
-    policy: str | None = None
-
-    def __repr__(self) -> str:
-        return (f"Answer(style={self.style!r}, sources={len(self.passages)}, model={self.model!r}, "
-                f"total={self.timings.get('total', 0.0):.3f}s, text={self.text[:40]!r})")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "text": self.text, "style": self.style, "session_id": self.session_id, "model": self.model,
-            "route": self.route.to_dict(),
-            "sources": [{k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages],
-            "usage": self.usage, "timings": self.timings, "fallback_from": self.fallback_from, "policy": self.policy,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A step of a turn: ``route`` (the decision), ``passages``, ``delta`` (text), ``done`` (the :class:`Answer`)."""
-
-    kind: str
-    data: Any
-    elapsed_s: float
-
-
-class TurnStream(ReplayStream[Event, Answer]):
-    """A streamed turn: iterate for :class:`Event` objects (route, passages, each delta, done).
-
-    Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a second model
-    call, as :class:`~neulora.generation.GenerationStream` does for text.
-
-    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
-    >>> from neulora.embeddings import HashingEmbedder
-    >>> e = HashingEmbedder(dim=32)
-    >>> stream = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?")).stream("2+2=5?")
-    >>> [event.kind for event in stream], stream.answer.text, "".join(stream.deltas())
-    (['route', 'passages', 'delta', 'done'], 'Why?', 'Why?')
-    """
-
-    @property
-    def answer(self) -> Answer:
-        """The finished :class:`Answer` (raises if the stream has not been read to its end)."""
-        return self.result
-
-    def deltas(self) -> Iterator[str]:
-        """Only the text deltas (reads the stream if it has not been read)."""
-        return (event.data for event in self if event.kind == "delta")
-
-    def text(self) -> str:
-        """Read the whole stream (if not yet read) and return the answer's text."""
-        for _ in self:
-            pass
-        return self.answer.text
 
 
 @dataclass(frozen=True)
@@ -151,19 +79,6 @@ class PolicyAdvisor:
         return "\n".join(chosen) or None
 
 
-@dataclass
-class _Turn:
-    session_id: str
-    question: str
-    decision: RouteDecision
-    passages: tuple[Passage, ...]
-    messages: list[dict[str, str]]
-    policy: str | None
-    timings: dict[str, float]
-    started: float
-    events: list[Event] = field(default_factory=list)
-
-
 class Pipeline:
     """Routes a learner's question, retrieves context, generates the answer in that style, and remembers."""
 
@@ -184,9 +99,11 @@ class Pipeline:
         policy_advisor: PolicyAdvisor | None = None,
         route_with_history: bool = False,
         on_event: Callable[[Event], None] | None = None,
+        deadline: float | None = 120.0,
     ) -> None:
-        if k < 1 or max_question_chars < 1:
-            raise ConfigError("k and max_question_chars must be positive")
+        _check_options(k=k, max_question_chars=max_question_chars, max_tokens=max_tokens, min_score=min_score,
+                       temperature=temperature, deadline=deadline)
+        self.deadline = deadline
         self.router, self.retriever, self.client = router, retriever, client
         self.memory: Memory = memory if memory is not None else InMemoryMemory()
         self.prompts = prompts or PromptSet()
@@ -231,29 +148,34 @@ class Pipeline:
 
     # -- public -------------------------------------------------------------------------------------
     def ask(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
-            policy: str | None = None) -> Answer:
-        """Answer one question: one embedding and one LLM call on the default path."""
-        turn = self._prepare(question, session_id, style, k, policy)
+            policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+        """Answer one question: one embedding and one LLM call on the default path.
+
+        ``history`` (earlier ``{"role", "content"}`` messages) replaces the session's: the turn is then neither
+        read from nor written to memory.
+        """
+        turn = self._begin(question, session_id, style, k, policy, history)
+        self._decide(turn, self._embed(turn))
         t0 = time.perf_counter()
-        generation = self.client.generate(turn.decision.style, turn.messages, max_tokens=self.max_tokens,
-                                          temperature=self.temperature)
+        generation = self.client.generate(self._style(turn), turn.messages, **self._options(turn))
         turn.timings["generate"] = time.perf_counter() - t0
         return self._finish(turn, generation)
 
     def stream(self, question: str, session_id: str | None = None, *, style: str | None = None,
-               k: int | None = None, policy: str | None = None) -> TurnStream:
+               k: int | None = None, policy: str | None = None,
+               history: Sequence[Mapping[str, str]] | None = None) -> TurnStream:
         """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events.
 
         The arguments are checked now; the turn runs as the stream is read.
         """
-        self._check_call(question, session_id, style, k, policy)
+        self._check_call(question, session_id, style, k, policy, history)
 
         def produce() -> Generator[Event, None, Answer]:
-            turn = self._prepare(question, session_id, style, k, policy)
+            turn = self._begin(question, session_id, style, k, policy, history)
+            self._decide(turn, self._embed(turn))
             yield from turn.events
             t0 = time.perf_counter()
-            stream = self.client.stream(turn.decision.style, turn.messages, max_tokens=self.max_tokens,
-                                        temperature=self.temperature)
+            stream = self.client.stream(self._style(turn), turn.messages, **self._options(turn))
             for delta in stream:
                 yield self._emit(turn, "delta", delta)
             turn.timings["generate"] = time.perf_counter() - t0
@@ -263,85 +185,161 @@ class Pipeline:
 
         return TurnStream(produce)
 
+    async def aask(self, question: str, session_id: str | None = None, *, style: str | None = None,
+                   k: int | None = None, policy: str | None = None,
+                   history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+        """:meth:`ask` for an event loop: the same steps; blocking ones (Chroma, memory, local models) in threads."""
+        stream = self.astream(question, session_id, style=style, k=k, policy=policy, history=history)
+        async for _ in stream:
+            pass
+        return stream.answer
+
+    def astream(self, question: str, session_id: str | None = None, *, style: str | None = None,
+                k: int | None = None, policy: str | None = None,
+                history: Sequence[Mapping[str, str]] | None = None) -> AsyncTurnStream:
+        """:meth:`stream` for ``async for``; cancelling the reader cancels the upstream request."""
+        self._check_call(question, session_id, style, k, policy, history)
+
+        async def produce(finish: Callable[[Answer], None]) -> AsyncIterator[Event]:
+            turn = await asyncio.to_thread(self._begin, question, session_id, style, k, policy, history)
+            vector = await self._aembed(turn)
+            await asyncio.to_thread(self._decide, turn, vector)
+            for event in list(turn.events):
+                yield event
+            t0 = time.perf_counter()
+            stream = astream_of(self.client, self._style(turn), turn.messages, self._options(turn))
+            async for delta in stream:
+                yield self._emit(turn, "delta", delta)
+            turn.timings["generate"] = time.perf_counter() - t0
+            finish(await asyncio.to_thread(self._finish, turn, stream.result))
+            yield turn.events[-1]  # "done", with the Answer
+
+        return AsyncTurnStream(produce)
+
     def set_policy(self, session_id: str, policy: str | None) -> None:
         """Set (or clear with None) the teaching policy of a session."""
-        self.memory.set_policy(self._session_id(session_id), None if policy is None else check_text(policy,
-                                                                                                    what="policy"))
+        self.memory.set_policy(check_session_id(session_id),
+                               None if policy is None else check_text(policy, what="policy"))
 
     def reset(self, session_id: str) -> None:
         """Forget a session."""
-        self.memory.reset(self._session_id(session_id))
+        self.memory.reset(check_session_id(session_id))
 
-    # -- steps --------------------------------------------------------------------------------------
-    def _prepare(self, question: Any, session_id: Any, style: str | None, k: int | None,
-                 policy: str | None) -> _Turn:
-        started = time.perf_counter()
-        q, sid = self._check_call(question, session_id, style, k, policy)
-        session = self.memory.get(sid)
-        timings = {"embed": 0.0, "route": 0.0, "retrieve": 0.0, "generate": 0.0}
-        use_retrieval = self.retriever is not None and not (self.small_talk and self.small_talk(q))
-        # Routing on the history embeds a different text than retrieval does: a second embedding, by choice.
-        history = [{"role": r, "content": c} for t in session.turns for r, c in
-                   (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
-        routes_on_vector = style is None and not history
-        vector = self._embed_once(q, timings) if (routes_on_vector or use_retrieval) else None
-        t0 = time.perf_counter()
-        if style is not None:
-            decision = RouteDecision.forced_to(style)
-        elif history:
-            decision = self.router.route(q, history=history)
-        else:
-            decision = self.router.route_vector(vector) if vector is not None else self.router.route(q)
-        timings["route"] = time.perf_counter() - t0
-        passages: tuple[Passage, ...] = ()
-        if use_retrieval and self.retriever is not None:
-            t0 = time.perf_counter()
-            kk = k or self.k
-            found = (self.retriever.retrieve_vector(vector, kk, min_score=self.min_score) if vector is not None
-                     else self.retriever.retrieve(q, kk, min_score=self.min_score))
-            passages = tuple(found)
-            timings["retrieve"] = time.perf_counter() - t0
-        used_policy = policy if policy is not None else session.policy
-        messages = self.prompts.build(decision.style, q, context=format_context(passages) if passages else None,
-                                      history=session.turns, policy=used_policy)
-        turn = _Turn(sid, q, decision, passages, messages, used_policy, timings, started)
-        self._emit(turn, "route", decision)
-        self._emit(turn, "passages", passages)
-        return turn
-
-    def _check_call(self, question: Any, session_id: Any, style: Any, k: Any, policy: Any) -> tuple[str, str]:
-        """Validate one call's arguments before anything runs; returns the question and the session id."""
+    # -- the steps of a turn, shared by the sync and async drivers -----------------------------------
+    def _check_call(self, question: Any, session_id: Any, style: Any, k: Any, policy: Any,
+                    history: Any) -> tuple[str, list[Turn] | None]:
+        """Validate one call's arguments before anything runs; returns the question and the given history."""
         q = check_text(question, what="question")
         if len(q) > self.max_question_chars:
             raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
-        sid = self._session_id(session_id) if session_id is not None else uuid.uuid4().hex
+        if session_id is not None:
+            check_session_id(session_id)
         if style is not None and style not in self.router.styles:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
         if policy is not None:
             check_text(policy, what="policy")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise InvalidInputError(f"k must be a positive int, got {k!r}")
-        return q, sid
+        return q, None if history is None else turns_of(history)
 
-    def _embed_once(self, question: str, timings: dict[str, float]) -> NDArray[np.float32] | None:
-        """The query vector, when router and retriever share one embedder (else None: each embeds itself)."""
+    def _begin(self, question: Any, session_id: Any, style: str | None, k: int | None, policy: str | None,
+               history: Any) -> TurnState:
+        """Check the call and read the conversation so far (from memory, unless ``history`` is given)."""
+        started = time.perf_counter()
+        q, given = self._check_call(question, session_id, style, k, policy, history)
+        remember = given is None
+        sid = session_id if session_id is not None else uuid.uuid4().hex
+        session = self.memory.get(sid) if remember else None
+        turns = list(session.turns) if session is not None else given or []
+        used_policy = policy if policy is not None else session.policy if session is not None else None
+        return TurnState(sid, q, turns, used_policy, style, k or self.k, remember, started)
+
+    def _uses_retrieval(self, turn: TurnState) -> bool:
+        return self.retriever is not None and not (self.small_talk and self.small_talk(turn.question))
+
+    def _shared_embedder(self, turn: TurnState) -> Embedder | None:
+        """The embedder whose vector serves both routing and retrieval (None: no shared vector this turn)."""
+        routes_on_vector = turn.forced is None and not (self.route_with_history and turn.history)
+        if not (routes_on_vector or self._uses_retrieval(turn)):
+            return None
         r_emb = self.router.embedder
         if self.retriever is not None:
             t_emb = self.retriever.embedder
             if t_emb is not r_emb and (t_emb.name != r_emb.name or t_emb.dim != r_emb.dim):
                 return None
+        return r_emb
+
+    def _embed(self, turn: TurnState) -> NDArray[np.float32] | None:
+        embedder = self._shared_embedder(turn)
+        if embedder is None:
+            return None
         t0 = time.perf_counter()
-        vector: NDArray[np.float32] = r_emb.embed([question])[0]
-        timings["embed"] = time.perf_counter() - t0
+        vector: NDArray[np.float32] = embedder.embed([turn.question])[0]
+        turn.timings["embed"] = time.perf_counter() - t0
         return vector
 
-    def _finish(self, turn: _Turn, generation: Generation) -> Answer:
+    async def _aembed(self, turn: TurnState) -> NDArray[np.float32] | None:
+        """The query vector on the loop: an embedder's own ``aembed`` (remote) or ``embed`` in a thread."""
+        embedder = self._shared_embedder(turn)
+        if embedder is None:
+            return None
+        t0 = time.perf_counter()
+        aembed = getattr(embedder, "aembed", None)
+        vectors = await aembed([turn.question]) if aembed is not None else await asyncio.to_thread(
+            embedder.embed, [turn.question])
+        turn.timings["embed"] = time.perf_counter() - t0
+        vector: NDArray[np.float32] = vectors[0]
+        return vector
+
+    def _decide(self, turn: TurnState, vector: NDArray[np.float32] | None) -> None:
+        """Route, retrieve and build the prompt; emits the ``route`` and ``passages`` events."""
+        t0 = time.perf_counter()
+        history = [{"role": r, "content": c} for t in turn.history for r, c in
+                   (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
+        if turn.forced is not None:
+            turn.decision = RouteDecision.forced_to(turn.forced)
+        elif history:
+            turn.decision = self.router.route(turn.question, history=history)
+        else:
+            turn.decision = (self.router.route_vector(vector) if vector is not None
+                             else self.router.route(turn.question))
+        turn.timings["route"] = time.perf_counter() - t0
+        if self._uses_retrieval(turn) and self.retriever is not None:
+            t0 = time.perf_counter()
+            found = (self.retriever.retrieve_vector(vector, turn.k, min_score=self.min_score) if vector is not None
+                     else self.retriever.retrieve(turn.question, turn.k, min_score=self.min_score))
+            turn.passages = tuple(found)
+            turn.timings["retrieve"] = time.perf_counter() - t0
+        turn.messages = self.prompts.build(turn.decision.style, turn.question,
+                                           context=format_context(turn.passages) if turn.passages else None,
+                                           history=turn.history, policy=turn.policy)
+        self._emit(turn, "route", turn.decision)
+        self._emit(turn, "passages", turn.passages)
+
+    @staticmethod
+    def _style(turn: TurnState) -> str:
+        assert turn.decision is not None, "the turn was decided before generation"
+        return turn.decision.style
+
+    def _options(self, turn: TurnState) -> dict[str, Any]:
+        """The generation's options; its deadline is what embedding and retrieval left of the turn's."""
+        options: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        if self.deadline is not None:
+            left = self.deadline - (time.perf_counter() - turn.started)
+            if left <= 0:
+                raise EndpointTimeoutError(f"the turn's deadline of {self.deadline:g}s passed before generation")
+            options["deadline"] = left
+        return options
+
+    def _finish(self, turn: TurnState, generation: Generation) -> Answer:
         turn.timings["total"] = time.perf_counter() - turn.started
+        assert turn.decision is not None
         answer = Answer(text=generation.text, style=turn.decision.style, route=turn.decision, passages=turn.passages,
                         model=generation.model, usage=generation.usage, timings=dict(turn.timings),
                         session_id=turn.session_id, fallback_from=generation.fallback_from, policy=turn.policy)
-        session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style))
-        self._advise(turn.session_id, session.turns, session.total_turns)
+        if turn.remember:
+            session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style))
+            self._advise(turn.session_id, session.turns, session.total_turns)
         self._emit(turn, "done", answer)
         logger.info("turn %s: style %s, %d passages, %.3fs", turn.session_id[:8], answer.style,
                     len(answer.passages), turn.timings["total"])
@@ -359,16 +357,27 @@ class Pipeline:
         if policy:
             self.memory.set_policy(session_id, policy)
 
-    def _emit(self, turn: _Turn, kind: str, data: Any) -> Event:
+    def _emit(self, turn: TurnState, kind: str, data: Any) -> Event:
         event = Event(kind, data, time.perf_counter() - turn.started)
         turn.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
         return event
 
-    @staticmethod
-    def _session_id(session_id: Any) -> str:
-        if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > 200:
-            raise InvalidInputError(
-                f"session_id must be a non-empty str of at most 200 characters, got {type(session_id).__name__}")
-        return session_id
+
+def _check_options(*, k: Any, max_question_chars: Any, max_tokens: Any, min_score: Any, temperature: Any,
+                   deadline: Any) -> None:
+    """Refuse constructor options that could only fail later, naming the option and what it takes."""
+    for name, value in (("k", k), ("max_question_chars", max_question_chars), ("max_tokens", max_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive int, got {value!r}")
+
+    def number(value: Any) -> bool:
+        return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+    if min_score is not None and not number(min_score):
+        raise ConfigError(f"min_score must be a number (a cosine similarity floor) or None, got {min_score!r}")
+    if not (number(temperature) and 0 <= temperature <= 2):
+        raise ConfigError(f"temperature must be a number between 0 and 2, got {temperature!r}")
+    if deadline is not None and not (number(deadline) and deadline > 0):
+        raise ConfigError(f"deadline must be a positive number of seconds (or None), got {deadline!r}")

@@ -21,6 +21,7 @@ when several processes read and write, run ``chroma run --path DIR`` and connect
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -105,6 +106,8 @@ class ChromaRetriever:
 
     Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server), or a
     ready ``client``. Nothing is opened until first use; ``store`` is the :class:`ChromaCollection` underneath.
+    ``create=False`` opens read-only: a missing database or collection is a ``CollectionNotFoundError``, and
+    nothing is created (what ``neulora search`` and ``neulora collections`` use).
     """
 
     def __init__(
@@ -120,10 +123,12 @@ class ChromaRetriever:
         hnsw: Mapping[str, Any] | None = None,
         exact_limit: int = 20_000,
         max_query_chars: int = 8192,
+        create: bool = True,
     ) -> None:
         _check_k(k)
         self.store = ChromaCollection(collection, embedder_name=embedder.name, dim=embedder.dim, path=path,
-                                      host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit)
+                                      host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit,
+                                      create=create)
         self.embedder = embedder
         self.k = k
         self.max_query_chars = max_query_chars
@@ -226,7 +231,13 @@ class ChromaRetriever:
     ) -> list[Passage]:
         """Return the passages most similar to an embedding the caller already has."""
         k = _check_k(self.k if k is None else k)
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        min_score = _check_min_score(min_score)
+        if where is not None and not isinstance(where, Mapping):
+            raise InvalidInputError(f"where must be a dict of metadata conditions, got {type(where).__name__}")
+        try:
+            vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers: {exc}") from None
         if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
             raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers, got shape {vec.shape}")
         passages = [Passage.from_hit(hit) for hit in self.store.search(vec, k, where=where)]
@@ -298,6 +309,14 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="chunk", desc="embedding")
+
+
+def _check_min_score(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInputError(f"min_score must be a number (a cosine similarity floor) or None, got {value!r}")
+    return float(value)
 
 
 def _check_k(k: Any) -> int:

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from numbers import Real
 from pathlib import Path
@@ -26,11 +26,22 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from .embeddings import Embedder, EmbedderSpec, spec_of
+from .embeddings import Embedder, EmbedderSpec, build_embedder, spec_of
 from .errors import ConfigError, InvalidInputError, RouterFileError
-from .routerfile import RouterSpec, dump_spec, load_spec
+from .routerfile import RouterSpec, check_label_counts, check_styles, dump_spec, load_spec
 from .styles import DEFAULT_STYLES
 from .text import check_text, truncate
+from .validate import (
+    as_history,
+    as_texts,
+    as_vectors,
+    centroid_matrix,
+    check_count,
+    check_embedder,
+    row_norms,
+    safe_norm_floor,
+    unit_rows,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -181,13 +192,10 @@ class RouteBatch(Sequence[RouteDecision]):
 
 def format_router_input(query: str, history: Sequence[Any] | None, *, turns: int = 6) -> str:
     """The router's input: the bare query, or the original evaluation's history format when history is given."""
-    if not history:
+    pairs = as_history(history) if history is not None else []
+    if not pairs:
         return query
-    lines = []
-    for turn in list(history)[-turns:]:
-        role, content = (turn.get("role"), turn.get("content")) if isinstance(turn, Mapping) else turn
-        label = "User" if str(role).lower() in _USER_ROLES else "Assistant"
-        lines.append(f"{label}: {content}")
+    lines = [f"{'User' if role.lower() in _USER_ROLES else 'Assistant'}: {content}" for role, content in pairs[-turns:]]
     return "History:\n" + "\n".join(lines) + "\n\nCurrent user query:\n" + query
 
 
@@ -219,61 +227,67 @@ class CentroidRouter:
                  threshold: float | None = None, min_margin: float | None = None, fallback_style: str | None = None,
                  label_counts: Mapping[str, int] | None = None, spec: RouterSpec | None = None,
                  history_turns: int = 6, max_chars: int = 8192) -> None:
-        matrix = np.asarray(centroids, dtype=np.float64)
-        self.styles = tuple(styles)
-        if matrix.ndim != 2 or matrix.shape[0] != len(self.styles):
-            raise ConfigError(f"centroids must be ({len(self.styles)}, dim), got {matrix.shape}")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(matrix)) or not np.all(norms > 0):
-            raise ConfigError("centroids must be finite and non-zero")
-        self._rule = FallbackRule(threshold=threshold, min_margin=min_margin,
-                                  fallback_style=fallback_style or _default_fallback(self.styles))
+        # Every option is checked here, as the file's values are, so that nothing fails first at route time.
+        self.styles = check_styles(styles, ConfigError)
+        matrix = centroid_matrix(centroids, self.styles)
+        fallback = _default_fallback(self.styles) if fallback_style is None else fallback_style
+        self._rule = FallbackRule(threshold=threshold, min_margin=min_margin, fallback_style=fallback)
         if self._rule.fallback_style not in self.styles:
             raise ConfigError(f"fallback_style {self._rule.fallback_style!r} is not among {list(self.styles)}")
+        if not callable(getattr(embedder, "embed", None)):
+            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embeddings), got {embedder!r}")
         self.embedder = embedder
-        self.history_turns = history_turns
-        self.max_chars = max_chars
+        self.history_turns = check_count(history_turns, "history_turns")
+        self.max_chars = check_count(max_chars, "max_chars")
         self._spec = spec or RouterSpec(self.styles, matrix, spec_of(embedder).to_json(),
-                                        dict(label_counts) if label_counts is not None else None)
+                                        check_label_counts(label_counts, self.styles, ConfigError))
         self._method = _METHODS[self._spec.head]
-        self._unit64: NDArray[np.float64] = matrix / norms
+        self._unit64: NDArray[np.float64] = unit_rows(matrix)
         self._unit32 = self._unit64.astype(np.float32)
 
     @classmethod
-    def from_spec(cls, spec: RouterSpec, embedder: Embedder | None = None, **options: Any) -> CentroidRouter:
-        """Build from a validated :class:`RouterSpec`; without ``embedder``, the one the spec names."""
+    def from_spec(cls, spec: RouterSpec, embedder: Embedder | None = None, *, allow_mismatch: bool = False,
+                  **options: Any) -> CentroidRouter:
+        """Build from a validated :class:`RouterSpec`; without ``embedder``, the one the spec names.
+
+        An ``embedder`` of another vector space than the spec names is refused (:class:`EmbedderMismatchError`)
+        unless ``allow_mismatch=True``, which logs a warning and routes anyway.
+        """
+        where = f"router file {spec.source}" if spec.source else "router spec"
         if embedder is None:
             if spec.embedder is None:
-                raise RouterFileError("router file names no embedder and none was given")
+                raise RouterFileError(f"{where} names no embedder and none was given: pass embedder=")
             try:
-                embedder = EmbedderSpec.from_json(spec.embedder, dim=spec.dim).build()
-            except ConfigError as exc:
-                raise RouterFileError(f"cannot build the embedder the router file names ({exc}): "
-                                      "pass embedder=") from exc
+                embedder = build_embedder(EmbedderSpec.from_json(spec.embedder, dim=spec.dim))
+            except (ConfigError, TypeError, ValueError) as exc:
+                raise RouterFileError(f"{where}: cannot build the embedder it names ({exc}): pass embedder=") from exc
+        else:
+            check_embedder(spec, embedder, where, allow_mismatch)
         for key in ("threshold", "min_margin", "fallback_style"):
             options.setdefault(key, getattr(spec, key))
         return cls(spec.styles, spec.centroids, embedder, spec=spec, **options)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], embedder: Embedder | None = None,
-                  **options: Any) -> CentroidRouter:
-        """Load and validate ``router_model.json``; the embedder's dimension must match the centroids'."""
+    def from_file(cls, path: str | os.PathLike[str], embedder: Embedder | None = None, *,
+                  allow_mismatch: bool = False, **options: Any) -> CentroidRouter:
+        """Load and validate ``router_model.json``; ``embedder`` must make the vectors the file names.
+
+        A different dimension is a :class:`RouterFileError`; another vector space an
+        :class:`EmbedderMismatchError`, unless ``allow_mismatch=True`` (a warning is logged).
+        """
         spec = load_spec(path)
-        if embedder is not None and embedder.dim != spec.dim:
-            raise RouterFileError(f"router file {path}: centroid dimension {spec.dim} does not match embedder "
-                                  f"{embedder.name!r} of dimension {embedder.dim}")
         logger.info("loaded router %s: %d styles, dim %d, %s head", path, len(spec.styles), spec.dim, spec.head)
-        return cls.from_spec(spec, embedder, **options)
+        return cls.from_spec(spec, embedder, allow_mismatch=allow_mismatch, **options)
 
     @classmethod
     def from_hub(cls, repo_id: str = "marimmo/multi-lora", filename: str = "router/router_model.json", *,
                  embedder: Embedder | None = None, revision: str | None = None, token: str | None = None,
-                 **options: Any) -> CentroidRouter:
-        """Download the router file from the Hub (cached, through :mod:`neulora.hf`) and load it."""
+                 allow_mismatch: bool = False, **options: Any) -> CentroidRouter:
+        """Download the router file from the Hub (cached, through :mod:`neulora.hf`) and load it (see from_file)."""
         from .hf import HFAuth, download
 
         path = download(repo_id, filename, revision=revision, auth=HFAuth.resolve(token), error=RouterFileError)
-        return cls.from_file(path, embedder, **options)
+        return cls.from_file(path, embedder, allow_mismatch=allow_mismatch, **options)
 
     def route(self, text: str, history: Sequence[Any] | None = None) -> RouteDecision:
         """Embed ``text`` (with ``history`` if given) and route it."""
@@ -282,36 +296,29 @@ class CentroidRouter:
                                       max_chars=self.max_chars)
         return self.route_vector(self.embedder.embed(inputs)[0])
 
-    def route_many(self, texts: Sequence[str], histories: Sequence[Sequence[Any] | None] | None = None) -> RouteBatch:
-        """Route many texts with one embedding call and one matrix product."""
-        for i, t in enumerate(texts):
-            check_text(t, what=f"text {i}")
+    def route_many(self, texts: Iterable[str], histories: Sequence[Sequence[Any] | None] | None = None) -> RouteBatch:
+        """Route many texts (a list or tuple of str) with one embedding call and one matrix product."""
+        texts = as_texts(texts)
         inputs = format_router_inputs(texts, histories, turns=self.history_turns, max_chars=self.max_chars)
         return self.route_vectors(self.embedder.embed(inputs), normalized=True)
 
     def route_vector(self, vector: NDArray[Any]) -> RouteDecision:
         """Route one embedding the caller already has (a fast path: one matrix-vector product)."""
-        v = np.asarray(vector)
-        if v.ndim != 1:
-            raise InvalidInputError(f"route_vector takes a 1-d vector, got shape {v.shape}")
-        if self._spec.classifier is not None or v.dtype not in (np.float32, np.float64) or v.shape[0] != self.dim:
-            return self.route_vectors(v[None, :])[0]
+        v = as_vectors(vector)
+        if v.ndim != 1 or v.shape[0] != self.dim:
+            raise InvalidInputError(f"route_vector takes a 1-d vector of {self.dim} values, got shape {v.shape}")
+        norm = math.sqrt(float(np.vdot(v, v)))  # vdot, unlike @, raises no floating-point warnings
+        if self._spec.classifier is not None or not safe_norm_floor(v.dtype) <= norm < math.inf:
+            return self.route_vectors(v[None, :])[0]  # badly scaled, NaN or zero: the careful path decides
+        # A finite norm bounds every dot product with a unit centroid: the scores are finite.
         raw = ((self._unit32 if v.dtype == np.float32 else self._unit64) @ v).tolist()
-        norm = math.sqrt(float(v @ v))
-        scores = [s / norm for s in raw] if norm > 0 else [math.nan]
-        if not all(math.isfinite(s) for s in scores):
-            raise InvalidInputError("vectors contain NaN or infinity, or a zero vector")
-        return _decide(self.styles, scores, self._rule, self._method)
+        return _decide(self.styles, [s / norm for s in raw], self._rule, self._method)
 
     def route_vectors(self, matrix: NDArray[Any], *, normalized: bool = False) -> RouteBatch:
-        """Route ``(n, dim)`` embeddings; ``normalized=True`` promises unit rows and skips one pass."""
-        x = np.asarray(matrix)
+        """Route ``(n, dim)`` embeddings (``n`` may be 0); ``normalized=True`` promises unit rows, skipping a pass."""
+        x = as_vectors(matrix)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise InvalidInputError(f"expected vectors of shape (n, {self.dim}), got {x.shape}")
-        if x.dtype not in (np.float32, np.float64):
-            if not np.issubdtype(x.dtype, np.number):
-                raise InvalidInputError(f"vectors must be numeric, got dtype {x.dtype}")
-            x = x.astype(np.float64)
         scores = self._scores(x, normalized)
         if not np.all(np.isfinite(scores)):
             raise InvalidInputError("vectors contain NaN or infinity, or a zero vector")
@@ -319,16 +326,19 @@ class CentroidRouter:
 
     def _scores(self, x: NDArray[Any], normalized: bool) -> NDArray[Any]:
         if self._spec.classifier is not None:
-            logits = self._spec.classifier.logits(x if normalized else _unit_rows(x))
+            logits = self._spec.classifier.logits(x if normalized else unit_rows(x))
             logits = logits - logits.max(axis=1, keepdims=True)
             e = np.exp(logits)
             out: NDArray[Any] = e / e.sum(axis=1, keepdims=True)
             return out
-        scores: NDArray[Any] = x @ (self._unit32 if x.dtype == np.float32 else self._unit64).T
-        if not normalized:
-            norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scores /= norms[:, None]
+        unit = self._unit32 if x.dtype == np.float32 else self._unit64
+        if normalized:
+            cosines: NDArray[Any] = x @ unit.T
+            return cosines
+        x, norms = row_norms(x)  # rescales rows whose squares would overflow or underflow
+        with np.errstate(all="ignore"):  # zero, NaN or infinite rows give NaN, which the caller refuses
+            scores: NDArray[Any] = x @ unit.T
+            scores /= norms[:, None]
         return scores
 
     @property
@@ -385,10 +395,3 @@ def _decide(styles: tuple[str, ...], scores: Sequence[float], rule: FallbackRule
 
 def _default_fallback(styles: Sequence[str]) -> str:
     return "direct" if "direct" in styles else styles[0]
-
-
-def _unit_rows(x: NDArray[Any]) -> NDArray[Any]:
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: NDArray[Any] = x / norms
-    return out

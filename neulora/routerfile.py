@@ -16,7 +16,6 @@ replaces nearest-centroid scoring by the softmax of its logits over the unit-nor
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +23,21 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from .errors import RouterFileError
+from .embeddings import EmbedderSpec
+from .errors import ConfigError, RouterFileError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
+
+    Fail = Callable[[str], Exception]
 
 __all__ = ["MLP2", "Linear", "RouterSpec", "dump_spec", "load_spec", "parse_spec"]
 
 _KNOWN_KEYS = ("styles", "centroids", "embedder", "label_counts", "threshold", "min_margin", "fallback_style",
                "classifier")
+_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64; below it values lose precision
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class RouterSpec:
     classifier: MLP2 | Linear | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     min_margin: float | None = None
+    source: str | None = field(default=None, compare=False)  # the file it was read from, for messages
 
     @property
     def dim(self) -> int:
@@ -111,6 +117,11 @@ def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
         raise RouterFileError(f"router file {where}: cannot be read ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise RouterFileError(f"router file {where}: not valid JSON ({exc})") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise RouterFileError(f"router file {where}: cannot be parsed ({exc})") from exc
+    except RecursionError:  # the C decoder recurses once per level of nesting
+        raise RouterFileError(f"router file {where}: nested too deeply to parse (a router file is a flat object "
+                              "of lists of numbers)") from None
     return parse_spec(raw, where=where)
 
 
@@ -126,11 +137,9 @@ def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True
     missing = [k for k in required if k not in raw]
     if missing:
         raise fail(f"missing key(s) {', '.join(missing)}")
-    styles = _styles(raw["styles"], fail)
+    styles = check_styles(raw["styles"], fail)
     centroids = _centroids(raw["centroids"], styles, fail)
-    embedder = raw.get("embedder")
-    if embedder is not None and (not isinstance(embedder, dict) or "backend" not in embedder):
-        raise fail("'embedder' must be an object with a 'backend' (and usually 'model_name')")
+    embedder = _embedder(raw.get("embedder"), centroids.shape[1], fail)
     fallback = raw.get("fallback_style")
     if fallback is not None and fallback not in styles:
         raise fail(f"fallback_style {fallback!r} is not among the styles {list(styles)}")
@@ -138,12 +147,13 @@ def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True
         styles=styles,
         centroids=centroids,
         embedder=embedder,
-        label_counts=_label_counts(raw.get("label_counts"), styles, fail),
+        label_counts=check_label_counts(raw.get("label_counts"), styles, fail),
         threshold=_bounded(raw.get("threshold"), "threshold", -1.0, 1.0, fail),
         min_margin=_bounded(raw.get("min_margin"), "min_margin", 0.0, 2.0, fail),
         fallback_style=fallback,
         classifier=_classifier(raw.get("classifier"), len(styles), centroids.shape[1], fail),
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
+        source=where,
     )
 
 
@@ -169,8 +179,9 @@ def dump_spec(spec: RouterSpec) -> dict[str, Any]:
     return out
 
 
-def _styles(value: Any, fail: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) < 2:
+def check_styles(value: Any, fail: Fail) -> tuple[str, ...]:
+    """The style names, refused through ``fail`` unless two or more distinct non-empty strings."""
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
         raise fail("'styles' must be a list of at least two style names")
     if not all(isinstance(s, str) and s.strip() for s in value):
         raise fail("'styles' must contain non-empty strings only")
@@ -179,18 +190,46 @@ def _styles(value: Any, fail: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _vector(value: Any, what: str, fail: Any) -> NDArray[np.float64]:
+def check_centroid(vector: NDArray[np.float64]) -> str | None:
+    """What makes a centroid unusable (no finite direction), or None.
+
+    Huge finite values are fine: the router divides by the largest value before the norm, so nothing overflows.
+    Values that are all subnormal are refused: they carry a few bits of precision, not a direction.
+    """
+    if not np.all(np.isfinite(vector)):
+        return "contains NaN or infinity"
+    peak = float(np.max(np.abs(vector)))
+    if peak == 0.0:
+        return "is a zero vector (it has no direction)"
+    if peak < _TINY:
+        return (f"is too small: its largest |value| {peak:.3g} is below the smallest normal float64 "
+                f"({_TINY:.3g}), so its direction is unreliable; rescale it")
+    return None
+
+
+def _vector(value: Any, what: str, fail: Fail) -> NDArray[np.float64]:
     if not isinstance(value, list) or not value:
         raise fail(f"{what} must be a non-empty list of numbers")
     bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float))]
     if bad:
         raise fail(f"{what} contains a non-numeric value {bad[0]!r}")
-    if not all(math.isfinite(v) for v in value):
-        raise fail(f"{what} contains NaN or infinity")
-    return np.asarray(value, dtype=np.float64)
+    try:
+        out = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # a JSON integer beyond float64, e.g. 10**400
+        for i, v in enumerate(value):
+            try:
+                float(v)
+            except OverflowError:
+                raise fail(f"{what} value at index {i} does not fit a float64 (an integer of {len(str(abs(v)))} "
+                           "digits)") from None
+        raise
+    finite = np.isfinite(out)
+    if not finite.all():
+        raise fail(f"{what} contains NaN or infinity (at index {int(np.argmin(finite))})")
+    return out
 
 
-def _matrix(value: Any, what: str, fail: Any) -> NDArray[np.float64]:
+def _matrix(value: Any, what: str, fail: Fail) -> NDArray[np.float64]:
     if not isinstance(value, list) or not value:
         raise fail(f"{what} must be a non-empty list of rows")
     rows = [_vector(r, f"{what} row {i}", fail) for i, r in enumerate(value)]
@@ -199,7 +238,7 @@ def _matrix(value: Any, what: str, fail: Any) -> NDArray[np.float64]:
     return np.stack(rows)
 
 
-def _centroids(value: Any, styles: tuple[str, ...], fail: Any) -> NDArray[np.float64]:
+def _centroids(value: Any, styles: tuple[str, ...], fail: Fail) -> NDArray[np.float64]:
     if not isinstance(value, dict):
         raise fail("'centroids' must be an object mapping style -> vector")
     absent = [s for s in styles if s not in value]
@@ -213,12 +252,37 @@ def _centroids(value: Any, styles: tuple[str, ...], fail: Any) -> NDArray[np.flo
     if len(set(dims.values())) != 1:
         raise fail(f"centroids are ragged: dimensions {dims}")
     for s, v in zip(styles, vectors, strict=True):
-        if not np.any(v):
-            raise fail(f"centroid {s!r} is a zero vector (it has no direction)")
+        if problem := check_centroid(v):
+            raise fail(f"centroid {s!r} {problem}")
     return np.stack(vectors)
 
 
-def _label_counts(value: Any, styles: tuple[str, ...], fail: Any) -> dict[str, int] | None:
+def _embedder(value: Any, dim: int, fail: Fail) -> dict[str, Any] | None:
+    """The ``embedder`` object, checked as :class:`EmbedderSpec` reads it (and its ``dim`` against the centroids')."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("backend"), str):
+        raise fail(f"'embedder' must be an object with a str 'backend' (and usually 'model_name'), got {value!r:.80}")
+    model = value.get("model_name")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise fail(f"embedder 'model_name' must be a non-empty str, got {model!r}")
+    seed, ngrams = value.get("seed", 0), value.get("ngrams", [2])
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise fail(f"embedder 'seed' must be an int, got {seed!r}")
+    if not isinstance(ngrams, list) or not ngrams or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in ngrams):
+        raise fail(f"embedder 'ngrams' must be a list of positive ints, got {ngrams!r}")
+    # "custom" is what a router made with an embedder that cannot describe itself records: known by name only.
+    checked = {**value, "backend": "hash"} if value["backend"] == "custom" else value
+    try:
+        EmbedderSpec.from_json(checked, dim=dim)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return value
+
+
+def check_label_counts(value: Any, styles: tuple[str, ...], fail: Fail) -> dict[str, int] | None:
+    """The training label counts (style -> count), refused through ``fail`` unless well-formed."""
     if value is None:
         return None
     if not isinstance(value, dict) or not all(
@@ -231,7 +295,7 @@ def _label_counts(value: Any, styles: tuple[str, ...], fail: Any) -> dict[str, i
     return dict(value)
 
 
-def _bounded(value: Any, key: str, low: float, high: float, fail: Any) -> float | None:
+def _bounded(value: Any, key: str, low: float, high: float, fail: Fail) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
@@ -239,7 +303,7 @@ def _bounded(value: Any, key: str, low: float, high: float, fail: Any) -> float 
     return float(value)
 
 
-def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | Linear | None:
+def _classifier(value: Any, n_styles: int, dim: int, fail: Fail) -> MLP2 | Linear | None:
     if value is None:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
@@ -266,7 +330,7 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Any) -> MLP2 | Linear
     return MLP2(w1, b1, w2, b2, keys=(weights[0], biases[0], weights[1], biases[1]))
 
 
-def _linear(value: dict[str, Any], n_styles: int, dim: int, fail: Any) -> Linear:
+def _linear(value: dict[str, Any], n_styles: int, dim: int, fail: Fail) -> Linear:
     unknown = sorted(set(value) - {"type", "weight", "bias"})
     if unknown or "weight" not in value or "bias" not in value:
         raise fail(f"linear classifier must hold exactly 'weight' and 'bias', got keys {sorted(value)}")

@@ -49,6 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .styles import STYLES
@@ -98,8 +99,13 @@ def _score(value: Any) -> float | None:
 
 def _url(value: Any) -> str:
     text = _text(value)
-    if not text.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    parts = urlsplit(text)
+    try:
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number from 0 to 65535
+        valid = False
+    if not valid:
+        raise ValueError(f"expected an http:// or https:// URL with a host and a valid port, got {value!r}")
     return text.rstrip("/")
 
 

@@ -10,7 +10,11 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
+from contextlib import suppress
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from .styles import STYLES
@@ -86,9 +90,19 @@ class ChatStubServer:
         headers: dict[str, str] | None = None,
         text: str | None = None,
         break_after: int | None = None,
+        raw: bytes | None = None,
+        events: list[bytes] | None = None,
+        delay: float = 0.0,
+        trickle: float = 0.0,
     ) -> None:
-        """Script the next reply (for ``model``, or for any model)."""
-        reply = {"status": status, "body": body, "headers": headers or {}, "text": text, "break_after": break_after}
+        """Script the next reply (for ``model``, or for any model).
+
+        ``raw`` is sent as the body of a 200 exactly as given, ``events`` as the stream's SSE payloads (each
+        framed as ``data: ...``); ``delay`` holds the reply back, and ``trickle`` spaces the stream's events (or,
+        with ``raw``, the body's bytes) by that many seconds: a server that never stops but never finishes.
+        """
+        reply = {"status": status, "body": body, "headers": headers or {}, "text": text, "break_after": break_after,
+                 "raw": raw, "events": events, "delay": delay, "trickle": trickle}
         with self._lock:
             self._script.setdefault(model, []).append(reply)
 
@@ -97,7 +111,8 @@ class ChatStubServer:
             for key in (model, None):
                 if self._script.get(key):
                     return self._script[key].pop(0)
-        return {"status": 200, "body": None, "headers": {}, "text": None, "break_after": None}
+        return {"status": 200, "body": None, "headers": {}, "text": None, "break_after": None, "raw": None,
+                "events": None, "delay": 0.0, "trickle": 0.0}
 
     def record(self, request: dict[str, Any]) -> None:
         with self._lock:
@@ -116,65 +131,94 @@ class ChatStubServer:
 
 
 def _handler_for(server: ChatStubServer) -> Any:
-    import json
-    import time
-    from http.server import BaseHTTPRequestHandler
+    return type("Handler", (_StubHandler,), {"stub": server})
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
-        def log_message(self, *args: Any) -> None:
-            pass
+class _StubHandler(BaseHTTPRequestHandler):
+    """The request handler of :class:`ChatStubServer` (``stub`` is set on a subclass per server)."""
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-            model = str(body.get("model") or "endpoint")
-            server.record({"path": self.path, "model": model, "body": body, "client_port": self.client_address[1],
-                           "headers": {k.lower(): v for k, v in self.headers.items()}})
-            reply = server.next_reply(model)
-            if server.latency:
-                time.sleep(server.latency)
-            if reply["body"] is not None or reply["status"] != 200 or not self.path.endswith("/chat/completions"):
-                # a scripted JSON answer or error (any endpoint); 404 for an unscripted other endpoint
-                status = 404 if reply["status"] == 200 and reply["body"] is None else reply["status"]
-                payload = json.dumps(reply["body"] if reply["body"] is not None else {"error": "scripted"}).encode()
-                self._send(status, payload, reply["headers"])
-                return
-            text = reply["text"] if reply["text"] is not None else f"Answer from {model}."
-            if body.get("stream"):
-                self._stream(model, text, reply["break_after"])
-            else:
-                self._send(200, json.dumps(_completion(model, text)).encode(), reply["headers"])
+    stub: ChatStubServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
-        def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def handle(self) -> None:
+        # the client may give up on a reply (a deadline, a cancelled stream): nothing to report then
+        with suppress(BrokenPipeError, ConnectionResetError):
+            super().handle()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        model = str(body.get("model") or "endpoint")
+        self.stub.record({"path": self.path, "model": model, "body": body, "client_port": self.client_address[1],
+                       "headers": {k.lower(): v for k, v in self.headers.items()}})
+        reply = self.stub.next_reply(model)
+        if self.stub.latency or reply["delay"]:
+            time.sleep(self.stub.latency + reply["delay"])
+        if reply["raw"] is not None:
+            self._send_raw(reply["raw"], reply["trickle"])
+        elif reply["body"] is not None or reply["status"] != 200 or not self.path.endswith("/chat/completions"):
+            self._scripted(reply)
+        else:
+            self._answer(model, bool(body.get("stream")), reply)
+
+    def _scripted(self, reply: dict[str, Any]) -> None:
+        """A scripted JSON answer or error (any endpoint); 404 for an unscripted other endpoint."""
+        status = 404 if reply["status"] == 200 and reply["body"] is None else reply["status"]
+        payload = json.dumps(reply["body"] if reply["body"] is not None else {"error": "scripted"}).encode()
+        self._send(status, payload, reply["headers"])
+
+    def _answer(self, model: str, stream: bool, reply: dict[str, Any]) -> None:
+        text = reply["text"] if reply["text"] is not None else f"Answer from {model}."
+        if stream:
+            events = [b"data: " + e + b"\n\n" for e in reply["events"]] if reply["events"] is not None \
+                else _sse_events(model, text)
+            self._stream(events, reply["break_after"], reply["trickle"])
+        else:
+            self._send(200, json.dumps(_completion(model, text)).encode(), reply["headers"])
+
+    def _send(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _send_raw(self, payload: bytes, trickle: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        for i in range(len(payload)) if trickle else ():
+            self.wfile.write(payload[i : i + 1])
+            self.wfile.flush()
+            time.sleep(trickle)
+        if not trickle:
             self.wfile.write(payload)
 
-        def _stream(self, model: str, text: str, break_after: int | None) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for i, event in enumerate(_sse_events(model, text)):
-                if i == break_after:  # abort mid-body: no final chunk, as a dropped connection does
-                    self.wfile.flush()
-                    self.close_connection = True
-                    self.connection.shutdown(2)
-                    return
-                self._chunk(event)
-            self._chunk(b"")
+    def _stream(self, events: list[bytes], break_after: int | None, trickle: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i, event in enumerate(events):
+            if trickle:
+                time.sleep(trickle)
+            if i == break_after:  # abort mid-body: no final chunk, as a dropped connection does
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            self._chunk(event)
+        self._chunk(b"")
 
-        def _chunk(self, data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
-    return Handler
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
 
 
 def _sse_events(model: str, text: str) -> list[bytes]:

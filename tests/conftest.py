@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+import shutil
+import sys
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from .servers import report_dead_servers
+from .servers import ManagedServer, background_server, free_port, report_dead_servers
 
 pytest_plugins = ["pytester"]
 
@@ -28,3 +31,15 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def router_file(shared_data: Path) -> Path:
     return shared_data / "router_model.json"
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
+    """A real ``chroma run`` server on a free loopback port, for the whole session (tests use their own collections)."""
+    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
+    if chroma is None:
+        pytest.fail("the 'chroma' command (installed with chromadb) was not found")
+    port, data = free_port(), tmp_path_factory.mktemp("chroma-server")
+    argv = [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with background_server(argv, port, log=data / "server.log", timeout=30, name="chroma run") as server:
+        yield server

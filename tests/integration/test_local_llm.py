@@ -35,3 +35,35 @@ def test_generate_and_stream_produce_the_same_real_text(client: TransformersStyl
 def test_unknown_style_is_refused(client: TransformersStyleClient) -> None:
     with pytest.raises(InvalidInputError, match="unknown style"):
         client.generate("lecture", ASK)
+
+
+def test_a_generation_that_fails_in_its_worker_reaches_the_stream_reader(client: TransformersStyleClient) -> None:
+    import threading
+
+    from neulora import GenerationError
+
+    ask = [{"role": "user", "content": "What is 2 + 3?"}]
+    box: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            "".join(client.stream("direct", ask, max_tokens=8, num_beams=2))  # beams cannot stream: fails
+        except BaseException as exc:
+            box.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=120)
+    assert not reader.is_alive(), "the stream hung after its worker failed"
+    assert isinstance(box[0], GenerationError) and "beam" in str(box[0])
+    with pytest.raises(GenerationError, match="local model for 'direct' failed"):
+        client.generate("direct", ask, max_tokens=8, num_beams=2, num_return_sequences=3)
+
+
+def test_the_deadline_bounds_local_generation(client: TransformersStyleClient) -> None:
+    import time
+
+    ask = [{"role": "user", "content": "Tell me a long story about numbers."}]
+    t0 = time.monotonic()
+    g = client.generate("direct", ask, max_tokens=2000, deadline=1.0)
+    assert time.monotonic() - t0 < 6.0 and g.usage is not None and g.usage["completion_tokens"] < 2000

@@ -104,10 +104,11 @@ def test_writer_threads_sharing_a_retriever_are_serialised(tmp_path: Path) -> No
 def test_a_path_that_is_a_file_is_a_retrieval_error(tmp_path: Path) -> None:
     (tmp_path / "db").write_text("not a folder")
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
-    with pytest.raises(RetrievalError, match="could not open collection 'neulora'"):
+    with pytest.raises(RetrievalError, match="is a file, not a folder"):
         r.count()
-    with pytest.raises(RetrievalError, match="for writing"):
+    with pytest.raises(RetrievalError, match="is a file, not a folder"):
         r.add_texts(["a note"])
+    assert (tmp_path / "db").read_text() == "not a folder"
 
 
 def test_the_handle_names_its_mode(tmp_path: Path) -> None:

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,21 +9,10 @@ from neulora import ChromaRetriever, RetrievalError
 from neulora.embeddings import HashingEmbedder
 from neulora.testing import CountingEmbedder
 
-from ..servers import ManagedServer, background_server, free_port
+from ..servers import ManagedServer, free_port
 from .chroma_helpers import brute_force, write_english
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
-    chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
-    if chroma is None:
-        pytest.fail("the 'chroma' command (installed with chromadb) was not found")
-    port, data = free_port(), tmp_path_factory.mktemp("chroma-server")
-    argv = [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
-    with background_server(argv, port, log=data / "server.log", timeout=30, name="chroma run") as server:
-        yield server
 
 
 def test_server_mode_ingests_retrieves_and_reingests_for_free(
@@ -70,3 +56,47 @@ def test_unreachable_server_is_a_retrieval_error() -> None:
     r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=free_port())
     with pytest.raises(RetrievalError, match="Chroma could not open collection 'neulora'"):
         r.count()
+
+
+DYING_WRITER = """
+import os, sys, time
+from pathlib import Path
+from neulora import ChromaRetriever
+from neulora.embeddings import HashingEmbedder
+port, flags = int(sys.argv[1]), Path(sys.argv[2])
+r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=port, collection="dying-writer")
+emb = HashingEmbedder()
+with r.store.writing() as w:
+    w.add(["first"], emb.embed(["first chunk about vectors"]), ["first chunk about vectors"], [{"source": "f"}])
+    (flags / "ready").touch()
+    while not (flags / "go").exists():
+        time.sleep(0.01)
+    w.add(["second"], emb.embed(["second chunk about matrices"]), ["second chunk about matrices"], [{"source": "s"}])
+    os._exit(9)  # killed between its last write and its closing stamp
+"""
+
+
+def test_a_writer_killed_before_its_closing_stamp_leaves_no_reader_stale(
+    chroma_server: ManagedServer, tmp_path: Path
+) -> None:
+    import subprocess
+    import time
+
+    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
+                             collection="dying-writer")
+    reader.add_texts(["seed chunk about numbers"])
+    assert reader.retrieve("numbers", k=1)[0].text == "seed chunk about numbers"
+    proc = subprocess.Popen([sys.executable, "-c", DYING_WRITER, str(chroma_server.port), str(tmp_path)])
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer did not get going"
+        time.sleep(0.01)
+    assert reader.retrieve("vectors", k=1)[0].text == "first chunk about vectors"  # read mid-write
+    (tmp_path / "go").touch()
+    assert proc.wait(timeout=60) == 9
+    assert reader.retrieve("matrices", k=1)[0].text == "second chunk about matrices"
+    # a re-run that changes nothing still closes the dead writer's stamp: the exact index serves again
+    ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
+                    collection="dying-writer").add_texts(["seed chunk about numbers"])
+    assert reader.retrieve("matrices", k=1)[0].text == "second chunk about matrices"
+    assert reader.store._exact is not None and reader.store._exact.usable

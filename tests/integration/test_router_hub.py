@@ -20,7 +20,7 @@ PROBE = """
 from neulora import CentroidRouter, RouterFileError
 from neulora.embeddings import HashingEmbedder
 try:
-    r = CentroidRouter.from_hub({args}embedder=HashingEmbedder())
+    r = CentroidRouter.from_hub({args}embedder=HashingEmbedder(), allow_mismatch=True)
     print("OK", r.styles, r.to_spec().label_counts["socratic"])
 except RouterFileError as exc:
     print("ERR", exc)

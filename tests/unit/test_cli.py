@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import io
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from neulora.cli import main
+from neulora.embeddings import HashingEmbedder
+from neulora.retrieval import ChromaRetriever
+from neulora.styles import STYLES
+from neulora.testing import ChatStubServer
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +73,95 @@ def test_bad_settings_exit_2_with_one_line_naming_the_variable(capsys: pytest.Ca
     monkeypatch.delenv("NEULORA_K")
     assert main(["route", "x", "--router", "missing-router.json"]) == 1  # a bad router file is not a usage error
     assert "not found" in capsys.readouterr().err
+
+
+# -- a stub chat server stands in for the Inference API (real HTTP on 127.0.0.1) -----------------------
+@pytest.fixture
+def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ChatStubServer]:
+    with ChatStubServer() as server:
+        monkeypatch.setenv("NEULORA_BACKEND", "hf")
+        monkeypatch.setenv("NEULORA_BASE_URL", server.url)
+        monkeypatch.setenv("NEULORA_SESSIONS_DIR", str(tmp_path / "sessions"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        yield server
+
+
+def test_search_on_an_empty_collection_says_to_ingest_first_and_exits_1(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    ChromaRetriever(HashingEmbedder(), path=tmp_path / "db").reset()  # the collection exists, empty
+    assert main(["search", "등차수열의 합", "--path", str(tmp_path / "db")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "no notes in collection 'neulora'" in captured.err and str(tmp_path / "db") in captured.err
+    assert "neulora ingest" in captured.err
+    assert main(["search", "등차수열의 합", "--path", str(tmp_path / "db"), "--json"]) == 1
+
+
+def test_search_says_when_no_passage_reaches_the_score_floor(shared_data: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest", str(shared_data / "highmath12.txt")]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("NEULORA_MIN_SCORE", "0.99")
+    assert main(["search", "등차수열의 합", "-k", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("[1] ")  # the passages are still shown, for inspection
+    assert "no passage reaches the score floor 0.99 (NEULORA_MIN_SCORE)" in captured.err
+    monkeypatch.setenv("NEULORA_MIN_SCORE", "off")
+    assert main(["search", "등차수열의 합", "-k", "2"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("missing/c.png", "folder missing does not exist"),
+    ("notes.txt/c.png", "notes.txt is not a folder"),
+    ("here", "is a folder"),
+    ("c.xyz", "cannot write '.xyz' files"),
+    ("confusion", "needs a file name ending in .png"),
+])
+def test_router_eval_refuses_a_plot_it_cannot_write_before_evaluating(
+        target: str, message: str, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "here").mkdir()
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl"), "--plot", target]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the evaluation ran
+    assert captured.err.count("\n") == 1 and message in captured.err and "--plot" in captured.err
+
+
+def test_router_eval_refuses_a_plot_without_matplotlib_before_evaluating(
+        shared_data: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the plot extra were not installed
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl"), "--plot", "c.png"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "pip install 'neulora[plot]'" in captured.err
+
+
+def test_chat_refuses_an_unknown_style_at_once_and_keeps_the_previous_one(
+        stub: ChatStubServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/style feedback\n/style bogus\n제 답은 12입니다\n"))
+    assert main(["chat"]) == 0
+    captured = capsys.readouterr()
+    assert "unknown style 'bogus'" in captured.err and all(style in captured.err for style in STYLES)
+    assert "style stays feedback" in captured.err and "style now bogus" not in captured.out
+    assert next(line for line in captured.out.splitlines() if line.startswith("style: ")).startswith(
+        "style: feedback (forced;")
+    assert len(stub.requests) == 1
+
+
+def test_chat_refuses_an_unknown_style_flag_before_starting(stub: ChatStubServer, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("질문\n"))
+    assert main(["chat", "--style", "bogus"]) == 1
+    captured = capsys.readouterr()
+    assert "unknown style 'bogus'" in captured.err and captured.out == "" and stub.requests == []
+
+
+def test_ask_without_a_session_leaves_no_session_behind(stub: ChatStubServer, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    sessions = tmp_path / "sessions"
+    for _ in range(2):
+        assert main(["ask", "로그가 뭐예요?"]) == 0
+    assert not sessions.exists() or list(sessions.iterdir()) == []
+    assert main(["ask", "로그가 뭐예요?", "--session", "kept"]) == 0
+    assert len(list(sessions.glob("*.json"))) == 1
+    assert "Answer from" in capsys.readouterr().out

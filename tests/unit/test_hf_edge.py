@@ -60,10 +60,15 @@ def test_the_inference_api_embedder_retries_a_503_while_the_model_loads() -> Non
     assert len(server.requests) == 2
 
 
-def test_a_provider_huggingface_hub_refuses_is_an_embedding_error_not_a_bare_value_error() -> None:
-    embedder = HFInferenceEmbedder(provider="no-such-provider", token="hf_x", dim=8)
-    with pytest.raises(EmbeddingError, match="no-such-provider"):
-        embedder.embed(["x"])
+def test_a_provider_huggingface_hub_does_not_know_is_refused_at_construction() -> None:
+    from neulora import ConfigError
+    from neulora.llm import HFStyleClient
+
+    with pytest.raises(ConfigError, match=r"unknown inference provider 'no-such-provider'.*together"):
+        HFInferenceEmbedder(provider="no-such-provider", token="hf_x", dim=8)
+    with pytest.raises(ConfigError, match="no-such-provider"):
+        HFStyleClient(provider="no-such-provider", token="hf_x")
+    assert HFStyleClient(provider="auto", token="hf_x").provider == "auto"
 
 
 def test_embedder_failures_that_are_not_retryable_are_typed_and_redacted() -> None:
@@ -78,7 +83,7 @@ def test_embedder_failures_that_are_not_retryable_are_typed_and_redacted() -> No
 def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if path.name == "hf.py":
+        if path.name in ("hf.py", "hf_async.py"):  # the edge, sync and async halves
             continue
         text = path.read_text(encoding="utf-8")
         if "HF_TOKEN" in text:

@@ -8,21 +8,27 @@ from typing import Any
 import numpy as np
 import pytest
 
-from neulora import CentroidRouter, ConfigError, InvalidInputError, RouterFileError
-from neulora.embeddings import HashingEmbedder
+from neulora import CentroidRouter, ConfigError, EmbedderMismatchError, InvalidInputError, RouterFileError
+from neulora.cli import main
+from neulora.config import build_router
+from neulora.embeddings import HashingEmbedder, HFInferenceEmbedder
 from neulora.router import FallbackRule, format_router_input
+from neulora.routerfile import load_spec
+from neulora.settings import Settings
 from neulora.testing import CountingEmbedder
 from neulora.train import evaluate, fit_threshold
 
 
 @pytest.fixture(scope="module")
 def raw(router_file: Path) -> dict[str, Any]:
-    return json.loads(router_file.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(router_file.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="module")
 def router(router_file: Path) -> CentroidRouter:
-    return CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
+    # The file is in bge-m3 space; these tests route its own vectors, or hashing ones, through it on purpose.
+    return CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
 
 
 def write(tmp_path: Path, data: Any, name: str = "router.json") -> Path:
@@ -87,7 +93,7 @@ def test_save_then_from_file_is_identical(router: CentroidRouter, router_file: P
     router.save(out)
     assert json.loads(out.read_text(encoding="utf-8")) == raw
     assert out.read_bytes() == router_file.read_bytes()
-    again = CentroidRouter.from_file(out, HashingEmbedder(dim=1024))
+    again = CentroidRouter.from_file(out, HashingEmbedder(dim=1024), allow_mismatch=True)
     assert again.styles == router.styles
     assert np.array_equal(again.to_spec().centroids, router.to_spec().centroids)
     assert again.to_spec().label_counts == router.to_spec().label_counts
@@ -159,6 +165,77 @@ def test_dimension_mismatch_with_the_embedder_is_refused(router_file: Path) -> N
         CentroidRouter.from_file(router_file, HashingEmbedder(dim=512))
 
 
+def test_an_embedder_of_another_space_is_refused_naming_both(router_file: Path) -> None:
+    with pytest.raises(EmbedderMismatchError) as info:
+        CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
+    message = str(info.value)
+    assert str(router_file) in message and "allow_mismatch=True" in message
+    assert "made with embedder 'BAAI/bge-m3:cls', but the embedder given is 'hash-v1-d1024-n23-s0'" in message
+    with pytest.raises(EmbedderMismatchError, match="hash-v1-d1024-n23-s0"):
+        CentroidRouter.from_spec(load_spec(router_file), HashingEmbedder(dim=1024))
+
+
+def test_allow_mismatch_routes_anyway_and_logs_a_warning(router_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="neulora"):
+        r = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
+    assert r.route("로그의 정의").style in r.styles
+    [record] = [rec for rec in caplog.records if rec.levelname == "WARNING"]
+    assert "'BAAI/bge-m3:cls'" in record.getMessage() and "allow_mismatch=True" in record.getMessage()
+
+
+class Named:
+    """An embedder without ``spec()``: known by its name only."""
+
+    def __init__(self, name: str, dim: int = 1024) -> None:
+        self.name, self.dim = name, dim
+
+    def embed(self, texts: Any) -> Any:
+        return HashingEmbedder(dim=self.dim).embed(texts)
+
+
+@pytest.mark.parametrize("embedder", [HFInferenceEmbedder("BAAI/bge-m3"), Named("bge-m3:cls"), Named("BAAI/bge-m3"),
+                                      Named("/home/me/.cache/huggingface/hub/models--BAAI--bge-m3/snapshots/5617a9f")],
+                         ids=["inference api", "local folder", "custom name", "hub cache"])
+def test_an_embedder_of_the_same_space_is_accepted(router_file: Path, embedder: Any,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="neulora"):
+        assert CentroidRouter.from_file(router_file, embedder).embedder is embedder
+    assert not caplog.records
+
+
+@pytest.mark.parametrize("embedder", [Named("BAAI/bge-m3:mean"), Named("intfloat/multilingual-e5-large"),
+                                      HFInferenceEmbedder("sentence-transformers/all-MiniLM-L6-v2")])
+def test_another_model_or_pooling_of_the_same_width_is_refused(router_file: Path, embedder: Any) -> None:
+    with pytest.raises(EmbedderMismatchError, match="made with embedder 'BAAI/bge-m3:cls'"):
+        CentroidRouter.from_file(router_file, embedder)
+
+
+def test_hashing_routers_need_the_same_hashing_parameters(tmp_path: Path) -> None:
+    path = tmp_path / "hash.json"
+    CentroidRouter(["direct", "socratic"], np.eye(2, 64), HashingEmbedder(dim=64)).save(path)
+    assert CentroidRouter.from_file(path, HashingEmbedder(dim=64)).embedder.name == "hash-v1-d64-n23-s0"
+    seven = "'hash-v1-d64-n23-s0', but the embedder given is 'hash-v1-d64-n23-s7'"
+    with pytest.raises(EmbedderMismatchError, match=seven):
+        CentroidRouter.from_file(path, HashingEmbedder(dim=64, seed=7))
+    custom = tmp_path / "custom.json"
+    CentroidRouter(["direct", "socratic"], np.eye(2, 64), Named("my-model", 64)).save(custom)
+    assert CentroidRouter.from_file(custom, Named("my-model", 64)).embedder.name == "my-model"
+    with pytest.raises(EmbedderMismatchError, match="'my-model', but the embedder given is 'other'"):
+        CentroidRouter.from_file(custom, Named("other", 64))
+    with pytest.raises(RouterFileError, match=f"router file {custom}: cannot build the embedder it names"):
+        CentroidRouter.from_file(custom)
+
+
+def test_settings_naming_a_router_of_another_space_are_refused(router_file: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings.load(environ={"NEULORA_ROUTER": str(router_file), "NEULORA_EMBEDDER": "hash"})
+    with pytest.raises(EmbedderMismatchError, match="NEULORA_EMBEDDER"):
+        build_router(settings, HashingEmbedder())
+    assert main(["route", "x", "--router", str(router_file), "--embedder", "hash"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'BAAI/bge-m3:cls'" in err and "NEULORA_EMBED_MODEL" in err
+
+
 @pytest.mark.parametrize(("content", "message"), [(None, "not found"), ("{not json", "not valid JSON"),
                                                   ("[1, 2]", "must be a JSON object")])
 def test_unreadable_files_are_refused(tmp_path: Path, content: str | None, message: str) -> None:
@@ -171,7 +248,7 @@ def test_unreadable_files_are_refused(tmp_path: Path, content: str | None, messa
 
 def test_threshold_and_min_margin_fall_back_visibly(raw: dict[str, Any], tmp_path: Path) -> None:
     data = dict(raw, threshold=0.99, fallback_style="socratic")
-    router = CentroidRouter.from_file(write(tmp_path, data), HashingEmbedder(dim=1024))
+    router = CentroidRouter.from_file(write(tmp_path, data), HashingEmbedder(dim=1024), allow_mismatch=True)
     d = router.route_vector(np.asarray(raw["centroids"]["feedback"]) + 0.01)
     assert d.style == "socratic" and d.fallback
     assert "below" not in d.reason and "< threshold 0.990" in d.reason and "fallback to 'socratic'" in d.reason
@@ -194,7 +271,7 @@ def test_mlp2_classifier_replaces_nearest_centroid(raw: dict[str, Any], tmp_path
     data = dict(raw, classifier={"type": "mlp2", "state_dict": {
         "0.weight": w1.tolist(), "0.bias": b1.tolist(), "2.weight": w2.tolist(), "2.bias": b2.tolist()}})
     path = write(tmp_path, data)
-    router = CentroidRouter.from_file(path, HashingEmbedder(dim=1024))
+    router = CentroidRouter.from_file(path, HashingEmbedder(dim=1024), allow_mismatch=True)
     d = router.route_vector(np.asarray(raw["centroids"]["direct"]))
     assert d.style == "scaffolding"
     assert d.reason.startswith("mlp2 classifier: ")
@@ -225,7 +302,7 @@ def test_bad_questions_raise_typed_errors(router: CentroidRouter, text: Any, mes
 
 def test_a_megabyte_question_is_truncated_to_max_chars(router: CentroidRouter) -> None:
     counting = CountingEmbedder(HashingEmbedder(dim=1024))
-    r = CentroidRouter.from_spec(router.to_spec(), counting, max_chars=4000)
+    r = CentroidRouter.from_spec(router.to_spec(), counting, max_chars=4000, allow_mismatch=True)
     decision = r.route("수열 " * 350_000)
     assert decision.style in r.styles
     assert len(counting.history[0][0]) == 4000
@@ -244,7 +321,7 @@ def test_route_vectors_rejects_wrong_shapes_and_nan(router: CentroidRouter) -> N
 
 def test_route_many_embeds_once_and_agrees_with_route(router_file: Path) -> None:
     counting = CountingEmbedder(HashingEmbedder(dim=1024))
-    r = CentroidRouter.from_file(router_file, counting)
+    r = CentroidRouter.from_file(router_file, counting, allow_mismatch=True)
     texts = ["로그함수의 정의", "why is that?", "I think the answer is 4", "step by step please"]
     batch = r.route_many(texts)
     assert counting.calls == 1 and len(batch) == 4
@@ -271,7 +348,8 @@ def test_fallback_rule_refuses_values_that_cannot_compare_with_scores(options: d
 
 
 def test_fallback_rule_keeps_numbers_as_floats_and_cannot_be_changed() -> None:
-    rule = FallbackRule(threshold=np.float32(0.5), min_margin=0, fallback_style="socratic")
+    half: Any = np.float32(0.5)  # a numpy scalar, as a caller's array would give
+    rule = FallbackRule(threshold=half, min_margin=0, fallback_style="socratic")
     assert (rule.threshold, rule.min_margin) == (0.5, 0.0)
     assert type(rule.threshold) is float and type(rule.min_margin) is float
     with pytest.raises(AttributeError):
@@ -288,7 +366,7 @@ def test_router_options_build_its_rule_and_refuse_bad_values(router: CentroidRou
 
 
 def test_every_routing_path_applies_the_same_fallback_rule(router_file: Path) -> None:
-    base = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
+    base = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
     texts = [f"{w} {i}" for i, w in enumerate(["로그함수의 정의", "why is that?", "I think it is 4", "step by step",
                                                  "수열의 합", "is this right", "what is a limit", "help"] * 6)]
     scores = base.route_many(texts).scores

@@ -1,0 +1,156 @@
+"""What a turn produces: the :class:`Answer`, the :class:`Event` steps, and the streams that carry them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .aio import AsyncReplayStream
+from .errors import InvalidInputError
+from .generation import ReplayStream
+from .memory import Turn
+from .retrieval import Passage
+from .router import RouteDecision
+
+__all__ = ["Answer", "AsyncTurnStream", "Event", "TurnState", "TurnStream", "turns_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Everything about one turn: the answer, the routing decision, the sources, the timings.
+
+    >>> import neulora
+    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+    >>> from neulora.embeddings import HashingEmbedder
+    >>> e = HashingEmbedder(dim=32)
+    >>> pipeline = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why do you think so?"))
+    >>> answer = pipeline.ask("2+2=5?")
+    >>> answer.style, answer.text, sorted(answer.timings)
+    ('socratic', 'Why do you think so?', ['embed', 'generate', 'retrieve', 'route', 'total'])
+    """
+
+    text: str
+    style: str
+    route: RouteDecision
+    passages: tuple[Passage, ...]
+    model: str
+    usage: dict[str, int] | None
+    timings: dict[str, float]
+    session_id: str
+    fallback_from: str | None = None
+    policy: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"Answer(style={self.style!r}, sources={len(self.passages)}, model={self.model!r}, "
+                f"total={self.timings.get('total', 0.0):.3f}s, text={self.text[:40]!r})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "text": self.text, "style": self.style, "session_id": self.session_id, "model": self.model,
+            "route": self.route.to_dict(),
+            "sources": [{k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages],
+            "usage": self.usage, "timings": self.timings, "fallback_from": self.fallback_from, "policy": self.policy,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A step of a turn: ``route`` (the decision), ``passages``, ``delta`` (text), ``done`` (the :class:`Answer`)."""
+
+    kind: str
+    data: Any
+    elapsed_s: float
+
+
+class TurnStream(ReplayStream[Event, Answer]):
+    """A streamed turn: iterate for :class:`Event` objects (route, passages, each delta, done).
+
+    Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a second model
+    call, as :class:`~neulora.generation.GenerationStream` does for text.
+
+    >>> import neulora
+    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+    >>> from neulora.embeddings import HashingEmbedder
+    >>> e = HashingEmbedder(dim=32)
+    >>> stream = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?")).stream("2+2=5?")
+    >>> [event.kind for event in stream], stream.answer.text, "".join(stream.deltas())
+    (['route', 'passages', 'delta', 'done'], 'Why?', 'Why?')
+    """
+
+    @property
+    def answer(self) -> Answer:
+        """The finished :class:`Answer` (raises if the stream has not been read to its end)."""
+        return self.result
+
+    def deltas(self) -> Iterator[str]:
+        """Only the text deltas (reads the stream if it has not been read)."""
+        return (event.data for event in self if event.kind == "delta")
+
+    def text(self) -> str:
+        """Read the whole stream (if not yet read) and return the answer's text."""
+        for _ in self:
+            pass
+        return self.answer.text
+
+
+class AsyncTurnStream(AsyncReplayStream[Event, Answer]):
+    """:class:`TurnStream` for ``async for``: route, passages, each delta, done; then ``answer``."""
+
+    @property
+    def answer(self) -> Answer:
+        """The finished :class:`Answer` (raises if the stream has not been read to its end)."""
+        return self.result
+
+    async def deltas(self) -> AsyncIterator[str]:
+        """Only the text deltas (reads the stream if it has not been read)."""
+        async for event in self:
+            if event.kind == "delta":
+                yield event.data
+
+    async def text(self) -> str:
+        """Read the whole stream (if not yet read) and return the answer's text."""
+        async for _ in self:
+            pass
+        return self.answer.text
+
+
+@dataclass
+class TurnState:
+    """A turn in progress (internal to the pipeline): what each step has decided so far."""
+
+    session_id: str
+    question: str
+    history: list[Turn]
+    policy: str | None
+    forced: str | None
+    k: int
+    remember: bool
+    started: float
+    timings: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0))
+    decision: RouteDecision | None = None
+    passages: tuple[Passage, ...] = ()
+    messages: list[dict[str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def turns_of(history: Any) -> list[Turn]:
+    """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise InvalidInputError(
+            f"history must be a list of {{'role', 'content'}} messages, got {type(history).__name__}")
+    turns: list[Turn] = []
+    pending: str | None = None
+    for i, m in enumerate(history):
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise InvalidInputError(f"history message {i} must be a dict with str 'role' and 'content'")
+        if m["role"] == "user":
+            pending = m["content"] if pending is None else f"{pending}\n{m['content']}"
+        elif m["role"] == "assistant":
+            turns.append(Turn(pending or "", m["content"], "direct"))
+            pending = None
+        elif m["role"] != "system":
+            raise InvalidInputError(f"history message {i} has role {m['role']!r}: use user, assistant or system")
+    return turns
