@@ -100,7 +100,7 @@ def main(rounds: int, n: int) -> dict[str, Any]:
     try:
         with server:
             plan = scenarios(work, port)
-            for name, (pipe, _) in plan.items():
+            for pipe, _ in plan.values():
                 turns(pipe, 10)  # warm up every path
             for _ in range(rounds):
                 for name, (pipe, make) in plan.items():

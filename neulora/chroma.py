@@ -18,7 +18,53 @@ from .errors import CollectionNotFoundError, ConfigError, NeuloraError, Retrieva
 __all__ = ["LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
 
 LOCK_FILE = ".neulora-write.lock"
-_CHROMA_CACHE = threading.Lock()  # guards chromadb's process-wide table of open databases
+# chromadb keeps one open database (a "system") per path in a process, in a table of its own; neulora keeps, beside
+# it, one guard per path. Two systems on one path used at once in one process crash chromadb (a segmentation
+# fault, measured: one adds while the other queries), so every handle of the process shares the one system, and
+# replacing it (after another process wrote) waits until no thread is using it.
+_CHROMA_CACHE = threading.Lock()
+_GUARDS: dict[str, _Guard] = {}
+
+
+class _Guard:
+    """Many users of a path's open database at once, or one thread replacing it."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._users = 0
+        self._replacing = False
+        self._mine = threading.local()  # a thread already using it goes on (a read inside a write): no deadlock
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        depth = getattr(self._mine, "depth", 0)
+        with self._cond:
+            while self._replacing and depth == 0:
+                self._cond.wait()
+            self._users += 1
+        self._mine.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._mine.depth = depth
+            with self._cond:
+                self._users -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def replacing(self) -> Iterator[None]:
+        with self._cond:
+            while self._replacing:
+                self._cond.wait()
+            self._replacing = True
+            while self._users:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._replacing = False
+                self._cond.notify_all()
 
 
 def mode_for(path: str | os.PathLike[str] | None, host: str | None, port: int, client: Any) -> Mode:
@@ -38,6 +84,9 @@ class Mode(Protocol):
     reads_may_be_stale: bool  # other clients write through the server: re-read the collection before searching
 
     def connect(self, *, create: bool = True) -> Any: ...
+    def reconnect(self, stale: Any) -> Any: ...
+    def is_current(self, client: Any) -> bool: ...
+    def using(self) -> AbstractContextManager[Any]: ...
     def write_lock(self) -> AbstractContextManager[Any]: ...
     def describe(self) -> str: ...
 
@@ -48,24 +97,44 @@ class Embedded:
     reopens_for_writes, reads_may_be_stale = True, False
 
     def __init__(self, path: Path) -> None:
-        self.path: Path | None = path
-        self._folder = path  # the same, typed as never None
+        # absolute, so that one process's open databases (keyed by path) never mix up two folders named alike
+        self._folder = path.absolute()
+        self.path: Path | None = self._folder
 
     def connect(self, *, create: bool = True) -> Any:
         import chromadb
-        from chromadb.api.shared_system_client import SharedSystemClient
 
         if not create and not (self._folder / "chroma.sqlite3").is_file():
             raise CollectionNotFoundError(f"no Chroma database at {str(self._folder)!r}: run neulora ingest first")
         if self._folder.exists() and not self._folder.is_dir():
             raise RetrievalError(f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder")
         self._folder.mkdir(parents=True, exist_ok=True)
-        with _CHROMA_CACHE:
-            # chromadb keeps one open database per path in a process, and one opened before another process
-            # wrote is stale. Forget this path's (without stopping it: readers may still be using it) so that
-            # the client below opens the files afresh; other databases of the host process are left alone.
-            SharedSystemClient._identifier_to_system.pop(str(self._folder), None)
+        with _CHROMA_CACHE:  # the process's one open database of this path (chromadb's table)
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
+
+    def reconnect(self, stale: Any) -> Any:
+        """The path's database opened afresh (it was opened before another process wrote), once for all handles."""
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        with self.guard().replacing(), _CHROMA_CACHE:
+            table = SharedSystemClient._identifier_to_system
+            if table.get(str(self._folder)) is _system_of(stale):
+                table.pop(str(self._folder))  # not stopped: chromadb frees it when no client holds it
+            return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
+
+    def is_current(self, client: Any) -> bool:
+        """Whether ``client`` uses the path's open database (False: another handle has replaced it since)."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        return SharedSystemClient._identifier_to_system.get(str(self._folder)) is _system_of(client)
+
+    def guard(self) -> _Guard:
+        with _CHROMA_CACHE:
+            return _GUARDS.setdefault(str(self._folder), _Guard())
+
+    def using(self) -> AbstractContextManager[Any]:
+        return self.guard().using()
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -102,6 +171,15 @@ class Server:
 
         return chromadb.HttpClient(host=self.host, port=self.port, settings=_settings())
 
+    def reconnect(self, stale: Any) -> Any:
+        return self.connect()
+
+    def is_current(self, client: Any) -> bool:
+        return True
+
+    def using(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
     def write_lock(self) -> AbstractContextManager[Any]:
         return nullcontext()  # the server orders writes
 
@@ -121,11 +199,24 @@ class Injected:
     def connect(self, *, create: bool = True) -> Any:
         return self.client
 
+    def reconnect(self, stale: Any) -> Any:
+        return self.client
+
+    def is_current(self, client: Any) -> bool:
+        return True
+
+    def using(self) -> AbstractContextManager[Any]:
+        return nullcontext()
+
     def write_lock(self) -> AbstractContextManager[Any]:
         return nullcontext()  # the caller's client, the caller's concurrency
 
     def describe(self) -> str:
         return "client=..."
+
+
+def _system_of(client: Any) -> Any:
+    return getattr(client, "_system", None)
 
 
 def _settings() -> Any:

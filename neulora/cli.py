@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_chat import error_line, print_answer
+from .cli_eval import plot_confusion, plot_target, read_jsonl
 from .errors import ConfigError, InvalidInputError, NeuloraError, RouterFileError
 
 __all__ = ["main"]
@@ -93,20 +94,20 @@ def _parser() -> argparse.ArgumentParser:
         where.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)")
         where.add_argument("--host", help="a 'chroma run' server host")
         p.add_argument("--port", help="the server's port (NEULORA_CHROMA_PORT, default 8000; alone: 127.0.0.1)")
-        p.add_argument("--embedder", choices=["hash", "local", "api"], help="NEULORA_EMBEDDER")
+        p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
         p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     p = command("route", _route, "Route a question to a teaching style and print every score.")
     p.add_argument("text")
     p.add_argument("--router", help="router file (default: as the config says)")
-    p.add_argument("--embedder", choices=["hash", "local", "api"])
+    p.add_argument("--embedder", choices=["hash", "local", "api", "use"])
     p.add_argument("--config")
     p.add_argument("--json", action="store_true")
 
     p = command("router-eval", _router_eval, "Evaluate a router on labelled JSONL rows (text, label, history).")
     p.add_argument("file")
     p.add_argument("--router")
-    p.add_argument("--embedder", choices=["hash", "local", "api"], default=None)
+    p.add_argument("--embedder", choices=["hash", "local", "api", "use"], default=None)
     p.add_argument("--config")
     p.add_argument("--history", action="store_true", help="route with each row's history")
     p.add_argument("--plot", help="write the confusion matrix as a PNG picture")
@@ -136,8 +137,19 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("question")
             p.add_argument("--json", action="store_true")
         p.add_argument("--style", help="force a style instead of routing")
+        p.add_argument("--max-tokens", type=int, help="longest answer, in tokens (default 512)")
+        p.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)")
         p.add_argument("--session", help="session id (kept in NEULORA_SESSIONS_DIR, default .neulora/sessions)")
         store_options(p)
+
+    p = command("serve", _serve, "Serve an OpenAI-compatible HTTP API and a chat page (sessions in Redis with "
+                                 "NEULORA_REDIS_URL, a key with NEULORA_API_KEY).")
+    p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", dest="bind_port", type=int, default=8080, help="port to listen on (8080)")
+    p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH; NEULORA_CHROMA_HOST for a server)")
+    p.add_argument("--collection", help="NEULORA_COLLECTION")
+    p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
+    p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     p = command("demo", _demo, "The offline main job: sample notes, exemplar router, SmolLM2 answering.")
     p.add_argument("--db", default=".neulora/demo_db", help="where the demo's embedded Chroma lives")
@@ -185,18 +197,30 @@ def _route(args: argparse.Namespace) -> int:
 
 
 def _router_eval(args: argparse.Namespace) -> int:
-    from .train import evaluate
+    import numpy as np
+    from tqdm.auto import tqdm
 
-    plot = _plot_target(args.plot) if args.plot else None  # refused now, not after a long evaluation
-    rows = _read_jsonl(Path(args.file))
-    report = evaluate(_router(args), [r["text"] for r in rows], [r["label"] for r in rows],
-                      [r.get("history") for r in rows] if args.history else None)
+    from .router import format_router_inputs
+    from .train import evaluate_vectors
+
+    plot = plot_target(args.plot) if args.plot else None  # refused now, not after a long evaluation
+    rows = read_jsonl(Path(args.file))
+    router = _router(args)
+    inputs = format_router_inputs([r["text"] for r in rows], [r.get("history") for r in rows] if args.history
+                                  else None, turns=router.history_turns, max_chars=router.max_chars)
+    vectors = []
+    with tqdm(total=len(inputs), unit="row", desc="embedding", delay=2.0) as bar:  # shown when it lasts
+        for start in range(0, len(inputs), 64):
+            vectors.append(router.embedder.embed(inputs[start : start + 64]))
+            bar.update(len(vectors[-1]))
+    report = evaluate_vectors(router, np.concatenate(vectors) if vectors else np.zeros((0, router.dim), np.float32),
+                              [r["label"] for r in rows])
     if args.json:
         _dump(report.to_dict())
     else:
         print(report.format())
     if plot is not None:
-        _plot_confusion(report, plot)
+        plot_confusion(report, plot)
         print(f"confusion matrix written to {plot}", file=sys.stderr)
     return 0
 
@@ -232,10 +256,14 @@ def _search(args: argparse.Namespace) -> int:
     else:
         for i, p in enumerate(passages, start=1):
             print(f"[{i}] {p.score:.3f}  {p.where}\n    {p.text[:200]}")
+    from .relevance import Relevance
+
     floor = settings.min_score
-    if floor is not None and not any(p.score >= floor for p in passages):
-        print(f"neulora: no passage reaches the score floor {floor:g} (NEULORA_MIN_SCORE): 'neulora ask' would "
-              "answer without notes", file=sys.stderr)
+    rule = Relevance(floor=floor) if floor is not None else Relevance.for_embedder(retriever.embedder)
+    if passages and not rule.apply(passages):
+        where = f"the score floor {floor:g} (NEULORA_MIN_SCORE)" if floor is not None else \
+            f"the relevance rule of {retriever.embedder.name} ({rule})"
+        print(f"neulora: no passage reaches {where}: 'neulora ask' would answer without notes", file=sys.stderr)
     return 0
 
 
@@ -276,8 +304,9 @@ def _pipeline(args: argparse.Namespace, *, keep_sessions: bool) -> Any:
 
 def _ask(args: argparse.Namespace) -> int:
     # A one-off question (no --session) has no conversation to continue: nothing is written for it.
-    answer = _pipeline(args, keep_sessions=args.session is not None).ask(args.question, session_id=args.session,
-                                                                         style=args.style)
+    answer = _pipeline(args, keep_sessions=args.session is not None).ask(
+        args.question, session_id=args.session, style=args.style, max_tokens=args.max_tokens,
+        temperature=args.temperature)
     if args.json:
         _dump(answer.to_dict())
     else:
@@ -293,7 +322,8 @@ def _chat(args: argparse.Namespace) -> int:
 
     if args.style is not None and args.style.lower() not in STYLES:  # before the pipeline loads its models
         raise InvalidInputError(f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}")
-    return Chat(_pipeline(args, keep_sessions=True), args.session or uuid.uuid4().hex[:12], args.style).run()
+    return Chat(_pipeline(args, keep_sessions=True), args.session or uuid.uuid4().hex[:12], args.style,
+                max_tokens=args.max_tokens, temperature=args.temperature).run()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -314,91 +344,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import run
+
+    run(_settings(args), host=args.bind_host, port=args.bind_port)
+    return 0
+
+
 # -- output --------------------------------------------------------------------------------------------
 def _dump(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give a JSONL file "
-                                "with one {\"text\": ..., \"label\": ...} object per line") from exc
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise InvalidInputError(f"{path}:{n}: not JSON ({exc})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("label"), str):
-            raise InvalidInputError(f"{path}:{n}: each row needs str 'text' and 'label'")
-        rows.append(row)
-    if not rows:
-        raise InvalidInputError(f"{path}: no rows")
-    return rows
-
-
-def _pyplot() -> Any:
-    """Pyplot on the file-only Agg backend, or a ConfigError naming the extra to install."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ConfigError("--plot needs matplotlib: pip install 'neulora[plot]'") from exc
-    return plt
-
-
-def _plot_target(text: str) -> Path:
-    """The ``--plot`` file, refused with a ConfigError if the picture could not be written there."""
-    path = Path(text)
-    folder = path.parent
-    if path.is_dir():
-        raise ConfigError(f"--plot {text}: {path} is a folder; give a file name such as {path / 'confusion.png'}")
-    if not folder.is_dir():
-        what = f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
-        raise ConfigError(f"--plot {text}: {what}; create it or choose another place")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"--plot {text}: folder {folder} is not writable; choose another place")
-    _pyplot()
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    kinds = sorted(FigureCanvasBase.get_supported_filetypes())
-    suffix = path.suffix.lower().lstrip(".")
-    if not suffix:
-        raise ConfigError(f"--plot {text}: needs a file name ending in .png (or .{', .'.join(kinds)})")
-    if suffix not in kinds:
-        raise ConfigError(f"--plot {text}: matplotlib cannot write '.{suffix}' files; use .png "
-                          f"(or .{', .'.join(kinds)})")
-    return path
-
-
-def _plot_confusion(report: Any, path: Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    matrix = report.confusion
-    image = ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(report.styles)), report.styles, rotation=30)
-    ax.set_yticks(range(len(report.styles)), report.styles)
-    ax.set_xlabel("routed")
-    ax.set_ylabel("true")
-    ax.set_title(f"accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}")
-    top = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
-    fig.colorbar(image)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as exc:
-        raise ConfigError(f"--plot {path}: the picture cannot be written: {exc}") from exc
-    finally:
-        plt.close(fig)

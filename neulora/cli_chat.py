@@ -22,16 +22,27 @@ def error_line(exc: BaseException) -> str:
     return f"neulora: error: {' | '.join(lines) or type(exc).__name__}"
 
 
-def print_answer(answer: Any, out: TextIO) -> None:
-    """The style and how it was chosen, the sources, the model, then the answer."""
-    route = answer.route
+def print_route(route: Any, passages: Any, out: TextIO) -> None:
+    """The style and how it was chosen, every score, and the sources (or that no notes were used)."""
     how = "forced" if route.forced else "fallback" if route.fallback else "routed"
     scores = "  ".join(f"{s} {v:.3f}" for s, v in sorted(route.scores.items(), key=lambda kv: -kv[1]))
-    print(f"style: {answer.style} ({how}; margin {route.margin:.3f})  {scores}", file=out)
-    for i, p in enumerate(answer.passages, start=1):
+    print(f"style: {route.style} ({how}; margin {route.margin:.3f})  {scores}", file=out)
+    for i, p in enumerate(passages, start=1):
         print(f"  [{i}] {p.where}  ({p.score:.3f})", file=out)
+    if not passages:
+        print("  (no notes used: nothing in the notes matched)", file=out)
+
+
+def print_answer(answer: Any, out: TextIO) -> None:
+    """The route and the sources, the model, then the answer."""
+    print_route(answer.route, answer.passages, out)
+    print(f"{_model_line(answer)}\n\n{answer.text}", file=out)
+
+
+def _model_line(answer: Any) -> str:
     via = f" (fallback from {answer.fallback_from})" if answer.fallback_from else ""
-    print(f"model: {answer.model}{via}  {answer.timings['total']:.2f}s\n\n{answer.text}", file=out)
+    cut = " (cut at --max-tokens)" if answer.finish_reason == "length" else ""
+    return f"model: {answer.model}{via}  {answer.timings['total']:.2f}s{cut}"
 
 
 class Chat:
@@ -40,9 +51,10 @@ class Chat:
     An error ends the turn, not the conversation: it is printed on one stderr line and the chat goes on.
     """
 
-    def __init__(self, pipeline: Any, session: str, style: str | None = None) -> None:
+    def __init__(self, pipeline: Any, session: str, style: str | None = None, **generation: Any) -> None:
         self.pipeline, self.session = pipeline, session
         self.style = None if style is None else self._checked(style, "")
+        self.generation = {k: v for k, v in generation.items() if v is not None}  # max_tokens, temperature
 
     def run(self) -> int:
         """Read until ``/quit`` or the end of input (Ctrl-D, the end of a pipe, no stdin at all); returns 0."""
@@ -57,11 +69,24 @@ class Chat:
                 if line.startswith("/"):
                     self.command(line)
                 else:
-                    print_answer(self.pipeline.ask(line, session_id=self.session, style=self.style), sys.stdout)
+                    self.answer(line)
             except NeuloraError as exc:
                 print(error_line(exc), file=sys.stderr)
             sys.stdout.flush()  # a program reading the chat through a pipe sees each reply at once
         return 0
+
+    def answer(self, question: str) -> None:
+        """Stream one turn: the route and the sources as soon as they are known, then the text as it comes."""
+        for event in self.pipeline.stream(question, session_id=self.session, style=self.style, **self.generation):
+            if event.kind == "route":
+                route = event.data
+            elif event.kind == "passages":
+                print_route(route, event.data, sys.stdout)
+                print(flush=True)
+            elif event.kind == "delta":
+                print(event.data, end="", flush=True)
+            elif event.kind == "done":
+                print(f"\n\n{_model_line(event.data)}", flush=True)
 
     def command(self, line: str) -> None:
         """Run one slash command (``/quit`` aside); an unknown command or argument raises InvalidInputError."""

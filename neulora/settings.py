@@ -6,7 +6,8 @@ field             environment variable         meaning (default)
 ``backend``       ``NEULORA_BACKEND``          ``hf`` (Inference API) or ``local`` (transformers); default
                                                ``hf`` when a Hugging Face token is found, else ``local``
 ``local_model``   ``NEULORA_LOCAL_MODEL``      local backend: a model directory or Hub id for every style
-``embedder``      ``NEULORA_EMBEDDER``         ``hash`` | ``local`` | ``api``; default ``api`` with hf, else ``hash``
+``embedder``      ``NEULORA_EMBEDDER``         ``hash`` | ``local`` | ``api`` | ``use`` (offline USE, ``neulora[use]``);
+                                               default ``api`` with hf, else ``hash``
 ``embed_model``   ``NEULORA_EMBED_MODEL``      embedding model (``BAAI/bge-m3``)
 ``router``        ``NEULORA_ROUTER``           router file path (default: the Hub file, or the exemplar router
                                                with ``hash``)
@@ -20,9 +21,15 @@ field             environment variable         meaning (default)
 ``models``        ``NEULORA_MODEL_<STYLE>``    per-style target: repo id, endpoint URL or adapter name
 ``provider``      ``NEULORA_PROVIDER``         Inference Provider for repo-id targets
 ``k``             ``NEULORA_K``                passages per turn (4)
-``min_score``     ``NEULORA_MIN_SCORE``        lowest cosine similarity a passage needs (0.2)
+``min_score``     ``NEULORA_MIN_SCORE``        lowest cosine similarity a passage needs (``off``: keep all; unset:
+                                               the embedder's calibrated rule, see :mod:`neulora.relevance`)
 ``sessions_dir``  ``NEULORA_SESSIONS_DIR``     where ``neulora ask/chat --session`` keep sessions
 ``token``         (see :mod:`neulora.hf`)      a Hugging Face token given explicitly (file or argument only)
+``api_key``       ``NEULORA_API_KEY``          ``neulora serve``: every ``/v1`` call needs ``Bearer <key>``
+``redis_url``     ``NEULORA_REDIS_URL``        ``neulora serve``: sessions in Redis, shared by replicas
+``max_body``      ``NEULORA_MAX_BODY``         ``neulora serve``: largest JSON body in bytes (1 MiB)
+``max_upload``    ``NEULORA_MAX_UPLOAD``       ``neulora serve``: largest uploaded document in bytes (20 MiB)
+``uploads_dir``   ``NEULORA_UPLOADS_DIR``      ``neulora serve``: where uploaded documents are kept
 ================  ===========================  ==============================================================
 
 Where Chroma lives is decided as a whole by the highest level that names a place: ``--path`` beats
@@ -86,7 +93,7 @@ def _int(low: int, high: int, what: str) -> Callable[[Any], int]:
 
 def _score(value: Any) -> float | None:
     if isinstance(value, str) and value.strip().lower() in ("none", "off"):
-        return None
+        return -1.0  # a floor no cosine similarity is below: every passage is kept
     try:
         number = float(value.strip()) if isinstance(value, str) else value
     except ValueError:
@@ -119,11 +126,13 @@ def _models(value: Any) -> dict[str, str]:
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "backend": _choice("hf", "local"), "local_model": _text, "embedder": _choice("hash", "local", "api"),
+    "backend": _choice("hf", "local"), "local_model": _text, "embedder": _choice("hash", "local", "api", "use"),
     "embed_model": _text, "router": _text, "router_repo": _text, "router_file": _text, "chroma_path": _text,
     "chroma_host": _text, "chroma_port": _int(1, 65535, "a port number between 1 and 65535"), "collection": _text,
     "base_url": _url, "models": _models, "provider": _text, "k": _int(1, 1000, "a positive int"),
-    "min_score": _score, "sessions_dir": _text, "token": _text,
+    "min_score": _score, "sessions_dir": _text, "token": _text, "api_key": _text, "redis_url": _text,
+    "max_body": _int(1024, 2**30, "a size in bytes from 1024"), "max_upload": _int(1024, 2**32, "a size in bytes"),
+    "uploads_dir": _text,
 }
 _NOT_FROM_ENV = {"models", "token"}
 
@@ -147,9 +156,14 @@ class Settings:
     models: dict[str, str] = field(default_factory=dict)
     provider: str | None = None
     k: int = 4
-    min_score: float | None = 0.2
+    min_score: float | None = None  # None: the embedder's calibrated relevance rule
     sessions_dir: str = ".neulora/sessions"
     token: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    max_body: int = 1 << 20
+    max_upload: int = 20 << 20
+    uploads_dir: str = ".neulora/uploads"
 
     @classmethod
     def load(cls, *, overrides: Mapping[str, Any] | None = None,

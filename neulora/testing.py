@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from contextlib import suppress
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +72,7 @@ class ChatStubServer:
 
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
+        self.disconnects = 0  # replies the client hung up on before they were complete
         self._script: dict[str | None, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -114,6 +114,11 @@ class ChatStubServer:
         return {"status": 200, "body": None, "headers": {}, "text": None, "break_after": None, "raw": None,
                 "events": None, "delay": 0.0, "trickle": 0.0}
 
+    def pending(self) -> int:
+        """How many scripted replies have not been sent yet."""
+        with self._lock:
+            return sum(len(v) for v in self._script.values())
+
     def record(self, request: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(request)
@@ -145,9 +150,17 @@ class _StubHandler(BaseHTTPRequestHandler):
         pass
 
     def handle(self) -> None:
-        # the client may give up on a reply (a deadline, a cancelled stream): nothing to report then
-        with suppress(BrokenPipeError, ConnectionResetError):
+        try:
             super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up on this reply: count it
+            with self.stub._lock:
+                self.stub.disconnects += 1
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):  # what engines list, and what health checks probe
+            self._send(200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode(), {})
+        else:
+            self._send(404, json.dumps({"error": "not found"}).encode(), {})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")

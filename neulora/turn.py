@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .aio import AsyncReplayStream
-from .errors import InvalidInputError
+from .errors import ConfigError, InvalidInputError
 from .generation import ReplayStream
 from .memory import Turn
 from .retrieval import Passage
 from .router import RouteDecision
 
-__all__ = ["Answer", "AsyncTurnStream", "Event", "TurnState", "TurnStream", "turns_of"]
+__all__ = ["Answer", "AsyncTurnStream", "Call", "Event", "TurnState", "TurnStream", "check_options", "options_of",
+           "turns_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,12 @@ class Answer:
     session_id: str
     fallback_from: str | None = None
     policy: str | None = None
+    finish_reason: str | None = None  # "stop", or "length" when the answer was cut at max_tokens
+
+    @property
+    def used_notes(self) -> bool:
+        """Whether any course notes went into the answer (False: answered from general knowledge)."""
+        return bool(self.passages)
 
     def __repr__(self) -> str:
         return (f"Answer(style={self.style!r}, sources={len(self.passages)}, model={self.model!r}, "
@@ -52,6 +60,7 @@ class Answer:
             "route": self.route.to_dict(),
             "sources": [{k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages],
             "usage": self.usage, "timings": self.timings, "fallback_from": self.fallback_from, "policy": self.policy,
+            "finish_reason": self.finish_reason, "used_notes": self.used_notes,
         }
 
 
@@ -116,6 +125,20 @@ class AsyncTurnStream(AsyncReplayStream[Event, Answer]):
         return self.answer.text
 
 
+@dataclass(frozen=True)
+class Call:
+    """One call's checked arguments (internal to the pipeline)."""
+
+    question: str
+    session_id: str | None
+    style: str | None
+    k: int | None
+    policy: str | None
+    history: list[Turn] | None
+    generation: dict[str, Any]
+    where: dict[str, Any] | None = None
+
+
 @dataclass
 class TurnState:
     """A turn in progress (internal to the pipeline): what each step has decided so far."""
@@ -130,6 +153,9 @@ class TurnState:
     started: float
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0))
+    generation: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, Any] | None = None
+    search: str = ""  # what retrieval searches: the question, or the question with the turn it leans on
     decision: RouteDecision | None = None
     passages: tuple[Passage, ...] = ()
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -154,3 +180,27 @@ def turns_of(history: Any) -> list[Turn]:
         elif m["role"] != "system":
             raise InvalidInputError(f"history message {i} has role {m['role']!r}: use user, assistant or system")
     return turns
+
+
+def options_of(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A public method's turn options, read from its ``locals()``."""
+    return {key: arguments[key] for key in ("style", "k", "policy", "history", "max_tokens", "temperature",
+                                            "where")}
+
+
+def check_options(*, k: Any, max_question_chars: Any, max_tokens: Any, min_score: Any, temperature: Any,
+                   deadline: Any) -> None:
+    """Refuse constructor options that could only fail later, naming the option and what it takes."""
+    for name, value in (("k", k), ("max_question_chars", max_question_chars), ("max_tokens", max_tokens)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive int, got {value!r}")
+
+    def number(value: Any) -> bool:
+        return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+    if min_score is not None and not number(min_score):
+        raise ConfigError(f"min_score must be a number (a cosine similarity floor) or None, got {min_score!r}")
+    if not (number(temperature) and 0 <= temperature <= 2):
+        raise ConfigError(f"temperature must be a number between 0 and 2, got {temperature!r}")
+    if deadline is not None and not (number(deadline) and deadline > 0):
+        raise ConfigError(f"deadline must be a positive number of seconds (or None), got {deadline!r}")

@@ -88,14 +88,15 @@ class ManagedServer:
 
 @contextlib.contextmanager
 def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: float = 60.0,
-                      name: str | None = None) -> Iterator[ManagedServer]:
+                      name: str | None = None, env: dict[str, str] | None = None) -> Iterator[ManagedServer]:
     """Run a server for the length of a ``with`` block; yields it once it accepts connections on ``port``.
 
     Its output goes to ``log``. If it dies before listening, :class:`ServerDied` says how, with the log's tail.
+    ``env`` replaces the environment of the server (default: this process's).
     The whole process group is stopped afterwards (SIGTERM, then SIGKILL after 15 s).
     """
     with open(log, "wb") as out:
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     server = ManagedServer(name or Path(argv[0]).name, proc, port, log)
     try:
         deadline = time.monotonic() + timeout

@@ -51,3 +51,61 @@ def test_a_read_only_open_creates_nothing(tmp_path: Path) -> None:
         reader.count()
     assert [c["name"] for c in reader.collections()] == ["other"]
     assert [c["name"] for c in reader.collections()] == ["other"]  # listing created nothing
+
+
+def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) -> None:
+    import numpy as np
+
+    r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    r.add_texts([f"note {i} about sequences" for i in range(30)], metadatas=[{"source": "a"}] * 30)
+    r.retrieve("sequences", 1)  # loads the exact index
+    loaded = r.store._exact
+    r.add_texts(["a fresh note on determinants"], metadatas=[{"source": "b"}])
+    updated = r.store._exact
+    assert updated is not None and updated is not loaded and len(updated.ids) == 31  # no reload needed
+    r.delete_source("a")
+    assert r.store._exact is not None and len(r.store._exact.ids) == 1
+    assert [p.text for p in r.retrieve("determinants", 5)] == ["a fresh note on determinants"]
+    # the updated index is exactly what a fresh reload gives
+    fresh = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    fresh.retrieve("determinants", 1)
+    assert fresh.store._exact is not None and r.store._exact is not None
+    assert fresh.store._exact.ids == r.store._exact.ids
+    assert np.allclose(fresh.store._exact.matrix, r.store._exact.matrix, atol=1e-6)
+
+
+TWO_HANDLES = """
+import faulthandler, sys, threading
+faulthandler.enable()
+from neulora import ChromaRetriever
+from neulora.embeddings import HashingEmbedder
+emb = HashingEmbedder(dim=256)
+reader = ChromaRetriever(emb, path=sys.argv[1], exact_limit=0)  # HNSW: a query while another handle adds
+writer = ChromaRetriever(emb, path=sys.argv[1])
+writer.add_texts(["seed note on logarithms"])
+stop = threading.Event()
+def write():
+    n = 0
+    while not stop.is_set():
+        writer.add_texts([f"upload {n} chunk {i} on matrices" for i in range(25)])
+        n += 1
+thread = threading.Thread(target=write)
+thread.start()
+for _ in range(int(sys.argv[2])):
+    assert reader.retrieve("logarithms", 3)
+stop.set()
+thread.join()
+print("ok", writer.count())
+"""
+
+
+def test_two_handles_on_one_path_reading_and_writing_at_once_do_not_crash(tmp_path: Path) -> None:
+    # Two chromadb databases open on one path in one process crash it (SIGSEGV) when one adds while the other
+    # queries: every handle of a process shares one open database instead. A subprocess, so a crash is a failure.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", TWO_HANDLES, str(tmp_path / "db"), "600"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.startswith("ok")

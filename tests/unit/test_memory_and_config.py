@@ -9,6 +9,7 @@ from neulora import ConfigError, Pipeline
 from neulora.embeddings import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.memory import FileMemory, InMemoryMemory, Turn
+from neulora.relevance import Relevance
 from neulora.settings import Settings
 
 
@@ -38,7 +39,7 @@ def test_settings_read_the_documented_variables() -> None:
            "NEULORA_K": "3", "NEULORA_MIN_SCORE": "off", "UNRELATED": "1", "HF_TOKEN": "hf_not_a_setting"}
     settings = Settings.load(environ=env)
     assert (settings.embedder, settings.base_url, settings.models, settings.k, settings.min_score) == (
-        "hash", "http://127.0.0.1:9", {"socratic": "soc"}, 3, None)
+        "hash", "http://127.0.0.1:9", {"socratic": "soc"}, 3, -1.0)  # off: below every score
     assert settings.token is None and "hf_not" not in repr(settings)  # tokens belong to neulora.hf
 
 
@@ -102,8 +103,8 @@ def test_pipeline_from_env_and_from_config_build_the_documented_setup(tmp_path: 
     monkeypatch.setenv("NEULORA_MIN_SCORE", "0.35")
     from_env = Pipeline.from_env()
     assert isinstance(from_env.client, HFStyleClient) and from_env.client.base_url == "http://127.0.0.1:9"
-    assert from_env.client.models["feedback"] == "feedback-adapter" and from_env.min_score == 0.35
+    assert from_env.client.models["feedback"] == "feedback-adapter" and from_env.relevance == Relevance(floor=0.35)
     monkeypatch.delenv("NEULORA_MIN_SCORE")
     from_dict = Pipeline.from_config({"collection": "mine", "min_score": 0.3})
-    assert from_dict.retriever.collection_name == "mine" and from_dict.min_score == 0.3
+    assert from_dict.retriever.collection_name == "mine" and from_dict.relevance == Relevance(floor=0.3)
     assert from_dict.retriever.path == tmp_path / "db"  # the environment fills what the file leaves out

@@ -1,0 +1,351 @@
+"""``neulora serve``: the pipeline behind an OpenAI-compatible HTTP API, with a chat page at ``/``.
+
+Built on FastAPI (Starlette underneath, served by uvicorn): its request models give the 422 answers that name
+the bad field and an OpenAPI schema at ``/docs`` for free, and the streaming and middleware are Starlette's.
+Every handler runs the pipeline's async API, so one process serves many learners at once.
+
+- ``POST /v1/chat/completions``: ``model`` is ``neulora`` (routed) or ``neulora/<style>`` (forced); the last
+  user message is the question; the session is the ``user`` field or the ``X-Session-Id`` header (without one,
+  the earlier messages are the history and nothing is remembered). Answers carry a ``neulora`` object (style,
+  scores, margin, fallback, forced, sources, timings, ``fallback_from``); streamed, the first chunk carries it.
+- ``GET /v1/models``, ``POST /v1/route``, ``POST /v1/search``, ``POST /v1/documents?filename=notes.md`` (the file
+  as the body), ``GET /v1/sessions/{id}``, ``GET /healthz``, ``GET /`` (the chat page).
+- ``NEULORA_API_KEY`` set: every ``/v1`` call needs ``Authorization: Bearer <key>``. Bodies over ``max_body``
+  (``max_upload`` for documents) get 413; upstream failures map to OpenAI-style errors (401/402/404/429/502/504).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from .errors import NeuloraError
+from .serve_api import (
+    ChatRequest,
+    DocumentError,
+    RouteRequest,
+    SearchRequest,
+    api_error,
+    chunk,
+    completion,
+    neulora_object,
+    question_and_history,
+    style_of_model,
+)
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+    from .settings import Settings
+    from .turn import Answer, AsyncTurnStream, Event
+
+__all__ = ["ServeOptions", "create_app", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What the HTTP layer adds to a pipeline: the key, the body limits, where uploads are kept."""
+
+    api_key: str | None = None
+    max_body: int = 1 << 20
+    max_upload: int = 20 << 20
+    uploads_dir: str = ".neulora/uploads"
+    threads: int = 64  # blocking steps (embedded Chroma, memory, local models) run in this many threads
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServeOptions:
+        return cls(settings.api_key, settings.max_body, settings.max_upload, settings.uploads_dir)
+
+
+def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastAPI:
+    """The ASGI app serving ``pipeline`` (run it with uvicorn, or mount it in your own FastAPI app)."""
+    api = Api(pipeline, options or ServeOptions())
+    app = FastAPI(title="neulora", summary="Style-routed tutoring RAG, OpenAI-compatible", lifespan=api.lifespan)
+    app.add_middleware(BodyLimit, max_body=api.opts.max_body, max_upload=api.opts.max_upload)
+    app.add_exception_handler(NeuloraError, api.neulora_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, api.invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(_Unauthorized, api.unauthorized)
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(api.require_key)])
+    v1.add_api_route("/models", api.models, methods=["GET"])
+    v1.add_api_route("/chat/completions", api.chat, methods=["POST"], response_model=None)
+    v1.add_api_route("/route", api.route, methods=["POST"])
+    v1.add_api_route("/search", api.search, methods=["POST"])
+    v1.add_api_route("/documents", api.documents, methods=["POST"])
+    v1.add_api_route("/sessions/{session_id}", api.session, methods=["GET"], response_model=None)
+    app.include_router(v1)
+    app.add_api_route("/healthz", api.healthz, methods=["GET"], response_model=None)
+    app.add_api_route("/", api.index, methods=["GET"], response_class=HTMLResponse)
+    logger.info("neulora serve: styles %s, api key %s", list(pipeline.router.styles),
+                "required" if api.opts.api_key else "off")
+    return app
+
+
+class Api:
+    """The handlers of :func:`create_app`, one method per route."""
+
+    def __init__(self, pipeline: Pipeline, opts: ServeOptions) -> None:
+        self.pipeline, self.opts = pipeline, opts
+        self.page = resources.files("neulora") / "web" / "index.html"
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=self.opts.threads, thread_name_prefix="neulora"))
+        yield
+        close = getattr(self.pipeline.client, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def neulora_error(self, request: Request, exc: NeuloraError) -> JSONResponse:
+        status, body = api_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": field or None,
+                                       "code": "invalid_value"}}, status_code=422)
+
+    async def unauthorized(self, request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": {"message": "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                                       "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    def require_key(self, request: Request) -> None:
+        if self.opts.api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.opts.api_key}".encode()):
+            raise _Unauthorized()
+
+    async def models(self) -> dict[str, Any]:
+        names = ["neulora", *(f"neulora/{s}" for s in self.pipeline.router.styles)]
+        return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "neulora"}
+                                           for n in names]}
+
+    async def chat(self, body: ChatRequest, request: Request) -> Response:
+        style = style_of_model(body.model, self.pipeline.router.styles)
+        question, history = question_and_history(body.messages)
+        session = body.user or request.headers.get("x-session-id")
+        stream = self.pipeline.astream(question, session, style=style, history=None if session else history,
+                                       max_tokens=body.max_completion_tokens or body.max_tokens,
+                                       temperature=body.temperature)
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not body.stream:
+            return JSONResponse(completion(cid, created, await _read(stream)))
+        events = stream.__aiter__()
+        head: list[Event] = []
+        async for event in events:  # route and retrieve before the first byte: their failures are HTTP errors
+            head.append(event)
+            if event.kind == "passages":
+                break
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return StreamingResponse(_sse(cid, created, head, events, stream, include_usage),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    async def route(self, body: RouteRequest) -> dict[str, Any]:
+        router: Any = self.pipeline.router
+        texts = [body.input] if isinstance(body.input, str) else list(body.input)
+        histories = None if body.history is None else [body.history] * len(texts)
+        batch = await asyncio.to_thread(router.route_many, texts, histories)
+        return {"object": "list", "data": [d.to_dict() for d in batch]}
+
+    async def search(self, body: SearchRequest) -> dict[str, Any]:
+        retriever = _retriever(self.pipeline)
+        found = await asyncio.to_thread(retriever.retrieve, body.query, body.k, where=body.where,
+                                        min_score=body.min_score)
+        return {"object": "list", "data": [p.to_dict() for p in found]}
+
+    async def documents(self, filename: str, request: Request) -> dict[str, Any]:
+        retriever = _retriever(self.pipeline)
+        path = _upload_path(Path(self.opts.uploads_dir), filename)
+        report = await asyncio.to_thread(_store_and_ingest, retriever, path, await request.body())
+        return {"object": "ingest.report", "file": path.name, **report.to_dict()}
+
+    async def session(self, session_id: str) -> JSONResponse:
+        held = await asyncio.to_thread(self.pipeline.memory.get, session_id)
+        if not held.turns and held.total_turns == 0 and held.policy is None:
+            return JSONResponse({"error": {"message": f"no session {session_id!r}", "type": "invalid_request_error",
+                                           "param": "session_id", "code": "session_not_found"}}, status_code=404)
+        return JSONResponse({"session_id": session_id, "policy": held.policy, "total_turns": held.total_turns,
+                             "turns": [{"question": t.question, "answer": t.answer, "style": t.style}
+                                       for t in held.turns]})
+
+    async def healthz(self) -> JSONResponse:
+        checks = await _health(self.pipeline)
+        ok = all(c["ok"] for c in checks.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+
+    async def index(self) -> HTMLResponse:
+        return HTMLResponse(self.page.read_text(encoding="utf-8"))
+
+
+async def _read(stream: AsyncTurnStream) -> Answer:
+    async for _ in stream:
+        pass
+    return stream.answer
+
+
+async def _sse(cid: str, created: int, head: list[Event], events: AsyncIterator[Event], stream: AsyncTurnStream,
+               include_usage: bool) -> AsyncIterator[bytes]:
+    """The turn as ``chat.completion.chunk`` events: routing first, then the text, then the finish."""
+    route = next(e.data for e in head if e.kind == "route")
+    passages = next((e.data for e in head if e.kind == "passages"), ())
+    model = f"neulora/{route.style}"
+    first = {"role": "assistant", "content": ""}
+    yield _event(chunk(cid, created, model, first, None, neulora=neulora_object(route, passages)))
+    try:
+        async for event in events:
+            if event.kind == "delta":
+                yield _event(chunk(cid, created, model, {"content": event.data}, None))
+        answer = stream.answer
+        yield _event(chunk(cid, created, model, {}, answer.finish_reason or "stop",
+                           neulora=neulora_object(answer.route, answer.passages, answer)))
+        if include_usage:
+            yield _event({**chunk(cid, created, model, {}, None), "choices": [], "usage": answer.usage})
+    except NeuloraError as exc:  # the status line is gone: the error travels as an event, as OpenAI's do
+        yield _event(api_error(exc)[1])
+    yield b"data: [DONE]\n\n"
+
+
+def _event(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+
+
+def _retriever(pipeline: Pipeline) -> Any:
+    if pipeline.retriever is None:
+        raise DocumentError("this server has no retriever: it answers without notes")
+    return pipeline.retriever
+
+
+def _upload_path(folder: Path, filename: str) -> Path:
+    name = Path(filename).name
+    if not name or name != filename or name.startswith(".") or Path(name).suffix.lower() not in (".txt", ".md",
+                                                                                                 ".pdf"):
+        raise DocumentError(f"filename must be a plain .txt, .md or .pdf file name, got {filename!r}")
+    return folder / name
+
+
+def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
+    """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
+    report = retriever.ingest([path], progress=False)
+    if report.failed:
+        raise DocumentError(f"{path.name}: {report.failed[0][1]}")
+    return report
+
+
+async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    import httpx
+
+    checks: dict[str, dict[str, Any]] = {}
+    if pipeline.retriever is not None:
+        try:
+            count = getattr(pipeline.retriever, "count", lambda: None)
+            checks["chroma"] = {"ok": True, "chunks": await asyncio.to_thread(count)}
+        except Exception as exc:
+            checks["chroma"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    base = getattr(pipeline.client, "base_url", None)
+    if base:
+        try:
+            probe = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"  # vLLM, TGI, LoRAX, llama.cpp
+            async with httpx.AsyncClient(timeout=3.0) as http:
+                response = await http.get(probe)
+            checks["engine"] = {"ok": response.status_code not in (502, 503, 504), "status": response.status_code,
+                                "url": base}
+        except httpx.HTTPError as exc:
+            checks["engine"] = {"ok": False, "url": base, "error": f"{type(exc).__name__}: {exc}"}
+    else:
+        checks["engine"] = {"ok": True, "note": "not probed: a serverless provider or an in-process model"}
+    return checks
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a body over the limit (by its Content-Length, or as it streams in) gets 413."""
+
+    def __init__(self, app: Any, *, max_body: int, max_upload: int) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_upload if scope["path"] == "/v1/documents" else self.max_body
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        seen, started = 0, False
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge()
+            return message
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _TooLarge:
+            if not started:
+                await _too_large(send, limit)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Any, limit: int) -> None:
+    body = json.dumps({"error": {"message": f"request body over the limit of {limit} bytes",
+                                 "type": "invalid_request_error", "param": None, "code": "body_too_large"}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080) -> None:
+    """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set)."""
+    import uvicorn
+
+    from .memory import InMemoryMemory
+    from .pipeline import Pipeline
+
+    if settings.redis_url:
+        from .memory_redis import RedisMemory
+
+        memory: Any = RedisMemory.from_url(settings.redis_url)
+    else:
+        memory = InMemoryMemory(max_sessions=100_000)
+    pipeline = Pipeline.from_settings(settings, memory=memory)
+    uvicorn.run(create_app(pipeline, ServeOptions.from_settings(settings)), host=host, port=port,
+                log_level="info", access_log=False)

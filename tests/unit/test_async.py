@@ -1,0 +1,131 @@
+"""The async API: the same turns as the sync one, a loop that is never blocked, cancellation that reaches upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from neulora import GenerationError, Pipeline
+from neulora.embeddings import HashingEmbedder
+from neulora.llm import FallbackChain, HFStyleClient
+from neulora.retrieval import Passage
+from neulora.retry import RetryPolicy
+from neulora.testing import ChatStubServer, FakeRetriever, FakeRouter, FakeStyleClient
+
+MODELS = {s: s for s in ("direct", "socratic", "scaffolding", "feedback")}
+
+
+def fakes(client: object) -> Pipeline:
+    e = HashingEmbedder(dim=32)
+    passage = Passage("Logarithms undo exponents.", 0.8, "notes.md", None, "p1", {"section": "Logs"})
+    return Pipeline(FakeRouter(e), FakeRetriever(e, [passage]), client)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def stub() -> Iterator[ChatStubServer]:
+    with ChatStubServer() as server:
+        yield server
+
+
+def test_aask_and_astream_give_what_ask_and_stream_give() -> None:
+    sync, asyn = fakes(FakeStyleClient("Why do you think so?")), fakes(FakeStyleClient("Why do you think so?"))
+    a = sync.ask("is 2+2=5?", session_id="s1")
+    b = asyncio.run(asyn.aask("is 2+2=5?", session_id="s1"))
+    assert (b.text, b.style, b.passages, b.route) == (a.text, a.style, a.passages, a.route)
+    kinds = [e.kind for e in sync.stream("and 3+3?", session_id="s1")]
+
+    async def read() -> tuple[list[str], str, int]:
+        stream = asyn.astream("and 3+3?", session_id="s1")
+        seen = [e.kind async for e in stream]
+        return seen, stream.answer.text, len(asyn.memory.get("s1").turns)
+
+    seen, text, remembered = asyncio.run(read())
+    assert seen == kinds and text == "Why do you think so?" and remembered == 2
+
+
+def test_a_history_given_is_used_and_nothing_is_remembered() -> None:
+    client = FakeStyleClient("ok")
+    pipeline = fakes(client)
+    history = [{"role": "user", "content": "what is a log?"}, {"role": "assistant", "content": "an exponent"}]
+    answer = asyncio.run(pipeline.aask("and ln?", session_id="s9", history=history))
+    assert answer.text == "ok" and len(pipeline.memory.get("s9").turns) == 0
+    sent = [m["content"] for m in client.history[0][1]]
+    assert "what is a log?" in sent and "an exponent" in sent
+
+
+def test_a_failed_async_turn_leaves_memory_untouched() -> None:
+    client = FakeStyleClient()
+    client.enqueue(GenerationError("upstream down"))
+    pipeline = fakes(client)
+    with pytest.raises(GenerationError, match="upstream down"):
+        asyncio.run(pipeline.aask("hello there, what is pi?", session_id="s2"))
+    assert pipeline.memory.get("s2").turns == ()
+
+
+def test_agenerate_and_astream_match_the_sync_client(stub: ChatStubServer) -> None:
+    client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None)
+    ask = [{"role": "user", "content": "hi"}]
+    sync = client.generate("socratic", ask)
+
+    async def run() -> tuple[str, list[str], str]:
+        g = await client.agenerate("socratic", ask)
+        stream = client.astream("socratic", ask)
+        deltas = [d async for d in stream]
+        await client.aclose()
+        return g.text, deltas, stream.result.text
+
+    text, deltas, streamed = asyncio.run(run())
+    assert text == sync.text == streamed == "".join(deltas) == "Answer from socratic."
+    assert len(deltas) > 1
+
+
+def test_async_retries_and_fallback_follow_the_same_policy(stub: ChatStubServer) -> None:
+    stub.enqueue(model="socratic", status=503, body={"error": "loading"})
+    stub.enqueue(model="socratic", status=404, body={"error": "no adapter"})
+    client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=FallbackChain(base_model=None),
+                           retry=RetryPolicy(backoff=0.01, jitter=0.0))
+    g = asyncio.run(client.agenerate("socratic", [{"role": "user", "content": "hi"}]))
+    assert g.text == "Answer from direct." and g.fallback_from == "socratic:socratic" and g.attempts == 3
+
+
+def test_100_concurrent_turns_do_not_block_the_loop() -> None:
+    with ChatStubServer(latency=0.3) as slow:
+        pipeline = fakes(HFStyleClient(MODELS, base_url=slow.url, token="hf_x", fallback=None))
+
+        async def run() -> float:
+            t0 = time.monotonic()
+            answers = await asyncio.gather(*(pipeline.aask(f"question {i}?", session_id=f"s{i}")
+                                             for i in range(100)))
+            assert {a.text for a in answers} == {"Answer from socratic."}
+            return time.monotonic() - t0
+
+        elapsed = asyncio.run(run())
+    assert elapsed < 6.0, f"100 turns of 300 ms took {elapsed:.1f}s: the loop is blocked"
+
+
+def test_a_cancelled_stream_closes_its_upstream_connection(stub: ChatStubServer) -> None:
+    stub.enqueue(text=" ".join(["word"] * 200), trickle=0.05)
+    pipeline = fakes(HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None))
+
+    async def run() -> None:
+        async def read() -> None:
+            async for event in pipeline.astream("tell me a long story", session_id="c1"):
+                if event.kind == "delta":
+                    await asyncio.sleep(0)
+
+        task = asyncio.create_task(read())
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(40):  # the server notices at its next write
+            if stub.disconnects:
+                return
+            await asyncio.sleep(0.05)
+
+    asyncio.run(run())
+    assert stub.disconnects == 1
+    assert pipeline.memory.get("c1").turns == ()
