@@ -33,7 +33,6 @@ STUB = """
 import sys, time
 from neulora.testing import ChatStubServer
 server = ChatStubServer(latency=0.3)
-server._httpd.request_queue_size = 1024
 print(server.url, flush=True)
 while True:
     time.sleep(3600)
@@ -63,23 +62,29 @@ async def one_turn(http: httpx.AsyncClient, url: str, body: dict[str, Any],
 async def drive(url: str, sessions: int, turns: int, model: str, neulora: bool) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
     samples: list[dict[str, float]] = []
+    errors: list[str] = []
     async with httpx.AsyncClient(timeout=120, limits=limits) as http:
         async def learner(i: int) -> None:
             for t in range(turns):
                 body = {"model": model, "stream": True,
                         "messages": [{"role": "user", "content": QUESTIONS[(i + t) % len(QUESTIONS)]}]}
                 headers = {"X-Session-Id": f"bench-{i}"} if neulora else {}
-                samples.append(await one_turn(http, url, body, headers))
+                try:
+                    samples.append(await one_turn(http, url, body, headers))
+                except httpx.HTTPError as exc:  # counted and reported, never hidden
+                    errors.append(f"{type(exc).__name__}: {exc}")
 
         t0 = time.perf_counter()
         await asyncio.gather(*(learner(i) for i in range(sessions)))
         wall = time.perf_counter() - t0
-    return {"wall_s": wall, "turns": len(samples), "samples": samples}
+    return {"wall_s": wall, "turns": len(samples), "samples": samples, "errors": errors}
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     samples = [s for r in runs for s in r["samples"]]
-    out: dict[str, Any] = {"turns_per_s": statistics.median(r["turns"] / r["wall_s"] for r in runs)}
+    out: dict[str, Any] = {"turns_per_s": statistics.median(r["turns"] / r["wall_s"] for r in runs),
+                           "errors": sum(len(r["errors"]) for r in runs),
+                           "first_errors": [e for r in runs for e in r["errors"]][:3]}
     for key in ("total", "ttfb", "first_text"):
         values = [s[key] for s in samples]
         out[key] = {"p50_ms": percentile(values, 0.5) * 1e3, "p99_ms": percentile(values, 0.99) * 1e3}
@@ -115,7 +120,7 @@ def main(sessions: int, turns: int, rounds: int) -> dict[str, Any]:
     alone, served_ = results["stub alone"], results["through neulora serve"]
     overhead = {q: served_["total"][q] - alone["total"][q] for q in ("p50_ms", "p99_ms")}
     results["overhead"] = {**overhead, "throughput_ratio": served_["turns_per_s"] / alone["turns_per_s"]}
-    rows = [(name, f"{r['turns_per_s']:.0f} turns/s; turn p50 {r['total']['p50_ms']:.0f} ms, p99 "
+    rows = [(name, f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 {r['total']['p50_ms']:.0f} ms, p99 "
                    f"{r['total']['p99_ms']:.0f} ms; first byte p50 {r['ttfb']['p50_ms']:.0f} ms; first text p50 "
                    f"{r['first_text']['p50_ms']:.0f} ms, p99 {r['first_text']['p99_ms']:.0f} ms")
             for name, r in results.items() if name != "overhead"]

@@ -347,5 +347,6 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080) -> Non
     else:
         memory = InMemoryMemory(max_sessions=100_000)
     pipeline = Pipeline.from_settings(settings, memory=memory)
+    # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next request)
     uvicorn.run(create_app(pipeline, ServeOptions.from_settings(settings)), host=host, port=port,
-                log_level="info", access_log=False)
+                log_level="info", access_log=False, timeout_keep_alive=75)

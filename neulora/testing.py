@@ -75,7 +75,9 @@ class ChatStubServer:
         self.disconnects = 0  # replies the client hung up on before they were complete
         self._script: dict[str | None, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        # a listen backlog for hundreds of clients connecting at once (the default of 5 resets the rest)
+        server_class = type("StubHTTPServer", (ThreadingHTTPServer,), {"request_queue_size": 1024})
+        self._httpd = server_class(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
