@@ -60,11 +60,13 @@ async def one_turn(http: httpx.AsyncClient, url: str, body: dict[str, Any],
 
 
 async def drive(url: str, sessions: int, turns: int, model: str, neulora: bool) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=sessions + 10, max_keepalive_connections=sessions + 10)
+    """``sessions`` learners at once, each with a connection of its own (httpx's shared pool scans all its
+    connections per request: at 200 it cost the load generator 16 ms of CPU a turn, and measured itself)."""
     samples: list[dict[str, float]] = []
     errors: list[str] = []
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        async def learner(i: int) -> None:
+
+    async def learner(i: int) -> None:
+        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1)) as http:
             for t in range(turns):
                 body = {"model": model, "stream": True,
                         "messages": [{"role": "user", "content": QUESTIONS[(i + t) % len(QUESTIONS)]}]}
@@ -74,10 +76,16 @@ async def drive(url: str, sessions: int, turns: int, model: str, neulora: bool) 
                 except httpx.HTTPError as exc:  # counted and reported, never hidden
                     errors.append(f"{type(exc).__name__}: {exc}")
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(learner(i) for i in range(sessions)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(learner(i) for i in range(sessions)))
+    wall = time.perf_counter() - t0
     return {"wall_s": wall, "turns": len(samples), "samples": samples, "errors": errors}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -105,7 +113,8 @@ def main(sessions: int, turns: int, rounds: int) -> dict[str, Any]:
                        capture_output=True)
         port = free_port()
         argv = [sys.executable, "-m", "neulora", "serve", "--port", str(port)]
-        with background_server(argv, port, log=work / "serve.log", name="neulora serve", env=env):
+        cpu: dict[str, float] = {"neulora serve": 0.0, "stub": 0.0}
+        with background_server(argv, port, log=work / "serve.log", name="neulora serve", env=env) as server:
             served = f"http://127.0.0.1:{port}/v1/chat/completions"
             direct = f"{engine}/v1/chat/completions"
             asyncio.run(drive(served, 20, 1, "neulora", True))  # warm both paths
@@ -113,19 +122,27 @@ def main(sessions: int, turns: int, rounds: int) -> dict[str, Any]:
             runs: dict[str, list[dict[str, Any]]] = {"stub alone": [], "through neulora serve": []}
             for _ in range(rounds):
                 runs["stub alone"].append(asyncio.run(drive(direct, sessions, turns, "direct", False)))
+                before = (cpu_seconds(server.proc.pid), cpu_seconds(stub.pid))
                 runs["through neulora serve"].append(asyncio.run(drive(served, sessions, turns, "neulora", True)))
+                cpu["neulora serve"] += cpu_seconds(server.proc.pid) - before[0]
+                cpu["stub"] += cpu_seconds(stub.pid) - before[1]
     finally:
         stub.kill()
     results = {name: summary(r) for name, r in runs.items()}
     alone, served_ = results["stub alone"], results["through neulora serve"]
     overhead = {q: served_["total"][q] - alone["total"][q] for q in ("p50_ms", "p99_ms")}
-    results["overhead"] = {**overhead, "throughput_ratio": served_["turns_per_s"] / alone["turns_per_s"]}
+    served_turns = sum(r["turns"] for r in runs["through neulora serve"])
+    per_turn = {name: seconds / served_turns * 1e3 for name, seconds in cpu.items()}
+    results["overhead"] = {**overhead, "throughput_ratio": served_["turns_per_s"] / alone["turns_per_s"],
+                           "cpu_ms_per_turn": per_turn}
     rows = [(name, f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 {r['total']['p50_ms']:.0f} ms, p99 "
                    f"{r['total']['p99_ms']:.0f} ms; first byte p50 {r['ttfb']['p50_ms']:.0f} ms; first text p50 "
                    f"{r['first_text']['p50_ms']:.0f} ms, p99 {r['first_text']['p99_ms']:.0f} ms")
             for name, r in results.items() if name != "overhead"]
     rows.append(("neulora overhead", f"p50 {overhead['p50_ms']:.1f} ms, p99 {overhead['p99_ms']:.1f} ms, "
                                      f"throughput {results['overhead']['throughput_ratio']:.2f}x the stub's"))
+    rows.append(("CPU per turn served", f"neulora serve {per_turn['neulora serve']:.1f} ms, stub engine "
+                                        f"{per_turn['stub']:.1f} ms ({os.cpu_count()} cores for all three)"))
     return report(f"{sessions} concurrent streaming sessions x {turns} turns, engine 300 ms per call",
                   {"sessions": sessions, "turns": turns, "rounds": rounds, "cpus": os.cpu_count(), **results}, rows)
 

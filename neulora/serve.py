@@ -66,7 +66,7 @@ class ServeOptions:
     max_body: int = 1 << 20
     max_upload: int = 20 << 20
     uploads_dir: str = ".neulora/uploads"
-    threads: int = 64  # blocking steps (embedded Chroma, memory, local models) run in this many threads
+    threads: int = 8  # blocking steps (embedded Chroma, memory, local models): more threads only fight for the GIL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServeOptions:
@@ -128,7 +128,7 @@ class Api:
                                        "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
-    def require_key(self, request: Request) -> None:
+    async def require_key(self, request: Request) -> None:  # async: FastAPI would run a sync one in a thread
         if self.opts.api_key is None:
             return
         given = request.headers.get("authorization", "")
