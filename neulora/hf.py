@@ -43,8 +43,8 @@ from .errors import (
 )
 from .retry import RetryPolicy
 
-__all__ = ["RETRYABLE_STATUS", "Failure", "HFAuth", "Remote", "call_with_retry", "check_provider", "check_url",
-           "classify", "download", "http_errors", "inference_client", "is_hf_host", "redacted"]
+__all__ = ["RETRYABLE_STATUS", "Attempts", "Failure", "HFAuth", "Remote", "call_with_retry", "check_provider",
+           "check_url", "classify", "download", "http_errors", "inference_client", "is_hf_host", "redacted"]
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +268,39 @@ def redacted(exc: BaseException, redact: Callable[[str], str], *, depth: int = 0
     return copy
 
 
+class Attempts:
+    """One call's retries under a policy, shared by the sync and async loops: what to do after each failure.
+
+    :meth:`failed` returns the wait before the next attempt, or None when it is over; the loop then raises
+    ``error from cause`` outside its ``except`` clause, so the hub's exception is never chained as the context.
+    """
+
+    def __init__(self, *, policy: RetryPolicy, auth: HFAuth, where: str, base: type[NeuloraError],
+                 url: str | None, deadline: Deadline | None) -> None:
+        self.policy, self.auth, self.where, self.base, self.url = policy, auth, where, base, url
+        self.started = policy.clock()
+        self.deadline = deadline or Deadline.after(policy.deadline, policy.clock)
+        # ValueError: huggingface_hub's refusal of bad arguments or of a response it cannot parse: typed
+        self.errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
+        self.error: NeuloraError = GenerationError(f"{where}: no attempt was made")
+        self.cause: BaseException | None = None
+
+    def failed(self, exc: BaseException | None, attempt: int) -> float | None:
+        """After attempt ``attempt`` failed with ``exc`` (None: the deadline passed): the wait, or None to raise."""
+        if exc is None:
+            self.error, self.cause = EndpointTimeoutError(f"{self.where}: no answer within the deadline of "
+                                                          f"{self.deadline.seconds:g}s (attempt {attempt})"), None
+            return None
+        failure = classify(exc, self.auth.redact)
+        delay = self.policy.next_delay(attempt, failure.retryable, failure.retry_after, self.started)
+        if delay is not None and delay < self.deadline.remaining():
+            logger.info("retrying %s in %.2fs after %s", self.where, delay, failure.message)
+            return delay
+        self.error = failure.to_error(self.where, self.auth.hint(self.url), self.base)
+        self.cause = redacted(exc, self.auth.redact)
+        return None
+
+
 def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth, where: str,
                     base: type[NeuloraError] = GenerationError, url: str | None = None,
                     deadline: Deadline | None = None) -> T:
@@ -275,28 +308,18 @@ def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth,
 
     ``deadline`` (default: ``policy.deadline`` from now) bounds everything, the requests in flight included.
     """
-    started = policy.clock()
-    deadline = deadline or Deadline.after(policy.deadline, policy.clock)
-    # ValueError: huggingface_hub's refusal of bad arguments or of a response it cannot parse: typed
-    errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
+    run = Attempts(policy=policy, auth=auth, where=where, base=base, url=url, deadline=deadline)
     for attempt in range(1, policy.max_attempts + 1):
         try:
-            return call_within(call, deadline)
+            return call_within(call, run.deadline)
         except DeadlineExpired:
-            error: NeuloraError = EndpointTimeoutError(f"{where}: no answer within the deadline of "
-                                                       f"{deadline.seconds:g}s (attempt {attempt})")
-            cause: BaseException | None = None
-        except errors as exc:
-            failure = classify(exc, auth.redact)
-            delay = policy.next_delay(attempt, failure.retryable, failure.retry_after, started)
-            if delay is not None and delay < deadline.remaining():
-                logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
-                policy.sleep(delay)
-                continue
-            error, cause = failure.to_error(where, auth.hint(url), base), redacted(exc, auth.redact)
-        # raised here, outside the except clause, so that the hub's exception is not chained as the context
-        raise error from cause
-    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+            delay = run.failed(None, attempt)
+        except run.errors as exc:
+            delay = run.failed(exc, attempt)
+        if delay is None:
+            break
+        policy.sleep(delay)
+    raise run.error from run.cause
 
 
 def download(repo_id: str, filename: str, *, revision: str | None, auth: HFAuth,

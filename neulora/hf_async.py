@@ -11,9 +11,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from .deadline import Deadline
-from .errors import EndpointTimeoutError, GenerationError, NeuloraError
-from .hf import HFAuth, classify, http_errors, redacted
+from .errors import GenerationError, NeuloraError
+from .hf import Attempts, HFAuth
 from .retry import RetryPolicy
 
 __all__ = ["AsyncSessions", "acall_with_retry", "async_inference_client"]
@@ -74,24 +73,16 @@ def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None
 
 async def acall_with_retry(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, auth: HFAuth, where: str,
                            base: type[NeuloraError] = GenerationError, url: str | None = None) -> T:
-    """:func:`call_with_retry` for a coroutine: the same policy, classification and deadline, on the event loop."""
-    started = policy.clock()
-    deadline = Deadline.after(policy.deadline, policy.clock)
-    errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
+    """:func:`~neulora.hf.call_with_retry` for a coroutine: the same :class:`~neulora.hf.Attempts`, on the loop."""
+    run = Attempts(policy=policy, auth=auth, where=where, base=base, url=url, deadline=None)
     for attempt in range(1, policy.max_attempts + 1):
         try:
-            return await asyncio.wait_for(call(), deadline.remaining())
+            return await asyncio.wait_for(call(), run.deadline.remaining())
         except asyncio.TimeoutError:
-            error: NeuloraError = EndpointTimeoutError(f"{where}: no answer within the deadline of "
-                                                       f"{deadline.seconds:g}s (attempt {attempt})")
-            cause: BaseException | None = None
-        except errors as exc:
-            failure = classify(exc, auth.redact)
-            delay = policy.next_delay(attempt, failure.retryable, failure.retry_after, started)
-            if delay is not None and delay < deadline.remaining():
-                logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
-                await asyncio.sleep(delay)
-                continue
-            error, cause = failure.to_error(where, auth.hint(url), base), redacted(exc, auth.redact)
-        raise error from cause  # outside the except clause: the hub's exception is not chained as the context
-    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+            delay = run.failed(None, attempt)
+        except run.errors as exc:
+            delay = run.failed(exc, attempt)
+        if delay is None:
+            break
+        await asyncio.sleep(delay)
+    raise run.error from run.cause
