@@ -13,14 +13,15 @@ iterator (a local model's stream) is pumped by a worker thread into the loop wit
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from .errors import GenerationError
 from .generation import Generation, StyleClient
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["AsyncReplayStream", "aiterate_in_thread", "astream_of"]
 
@@ -32,6 +33,9 @@ _END = object()
 
 async def aiterate_in_thread(items: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
     """The items of a blocking iterator, produced in a worker thread; closing early stops the worker."""
+    import asyncio  # not at import time: asyncio costs ``import neulora`` a tenth of its budget
+    import concurrent.futures
+
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=64)
     stop = threading.Event()

@@ -99,6 +99,7 @@ class Embedded:
     def __init__(self, path: Path) -> None:
         # absolute, so that one process's open databases (keyed by path) never mix up two folders named alike
         self._folder = path.absolute()
+        self._guard: _Guard | None = None
         self.path: Path | None = self._folder
 
     def connect(self, *, create: bool = True) -> Any:
@@ -130,8 +131,11 @@ class Embedded:
         return SharedSystemClient._identifier_to_system.get(str(self._folder)) is _system_of(client)
 
     def guard(self) -> _Guard:
-        with _CHROMA_CACHE:
-            return _GUARDS.setdefault(str(self._folder), _Guard())
+        """The path's guard, looked up once (every read goes through it)."""
+        if self._guard is None:
+            with _CHROMA_CACHE:
+                self._guard = _GUARDS.setdefault(str(self._folder), _Guard())
+        return self._guard
 
     def using(self) -> AbstractContextManager[Any]:
         return self.guard().using()

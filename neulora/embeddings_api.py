@@ -12,7 +12,6 @@ import numpy as np
 from .embedding_base import EmbedderSpec, check_texts, l2_normalize
 from .errors import ConfigError, EmbeddingError
 from .hf import HFAuth, Remote, call_with_retry, inference_client
-from .hf_async import AsyncSessions, acall_with_retry, async_inference_client
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ class HFInferenceEmbedder:
         self._token_arg = token
         self._client: Any = None
         self._auth: HFAuth | None = None
-        self._sessions = AsyncSessions()
+        self._sessions: Any = None  # the async calls' connection pools, made on first async use
 
     @property
     def name(self) -> str:
@@ -80,6 +79,9 @@ class HFInferenceEmbedder:
 
     async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """:meth:`embed` on the event loop (``AsyncInferenceClient`` over a pool shared per loop)."""
+        from .hf_async import AsyncSessions, acall_with_retry, async_inference_client
+
+        self._sessions = self._sessions or AsyncSessions()
         items, auth = check_texts(texts), self._connect()[1]
         model, where = None if self.base_url else self.model, f"feature extraction with {self.model!r}"
         out = []

@@ -12,7 +12,6 @@ request's ``model`` field picks the adapter).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -27,7 +26,6 @@ from .deadline import Deadline, DeadlineExpired, call_within, iterate_within
 from .errors import ConfigError, InvalidInputError, StreamInterruptedError
 from .generation import Generation, GenerationStream, check_messages, clean_answer
 from .hf import Failure, HFAuth, Remote, check_url, classify, http_errors, inference_client, redacted
-from .hf_async import AsyncSessions, async_inference_client
 from .retry import RetryPolicy
 from .styles import STYLES
 
@@ -109,7 +107,6 @@ class HFStyleClient:
         self.retry = retry or RetryPolicy()
         self.fallback = fallback
         self._token_arg = token
-        self._sessions = AsyncSessions()
 
     @cached_property
     def auth(self) -> HFAuth:
@@ -266,6 +263,8 @@ class HFStyleClient:
         self, chain: list[Target], style: str, msgs: list[dict[str, str]], options: dict[str, Any],
         deadline: Deadline, finish: Callable[[Generation], None], *, streaming: bool,
     ) -> AsyncIterator[str]:
+        import asyncio
+
         run = _Run(self, style, deadline)
         for n, target in enumerate(chain, start=1):
             for attempt in range(1, self.retry.max_attempts + 1):
@@ -296,7 +295,16 @@ class HFStyleClient:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last target returns or raises")  # pragma: no cover
 
+    @cached_property
+    def _sessions(self) -> Any:
+        """The connection pools of the async calls, one per event loop (made on first async use)."""
+        from .hf_async import AsyncSessions
+
+        return AsyncSessions()
+
     def _aclient(self, target: Target) -> Any:
+        from .hf_async import async_inference_client
+
         return async_inference_client(self.auth, self._sessions.get(), url=target.url, provider=self.provider,
                                       timeout=self.timeout, headers=self.retry.headers())
 

@@ -7,10 +7,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
@@ -28,7 +26,19 @@ from .relevance import Relevance
 from .retrieval import format_context
 from .router import RouteDecision
 from .text import check_text
-from .turn import Answer, AsyncTurnStream, Call, Event, TurnState, TurnStream, check_options, options_of, turns_of
+from .turn import (
+    Answer,
+    AsyncTurnStream,
+    Call,
+    Event,
+    SmallTalkRule,
+    TurnState,
+    TurnStream,
+    check_options,
+    generation_options,
+    options_of,
+    turns_of,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,26 +50,8 @@ __all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule", "Tur
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FOLLOW_UP = FollowUp()  # frozen: one shared default is safe
+DEFAULT_FOLLOW_UP, DEFAULT_SMALL_TALK = FollowUp(), SmallTalkRule()  # frozen: shared defaults are safe
 Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # the routing and the search vector
-
-
-@dataclass(frozen=True)
-class SmallTalkRule:
-    """Recognises questions that need no retrieval (greetings, thanks) without an LLM call.
-
-    >>> rule = SmallTalkRule()
-    >>> rule("감사합니다!"), rule("Thanks, and what is a logarithm?")
-    (True, False)
-    """
-
-    pattern: str = (r"(hi|hello|hey|thanks|thank you|thx|bye|good (morning|night)|안녕|안녕하세요|반가워요?|"
-                    r"고마워요?|고맙습니다|감사합니다|감사해요|ㅎㅇ|ㄱㅅ|잘 ?가|수고하셨습니다)")
-    max_chars: int = 40
-
-    def __call__(self, question: str) -> bool:
-        text = question.strip().lower()
-        return len(text) <= self.max_chars and re.fullmatch(self.pattern + r"[\s!.~?^ㅎㅋ]*", text) is not None
 
 
 @dataclass
@@ -98,7 +90,7 @@ class Pipeline:
         min_score: float | Literal["auto"] | None = "auto",
         relevance: Relevance | None = None,
         follow_up: FollowUp | None = DEFAULT_FOLLOW_UP,
-        small_talk: Callable[[str], bool] | None = SmallTalkRule(),
+        small_talk: Callable[[str], bool] | None = DEFAULT_SMALL_TALK,
         max_question_chars: int = 4000,
         max_tokens: int = 512,
         temperature: float = 0.7,
@@ -219,6 +211,8 @@ class Pipeline:
         call = self._call(question, session_id, options_of(locals()))
 
         async def produce(finish: Callable[[Answer], None]) -> AsyncIterator[Event]:
+            import asyncio  # lazily: asyncio would cost every ``import neulora``
+
             turn = await asyncio.to_thread(self._begin, call)
             vector = await self._aembed(turn)
             await asyncio.to_thread(self._decide, turn, vector)
@@ -246,27 +240,18 @@ class Pipeline:
     # -- the steps of a turn, shared by the sync and async drivers -----------------------------------
     def _call(self, question: Any, session_id: Any, options: Mapping[str, Any]) -> Call:
         """Validate one call's arguments before anything runs."""
-        where = options.get("where")
-        if where is not None and (not isinstance(where, Mapping) or not where):
-            raise InvalidInputError(f"where must be a non-empty dict of metadata conditions, got {where!r}")
         q = check_text(question, what="question")
         if len(q) > self.max_question_chars:
             raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
         style, k, policy = options.get("style"), options.get("k"), options.get("policy")
         if style is not None and style not in self.router.styles:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise InvalidInputError(f"k must be a positive int, got {k!r}")
-        generation = {key: options[key] for key in ("max_tokens", "temperature") if options.get(key) is not None}
-        try:
-            check_options(k=1, max_question_chars=1, max_tokens=generation.get("max_tokens", 1), min_score=None,
-                           temperature=generation.get("temperature", 0.0), deadline=None)
-        except ConfigError as exc:
-            raise InvalidInputError(str(exc)) from None
+        generation = generation_options(options)
         history = options.get("history")
         return Call(q, None if session_id is None else check_session_id(session_id), style, k,
                     None if policy is None else check_text(policy, what="policy"),
-                    None if history is None else turns_of(history), generation, None if where is None else dict(where))
+                    None if history is None else turns_of(history), generation,
+                    None if options.get("where") is None else dict(options["where"]))
 
     def _begin(self, call: Call) -> TurnState:
         """Read the conversation so far (from memory, unless the call brings its own history)."""
@@ -314,6 +299,8 @@ class Pipeline:
 
     async def _aembed(self, turn: TurnState) -> Vectors:
         """The vectors on the loop: an embedder's own ``aembed`` (remote) or ``embed`` in a thread."""
+        import asyncio
+
         embedder, texts = self._texts_to_embed(turn)
         if embedder is None:
             return None, None

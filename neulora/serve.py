@@ -34,10 +34,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from .errors import NeuloraError
+from .errors import DocumentError, NeuloraError
 from .serve_api import (
     ChatRequest,
-    DocumentError,
     RouteRequest,
     SearchRequest,
     api_error,

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .router import RouteDecision
     from .turn import Answer
 
-__all__ = ["ChatRequest", "DocumentError", "RouteRequest", "SearchRequest", "api_error", "chunk", "completion",
+__all__ = ["ChatRequest", "RouteRequest", "SearchRequest", "api_error", "chunk", "completion",
            "neulora_object", "question_and_history", "style_of_model"]
 
 

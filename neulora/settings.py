@@ -56,9 +56,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .hf import check_url
 from .styles import STYLES
 
 __all__ = ["Settings"]
@@ -105,15 +105,10 @@ def _score(value: Any) -> float | None:
 
 
 def _url(value: Any) -> str:
-    text = _text(value)
-    parts = urlsplit(text)
     try:
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
-    except ValueError:  # a port that is not a number from 0 to 65535
-        valid = False
-    if not valid:
-        raise ValueError(f"expected an http:// or https:// URL with a host and a valid port, got {value!r}")
-    return text.rstrip("/")
+        return check_url(_text(value), "the URL")
+    except ConfigError as exc:  # the layer adds the variable's or key's name
+        raise ValueError(str(exc)) from None
 
 
 def _models(value: Any) -> dict[str, str]:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .aio import AsyncReplayStream
-from .errors import ConfigError, InvalidInputError
+from .errors import ConfigError, InvalidInputError, NeuloraError
 from .generation import ReplayStream
 from .memory import Turn
 from .retrieval import Passage
 from .router import RouteDecision
 
-__all__ = ["Answer", "AsyncTurnStream", "Call", "Event", "TurnState", "TurnStream", "check_options", "options_of",
-           "turns_of"]
+__all__ = ["Answer", "AsyncTurnStream", "Call", "Event", "SmallTalkRule", "TurnState", "TurnStream", "check_options",
+           "check_positive_int", "check_temperature", "generation_options", "options_of", "turns_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,24 @@ class AsyncTurnStream(AsyncReplayStream[Event, Answer]):
 
 
 @dataclass(frozen=True)
+class SmallTalkRule:
+    """Recognises questions that need no retrieval (greetings, thanks) without an LLM call.
+
+    >>> rule = SmallTalkRule()
+    >>> rule("감사합니다!"), rule("Thanks, and what is a logarithm?")
+    (True, False)
+    """
+
+    pattern: str = (r"(hi|hello|hey|thanks|thank you|thx|bye|good (morning|night)|안녕|안녕하세요|반가워요?|"
+                    r"고마워요?|고맙습니다|감사합니다|감사해요|ㅎㅇ|ㄱㅅ|잘 ?가|수고하셨습니다)")
+    max_chars: int = 40
+
+    def __call__(self, question: str) -> bool:
+        text = question.strip().lower()
+        return len(text) <= self.max_chars and re.fullmatch(self.pattern + r"[\s!.~?^ㅎㅋ]*", text) is not None
+
+
+@dataclass(frozen=True)
 class Call:
     """One call's checked arguments (internal to the pipeline)."""
 
@@ -188,19 +207,41 @@ def options_of(arguments: Mapping[str, Any]) -> dict[str, Any]:
                                             "where")}
 
 
+def check_positive_int(name: str, value: Any, error: type[NeuloraError] = ConfigError) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise error(f"{name} must be a positive int, got {value!r}")
+
+
+def check_temperature(value: Any, error: type[NeuloraError] = ConfigError) -> None:
+    if not (_number(value) and 0 <= value <= 2):
+        raise error(f"temperature must be a number between 0 and 2, got {value!r}")
+
+
+def generation_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """One call's ``k`` and ``where`` checked, and its ``max_tokens``/``temperature`` checked and returned."""
+    where = options.get("where")
+    if where is not None and (not isinstance(where, Mapping) or not where):
+        raise InvalidInputError(f"where must be a non-empty dict of metadata conditions, got {where!r}")
+    generation = {key: options[key] for key in ("max_tokens", "temperature") if options.get(key) is not None}
+    for name in ("k", "max_tokens"):
+        if options.get(name) is not None:
+            check_positive_int(name, options[name], InvalidInputError)
+    if "temperature" in generation:
+        check_temperature(generation["temperature"], InvalidInputError)
+    return generation
+
+
 def check_options(*, k: Any, max_question_chars: Any, max_tokens: Any, min_score: Any, temperature: Any,
-                   deadline: Any) -> None:
+                  deadline: Any) -> None:
     """Refuse constructor options that could only fail later, naming the option and what it takes."""
     for name, value in (("k", k), ("max_question_chars", max_question_chars), ("max_tokens", max_tokens)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be a positive int, got {value!r}")
-
-    def number(value: Any) -> bool:
-        return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-    if min_score is not None and not number(min_score):
+        check_positive_int(name, value)
+    if min_score is not None and not _number(min_score):
         raise ConfigError(f"min_score must be a number (a cosine similarity floor) or None, got {min_score!r}")
-    if not (number(temperature) and 0 <= temperature <= 2):
-        raise ConfigError(f"temperature must be a number between 0 and 2, got {temperature!r}")
-    if deadline is not None and not (number(deadline) and deadline > 0):
+    check_temperature(temperature)
+    if deadline is not None and not (_number(deadline) and deadline > 0):
         raise ConfigError(f"deadline must be a positive number of seconds (or None), got {deadline!r}")
+
+
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
