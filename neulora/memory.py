@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from filelock import FileLock, Timeout
-
 from .errors import ConfigError, InvalidInputError, SessionError
 
 __all__ = ["FileMemory", "InMemoryMemory", "Memory", "Session", "Turn", "check_session_id"]
@@ -176,6 +174,8 @@ class FileMemory:
         write, so sessions hardly wait on each other, and a per-session lock file would be left behind for every
         session ever seen (deleting a lock file that another process may be waiting on breaks the lock).
         """
+        from filelock import FileLock, Timeout  # here, not at import time: most memories never lock
+
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
