@@ -1,20 +1,27 @@
 """200 concurrent streaming sessions on one ``neulora serve`` process, side by side with the stub engine alone.
 
 The engine is a stub that takes a fixed 300 ms per call and then streams its answer (its own process); neulora
-serve runs in another process with the hashing embedder and embedded Chroma holding the sample notes. The same
-async client drives both: ``--sessions`` learners, each asking ``--turns`` questions in a row, streaming. Reported
-per scenario: throughput (turns/s), time to the first byte and to the first text chunk, and turn latency; then
-neulora's overhead over the stub (p50, p99). Rounds alternate the scenarios.
+serve runs in another process with the hashing embedder and embedded Chroma holding the sample notes. Two floors
+run beside it (``serve_floor.py``): a raw ASGI app that waits the 300 ms itself (what uvicorn costs) and a bare
+Starlette proxy through ``AsyncInferenceClient`` to the same stub (what the HTTP stack costs before any routing,
+retrieval or session). One lean client (``loadgen.py``) drives all four: ``--sessions`` learners, each asking
+``--turns`` questions in a row, streaming, either all starting at once (they then stay in step: bursts of
+``--sessions`` turns) or with starts spread over one engine call. Reported per scenario: throughput (turns/s),
+time to the first byte and to the first text chunk, turn latency, the server's CPU per turn and how busy each of
+the three processes kept the cores; then each one's overhead over the stub alone (p50, p99). Rounds alternate.
 
-    .venv/bin/python bench/bench_serve.py [--sessions 200] [--turns 5] [--rounds 2]
+    .venv/bin/python bench/bench_serve.py [--sessions 200] [--turns 10] [--rounds 2] [--save bench/serve-results]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -23,8 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from common import percentile, report
+from loadgen import Connection, LoadError
 
 from neulora.samples import corpus_dir
 from tests.servers import background_server, free_port
@@ -37,49 +44,49 @@ print(server.url, flush=True)
 while True:
     time.sleep(3600)
 """
+STUB_ALONE, ASGI, PROXY, NEULORA = ("stub alone", "floor: raw ASGI, no upstream",
+                                   "floor: Starlette + AsyncInferenceClient proxy", "through neulora serve")
+IN_STEP = "all start at once"
+ARRIVALS = {IN_STEP: 0.0, "starts spread over 300 ms": 0.3}
+MODEL = {STUB_ALONE: "direct", ASGI: "floor", PROXY: "floor", NEULORA: "neulora"}
 QUESTIONS = ["로그의 정의가 뭐예요?", "등비수열의 합은 어떻게 구해요?", "What is the chain rule?",
              "I got log_2 8 = 4, is that right?", "수열 문제 어디서부터 시작해요?"]
 
 
-async def one_turn(http: httpx.AsyncClient, url: str, body: dict[str, Any],
-                   headers: dict[str, str]) -> dict[str, float]:
-    t0 = time.perf_counter()
-    first_byte = first_text = None
-    async with http.stream("POST", url, json=body, headers=headers) as response:
-        response.raise_for_status()
-        async for line in response.aiter_lines():
-            now = time.perf_counter()
-            if first_byte is None:
-                first_byte = now
-            if line.startswith("data: ") and line != "data: [DONE]" and first_text is None:
-                choices = json.loads(line[6:]).get("choices") or [{}]
-                if (choices[0].get("delta") or {}).get("content"):
-                    first_text = now
-    end = time.perf_counter()
-    return {"total": end - t0, "ttfb": (first_byte or end) - t0, "first_text": (first_text or end) - t0}
+async def drive(url: str, sessions: int, turns: int, model: str, neulora: bool, spread: float = 0.0) -> dict[str, Any]:
+    """``sessions`` learners at once, each on a keep-alive connection of its own, asking ``turns`` questions.
 
-
-async def drive(url: str, sessions: int, turns: int, model: str, neulora: bool) -> dict[str, Any]:
-    """``sessions`` learners at once, each with a connection of its own (httpx's shared pool scans all its
-    connections per request: at 200 it cost the load generator 16 ms of CPU a turn, and measured itself)."""
+    ``spread``: learner ``i`` starts ``spread * i / sessions`` seconds late. With 0 every learner starts at the same
+    instant and, the engine taking a fixed time, they stay in step: the server gets every turn in one burst."""
     samples: list[dict[str, float]] = []
     errors: list[str] = []
 
     async def learner(i: int) -> None:
-        async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=1)) as http:
+        connection = Connection(url)
+        await asyncio.sleep(spread * i / sessions)
+        try:
             for t in range(turns):
                 body = {"model": model, "stream": True,
                         "messages": [{"role": "user", "content": QUESTIONS[(i + t) % len(QUESTIONS)]}]}
                 headers = {"X-Session-Id": f"bench-{i}"} if neulora else {}
                 try:
-                    samples.append(await one_turn(http, url, body, headers))
-                except httpx.HTTPError as exc:  # counted and reported, never hidden
+                    samples.append(await connection.stream_turn(body, headers))
+                except (OSError, LoadError, ValueError, asyncio.IncompleteReadError) as exc:  # counted, never hidden
                     errors.append(f"{type(exc).__name__}: {exc}")
+                    await connection.close()
+        finally:
+            await connection.close()
 
     t0 = time.perf_counter()
     await asyncio.gather(*(learner(i) for i in range(sessions)))
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "turns": len(samples), "samples": samples, "errors": errors}
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process (the load generator) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def cpu_seconds(pid: int) -> float:
@@ -99,7 +106,16 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def main(sessions: int, turns: int, rounds: int) -> dict[str, Any]:
+def profiler(pid: int, output: str | None) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the GIL holder of ``pid`` into ``output`` (collapsed stacks), when asked for."""
+    if output is None:
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--gil", "--format", "raw", "--rate", "500", "--nonblocking",
+                             "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main(sessions: int, turns: int, rounds: int, profile: str | None = None, save: str | None = None) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="neulora-bench-serve-"))
     stub = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
     try:
@@ -111,46 +127,87 @@ def main(sessions: int, turns: int, rounds: int) -> dict[str, Any]:
                **{f"NEULORA_MODEL_{s.upper()}": s for s in ("direct", "socratic", "scaffolding", "feedback")}}
         subprocess.run([sys.executable, "-m", "neulora", "ingest", str(corpus_dir())], env=env, check=True,
                        capture_output=True)
-        port = free_port()
-        argv = [sys.executable, "-m", "neulora", "serve", "--port", str(port)]
-        cpu: dict[str, float] = {"neulora serve": 0.0, "stub": 0.0}
-        with background_server(argv, port, log=work / "serve.log", name="neulora serve", env=env) as server:
-            served = f"http://127.0.0.1:{port}/v1/chat/completions"
-            direct = f"{engine}/v1/chat/completions"
-            asyncio.run(drive(served, 20, 1, "neulora", True))  # warm both paths
-            asyncio.run(drive(direct, 20, 1, "direct", False))
-            runs: dict[str, list[dict[str, Any]]] = {"stub alone": [], "through neulora serve": []}
+        floor = str(Path(__file__).with_name("serve_floor.py"))
+        servers = {NEULORA: [sys.executable, "-m", "neulora", "serve", "--port", "{port}"],
+                   ASGI: [sys.executable, floor, "asgi", "{port}"], PROXY: [sys.executable, floor, "proxy", "{port}",
+                                                                          engine]}
+        with contextlib.ExitStack() as stack:
+            urls, pids = {STUB_ALONE: f"{engine}/v1/chat/completions"}, {STUB_ALONE: stub.pid}
+            for name, argv in servers.items():
+                port = free_port()
+                server = stack.enter_context(background_server([a.format(port=port) for a in argv], port, env=env,
+                                                               log=work / f"{len(urls)}.log", name=name))
+                urls[name], pids[name] = f"http://127.0.0.1:{port}/v1/chat/completions", server.proc.pid
+            for name, url in urls.items():  # warm every path
+                asyncio.run(drive(url, 20, 1, MODEL[name], name == NEULORA))
+            keys = [(arrival, name) for arrival in ARRIVALS for name in urls]
+            runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in keys}
+            cpu = {key: 0.0 for key in keys}
+            machine = {key: {"load generator": 0.0, "engine": 0.0, "wall": 0.0} for key in keys}
             for _ in range(rounds):
-                runs["stub alone"].append(asyncio.run(drive(direct, sessions, turns, "direct", False)))
-                before = (cpu_seconds(server.proc.pid), cpu_seconds(stub.pid))
-                runs["through neulora serve"].append(asyncio.run(drive(served, sessions, turns, "neulora", True)))
-                cpu["neulora serve"] += cpu_seconds(server.proc.pid) - before[0]
-                cpu["stub"] += cpu_seconds(stub.pid) - before[1]
+                for key in keys:
+                    (arrival, name), url = key, urls[key[1]]
+                    before, gen, eng, t0 = cpu_seconds(pids[name]), own_cpu(), cpu_seconds(stub.pid), time.time()
+                    spy = profiler(pids[name], profile) if name == NEULORA and arrival == IN_STEP else None
+                    runs[key].append(asyncio.run(drive(url, sessions, turns, MODEL[name], name == NEULORA,
+                                                       ARRIVALS[arrival])))
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+                        spy.wait()
+                    cpu[key] += cpu_seconds(pids[name]) - before
+                    machine[key]["load generator"] += own_cpu() - gen
+                    machine[key]["engine"] += (cpu_seconds(stub.pid) - eng) if name != STUB_ALONE else 0.0
+                    machine[key]["wall"] += time.time() - t0
     finally:
         stub.kill()
-    results = {name: summary(r) for name, r in runs.items()}
-    alone, served_ = results["stub alone"], results["through neulora serve"]
-    overhead = {q: served_["total"][q] - alone["total"][q] for q in ("p50_ms", "p99_ms")}
-    served_turns = sum(r["turns"] for r in runs["through neulora serve"])
-    per_turn = {name: seconds / served_turns * 1e3 for name, seconds in cpu.items()}
-    results["overhead"] = {**overhead, "throughput_ratio": served_["turns_per_s"] / alone["turns_per_s"],
-                           "cpu_ms_per_turn": per_turn}
-    rows = [(name, f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 {r['total']['p50_ms']:.0f} ms, p99 "
-                   f"{r['total']['p99_ms']:.0f} ms; first byte p50 {r['ttfb']['p50_ms']:.0f} ms; first text p50 "
-                   f"{r['first_text']['p50_ms']:.0f} ms, p99 {r['first_text']['p99_ms']:.0f} ms")
-            for name, r in results.items() if name != "overhead"]
-    rows.append(("neulora overhead", f"p50 {overhead['p50_ms']:.1f} ms, p99 {overhead['p99_ms']:.1f} ms, "
-                                     f"throughput {results['overhead']['throughput_ratio']:.2f}x the stub's"))
-    rows.append(("CPU per turn served", f"neulora serve {per_turn['neulora serve']:.1f} ms, stub engine "
-                                        f"{per_turn['stub']:.1f} ms ({os.cpu_count()} cores for all three)"))
-    return report(f"{sessions} concurrent streaming sessions x {turns} turns, engine 300 ms per call",
+    results: dict[str, Any] = {}
+    rows = []
+    for arrival in ARRIVALS:
+        block: dict[str, Any] = {}
+        for (a, name), r in runs.items():
+            if a != arrival:
+                continue
+            key, done = (a, name), max(1, sum(x["turns"] for x in r))
+            block[name] = {**summary(r), "server_cpu_ms_per_turn": cpu[key] / done * 1e3,
+                           "cores_busy": {"server": cpu[key] / machine[key]["wall"],
+                                          "load generator": machine[key]["load generator"] / machine[key]["wall"],
+                                          "engine behind it": machine[key]["engine"] / machine[key]["wall"]}}
+        alone = block[STUB_ALONE]
+        block["overhead_over_stub"] = {
+            name: {"p50_ms": block[name]["total"]["p50_ms"] - alone["total"]["p50_ms"],
+                   "p99_ms": block[name]["total"]["p99_ms"] - alone["total"]["p99_ms"],
+                   "throughput_ratio": block[name]["turns_per_s"] / alone["turns_per_s"]}
+            for name in (ASGI, PROXY, NEULORA)}
+        results[arrival] = block
+        rows += [(f"{arrival} | {name}", f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 "
+                  f"{r['total']['p50_ms']:.0f} ms, p99 {r['total']['p99_ms']:.0f} ms; first byte p50 "
+                  f"{r['ttfb']['p50_ms']:.0f} ms; first text p50 {r['first_text']['p50_ms']:.0f} ms, p99 "
+                  f"{r['first_text']['p99_ms']:.0f} ms; server CPU {r['server_cpu_ms_per_turn']:.2f} ms/turn; "
+                  "cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cores_busy"].items()))
+                 for name, r in block.items() if name != "overhead_over_stub"]
+        rows += [(f"{arrival} | overhead: {name}", f"p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms, "
+                  f"throughput {c['throughput_ratio']:.2f}x the stub's")
+                 for name, c in block["overhead_over_stub"].items()]
+    title = (f"{sessions} concurrent streaming sessions x {turns} turns, engine 300 ms per call, "
+             f"{os.cpu_count()} cores for the load generator, the engine and the server")
+    if save:
+        Path(f"{save}.json").write_text(json.dumps({"benchmark": title, "sessions": sessions, "turns": turns,
+                                                    "rounds": rounds, "cpus": os.cpu_count(), **results},
+                                                   ensure_ascii=False, indent=2) + "\n")
+        width = max(len(k) for k, _ in rows)
+        Path(f"{save}.md").write_text(f"{title} ({time.strftime('%Y-%m-%d')}, one run)\n\n```\n"
+                                      + "".join(f"{k:<{width}}  {v}\n" for k, v in rows) + "```\n")
+    return report(f"{sessions} concurrent streaming sessions x {turns} turns, engine 300 ms per call, "
+                  f"{os.cpu_count()} cores for the load generator, the engine and the server",
                   {"sessions": sessions, "turns": turns, "rounds": rounds, "cpus": os.cpu_count(), **results}, rows)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile", help="write py-spy's collapsed stacks of the server (GIL holder) here")
+    parser.add_argument("--save", help="also write the result to SAVE.json and its table to SAVE.md")
     args = parser.parse_args()
-    main(args.sessions, args.turns, args.rounds)
+    main(args.sessions, args.turns, args.rounds, args.profile, args.save)

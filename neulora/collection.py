@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import os
 import threading
 import time
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chroma import chroma_errors, mode_for
+from .chroma import LOCAL_WRITES, chroma_errors, mode_for
 from .errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from .exact import ExactIndex
 from .paging import CollectionWriter, Hit, Records, read_records, vector_pages
@@ -71,7 +72,10 @@ class ChromaCollection:
 
     def __init__(self, name: str, *, embedder_name: str, dim: int, path: str | os.PathLike[str] | None = None,
                  host: str | None = None, port: int = 8000, client: Any = None,
-                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000, create: bool = True) -> None:
+                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000, create: bool = True,
+                 freshness: float = 0.0) -> None:
+        if isinstance(freshness, bool) or not isinstance(freshness, int | float) or not 0.0 <= freshness < math.inf:
+            raise ConfigError(f"freshness must be a number of seconds >= 0, got {freshness!r}")
         self._mode = mode_for(path, host, port, client)
         self.create = create  # False: a read-only open, which creates neither the database nor the collection
         self.name = name
@@ -85,6 +89,10 @@ class ChromaCollection:
         self._exact: ExactIndex | None = None
         self._index_lock = threading.Lock()  # loads of the exact index, and its updates after this handle's writes
         self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
+        # A read trusts its last look at the stamp this long (seconds) unless this process wrote since: another
+        # process's writes are seen within it. 0: look at every read (one catalogue read each).
+        self.freshness = float(freshness)
+        self._looked: tuple[float, int, _Open] | None = None  # when, LOCAL_WRITES then, and what the look found
 
     def __repr__(self) -> str:
         return f"ChromaCollection({self.name!r}, {self.location})"
@@ -210,6 +218,7 @@ class ChromaCollection:
         with self._mode.write_lock():
             opened = self._for_writing()
             with self._mode.using():
+                LOCAL_WRITES.bump()  # readers of this process look before they read a deleted collection
                 with chroma_errors("reset"):
                     opened.client.delete_collection(self.name)
                 fresh = replace(opened, coll=self._get_or_create(opened.client))
@@ -228,7 +237,7 @@ class ChromaCollection:
 
     def _for_writing(self) -> _Open:
         """The collection to write to (inside the lock): reopened in embedded mode if another handle wrote since."""
-        return self._latest() if self._mode.reopens_for_writes else self._current()
+        return self._latest(look=True) if self._mode.reopens_for_writes else self._current()
 
     def _reopen(self, stale: _Open, *, fresh: bool) -> _Open:
         """Open again, once: threads that found the same stale open share the new one.
@@ -277,16 +286,21 @@ class ChromaCollection:
                 "or re-ingest with --reset"
             )
 
-    def _latest(self) -> _Open:
+    def _latest(self, *, look: bool = False) -> _Open:
         """The collection as last written by anyone, re-read (its stamp is one small read of the catalogue).
 
         Embedded, an open database that another handle or process has written to since holds a stale index (and
         would overwrite that writer's vectors): every writer stamps before it changes anything, so a stamp other
         than the one this handle saw last (or wrote itself) means reopen the files. On a server, re-reading the
-        collection is enough.
+        collection is enough. Within ``freshness`` of the last look, and with no write by this process since, the
+        last look's answer stands (``look``: look anyway, as a writer must).
         """
         from chromadb.errors import NotFoundError
 
+        last, writes, now = self._looked, LOCAL_WRITES.value, time.monotonic()
+        if not look and last is not None and last[1] == writes and now - last[0] < self.freshness \
+                and last[2] is self._open and self._mode.is_current(last[2].client):
+            return last[2]
         opened = self._current()
         if not self._mode.is_current(opened.client):  # another handle reopened the process's database
             opened = self._reopen(opened, fresh=False)
@@ -296,6 +310,7 @@ class ChromaCollection:
             except NotFoundError:  # another handle deleted it (a reset under way, or gone for good)
                 latest = self._get_or_create(opened.client)
         if latest.id == opened.coll.id and _stamp_of(latest) == _stamp_of(opened.coll):
+            self._looked = (now, writes, opened)
             return opened
         # Every handle of this process shares one open database, which sees their writes; another process's
         # write (its stamp names another process) makes it stale: reopen it, for every handle.
@@ -319,8 +334,11 @@ class ChromaCollection:
         self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
         if index is not None:
             self._exact = index
-        with chroma_errors("stamp the collection"):
-            opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: stamp})
+        try:
+            with chroma_errors("stamp the collection"):
+                opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: stamp})
+        finally:
+            LOCAL_WRITES.bump()  # every handle of this process looks at its stamp again before its next read
         if not writing and index is None:
             self._exact = None
 

@@ -94,7 +94,7 @@ def build_retriever(settings: Settings, embedder: Embedder, *, create: bool = Tr
     from .retrieval import ChromaRetriever
 
     return ChromaRetriever(embedder, collection=settings.collection, k=settings.k, create=create,
-                           **settings.chroma_location())
+                           freshness=settings.chroma_freshness, **settings.chroma_location())
 
 
 def build_client(settings: Settings) -> StyleClient:

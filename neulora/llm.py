@@ -274,7 +274,8 @@ class HFStyleClient:
                         deltas = astream_once(client, target.model, msgs, options, state)
                         while True:
                             try:
-                                delta = await asyncio.wait_for(deltas.__anext__(), deadline.remaining())
+                                async with asyncio.timeout(deadline.remaining()):  # no task per delta (wait_for)
+                                    delta = await deltas.__anext__()
                             except StopAsyncIteration:
                                 break
                             yield delta

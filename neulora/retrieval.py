@@ -107,7 +107,8 @@ class ChromaRetriever:
     Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server), or a
     ready ``client``. Nothing is opened until first use; ``store`` is the :class:`ChromaCollection` underneath.
     ``create=False`` opens read-only: a missing database or collection is a ``CollectionNotFoundError``, and
-    nothing is created (what ``neulora search`` and ``neulora collections`` use).
+    nothing is created (what ``neulora search`` and ``neulora collections`` use). ``freshness``: seconds a read
+    may trust its last look for another process's writes (this process's are always seen at once).
     """
 
     def __init__(
@@ -124,11 +125,12 @@ class ChromaRetriever:
         exact_limit: int = 20_000,
         max_query_chars: int = 8192,
         create: bool = True,
+        freshness: float = 0.0,
     ) -> None:
         _check_k(k)
         self.store = ChromaCollection(collection, embedder_name=embedder.name, dim=embedder.dim, path=path,
                                       host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit,
-                                      create=create)
+                                      create=create, freshness=freshness)
         self.embedder = embedder
         self.k = k
         self.max_query_chars = max_query_chars

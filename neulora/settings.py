@@ -16,6 +16,9 @@ field             environment variable         meaning (default)
 ``chroma_path``   ``NEULORA_CHROMA_PATH``      embedded Chroma directory (``./chroma_db``)
 ``chroma_host``   ``NEULORA_CHROMA_HOST``      a ``chroma run`` server instead
 ``chroma_port``   ``NEULORA_CHROMA_PORT``      its port (8000)
+``chroma_freshness`` ``NEULORA_CHROMA_FRESHNESS`` seconds a read trusts its last look at the collection's stamp:
+                                               this process's writes are seen at once, another process's within
+                                               it (1.0; 0: look at every read)
 ``collection``    ``NEULORA_COLLECTION``       collection name (``neulora``)
 ``base_url``      ``NEULORA_BASE_URL``         one multi-LoRA server for every style (adapter names in models)
 ``models``        ``NEULORA_MODEL_<STYLE>``    per-style target: repo id, endpoint URL or adapter name
@@ -104,6 +107,16 @@ def _score(value: Any) -> float | None:
     return float(number)
 
 
+def _seconds(value: Any) -> float:
+    try:
+        number = float(value.strip()) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0.0 <= number < math.inf:
+        raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
+    return float(number)
+
+
 def _url(value: Any) -> str:
     try:
         return check_url(_text(value), "the URL")
@@ -124,6 +137,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "backend": _choice("hf", "local"), "local_model": _text, "embedder": _choice("hash", "local", "api", "use"),
     "embed_model": _text, "router": _text, "router_repo": _text, "router_file": _text, "chroma_path": _text,
     "chroma_host": _text, "chroma_port": _int(1, 65535, "a port number between 1 and 65535"), "collection": _text,
+    "chroma_freshness": _seconds,
     "base_url": _url, "models": _models, "provider": _text, "k": _int(1, 1000, "a positive int"),
     "min_score": _score, "sessions_dir": _text, "token": _text, "api_key": _text, "redis_url": _text,
     "max_body": _int(1024, 2**30, "a size in bytes from 1024"), "max_upload": _int(1024, 2**32, "a size in bytes"),
@@ -146,6 +160,7 @@ class Settings:
     chroma_path: str | None = None
     chroma_host: str | None = None
     chroma_port: int = 8000
+    chroma_freshness: float = 1.0
     collection: str = "neulora"
     base_url: str | None = None
     models: dict[str, str] = field(default_factory=dict)

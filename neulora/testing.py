@@ -73,6 +73,7 @@ class ChatStubServer:
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
         self.disconnects = 0  # replies the client hung up on before they were complete
+        self.in_flight = self.max_in_flight = 0  # requests being answered now, and the most at once so far
         self._script: dict[str | None, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         # a listen backlog for hundreds of clients connecting at once (the default of 5 resets the rest)
@@ -165,6 +166,16 @@ class _StubHandler(BaseHTTPRequestHandler):
             self._send(404, json.dumps({"error": "not found"}).encode(), {})
 
     def do_POST(self) -> None:
+        with self.stub._lock:
+            self.stub.in_flight += 1
+            self.stub.max_in_flight = max(self.stub.max_in_flight, self.stub.in_flight)
+        try:
+            self._post()
+        finally:
+            with self.stub._lock:
+                self.stub.in_flight -= 1
+
+    def _post(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         model = str(body.get("model") or "endpoint")
         self.stub.record({"path": self.path, "model": model, "body": body, "client_port": self.client_address[1],

@@ -109,3 +109,65 @@ def test_two_handles_on_one_path_reading_and_writing_at_once_do_not_crash(tmp_pa
                           text=True, timeout=600)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
     assert done.stdout.startswith("ok")
+
+
+def _counting_looks(retriever: ChromaRetriever) -> list[int]:
+    """Count the catalogue reads (``get_collection``) of the retriever's open database."""
+    looks = [0]
+    client = retriever.store._current().client
+    real = client.get_collection
+
+    def counted(*args: object, **kwargs: object) -> object:
+        looks[0] += 1
+        return real(*args, **kwargs)
+
+    client.get_collection = counted
+    return looks
+
+
+def test_freshness_spares_the_catalogue_read_and_this_process_writes_are_still_seen_at_once(tmp_path: Path) -> None:
+    emb = HashingEmbedder(dim=64)
+    w, r = ChromaRetriever(emb, path=tmp_path / "db"), ChromaRetriever(emb, path=tmp_path / "db", freshness=60.0)
+    w.add_texts(["logarithms turn products into sums"], metadatas=[{"source": "a"}])
+    looks = _counting_looks(r)
+    for _ in range(20):
+        assert [p.text for p in r.retrieve("logarithms products sums", 1)] == ["logarithms turn products into sums"]
+    assert looks[0] == 1  # one look, then trusted for 60 s
+    w.add_texts(["the sine rule relates sides and angles"], metadatas=[{"source": "b"}])  # another handle writes
+    assert [p.text for p in r.retrieve("sine rule sides angles", 1)] == ["the sine rule relates sides and angles"]
+    w.reset()
+    assert r.retrieve("sine rule", 1) == []
+
+
+WRITE_ONE = """
+import sys
+from neulora import ChromaRetriever
+from neulora.embeddings import HashingEmbedder
+ChromaRetriever(HashingEmbedder(dim=64), path=sys.argv[1]).add_texts([sys.argv[2]], metadatas=[{"source": "p"}])
+"""
+
+
+def test_another_process_write_is_seen_once_the_freshness_has_passed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    emb = HashingEmbedder(dim=64)
+    r = ChromaRetriever(emb, path=tmp_path / "db", freshness=0.5)
+    r.add_texts(["old chunk about vectors"], metadatas=[{"source": "a"}])
+    assert r.count() == 1
+    subprocess.run([sys.executable, "-c", WRITE_ONE, str(tmp_path / "db"), "new chunk about matrices"], check=True,
+                   timeout=120)
+    time.sleep(0.6)
+    assert r.count() == 2
+    assert [p.text for p in r.retrieve("matrices", 1)] == ["new chunk about matrices"]
+
+
+def test_a_freshness_that_is_not_a_duration_is_a_config_error(tmp_path: Path) -> None:
+    import pytest
+
+    from neulora import ConfigError
+
+    for bad in (-1.0, float("nan"), float("inf"), "1", True):
+        with pytest.raises(ConfigError, match="freshness"):
+            ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=bad)  # type: ignore[arg-type]

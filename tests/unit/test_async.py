@@ -129,3 +129,54 @@ def test_a_cancelled_stream_closes_its_upstream_connection(stub: ChatStubServer)
     asyncio.run(run())
     assert stub.disconnects == 1
     assert pipeline.memory.get("c1").turns == ()
+
+
+def test_finished_streams_give_their_connection_back(stub: ChatStubServer) -> None:
+    # huggingface_hub stops reading at [DONE], one chunk before the end of the message: every streamed turn used
+    # to open a new connection to the engine (16 turns, 16 connections).
+    client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None)
+
+    async def run() -> None:
+        for _ in range(16):
+            assert "".join([d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])]) \
+                == "Answer from direct."
+        await client.aclose()
+
+    asyncio.run(run())
+    ports = [r["client_port"] for r in stub.requests]
+    assert len(ports) == 16 and len(set(ports)) <= 8  # at most one connection per pool of the client
+
+
+def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(stub: ChatStubServer) -> None:
+    head = b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,' \
+           b'"delta":{"content":"Done here."},"finish_reason":"stop"}]}'
+    stub.enqueue(events=[head, b"[DONE]", *[b'{"late": true}'] * 40], trickle=0.1)
+    client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None)
+
+    async def run() -> tuple[str, float]:
+        t0 = time.monotonic()
+        text = "".join([d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])])
+        return text, time.monotonic() - t0
+
+    text, elapsed = asyncio.run(run())
+    assert text == "Done here."
+    assert elapsed < 3.0, f"{elapsed:.1f}s: the 4 s of events after [DONE] were waited for"
+
+
+def test_more_than_100_concurrent_streams_reach_the_engine_at_once() -> None:
+    # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free one.
+    with ChatStubServer(latency=1.0) as slow:
+        client = HFStyleClient(MODELS, base_url=slow.url, token="hf_x", fallback=None)
+
+        async def one(i: int) -> str:
+            return "".join([d async for d in client.astream("direct", [{"role": "user", "content": f"q{i}"}])])
+
+        async def run() -> list[str]:
+            try:
+                return await asyncio.gather(*(one(i) for i in range(150)))
+            finally:
+                await client.aclose()
+
+        answers = asyncio.run(run())
+        assert answers == ["Answer from direct."] * 150
+        assert slow.max_in_flight == 150

@@ -94,3 +94,31 @@ def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() 
             offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0] in ("huggingface_hub",
                                                                                           "httpx2")]
     assert offenders == []
+
+
+def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> None:
+    # What neulora.hf_async relies on in huggingface_hub (checked for the lowest allowed version too): it reads
+    # the pool from ``_async_client``, its default pool's factory and hooks have these names, and it iterates a
+    # stream with ``aiter_lines`` (read to the end here, so one connection serves every turn).
+    import asyncio
+
+    from neulora.hf_async import AsyncSessions, async_inference_client
+
+    sessions = AsyncSessions(max_connections=4, shards=1)
+
+    async def run(url: str) -> list[str]:
+        texts = []
+        for _ in range(3):
+            client = async_inference_client(HFAuth(None), sessions.get(), url=url)
+            try:
+                parts = [c.choices[0].delta.content or "" async for c in
+                         await client.chat_completion([{"role": "user", "content": "hi"}], model="m", stream=True)]
+            finally:
+                await client.close()
+            texts.append("".join(parts))
+        await sessions.aclose()
+        return texts
+
+    with ChatStubServer() as stub:
+        assert asyncio.run(run(stub.url)) == ["Answer from m."] * 3
+        assert len({r["client_port"] for r in stub.requests}) == 1

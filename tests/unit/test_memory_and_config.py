@@ -43,6 +43,18 @@ def test_settings_read_the_documented_variables() -> None:
     assert settings.token is None and "hf_not" not in repr(settings)  # tokens belong to neulora.hf
 
 
+def test_chroma_freshness_is_a_setting_the_retriever_gets(tmp_path: Path) -> None:
+    from neulora.config import build_retriever
+    from neulora.embeddings import HashingEmbedder
+
+    assert Settings.load(environ={}).chroma_freshness == 1.0
+    settings = Settings.load(environ={"NEULORA_CHROMA_FRESHNESS": "0.25", "NEULORA_CHROMA_PATH": str(tmp_path)})
+    assert build_retriever(settings, HashingEmbedder(dim=8)).store.freshness == 0.25
+    for bad in ("-1", "soon", "inf"):
+        with pytest.raises(ConfigError, match="NEULORA_CHROMA_FRESHNESS"):
+            Settings.load(environ={"NEULORA_CHROMA_FRESHNESS": bad})
+
+
 def test_from_config_builds_the_hf_setup_without_network(tmp_path: Path) -> None:
     path = tmp_path / "neulora.json"
     path.write_text(json.dumps({"backend": "hf", "embedder": "hash", "chroma_path": str(tmp_path / "db"),
