@@ -48,7 +48,8 @@ STUB_ALONE, ASGI, PROXY, NEULORA = ("stub alone", "floor: raw ASGI, no upstream"
                                    "floor: Starlette + AsyncInferenceClient proxy", "through neulora serve")
 IN_STEP = "all start at once"
 ARRIVALS = {IN_STEP: 0.0, "starts spread over 300 ms": 0.3}
-MODEL = {STUB_ALONE: "direct", ASGI: "floor", PROXY: "floor", NEULORA: "neulora"}
+PYTHON_GC = "neulora serve --python-gc"
+MODEL = {STUB_ALONE: "direct", ASGI: "floor", PROXY: "floor", NEULORA: "neulora", PYTHON_GC: "neulora"}
 QUESTIONS = ["로그의 정의가 뭐예요?", "등비수열의 합은 어떻게 구해요?", "What is the chain rule?",
              "I got log_2 8 = 4, is that right?", "수열 문제 어디서부터 시작해요?"]
 
@@ -129,6 +130,7 @@ def main(sessions: int, turns: int, rounds: int, profile: str | None = None, sav
                        capture_output=True)
         floor = str(Path(__file__).with_name("serve_floor.py"))
         servers = {NEULORA: [sys.executable, "-m", "neulora", "serve", "--port", "{port}"],
+                   PYTHON_GC: [sys.executable, "-m", "neulora", "serve", "--port", "{port}", "--python-gc"],
                    ASGI: [sys.executable, floor, "asgi", "{port}"], PROXY: [sys.executable, floor, "proxy", "{port}",
                                                                           engine]}
         with contextlib.ExitStack() as stack:
@@ -139,7 +141,7 @@ def main(sessions: int, turns: int, rounds: int, profile: str | None = None, sav
                                                                log=work / f"{len(urls)}.log", name=name))
                 urls[name], pids[name] = f"http://127.0.0.1:{port}/v1/chat/completions", server.proc.pid
             for name, url in urls.items():  # warm every path
-                asyncio.run(drive(url, 20, 1, MODEL[name], name == NEULORA))
+                asyncio.run(drive(url, 20, 1, MODEL[name], name in (NEULORA, PYTHON_GC)))
             keys = [(arrival, name) for arrival in ARRIVALS for name in urls]
             runs: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in keys}
             cpu = {key: 0.0 for key in keys}
@@ -149,7 +151,7 @@ def main(sessions: int, turns: int, rounds: int, profile: str | None = None, sav
                     (arrival, name), url = key, urls[key[1]]
                     before, gen, eng, t0 = cpu_seconds(pids[name]), own_cpu(), cpu_seconds(stub.pid), time.time()
                     spy = profiler(pids[name], profile) if name == NEULORA and arrival == IN_STEP else None
-                    runs[key].append(asyncio.run(drive(url, sessions, turns, MODEL[name], name == NEULORA,
+                    runs[key].append(asyncio.run(drive(url, sessions, turns, MODEL[name], name in (NEULORA, PYTHON_GC),
                                                        ARRIVALS[arrival])))
                     if spy is not None:
                         spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
@@ -177,7 +179,7 @@ def main(sessions: int, turns: int, rounds: int, profile: str | None = None, sav
             name: {"p50_ms": block[name]["total"]["p50_ms"] - alone["total"]["p50_ms"],
                    "p99_ms": block[name]["total"]["p99_ms"] - alone["total"]["p99_ms"],
                    "throughput_ratio": block[name]["turns_per_s"] / alone["turns_per_s"]}
-            for name in (ASGI, PROXY, NEULORA)}
+            for name in (ASGI, PROXY, NEULORA, PYTHON_GC)}
         results[arrival] = block
         rows += [(f"{arrival} | {name}", f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 "
                   f"{r['total']['p50_ms']:.0f} ms, p99 {r['total']['p99_ms']:.0f} ms; first byte p50 "

@@ -1,6 +1,7 @@
 """The least a Python server on neulora's stack does per streamed turn: the floor under ``neulora serve``.
 
-Two ASGI apps, served by uvicorn exactly as ``neulora serve`` is (same loop, same HTTP parser, no access log):
+Two ASGI apps, served by uvicorn exactly as ``neulora serve`` is (same loop, same HTTP parser, no access log, the
+same garbage-collector settings):
 
 - ``asgi``: raw ASGI, no upstream: reads the body, waits the engine's 300 ms itself, streams three text chunks.
   What uvicorn and the event loop cost.
@@ -77,6 +78,9 @@ def proxy_app(engine: str) -> Any:
 
 
 if __name__ == "__main__":
+    from neulora.serve import GCTuning
+
     kind, port = sys.argv[1], int(sys.argv[2])
     app = asgi_app if kind == "asgi" else proxy_app(sys.argv[3])
+    GCTuning().apply()  # as neulora serve does: the floors run under the same collector settings
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=75)

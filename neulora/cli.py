@@ -150,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--collection", help="NEULORA_COLLECTION")
     p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
     p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
+    p.add_argument("--python-gc", action="store_true",
+                   help="keep Python's garbage-collector defaults (by default the server freezes its start-up objects "
+                        "and collects less often: shorter pauses under load)")
 
     p = command("demo", _demo, "The offline main job: sample notes, exemplar router, SmolLM2 answering.")
     p.add_argument("--db", default=".neulora/demo_db", help="where the demo's embedded Chroma lives")
@@ -345,9 +348,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .serve import run
+    from .serve import GCTuning, run
 
-    run(_settings(args), host=args.bind_host, port=args.bind_port)
+    run(_settings(args), host=args.bind_host, port=args.bind_port, gc=None if args.python_gc else GCTuning())
     return 0
 
 

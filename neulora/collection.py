@@ -45,7 +45,7 @@ import numpy as np
 from .chroma import LOCAL_WRITES, chroma_errors, mode_for
 from .errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from .exact import ExactIndex
-from .paging import CollectionWriter, Hit, Records, read_records, vector_pages
+from .paging import CollectionWriter, Hit, Records, read_records, record_pages
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -152,11 +152,7 @@ class ChromaCollection:
         index = None if where or not exact else self._exact_index(opened)
         if index is None:
             return self._query(opened, vector, k, where)
-        top = index.top(vector, k)
-        found = read_records(opened.coll, opened.max_batch, ids=[i for i, _ in top], where=None,
-                             include=("documents", "metadatas")) if top else Records([], [], [])
-        rows = {i: (d, m) for i, d, m in zip(found.ids, found.documents, found.metadatas, strict=True)}
-        return [Hit(i, rows[i][0] or "", dict(rows[i][1] or {}), score) for i, score in top if i in rows]
+        return [Hit(i, d or "", dict(m or {}), score) for i, d, m, score in index.top(vector, k)]
 
     def collections(self) -> list[dict[str, Any]]:
         """Every collection of the database, with its count and embedder (opens no collection, creates nothing)."""
@@ -206,8 +202,8 @@ class ChromaCollection:
                     stamp, updated, before = _new_stamp(), None, self._exact
                     # the entry snapshot plus this write's changes, ready before the stamp readers look for;
                     # embedded only, where the write lock makes this write the only one
-                    if self._mode.reopens_for_writes and writer.changed and before is not None and before.usable \
-                            and before.stamp == entry:
+                    if self._mode.reopens_for_writes and writer.changed and not writer.updated \
+                            and before is not None and before.usable and before.stamp == entry:
                         updated = before.changed(writer.added, writer.deleted, stamp=stamp)
                         updated = updated if len(updated.ids) <= self.exact_limit else None
                     with self._mode.using():
@@ -357,7 +353,7 @@ class ChromaCollection:
                 index = self._exact
                 if index is None or index.stamp != stamp:
                     index = ExactIndex(stamp) if opened.coll.count() > self.exact_limit else \
-                        ExactIndex.from_pages(vector_pages(opened.coll, opened.max_batch), stamp=stamp)
+                        ExactIndex.from_pages(record_pages(opened.coll, opened.max_batch), stamp=stamp)
                     self._exact = index
         return index if index.usable else None
 

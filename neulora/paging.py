@@ -8,7 +8,7 @@ from typing import Any
 
 from .chroma import chroma_errors
 
-__all__ = ["CollectionWriter", "Hit", "Records", "read_records", "vector_pages"]
+__all__ = ["CollectionWriter", "Hit", "Records", "read_records", "record_pages"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +50,14 @@ def read_records(coll: Any, step: int, *, ids: Sequence[str] | None, where: Mapp
     return out
 
 
-def vector_pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any]]:
-    """Every (ids, embeddings) page of the collection, for the exact index."""
+def record_pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any, list[Any], list[Any]]]:
+    """Every (ids, embeddings, documents, metadatas) page of the collection, for the exact index."""
     offset = 0
     while True:
-        got = coll.get(include=["embeddings"], limit=step, offset=offset)
+        got = coll.get(include=["embeddings", "documents", "metadatas"], limit=step, offset=offset)
         if not got["ids"]:
             return
-        yield got["ids"], got["embeddings"]
+        yield got["ids"], got["embeddings"], got["documents"], got["metadatas"]
         offset += len(got["ids"])
 
 
@@ -68,8 +68,10 @@ class CollectionWriter:
         self._coll = coll
         self.max_batch = max_batch
         self.changed = False
-        self.added: list[tuple[Sequence[str], Any]] = []  # what this write added and deleted, for the exact index
+        # what this write added, deleted and updated, for the exact index
+        self.added: list[tuple[Sequence[str], Any, Sequence[str], Sequence[Mapping[str, Any]]]] = []
         self.deleted: list[str] = []
+        self.updated = False
         self._before_change = before_change
 
     def _changing(self) -> None:
@@ -99,7 +101,8 @@ class CollectionWriter:
                 self._coll.add(ids=list(ids[start:stop]), embeddings=embeddings[start:stop],
                                documents=list(documents[start:stop]),
                                metadatas=[dict(m) for m in metadatas[start:stop]])
-            self.added.append((list(ids[start:stop]), embeddings[start:stop]))
+            self.added.append((list(ids[start:stop]), embeddings[start:stop], list(documents[start:stop]),
+                               [dict(m) for m in metadatas[start:stop]]))
 
     def update(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Replace the metadata of existing records (their vectors stay)."""
@@ -108,6 +111,7 @@ class CollectionWriter:
             with chroma_errors("update metadata"):
                 self._coll.update(ids=list(ids[start : start + self.max_batch]),
                                   metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]])
+            self.updated = True
 
     def delete(self, ids: Sequence[str]) -> None:
         """Delete records by id."""

@@ -160,8 +160,7 @@ class Pipeline:
         (earlier ``{"role", "content"}`` messages that replace the session's: the turn is then neither read from
         nor written to memory).
         """
-        turn = self._begin(self._call(question, session_id, options_of(locals())))
-        self._decide(turn, self._embed(turn))
+        turn = self._prepare(self._call(question, session_id, options_of(locals())))
         t0 = time.perf_counter()
         generation = self.client.generate(self._style(turn), turn.messages, **self._options(turn))
         turn.timings["generate"] = time.perf_counter() - t0
@@ -178,8 +177,7 @@ class Pipeline:
         call = self._call(question, session_id, options_of(locals()))
 
         def produce() -> Generator[Event, None, Answer]:
-            turn = self._begin(call)
-            self._decide(turn, self._embed(turn))
+            turn = self._prepare(call)
             yield from turn.events
             t0 = time.perf_counter()
             stream = self.client.stream(self._style(turn), turn.messages, **self._options(turn))
@@ -213,9 +211,12 @@ class Pipeline:
         async def produce(finish: Callable[[Answer], None]) -> AsyncIterator[Event]:
             import asyncio  # lazily: asyncio would cost every ``import neulora``
 
-            turn = await asyncio.to_thread(self._begin, call)
-            vector = await self._aembed(turn)
-            await asyncio.to_thread(self._decide, turn, vector)
+            if self._embeds_on_loop():  # a remote embedder: its request on the loop, the rest in threads
+                turn = await asyncio.to_thread(self._begin, call)
+                vector = await self._aembed(turn)
+                await asyncio.to_thread(self._decide, turn, vector)
+            else:  # one hop for memory, embedding, routing and retrieval: each hop costs the loop a wake-up
+                turn = await asyncio.to_thread(self._prepare, call)
             for event in list(turn.events):
                 yield event
             t0 = time.perf_counter()
@@ -252,6 +253,17 @@ class Pipeline:
                     None if policy is None else check_text(policy, what="policy"),
                     None if history is None else turns_of(history), generation,
                     None if options.get("where") is None else dict(options["where"]))
+
+    def _prepare(self, call: Call) -> TurnState:
+        """Everything before generation: read memory, embed, route, retrieve, build the prompt."""
+        turn = self._begin(call)
+        self._decide(turn, self._embed(turn))
+        return turn
+
+    def _embeds_on_loop(self) -> bool:
+        """Whether an embedder of the turn has an ``aembed`` of its own (a remote one) to await on the loop."""
+        embedders = (self.router.embedder, self.retriever.embedder if self.retriever is not None else None)
+        return any(getattr(e, "aembed", None) is not None for e in embedders if e is not None)
 
     def _begin(self, call: Call) -> TurnState:
         """Read the conversation so far (from memory, unless the call brings its own history)."""

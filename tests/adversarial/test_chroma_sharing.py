@@ -171,3 +171,22 @@ def test_a_freshness_that_is_not_a_duration_is_a_config_error(tmp_path: Path) ->
     for bad in (-1.0, float("nan"), float("inf"), "1", True):
         with pytest.raises(ConfigError, match="freshness"):
             ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=bad)  # type: ignore[arg-type]
+
+
+def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_updates(
+        tmp_path: Path) -> None:
+    # The exact index holds the documents and metadata too (no read back from Chroma per search): after this
+    # handle's own writes, what it answers must be what a handle loading afresh answers.
+    emb = HashingEmbedder(dim=64)
+    r = ChromaRetriever(emb, path=tmp_path / "db")
+    r.add_texts([f"note {i} about sequences and series" for i in range(5)],
+                metadatas=[{"source": "a", "n": i} for i in range(5)])
+    assert len(r.retrieve("sequences", 5)) == 5  # loads the index
+    first = r.store.get().ids[0]
+    with r.store.writing() as writer:
+        writer.update([first], [{"source": "a", "n": 99, "section": "revised"}])
+    r.add_texts(["a fresh note on determinants"], metadatas=[{"source": "b", "section": "matrices"}])
+    fresh = ChromaRetriever(emb, path=tmp_path / "db")
+    for query in ("sequences and series", "determinants", "note 3"):
+        assert [p.to_dict() for p in r.retrieve(query, 6)] == [p.to_dict() for p in fresh.retrieve(query, 6)]
+    assert any(p.metadata.get("section") == "revised" for p in r.retrieve("sequences", 6))

@@ -180,3 +180,23 @@ def test_more_than_100_concurrent_streams_reach_the_engine_at_once() -> None:
         answers = asyncio.run(run())
         assert answers == ["Answer from direct."] * 150
         assert slow.max_in_flight == 150
+
+
+def test_the_garbage_collector_is_tuned_only_for_a_server_that_asks() -> None:
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from neulora.serve import GCTuning, ServeOptions, create_app
+
+    before = gc.get_threshold()
+    pipeline = fakes(FakeStyleClient())
+    try:
+        with TestClient(create_app(pipeline)) as client:  # an app mounted in someone's process: left alone
+            assert client.get("/v1/models").status_code == 200
+            assert gc.get_threshold() == before
+        with TestClient(create_app(pipeline, ServeOptions(gc=GCTuning((12345, 11, 12), freeze=False)))) as client:
+            assert client.get("/v1/models").status_code == 200
+            assert gc.get_threshold() == (12345, 11, 12)
+    finally:
+        gc.set_threshold(*before)
