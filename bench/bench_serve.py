@@ -112,8 +112,8 @@ def profiler(pid: int, output: str | None) -> subprocess.Popen[bytes] | None:
     if output is None:
         return None
     spy = Path(sys.executable).parent / "py-spy"
-    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--gil", "--format", "raw", "--rate", "500", "--nonblocking",
-                             "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--gil", "--format", "raw", "--rate", "500",
+                             "--nonblocking", "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main(sessions: int, turns: int, rounds: int, profile: str | None = None, save: str | None = None) -> dict[str, Any]:

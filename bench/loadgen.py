@@ -43,21 +43,38 @@ class Connection:
         if not status.startswith(b"HTTP/1.1 200"):
             await self.close()
             raise LoadError(status.decode(errors="replace").strip() or "connection closed")
+        chunked, close = await self._headers()
+        if not chunked:
+            await self.close()
+            raise LoadError("expected a chunked stream")
+        first_text, done = await self._events()
+        end = time.perf_counter()
+        if close:
+            await self.close()
+        if not done:
+            raise LoadError("stream ended without data: [DONE]")
+        return {"total": end - t0, "ttfb": first_byte - t0, "first_text": (first_text or end) - t0}
+
+    async def _headers(self) -> tuple[bool, bool]:
+        """Read the headers: whether the body is chunked, whether the server closes the connection after it."""
+        assert self.reader is not None
         chunked = close = False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
             name, value = name.strip().lower(), value.strip().lower()
             chunked = chunked or (name == "transfer-encoding" and value == "chunked")
             close = close or (name == "connection" and value == "close")
-        if not chunked:
-            await self.close()
-            raise LoadError("expected a chunked stream")
+        return chunked, close
+
+    async def _events(self) -> tuple[float | None, bool]:
+        """Read the chunked SSE body: when the first text arrived, and whether ``data: [DONE]`` came."""
+        assert self.reader is not None
         first_text, done, buffer = None, False, b""
         while True:
             size = int((await self.reader.readline()).split(b";")[0], 16)
             data = await self.reader.readexactly(size + 2)
             if size == 0:
-                break
+                return first_text, done
             buffer += data[:-2]
             *events, buffer = buffer.split(b"\n\n")
             for event in events:
@@ -67,12 +84,6 @@ class Connection:
                     choices = json.loads(event[6:]).get("choices") or [{}]
                     if (choices[0].get("delta") or {}).get("content"):
                         first_text = time.perf_counter()
-        end = time.perf_counter()
-        if close:
-            await self.close()
-        if not done:
-            raise LoadError("stream ended without data: [DONE]")
-        return {"total": end - t0, "ttfb": first_byte - t0, "first_text": (first_text or end) - t0}
 
     async def close(self) -> None:
         if self.writer is not None:

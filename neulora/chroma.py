@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .errors import CollectionNotFoundError, ConfigError, NeuloraError, RetrievalError
 
-__all__ = ["LOCAL_WRITES", "LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
+__all__ = ["LOCK_FILE", "Embedded", "Injected", "Mode", "Server", "chroma_errors", "mode_for"]
 
 LOCK_FILE = ".neulora-write.lock"
 # chromadb keeps one open database (a "system") per path in a process, in a table of its own; neulora keeps, beside
@@ -25,21 +25,6 @@ LOCK_FILE = ".neulora-write.lock"
 _CHROMA_CACHE = threading.Lock()
 _GUARDS: dict[str, _Guard] = {}
 
-
-class WriteCount:
-    """How many writes this process's handles have made, to any collection: a handle that trusts its last look at
-    a collection's stamp for a while (``freshness``) looks again at once when this has moved."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.value = 0
-
-    def bump(self) -> None:
-        with self._lock:
-            self.value += 1
-
-
-LOCAL_WRITES = WriteCount()  # process-wide by nature, as chromadb's table of open databases is
 
 
 class _Guard:

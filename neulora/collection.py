@@ -9,7 +9,8 @@
   directory stay exact. A write stamps the collection before its first change (so a writer that dies midway
   still shows) and after its last (so that every exact index reloads).
 - **Reads** never wait for writes. They re-read the collection's stamp first (another handle, process or client
-  may have written or reset it): embedded, a stamp this handle did not write means its open database is stale, so
+  may have written or reset it), or trust their last look for ``freshness`` seconds unless neulora wrote in this
+  process since: embedded, a stamp this handle did not write means its open database is stale, so
   it reopens the files; the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
   HNSW the larger ones, and a collection whose stamp says a write is under way (or died midway) is searched by
   HNSW, always current, until a writer finishes.
@@ -33,19 +34,19 @@ import math
 import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .chroma import LOCAL_WRITES, chroma_errors, mode_for
+from .chroma import chroma_errors, mode_for
 from .errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from .exact import ExactIndex
 from .paging import CollectionWriter, Hit, Records, read_records, record_pages
+from .stamps import LOCAL_WRITES, META_STAMP, is_dirty, is_foreign, new_stamp, stamp_of
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -57,8 +58,7 @@ logger = logging.getLogger(__name__)
 # Up to ``exact_limit`` chunks, exact search (neulora.exact): recall 1.0, faster than HNSW there. Above, HNSW with
 # ef_search 200 (query-time, free at insert) beats Chroma's default of 100 on hard data (bench/bench_retrieval.py).
 DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
-_META_STAMP = "neulora_stamp"
-_DIRTY = "writing:"  # prefix of the stamp a writer sets before its first change and replaces after its last
+T = TypeVar("T")
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
 
@@ -115,23 +115,28 @@ class ChromaCollection:
     # -- reading ------------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of records."""
-        opened = self._latest()
-        with self._mode.using(), chroma_errors("count"):
-            return int(opened.coll.count())
+        def count(opened: _Open) -> int:
+            with self._mode.using(), chroma_errors("count"):
+                return int(opened.coll.count())
+        return self._reading(count)
 
     def get(
         self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
         """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
-        opened = self._latest()
-        with self._mode.using():
-            return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+        def get(opened: _Open) -> Records:
+            with self._mode.using():
+                return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+        return self._reading(get)
 
     def search(self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None) -> list[Hit]:
         """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
         vector = np.asarray(vector, dtype=np.float32)
-        opened = self._latest()
+        return self._reading(lambda opened: self._search_from(opened, vector, k, where))
+
+    def _search_from(self, opened: _Open, vector: NDArray[np.float32], k: int,
+                     where: Mapping[str, Any] | None) -> list[Hit]:
         for attempt in range(4):
             try:
                 with self._mode.using():
@@ -181,10 +186,10 @@ class ChromaCollection:
             opened = self._for_writing()
             # A stamp still marked as writing on entry is a writer that died midway (embedded: we hold the lock):
             # stamp it finished even if this write changes nothing, so readers stop distrusting the collection.
-            died = str(_stamp_of(opened.coll) or "").startswith(_DIRTY)
+            died = is_dirty(stamp_of(opened.coll))
             # Embedded, under the lock, this handle's loaded vectors plus this write's changes are the collection:
             # the index is updated in place instead of reloaded by the next reader.
-            entry = _stamp_of(opened.coll)
+            entry = stamp_of(opened.coll)
             if self._exact is not None and self._exact.stamp != entry:
                 self._exact = None  # readers search the snapshot of the entry stamp while the write is under way
             writer = CollectionWriter(opened.coll, opened.max_batch,
@@ -199,7 +204,7 @@ class ChromaCollection:
                     raise
             if writer.changed or died:
                 with self._index_lock:  # a load under way finishes first: its snapshot is what gets updated
-                    stamp, updated, before = _new_stamp(), None, self._exact
+                    stamp, updated, before = new_stamp(), None, self._exact
                     # the entry snapshot plus this write's changes, ready before the stamp readers look for;
                     # embedded only, where the write lock makes this write the only one
                     if self._mode.reopens_for_writes and writer.changed and not writer.updated \
@@ -214,14 +219,31 @@ class ChromaCollection:
         with self._mode.write_lock():
             opened = self._for_writing()
             with self._mode.using():
-                LOCAL_WRITES.bump()  # readers of this process look before they read a deleted collection
-                with chroma_errors("reset"):
-                    opened.client.delete_collection(self.name)
+                try:
+                    with chroma_errors("reset"):
+                        opened.client.delete_collection(self.name)
+                finally:
+                    LOCAL_WRITES.bump()  # every handle of this process looks before its next read
                 fresh = replace(opened, coll=self._get_or_create(opened.client))
                 self._open = fresh
                 self._stamp(fresh)
 
     # -- internals ----------------------------------------------------------------------------------
+    def _reading(self, use: Callable[[_Open], T]) -> T:
+        """``use`` on the collection as last looked at; if it is gone, look again, once.
+
+        A look trusted within ``freshness`` may have missed a reset by another process or client.
+        """
+        from chromadb.errors import NotFoundError
+
+        try:
+            return use(self._latest())  # ``use`` takes the path guard itself: a reopen must not wait for this thread
+        except RetrievalError as exc:
+            if self.freshness <= 0 or not isinstance(exc.__cause__, NotFoundError):
+                raise
+        self._looked = None
+        return use(self._latest(look=True))
+
     def _current(self) -> _Open:
         opened = self._open
         if opened is None:
@@ -305,12 +327,12 @@ class ChromaCollection:
                 latest = opened.client.get_collection(self.name, embedding_function=None)
             except NotFoundError:  # another handle deleted it (a reset under way, or gone for good)
                 latest = self._get_or_create(opened.client)
-        if latest.id == opened.coll.id and _stamp_of(latest) == _stamp_of(opened.coll):
+        if latest.id == opened.coll.id and stamp_of(latest) == stamp_of(opened.coll):
             self._looked = (now, writes, opened)
             return opened
         # Every handle of this process shares one open database, which sees their writes; another process's
         # write (its stamp names another process) makes it stale: reopen it, for every handle.
-        if self._mode.reopens_for_writes and _foreign(_stamp_of(latest)):
+        if self._mode.reopens_for_writes and is_foreign(stamp_of(latest)):
             return self._reopen(opened, fresh=True)
         if latest.id != opened.coll.id:
             self._check_embedder(latest.metadata or {})
@@ -326,13 +348,13 @@ class ChromaCollection:
 
         ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says so).
         """
-        stamp = stamp or (_DIRTY if writing else "") + _new_stamp()
+        stamp = stamp or new_stamp(writing=writing)
         self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
         if index is not None:
             self._exact = index
         try:
             with chroma_errors("stamp the collection"):
-                opened.coll.modify(metadata={**(opened.coll.metadata or {}), _META_STAMP: stamp})
+                opened.coll.modify(metadata={**(opened.coll.metadata or {}), META_STAMP: stamp})
         finally:
             LOCAL_WRITES.bump()  # every handle of this process looks at its stamp again before its next read
         if not writing and index is None:
@@ -340,10 +362,10 @@ class ChromaCollection:
 
     def _exact_index(self, opened: _Open) -> ExactIndex | None:
         """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
-        stamp, index = _stamp_of(opened.coll), self._exact
+        stamp, index = stamp_of(opened.coll), self._exact
         if self.exact_limit <= 0:
             return None
-        if str(stamp or "").startswith(_DIRTY):
+        if is_dirty(stamp):
             # This handle's own write under way: the index from before it is a consistent snapshot. Another's (or
             # one that died midway): HNSW is always current, a loaded copy may not be.
             own = stamp in self._own_stamps and index is not None and index.usable
@@ -381,14 +403,3 @@ class _Open:
     coll: Any
     max_batch: int
 
-
-def _new_stamp() -> str:
-    return f"{os.getpid()}-{uuid.uuid4().hex}"  # names the writing process: readers elsewhere must reopen
-
-
-def _foreign(stamp: Any) -> bool:
-    return not str(stamp or "").removeprefix(_DIRTY).startswith(f"{os.getpid()}-")
-
-
-def _stamp_of(coll: Any) -> Any:
-    return (coll.metadata or {}).get(_META_STAMP)

@@ -32,42 +32,46 @@ class AsyncSessions:
     ``close()`` ends that request's responses, so a cancelled stream closes its connection) over a shared pool.
 
     Each pool is huggingface_hub's default client (its request and response hooks) with room for its share of
-    ``max_connections``, all kept alive: httpx's default of 100 (20 kept alive) made the 101st learner of a busy
-    server wait for a free connection. Requests take the ``shards`` pools in turn because httpcore looks at every
-    idle connection of a pool (a system call each) whenever a request starts or ends: measured at 200 concurrent
-    streams, one pool of 200 spent 30% of the server's CPU there. A client factory set with huggingface_hub's
-    ``set_async_client_factory`` is used as it is (one pool per loop).
+    ``max_connections``, and keeps them all alive between requests (httpx closes one idle for 5 s): httpx's
+    default of 100 (20 kept) made the 101st learner of a busy server wait for a free connection. Requests take
+    the ``shards`` pools in turn because httpcore looks at every idle connection of a pool (a system call each)
+    whenever a request starts or ends: measured at 200 concurrent streams, one pool of 200 spent 30% of the
+    server's CPU there. A client factory set with huggingface_hub's ``set_async_client_factory`` is used as it is.
     """
 
     def __init__(self, *, max_connections: int = 1024, shards: int = 8) -> None:
         self.max_connections, self.shards = max_connections, shards
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]] = weakref.WeakKeyDictionary()
         self._turn = itertools.count()
+        self._tls: Any = None  # one SSL context for every pool: each costs milliseconds to load the CA bundle
 
     def get(self) -> Any:
-        """A pool of the running loop (made on first use), the next in turn."""
-        pools = self._by_loop.setdefault(asyncio.get_running_loop(), [])
-        if not pools or any(p.is_closed for p in pools):
-            pools[:] = self._new_pools()
-        return pools[next(self._turn) % len(pools)]
+        """A pool of the running loop, the next in turn (made on first use, and again if it was closed)."""
+        pools = self._by_loop.setdefault(asyncio.get_running_loop(), [None] * self.shards)
+        i = next(self._turn) % len(pools)
+        pool = pools[i]
+        if pool is None or pool.is_closed:
+            pool = pools[i] = self._new_pool()
+        return pool
 
-    def _new_pools(self) -> list[Any]:
+    def _new_pool(self) -> Any:
         import httpx2
         from huggingface_hub.utils import _http
 
         if _http._GLOBAL_ASYNC_CLIENT_FACTORY is not _http.default_async_client_factory:
-            return [_http.get_async_session()]  # the application's own factory
-        hooks = {"request": [_http.async_hf_request_event_hook], "response": [_http.async_hf_response_event_hook]}
+            return _http.get_async_session()  # the application's own factory
+        hooks: dict[str, list[Callable[..., Any]]] = {"request": [_http.async_hf_request_event_hook],
+                                                      "response": [_http.async_hf_response_event_hook]}
         size = max(1, self.max_connections // self.shards)
-        limits = httpx2.Limits(max_connections=size, max_keepalive_connections=size)
-        tls = httpx2.create_ssl_context()  # one for all: each costs milliseconds to load the CA bundle
-        return [httpx2.AsyncClient(event_hooks=hooks, follow_redirects=True, timeout=None, limits=limits, verify=tls)
-                for _ in range(self.shards)]
+        self._tls = self._tls or httpx2.create_ssl_context()
+        return httpx2.AsyncClient(event_hooks=hooks, follow_redirects=True, timeout=None, verify=self._tls,
+                                  limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size))
 
     async def aclose(self) -> None:
         """Close the running loop's pools."""
         for pool in self._by_loop.pop(asyncio.get_running_loop(), []):
-            await pool.aclose()
+            if pool is not None:
+                await pool.aclose()
 
 
 def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None, provider: str | None = None,
@@ -87,19 +91,20 @@ def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None
         client = AsyncInferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
     else:
         client = AsyncInferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
-    client._async_client = ReadToTheEnd(session)
+    client._async_client = cast(Any, ReadToTheEnd(session))  # duck-types the pool where huggingface_hub uses it
     return client
 
 
 class ReadToTheEnd:
-    """The shared pool as one ``AsyncInferenceClient`` sees it: its streams are read to the end of the message.
+    """The shared pool as one ``AsyncInferenceClient`` sees it: its finished streams are read to the end.
 
     huggingface_hub stops reading a stream at ``data: [DONE]``, one chunk before the end of the HTTP message, and
     a response closed before its end closes its connection: every streamed turn paid a new TCP (and TLS)
-    connection to the engine (measured: 5 turns, 5 connections). Here the ``[DONE]`` line is handed over only
-    after the rest of the message is read (``grace`` seconds at most: a server that never ends its message after
-    ``[DONE]`` loses its connection, as before), so the connection goes back to the pool. A stream abandoned
-    before ``[DONE]`` (a client that hung up) still closes its connection, which stops the engine's work.
+    connection to the engine (measured: 16 turns, 16 connections). Here, when the client is closed after a stream
+    that reached ``[DONE]``, the rest of the message is read (``grace`` seconds at most, outside the turn's
+    deadline: a server that never ends its message after ``[DONE]`` loses its connection, as before), so the
+    connection goes back to the pool. A stream abandoned before ``[DONE]``, or closed by a cancelled task (a
+    learner who hung up), closes its connection, which stops the engine's work.
     """
 
     def __init__(self, session: Any, *, grace: float = 1.0) -> None:
@@ -111,29 +116,31 @@ class ReadToTheEnd:
     @asynccontextmanager
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async with self._session.stream(*args, **kwargs) as response:
-            lines = response.aiter_lines
-            response.aiter_lines = lambda: _to_the_end(lines(), self.grace)  # what huggingface_hub iterates
+            rest: list[AsyncIterator[str]] = []  # the lines after [DONE], once seen (held here, not by the reader)
+            lines = response.aiter_lines()
+            response.aiter_lines = lambda: _until_done(lines, rest)  # what huggingface_hub iterates
             yield response
+            task = asyncio.current_task()
+            if rest and not (task is not None and task.cancelling()):
+                await _drain(rest[0], self.grace)
 
 
-async def _to_the_end(lines: AsyncIterator[str], grace: float) -> AsyncIterator[str]:
-    import httpx2
-
-    done = None
+async def _until_done(lines: AsyncIterator[str], rest: list[AsyncIterator[str]]) -> AsyncIterator[str]:
     async for line in lines:
         if line.strip() == "data: [DONE]":
-            done = line
-            break
+            rest.append(lines)
         yield line
-    if done is None:
-        return
+
+
+async def _drain(lines: AsyncIterator[str], grace: float) -> None:
+    import httpx2
+
     try:
         async with asyncio.timeout(grace):
-            async for _ in lines:  # what follows [DONE] (nothing but the end of the message, normally)
+            async for _ in lines:  # nothing but the end of the message, normally
                 pass
     except (TimeoutError, OSError, httpx2.HTTPError, httpx2.StreamError):  # closed with the response, as before
         logger.debug("a stream did not end within %s s of [DONE]", grace)
-    yield done
 
 
 async def acall_with_retry(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, auth: HFAuth, where: str,

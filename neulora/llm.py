@@ -274,7 +274,7 @@ class HFStyleClient:
                         deltas = astream_once(client, target.model, msgs, options, state)
                         while True:
                             try:
-                                async with asyncio.timeout(deadline.remaining()):  # no task per delta (wait_for)
+                                async with asyncio.timeout(_left(deadline)):  # no task per delta (wait_for)
                                     delta = await deltas.__anext__()
                             except StopAsyncIteration:
                                 break
@@ -312,6 +312,16 @@ class HFStyleClient:
     async def aclose(self) -> None:
         """Close the connection pool the async calls of this event loop share."""
         await self._sessions.aclose()
+
+
+def _left(deadline: Deadline) -> float | None:
+    """Seconds for the next step of a stream (None: no limit); an expired deadline stops it before the step."""
+    import asyncio
+
+    left = deadline.remaining()
+    if left <= 0.0:
+        raise asyncio.TimeoutError()  # asyncio.timeout(0) would let a step that needs no I/O finish
+    return left if math.isfinite(left) else None
 
 
 class _Run:

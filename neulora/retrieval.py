@@ -108,7 +108,7 @@ class ChromaRetriever:
     ready ``client``. Nothing is opened until first use; ``store`` is the :class:`ChromaCollection` underneath.
     ``create=False`` opens read-only: a missing database or collection is a ``CollectionNotFoundError``, and
     nothing is created (what ``neulora search`` and ``neulora collections`` use). ``freshness``: seconds a read
-    may trust its last look for another process's writes (this process's are always seen at once).
+    may trust its last look for another process's writes (writes through neulora in this process are seen at once).
     """
 
     def __init__(

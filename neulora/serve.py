@@ -360,10 +360,11 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = GCTuning()) -> None:
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = None) -> None:
     """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set).
 
-    ``gc``: how to set the garbage collector of this process (None: leave Python's defaults).
+    ``gc``: how to set the garbage collector of this process (None: leave Python's defaults; ``neulora serve``
+    passes :class:`GCTuning`).
     """
     import uvicorn
 

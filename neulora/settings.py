@@ -17,8 +17,8 @@ field             environment variable         meaning (default)
 ``chroma_host``   ``NEULORA_CHROMA_HOST``      a ``chroma run`` server instead
 ``chroma_port``   ``NEULORA_CHROMA_PORT``      its port (8000)
 ``chroma_freshness`` ``NEULORA_CHROMA_FRESHNESS`` seconds a read trusts its last look at the collection's stamp:
-                                               this process's writes are seen at once, another process's within
-                                               it (1.0; 0: look at every read)
+                                               writes through neulora in this process are seen at once, others
+                                               (another process, a raw client) within it (1.0; 0: every read)
 ``collection``    ``NEULORA_COLLECTION``       collection name (``neulora``)
 ``base_url``      ``NEULORA_BASE_URL``         one multi-LoRA server for every style (adapter names in models)
 ``models``        ``NEULORA_MODEL_<STYLE>``    per-style target: repo id, endpoint URL or adapter name

@@ -143,24 +143,39 @@ WRITE_ONE = """
 import sys
 from neulora import ChromaRetriever
 from neulora.embeddings import HashingEmbedder
-ChromaRetriever(HashingEmbedder(dim=64), path=sys.argv[1]).add_texts([sys.argv[2]], metadatas=[{"source": "p"}])
+r = ChromaRetriever(HashingEmbedder(dim=64), path=sys.argv[1])
+if sys.argv[3:] == ["reset"]:
+    r.reset()
+r.add_texts([sys.argv[2]], metadatas=[{"source": "p"}])
 """
 
 
-def test_another_process_write_is_seen_once_the_freshness_has_passed(tmp_path: Path) -> None:
+def _other_process(db: Path, text: str, *extra: str) -> None:
     import subprocess
     import sys
-    import time
 
-    emb = HashingEmbedder(dim=64)
-    r = ChromaRetriever(emb, path=tmp_path / "db", freshness=0.5)
+    subprocess.run([sys.executable, "-c", WRITE_ONE, str(db), text, *extra], check=True, timeout=120)
+
+
+def test_another_process_write_is_trusted_away_within_the_freshness_and_seen_after_it(tmp_path: Path) -> None:
+    r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=60.0)
+    r.add_texts(["old chunk about vectors"], metadatas=[{"source": "a"}])
+    assert [p.text for p in r.retrieve("matrices", 5)] == ["old chunk about vectors"]  # the exact index loaded
+    _other_process(tmp_path / "db", "new chunk about matrices")
+    # the last look is trusted for 60 s: the loaded index answers (what freshness promises, and all it costs)
+    assert [p.text for p in r.retrieve("matrices", 5)] == ["old chunk about vectors"]
+    r.store.freshness = 0.0  # the 60 s have passed
+    assert [p.text for p in r.retrieve("matrices", 5)] == ["new chunk about matrices", "old chunk about vectors"]
+
+
+def test_a_reset_by_another_process_within_the_freshness_is_recovered_not_an_error(tmp_path: Path) -> None:
+    # The trusted look points at a collection another process has deleted: the read looks again and reopens.
+    r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=60.0)
     r.add_texts(["old chunk about vectors"], metadatas=[{"source": "a"}])
     assert r.count() == 1
-    subprocess.run([sys.executable, "-c", WRITE_ONE, str(tmp_path / "db"), "new chunk about matrices"], check=True,
-                   timeout=120)
-    time.sleep(0.6)
-    assert r.count() == 2
-    assert [p.text for p in r.retrieve("matrices", 1)] == ["new chunk about matrices"]
+    _other_process(tmp_path / "db", "new chunk about matrices", "reset")
+    assert r.count() == 1
+    assert [p.text for p in r.retrieve("matrices", 5)] == ["new chunk about matrices"]
 
 
 def test_a_freshness_that_is_not_a_duration_is_a_config_error(tmp_path: Path) -> None:
@@ -182,11 +197,16 @@ def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_
     r.add_texts([f"note {i} about sequences and series" for i in range(5)],
                 metadatas=[{"source": "a", "n": i} for i in range(5)])
     assert len(r.retrieve("sequences", 5)) == 5  # loads the index
-    first = r.store.get().ids[0]
-    with r.store.writing() as writer:
-        writer.update([first], [{"source": "a", "n": 99, "section": "revised"}])
     r.add_texts(["a fresh note on determinants"], metadatas=[{"source": "b", "section": "matrices"}])
+    in_place = r.store._exact  # updated in place by the add: no reload
+    assert r.retrieve("determinants", 1)[0].metadata["section"] == "matrices" and r.store._exact is in_place
+    first = r.store.get().ids[0]
+    with r.store.writing() as writer:  # a metadata update makes the next reader reload
+        writer.update([first], [{"source": "a", "n": 99, "section": "revised"}])
     fresh = ChromaRetriever(emb, path=tmp_path / "db")
     for query in ("sequences and series", "determinants", "note 3"):
         assert [p.to_dict() for p in r.retrieve(query, 6)] == [p.to_dict() for p in fresh.retrieve(query, 6)]
     assert any(p.metadata.get("section") == "revised" for p in r.retrieve("sequences", 6))
+    assert r.store._exact is not None and fresh.store._exact is not None
+    assert (r.store._exact.ids, r.store._exact.documents, r.store._exact.metadatas) == \
+        (fresh.store._exact.ids, fresh.store._exact.documents, fresh.store._exact.metadatas)

@@ -163,22 +163,28 @@ def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(st
     assert elapsed < 3.0, f"{elapsed:.1f}s: the 4 s of events after [DONE] were waited for"
 
 
-def test_more_than_100_concurrent_streams_reach_the_engine_at_once() -> None:
+def test_more_than_100_concurrent_streams_reach_the_engine_through_one_pool() -> None:
     # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free one.
-    with ChatStubServer(latency=1.0) as slow:
-        client = HFStyleClient(MODELS, base_url=slow.url, token="hf_x", fallback=None)
+    from neulora.hf import HFAuth
+    from neulora.hf_async import AsyncSessions, async_inference_client
 
+    sessions = AsyncSessions(max_connections=200, shards=1)
+    with ChatStubServer(latency=1.0) as slow:
         async def one(i: int) -> str:
-            return "".join([d async for d in client.astream("direct", [{"role": "user", "content": f"q{i}"}])])
+            client = async_inference_client(HFAuth(None), sessions.get(), url=slow.url)
+            try:
+                return "".join([c.choices[0].delta.content or "" async for c in await client.chat_completion(
+                    [{"role": "user", "content": f"q{i}"}], model="direct", stream=True)])
+            finally:
+                await client.close()
 
         async def run() -> list[str]:
             try:
                 return await asyncio.gather(*(one(i) for i in range(150)))
             finally:
-                await client.aclose()
+                await sessions.aclose()
 
-        answers = asyncio.run(run())
-        assert answers == ["Answer from direct."] * 150
+        assert asyncio.run(run()) == ["Answer from direct."] * 150
         assert slow.max_in_flight == 150
 
 
