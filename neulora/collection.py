@@ -4,16 +4,13 @@
 :mod:`neulora.chroma`, chosen once in the constructor.
 
 - **Writes** go through :meth:`ChromaCollection.writing`. Embedded, they take a lock file next to the database
-  (other processes and threads wait) and reopen the database inside it if another writer has changed it since
-  (a stale open database would overwrite that writer's vectors), so two ``neulora ingest`` runs on one
-  directory stay exact. A write stamps the collection before its first change (so a writer that dies midway
-  still shows) and after its last (so that every exact index reloads).
-- **Reads** never wait for writes. They re-read the collection's stamp first (another handle, process or client
-  may have written or reset it), or trust their last look for ``freshness`` seconds unless neulora wrote in this
-  process since: embedded, a stamp this handle did not write means its open database is stale, so
-  it reopens the files; the exact index (:mod:`neulora.exact`) answers collections up to ``exact_limit`` chunks,
-  HNSW the larger ones, and a collection whose stamp says a write is under way (or died midway) is searched by
-  HNSW, always current, until a writer finishes.
+  and reopen the database inside it if another writer has changed it since (a stale open database would
+  overwrite that writer's vectors). A write stamps the collection (:mod:`neulora.stamps`) before its first change
+  (so a writer that dies midway still shows) and after its last (so that every exact index reloads).
+- **Reads** never wait for writes. They re-read the stamp first, or trust their last look for ``freshness``
+  seconds unless neulora wrote in this process since: embedded, another process's stamp means the open database
+  is stale, so it is reopened. The exact index (:mod:`neulora.exact`) answers up to ``exact_limit`` chunks, HNSW
+  the larger ones and any collection whose stamp says a write is under way (or died midway).
 - Requests are cut to Chroma's ``get_max_batch_size()``; chromadb's errors come out as ``RetrievalError``.
 
 The handle knows the embedder only by its name and dimension, recorded in the collection and checked on open.
@@ -230,10 +227,7 @@ class ChromaCollection:
 
     # -- internals ----------------------------------------------------------------------------------
     def _reading(self, use: Callable[[_Open], T]) -> T:
-        """``use`` on the collection as last looked at; if it is gone, look again, once.
-
-        A look trusted within ``freshness`` may have missed a reset by another process or client.
-        """
+        """``use`` on the collection as last looked at; gone (a reset the trusted look missed): look again, once."""
         from chromadb.errors import NotFoundError
 
         try:
