@@ -26,7 +26,6 @@ _CHROMA_CACHE = threading.Lock()
 _GUARDS: dict[str, _Guard] = {}
 
 
-
 class _Guard:
     """Many users of a path's open database at once, or one thread replacing it."""
 
