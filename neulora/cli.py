@@ -97,35 +97,39 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
         p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
+    def router_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--router", help="router file (NEULORA_ROUTER; default: the one the settings name)")
+        p.add_argument("--embedder", choices=["hash", "local", "api", "use"],
+                       help="the embedder to route with (NEULORA_EMBEDDER)")
+        p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
+        p.add_argument("--allow-mismatch", action="store_true",
+                       help="route with a router file made for another embedder (its routes are meaningless)")
+
     p = command("route", _route, "Route a question to a teaching style and print every score.")
-    p.add_argument("text")
-    p.add_argument("--router", help="router file (default: as the config says)")
-    p.add_argument("--embedder", choices=["hash", "local", "api", "use"])
-    p.add_argument("--config")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("text", help="the learner's question")
+    router_options(p)
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
 
     p = command("router-eval", _router_eval, "Evaluate a router on labelled JSONL rows (text, label, history).")
-    p.add_argument("file")
-    p.add_argument("--router")
-    p.add_argument("--embedder", choices=["hash", "local", "api", "use"], default=None)
-    p.add_argument("--config")
+    p.add_argument("file", help="JSONL rows, one {\"text\": ..., \"label\": STYLE, \"history\": [...]} a line")
+    router_options(p)
     p.add_argument("--history", action="store_true", help="route with each row's history")
     p.add_argument("--plot", help="write the confusion matrix as a PNG picture")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = command("ingest", _ingest, "Chunk, embed and store files or folders (.txt, .md, .pdf).")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="+", help="files and folders (.txt, .md, .pdf; folders recursively)")
     store_options(p)
     p.add_argument("--reset", action="store_true", help="empty the collection first")
-    p.add_argument("--chunk-size", type=int, default=800)
-    p.add_argument("--chunk-overlap", type=int, default=120)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--chunk-size", type=int, default=800, help="characters per chunk (800)")
+    p.add_argument("--chunk-overlap", type=int, default=120, help="characters shared by neighbouring chunks (120)")
+    p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
 
     p = command("search", _search, "Print the passages most similar to a query, with scores and sources.")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
+    p.add_argument("query", help="what to look for in the notes")
+    p.add_argument("-k", type=int, default=5, help="how many passages (5)")
     store_options(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the passages as JSON")
 
     p = command("collections", _collections, "List collections with their counts and embedders.")
     store_options(p)
@@ -134,8 +138,8 @@ def _parser() -> argparse.ArgumentParser:
                             ("chat", _chat, "A conversation that keeps its session (/style, /policy, /reset).")):
         p = command(name, run, text)
         if name == "ask":
-            p.add_argument("question")
-            p.add_argument("--json", action="store_true")
+            p.add_argument("question", help="the learner's question")
+            p.add_argument("--json", action="store_true", help="print the answer and everything about it as JSON")
         p.add_argument("--style", help="force a style instead of routing")
         p.add_argument("--max-tokens", type=int, help="longest answer, in tokens (default 512)")
         p.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)")
@@ -143,7 +147,11 @@ def _parser() -> argparse.ArgumentParser:
         store_options(p)
 
     p = command("serve", _serve, "Serve an OpenAI-compatible HTTP API and a chat page (sessions in Redis with "
-                                 "NEULORA_REDIS_URL, a key with NEULORA_API_KEY).")
+                                 "NEULORA_REDIS_URL, a key with NEULORA_API_KEY). Logs what it serves at start-up.")
+    p.add_argument("--notes", nargs="+", metavar="PATH",
+                   help="files or folders of notes (.txt, .md, .pdf) to ingest before serving")
+    p.add_argument("--no-warm-up", action="store_true",
+                   help="load in-process models on the first question instead of before serving")
     p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", dest="bind_port", type=int, default=8080, help="port to listen on (8080)")
     p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH; NEULORA_CHROMA_HOST for a server)")
@@ -154,9 +162,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep Python's garbage-collector defaults (by default the server freezes its start-up objects "
                         "and collects less often: shorter pauses under load)")
 
-    p = command("demo", _demo, "The offline main job: sample notes, exemplar router, SmolLM2 answering.")
-    p.add_argument("--db", default=".neulora/demo_db", help="where the demo's embedded Chroma lives")
-    p.add_argument("--json", action="store_true")
+    p = command("demo", _demo, "The offline main job: the sample notes stored where 'neulora serve' reads them "
+                               "(NEULORA_CHROMA_PATH, default ./chroma_db; collection NEULORA_COLLECTION, default "
+                               "neulora), the exemplar router, SmolLM2-135M answering.")
+    p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)")
+    p.add_argument("--db", dest="path", help=argparse.SUPPRESS)  # the old name of --path
+    p.add_argument("--collection", help="collection name (NEULORA_COLLECTION, default neulora)")
+    p.add_argument("--max-tokens", type=int, default=96, help="longest answer, in tokens (default 96)")
+    p.add_argument("--json", action="store_true", help="print every answer as JSON, with the question")
     return parser
 
 
@@ -181,9 +194,16 @@ def _retriever(args: argparse.Namespace, *, create: bool = True) -> Any:
 
 def _router(args: argparse.Namespace) -> Any:
     from .config import build_embedder, build_router
+    from .errors import EmbedderMismatchError
 
     settings = _settings(args)
-    return build_router(settings, build_embedder(settings))
+    try:
+        return build_router(settings, build_embedder(settings), allow_mismatch=args.allow_mismatch)
+    except EmbedderMismatchError as exc:  # a command-line user's remedies are flags, not Python keywords
+        raise EmbedderMismatchError(f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
+                                    "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "
+                                    "router made with this embedder, or --allow-mismatch to route anyway",
+                                    problem=exc.problem) from exc
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -220,6 +240,8 @@ def _router_eval(args: argparse.Namespace) -> int:
                               [r["label"] for r in rows])
     if args.json:
         _dump(report.to_dict())
+        if report.verdict():
+            print(f"neulora: {report.verdict()}", file=sys.stderr)
     else:
         print(report.format())
     if plot is not None:
@@ -300,12 +322,17 @@ def _pipeline(args: argparse.Namespace, *, keep_sessions: bool) -> Any:
     from .memory import FileMemory, InMemoryMemory
     from .pipeline import Pipeline
 
+    from .cli_chat import loading
+
     settings = _settings(args)
     memory = FileMemory(settings.sessions_dir) if keep_sessions else InMemoryMemory(max_sessions=1)
-    return Pipeline.from_settings(settings, memory=memory)
+    pipeline = Pipeline.from_settings(settings, memory=memory)
+    pipeline.warm_up(notice=loading)
+    return pipeline
 
 
 def _ask(args: argparse.Namespace) -> int:
+    _check_generation_flags(args)
     # A one-off question (no --session) has no conversation to continue: nothing is written for it.
     answer = _pipeline(args, keep_sessions=args.session is not None).ask(
         args.question, session_id=args.session, style=args.style, max_tokens=args.max_tokens,
@@ -323,6 +350,7 @@ def _chat(args: argparse.Namespace) -> int:
     from .cli_chat import Chat
     from .styles import STYLES
 
+    _check_generation_flags(args)
     if args.style is not None and args.style.lower() not in STYLES:  # before the pipeline loads its models
         raise InvalidInputError(f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}")
     return Chat(_pipeline(args, keep_sessions=True), args.session or uuid.uuid4().hex[:12], args.style,
@@ -330,11 +358,19 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DEMO_QUESTIONS, demo_pipeline
+    from .cli_chat import loading
+    from .demo import DEMO_HEADER, DEMO_QUESTIONS, demo_pipeline
 
-    print("building the offline pipeline (sample notes, exemplar router, SmolLM2-135M-Instruct)...",
-          file=sys.stderr)
-    pipeline = demo_pipeline(args.db)
+    _check_generation_flags(args)
+    settings = _settings(args)
+    where = settings.chroma_location()
+    if "path" not in where:
+        raise ConfigError("the demo stores its notes in an embedded Chroma: give --path (or unset NEULORA_CHROMA_HOST)")
+    print(DEMO_HEADER, file=sys.stderr)
+    pipeline = demo_pipeline(where["path"], collection=settings.collection, max_tokens=args.max_tokens)
+    print(f"sample notes: collection {settings.collection!r} at {os.path.abspath(where['path'])} "
+          "('neulora serve' with the same settings answers from them)", file=sys.stderr)
+    pipeline.warm_up(notice=loading)
     results = []
     for n, question in enumerate(DEMO_QUESTIONS):
         answer = pipeline.ask(question, session_id=f"demo-{n}")
@@ -350,8 +386,22 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .serve import GCTuning, run
 
-    run(_settings(args), host=args.bind_host, port=args.bind_port, gc=None if args.python_gc else GCTuning())
+    logging.getLogger("neulora.serve").setLevel(logging.INFO)  # the start-up summary is for the operator
+    run(_settings(args), host=args.bind_host, port=args.bind_port, gc=None if args.python_gc else GCTuning(),
+        notes=args.notes or (), warm=not args.no_warm_up)
     return 0
+
+
+def _check_generation_flags(args: argparse.Namespace) -> None:
+    """Refuse bad --max-tokens and --temperature before any model loads (a usage error: exit 2)."""
+    import math
+
+    tokens = getattr(args, "max_tokens", None)
+    if tokens is not None and tokens < 1:
+        raise ConfigError(f"--max-tokens must be a positive number of tokens, got {tokens}")
+    temperature = getattr(args, "temperature", None)
+    if temperature is not None and not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+        raise ConfigError(f"--temperature must be between 0 and 2, got {temperature}")
 
 
 # -- output --------------------------------------------------------------------------------------------

@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from .errors import InvalidInputError, NeuloraError
 
-__all__ = ["CHAT_HELP", "Chat", "error_line", "print_answer"]
+__all__ = ["CHAT_HELP", "Chat", "error_line", "loading", "print_answer"]
 
 CHAT_HELP = "/style NAME|auto, /policy TEXT|off, /reset, /quit"
 
@@ -20,6 +23,24 @@ def error_line(exc: BaseException) -> str:
     """``neulora: error: ...`` on one line: a server's multi-line text is joined with `` | ``."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return f"neulora: error: {' | '.join(lines) or type(exc).__name__}"
+
+
+@contextmanager
+def loading(what: str, *, after: float = 1.0, out: TextIO | None = None) -> Iterator[None]:
+    """Print ``loading <what>...`` on stderr if the block takes longer than ``after`` seconds."""
+    shown = threading.Event()
+
+    def show() -> None:
+        shown.set()
+        print(f"loading {what}\u2026", file=out or sys.stderr, flush=True)
+
+    timer = threading.Timer(after, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def print_route(route: Any, passages: Any, out: TextIO) -> None:

@@ -67,26 +67,28 @@ def build_embedder(settings: Settings) -> Embedder:
     return HFInferenceEmbedder(settings.embed_model, token=settings.token, provider=settings.provider)
 
 
-def build_router(settings: Settings, embedder: Embedder) -> CentroidRouter:
+def build_router(settings: Settings, embedder: Embedder, *, allow_mismatch: bool = False) -> CentroidRouter:
     """The router file the settings name, the Hub file (bge-m3), or the exemplar router trained for the embedder.
 
     A router file made with another embedder than the settings build is refused: its routes would be
-    meaningless (the library's ``allow_mismatch=True`` has no setting on purpose).
+    meaningless. There is no setting to force it on purpose; ``allow_mismatch`` is for a caller that asked in
+    person (the command line's ``--allow-mismatch``).
     """
     from .router import CentroidRouter
     from .samples import exemplar_router
 
     try:
         if settings.router:
-            return CentroidRouter.from_file(settings.router, embedder)
+            return CentroidRouter.from_file(settings.router, embedder, allow_mismatch=allow_mismatch)
         if not embedder.name.startswith("BAAI/bge-m3"):  # the Hub file is in bge-m3 space: train one for this
             return exemplar_router(embedder)
         return CentroidRouter.from_hub(settings.router_repo, settings.router_file, embedder=embedder,
-                                       token=settings.token)
+                                       token=settings.token, allow_mismatch=allow_mismatch)
     except EmbedderMismatchError as exc:
-        raise EmbedderMismatchError(f"{exc}. With settings: set NEULORA_EMBEDDER (and NEULORA_EMBED_MODEL) to the "
-                                    "embedder the router file names, or NEULORA_ROUTER to a router made with "
-                                    f"{embedder.name!r}") from exc
+        raise EmbedderMismatchError(f"{exc.problem}: its routes would be meaningless. Set NEULORA_EMBEDDER (and "
+                                    "NEULORA_EMBED_MODEL) to the embedder the router file names, or "
+                                    f"NEULORA_ROUTER to a router made with {embedder.name!r}",
+                                    problem=exc.problem) from exc
 
 
 def build_retriever(settings: Settings, embedder: Embedder, *, create: bool = True) -> ChromaRetriever:

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
     from .generation import StyleClient
     from .pipeline import Pipeline
 
-__all__ = ["DEMO_QUESTIONS", "demo_pipeline"]
+__all__ = ["DEMO_HEADER", "DEMO_QUESTIONS", "demo_pipeline"]
+
+DEMO_HEADER = (
+    "neulora demo, offline: hashing embeddings, the exemplar router and embedded Chroma holding the sample notes.\n"
+    "Answers come from SmolLM2-135M-Instruct, a tiny English-only model that runs on any CPU: it shows the routing,\n"
+    "the retrieval and the prompts end to end, not good tutoring. Korean questions get plain English answers.\n"
+    "For real answers, give a Hugging Face token (or NEULORA_BASE_URL) to use the style models (see the README)."
+)
 
 DEMO_QUESTIONS = (
     "로그의 정의가 뭐예요?",
@@ -24,15 +31,25 @@ DEMO_QUESTIONS = (
 )
 
 
-def demo_pipeline(db_path: str | Path, client: StyleClient | None = None) -> Pipeline:
-    """Embedded Chroma at ``db_path`` holding the sample corpus, the exemplar router, and SmolLM2 answering."""
+def demo_pipeline(
+    db_path: str | Path,
+    client: StyleClient | None = None,
+    *,
+    collection: str = "neulora",
+    max_tokens: int = 96,
+) -> Pipeline:
+    """Embedded Chroma at ``db_path`` holding the sample corpus, the exemplar router, and SmolLM2 answering.
+
+    The notes go to ``collection`` (``neulora``, the settings' default, so that ``neulora serve`` with the
+    default settings answers from them).
+    """
     from .embeddings import HashingEmbedder
     from .local_llm import TransformersStyleClient
     from .pipeline import Pipeline
     from .retrieval import ChromaRetriever
 
     embedder = HashingEmbedder()
-    retriever = ChromaRetriever(embedder, path=db_path, collection="neulora-demo", k=3)
+    retriever = ChromaRetriever(embedder, path=db_path, collection=collection, k=3)
     retriever.ingest([corpus_dir()], progress=False)
     return Pipeline(exemplar_router(embedder), retriever, client or TransformersStyleClient.smollm2(),
-                    k=3, max_tokens=96, temperature=0.0)
+                    k=3, max_tokens=max_tokens, temperature=0.0)

@@ -205,6 +205,10 @@ class TransformersEmbedder:
                 logger.debug("%s declares %s", self.model, self._declared)
             return self._declared
 
+    def warm_up(self) -> None:
+        """Load the model now, not on the first embedding."""
+        self._load()
+
     def _load(self) -> tuple[Any, Any]:
         with self._lock:
             if self._loaded is None:

@@ -70,7 +70,15 @@ class EmbeddingError(NeuloraError):
 
 
 class EmbedderMismatchError(EmbeddingError, ValueError):
-    """A collection or router made with one embedder is used with another."""
+    """A collection or router made with one embedder is used with another.
+
+    ``problem`` says what does not match without saying what to do, so that each caller (the library, the
+    settings, the command line) can name its own remedy.
+    """
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem if problem is not None else message
 
 
 class RetrievalError(NeuloraError):

@@ -113,11 +113,59 @@ class GenerationStream(ReplayStream[str, Generation]):
 
 
 def clean_answer(text: str) -> str:
-    """Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, an echoed role label) from an answer."""
-    cleaned = _ROLE_ECHO.sub("", text, count=1)
+    r"""Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, an echoed role label) from an answer.
+
+    U+FFFD goes too: a model only "writes" it when its bytes are not UTF-8 (a character it never finished, as at
+    a ``max_tokens`` cut, or bytes a small model gets wrong), and a replacement mark is never part of an answer.
+
+    >>> clean_answer("<|im_start|>assistant\n등비수열의 합\ufffd")
+    '등비수열의 합'
+    """
+    cleaned = _ROLE_ECHO.sub("", text.replace(_REPLACEMENT, ""), count=1)
     for token in _SPECIAL:
         cleaned = cleaned.replace(token, "")
     return cleaned.strip()
+
+
+_REPLACEMENT = "\ufffd"  # what a decoder writes for bytes that are not UTF-8
+_SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f](?=[\s\"')\]]|$)|\n")
+
+
+def whole_sentences(text: str) -> str:
+    """``text`` up to its last sentence end (``.``, ``!``, ``?``, a line end), or all of it if it has none.
+
+    For an answer cut at ``max_tokens``: better a shorter answer than one that stops mid-word.
+
+    >>> whole_sentences("Start with the first term. Then multiply by the rat")
+    'Start with the first term.'
+    """
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].rstrip() if ends else text
+
+
+class SentenceHold:
+    """Holds back the text after the last sentence end of a stream until the stream says whether it was cut."""
+
+    def __init__(self) -> None:
+        self._held = ""
+        self._ended = False  # a sentence end has passed: a cut tail can be dropped
+
+    def feed(self, text: str) -> str:
+        """What can be emitted now: everything up to the last sentence end seen."""
+        self._held += text
+        # a full stop at the very end may still become "3.5": wait for the next character to tell
+        ends = [m.end() for m in _SENTENCE_END.finditer(self._held) if m.end() < len(self._held)
+                or m.group() == "\n"]
+        if not ends:
+            return ""
+        self._ended = True
+        out, self._held = self._held[: ends[-1]], self._held[ends[-1]:]
+        return out
+
+    def flush(self, *, cut: bool) -> str:
+        """The rest: dropped when the stream was cut after a whole sentence, else given."""
+        rest, self._held = self._held, ""
+        return "" if cut and self._ended else rest.rstrip()
 
 
 class TemplateFilter:
@@ -135,7 +183,7 @@ class TemplateFilter:
 
     def feed(self, delta: str) -> str:
         """Return what can be emitted after ``delta`` arrived."""
-        self._buffer += delta
+        self._buffer += delta.replace(_REPLACEMENT, "")
         if self._at_start:
             for token in _SPECIAL:
                 self._buffer = self._buffer.replace(token, "")

@@ -42,6 +42,7 @@ from .errors import (
     UpstreamError,
 )
 from .retry import RetryPolicy
+from .text import redact_url
 
 __all__ = ["RETRYABLE_STATUS", "Attempts", "Failure", "HFAuth", "Remote", "call_with_retry", "check_provider",
            "check_url", "classify", "download", "http_errors", "inference_client", "is_hf_host", "redacted"]
@@ -141,8 +142,9 @@ def check_url(url: str, what: str = "URL") -> str:
     except ValueError:
         ok = False
     if not ok:
+        shown = redact_url(url) if isinstance(url, str) else url  # a password in the URL is never repeated
         raise ConfigError(f"{what} must be an http:// or https:// URL with a host (and a port from 0 to 65535), "
-                          f"got {url!r}")
+                          f"got {shown!r}")
     return url.rstrip("/")
 
 

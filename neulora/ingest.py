@@ -130,9 +130,11 @@ def _chunks(doc: Document, options: ChunkingOptions) -> list[PlannedChunk]:
 class IngestReport:
     """What an ingest did: files added, unchanged, replaced, failed (with reasons), and chunks written.
 
-    >>> print(IngestReport(added=2, failed=(("x.bin", "unsupported file type '.bin'"),), chunks_written=9).format())
-    added 2 file(s), replaced 0, unchanged 0, failed 1; 9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
+    >>> print(IngestReport(added=2, failed=(("x.bin", "unsupported file type '.bin'"),), chunks_written=9,
+    ...                    skipped=(("notes/image.png", "unsupported type .png"),)).format())
+    added 2 file(s), replaced 0, unchanged 0, failed 1, skipped 1; 9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
       failed: x.bin: unsupported file type '.bin'
+      skipped: notes/image.png (unsupported type .png)
     """
 
     added: int = 0
@@ -144,23 +146,26 @@ class IngestReport:
     embedded: int = 0
     batches: tuple[int, ...] = ()
     seconds: float = 0.0
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of_plan(cls, plan: IngestPlan, *, failed: Sequence[tuple[str, str]] = (), batches: Sequence[int] = (),
-                seconds: float = 0.0) -> IngestReport:
-        """The report of a plan carried out; ``failed`` are the files that could not be read, before the plan's."""
+                seconds: float = 0.0, skipped: Sequence[tuple[str, str]] = ()) -> IngestReport:
+        """The report of a plan carried out; ``failed`` are the files that could not be read, before the plan's;
+        ``skipped`` the files of other types found in folders."""
         return cls(added=len(plan.added), unchanged=len(plan.unchanged), replaced=len(plan.replaced),
                    failed=(*failed, *plan.failed), chunks_written=len(plan.to_add), chunks_deleted=len(plan.to_delete),
-                   embedded=sum(batches), batches=tuple(batches), seconds=seconds)
+                   embedded=sum(batches), batches=tuple(batches), seconds=seconds, skipped=tuple(skipped))
 
     def format(self) -> str:
         """A short human-readable summary."""
         lines = [
             f"added {self.added} file(s), replaced {self.replaced}, unchanged {self.unchanged}, failed "
-            f"{len(self.failed)}; {self.chunks_written} chunk(s) written, {self.chunks_deleted} deleted, "
+            f"{len(self.failed)}, skipped {len(self.skipped)}; {self.chunks_written} chunk(s) written, {self.chunks_deleted} deleted, "
             f"{self.embedded} embedded in {self.seconds:.2f}s"
         ]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        lines += [f"  skipped: {path} ({reason})" for path, reason in self.skipped]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,4 +173,4 @@ class IngestReport:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
                 "failed": [list(f) for f in self.failed], "chunks_written": self.chunks_written,
                 "chunks_deleted": self.chunks_deleted, "embedded": self.embedded, "batches": list(self.batches),
-                "seconds": self.seconds}
+                "seconds": self.seconds, "skipped": [list(s) for s in self.skipped]}

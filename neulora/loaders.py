@@ -32,11 +32,14 @@ class Document:
     sha256: str
 
 
-def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Problem]]:
-    r"""Expand files and directories (recursively) into supported files; problems come back as (path, reason).
+def collect_files(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[Path], list[Problem], list[Problem]]:
+    r"""Expand files and directories (recursively) into supported files, problems and skipped files.
 
-    Within a directory, files of other types are passed over silently; a supported name that cannot be used is
-    reported with a reason instead of being read:
+    Problems and skipped files come back as (path, reason). Within a directory, files of other types are
+    skipped (listed with their type, never read); a supported name that cannot be used is a problem, reported
+    with a reason instead of being read:
 
     - a FIFO, socket or device: never opened (reading a FIFO waits forever for a writer);
     - a name that is not valid UTF-8: the store keeps each source as UTF-8 text, so the file must be renamed;
@@ -49,16 +52,18 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
     """
     files: list[Path] = []
     problems: list[Problem] = []
+    skipped: list[Problem] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             problems.append((_shown(path), "not found"))
         elif path.is_dir():
-            found, skipped = _scan_directory(path)
-            if not found and not skipped:
+            found, unusable, other = _scan_directory(path)
+            if not found and not unusable:
                 problems.append((_shown(path), f"directory holds no {', '.join(SUPPORTED_SUFFIXES)} files"))
             files.extend(found)
-            problems.extend(skipped)
+            problems.extend(unusable)
+            skipped.extend(other)
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
             problems.append((_shown(path), f"unsupported file type {path.suffix or '(none)'!r}: use .txt, .md or .pdf"))
         elif (reason := _unusable(path)) is not None:
@@ -66,14 +71,16 @@ def collect_files(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], 
         else:
             files.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in files))
-    return unique, problems
+    return unique, problems, skipped
 
 
-def _scan_directory(root: Path) -> tuple[list[Path], list[Problem]]:
-    """The usable supported files under ``root`` (sorted), and the supported-looking entries skipped, with why."""
+def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem]]:
+    """The usable supported files under ``root`` (sorted), the supported-looking entries that cannot be used,
+    and the files of other types, each with why."""
     base = root.resolve()
     found: list[Path] = []
     problems: list[Problem] = []
+    skipped: list[Problem] = []
 
     def unlistable(exc: OSError) -> None:
         problems.append((_shown(Path(exc.filename or root)), f"cannot list this folder: {exc.strerror or exc}"))
@@ -87,6 +94,7 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem]]:
         for name in sorted(filenames):
             path = Path(dirpath, name)
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                skipped.append((_shown(path), f"unsupported type {path.suffix.lower() or '(no suffix)'}"))
                 continue
             reason = _unusable(path, base)
             if reason is None:
@@ -94,7 +102,7 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem]]:
             else:
                 logger.debug("skipped %s: %s", _shown(path), reason)
                 problems.append((_shown(path), reason))
-    return sorted(found), problems
+    return sorted(found), problems, skipped
 
 
 def _unusable(path: Path, base: Path | None = None) -> str | None:
@@ -186,16 +194,20 @@ def _read_regular_file(path: Path) -> bytes:
 
 def read_documents(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-) -> tuple[list[Document], list[Problem]]:
-    """Collect and read files and directories; every file that cannot be used comes back as (path, reason)."""
-    files, failed = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+) -> tuple[list[Document], list[Problem], list[Problem]]:
+    """Collect and read files and directories: the documents, the files that failed and the files skipped.
+
+    Every file that cannot be used comes back as (path, reason); so does each file of another type found in a
+    folder (skipped, not failed: a folder of notes may hold pictures).
+    """
+    files, failed, skipped = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     docs = []
     for path in files:
         try:
             docs.append(read_document(path))
         except DocumentError as exc:
             failed.append((_shown(path), str(exc)))
-    return docs, failed
+    return docs, failed, skipped
 
 
 def _pdf_pages(data: bytes) -> tuple[tuple[str, int | None], ...]:

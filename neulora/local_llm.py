@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
-from .generation import Generation, GenerationStream, TemplateFilter, check_messages, clean_answer
+from .generation import (
+    Generation,
+    GenerationStream,
+    SentenceHold,
+    TemplateFilter,
+    check_messages,
+    clean_answer,
+    whole_sentences,
+)
 from .styles import STYLES
 
 __all__ = ["TransformersStyleClient"]
@@ -39,6 +47,8 @@ class TransformersStyleClient:
         gguf_file: str | None = None,
         device: str | None = None,
         local_files_only: bool = False,
+        languages: Sequence[str] | None = None,
+        whole_sentences: bool = False,
     ) -> None:
         if (models is None) == (base_model is None):
             raise ConfigError("give either models (one merged model per style) or base_model with adapters")
@@ -49,6 +59,11 @@ class TransformersStyleClient:
         self.gguf_file = gguf_file
         self.device = device
         self.local_files_only = local_files_only
+        # The languages the model writes (codes as in neulora.languages), None for any: the pipeline asks for the
+        # model's own language when the learner writes another. ``whole_sentences``: an answer cut at max_tokens
+        # ends at its last sentence end instead of mid-word (finish_reason stays "length").
+        self.languages = tuple(languages) if languages is not None else None
+        self.whole_sentences = whole_sentences
         self._loaded: dict[str, tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 
@@ -63,7 +78,9 @@ class TransformersStyleClient:
         ggufs = sorted(folder.glob("*.gguf"))
         if not ggufs:
             raise ConfigError(f"no .gguf file found in {folder}")
-        return cls({s: str(folder) for s in styles}, gguf_file=ggufs[0].name, local_files_only=True)
+        # SmolLM2-135M writes English only (its Korean is noise) and rambles to the token limit.
+        return cls({s: str(folder) for s in styles}, gguf_file=ggufs[0].name, local_files_only=True,
+                   languages=("en",), whole_sentences=True)
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -71,6 +88,15 @@ class TransformersStyleClient:
 
     def __repr__(self) -> str:
         return f"TransformersStyleClient(models={self.models!r}, adapters={list(self.adapters)})"
+
+    def warm_up(self) -> None:
+        """Load every model now (each once), so that the first answer does not pay for it."""
+        for style in dict.fromkeys(self.models):
+            self._load(style)
+
+    def describe(self) -> str:
+        """The models this client answers with, for a "loading ..." line."""
+        return ", ".join(dict.fromkeys(self._name(s).split("+")[0] for s in self.models))
 
     def _name(self, style: str) -> str:
         name = self.gguf_file or Path(self.models[style]).name or self.models[style]
@@ -152,12 +178,14 @@ class TransformersStyleClient:
                 out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
         except (ValueError, TypeError, RuntimeError) as exc:  # bad generation options, or the model failed
             raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
-        new = out[0][inputs["input_ids"].shape[1]:]
+        prompt = int(inputs["input_ids"].shape[1])
+        new = out[0][prompt:]
         text = tokenizer.decode(new, skip_special_tokens=True)
-        finish = "length" if len(new) >= max_tokens else "stop"
-        usage = {"prompt_tokens": int(inputs["input_ids"].shape[1]), "completion_tokens": len(new)}
-        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return Generation(text=clean_answer(text), style=style, model=self._name(style), usage=usage,
+        finish, usage = _finish_and_usage(new.tolist(), prompt, max_tokens, tokenizer, model)
+        text = clean_answer(text)
+        if finish == "length" and self.whole_sentences:
+            text = whole_sentences(text)
+        return Generation(text=text, style=style, model=self._name(style), usage=usage,
                           latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
 
     def stream(
@@ -181,10 +209,12 @@ class TransformersStyleClient:
         inputs = self._inputs(tokenizer, model, msgs)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         failed: list[BaseException] = []
+        produced: list[Any] = []
 
         def work() -> None:
             try:
-                model.generate(**inputs, **options, streamer=streamer, pad_token_id=tokenizer.eos_token_id)
+                produced.append(model.generate(**inputs, **options, streamer=streamer,
+                                               pad_token_id=tokenizer.eos_token_id))
             except BaseException as exc:  # handed to the reader below
                 failed.append(exc)
                 # without an end the reader would wait for tokens that never come
@@ -193,9 +223,12 @@ class TransformersStyleClient:
         worker = threading.Thread(target=work, daemon=True, name=f"neulora-generate-{style}")
         worker.start()
         parts, filt = [], TemplateFilter()
+        hold = SentenceHold() if self.whole_sentences else None
         for piece in streamer:
             parts.append(piece)
             out = filt.feed(piece)
+            if out and hold is not None:
+                out = hold.feed(out)
             if out:
                 yield out
         worker.join()
@@ -206,8 +239,35 @@ class TransformersStyleClient:
                 raise StreamInterruptedError(f"{where}: {type(exc).__name__}: {exc}",
                                              partial_text=clean_answer("".join(parts))) from exc
             raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
+        prompt = int(inputs["input_ids"].shape[1])
+        finish, usage = _finish_and_usage(produced[0][0][prompt:].tolist(), prompt, options["max_new_tokens"],
+                                          tokenizer, model)
         tail = filt.flush()
+        if hold is not None:
+            tail = hold.feed(tail) + hold.flush(cut=finish == "length")
         if tail:
             yield tail
-        return Generation(text=clean_answer("".join(parts)), style=style, model=self._name(style),
-                          latency_s=time.monotonic() - started, finish_reason="stop", path=(f"{style}: ok",))
+        text = clean_answer("".join(parts))
+        if finish == "length" and self.whole_sentences:
+            text = whole_sentences(text)
+        return Generation(text=text, style=style, model=self._name(style), usage=usage,
+                          latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
+
+
+def _finish_and_usage(
+    new: list[int], prompt: int, max_tokens: int, tokenizer: Any, model: Any
+) -> tuple[str, dict[str, int]]:
+    """Why generation stopped (``length``: cut at ``max_tokens``, else ``stop``) and the tokens it used.
+
+    An answer that fills ``max_tokens`` exactly but ends on an end-of-sequence token was not cut.
+    """
+    ends = {tokenizer.eos_token_id, *_ids(getattr(model.generation_config, "eos_token_id", None))}
+    cut = len(new) >= max_tokens and not (new and new[-1] in ends)
+    usage = {"prompt_tokens": prompt, "completion_tokens": len(new), "total_tokens": prompt + len(new)}
+    return ("length" if cut else "stop"), usage
+
+
+def _ids(value: Any) -> list[int]:
+    if isinstance(value, int):
+        return [value]
+    return [v for v in value or () if isinstance(v, int)]

@@ -15,7 +15,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -49,11 +49,16 @@ def check_session_id(session_id: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One exchange: the learner's question, the tutor's answer, and the style used."""
+    """One exchange: the learner's question, the tutor's answer, and the style used.
+
+    ``meta``: what else was known about the turn (scores, margin, sources, timings, model: the ``neulora``
+    object of ``neulora serve``), kept so that a page reloaded later shows the turn as it was first shown.
+    """
 
     question: str
     answer: str
     style: str
+    meta: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +285,22 @@ def _parse(path: Path, data: bytes) -> Session:
 
 
 def _turn(path: Path, index: int, raw: object) -> Turn:
+    try:
+        return turn_of(raw)
+    except ValueError as exc:
+        raise _corrupt(path, f"turn {index}: {exc}") from None
+
+
+def turn_of(raw: object) -> Turn:
+    """A :class:`Turn` from its JSON form, or ValueError saying what is wrong."""
     fields = ("question", "answer", "style")
     if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
-        raise _corrupt(path, f"turn {index} must be an object with string fields {', '.join(fields)}, "
-                             f"found {json.dumps(raw)[:80]}")
-    return Turn(raw["question"], raw["answer"], raw["style"])
+        raise ValueError(f"a turn must be an object with string fields {', '.join(fields)}, found "
+                         f"{json.dumps(raw)[:80]}")
+    meta = raw.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError(f"a turn's 'meta' must be an object or null, found {type(meta).__name__}")
+    return Turn(raw["question"], raw["answer"], raw["style"], meta)
 
 
 def _corrupt(path: Path, fault: str) -> SessionError:

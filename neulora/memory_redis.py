@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import math
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, SessionError, UpstreamError
-from .memory import Session, Turn, check_session_id
+from .memory import Session, Turn, check_session_id, turn_of
+from .text import redact_url
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -36,7 +36,6 @@ __all__ = ["RedisMemory"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(days=7)
-_USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
 
 # KEYS: the turns list, the session hash. ARGV[1]: get | append | policy; ARGV[2]: TTL in ms (0: no expiry).
 _SCRIPT = """
@@ -158,7 +157,7 @@ class RedisMemory:
         check_session_id(session_id)
         turn_id = uuid.uuid4().hex
         data = _encode(session_id, json.dumps({"question": turn.question, "answer": turn.answer, "style": turn.style,
-                                               "id": turn_id}, ensure_ascii=False))
+                                               "meta": turn.meta, "id": turn_id}, ensure_ascii=False))
         return self._state(session_id, self._run("append a turn to", session_id, "append", data, self.max_turns,
                                                  turn_id, session_id))
 
@@ -214,7 +213,7 @@ class RedisMemory:
         """The session a script returned: ``[total, policy, turn, ...]``."""
         try:
             total, policy = int(reply[0]), None if reply[1] is None else _text(reply[1])
-            turns = tuple(_turn(json.loads(_text(raw))) for raw in reply[2:])
+            turns = tuple(turn_of(json.loads(_text(raw))) for raw in reply[2:])
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             raise _corrupt(session_id, self.url, f"{type(exc).__name__}: {exc}"[:200]) from None
         return Session(turns=turns, policy=policy, total_turns=total)
@@ -232,12 +231,6 @@ def describe(client: Any) -> str:
     connection = getattr(client.connection_pool, "connection_class", type(None)).__name__
     scheme = "rediss" if "SSL" in connection else "redis"
     return f"{scheme}://{auth}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
-
-
-def redact_url(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@`` in it replaced by ``***``."""
-    # Greedy up to the last "@" of the word: a password may hold "/" or "@"; hiding too much beats too little.
-    return _USERINFO.sub(r"\1***@", text)
 
 
 def _seconds(value: Any, name: str) -> float | None:
@@ -260,14 +253,6 @@ def _encode(session_id: str, text: str) -> bytes:
 
 def _text(raw: Any) -> str:
     return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-
-
-def _turn(raw: Any) -> Turn:
-    fields = ("question", "answer", "style")
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
-        raise ValueError(f"a turn must be an object with string fields {', '.join(fields)}, found "
-                         f"{json.dumps(raw)[:80]}")
-    return Turn(raw["question"], raw["answer"], raw["style"])
 
 
 def _corrupt(session_id: str, url: str, fault: str) -> SessionError:

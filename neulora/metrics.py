@@ -88,6 +88,7 @@ class RouterReport:
             "macro_f1": self.macro_f1,
             "fallback_share": self.fallback_share,
             "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict()},
+            "warning": self.verdict() or None,
             "per_style": {
                 s: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
                 for s, m in self.per_style.items()
@@ -110,11 +111,35 @@ class RouterReport:
         ]
         for s, m in self.per_style.items():
             lines.append(f"{s:<{width}}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10d}")
-        header = " " * width + "".join(f"{s[:9]:>10}" for s in self.styles)
+        column = max(10, *(len(s) + 2 for s in self.styles))  # whole style names, never cut
+        header = " " * width + "".join(f"{s:>{column}}" for s in self.styles)
         lines += ["", "confusion (rows: true, columns: routed)", header]
         for s, row in zip(self.styles, self.confusion, strict=True):
-            lines.append(f"{s:<{width}}" + "".join(f"{c:>10d}" for c in row))
+            lines.append(f"{s:<{width}}" + "".join(f"{c:>{column}d}" for c in row))
+        verdict = self.verdict()
+        if verdict:
+            lines += ["", verdict]
         return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """A plain sentence when the router does worse than a baseline on accuracy or macro-F1, else ``""``.
+
+        >>> bad = report_from_predictions(["direct", "socratic"], [0, 0, 0, 1], [1, 0, 1, 0], [False] * 4)
+        >>> bad.verdict().startswith("warning: the router is below the majority baseline (always 'direct')")
+        True
+        """
+        below = []
+        for base, what in ((self.majority, f"the majority baseline (always {self.majority.style!r})"),
+                           (self.uniform, "the uniform baseline (a random style)")):
+            worse = [f"{name} {mine:.3f} < {theirs:.3f}" for name, mine, theirs in
+                     (("accuracy", self.accuracy, base.accuracy), ("macro-F1", self.macro_f1, base.macro_f1))
+                     if mine < theirs]
+            if worse:
+                below.append(f"{what}: {', '.join(worse)}")
+        if not below:
+            return ""
+        return ("warning: the router is below " + "; below ".join(below)
+                + ". It routes these rows worse than a rule that ignores the question.")
 
 
 def report_from_predictions(

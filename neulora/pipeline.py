@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +20,7 @@ from .aio import astream_of
 from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
 from .followup import FollowUp
 from .generation import Generation, StyleClient
+from .languages import answer_language
 from .memory import InMemoryMemory, Memory, Turn, check_session_id
 from .prompts import POLICY_TAGS, PromptSet
 from .protocols import Embedder, Retriever, Router
@@ -35,6 +37,7 @@ from .turn import (
     TurnState,
     TurnStream,
     check_options,
+    turn_info,
     generation_options,
     options_of,
     turns_of,
@@ -116,6 +119,8 @@ class Pipeline:
         self.policy_advisor = policy_advisor
         self.route_with_history = route_with_history
         self.on_event = on_event
+        # A client that writes only some languages says so (``languages``): other questions are answered in its own.
+        self._languages: tuple[str, ...] | None = getattr(client, "languages", None)
         missing = [s for s in router.styles if s not in self.prompts.system]
         if missing:
             raise ConfigError(f"no system prompt for style(s) {missing}")
@@ -234,6 +239,24 @@ class Pipeline:
         self.memory.set_policy(check_session_id(session_id),
                                None if policy is None else check_text(policy, what="policy"))
 
+    def warm_up(self, notice: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
+        """Load the in-process models now (every part with a ``warm_up`` method), not on the first turn.
+
+        ``notice(what)``: a context manager around each load, named by what is loaded (the command line prints
+        "loading ..." when a load lasts).
+        """
+        parts = (self.client, getattr(self.retriever, "embedder", None), getattr(self.router, "embedder", None))
+        for part in dict.fromkeys(p for p in parts if p is not None):  # one embedder serves router and retriever
+            load = getattr(part, "warm_up", None)
+            if not callable(load):
+                continue
+            describe = getattr(part, "describe", None)
+            what = describe() if callable(describe) else getattr(part, "name", type(part).__name__)
+            started = time.perf_counter()
+            with notice(what) if notice is not None else nullcontext():
+                load()
+            logger.info("loaded %s in %.1fs", what, time.perf_counter() - started)
+
     def reset(self, session_id: str) -> None:
         """Forget a session."""
         self.memory.reset(check_session_id(session_id))
@@ -329,7 +352,9 @@ class Pipeline:
         history = [{"role": r, "content": c} for t in turn.history for r, c in
                    (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
         if turn.forced is not None:
-            turn.decision = RouteDecision.forced_to(turn.forced)
+            # the vector is there anyway (retrieval): scoring it costs microseconds, and shows how the question scored
+            routed = self.router.route_vector(vector) if vector is not None else None
+            turn.decision = RouteDecision.forced_to(turn.forced, routed)
         elif history:
             turn.decision = self.router.route(turn.question, history=history)
         else:
@@ -345,7 +370,8 @@ class Pipeline:
             turn.timings["retrieve"] = time.perf_counter() - t0
         turn.messages = self.prompts.build(turn.decision.style, turn.question,
                                            context=format_context(turn.passages) if turn.passages else None,
-                                           history=turn.history, policy=turn.policy)
+                                           history=turn.history, policy=turn.policy,
+                                           language=answer_language(turn.question, self._languages))
         self._emit(turn, "route", turn.decision)
         self._emit(turn, "passages", turn.passages)
 
@@ -372,7 +398,8 @@ class Pipeline:
                         session_id=turn.session_id, fallback_from=generation.fallback_from, policy=turn.policy,
                         finish_reason=generation.finish_reason)
         if turn.remember:
-            session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style))
+            meta = turn_info(answer.route, answer.passages, answer)
+            session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style, meta))
             self._advise(turn.session_id, session.turns, session.total_turns)
         self._emit(turn, "done", answer)
         logger.info("turn %s: style %s, %d passages, %.3fs", turn.session_id[:8], answer.style,

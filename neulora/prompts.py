@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+from .languages import LANGUAGE_NAMES
 from .styles import STYLES
 
 if TYPE_CHECKING:
@@ -71,12 +72,16 @@ class PromptSet:
     no_context: str = ("No course notes matched this question: answer from general knowledge, say so if unsure, and "
                        "cite nothing.")
     policy_template: str = "Teaching policy for this learner: {policy}"
+    language_template: str = ("You write only {language}. The learner writes in another language: answer in "
+                              "plain, simple {language}, in short full sentences.")
     max_history_turns: int = 6
     max_history_chars: int = 2000
 
     def __post_init__(self) -> None:
         if "{context}" not in self.context_template or "{policy}" not in self.policy_template:
             raise ConfigError("context_template needs {context} and policy_template needs {policy}")
+        if "{language}" not in self.language_template:
+            raise ConfigError("language_template needs {language}")
         if self.max_history_turns < 0 or self.max_history_chars < 0:
             raise ConfigError("history limits cannot be negative")
 
@@ -100,13 +105,20 @@ class PromptSet:
         context: str | None,
         history: Sequence[Turn] = (),
         policy: str | None = None,
+        language: str | None = None,
     ) -> list[dict[str, str]]:
-        """Chat messages: one system message (style, context, policy), the recent history, the question."""
+        """Chat messages: one system message (style, context, policy), the recent history, the question.
+
+        ``language`` (a code of :data:`~neulora.languages.LANGUAGE_NAMES`): the one language the model writes,
+        when it is not the learner's; the system message then asks for it, last, so that it wins.
+        """
         if style not in self.system:
             raise ConfigError(f"no system prompt for style {style!r}")
         parts = [self.system[style], self.context_template.format(context=context) if context else self.no_context]
         if policy:
             parts.append(self.policy_template.format(policy=policy))
+        if language:
+            parts.append(self.language_template.format(language=LANGUAGE_NAMES.get(language, language)))
         messages = [{"role": "system", "content": "\n\n".join(parts)}]
         for turn in self.history(history):
             messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]

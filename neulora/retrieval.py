@@ -160,13 +160,16 @@ class ChromaRetriever:
         """Chunk, embed and store files and directories; unchanged files cost nothing, changed ones are replaced."""
         started = time.perf_counter()
         options = ChunkingOptions(chunk_size, chunk_overlap)
-        docs, failed = read_documents(paths)
         with self.store.writing() as writer:
+            # Read under the write lock: a file read before it could be older than the one a concurrent
+            # ingest of the same path stores, and the last writer would put the older text back.
+            docs, failed, skipped = read_documents(paths)
             plan = plan_ingest(docs, _stored_sources(writer, [d.source for d in docs]), options)
             batches = self._embed_and_add(writer, plan.to_add, progress)
             writer.update([c.id for c in plan.to_keep], [c.metadata for c in plan.to_keep])
             writer.delete(plan.to_delete)
-        report = IngestReport.of_plan(plan, failed=failed, batches=batches, seconds=time.perf_counter() - started)
+        report = IngestReport.of_plan(plan, failed=failed, skipped=skipped, batches=batches,
+                                      seconds=time.perf_counter() - started)
         logger.info("ingest into %s: %s", self.collection_name, report.format().splitlines()[0])
         return report
 

@@ -84,9 +84,14 @@ class RouteDecision:
                 "forced": self.forced, "reason": self.reason}
 
     @classmethod
-    def forced_to(cls, style: str) -> RouteDecision:
-        """A decision made by the caller, not by the router."""
-        return cls(style=style, scores={}, margin=0.0, fallback=False, reason="style forced by the caller", forced=True)
+    def forced_to(cls, style: str, routed: RouteDecision | None = None) -> RouteDecision:
+        """A decision made by the caller, not by the router; ``routed``: what the router would have chosen, whose
+        scores and margin it keeps (so that a learner who forced a style still sees how the question scored)."""
+        if routed is None:
+            return cls(style=style, scores={}, margin=0.0, fallback=False, reason="style forced by the caller",
+                       forced=True)
+        return cls(style=style, scores=dict(routed.scores), margin=routed.margin, fallback=False,
+                   reason=f"style forced by the caller (the router chose {routed.style})", forced=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

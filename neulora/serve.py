@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -35,6 +35,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
 from .errors import DocumentError, NeuloraError
+from .text import redact_url
 from .serve_api import (
     ChatRequest,
     RouteRequest,
@@ -66,6 +67,9 @@ class ServeOptions:
     max_upload: int = 20 << 20
     uploads_dir: str = ".neulora/uploads"
     threads: int = 8  # blocking steps (embedded Chroma, memory, local models): more threads only fight for the GIL
+    # Load in-process models (a local style client, a local embedder) before the server reports ready, so that
+    # the first learner does not wait for them.
+    warm_up: bool = True
     # The whole process's garbage collector: only for a process the server owns (``neulora serve``), never for an
     # app that mounts this one. See :class:`GCTuning`.
     gc: GCTuning | None = None
@@ -116,6 +120,7 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
     app.include_router(v1)
     app.add_api_route("/healthz", api.healthz, methods=["GET"], response_model=None)
     app.add_api_route("/", api.index, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/favicon.ico", api.favicon, methods=["GET"], response_class=Response)
     logger.info("neulora serve: styles %s, api key %s", list(pipeline.router.styles),
                 "required" if api.opts.api_key else "off")
     return app
@@ -132,6 +137,12 @@ class Api:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.opts.threads, thread_name_prefix="neulora"))
+        if self.opts.warm_up:
+            await asyncio.to_thread(self.pipeline.warm_up)
+        summary = await asyncio.to_thread(describe, self.pipeline, self.opts)
+        logger.info("neulora serve: %s", "; ".join(f"{k}: {v}" for k, v in summary.items()))
+        for warning in _warnings(self.pipeline, summary.get("chunks")):
+            logger.warning("%s", warning)
         if self.opts.gc is not None:
             self.opts.gc.apply()
         yield
@@ -212,13 +223,20 @@ class Api:
             return JSONResponse({"error": {"message": f"no session {session_id!r}", "type": "invalid_request_error",
                                            "param": "session_id", "code": "session_not_found"}}, status_code=404)
         return JSONResponse({"session_id": session_id, "policy": held.policy, "total_turns": held.total_turns,
-                             "turns": [{"question": t.question, "answer": t.answer, "style": t.style}
-                                       for t in held.turns]})
+                             "turns": [{"question": t.question, "answer": t.answer, "style": t.style,
+                                        "neulora": t.meta} for t in held.turns]})
 
     async def healthz(self) -> JSONResponse:
         checks = await _health(self.pipeline)
         ok = all(c["ok"] for c in checks.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503)
+        chunks = checks.get("chroma", {}).get("chunks")
+        return JSONResponse({"status": "ok" if ok else "degraded", "chunks": chunks,
+                             "warnings": _warnings(self.pipeline, chunks), "checks": checks},
+                            status_code=200 if ok else 503)
+
+    async def favicon(self) -> Response:
+        """No picture: 204, so that a browser's automatic request is not an error in its console."""
+        return Response(status_code=204)
 
     async def index(self) -> HTMLResponse:
         return HTMLResponse(self.page.read_text(encoding="utf-8"))
@@ -298,13 +316,71 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
             probe = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"  # vLLM, TGI, LoRAX, llama.cpp
             async with httpx.AsyncClient(timeout=3.0) as http:
                 response = await http.get(probe)
-            checks["engine"] = {"ok": response.status_code not in (502, 503, 504), "status": response.status_code,
-                                "url": base}
+            checks["engine"] = {"ok": response.status_code not in (502, 503, 504), "status": response.status_code}
         except httpx.HTTPError as exc:
-            checks["engine"] = {"ok": False, "url": base, "error": f"{type(exc).__name__}: {exc}"}
+            # /healthz answers without a key: never the engine's address (or a password in it), only what failed
+            checks["engine"] = {"ok": False, "error": type(exc).__name__}
     else:
         checks["engine"] = {"ok": True, "note": "not probed: a serverless provider or an in-process model"}
     return checks
+
+
+def describe(pipeline: Pipeline, opts: ServeOptions) -> dict[str, Any]:
+    """What this server serves, for its start-up line: models, embedder, router, store, sessions, key."""
+    client: Any = pipeline.client
+    router: Any = pipeline.router
+    summary: dict[str, Any] = {}
+    if getattr(client, "base_url", None):
+        summary["backend"] = f"one engine at {redact_url(client.base_url)}"
+    elif hasattr(client, "provider"):
+        summary["backend"] = f"Hugging Face Inference API (provider {client.provider or 'auto'})"
+    else:
+        summary["backend"] = type(client).__name__
+    models = getattr(client, "models", None)
+    if isinstance(models, Mapping):
+        summary["models"] = ", ".join(f"{style}={_model_name(m)}" for style, m in models.items())
+    summary["embedder"] = getattr(getattr(router, "embedder", None), "name", "?")
+    spec = router.to_spec() if hasattr(router, "to_spec") else None
+    summary["router"] = f"{getattr(spec, 'head', '?')} head, styles {', '.join(router.styles)}"
+    retriever: Any = pipeline.retriever
+    if retriever is None:
+        summary["notes"] = "none (no retriever)"
+    else:
+        summary["chroma"] = getattr(getattr(retriever, "store", None), "location", "?")
+        summary["collection"] = getattr(retriever, "collection_name", "?")
+        summary["chunks"] = _chunk_count(retriever)
+    summary["sessions"] = redact_url(repr(pipeline.memory))
+    summary["api key"] = "required" if opts.api_key else "off"
+    return summary
+
+
+def _model_name(model: str) -> str:
+    return Path(model).name if "/" in model and Path(model).is_absolute() else redact_url(model)
+
+
+def _chunk_count(retriever: Any) -> int | None:
+    from .errors import CollectionNotFoundError
+
+    count = getattr(retriever, "count", None)  # not part of the Retriever protocol: a custom one may not count
+    if count is None:
+        return None
+    try:
+        return int(count())
+    except CollectionNotFoundError:
+        return 0
+    except NeuloraError as exc:
+        logger.warning("cannot count the notes: %s", exc)
+        return None
+
+
+def _warnings(pipeline: Pipeline, chunks: int | None) -> list[str]:
+    """What a newcomer should know: an empty collection answers every question without notes."""
+    retriever: Any = pipeline.retriever
+    if retriever is None or chunks != 0:
+        return []
+    return [f"the collection {retriever.collection_name!r} is empty: every answer comes without notes. Fill it "
+            "with 'neulora ingest NOTES...' (the same --path and --collection), or start with "
+            "'neulora serve --notes DIR'"]
 
 
 class _Unauthorized(Exception):
@@ -360,11 +436,13 @@ async def _too_large(send: Any, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = None) -> None:
+def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = None,
+        notes: Sequence[str] = (), warm: bool = True) -> None:
     """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set).
 
     ``gc``: how to set the garbage collector of this process (None: leave Python's defaults; ``neulora serve``
-    passes :class:`GCTuning`).
+    passes :class:`GCTuning`). ``notes``: files or folders ingested before serving. ``warm``: load in-process
+    models before reporting ready.
     """
     import uvicorn
 
@@ -378,7 +456,14 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GC
     else:
         memory = InMemoryMemory(max_sessions=100_000)
     pipeline = Pipeline.from_settings(settings, memory=memory)
+    if notes:
+        if pipeline.retriever is None:  # pragma: no cover - settings always build a retriever
+            raise DocumentError("--notes needs a retriever")
+        report = pipeline.retriever.ingest(list(notes), progress=False)
+        logger.info("notes ingested: %s", report.format().replace("\n", "; "))
+        if report.failed and not (report.added or report.replaced or report.unchanged):
+            raise DocumentError(f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})")
     # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next request)
-    options = replace(ServeOptions.from_settings(settings), gc=gc)
+    options = replace(ServeOptions.from_settings(settings), gc=gc, warm_up=warm)
     uvicorn.run(create_app(pipeline, options), host=host, port=port,
                 log_level="info", access_log=False, timeout_keep_alive=75)

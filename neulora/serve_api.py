@@ -22,6 +22,8 @@ from .errors import (
     SessionError,
 )
 
+from .turn import turn_info
+
 if TYPE_CHECKING:
     from .retrieval import Passage
     from .router import RouteDecision
@@ -100,16 +102,7 @@ def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, s
 
 def neulora_object(route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None) -> dict[str, Any]:
     """What neulora knows about a turn: the route and the sources, then (when done) timings and fallbacks."""
-    out: dict[str, Any] = {
-        "style": route.style, "scores": route.scores, "margin": route.margin, "fallback": route.fallback,
-        "forced": route.forced, "reason": route.reason,
-        "sources": [{"file": p.source, "section": p.metadata.get("section"), "page": p.page, "score": p.score,
-                     "where": p.where} for p in passages],
-    }
-    if answer is not None:
-        out.update({"session_id": answer.session_id, "model": answer.model, "timings": answer.timings,
-                    "fallback_from": answer.fallback_from, "used_notes": answer.used_notes})
-    return out
+    return turn_info(route, passages, answer)
 
 
 def completion(cid: str, created: int, answer: Answer) -> dict[str, Any]:

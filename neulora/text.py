@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["check_text", "redact", "truncate"]
+__all__ = ["check_text", "redact", "redact_url", "truncate"]
+
+_USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
 
 
 def check_text(text: Any, *, what: str = "text") -> str:
@@ -36,3 +39,13 @@ def truncate(text: str, max_chars: int) -> str:
 def redact(text: str, secret: str | None) -> str:
     """Replace every occurrence of ``secret`` in ``text`` (error bodies may echo request headers)."""
     return text.replace(secret, "***") if secret else text
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` in it replaced by ``***``.
+
+    >>> redact_url("http://user:s3cret@engine:8080/v1")
+    'http://user:***@engine:8080/v1'
+    """
+    # Greedy up to the last "@" of the word: a password may hold "/" or "@"; hiding too much beats too little.
+    return _USERINFO.sub(r"\1***@", text)

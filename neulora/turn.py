@@ -16,7 +16,26 @@ from .retrieval import Passage
 from .router import RouteDecision
 
 __all__ = ["Answer", "AsyncTurnStream", "Call", "Event", "SmallTalkRule", "TurnState", "TurnStream", "check_options",
+           "turn_info",
            "check_positive_int", "check_temperature", "generation_options", "options_of", "turns_of"]
+
+
+def turn_info(route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None) -> dict[str, Any]:
+    """What neulora knows about a turn as JSON: the route and the sources, then (when done) timings and fallbacks.
+
+    The ``neulora`` object of ``neulora serve``'s answers, and what a session keeps of each turn (``Turn.meta``).
+    """
+    out: dict[str, Any] = {
+        "style": route.style, "scores": route.scores, "margin": route.margin, "fallback": route.fallback,
+        "forced": route.forced, "reason": route.reason,
+        "sources": [{"file": p.source, "section": p.metadata.get("section"), "page": p.page, "score": p.score,
+                     "where": p.where} for p in passages],
+    }
+    if answer is not None:
+        out.update({"session_id": answer.session_id, "model": answer.model, "timings": answer.timings,
+                    "fallback_from": answer.fallback_from, "used_notes": answer.used_notes,
+                    "finish_reason": answer.finish_reason})
+    return out
 
 
 @dataclass(frozen=True, slots=True)

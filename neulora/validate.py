@@ -157,7 +157,8 @@ def check_embedder(spec: RouterSpec, embedder: Embedder, where: str, allow_misma
     if not allow_mismatch:
         raise EmbedderMismatchError(f"{where} was {problem}: its routes would be meaningless. Use an embedder of "
                                     "the file's space (or none: the one it names is built), or pass "
-                                    "allow_mismatch=True to route anyway")
+                                    "allow_mismatch=True to route anyway",
+                                    problem=f"{where} was {problem}")
     logger.warning("%s was %s: routing anyway (allow_mismatch=True), expect meaningless routes", where, problem)
 
 

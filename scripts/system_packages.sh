@@ -14,7 +14,13 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "system packages missing: ${need[*]}; run this script as root (apt-get install ${need[*]})" >&2
     exit 1
 fi
+if ! command -v apt-get >/dev/null; then
+    echo "system packages missing: ${need[*]}; no apt-get here: install them with this system's package manager" >&2
+    exit 1
+fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if ! apt-get update -qq || ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; then
+    echo "system packages missing: ${need[*]}; apt-get could not install them (see its message above)" >&2
+    exit 1
+fi
 echo "system packages installed: ${need[*]}"

@@ -19,7 +19,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ManagedServer", "ServerDied", "background_server", "free_port", "report_dead_servers"]
+import pytest
+
+__all__ = ["ManagedServer", "ServerDied", "background_server", "free_port", "report_dead_servers", "require_system"]
 
 
 class ServerDied(RuntimeError):
@@ -143,3 +145,14 @@ def report_dead_servers(item: Any) -> Iterator[None]:
         if reports:
             raise ServerDied("a server this test uses crashed: " + "\n\n".join(reports)) from exc
         raise
+
+
+def require_system(what: str, found: bool) -> None:
+    """A test that needs a system package (Chromium, redis-server): skipped where it is truly absent, with the
+    reason and the command that installs it; failed in CI (``CI=true``), which must keep proving it."""
+    if found:
+        return
+    message = f"{what} is not installed: run 'bash scripts/system_packages.sh' as root (scripts/setup.sh does)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -65,32 +65,32 @@ def folder(tmp_path: Path) -> Path:
 
 def test_a_file_name_that_is_not_utf8_is_failed_with_a_reason_and_the_others_are_kept(folder: Path) -> None:
     bad_name(folder)
-    files, problems = collect_files([folder])
+    files, problems, _ = collect_files([folder])
     assert files == [(folder / "good.md").resolve()]
     ((path, reason),) = problems
     assert path.endswith("bad\\xff.md") and path.encode("utf-8")  # the report can be printed and stored
     assert "not valid UTF-8" in reason and "rename" in reason
-    docs, failed = read_documents(folder)
+    docs, failed, _ = read_documents(folder)
     assert [Path(d.source).name for d in docs] == ["good.md"] and failed == problems
 
 
 def test_a_file_name_that_is_not_utf8_named_directly_is_failed(folder: Path) -> None:
-    files, problems = collect_files([bad_name(folder)])
+    files, problems, _ = collect_files([bad_name(folder)])
     assert files == [] and "not valid UTF-8" in problems[0][1]
 
 
 def test_a_fifo_in_the_folder_is_skipped_with_a_reason_and_never_opened(folder: Path) -> None:
     os.mkfifo(folder / "x.md")
-    files, problems = finishes(lambda: collect_files([folder]), unblock=folder / "x.md")
+    files, problems, _ = finishes(lambda: collect_files([folder]), unblock=folder / "x.md")
     assert files == [(folder / "good.md").resolve()]
     assert "not a regular file" in reasons(problems)["x.md"]
-    docs, failed = finishes(lambda: read_documents(folder), unblock=folder / "x.md")
+    docs, failed, _ = finishes(lambda: read_documents(folder), unblock=folder / "x.md")
     assert len(docs) == 1 and "x.md" in reasons(failed)
 
 
 def test_a_fifo_named_directly_does_not_hang(folder: Path) -> None:
     os.mkfifo(folder / "x.md")
-    docs, failed = finishes(lambda: read_documents([folder / "x.md", folder / "good.md"]), unblock=folder / "x.md")
+    docs, failed, _ = finishes(lambda: read_documents([folder / "x.md", folder / "good.md"]), unblock=folder / "x.md")
     assert [Path(d.source).name for d in docs] == ["good.md"]
     assert "not a regular file" in reasons(failed)["x.md"]
 
@@ -107,14 +107,14 @@ def test_symlinks_inside_the_folder_are_followed_and_those_leading_out_are_skipp
     (folder / "leakdir").symlink_to(outside, target_is_directory=True)
     (folder / "dangling.md").symlink_to(tmp_path / "missing.md")
     (folder / "loop.md").symlink_to(folder / "loop.md")
-    files, problems = collect_files([folder])
+    files, problems, _ = collect_files([folder])
     assert files == [(folder / "good.md").resolve()]
     why = reasons(problems)
     assert set(why) == {"leak.md", "leakdir", "dangling.md", "loop.md"}
     assert "outside" in why["leak.md"] and "outside" in why["leakdir"] and "not followed" in why["leak.md"]
     assert "broken symbolic link" in why["dangling.md"] and "broken symbolic link" in why["loop.md"]
     # A link the caller names directly is the caller's choice: it is read.
-    assert collect_files([folder / "leak.md"]) == ([(outside / "secret.md").resolve()], [])
+    assert collect_files([folder / "leak.md"]) == ([(outside / "secret.md").resolve()], [], [])
 
 
 def test_folder_ingest_into_chroma_stores_the_good_file_and_reports_the_bad_ones(folder: Path,

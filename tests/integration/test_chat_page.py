@@ -20,7 +20,7 @@ import pytest
 
 from neulora.testing import ChatStubServer
 
-from ..servers import ManagedServer, background_server, free_port
+from ..servers import require_system, ManagedServer, background_server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -69,9 +69,7 @@ def served(tmp_path: Path, engine: ChatStubServer, shared_data: Path) -> Iterato
 
 @pytest.fixture
 def page(served: ManagedServer) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} not found: run scripts/system_packages.sh (as root) to install Chromium and "
-                    "fonts-noto-cjk")
+    require_system(f"Chromium ({CHROMIUM})", CHROMIUM.exists())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -82,9 +80,11 @@ def page(served: ManagedServer) -> Iterator[Any]:
             tab.add_init_script(ORDER_LOG)
             errors: list[str] = []
             tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            # a 404 (favicon, an unknown session) or any other error the browser logs counts too
+            tab.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             tab.goto(served.url + "/")
             yield tab
-            assert errors == [], f"the page raised: {errors}"
+            assert errors == [], f"the page raised or logged errors: {errors}"
         finally:
             browser.close()
 
@@ -150,6 +150,7 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     shutil.copyfile(shot, artifacts / "chat_page.png")
     assert shot.stat().st_size > 0 and (artifacts / "chat_page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    live = [turn.inner_text() for turn in turns.all()]
     page.reload()
     expect(turns).to_have_count(2)
     expect(turns.first).to_contain_text(QUESTION)
@@ -158,7 +159,35 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     expect(badge).to_have_text("feedback")
     expect(answer).to_have_text("Answer from feedback.")
     assert page.evaluate("localStorage.getItem('neulora.session')") == session_id
+    # every turn comes back whole: style, scores, margin, sources with their label, timings
+    assert [turn.inner_text() for turn in turns.all()] == live
+    first = turns.first
+    assert all(s in first.locator(".scores").inner_text() for s in STYLES)
+    assert "margin" in first.locator(".meta").inner_text()
+    assert "From your notes" in first.locator(".sources").inner_text()
+    assert "highmath12.txt" in first.locator(".sources").inner_text()
+    assert "score" in first.locator(".sources li").first.inner_text()
+    # the forced turn names the style as the learner's choice, and still shows how the router scored it
+    forced_turn = turns.last
+    assert "chosen by you" in forced_turn.locator(".meta").inner_text()
+    assert all(s in forced_turn.locator(".scores").inner_text() for s in STYLES)
+    shot = artifacts / "chat_page_reloaded.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     page.get_by_role("button", name="New conversation").click()
     expect(turns).to_have_count(0)
     assert page.evaluate("localStorage.getItem('neulora.session')") != session_id
+
+
+def test_an_empty_conversation_fills_the_window_and_a_question_without_notes_says_so_plainly(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    form = page.locator("#ask").bounding_box()
+    assert form is not None and form["y"] + form["height"] >= 900 - 2, f"the question box floats mid-window: {form}"
+    page.get_by_label("Your question").fill("hello there, what is the weather on mars today?")
+    page.get_by_label("Your question").press("Enter")
+    expect(page.get_by_test_id("answer")).to_contain_text("Answer from")
+    sources = page.get_by_test_id("sources")
+    expect(sources).to_contain_text("No notes matched")
+    assert sources.locator("li").count() == 0, "no notes is a plain line, not a numbered item"

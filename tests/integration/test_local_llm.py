@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 pytest.importorskip("torch")
@@ -67,3 +69,95 @@ def test_the_deadline_bounds_local_generation(client: TransformersStyleClient) -
     t0 = time.monotonic()
     g = client.generate("direct", ask, max_tokens=2000, deadline=1.0)
     assert time.monotonic() - t0 < 6.0 and g.usage is not None and g.usage["completion_tokens"] < 2000
+
+
+LONG = [{"role": "user", "content": "Explain logarithms in detail, with three worked examples."}]
+
+
+def test_an_answer_cut_at_max_tokens_says_length_and_counts_its_tokens_whole_and_streamed(
+        client: TransformersStyleClient) -> None:
+    whole = client.generate("direct", LONG, max_tokens=12)
+    assert whole.finish_reason == "length"
+    assert whole.usage is not None and whole.usage["completion_tokens"] == 12
+    assert whole.usage["prompt_tokens"] > 5
+    assert whole.usage["total_tokens"] == whole.usage["prompt_tokens"] + 12
+    stream = client.stream("direct", LONG, max_tokens=12)
+    deltas = list(stream)
+    assert stream.result.finish_reason == "length" and stream.result.usage == whole.usage
+    assert "".join(deltas).strip() == stream.result.text == whole.text
+
+
+def test_an_answer_that_ends_by_itself_says_stop(client: TransformersStyleClient) -> None:
+    short = [{"role": "user", "content": "Say OK."}]
+    stream = client.stream("direct", short, max_tokens=64)
+    list(stream)
+    assert stream.result.finish_reason == "stop"
+    assert stream.result.usage is not None and stream.result.usage["completion_tokens"] < 64
+
+
+def test_a_cut_answer_ends_at_its_last_whole_sentence(client: TransformersStyleClient) -> None:
+    raw = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True)
+    raw._loaded = client._loaded  # the same loaded model: only the trimming differs
+    cut = raw.generate("direct", LONG, max_tokens=40)
+    trimmed = client.generate("direct", LONG, max_tokens=40)
+    assert cut.finish_reason == trimmed.finish_reason == "length"
+    if any(mark in cut.text for mark in ".!?\n"):
+        assert trimmed.text[-1] in ".!?" and cut.text.startswith(trimmed.text) and len(trimmed.text) < len(cut.text)
+
+
+class ScriptedModel:
+    """Stands in for the model (the test is about neulora's decoding, not about what SmolLM2 says): "generates"
+    fixed token ids, through the real streamer, as ``generate`` does."""
+
+    def __init__(self, ids: list[int], eos: int) -> None:
+        import types
+
+        import torch
+
+        self.ids, self.device = ids, torch.device("cpu")
+        self.generation_config = types.SimpleNamespace(eos_token_id=eos)
+
+    def generate(self, input_ids: object, streamer: object = None, **options: object) -> object:
+        import torch
+
+        prompt = input_ids  # type: ignore[assignment]
+        if streamer is not None:
+            streamer.put(prompt)  # type: ignore[attr-defined]
+            for token in self.ids:
+                streamer.put(torch.tensor([token]))  # type: ignore[attr-defined]
+            streamer.end()  # type: ignore[attr-defined]
+        return torch.cat([prompt, torch.tensor([self.ids])], dim=1)  # type: ignore[list-item]
+
+
+def korean_client(client: TransformersStyleClient, text: str, *, cut_inside: bool = False) -> tuple[Any, list[int]]:
+    """A client whose model "writes" ``text`` token by token (``cut_inside``: stops inside its last whole
+    character that spans two tokens, as a max_tokens cut can)."""
+    tokenizer = client._load("direct")[0]
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    inside = [k for k in range(1, len(ids)) if tokenizer.decode(ids[:k]).endswith("\ufffd")]
+    assert inside, "the text must hold a character that spans two tokens"
+    if cut_inside:
+        ids = ids[: inside[-1]]
+    scripted = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True)
+    scripted._loaded = {key: (tokenizer, ScriptedModel(ids, tokenizer.eos_token_id))
+                        for key in client._loaded}  # the real tokenizer, a scripted model
+    return scripted, ids
+
+
+def test_a_korean_character_split_across_two_tokens_arrives_whole(client: TransformersStyleClient) -> None:
+    text = "등비수열의 합은 첫째항과 공비로 구해요. 새로운 문제를 풀어 봐요."
+    scripted, ids = korean_client(client, text)
+    stream = scripted.stream("direct", ASK, max_tokens=len(ids) + 5)
+    deltas = list(stream)
+    assert not any("\ufffd" in d for d in deltas), deltas
+    assert "".join(deltas).strip() == text == stream.result.text
+    assert scripted.generate("direct", ASK, max_tokens=len(ids) + 5).text == text
+
+
+def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(client: TransformersStyleClient) -> None:
+    scripted, ids = korean_client(client, "등비수열의 합", cut_inside=True)
+    stream = scripted.stream("direct", ASK, max_tokens=len(ids))
+    deltas = list(stream)
+    assert not any("\ufffd" in d for d in deltas + [stream.result.text])
+    assert "등비수열의" in stream.result.text
+    assert "\ufffd" not in scripted.generate("direct", ASK, max_tokens=len(ids)).text

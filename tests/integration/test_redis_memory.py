@@ -27,7 +27,7 @@ from neulora.memory_redis import RedisMemory
 from neulora.pipeline import Pipeline
 from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
 
-from ..servers import ManagedServer, background_server, free_port
+from ..servers import require_system, ManagedServer, background_server, free_port
 
 PASSWORD = f"secret-{uuid.uuid4().hex[:12]}"
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +38,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedSe
     """A real redis-server on a free loopback port, with a password, nothing saved to disk."""
     binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
                                               else None)
-    if binary is None:
-        pytest.fail("redis-server was not found: run scripts/system_packages.sh (as root) to install it")
+    require_system("redis-server", binary is not None)
+    assert binary is not None
     port, data = free_port(), tmp_path_factory.mktemp("redis")
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", str(data), "--requirepass", PASSWORD]

@@ -20,7 +20,7 @@ import pytest
 
 from neulora.testing import ChatStubServer
 
-from ..servers import ManagedServer, background_server, free_port
+from ..servers import require_system, ManagedServer, background_server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -181,8 +181,8 @@ def test_upstream_failures_map_to_openai_errors(served: ManagedServer, engine: C
 
 def test_two_replicas_sharing_redis_continue_one_session(tmp_path: Path, engine: ChatStubServer) -> None:
     redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is not installed: run scripts/system_packages.sh (as root)")
+    require_system("redis-server", redis_server is not None)
+    assert redis_server is not None
     port = free_port()
     argv = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     with background_server(argv, port, log=tmp_path / "redis.log", name="redis-server"):
@@ -199,3 +199,43 @@ def test_two_replicas_sharing_redis_continue_one_session(tmp_path: Path, engine:
             assert "로그의 정의는?" in sent, "replica b saw replica a's turn"
             turns = httpx.get(f"{base(a)}/sessions/shared-learner").json()["turns"]
             assert [t["question"] for t in turns] == ["로그의 정의는?", "그럼 밑은요?"]
+
+
+def test_start_up_summary_names_what_is_served_and_warns_about_an_empty_collection(
+        tmp_path: Path, engine: ChatStubServer) -> None:
+    secret_url = engine.url.replace("http://", "http://learner:pa55word@")
+    env = serve_env(tmp_path, engine, NEULORA_BASE_URL=secret_url, NEULORA_COLLECTION="empty-notes",
+                    NEULORA_API_KEY=KEY)
+    with start(tmp_path, env) as server:
+        health = httpx.get(f"{server.url}/healthz", timeout=30).json()
+        log = server.log.read_text(encoding="utf-8", errors="replace")
+    summary = next(line for line in log.splitlines() if "neulora serve: backend" in line)
+    for part in ("one engine at", "models: direct=direct", "embedder: hash", "router: centroid head",
+                 "collection: empty-notes", "chunks: 0", "sessions: InMemoryMemory", "api key: required",
+                 str(tmp_path / "db")):
+        assert part in summary, (part, summary)
+    assert "pa55word" not in log and "learner:***@" in summary
+    warning = next(line for line in log.splitlines() if "is empty" in line)
+    assert "WARNING" in warning and "neulora ingest" in warning and "--notes" in warning
+    # /healthz answers without a key: the count and the warning, never the engine's address or password
+    assert health["chunks"] == 0 and len(health["warnings"]) == 1 and "neulora ingest" in health["warnings"][0]
+    assert "pa55word" not in json.dumps(health) and engine.url.split("//")[1] not in json.dumps(health)
+
+
+def test_serve_notes_ingests_before_serving(tmp_path: Path, engine: ChatStubServer, shared_data: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    shutil.copy(shared_data / "highmath12.txt", notes / "highmath12.txt")
+    (notes / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    env = serve_env(tmp_path, engine, NEULORA_COLLECTION="served-notes")
+    port = free_port()
+    argv = [sys.executable, "-m", "neulora", "serve", "--host", "127.0.0.1", "--port", str(port),
+            "--notes", str(notes)]
+    with background_server(argv, port, log=tmp_path / "serve-notes.log", name="neulora serve --notes", env=env,
+                           timeout=90) as server:
+        health = httpx.get(f"{server.url}/healthz", timeout=30).json()
+        hits = httpx.post(f"{server.url}/v1/search", json={"query": "등비수열의 합", "k": 1}, timeout=30).json()
+        log = server.log.read_text(encoding="utf-8", errors="replace")
+    assert health["chunks"] > 0 and health["warnings"] == []
+    assert hits["data"][0]["source"].endswith("highmath12.txt")
+    assert "notes ingested: added 1 file(s)" in log and "skipped: " in log and "image.png" in log

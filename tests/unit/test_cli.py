@@ -165,3 +165,66 @@ def test_ask_without_a_session_leaves_no_session_behind(stub: ChatStubServer, tm
     assert main(["ask", "로그가 뭐예요?", "--session", "kept"]) == 0
     assert len(list(sessions.glob("*.json"))) == 1
     assert "Answer from" in capsys.readouterr().out
+
+
+def test_router_eval_says_in_words_when_the_router_is_below_a_baseline(
+        shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl")]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.split() == list(STYLES))
+    assert "scaffolding" in header.split()  # whole names, never "scaffoldi"
+    assert "warning: the router is below the majority baseline (always 'scaffolding')" in out
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl"), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["accuracy"] < report["baselines"]["majority"]["accuracy"]
+    assert report["warning"].startswith("warning: the router is below") and "below the majority" in captured.err
+
+
+def test_every_argument_of_every_command_has_help_text() -> None:
+    import argparse
+
+    from neulora.cli import _parser
+
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    missing = [f"{name} {action.dest}" for name, sub in commands.items() for action in sub._actions
+               if action.help is None]
+    assert missing == []
+
+
+def test_a_router_file_of_another_embedder_is_refused_in_flags_and_allowed_with_allow_mismatch(
+        router_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", "hint please", "--router", str(router_file)]) == 1
+    err = capsys.readouterr().err
+    assert "--allow-mismatch" in err and "allow_mismatch=" not in err and "--embedder" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["route", "hint please", "--router", str(router_file), "--allow-mismatch", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["style"] in STYLES
+
+
+def test_folder_ingest_lists_the_files_it_skipped_with_the_reason(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "log.md").write_text("# Logarithms\n\nA logarithm answers: to what power?", encoding="utf-8")
+    (notes / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (notes / "README").write_text("no suffix", encoding="utf-8")
+    assert main(["ingest", str(notes)]) == 0
+    out = capsys.readouterr().out
+    assert "added 1 file(s), replaced 0, unchanged 0, failed 0, skipped 2" in out
+    assert f"skipped: {notes / 'image.png'} (unsupported type .png)" in out
+    assert f"skipped: {notes / 'README'} (unsupported type (no suffix))" in out
+    assert main(["ingest", str(notes), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [str(notes / "README"), "unsupported type (no suffix)"] in report["skipped"]
+
+
+@pytest.mark.parametrize("flags", [["--max-tokens", "0"], ["--temperature", "9"], ["--temperature", "nan"],
+                                   ["--max-tokens", "-3"]])
+def test_chat_and_ask_refuse_bad_generation_flags_at_once_with_exit_2(
+        flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chat", *flags]) == 2
+    assert main(["ask", "hello", *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("neulora: error: --") for line in err)

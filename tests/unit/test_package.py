@@ -94,9 +94,8 @@ def test_configuration_never_imports_the_pipeline_or_the_demo() -> None:
     assert "neulora.pipeline" not in reach and "neulora.demo" not in reach
 
 
-def test_modules_and_classes_stay_within_their_budgets() -> None:
-    too_long = {p.name: n for p in PACKAGE.glob("*.py") if (n := len(p.read_text().splitlines())) > 410}
-    assert too_long == {}
+def test_public_classes_stay_small() -> None:
+    # A module is as long as its one idea needs (no line budget); a public class keeps a small surface.
     import neulora
 
     wide = {}

@@ -56,9 +56,12 @@ def test_different_embedders_each_embed_once() -> None:
 def test_forced_style_is_used_and_said_so() -> None:
     pipeline, embedder, router, _, client = make(style="socratic")
     answer = pipeline.ask("로그함수 정의", style="direct")
-    assert answer.style == "direct" and answer.route.forced and answer.route.reason == "style forced by the caller"
-    assert client.history[0][0] == "direct" and router.calls == []
-    assert embedder.calls == 1  # retrieval still needs the vector
+    assert answer.style == "direct" and answer.route.forced
+    assert answer.route.reason == "style forced by the caller (the router chose socratic)"
+    assert client.history[0][0] == "direct"
+    # the vector retrieval needs anyway is scored (the learner sees how the question scored): no extra embedding
+    assert [c[0] for c in router.calls] == ["route_vector"] and embedder.calls == 1
+    assert answer.route.scores and max(answer.route.scores, key=answer.route.scores.get) == "socratic"
 
 
 def test_small_talk_skips_retrieval_without_an_llm_call() -> None:

@@ -1,0 +1,40 @@
+"""Which language a text is written in, by its script: enough to tell a model that reads only some languages
+what to answer in.
+
+>>> language_of("등비수열의 합은 어떻게 구해요?"), language_of("What is a logarithm?")
+('ko', 'en')
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGUAGE_NAMES", "answer_language", "language_of"]
+
+LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
+
+
+def language_of(text: str) -> str:
+    """``ko``, ``ja``, ``zh`` when the text holds that script's letters (in that order of precedence), else ``en``.
+
+    Only the scripts matter, not the words: a Korean question with a formula in Latin letters is Korean.
+    """
+    if any("\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f" for c in text):
+        return "ko"
+    if any("\u3040" <= c <= "\u30ff" for c in text):
+        return "ja"
+    if any("\u4e00" <= c <= "\u9fff" for c in text):
+        return "zh"
+    return "en"
+
+
+def answer_language(question: str, languages: tuple[str, ...] | None) -> str | None:
+    """The language a model that writes only ``languages`` should answer ``question`` in, when not its own.
+
+    None when the model writes any language (``languages`` is None) or the question's own.
+
+    >>> answer_language("로그가 뭐예요?", ("en",)), answer_language("What is a log?", ("en",))
+    ('en', None)
+    """
+    if not languages:
+        return None
+    asked = language_of(question)
+    return None if asked in languages else languages[0]

@@ -1,0 +1,32 @@
+"""The README's promises that code can check: its two commands are the ones CI runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_commands() -> list[str]:
+    """The command lines of the bash blocks under "The two commands"."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_readme_has_exactly_two_commands() -> None:
+    assert readme_commands() == ["bash scripts/setup.sh && .venv/bin/neulora demo", ".venv/bin/python -m pytest -q"]
+
+
+def test_ci_runs_the_readme_commands_as_written_in_order() -> None:
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    positions = [ci.index(command) for command in readme_commands()]  # ValueError: a command CI does not run
+    assert positions == sorted(positions)
+
+
+def test_the_commands_name_files_that_exist() -> None:
+    for command in readme_commands():
+        for script in re.findall(r"scripts/\S+\.sh", command):
+            assert (ROOT / script).is_file(), script
