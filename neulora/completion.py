@@ -16,6 +16,11 @@ __all__ = ["Malformed", "Partial", "acomplete_once", "astream_once", "complete_o
            "stream_once", "unreadable"]
 
 
+# Ask for the token counts in a stream's last event (OpenAI, vLLM, TGI honour it; an engine that does not, such as
+# llama-cpp-python's server, sends none, and the answer's usage stays None rather than guessed).
+_USAGE = {"include_usage": True}
+
+
 @dataclass
 class Partial:
     """What one attempt has received so far."""
@@ -60,7 +65,7 @@ def stream_once(client: Any, model: str | None, msgs: list[dict[str, str]], opti
                 state: Partial) -> Generator[str, None, None]:
     """One streamed request: yields the cleaned deltas; the whole answer lands in ``state``."""
     filt = TemplateFilter()
-    for chunk in client.chat_completion(msgs, model=model, stream=True, **options):
+    for chunk in client.chat_completion(msgs, model=model, stream=True, stream_options=_USAGE, **options):
         out = filt.feed(read_chunk(chunk, state))
         if out:
             yield out
@@ -71,7 +76,8 @@ async def astream_once(client: Any, model: str | None, msgs: list[dict[str, str]
                        state: Partial) -> AsyncIterator[str]:
     """:func:`stream_once` on an ``AsyncInferenceClient``."""
     filt = TemplateFilter()
-    async for chunk in await client.chat_completion(msgs, model=model, stream=True, **options):
+    async for chunk in await client.chat_completion(msgs, model=model, stream=True, stream_options=_USAGE,
+                                                    **options):
         out = filt.feed(read_chunk(chunk, state))
         if out:
             yield out

@@ -38,3 +38,26 @@ def test_stream_returns_real_text_delta_by_delta(client: HFStyleClient, style: s
     assert stream.result.model == style and stream.result.finish_reason in ("stop", "length")
     same = client.generate(style, ASK, max_tokens=32, temperature=0.0)
     assert same.text == stream.result.text  # greedy decoding: streaming changes nothing
+
+
+LONG = [{"role": "user", "content": "Explain logarithms in detail, with three worked examples."}]
+
+
+def test_an_answer_cut_at_max_tokens_says_length_whole_and_streamed(client: HFStyleClient) -> None:
+    whole = client.generate("direct", LONG, max_tokens=6, temperature=0.0)
+    assert whole.finish_reason == "length"
+    assert whole.usage is not None and whole.usage["completion_tokens"] == 6 and whole.usage["prompt_tokens"] > 5
+    stream = client.stream("direct", LONG, max_tokens=6, temperature=0.0)
+    assert "".join(stream).strip() == stream.result.text == whole.text
+    assert stream.result.finish_reason == "length"
+    # llama-cpp-python's server ignores stream_options.include_usage: no count is sent, and none is invented
+    assert stream.result.usage is None
+
+
+def test_an_answer_that_ends_by_itself_says_stop(client: HFStyleClient) -> None:
+    short = [{"role": "user", "content": "Reply with the single word OK."}]
+    whole = client.generate("direct", short, max_tokens=48, temperature=0.0)
+    stream = client.stream("direct", short, max_tokens=48, temperature=0.0)
+    list(stream)
+    assert whole.finish_reason == stream.result.finish_reason == "stop"
+    assert whole.usage is not None and whole.usage["completion_tokens"] < 48

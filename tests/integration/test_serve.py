@@ -95,7 +95,7 @@ def test_openai_client_routed_and_forced_with_and_without_a_session(served: Mana
     assert any(m["content"] == "An exponent." for m in engine.requests[-1]["body"]["messages"])
 
 
-def test_openai_client_streams_with_the_neulora_object_first(served: ManagedServer) -> None:
+def test_openai_client_streams_with_the_neulora_object_first(served: ManagedServer, engine: ChatStubServer) -> None:
     client = openai_client(served)
     chunks = list(client.chat.completions.create(
         model="neulora/socratic", messages=[{"role": "user", "content": "로그함수의 그래프는?"}], stream=True,
@@ -107,6 +107,7 @@ def test_openai_client_streams_with_the_neulora_object_first(served: ManagedServ
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert finish[-1].choices[0].finish_reason == "stop" and "timings" in finish[-1].model_extra["neulora"]
     assert chunks[-1].choices == [] and chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
+    assert engine.requests[-1]["body"]["stream_options"] == {"include_usage": True}  # asked of the engine too
 
 
 def test_huggingface_hub_client_talks_to_it(served: ManagedServer) -> None:
