@@ -240,5 +240,5 @@ def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterat
     except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
         if isinstance(exc, NeuloraError):  # ours, raised inside the block: already typed
             raise
-        detail = f" with where={dict(where)!r}" if where else ""
+        detail = f" with where={str(dict(where))[:120]}" if where else ""  # a filter can be long: never all of it
         raise RetrievalError(f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}") from exc

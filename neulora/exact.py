@@ -15,10 +15,13 @@ collection's stamp changes).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .filters import matches
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -37,6 +40,19 @@ class ExactIndex:
     matrix: NDArray[np.float32] | None = None
     documents: tuple[str | None, ...] = ()
     metadatas: tuple[Mapping[str, Any] | None, ...] = ()
+    # the rows each recent filter keeps (a learner's session asks with the same filter turn after turn)
+    _masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict, compare=False, repr=False)
+
+    def mask(self, where: Mapping[str, Any]) -> NDArray[np.bool_]:
+        """Which rows ``where`` keeps, computed once per filter (the last 32 kept)."""
+        key = json.dumps(where, sort_keys=True, default=str)
+        found = self._masks.get(key)
+        if found is None:
+            found = np.fromiter((matches(where, m) for m in self.metadatas), dtype=bool, count=len(self.ids))
+            if len(self._masks) >= 32:
+                self._masks.clear()  # atomic, unlike evicting one while another thread adds
+            self._masks[key] = found
+        return found
 
     @property
     def usable(self) -> bool:
@@ -82,12 +98,23 @@ class ExactIndex:
                           (*(self.documents[i] for i in keep), *fresh.documents),
                           (*(self.metadatas[i] for i in keep), *fresh.metadatas))
 
-    def top(self, vector: NDArray[np.float32], k: int) -> list[tuple[str, str | None, Mapping[str, Any] | None, float]]:
-        """The ``k`` records most similar to ``vector`` by cosine, best first: (id, document, metadata, score)."""
+    def top(
+        self, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str | None, Mapping[str, Any] | None, float]]:
+        """The ``k`` records most similar to ``vector`` by cosine, best first: (id, document, metadata, score).
+
+        ``where`` (checked by :func:`~neulora.filters.check_where`): only the records whose metadata match.
+        """
         if self.matrix is None or not self.ids:
             return []
         norm = float(np.linalg.norm(vector))
         scores = self.matrix @ (vector / norm if norm > 0 else vector)
+        if where:
+            keep = self.mask(where)
+            scores = np.where(keep, scores, -np.inf)
+            k = min(k, int(keep.sum()))
+            if k == 0:
+                return []
         k = min(k, len(self.ids))
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]

@@ -35,6 +35,7 @@ from .chunking import ChunkingOptions, ChunkMeta
 from .collection import DEFAULT_HNSW, ChromaCollection, CollectionWriter, Hit
 from .errors import InvalidInputError
 from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
+from .filters import check_where
 from .loaders import chunk_ids, read_documents, source_prefix
 from .text import check_text, truncate
 
@@ -226,8 +227,14 @@ class ChromaRetriever:
         self, query: str, k: int | None = None, *, where: Mapping[str, Any] | None = None,
         min_score: float | None = None,
     ) -> list[Passage]:
-        """Embed ``query`` and return the ``k`` most similar passages, best first."""
+        """Embed ``query`` and return the ``k`` most similar passages, best first.
+
+        ``where``: a metadata filter in Chroma's grammar (see :mod:`neulora.filters`), checked before anything
+        is embedded; a filtered search is exact over the matching chunks.
+        """
         text = truncate(check_text(query, what="query"), self.max_query_chars)
+        if where is not None:
+            check_where(where)
         return self.retrieve_vector(self.embedder.embed([text])[0], k, where=where, min_score=min_score)
 
     def retrieve_vector(
@@ -237,8 +244,8 @@ class ChromaRetriever:
         """Return the passages most similar to an embedding the caller already has."""
         k = _check_k(self.k if k is None else k)
         min_score = _check_min_score(min_score)
-        if where is not None and not isinstance(where, Mapping):
-            raise InvalidInputError(f"where must be a dict of metadata conditions, got {type(where).__name__}")
+        if where is not None:
+            where = check_where(where)
         try:
             vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         except (TypeError, ValueError) as exc:

@@ -137,7 +137,8 @@ def test_bad_queries_raise_typed_errors(retriever: ChromaRetriever, corpus: list
             retriever.retrieve("로그", k=k)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="empty"):
         retriever.retrieve("  ")
-    with pytest.raises(RetrievalError, match=r"Chroma could not query with where=\{'source': \{'\$bogus': 1\}\}"):
+    # a bad filter is the caller's error, found before anything is embedded or asked of Chroma
+    with pytest.raises(InvalidInputError, match=r"where.source: unknown operator '\$bogus'"):
         retriever.retrieve("로그", where={"source": {"$bogus": 1}})
     with pytest.raises(InvalidInputError, match="1024 finite numbers"):
         retriever.retrieve_vector(np.ones(3))
