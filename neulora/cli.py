@@ -153,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-warm-up", action="store_true",
                    help="load in-process models on the first question instead of before serving")
     p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", dest="bind_port", type=int, default=8080, help="port to listen on (8080)")
+    p.add_argument("--port", dest="bind_port", type=_port, default=8080, help="port to listen on (8080)")
     p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH; NEULORA_CHROMA_HOST for a server)")
     p.add_argument("--collection", help="NEULORA_COLLECTION")
     p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
@@ -390,6 +390,17 @@ def _serve(args: argparse.Namespace) -> int:
     run(_settings(args), host=args.bind_host, port=args.bind_port, gc=None if args.python_gc else GCTuning(),
         notes=args.notes or (), warm=not args.no_warm_up)
     return 0
+
+
+def _port(text: str) -> int:
+    """A port number for argparse: 1 to 65535 (a larger one would wrap around, a negative one is no port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {port}")
+    return port
 
 
 def _check_generation_flags(args: argparse.Namespace) -> None:

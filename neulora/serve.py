@@ -17,25 +17,29 @@ Every handler runs the pipeline's async API, so one process serves many learners
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import json
+import socket
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-from .errors import DocumentError, NeuloraError
+from .errors import ConfigError, DocumentError, NeuloraError
 from .text import redact_url
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from .serve_api import (
     ChatRequest,
     RouteRequest,
@@ -43,6 +47,7 @@ from .serve_api import (
     api_error,
     chunk,
     completion,
+    error_body,
     neulora_object,
     question_and_history,
     style_of_model,
@@ -106,11 +111,14 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
     """The ASGI app serving ``pipeline`` (run it with uvicorn, or mount it in your own FastAPI app)."""
     api = Api(pipeline, options or ServeOptions())
     app = FastAPI(title="neulora", summary="Style-routed tutoring RAG, OpenAI-compatible", lifespan=api.lifespan)
+    # outermost last: the key is checked before a byte of the body is read, then the body's size, then its type
+    app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_body=api.opts.max_body, max_upload=api.opts.max_upload)
+    app.add_middleware(KeyCheck, api_key=api.opts.api_key)
     app.add_exception_handler(NeuloraError, api.neulora_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, api.invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(_Unauthorized, api.unauthorized)
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(api.require_key)])
+    app.add_exception_handler(StarletteHTTPException, api.http_error)  # type: ignore[arg-type]
+    v1 = APIRouter(prefix="/v1")
     v1.add_api_route("/models", api.models, methods=["GET"])
     v1.add_api_route("/chat/completions", api.chat, methods=["POST"], response_model=None)
     v1.add_api_route("/route", api.route, methods=["POST"])
@@ -156,22 +164,20 @@ class Api:
 
     async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # not JSON at all: a malformed request (400), not a bad field
+            return JSONResponse(error_body("the body is not valid JSON", "invalid_json"), status_code=400)
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "param": field or None,
-                                       "code": "invalid_value"}}, status_code=422)
+        return JSONResponse(error_body(message, "invalid_value", param=field or None), status_code=422)
 
-    async def unauthorized(self, request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": {"message": "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                                       "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}},
-                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
-
-    async def require_key(self, request: Request) -> None:  # async: FastAPI would run a sync one in a thread
-        if self.opts.api_key is None:
-            return
-        given = request.headers.get("authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.opts.api_key}".encode()):
-            raise _Unauthorized()
+    async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """The framework's own refusals (unknown route, wrong method, an unreadable body) as OpenAI errors."""
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        message = {404: f"no route {request.url.path[:200]}",
+                   405: f"{request.method} is not allowed on {request.url.path[:200]}"}.get(exc.status_code,
+                                                                                          str(exc.detail))
+        return JSONResponse(error_body(message, codes.get(exc.status_code, "invalid_request")),
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     async def models(self) -> dict[str, Any]:
         names = ["neulora", *(f"neulora/{s}" for s in self.pipeline.router.styles)]
@@ -187,7 +193,10 @@ class Api:
                                        temperature=body.temperature)
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if not body.stream:
-            return JSONResponse(completion(cid, created, await _read(stream)))
+            answer = await _unless_gone(request, _read(stream))
+            if answer is None:  # the client hung up: the turn was cancelled and the engine's request closed
+                return Response(status_code=499)
+            return JSONResponse(completion(cid, created, answer))
         events = stream.__aiter__()
         head: list[Event] = []
         async for event in events:  # route and retrieve before the first byte: their failures are HTTP errors
@@ -220,8 +229,8 @@ class Api:
     async def session(self, session_id: str) -> JSONResponse:
         held = await asyncio.to_thread(self.pipeline.memory.get, session_id)
         if not held.turns and held.total_turns == 0 and held.policy is None:
-            return JSONResponse({"error": {"message": f"no session {session_id!r}", "type": "invalid_request_error",
-                                           "param": "session_id", "code": "session_not_found"}}, status_code=404)
+            return JSONResponse(error_body(f"no session {session_id[:80]!r}", "session_not_found",
+                                           param="session_id"), status_code=404)
         return JSONResponse({"session_id": session_id, "policy": held.policy, "total_turns": held.total_turns,
                              "turns": [{"question": t.question, "answer": t.answer, "style": t.style,
                                         "neulora": t.meta} for t in held.turns]})
@@ -240,6 +249,32 @@ class Api:
 
     async def index(self) -> HTMLResponse:
         return HTMLResponse(self.page.read_text(encoding="utf-8"))
+
+
+async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | None:
+    """``work``'s result, or None when the client hangs up first (``work`` is then cancelled, which closes the
+    engine's request: a non-streamed answer nobody waits for is not generated to the end)."""
+    task = asyncio.ensure_future(work)
+
+    async def gone() -> None:  # the body is read: the next message the server has for us is the disconnect
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # this handler was cancelled (the server stops): so is the turn
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+    logger.info("the client hung up: its turn was cancelled")
+    return None
 
 
 async def _read(stream: AsyncTurnStream) -> Answer:
@@ -280,20 +315,33 @@ def _retriever(pipeline: Pipeline) -> Any:
     return pipeline.retriever
 
 
+MAX_UPLOAD_NAME = 255  # bytes of UTF-8: what common filesystems hold in one name
+
+
 def _upload_path(folder: Path, filename: str) -> Path:
+    """Where an upload named ``filename`` is kept; a name no filesystem could hold is the client's error."""
+    if "\x00" in filename or any(c in filename for c in "\r\n"):
+        raise DocumentError("filename must not hold NUL or line breaks")
+    if len(filename.encode("utf-8", "surrogatepass")) > MAX_UPLOAD_NAME:
+        raise DocumentError(f"filename is over {MAX_UPLOAD_NAME} bytes: give a shorter name")
     name = Path(filename).name
     if not name or name != filename or name.startswith(".") or Path(name).suffix.lower() not in (".txt", ".md",
                                                                                                  ".pdf"):
-        raise DocumentError(f"filename must be a plain .txt, .md or .pdf file name, got {filename!r}")
+        raise DocumentError(f"filename must be a plain .txt, .md or .pdf file name, got {filename[:80]!r}")
     return folder / name
 
 
 def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
     """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
-    partial.write_bytes(data)
-    partial.replace(path)
+    # the partial file's name is short whatever the upload's: a long name plus a suffix could not be held
+    partial = path.with_name(f".upload-{uuid.uuid4().hex}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise DocumentError(f"could not store {path.name[:80]!r}: {exc.strerror or type(exc).__name__}") from exc
     report = retriever.ingest([path], progress=False)
     if report.failed:
         raise DocumentError(f"{path.name}: {report.failed[0][1]}")
@@ -383,8 +431,53 @@ def _warnings(pipeline: Pipeline, chunks: int | None) -> list[str]:
             "'neulora serve --notes DIR'"]
 
 
-class _Unauthorized(Exception):
-    pass
+async def _send_json(send: Any, status: int, body: Mapping[str, Any],
+                     headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class KeyCheck:
+    """ASGI middleware: with a key set, every ``/v1`` call needs ``Authorization: Bearer <key>``; checked before
+    the body is read, so that nothing about a request (its size, its JSON) is answered to a caller without it.
+
+    The scheme is case-insensitive and may be followed by any run of spaces (RFC 7235); the key is compared in
+    constant time.
+    """
+
+    def __init__(self, app: Any, *, api_key: str | None) -> None:
+        self.app, self.key = app, (api_key or "").encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not self.key or not scope["path"].startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"authorization", b"")
+        scheme, _, credentials = given.strip().partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.key):
+            await self.app(scope, receive, send)
+            return
+        await _send_json(send, 401, error_body("missing or wrong API key: send 'Authorization: Bearer <key>'",
+                                               "invalid_api_key"), [(b"www-authenticate", b"Bearer")])
+
+
+class JsonBody:
+    """ASGI middleware: a JSON route's body is read as JSON whatever its Content-Type says (``curl -d`` sends
+    ``application/x-www-form-urlencoded``); a body that is not JSON then gets a 400 that says so."""
+
+    ROUTES = ("/v1/chat/completions", "/v1/route", "/v1/search")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.ROUTES:
+            headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -402,38 +495,40 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        seen, started = 0, False
+        seen, started, refused = 0, False, False
 
         async def counted() -> Any:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge()
+                # Answer 413 here, then tell the app the client has gone: whatever the app makes of that (a
+                # framework turns an unfinished body into a 400), its response is never sent.
+                refused = True
+                if not started:
+                    await _too_large(send, limit)
+                return {"type": "http.disconnect"}
             return message
 
         async def watched(message: Any) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counted, watched)
-        except _TooLarge:
-            if not started:
-                await _too_large(send, limit)
-
-
-class _TooLarge(Exception):
-    pass
+        except Exception:
+            if not refused:
+                raise
+            # the app failed on the body cut short: the 413 already answered it
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    body = json.dumps({"error": {"message": f"request body over the limit of {limit} bytes",
-                                 "type": "invalid_request_error", "param": None, "code": "body_too_large"}}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await _send_json(send, 413, error_body(f"request body over the limit of {limit} bytes", "body_too_large"))
 
 
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = None,
@@ -444,6 +539,15 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GC
     passes :class:`GCTuning`). ``notes``: files or folders ingested before serving. ``warm``: load in-process
     models before reporting ready.
     """
+    sock = listening(host, port)  # first: a busy port is said before anything loads
+    try:
+        _serve(settings, sock, gc=gc, notes=notes, warm=warm)
+    finally:
+        sock.close()
+
+
+def _serve(settings: Settings, sock: socket.socket, *, gc: GCTuning | None, notes: Sequence[str],
+           warm: bool) -> None:
     import uvicorn
 
     from .memory import InMemoryMemory
@@ -465,5 +569,29 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GC
             raise DocumentError(f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})")
     # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next request)
     options = replace(ServeOptions.from_settings(settings), gc=gc, warm_up=warm)
-    uvicorn.run(create_app(pipeline, options), host=host, port=port,
-                log_level="info", access_log=False, timeout_keep_alive=75)
+    config = uvicorn.Config(create_app(pipeline, options), log_level="info", access_log=False,
+                            timeout_keep_alive=75)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listening(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, bound before anything is served: a busy or invalid address is one
+    clear :class:`ConfigError` instead of a server that starts and then dies among its log lines."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be a port number from 1 to 65535, got {port!r}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host!r} is not an address this machine can listen on: {exc.strerror}") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        hint = ": another server listens there, pick another --port" if exc.errno == errno.EADDRINUSE else ""
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from exc
+    sock.set_inheritable(True)
+    return sock

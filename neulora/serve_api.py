@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .router import RouteDecision
     from .turn import Answer
 
-__all__ = ["ChatRequest", "RouteRequest", "SearchRequest", "api_error", "chunk", "completion",
+__all__ = ["ChatRequest", "RouteRequest", "SearchRequest", "api_error", "chunk", "completion", "error_body",
            "neulora_object", "question_and_history", "style_of_model"]
 
 
@@ -139,5 +139,15 @@ def api_error(exc: NeuloraError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and OpenAI-style error body for an error (upstream failures 502 unless named above)."""
     for kind, status, type_, code in _STATUS:
         if isinstance(exc, kind):
-            return status, {"error": {"message": str(exc), "type": type_, "param": None, "code": code}}
-    return 502, {"error": {"message": str(exc), "type": "api_error", "param": None, "code": "upstream_error"}}
+            return status, error_body(str(exc), code, type_=type_)
+    return 502, error_body(str(exc), "upstream_error", type_="api_error")
+
+
+def error_body(message: str, code: str, *, type_: str = "invalid_request_error",
+               param: str | None = None) -> dict[str, Any]:
+    """The OpenAI error JSON every failure of ``neulora serve`` answers with.
+
+    >>> error_body("no such route: /v2", "not_found")["error"]["type"]
+    'invalid_request_error'
+    """
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}

@@ -228,3 +228,23 @@ def test_chat_and_ask_refuse_bad_generation_flags_at_once_with_exit_2(
     assert main(["ask", "hello", *flags]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("neulora: error: --") for line in err)
+
+
+@pytest.mark.parametrize("port", ["99999", "-5", "0", "http"])
+def test_serve_refuses_a_port_that_is_no_port_with_exit_2(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--port", port])
+    assert exit_.value.code == 2 and "--port" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_loading_anything(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0] and "another --port" in err[0]
