@@ -49,18 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    before = list(logging.root.handlers)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        for handler in logging.root.handlers:
+            if handler not in before:  # ours, not a host's (a test runner's capture keeps everything)
+                handler.addFilter(_quiet_library)
     try:
         return int(args.run(args) or 0)
     except ConfigError as exc:  # bad settings or flags are usage errors; a bad router file is not
-        print(error_line(exc), file=sys.stderr)
+        print(error_line(exc, limit=None if args.verbose else 600), file=sys.stderr)
         return 1 if isinstance(exc, RouterFileError) else 2
     except NeuloraError as exc:
-        print(error_line(exc), file=sys.stderr)
+        print(error_line(exc, limit=None if args.verbose else 600), file=sys.stderr)
         return 1
+
+
+def _quiet_library(record: logging.LogRecord) -> bool:
+    """What a command has to say it prints itself (a fallback shows in the answer's model line, a failure as one
+    error line): the library's own warnings would say it twice. ``neulora serve`` logs for its operator."""
+    return (record.levelno >= logging.ERROR or not record.name.startswith("neulora")
+            or record.name.startswith("neulora.serve"))
 
 
 def _default_sigint() -> None:

@@ -19,10 +19,14 @@ __all__ = ["CHAT_HELP", "Chat", "error_line", "loading", "print_answer"]
 CHAT_HELP = "/style NAME|auto, /policy TEXT|off, /reset, /quit"
 
 
-def error_line(exc: BaseException) -> str:
-    """``neulora: error: ...`` on one line: a server's multi-line text is joined with `` | ``."""
+def error_line(exc: BaseException, limit: int | None = 600) -> str:
+    """``neulora: error: ...`` on one line: a server's multi-line text is joined with `` | ``, and cut at
+    ``limit`` characters (the whole error is in the log with ``-v``)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"neulora: error: {' | '.join(lines) or type(exc).__name__}"
+    text = " | ".join(lines) or type(exc).__name__
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return f"neulora: error: {text}"
 
 
 @contextmanager

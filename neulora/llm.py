@@ -377,11 +377,19 @@ class _Run:
         if delay is not None and delay < self.deadline.remaining():
             logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
             return delay
-        self.tried.append(f"{target}: {failure.message}")
+        # each earlier target in a sentence: a server's whole error body, once per target, buries the last one's
+        self.tried.append(f"{target}: {_short(failure.message)}")
         if not failure.fallback_allowed or last or self.deadline.expired:
             label = where if len(self.tried) == 1 else (
                 f"style {self.style!r}: {len(self.tried)} targets failed ({'; '.join(self.tried)}); the last, {target}")
             raise failure.to_error(label, self.owner.auth.hint(target.url)) from cause
-        logger.warning("%s failed (%s); falling back", where, failure.message)
+        # one line, the server's own text cut short: the error that ends the call carries it whole
+        logger.warning("%s failed (%s); falling back", where, _short(failure.message) or failure.kind)
         self.first = self.first or target.label
         return None
+
+
+def _short(message: str, limit: int = 200) -> str:
+    """A failure's message on one line, at most ``limit`` characters (an engine's error body can be a traceback)."""
+    line = " | ".join(part.strip() for part in message.splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -110,7 +112,9 @@ def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
     """Read and validate a router file; every problem is a :class:`RouterFileError` naming the file."""
     where = str(path)
     try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = json.loads(_read_regular(Path(path), where), object_pairs_hook=_unique_keys(where))
+    except RouterFileError:
+        raise
     except FileNotFoundError:
         raise RouterFileError(f"router file {where}: not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -123,6 +127,36 @@ def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
         raise RouterFileError(f"router file {where}: nested too deeply to parse (a router file is a flat object "
                               "of lists of numbers)") from None
     return parse_spec(raw, where=where)
+
+
+MAX_ROUTER_FILE = 256 << 20  # bytes: a router file holds a few centroids or a small head, never this much
+
+
+def _read_regular(path: Path, where: str) -> str:
+    """The text of a regular file: a FIFO, a device or a socket is refused before it is opened (reading a FIFO
+    waits for a writer forever), and so is a file larger than any router file."""
+    info = path.stat()  # follows links: what matters is what would be read
+    if not stat.S_ISREG(info.st_mode):
+        raise RouterFileError(f"router file {where}: not a regular file (a FIFO, device or socket is never read)")
+    if info.st_size > MAX_ROUTER_FILE:
+        raise RouterFileError(f"router file {where}: {info.st_size} bytes, over the {MAX_ROUTER_FILE} a router "
+                              "file can be")
+    return path.read_text(encoding="utf-8")
+
+
+def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook that refuses a key given twice (json keeps the last one silently: a centroid or a
+    setting would be replaced without a word)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise RouterFileError(f"router file {where}: the key {key[:60]!r} appears twice in one object")
+            out[key] = value
+        return out
+
+    return build
 
 
 def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True) -> RouterSpec:

@@ -198,3 +198,21 @@ def _note(folder: Path) -> Path:
     path.parent.mkdir()
     path.write_text("# Logarithms\n\nA logarithm undoes an exponent.", encoding="utf-8")
     return path
+
+
+@pytest.mark.slow
+def test_an_engine_failure_is_one_error_line_without_the_engines_body(tmp_path: Path) -> None:
+    body = "Traceback (most recent call last):\n  File engine.py\nValueError: adapter exploded\n" + "x" * 3000
+    with ChatStubServer() as engine:
+        for _ in range(20):
+            engine.enqueue(status=503, body={"error": body})
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NEULORA_", "HF_"))}
+        env.update(NEULORA_BACKEND="hf", NEULORA_BASE_URL=engine.url, NEULORA_EMBEDDER="hash",
+                   NEULORA_CHROMA_PATH=str(tmp_path / "db"),
+                   **{f"NEULORA_MODEL_{s.upper()}": s for s in ("direct", "socratic", "scaffolding", "feedback")})
+        done = subprocess.run([sys.executable, "-m", "neulora", "ask", "hint please"], env=env, capture_output=True,
+                              text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("neulora: error: "), done.stderr
+    assert "WARNING" not in done.stderr and "x" * 300 not in done.stderr and len(lines[0]) <= 620
+    assert "adapter exploded" in lines[0]  # what went wrong is still said

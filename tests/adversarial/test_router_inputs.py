@@ -243,3 +243,43 @@ def test_a_malformed_history_is_invalid_input_naming_the_turn(history: object) -
     with pytest.raises(InvalidInputError, match="history"):
         router.route("how do I start?", history=history)  # type: ignore[arg-type]
     assert router.route("how do I start?", history=[("user", "hi"), {"role": "assistant", "content": "hello"}])
+
+
+def test_a_fifo_given_as_a_router_file_is_refused_at_once(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from neulora import CentroidRouter, RouterFileError
+    from neulora.embeddings import HashingEmbedder
+
+    fifo = tmp_path / "router.json"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+    worker = threading.Thread(target=lambda: _capture(outcome, lambda: CentroidRouter.from_file(
+        fifo, HashingEmbedder(dim=8))), daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # unblock the reader so the test process can end, then fail
+        with open(fifo, "w") as writer:
+            writer.write("{}")
+        pytest.fail("from_file waited for a writer on a FIFO")
+    assert isinstance(outcome[0], RouterFileError) and "not a regular file" in str(outcome[0])
+
+
+def _capture(box: list[BaseException], call: Any) -> None:
+    try:
+        call()
+    except BaseException as exc:  # handed to the test thread
+        box.append(exc)
+
+
+def test_a_key_given_twice_in_a_router_file_is_refused(tmp_path: Path) -> None:
+    from neulora import CentroidRouter, RouterFileError
+    from neulora.embeddings import HashingEmbedder
+
+    text = ('{"styles": ["direct", "socratic"], "centroids": {"direct": [1, 0], "direct": [0, 1]}, '
+            '"embedder": {"backend": "hash", "model_name": "hash", "dim": 2}}')
+    path = tmp_path / "router.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RouterFileError, match="the key 'direct' appears twice in one object"):
+        CentroidRouter.from_file(path, HashingEmbedder(dim=2))
