@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_TTL = timedelta(days=7)
 
 # KEYS: the turns list, the session hash. ARGV[1]: get | append | policy; ARGV[2]: TTL in ms (0: no expiry).
+# Every reply starts with the server's clock in ms, from which the client knows the server's time for deadlines.
 _SCRIPT = """
 local turns, meta, op, ttl = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 -- Redis never rolls a script back: every check comes before the first write.
 for i, want in ipairs({'list', 'hash'}) do
   local kind = redis.call('TYPE', KEYS[i]).ok
@@ -57,7 +60,13 @@ local function touch()
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
   end
 end
-if op == 'append' then  -- ARGV[3]: the turn, ARGV[4]: max turns, ARGV[5]: the turn's id, ARGV[6]: session id
+if op == 'append' then  -- ARGV[3]: the turn, ARGV[4]: max turns, ARGV[5]: the turn's id, ARGV[6]: session id,
+  -- ARGV[7]: the server time (ms) after which the client has given up on this append (0: none). A Redis that
+  -- froze runs the queued command when it resumes: a turn its caller was told failed must not appear then.
+  local not_after = tonumber(ARGV[7] or 0)
+  if not_after > 0 and now > not_after then
+    return redis.error_reply('NEULORA_LATE the append arrived ' .. (now - not_after) .. ' ms after its caller gave up')
+  end
   local seen = false
   for _, item in ipairs(redis.call('LRANGE', turns, 0, -1)) do
     if string.find(item, ARGV[5], 1, true) then seen = true break end
@@ -78,6 +87,7 @@ end
 local state = redis.call('LRANGE', turns, 0, -1)
 table.insert(state, 1, redis.call('HGET', meta, 'policy'))
 table.insert(state, 1, total)
+table.insert(state, 1, now)
 return state
 """
 
@@ -108,6 +118,9 @@ class RedisMemory:
         password = kwargs.get("password") if isinstance(kwargs, dict) else None
         self._secret = password if isinstance(password, str) and password else None
         self._script = client.register_script(_SCRIPT)
+        timeout = kwargs.get("socket_timeout") if isinstance(kwargs, dict) else None
+        self._reply_timeout = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
+        self._clock_offset: float | None = None  # server clock minus ours, in ms, as of the last reply
 
     @classmethod
     def from_url(cls, url: str, *, timeout: float = 5.0, max_turns: int = 50,
@@ -159,7 +172,15 @@ class RedisMemory:
         data = _encode(session_id, json.dumps({"question": turn.question, "answer": turn.answer, "style": turn.style,
                                                "meta": turn.meta, "id": turn_id}, ensure_ascii=False))
         return self._state(session_id, self._run("append a turn to", session_id, "append", data, self.max_turns,
-                                                 turn_id, session_id))
+                                                 turn_id, session_id, self._not_after()))
+
+    def _not_after(self) -> int:
+        """The server time (ms) after which an append sent now is refused: 80% of the reply timeout from now, so
+        that an append the server runs in time has the rest of it to answer. 0 (none) until the server's clock
+        is known (the first reply of this client), or without a reply timeout (the caller waits forever)."""
+        if self._reply_timeout is None or self._clock_offset is None:
+            return 0
+        return int(time.time() * 1000 + self._clock_offset + 0.8 * self._reply_timeout * 1000)
 
     def set_policy(self, session_id: str, policy: str | None) -> None:
         check_session_id(session_id)
@@ -198,6 +219,9 @@ class RedisMemory:
         from redis import exceptions
 
         detail = self._redact(f"{type(exc).__name__}: {exc}")
+        if str(exc).startswith("NEULORA_LATE "):
+            return SessionError(f"Redis at {self.url} ran the {what.split()[0]} too late for session "
+                                f"{session_id!r:.60} ({detail.split('NEULORA_LATE ', 1)[-1]}): it was not stored")
         if isinstance(exc, UnicodeDecodeError) or str(exc).startswith("NEULORA "):
             return _corrupt(session_id, self.url, detail.split("NEULORA ", 1)[-1])
         if isinstance(exc, (exceptions.ConnectionError, exceptions.TimeoutError)):
@@ -210,10 +234,11 @@ class RedisMemory:
         return text.replace(self._secret, "***") if self._secret and len(self._secret) >= 4 else text
 
     def _state(self, session_id: str, reply: Any) -> Session:
-        """The session a script returned: ``[total, policy, turn, ...]``."""
+        """The session a script returned: ``[server clock, total, policy, turn, ...]``."""
         try:
-            total, policy = int(reply[0]), None if reply[1] is None else _text(reply[1])
-            turns = tuple(turn_of(json.loads(_text(raw))) for raw in reply[2:])
+            self._clock_offset = int(reply[0]) - time.time() * 1000
+            total, policy = int(reply[1]), None if reply[2] is None else _text(reply[2])
+            turns = tuple(turn_of(json.loads(_text(raw))) for raw in reply[3:])
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             raise _corrupt(session_id, self.url, f"{type(exc).__name__}: {exc}"[:200]) from None
         return Session(turns=turns, policy=policy, total_turns=total)

@@ -377,3 +377,24 @@ def test_importing_neulora_does_not_import_redis() -> None:
     code = "import sys, neulora, neulora.memory_redis; assert 'redis' not in sys.modules, 'redis imported'"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_turn_whose_append_failed_while_redis_was_frozen_never_appears_afterwards(
+        redis_server: ManagedServer, url: str) -> None:
+    import os
+    import signal
+    import time
+
+    memory = RedisMemory.from_url(url, timeout=0.5)
+    memory.append("frozen", Turn("before", "kept", "direct"))  # the server's clock is known from here on
+    os.kill(redis_server.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(SessionError):
+            memory.append("frozen", Turn("during", "the caller was told this failed", "socratic"))
+    finally:
+        os.kill(redis_server.proc.pid, signal.SIGCONT)
+    time.sleep(0.5)  # the queued appends (the first try and redis-py's retries) run now, and are refused
+    held = memory.get("frozen")
+    assert [t.question for t in held.turns] == ["before"] and held.total_turns == 1
+    memory.append("frozen", Turn("after", "the retry", "socratic"))
+    assert [t.question for t in memory.get("frozen").turns] == ["before", "after"]

@@ -120,3 +120,18 @@ def test_pipeline_from_env_and_from_config_build_the_documented_setup(tmp_path: 
     from_dict = Pipeline.from_config({"collection": "mine", "min_score": 0.3})
     assert from_dict.retriever.collection_name == "mine" and from_dict.relevance == Relevance(floor=0.3)
     assert from_dict.retriever.path == tmp_path / "db"  # the environment fills what the file leaves out
+
+
+@pytest.mark.parametrize("url", ["http://user:s3cret-pw@engine:99999/v1", "ftp://user:s3cret-pw@engine/v1",
+                                 "http://:s3cret-pw@/v1"])
+def test_a_bad_base_url_is_refused_without_repeating_its_password(url: str) -> None:
+    from neulora.errors import ConfigError
+    from neulora.settings import Settings
+
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ={"NEULORA_BASE_URL": url})
+    assert "s3cret-pw" not in str(caught.value) and "NEULORA_BASE_URL" in str(caught.value)
+    chained = caught.value.__cause__ or caught.value.__context__
+    while chained is not None:
+        assert "s3cret-pw" not in str(chained)
+        chained = chained.__cause__ or chained.__context__
