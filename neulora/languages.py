@@ -7,7 +7,7 @@ what to answer in.
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGE_NAMES", "answer_language", "language_of"]
+__all__ = ["LANGUAGE_NAMES", "answer_language", "language_of", "script_languages"]
 
 LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chinese"}
 
@@ -24,6 +24,24 @@ def language_of(text: str) -> str:
     if any("\u4e00" <= c <= "\u9fff" for c in text):
         return "zh"
     return "en"
+
+
+def script_languages(text: str) -> set[str]:
+    """The languages whose own letters ``text`` holds (``ko``, ``ja``, ``zh``); Latin script, digits and
+    symbols hold none (English is every text's default, not a script of its own here).
+
+    >>> sorted(script_languages("x = 3, 로그")), script_languages("log_2 8 = 3")
+    (['ko'], set())
+    """
+    found = set()
+    for c in text:
+        if "\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f":
+            found.add("ko")
+        elif "\u3040" <= c <= "\u30ff":
+            found.add("ja")
+        elif "\u4e00" <= c <= "\u9fff":
+            found.add("zh")
+    return found
 
 
 def answer_language(question: str, languages: tuple[str, ...] | None) -> str | None:

@@ -49,6 +49,7 @@ class TransformersStyleClient:
         local_files_only: bool = False,
         languages: Sequence[str] | None = None,
         whole_sentences: bool = False,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         if (models is None) == (base_model is None):
             raise ConfigError("give either models (one merged model per style) or base_model with adapters")
@@ -64,7 +65,10 @@ class TransformersStyleClient:
         # ends at its last sentence end instead of mid-word (finish_reason stays "length").
         self.languages = tuple(languages) if languages is not None else None
         self.whole_sentences = whole_sentences
+        # generation options of this model unless a call gives its own (transformers' names: no_repeat_ngram_size...)
+        self.defaults = dict(defaults or {})
         self._loaded: dict[str, tuple[Any, Any]] = {}
+        self._suppressed: dict[str, list[int]] = {}  # per model: the tokens of scripts it does not write
         self._lock = threading.Lock()
 
     @classmethod
@@ -78,9 +82,11 @@ class TransformersStyleClient:
         ggufs = sorted(folder.glob("*.gguf"))
         if not ggufs:
             raise ConfigError(f"no .gguf file found in {folder}")
-        # SmolLM2-135M writes English only (its Korean is noise) and rambles to the token limit.
+        # SmolLM2-135M writes English only (its Korean is noise), rambles to the token limit and, greedy, loops
+        # on a phrase ("The answer is:" ten times): measured in bench/bench_demo_answers.py.
         return cls({s: str(folder) for s in styles}, gguf_file=ggufs[0].name, local_files_only=True,
-                   languages=("en",), whole_sentences=True)
+                   languages=("en",), whole_sentences=True,
+                   defaults={"no_repeat_ngram_size": 4, "repetition_penalty": 1.15})
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -88,6 +94,21 @@ class TransformersStyleClient:
 
     def __repr__(self) -> str:
         return f"TransformersStyleClient(models={self.models!r}, adapters={list(self.adapters)})"
+
+    def _in_its_languages(self, style: str, tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` with the tokens of scripts the model does not write suppressed (``languages`` set).
+
+        A small English-only model asked about Korean notes copies broken Hangul bytes; with those tokens
+        suppressed it can only write the letters of its languages. A caller's own ``suppress_tokens`` wins.
+        """
+        if self.languages is None or "suppress_tokens" in options:
+            return options
+        key = self.models[style]
+        with self._lock:
+            banned = self._suppressed.get(key)
+            if banned is None:
+                banned = self._suppressed[key] = foreign_tokens(tokenizer, self.languages)
+        return {**options, "suppress_tokens": banned} if banned else options
 
     def warm_up(self) -> None:
         """Load every model now (each once), so that the first answer does not pay for it."""
@@ -169,10 +190,11 @@ class TransformersStyleClient:
         import torch
 
         msgs = check_messages(messages)
-        options = self._options(max_tokens, temperature, deadline, params)
+        options = self._options(max_tokens, temperature, deadline, {**self.defaults, **params})
         started = time.monotonic()
         tokenizer, model = self._load(style)
         inputs = self._inputs(tokenizer, model, msgs)
+        options = self._in_its_languages(style, tokenizer, options)
         try:
             with torch.inference_mode():
                 out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
@@ -196,7 +218,7 @@ class TransformersStyleClient:
         msgs = check_messages(messages)
         if style not in self.models:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
-        options = self._options(max_tokens, temperature, deadline, params)
+        options = self._options(max_tokens, temperature, deadline, {**self.defaults, **params})
         return GenerationStream(lambda: self._stream(style, msgs, options))
 
     def _stream(
@@ -207,6 +229,7 @@ class TransformersStyleClient:
         started = time.monotonic()
         tokenizer, model = self._load(style)
         inputs = self._inputs(tokenizer, model, msgs)
+        options = self._in_its_languages(style, tokenizer, options)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         failed: list[BaseException] = []
         produced: list[Any] = []
@@ -252,6 +275,23 @@ class TransformersStyleClient:
             text = whole_sentences(text)
         return Generation(text=text, style=style, model=self._name(style), usage=usage,
                           latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
+
+
+def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
+    """The ids of the tokens a model writing only ``languages`` should never emit: those holding letters of
+    another script (Hangul, kana, CJK ideographs), or bytes that are only part of a character (they decode to
+    U+FFFD: the pieces of multi-byte characters). Latin letters, digits, punctuation and whole symbols stay."""
+    from .languages import script_languages
+
+    banned = []
+    special = set(getattr(tokenizer, "all_special_ids", ()) or ())
+    for token_id in range(len(tokenizer)):
+        if token_id in special:
+            continue
+        text = tokenizer.decode([token_id])
+        if "\ufffd" in text or not script_languages(text) <= set(languages):
+            banned.append(token_id)
+    return banned
 
 
 def _finish_and_usage(

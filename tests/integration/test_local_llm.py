@@ -99,8 +99,9 @@ def test_an_answer_that_ends_by_itself_says_stop(client: TransformersStyleClient
 
 
 def test_a_cut_answer_ends_at_its_last_whole_sentence(client: TransformersStyleClient) -> None:
-    raw = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True)
-    raw._loaded = client._loaded  # the same loaded model: only the trimming differs
+    raw = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True,
+                                  languages=client.languages, defaults=client.defaults)
+    raw._loaded = client._loaded  # the same loaded model and options: only the trimming differs
     cut = raw.generate("direct", LONG, max_tokens=40)
     trimmed = client.generate("direct", LONG, max_tokens=40)
     assert cut.finish_reason == trimmed.finish_reason == "length"
@@ -164,3 +165,19 @@ def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(clien
     assert not any("\ufffd" in d for d in deltas + [stream.result.text])
     assert "등비수열의" in stream.result.text
     assert "\ufffd" not in scripted.generate("direct", ASK, max_tokens=len(ids)).text
+
+
+def test_an_english_only_model_asked_in_korean_answers_without_hangul_or_broken_bytes(
+        client: TransformersStyleClient) -> None:
+    from neulora.languages import script_languages
+    from neulora.prompts import PromptSet
+
+    messages = PromptSet().build("direct", "등비수열의 합 공식이 뭐예요?", language="en",
+                                 context="[1] (sequences-ko.md) 공비가 r인 등비수열의 합은 S_n = a(r^n - 1) / (r - 1)입니다.")
+    assert "You write only English" in messages[0]["content"]
+    whole = client.generate("direct", messages, max_tokens=48)
+    stream = client.stream("direct", messages, max_tokens=48)
+    streamed = "".join(stream)
+    for text in (whole.text, streamed, stream.result.text):
+        assert script_languages(text) == set() and "\ufffd" not in text, text
+    assert len(whole.text.split()) >= 3
