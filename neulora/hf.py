@@ -129,8 +129,31 @@ def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | No
         # huggingface_hub adds the saved login to any request without a token: keep it from this server.
         extra["authorization"] = ""
     if url is not None:
-        return InferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
-    return InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
+        client = InferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
+    else:
+        client = InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
+    return closable(client)
+
+
+def closable(client: Any) -> Any:
+    """``client`` with its whole (non-streamed) answers closable from another thread by ``client.close()``.
+
+    Upstream limitation: huggingface_hub's sync ``InferenceClient`` reads a non-streamed answer inside a ``with``
+    of its process-wide session, out of reach; only a streamed response is kept in ``client.exit_stack``, which
+    ``close()`` closes. A deadline that gave up on a whole answer trickling in could not stop it: the worker kept
+    reading, holding a thread and a connection, and the engine kept generating. So the request goes the streamed
+    way (the same request, its response kept in the exit stack) and its lines are joined back into the body.
+    ``tests/adversarial/test_remote_faults.py`` fails if upstream stops keeping the response there.
+    """
+    post = client._inner_post
+
+    def inner_post(request_parameters: Any, *, stream: bool = False) -> Any:
+        if stream:
+            return post(request_parameters, stream=True)
+        return "\n".join(post(request_parameters, stream=True)).encode()
+
+    client._inner_post = inner_post
+    return client
 
 
 def check_url(url: str, what: str = "URL") -> str:

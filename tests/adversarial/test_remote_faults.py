@@ -189,3 +189,27 @@ def test_hf_hub_offline_with_a_local_server_is_a_typed_error_that_says_what_to_d
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stdout.startswith("GenerationError") and "unset it" in done.stdout
     assert server.requests == []
+
+
+def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its_end() -> None:
+    import json
+    import threading
+
+    from neulora import EndpointTimeoutError
+
+    body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}]}).encode()
+    with ChatStubServer() as engine:
+        engine.enqueue(raw=body, trickle=0.05)  # about 8 s to send, a byte at a time: no read ever times out
+        slow = HFStyleClient({"direct": "direct"}, base_url=engine.url, token=TOKEN, fallback=None)
+        before = {t.ident for t in threading.enumerate()}
+        started = time.monotonic()
+        with pytest.raises(EndpointTimeoutError):
+            slow.generate("direct", [{"role": "user", "content": "hi"}], deadline=1.0)
+        assert time.monotonic() - started < 1.8
+        wait_until = time.monotonic() + 3
+        while (engine.disconnects == 0 or any(t.ident not in before for t in threading.enumerate()
+                                              if t.name.startswith("neulora"))) and time.monotonic() < wait_until:
+            time.sleep(0.05)
+        assert engine.disconnects == 1, "the engine kept sending to a caller that had given up"
+        assert not [t.name for t in threading.enumerate() if t.ident not in before and t.name.startswith("neulora")]
