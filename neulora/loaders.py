@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import stat
@@ -163,7 +162,9 @@ def read_document(path: Path) -> Document:
     if not data.strip():
         raise DocumentError("empty file")
     if path.suffix.lower() == ".pdf":
-        return Document(path.as_posix(), _pdf_pages(data), sha)
+        from .pdf import pdf_pages
+
+        return Document(path.as_posix(), pdf_pages(data), sha)
     if b"\x00" in data[:8192]:
         raise DocumentError("binary file (NUL bytes): not a text document")
     try:
@@ -208,22 +209,6 @@ def read_documents(
         except DocumentError as exc:
             failed.append((_shown(path), str(exc)))
     return docs, failed, skipped
-
-
-def _pdf_pages(data: bytes) -> tuple[tuple[str, int | None], ...]:
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import PyPdfError
-    except ImportError as exc:
-        raise DocumentError("PDF support needs the 'pdf' extra: pip install 'neulora[pdf]'") from exc
-    try:
-        reader = PdfReader(io.BytesIO(data))  # the bytes already read: the file is not opened a second time
-        pages = tuple((page.extract_text() or "", number) for number, page in enumerate(reader.pages, start=1))
-    except (PyPdfError, OSError, ValueError) as exc:
-        raise DocumentError(f"unreadable PDF: {exc}") from exc
-    if not any(text.strip() for text, _ in pages):
-        raise DocumentError("PDF has no extractable text (scanned images need OCR first)")
-    return pages
 
 
 def source_prefix(source: str) -> str:

@@ -164,3 +164,25 @@ def test_a_client_that_hangs_up_on_a_whole_answer_stops_the_engine(served: Manag
     while engine.disconnects == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert engine.disconnects == before + 1, "neulora kept reading an answer nobody waits for"
+
+
+def test_a_hostile_pdf_upload_neither_stalls_the_server_nor_is_stored(served: ManagedServer) -> None:
+    import threading
+
+    pytest.importorskip("pypdf")
+    from .test_pdf_bounds import one_page_named
+
+    outcome: list[httpx.Response] = []
+    upload = threading.Thread(target=lambda: outcome.append(httpx.post(
+        f"{served.url}/v1/documents", params={"filename": "bomb.pdf"}, headers=AUTH, timeout=120,
+        content=one_page_named(30_000))))
+    upload.start()
+    slowest = 0.0
+    while upload.is_alive():
+        started = time.monotonic()
+        assert httpx.get(f"{served.url}/healthz", timeout=10).status_code == 200
+        slowest = max(slowest, time.monotonic() - started)
+        time.sleep(0.05)
+    upload.join()
+    assert outcome[0].status_code == 400 and "pages" in openai_error(outcome[0].content)["message"]
+    assert slowest < 1.0, f"/healthz took {slowest:.2f} s during the upload"
