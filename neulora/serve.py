@@ -334,10 +334,17 @@ def _upload_path(folder: Path, filename: str) -> Path:
 def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
     """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
     # the partial file's name is short whatever the upload's: a long name plus a suffix could not be held
-    partial = path.with_name(f".upload-{uuid.uuid4().hex}.part")
+    partial = path.with_name(f".upload-{uuid.uuid4().hex}{path.suffix.lower()}")  # read as its type, below
+    from .loaders import read_document
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(data)
+        try:
+            read_document(partial)  # a file that cannot be read never replaces the version that could
+        except DocumentError as exc:
+            partial.unlink(missing_ok=True)
+            raise DocumentError(f"{path.name}: {exc}") from exc
         partial.replace(path)
     except OSError as exc:
         partial.unlink(missing_ok=True)

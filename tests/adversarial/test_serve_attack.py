@@ -186,3 +186,5 @@ def test_a_hostile_pdf_upload_neither_stalls_the_server_nor_is_stored(served: Ma
     upload.join()
     assert outcome[0].status_code == 400 and "pages" in openai_error(outcome[0].content)["message"]
     assert slowest < 1.0, f"/healthz took {slowest:.2f} s during the upload"
+    uploads = served.log.parent / "uploads"
+    assert not (uploads / "bomb.pdf").exists() and not list(uploads.glob(".upload-*"))
