@@ -24,8 +24,8 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-QUESTION = {"model": "neulora", "max_tokens": 48,
-            "messages": [{"role": "user", "content": "I'm stuck on the sum of a geometric sequence, where do I start?"}]}
+ASKED = "I'm stuck on the sum of a geometric sequence, where do I start?"
+QUESTION = {"model": "neulora", "max_tokens": 48, "messages": [{"role": "user", "content": ASKED}]}
 
 
 def free_port() -> int:

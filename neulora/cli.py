@@ -68,8 +68,11 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 def _quiet_library(record: logging.LogRecord) -> bool:
-    """What a command has to say it prints itself (a fallback shows in the answer's model line, a failure as one
-    error line): the library's own warnings would say it twice. ``neulora serve`` logs for its operator."""
+    """Keep the library's warnings out of a command's output.
+
+    What a command has to say it prints itself (a fallback shows in the answer's model line, a failure as one
+    error line): the library's own warnings would say it twice. ``neulora serve`` logs for its operator.
+    """
     return (record.levelno >= logging.ERROR or not record.name.startswith("neulora")
             or record.name.startswith("neulora.serve"))
 
@@ -330,10 +333,9 @@ def _collections(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace, *, keep_sessions: bool) -> Any:
     """The pipeline the settings describe; sessions are kept on disk only when ``keep_sessions``."""
+    from .cli_chat import loading
     from .memory import FileMemory, InMemoryMemory
     from .pipeline import Pipeline
-
-    from .cli_chat import loading
 
     settings = _settings(args)
     memory = FileMemory(settings.sessions_dir) if keep_sessions else InMemoryMemory(max_sessions=1)

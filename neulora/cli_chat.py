@@ -20,8 +20,10 @@ CHAT_HELP = "/style NAME|auto, /policy TEXT|off, /reset, /quit"
 
 
 def error_line(exc: BaseException, limit: int | None = 600) -> str:
-    """``neulora: error: ...`` on one line: a server's multi-line text is joined with `` | ``, and cut at
-    ``limit`` characters (the whole error is in the log with ``-v``)."""
+    """``neulora: error: ...`` on one line.
+
+    A server's multi-line text is joined with `` | `` and cut at ``limit`` characters (None: whole, with ``-v``).
+    """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = " | ".join(lines) or type(exc).__name__
     if limit is not None and len(text) > limit:

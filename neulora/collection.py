@@ -88,6 +88,11 @@ class ChromaCollection:
         self._opening = threading.Lock()
         self._exact: ExactIndex | None = None
         self._index_lock = threading.Lock()  # loads of the exact index, and its updates after this handle's writes
+        self._loading: Any = None  # the stamp an exact index is being loaded for in the background, if any
+        self._loading_lock = threading.Lock()
+        # False: a stale exact index is reloaded by the reader that finds it stale (it waits for the load); True:
+        # readers ask HNSW meanwhile and the load runs in the background (``neulora serve``, shared retrievers)
+        self.background_loads = True
         self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
         # A read trusts its last look at the stamp this long (seconds) unless this process wrote since: another
         # process's writes are seen within it. 0: look at every read (one catalogue read each).
@@ -210,6 +215,9 @@ class ChromaCollection:
             entry = stamp_of(opened.coll)
             if self._exact is not None and self._exact.stamp != entry:
                 self._exact = None  # readers search the snapshot of the entry stamp while the write is under way
+            if self._exact is None and self._mode.reopens_for_writes and opened.coll.count() == 0:
+                # an empty collection's index is known without reading it: a first ingest patches it too
+                self._exact = ExactIndex.from_pages([], stamp=entry)
             writer = CollectionWriter(opened.coll, opened.max_batch,
                                       before_change=lambda: self._stamp(opened, writing=True))
             with self._mode.using():
@@ -386,13 +394,42 @@ class ChromaCollection:
             own = stamp in self._own_stamps and index is not None and index.usable
             return index if own else None
         if index is None or index.stamp != stamp:
-            with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
-                index = self._exact
-                if index is None or index.stamp != stamp:
-                    index = ExactIndex(stamp) if opened.coll.count() > self.exact_limit else \
-                        ExactIndex.from_pages(record_pages(opened.coll, opened.max_batch), stamp=stamp)
-                    self._exact = index
+            if self.background_loads:
+                # Loading 10,000 x 1024 vectors takes about a second: the reader that finds the index stale would
+                # wait for it (the first learner after an upload). HNSW, always current, answers until it is loaded.
+                self._load_in_background(opened, stamp)
+                return None
+            index = self._load_exact(opened, stamp)
         return index if index.usable else None
+
+    def _load_exact(self, opened: _Open, stamp: Any) -> ExactIndex:
+        """The exact index for ``stamp``, loaded unless another thread did it meanwhile."""
+        with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
+            index = self._exact
+            if index is None or index.stamp != stamp:
+                index = ExactIndex(stamp) if opened.coll.count() > self.exact_limit else \
+                    ExactIndex.from_pages(record_pages(opened.coll, opened.max_batch), stamp=stamp)
+                self._exact = index
+        return index
+
+    def _load_in_background(self, opened: _Open, stamp: Any) -> None:
+        with self._loading_lock:
+            if self._loading == stamp:
+                return
+            self._loading = stamp
+
+        def load() -> None:
+            try:
+                with self._mode.using():  # the database is not reopened under the load
+                    self._load_exact(opened, stamp)
+            except (RetrievalError, CollectionNotFoundError) as exc:  # the next read tries again
+                logger.warning("loading the exact index of %s failed: %s", self.name, exc)
+            finally:
+                with self._loading_lock:
+                    if self._loading == stamp:
+                        self._loading = None
+
+        threading.Thread(target=load, name=f"neulora-index-{self.name}", daemon=True).start()
 
     def _query(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> list[Hit]:
         from chromadb.errors import NotFoundError

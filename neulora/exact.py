@@ -14,8 +14,8 @@ collection's stamp changes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 

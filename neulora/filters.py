@@ -1,5 +1,4 @@
-"""Metadata filters (Chroma's ``where`` grammar): checked before any store sees them, and evaluated on the
-metadata an exact index holds.
+"""Metadata filters (Chroma's ``where`` grammar): checked, and evaluated on the metadata an exact index holds.
 
 Checking here gives the caller one clear :class:`~neulora.errors.InvalidInputError` (an HTTP 400 in ``neulora
 serve``) that names the fault without echoing the whole filter, and bounds the nesting so that no filter can
@@ -112,7 +111,8 @@ def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> boo
         return not any(_same(held, v) for v in operand)
     if isinstance(held, bool) or not isinstance(held, (int, float)):
         return False
-    return {"$gt": held > operand, "$gte": held >= operand, "$lt": held < operand, "$lte": held <= operand}[op]
+    number, bound = float(held), float(operand)
+    return {"$gt": number > bound, "$gte": number >= bound, "$lt": number < bound, "$lte": number <= bound}[op]
 
 
 def _same(held: Any, wanted: Any) -> bool:

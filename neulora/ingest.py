@@ -151,8 +151,11 @@ class IngestReport:
     @classmethod
     def of_plan(cls, plan: IngestPlan, *, failed: Sequence[tuple[str, str]] = (), batches: Sequence[int] = (),
                 seconds: float = 0.0, skipped: Sequence[tuple[str, str]] = ()) -> IngestReport:
-        """The report of a plan carried out; ``failed`` are the files that could not be read, before the plan's;
-        ``skipped`` the files of other types found in folders."""
+        """The report of a plan carried out.
+
+        ``failed``: the files that could not be read, before the plan's; ``skipped``: files of other types found in
+        folders.
+        """
         return cls(added=len(plan.added), unchanged=len(plan.unchanged), replaced=len(plan.replaced),
                    failed=(*failed, *plan.failed), chunks_written=len(plan.to_add), chunks_deleted=len(plan.to_delete),
                    embedded=sum(batches), batches=tuple(batches), seconds=seconds, skipped=tuple(skipped))
@@ -161,7 +164,8 @@ class IngestReport:
         """A short human-readable summary."""
         lines = [
             f"added {self.added} file(s), replaced {self.replaced}, unchanged {self.unchanged}, failed "
-            f"{len(self.failed)}, skipped {len(self.skipped)}; {self.chunks_written} chunk(s) written, {self.chunks_deleted} deleted, "
+            f"{len(self.failed)}, skipped {len(self.skipped)}; {self.chunks_written} chunk(s) written, "
+            f"{self.chunks_deleted} deleted, "
             f"{self.embedded} embedded in {self.seconds:.2f}s"
         ]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]

@@ -1,5 +1,6 @@
-"""Which language a text is written in, by its script: enough to tell a model that reads only some languages
-what to answer in.
+"""Which language a text is written in, by its script.
+
+Enough to tell a model that writes only some languages what to answer in.
 
 >>> language_of("등비수열의 합은 어떻게 구해요?"), language_of("What is a logarithm?")
 ('ko', 'en')
@@ -27,8 +28,9 @@ def language_of(text: str) -> str:
 
 
 def script_languages(text: str) -> set[str]:
-    """The languages whose own letters ``text`` holds (``ko``, ``ja``, ``zh``); Latin script, digits and
-    symbols hold none (English is every text's default, not a script of its own here).
+    """The languages whose own letters ``text`` holds (``ko``, ``ja``, ``zh``).
+
+    Latin script, digits and symbols hold none (English is every text's default, not a script of its own here).
 
     >>> sorted(script_languages("x = 3, 로그")), script_languages("log_2 8 = 3")
     (['ko'], set())

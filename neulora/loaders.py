@@ -74,8 +74,7 @@ def collect_files(
 
 
 def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem]]:
-    """The usable supported files under ``root`` (sorted), the supported-looking entries that cannot be used,
-    and the files of other types, each with why."""
+    """The files under ``root``: usable supported ones (sorted), unusable ones and other types, with why."""
     base = root.resolve()
     found: list[Path] = []
     problems: list[Problem] = []

@@ -278,9 +278,11 @@ class TransformersStyleClient:
 
 
 def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
-    """The ids of the tokens a model writing only ``languages`` should never emit: those holding letters of
-    another script (Hangul, kana, CJK ideographs), or bytes that are only part of a character (they decode to
-    U+FFFD: the pieces of multi-byte characters). Latin letters, digits, punctuation and whole symbols stay."""
+    """The ids of the tokens a model writing only ``languages`` should never emit.
+
+    Those holding letters of another script (Hangul, kana, CJK ideographs), or bytes that are only part of a
+    character (they decode to U+FFFD). Latin letters, digits, punctuation and whole symbols stay.
+    """
     from .languages import script_languages
 
     banned = []

@@ -175,9 +175,12 @@ class RedisMemory:
                                                  turn_id, session_id, self._not_after()))
 
     def _not_after(self) -> int:
-        """The server time (ms) after which an append sent now is refused: 80% of the reply timeout from now, so
-        that an append the server runs in time has the rest of it to answer. 0 (none) until the server's clock
-        is known (the first reply of this client), or without a reply timeout (the caller waits forever)."""
+        """The server time (ms) after which an append sent now is refused.
+
+        80% of the reply timeout from now, so that an append the server runs in time has the rest of it to
+        answer. 0 (none) until the server's clock is known (the first reply of this client), or without a reply
+        timeout (the caller waits forever).
+        """
         if self._reply_timeout is None or self._clock_offset is None:
             return 0
         return int(time.time() * 1000 + self._clock_offset + 0.8 * self._reply_timeout * 1000)

@@ -37,9 +37,9 @@ from .turn import (
     TurnState,
     TurnStream,
     check_options,
-    turn_info,
     generation_options,
     options_of,
+    turn_info,
     turns_of,
 )
 

@@ -34,8 +34,8 @@ import numpy as np
 from .chunking import ChunkingOptions, ChunkMeta
 from .collection import DEFAULT_HNSW, ChromaCollection, CollectionWriter, Hit
 from .errors import InvalidInputError
-from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
 from .filters import check_where
+from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
 from .loaders import chunk_ids, read_documents, source_prefix
 from .text import check_text, truncate
 

@@ -85,8 +85,11 @@ class RouteDecision:
 
     @classmethod
     def forced_to(cls, style: str, routed: RouteDecision | None = None) -> RouteDecision:
-        """A decision made by the caller, not by the router; ``routed``: what the router would have chosen, whose
-        scores and margin it keeps (so that a learner who forced a style still sees how the question scored)."""
+        """A decision made by the caller, not by the router.
+
+        ``routed``: what the router would have chosen, whose scores and margin it keeps (so that a learner who
+        forced a style still sees how the question scored).
+        """
         if routed is None:
             return cls(style=style, scores={}, margin=0.0, fallback=False, reason="style forced by the caller",
                        forced=True)

@@ -133,8 +133,11 @@ MAX_ROUTER_FILE = 256 << 20  # bytes: a router file holds a few centroids or a s
 
 
 def _read_regular(path: Path, where: str) -> str:
-    """The text of a regular file: a FIFO, a device or a socket is refused before it is opened (reading a FIFO
-    waits for a writer forever), and so is a file larger than any router file."""
+    """The text of a regular file.
+
+    A FIFO, a device or a socket is refused before it is opened (reading a FIFO waits for a writer forever), and
+    so is a file larger than any router file.
+    """
     info = path.stat()  # follows links: what matters is what would be read
     if not stat.S_ISREG(info.st_mode):
         raise RouterFileError(f"router file {where}: not a regular file (a FIFO, device or socket is never read)")
@@ -145,8 +148,10 @@ def _read_regular(path: Path, where: str) -> str:
 
 
 def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    """A JSON object hook that refuses a key given twice (json keeps the last one silently: a centroid or a
-    setting would be replaced without a word)."""
+    """A JSON object hook that refuses a key given twice.
+
+    json keeps the last one silently: a centroid or a setting would be replaced without a word.
+    """
 
     def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}

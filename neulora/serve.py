@@ -20,8 +20,8 @@ import asyncio
 import errno
 import hmac
 import json
-import socket
 import logging
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
@@ -35,11 +35,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-
-from .errors import ConfigError, DocumentError, NeuloraError
-from .text import redact_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .errors import ConfigError, DocumentError, NeuloraError
 from .serve_api import (
     ChatRequest,
     RouteRequest,
@@ -52,6 +50,7 @@ from .serve_api import (
     question_and_history,
     style_of_model,
 )
+from .text import redact_url
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -252,8 +251,11 @@ class Api:
 
 
 async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | None:
-    """``work``'s result, or None when the client hangs up first (``work`` is then cancelled, which closes the
-    engine's request: a non-streamed answer nobody waits for is not generated to the end)."""
+    """``work``'s result, or None when the client hangs up first.
+
+    ``work`` is then cancelled, which closes the engine's request: a non-streamed answer nobody waits for is not
+    generated to the end.
+    """
     task = asyncio.ensure_future(work)
 
     async def gone() -> None:  # the body is read: the next message the server has for us is the disconnect
@@ -448,8 +450,10 @@ async def _send_json(send: Any, status: int, body: Mapping[str, Any],
 
 
 class KeyCheck:
-    """ASGI middleware: with a key set, every ``/v1`` call needs ``Authorization: Bearer <key>``; checked before
-    the body is read, so that nothing about a request (its size, its JSON) is answered to a caller without it.
+    """ASGI middleware: with a key set, every ``/v1`` call needs ``Authorization: Bearer <key>``.
+
+    Checked before the body is read, so that nothing about a request (its size, its JSON) is answered to a caller
+    without it.
 
     The scheme is case-insensitive and may be followed by any run of spaces (RFC 7235); the key is compared in
     constant time.
@@ -472,8 +476,10 @@ class KeyCheck:
 
 
 class JsonBody:
-    """ASGI middleware: a JSON route's body is read as JSON whatever its Content-Type says (``curl -d`` sends
-    ``application/x-www-form-urlencoded``); a body that is not JSON then gets a 400 that says so."""
+    """ASGI middleware: a JSON route's body is read as JSON whatever its Content-Type says.
+
+    ``curl -d`` sends ``application/x-www-form-urlencoded``; a body that is not JSON then gets a 400 that says so.
+    """
 
     ROUTES = ("/v1/chat/completions", "/v1/route", "/v1/search")
 
@@ -568,9 +574,8 @@ def _serve(settings: Settings, sock: socket.socket, *, gc: GCTuning | None, note
         memory = InMemoryMemory(max_sessions=100_000)
     pipeline = Pipeline.from_settings(settings, memory=memory)
     if notes:
-        if pipeline.retriever is None:  # pragma: no cover - settings always build a retriever
-            raise DocumentError("--notes needs a retriever")
-        report = pipeline.retriever.ingest(list(notes), progress=False)
+        retriever: Any = pipeline.retriever  # built from settings: a ChromaRetriever, which ingests
+        report = retriever.ingest(list(notes), progress=False)
         logger.info("notes ingested: %s", report.format().replace("\n", "; "))
         if report.failed and not (report.added or report.replaced or report.unchanged):
             raise DocumentError(f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})")
@@ -582,8 +587,11 @@ def _serve(settings: Settings, sock: socket.socket, *, gc: GCTuning | None, note
 
 
 def listening(host: str, port: int) -> socket.socket:
-    """A socket listening on ``host:port``, bound before anything is served: a busy or invalid address is one
-    clear :class:`ConfigError` instead of a server that starts and then dies among its log lines."""
+    """A socket listening on ``host:port``, bound before anything is served.
+
+    A busy or invalid address is one clear :class:`ConfigError` instead of a server that starts and then dies
+    among its log lines.
+    """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigError(f"--port must be a port number from 1 to 65535, got {port!r}")
     try:

@@ -21,7 +21,6 @@ from .errors import (
     RateLimitError,
     SessionError,
 )
-
 from .turn import turn_info
 
 if TYPE_CHECKING:

@@ -57,6 +57,7 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
     import numpy as np
 
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    r.store.background_loads = False  # this test looks at the index itself: load it where it is asked for
     r.add_texts([f"note {i} about sequences" for i in range(30)], metadatas=[{"source": "a"}] * 30)
     r.retrieve("sequences", 1)  # loads the exact index
     loaded = r.store._exact
@@ -68,6 +69,7 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
     assert [p.text for p in r.retrieve("determinants", 5)] == ["a fresh note on determinants"]
     # the updated index is exactly what a fresh reload gives
     fresh = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    fresh.store.background_loads = False
     fresh.retrieve("determinants", 1)
     assert fresh.store._exact is not None and r.store._exact is not None
     assert fresh.store._exact.ids == r.store._exact.ids
@@ -194,6 +196,7 @@ def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_
     # handle's own writes, what it answers must be what a handle loading afresh answers.
     emb = HashingEmbedder(dim=64)
     r = ChromaRetriever(emb, path=tmp_path / "db")
+    r.store.background_loads = False  # this test looks at the index itself
     r.add_texts([f"note {i} about sequences and series" for i in range(5)],
                 metadatas=[{"source": "a", "n": i} for i in range(5)])
     assert len(r.retrieve("sequences", 5)) == 5  # loads the index
@@ -204,6 +207,7 @@ def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_
     with r.store.writing() as writer:  # a metadata update makes the next reader reload
         writer.update([first], [{"source": "a", "n": 99, "section": "revised"}])
     fresh = ChromaRetriever(emb, path=tmp_path / "db")
+    fresh.store.background_loads = False
     for query in ("sequences and series", "determinants", "note 3"):
         assert [p.to_dict() for p in r.retrieve(query, 6)] == [p.to_dict() for p in fresh.retrieve(query, 6)]
     assert any(p.metadata.get("section") == "revised" for p in r.retrieve("sequences", 6))

@@ -162,7 +162,7 @@ def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(clien
     scripted, ids = korean_client(client, "등비수열의 합", cut_inside=True)
     stream = scripted.stream("direct", ASK, max_tokens=len(ids))
     deltas = list(stream)
-    assert not any("\ufffd" in d for d in deltas + [stream.result.text])
+    assert not any("\ufffd" in d for d in [*deltas, stream.result.text])
     assert "등비수열의" in stream.result.text
     assert "\ufffd" not in scripted.generate("direct", ASK, max_tokens=len(ids)).text
 
@@ -172,8 +172,8 @@ def test_an_english_only_model_asked_in_korean_answers_without_hangul_or_broken_
     from neulora.languages import script_languages
     from neulora.prompts import PromptSet
 
-    messages = PromptSet().build("direct", "등비수열의 합 공식이 뭐예요?", language="en",
-                                 context="[1] (sequences-ko.md) 공비가 r인 등비수열의 합은 S_n = a(r^n - 1) / (r - 1)입니다.")
+    notes = "[1] (sequences-ko.md) 공비가 r인 등비수열의 합은 S_n = a(r^n - 1) / (r - 1)입니다."
+    messages = PromptSet().build("direct", "등비수열의 합 공식이 뭐예요?", language="en", context=notes)
     assert "You write only English" in messages[0]["content"]
     whole = client.generate("direct", messages, max_tokens=48)
     stream = client.stream("direct", messages, max_tokens=48)

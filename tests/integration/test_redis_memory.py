@@ -27,7 +27,7 @@ from neulora.memory_redis import RedisMemory
 from neulora.pipeline import Pipeline
 from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
 
-from ..servers import require_system, ManagedServer, background_server, free_port
+from ..servers import ManagedServer, background_server, free_port, require_system
 
 PASSWORD = f"secret-{uuid.uuid4().hex[:12]}"
 ROOT = Path(__file__).resolve().parents[2]

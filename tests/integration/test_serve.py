@@ -20,7 +20,7 @@ import pytest
 
 from neulora.testing import ChatStubServer
 
-from ..servers import require_system, ManagedServer, background_server, free_port
+from ..servers import ManagedServer, background_server, free_port, require_system
 
 pytestmark = pytest.mark.slow
 
