@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ __all__ = ["plot_confusion", "plot_target", "pyplot", "read_jsonl"]
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would be read forever: never opened
+            raise InvalidInputError(f"{path} is not a regular file: give a JSONL file")
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}") from exc

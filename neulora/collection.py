@@ -58,6 +58,16 @@ DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
 T = TypeVar("T")
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
+_LOAD_STEP = 512  # records per read when an index loads: short holds of the interpreter, for readers meanwhile
+
+
+def _vectors(coll: Any, ids: list[str], step: int) -> Any:
+    """The stored vectors of ``ids``, in their order."""
+    rows: dict[str, Any] = {}
+    for start in range(0, len(ids), step):
+        got = coll.get(ids=ids[start : start + step], include=["embeddings"])
+        rows.update(zip(got["ids"], got["embeddings"], strict=True))
+    return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
 
 
 class ChromaCollection:
@@ -89,10 +99,14 @@ class ChromaCollection:
         self._exact: ExactIndex | None = None
         self._index_lock = threading.Lock()  # loads of the exact index, and its updates after this handle's writes
         self._loading: Any = None  # the stamp an exact index is being loaded for in the background, if any
+        # the last index loaded or patched: its vectors are reused by the next load (a chunk's id is the hash of its
+        # text, so an id held is a vector known; only raw Chroma writes that change a vector in place escape this)
+        self._known: ExactIndex | None = None
         self._loading_lock = threading.Lock()
         # False: a stale exact index is reloaded by the reader that finds it stale (it waits for the load); True:
-        # readers ask HNSW meanwhile and the load runs in the background (``neulora serve``, shared retrievers)
-        self.background_loads = True
+        # readers ask HNSW meanwhile and the load runs in a thread (``neulora serve`` turns it on: a long-running
+        # server, where no learner should wait for a reload; a short script would wait for the thread at exit)
+        self.background_loads = False
         self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
         # A read trusts its last look at the stamp this long (seconds) unless this process wrote since: another
         # process's writes are seen within it. 0: look at every read (one catalogue read each).
@@ -217,7 +231,7 @@ class ChromaCollection:
                 self._exact = None  # readers search the snapshot of the entry stamp while the write is under way
             if self._exact is None and self._mode.reopens_for_writes and opened.coll.count() == 0:
                 # an empty collection's index is known without reading it: a first ingest patches it too
-                self._exact = ExactIndex.from_pages([], stamp=entry)
+                self._exact = self._known = ExactIndex.from_pages([], stamp=entry)
             writer = CollectionWriter(opened.coll, opened.max_batch,
                                       before_change=lambda: self._stamp(opened, writing=True))
             with self._mode.using():
@@ -374,7 +388,7 @@ class ChromaCollection:
         stamp = stamp or new_stamp(writing=writing)
         self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
         if index is not None:
-            self._exact = index
+            self._exact = self._known = index
         try:
             with chroma_errors("stamp the collection"):
                 opened.coll.modify(metadata={**(opened.coll.metadata or {}), META_STAMP: stamp})
@@ -403,13 +417,26 @@ class ChromaCollection:
         return index if index.usable else None
 
     def _load_exact(self, opened: _Open, stamp: Any) -> ExactIndex:
-        """The exact index for ``stamp``, loaded unless another thread did it meanwhile."""
+        """The exact index for ``stamp``, loaded unless another thread did it meanwhile.
+
+        With an index from before (another writer changed the collection), only the documents, the metadata and
+        the new chunks' vectors are read: a 10,000-chunk ingest beside 10,000 known chunks reads half the vectors.
+        """
         with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
-            index = self._exact
+            index, known = self._exact, self._known
             if index is None or index.stamp != stamp:
-                index = ExactIndex(stamp) if opened.coll.count() > self.exact_limit else \
-                    ExactIndex.from_pages(record_pages(opened.coll, opened.max_batch), stamp=stamp)
+                if opened.coll.count() > self.exact_limit:
+                    index = ExactIndex(stamp)
+                elif known is not None and known.usable:
+                    step = _LOAD_STEP  # small pages: a reader's query gets the interpreter between them
+                    records = read_records(opened.coll, step, ids=None, where=None,
+                                           include=["documents", "metadatas"])
+                    index = known.refreshed((records.ids, None, records.documents, records.metadatas),
+                                            lambda ids: _vectors(opened.coll, ids, step), stamp=stamp)
+                else:
+                    index = ExactIndex.from_pages(record_pages(opened.coll, _LOAD_STEP), stamp=stamp)
                 self._exact = index
+                self._known = index if index.usable else None
         return index
 
     def _load_in_background(self, opened: _Open, stamp: Any) -> None:
@@ -429,7 +456,9 @@ class ChromaCollection:
                     if self._loading == stamp:
                         self._loading = None
 
-        threading.Thread(target=load, name=f"neulora-index-{self.name}", daemon=True).start()
+        # not a daemon: the interpreter waits for a load under way at exit instead of tearing chromadb down under
+        # it (a daemon thread still inside chromadb at exit crashed the process)
+        threading.Thread(target=load, name=f"neulora-index-{self.name}").start()
 
     def _query(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> list[Hit]:
         from chromadb.errors import NotFoundError

@@ -5,6 +5,7 @@ Shared by :class:`~neulora.llm.HFStyleClient`'s sync and async paths, so both re
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +57,7 @@ def read_completion(out: Any, state: Partial) -> None:
     content = getattr(message, "content", None)
     if not isinstance(content, (str, type(None))):
         raise Malformed(f"choices[0].message.content is {type(content).__name__}, not text")
-    state.parts.append(content or "")
+    state.parts.append(_encodable(content or ""))
     state.finish, state.usage = _text_or_none(getattr(choices[0], "finish_reason", None)), _usage(out.usage)
     state.model = _text_or_none(getattr(out, "model", None)) or state.model
 
@@ -98,6 +99,7 @@ def read_chunk(chunk: Any, state: Partial) -> str:
     raw = getattr(getattr(choices[0], "delta", None), "content", None) or ""
     if not isinstance(raw, str):
         raise Malformed(f"a stream event's delta content is {type(raw).__name__}, not text")
+    raw = _encodable(raw)
     state.parts.append(raw)
     return raw
 
@@ -125,7 +127,19 @@ def unreadable(exc: Exception, redact: Any) -> Failure:
 
 
 def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return _encodable(value) if isinstance(value, str) else None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """``text`` without lone surrogates.
+
+    An engine's JSON may escape one, and no byte of it could be sent on, stored or printed (a session holding
+    one would fail on every later turn).
+    """
+    return _SURROGATE.sub("", text)
 
 
 def _usage(usage: Any) -> dict[str, int] | None:

@@ -15,7 +15,7 @@ collection's stamp changes).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,9 +74,7 @@ class ExactIndex:
         if not len(ids) == len(documents) == len(metadatas):
             raise ValueError("every page needs as many documents and metadatas as ids")
         dim = rows[0].shape[1] if rows else 0
-        matrix = np.concatenate(rows) if rows else np.zeros((0, dim), dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        np.divide(matrix, norms, out=matrix, where=norms > 0)
+        matrix = _unit_rows(np.concatenate(rows) if rows else np.zeros((0, dim), dtype=np.float32))
         return cls(stamp, tuple(ids), matrix, tuple(documents), tuple(metadatas))
 
     def changed(self, added: Iterable[Page], deleted: Iterable[str], *, stamp: Any) -> ExactIndex:
@@ -97,6 +95,27 @@ class ExactIndex:
         return ExactIndex(stamp, (*(self.ids[i] for i in keep), *fresh.ids), matrix,
                           (*(self.documents[i] for i in keep), *fresh.documents),
                           (*(self.metadatas[i] for i in keep), *fresh.metadatas))
+
+    def refreshed(self, records: Page, vectors_of: Callable[[list[str]], Any], *, stamp: Any) -> ExactIndex:
+        """The index of the collection now holding ``records`` (ids, unused, documents, metadatas).
+
+        This index's vectors serve the ids it holds; ``vectors_of(ids)`` is asked only for the others.
+
+        A collection another writer changed is read again this way: its documents and metadata (cheap), and the
+        vectors of its new chunks (the costly part, 4 KiB a chunk) instead of all of them.
+        """
+        assert self.matrix is not None, "only a usable index can be refreshed"
+        ids, _, documents, metadatas = records
+        row_of = {cid: row for row, cid in enumerate(self.ids)}
+        missing = [cid for cid in ids if cid not in row_of]
+        new = _unit_rows(np.asarray(vectors_of(missing), dtype=np.float32) if missing else
+                         np.zeros((0, 0), dtype=np.float32))  # held rows are unit-norm already: never twice
+        fresh = dict(zip(missing, new, strict=True))
+        dim = self.matrix.shape[1] if self.matrix.shape[1] else (new.shape[1] if missing else 0)
+        matrix = np.empty((len(ids), dim), dtype=np.float32)
+        for i, cid in enumerate(ids):
+            matrix[i] = self.matrix[row_of[cid]] if cid in row_of else fresh[cid]
+        return ExactIndex(stamp, tuple(ids), matrix, tuple(documents), tuple(metadatas))
 
     def top(
         self, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None = None
@@ -119,3 +138,15 @@ class ExactIndex:
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.ids[i], self.documents[i], self.metadatas[i], float(scores[i])) for i in best]
+
+
+def _unit_rows(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Each row divided by its length, computed in float64.
+
+    A row comes out the same whichever batch it was normalised in (a float32 norm's rounding depends on the
+    batch's shape), so an index patched after a write equals one loaded afresh.
+    """
+    wide = matrix.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+    np.divide(wide, norms, out=wide, where=norms > 0)
+    return wide.astype(np.float32)

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,13 +64,26 @@ def check_where(where: Any) -> dict[str, Any]:
     return dict(where)
 
 
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def _check_condition(value: Any, path: str) -> None:
+    if isinstance(value, _Scalar) and not _finite(value):
+        raise InvalidInputError(f"{path}: numbers in a filter must be finite, got {value!r}")
     if isinstance(value, _Scalar):
         return
     if not isinstance(value, Mapping) or len(value) != 1:
         raise InvalidInputError(f"{path} must be a string, number, boolean or one {{\"$op\": operand}}, "
                                 f"got {_kind(value)}")
     (op, operand), = value.items()
+    for item in operand if isinstance(operand, list) else [operand]:
+        if not _finite(item):
+            raise InvalidInputError(f"{path}.{str(op)[:40]}: numbers in a filter must be finite, got {item!r}")
+    if op in _MEMBER and isinstance(operand, list) and len({type(v) for v in operand}) > 1:
+        # Chroma refuses a list that mixes types (even int with float): refused here, the same on every path
+        raise InvalidInputError(f"{path}.{op} needs values of one type (strings, integers, floats or booleans), "
+                                f"got {sorted({type(v).__name__ for v in operand})}")
     if op in _EQUAL and isinstance(operand, _Scalar):
         return
     if op in _COMPARE and isinstance(operand, (int, float)) and not isinstance(operand, bool):

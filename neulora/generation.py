@@ -223,6 +223,10 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
         if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise InvalidInputError(f"message {i} must be a dict with str 'role' and 'content'")
         if m["role"] not in ("system", "user", "assistant"):
-            raise InvalidInputError(f"message {i} has role {m['role']!r}: use system, user or assistant")
+            raise InvalidInputError(f"message {i} has role {m['role'][:40]!r}: use system, user or assistant")
+        try:
+            m["content"].encode("utf-8")
+        except UnicodeEncodeError as exc:  # refused here: no engine could be sent it, retries and fallbacks would fail
+            raise InvalidInputError(f"message {i} contains a lone surrogate at position {exc.start}") from None
         out.append({"role": m["role"], "content": m["content"]})
     return out

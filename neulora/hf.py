@@ -106,14 +106,15 @@ class HFAuth:
         """``text`` with the token, any ``hf_…`` token and any bearer credential replaced by ``***``."""
         if self.token:
             text = text.replace(self.token, "***")
-        return _SECRET.sub(lambda m: (m.group(1) or "") + "***", text)
+        return redact_url(_SECRET.sub(lambda m: (m.group(1) or "") + "***", text))
 
     def hint(self, url: str | None = None) -> str:
         """Which token a request to ``url`` carried and where it came from, for error messages (never the token)."""
         if not self.token:
             return "no token: set HF_TOKEN or run 'hf auth login'"
         if self.for_url(url) is None:
-            return (f"no token was sent: {url} is not a Hugging Face host, and the token from {self.source} goes "
+            shown = redact_url(url or "")
+            return (f"no token was sent: {shown} is not a Hugging Face host, and the token from {self.source} goes "
                     "there only when passed explicitly (token=...)")
         return f"token from {self.source}"
 
@@ -306,7 +307,7 @@ class Attempts:
         self.started = policy.clock()
         self.deadline = deadline or Deadline.after(policy.deadline, policy.clock)
         # ValueError: huggingface_hub's refusal of bad arguments or of a response it cannot parse: typed
-        self.errors: tuple[type[Exception], ...] = (*http_errors(), ValueError)
+        self.errors: tuple[type[Exception], ...] = (*http_errors(), ValueError, RecursionError)
         self.error: NeuloraError = GenerationError(f"{where}: no attempt was made")
         self.cause: BaseException | None = None
 

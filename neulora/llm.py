@@ -28,6 +28,7 @@ from .generation import Generation, GenerationStream, check_messages, clean_answ
 from .hf import Failure, HFAuth, Remote, check_url, classify, http_errors, inference_client, redacted
 from .retry import RetryPolicy
 from .styles import STYLES
+from .text import redact_url
 
 __all__ = ["DEFAULT_BASE_MODEL", "AsyncGenerationStream", "FallbackChain", "HFStyleClient", "Target", "default_models"]
 
@@ -118,11 +119,12 @@ class HFStyleClient:
         return tuple(self.models)
 
     def __repr__(self) -> str:
-        where = f"base_url={self.base_url!r}, " if self.base_url else f"provider={self.provider!r}, " \
-            if self.provider else ""
+        where = f"base_url={redact_url(self.base_url)!r}, " if self.base_url else \
+            f"provider={self.provider!r}, " if self.provider else ""
         resolved = self.__dict__.get("auth")
         token = "token given" if self._token_arg else resolved.hint() if resolved else "token not resolved yet"
-        return f"HFStyleClient({where}models={self.models!r}, {token})"
+        models = {style: redact_url(target) for style, target in self.models.items()}
+        return f"HFStyleClient({where}models={models!r}, {token})"
 
     # -- targets ------------------------------------------------------------------------------------
     def target(self, style: str) -> Target:
@@ -133,7 +135,7 @@ class HFStyleClient:
 
     def _resolve(self, label: str, spec: str) -> Target:
         if spec.startswith(("http://", "https://")):
-            return Target(f"{label}:{spec}", spec.rstrip("/"), None)
+            return Target(f"{label}:{redact_url(spec)}", spec.rstrip("/"), None)  # a label is shown: no password
         return Target(f"{label}:{spec}", self.base_url, spec)
 
     def chain(self, style: str) -> list[Target]:
@@ -333,8 +335,10 @@ class _Run:
         self.tried: list[str] = []
         self.first: str | None = None
         self.http_errors = http_errors()
-        # ValueError, AttributeError: huggingface_hub could not parse a 200 (not JSON, a JSON array as an event)
-        self.errors: tuple[type[Exception], ...] = (Malformed, ValueError, AttributeError, *self.http_errors)
+        # ValueError, AttributeError: huggingface_hub could not parse a 200 (not JSON, a JSON array as an event);
+        # RecursionError: its parsed types recurse on a NaN (a 200 whose usage or created is NaN)
+        self.errors: tuple[type[Exception], ...] = (Malformed, ValueError, AttributeError, RecursionError,
+                                                    *self.http_errors)
 
     def begin(self, target: Target, attempt: int, streaming: bool) -> Partial:
         self.attempts += 1

@@ -54,7 +54,9 @@ def collect_files(
     skipped: list[Problem] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
+        if not os.fspath(raw).strip():  # Path("") is "." : an empty argument must not mean the working folder
+            problems.append(("''", "empty path"))
+        elif not path.exists():
             problems.append((_shown(path), "not found"))
         elif path.is_dir():
             found, unusable, other = _scan_directory(path)

@@ -238,6 +238,9 @@ class FileMemory:
         except UnicodeEncodeError as exc:
             raise SessionError(f"cannot write session to {path}: a turn or the policy holds text UTF-8 cannot "
                                f"encode ({exc.reason} at position {exc.start})") from exc
+        except (TypeError, ValueError) as exc:  # a turn's meta that JSON cannot hold (an object, NaN is fine)
+            raise SessionError(f"cannot write session to {path}: a turn's meta is not JSON ({exc}); nothing was "
+                               "written") from exc
         _write_atomically(path, data)
         logger.debug("session %s written to %s (%d turns)", session_id, path, len(session.turns))
 

@@ -169,8 +169,13 @@ class RedisMemory:
     def append(self, session_id: str, turn: Turn) -> Session:
         check_session_id(session_id)
         turn_id = uuid.uuid4().hex
-        data = _encode(session_id, json.dumps({"question": turn.question, "answer": turn.answer, "style": turn.style,
-                                               "meta": turn.meta, "id": turn_id}, ensure_ascii=False))
+        try:
+            text = json.dumps({"question": turn.question, "answer": turn.answer, "style": turn.style,
+                               "meta": turn.meta, "id": turn_id}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"cannot write session {session_id!r:.60}: a turn's meta is not JSON ({exc}); "
+                               "nothing was written") from exc
+        data = _encode(session_id, text)
         return self._state(session_id, self._run("append a turn to", session_id, "append", data, self.max_turns,
                                                  turn_id, session_id, self._not_after()))
 

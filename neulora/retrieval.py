@@ -33,7 +33,7 @@ import numpy as np
 
 from .chunking import ChunkingOptions, ChunkMeta
 from .collection import DEFAULT_HNSW, ChromaCollection, CollectionWriter, Hit
-from .errors import InvalidInputError
+from .errors import ConfigError, InvalidInputError
 from .filters import check_where
 from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
 from .loaders import chunk_ids, read_documents, source_prefix
@@ -129,6 +129,11 @@ class ChromaRetriever:
         freshness: float = 0.0,
     ) -> None:
         _check_k(k)
+        if not callable(getattr(embedder, "embed", None)):
+            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embeddings), got "
+                              f"{type(embedder).__name__}")
+        if isinstance(max_query_chars, bool) or not isinstance(max_query_chars, int) or max_query_chars < 1:
+            raise ConfigError(f"max_query_chars must be a positive int, got {max_query_chars!r}")
         self.store = ChromaCollection(collection, embedder_name=embedder.name, dim=embedder.dim, path=path,
                                       host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit,
                                       create=create, freshness=freshness)
@@ -183,6 +188,8 @@ class ChromaRetriever:
         progress: bool = False,
     ) -> IngestReport:
         """Store texts the caller chunked; ids default to content hashes, and existing ids are not re-embedded."""
+        if isinstance(texts, (str, bytes)):  # a str is a sequence of one-letter chunks: never what was meant
+            raise InvalidInputError("texts must be a list of strings, got one str: pass [text]")
         items = [check_text(t, what=f"text {i}") for i, t in enumerate(texts)]
         if metadatas is not None and len(metadatas) != len(items):
             raise InvalidInputError(f"{len(items)} texts but {len(metadatas)} metadatas")

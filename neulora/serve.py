@@ -36,6 +36,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .errors import ConfigError, DocumentError, NeuloraError
 from .serve_api import (
@@ -122,8 +123,8 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
     v1.add_api_route("/chat/completions", api.chat, methods=["POST"], response_model=None)
     v1.add_api_route("/route", api.route, methods=["POST"])
     v1.add_api_route("/search", api.search, methods=["POST"])
-    v1.add_api_route("/documents", api.documents, methods=["POST"])
-    v1.add_api_route("/sessions/{session_id}", api.session, methods=["GET"], response_model=None)
+    v1.add_api_route("/documents", api.documents, methods=["POST"], response_model=None)
+    v1.add_api_route("/sessions/{session_id:path}", api.session, methods=["GET"], response_model=None)
     app.include_router(v1)
     app.add_api_route("/healthz", api.healthz, methods=["GET"], response_model=None)
     app.add_api_route("/", api.index, methods=["GET"], response_class=HTMLResponse)
@@ -144,6 +145,9 @@ class Api:
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(max_workers=self.opts.threads, thread_name_prefix="neulora"))
+        store = getattr(self.pipeline.retriever, "store", None)
+        if store is not None and hasattr(store, "background_loads"):
+            store.background_loads = True  # a server: readers never wait for an index reload (HNSW meanwhile)
         if self.opts.warm_up:
             await asyncio.to_thread(self.pipeline.warm_up)
         summary = await asyncio.to_thread(describe, self.pipeline, self.opts)
@@ -219,10 +223,15 @@ class Api:
                                         min_score=body.min_score)
         return {"object": "list", "data": [p.to_dict() for p in found]}
 
-    async def documents(self, filename: str, request: Request) -> dict[str, Any]:
+    async def documents(self, filename: str, request: Request) -> dict[str, Any] | Response:
         retriever = _retriever(self.pipeline)
         path = _upload_path(Path(self.opts.uploads_dir), filename)
-        report = await asyncio.to_thread(_store_and_ingest, retriever, path, await request.body())
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the uploader hung up midway: nothing to store, nobody to answer
+            logger.info("upload of %s abandoned by the client", path.name)
+            return Response(status_code=499)
+        report = await asyncio.to_thread(_store_and_ingest, retriever, path, body)
         return {"object": "ingest.report", "file": path.name, **report.to_dict()}
 
     async def session(self, session_id: str) -> JSONResponse:

@@ -87,7 +87,7 @@ def style_of_model(model: str, styles: Sequence[str]) -> str | None:
         return None
     if model.startswith("neulora/") and model.split("/", 1)[1] in styles:
         return model.split("/", 1)[1]
-    raise ModelUnavailableError(f"model {model!r} does not exist: use 'neulora' or one of "
+    raise ModelUnavailableError(f"model {model[:80]!r} does not exist: use 'neulora' or one of "
                                 f"{[f'neulora/{s}' for s in styles]}")
 
 

@@ -64,7 +64,8 @@ def neulora_case(work: Path, texts: list[str], metas: list[Any], vectors: list[A
     reader = ChromaRetriever(emb, path=work, collection="after-ingest")
     reader.store.background_loads = background
     reader.add_texts(texts[:N], metas[:N], ids=[f"a{i}" for i in range(N)])
-    reader.store.background_loads, loaded = False, reader.retrieve_vector(vectors[0], K)  # steady: index loaded
+    reader.store.background_loads = False
+    loaded = reader.retrieve_vector(vectors[0], K)  # steady: the index loaded
     reader.store.background_loads = background
     assert loaded
     steady = timed(lambda v: reader.retrieve_vector(v, K), vectors * 2)
@@ -80,7 +81,7 @@ def langchain_case(work: Path, texts: list[str], metas: list[Any], vectors: list
     from bench_peers import hash_embeddings
     from langchain_chroma import Chroma
 
-    store = Chroma(embedding_function=hash_embeddings(), persist_directory=str(work), collection_name="lc",
+    store = Chroma(embedding_function=hash_embeddings(), persist_directory=str(work), collection_name="lc-after-ingest",
                    collection_metadata={"hnsw:space": "cosine"})
     for start in range(0, N, 1_000):
         store.add_texts(texts[start:start + 1_000], metas[start:start + 1_000])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 from neulora import ChromaRetriever
 from neulora.embeddings import HashingEmbedder
@@ -57,7 +60,6 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
     import numpy as np
 
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
-    r.store.background_loads = False  # this test looks at the index itself: load it where it is asked for
     r.add_texts([f"note {i} about sequences" for i in range(30)], metadatas=[{"source": "a"}] * 30)
     r.retrieve("sequences", 1)  # loads the exact index
     loaded = r.store._exact
@@ -69,7 +71,6 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
     assert [p.text for p in r.retrieve("determinants", 5)] == ["a fresh note on determinants"]
     # the updated index is exactly what a fresh reload gives
     fresh = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
-    fresh.store.background_loads = False
     fresh.retrieve("determinants", 1)
     assert fresh.store._exact is not None and r.store._exact is not None
     assert fresh.store._exact.ids == r.store._exact.ids
@@ -79,6 +80,8 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
 TWO_HANDLES = """
 import faulthandler, sys, threading
 faulthandler.enable()
+import pytest
+
 from neulora import ChromaRetriever
 from neulora.embeddings import HashingEmbedder
 emb = HashingEmbedder(dim=256)
@@ -143,6 +146,8 @@ def test_freshness_spares_the_catalogue_read_and_this_process_writes_are_still_s
 
 WRITE_ONE = """
 import sys
+import pytest
+
 from neulora import ChromaRetriever
 from neulora.embeddings import HashingEmbedder
 r = ChromaRetriever(HashingEmbedder(dim=64), path=sys.argv[1])
@@ -196,7 +201,6 @@ def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_
     # handle's own writes, what it answers must be what a handle loading afresh answers.
     emb = HashingEmbedder(dim=64)
     r = ChromaRetriever(emb, path=tmp_path / "db")
-    r.store.background_loads = False  # this test looks at the index itself
     r.add_texts([f"note {i} about sequences and series" for i in range(5)],
                 metadatas=[{"source": "a", "n": i} for i in range(5)])
     assert len(r.retrieve("sequences", 5)) == 5  # loads the index
@@ -207,10 +211,40 @@ def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_
     with r.store.writing() as writer:  # a metadata update makes the next reader reload
         writer.update([first], [{"source": "a", "n": 99, "section": "revised"}])
     fresh = ChromaRetriever(emb, path=tmp_path / "db")
-    fresh.store.background_loads = False
     for query in ("sequences and series", "determinants", "note 3"):
         assert [p.to_dict() for p in r.retrieve(query, 6)] == [p.to_dict() for p in fresh.retrieve(query, 6)]
     assert any(p.metadata.get("section") == "revised" for p in r.retrieve("sequences", 6))
     assert r.store._exact is not None and fresh.store._exact is not None
     assert (r.store._exact.ids, r.store._exact.documents, r.store._exact.metadatas) == \
         (fresh.store._exact.ids, fresh.store._exact.documents, fresh.store._exact.metadatas)
+
+
+def test_a_reader_answers_from_hnsw_while_its_index_reloads_in_the_background_then_is_exact(
+        tmp_path: Path) -> None:
+    import threading
+
+    emb = HashingEmbedder(dim=64)
+    reader = ChromaRetriever(emb, path=tmp_path / "db")
+    reader.store.background_loads = True  # as neulora serve sets it
+    reader.add_texts([f"note {i} about sequences and series" for i in range(300)],
+                     metadatas=[{"source": "a"}] * 300)
+    assert reader.retrieve("sequences", 3)
+    held = reader.store._exact
+    assert held is not None and len(held.ids) == 300  # patched by its own write: nothing to load
+    writer = ChromaRetriever(emb, path=tmp_path / "db")
+    writer.add_texts([f"chunk {i} on determinants and matrices" for i in range(2_000)],
+                     metadatas=[{"source": "b"}] * 2_000)
+    found = reader.retrieve("determinants and matrices", 3)  # the other handle's write is seen at once
+    assert found and all(p.source == "b" for p in found)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        index = reader.store._exact
+        if index is not None and len(index.ids) == 2_300:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the index never caught up")
+    assert not [t for t in threading.enumerate() if t.name.startswith("neulora-index")]
+    fresh = ChromaRetriever(emb, path=tmp_path / "db")
+    for query in ("determinants", "sequences and series", "chunk 7"):
+        assert [p.id for p in reader.retrieve(query, 5)] == [p.id for p in fresh.retrieve(query, 5)]

@@ -187,3 +187,34 @@ def test_a_hostile_pdf_upload_neither_stalls_the_server_nor_is_stored(served: Ma
     assert slowest < 1.0, f"/healthz took {slowest:.2f} s during the upload"
     uploads = served.log.parent / "uploads"
     assert not (uploads / "bomb.pdf").exists() and not list(uploads.glob(".upload-*"))
+
+
+def test_a_lone_surrogate_from_the_engine_neither_breaks_the_answer_nor_the_session(
+        served: ManagedServer, engine: ChatStubServer) -> None:
+    bad = json.dumps({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "direct",
+                      "choices": [{"index": 0, "delta": {"content": "bad \ud800 char"}, "finish_reason": "stop"}]})
+    for stream in (False, True):
+        engine.enqueue(events=[bad.encode(), b"[DONE]"])
+        reply = httpx.post(f"{served.url}/v1/chat/completions", headers=AUTH, timeout=30,
+                           json={**ASK, "user": "poison", "stream": stream})
+        assert reply.status_code == 200 and "data: [DONE]" in reply.text if stream else reply.status_code == 200
+    session = httpx.get(f"{served.url}/v1/sessions/poison", headers=AUTH, timeout=30)
+    assert session.status_code == 200 and len(session.json()["turns"]) == 2
+    again = httpx.post(f"{served.url}/v1/chat/completions", headers=AUTH, timeout=30, json={**ASK, "user": "poison"})
+    assert again.status_code == 200
+
+
+def test_a_session_id_with_a_slash_can_be_read_back(served: ManagedServer) -> None:
+    httpx.post(f"{served.url}/v1/chat/completions", headers=AUTH, timeout=30, json={**ASK, "user": "class-3/kim"})
+    reply = httpx.get(f"{served.url}/v1/sessions/class-3%2Fkim", headers=AUTH, timeout=30)
+    assert reply.status_code == 200 and reply.json()["session_id"] == "class-3/kim"
+
+
+def test_an_uploader_that_hangs_up_midway_leaves_no_traceback(served: ManagedServer) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
+        conn.sendall(b"POST /v1/documents?filename=cut.md HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     KEY.encode() + b"\r\nContent-Length: 100000\r\n\r\n# partial")
+        time.sleep(0.3)
+    time.sleep(0.5)
+    assert "ClientDisconnect" not in served.log.read_text(encoding="utf-8", errors="replace")
+    assert not (served.log.parent / "uploads" / "cut.md").exists()

@@ -50,7 +50,6 @@ def test_scores_are_cosine_similarities_matching_brute_force(retriever: ChromaRe
 
 
 def test_reingest_of_unchanged_corpus_embeds_nothing(retriever: ChromaRetriever, corpus: list[Path]) -> None:
-    retriever.store.background_loads = False  # this test looks at the index itself
     retriever.ingest(corpus, progress=False)
     embedder = retriever.embedder
     assert isinstance(embedder, CountingEmbedder)

@@ -38,7 +38,6 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
 
 def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: ManagedServer) -> None:
     reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
-    reader.store.background_loads = False  # this test follows the exact index itself
     writer = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
     writer.add_texts(["the derivative of x squared is two x", "a sequence is a list of numbers"])
     assert reader.retrieve("derivative", k=1)[0].text == "the derivative of x squared is two x"
@@ -85,7 +84,6 @@ def test_a_writer_killed_before_its_closing_stamp_leaves_no_reader_stale(
 
     reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
                              collection="dying-writer")
-    reader.store.background_loads = False  # this test follows the exact index itself
     reader.add_texts(["seed chunk about numbers"])
     assert reader.retrieve("numbers", k=1)[0].text == "seed chunk about numbers"
     proc = subprocess.Popen([sys.executable, "-c", DYING_WRITER, str(chroma_server.port), str(tmp_path)])
