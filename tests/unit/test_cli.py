@@ -248,3 +248,17 @@ def test_serve_on_a_busy_port_says_so_in_one_line_before_loading_anything(
         assert main(["serve", "--port", str(port)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0] and "another --port" in err[0]
+
+
+def test_a_load_that_lasts_says_loading_on_stderr_and_a_quick_one_says_nothing() -> None:
+    import time
+
+    from neulora.cli_chat import loading
+
+    slow, quick = io.StringIO(), io.StringIO()
+    with loading("SmolLM2-135M-Instruct.gguf", after=0.05, out=slow):
+        time.sleep(0.3)
+    with loading("hash-v1", after=5.0, out=quick):
+        pass
+    assert slow.getvalue() == "loading SmolLM2-135M-Instruct.gguf\u2026\n" and quick.getvalue() == ""
+
