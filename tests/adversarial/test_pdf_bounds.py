@@ -13,27 +13,12 @@ from neulora import DocumentError
 from neulora.loaders import read_document
 from neulora.pdf import MAX_PDF_PAGES, pdf_pages
 
+from ..integration.chroma_helpers import minimal_pdf
+
 
 def one_page_named(times: int, text: str = "A logarithm answers: to which power?") -> bytes:
     """A PDF whose page tree names one page ``times`` times (about 200 KB for 30,000)."""
-    stream = f"BT /F1 12 Tf 20 50 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [" + b" ".join([b"3 0 R"] * times) + b"] /Count %d >>" % times,
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out, offsets = b"%PDF-1.4\n", []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return out
+    return minimal_pdf([text], named=times)
 
 
 def test_a_small_pdf_reads_page_by_page() -> None:

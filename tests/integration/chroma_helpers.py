@@ -26,8 +26,11 @@ def write_english(folder: Path) -> list[Path]:
     return paths
 
 
-def minimal_pdf(pages: list[str]) -> bytes:
-    """A valid PDF with one line of Helvetica text per page (enough for pypdf to extract)."""
+def minimal_pdf(pages: list[str], *, named: int = 1) -> bytes:
+    """A valid PDF with one line of Helvetica text per page (enough for pypdf to extract).
+
+    ``named``: how many times the page tree names each page (a hostile PDF names one page thousands of times).
+    """
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []
     font_id = 3
@@ -41,6 +44,7 @@ def minimal_pdf(pages: list[str]) -> bytes:
             b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (content_id, font_id)
         )
         kids.append(len(objects))
+    kids = [k for k in kids for _ in range(named)]
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
         b" ".join(b"%d 0 R" % k for k in kids), len(kids))
     out = bytearray(b"%PDF-1.4\n")
