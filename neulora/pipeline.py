@@ -102,6 +102,11 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
         deadline: float | None = 120.0,
     ) -> None:
+        for name, part, needs in (("router", router, ("route", "route_vector")), ("client", client, ("generate",
+                                                                                                    "stream"))):
+            if not all(callable(getattr(part, method, None)) for method in needs):
+                raise ConfigError(f"{name} must have {' and '.join(needs)} methods (see neulora.protocols), got "
+                                  f"{type(part).__name__}")
         check_options(k=k, max_question_chars=max_question_chars, max_tokens=max_tokens,
                       min_score=None if min_score == "auto" else min_score, temperature=temperature, deadline=deadline)
         self.deadline = deadline

@@ -254,11 +254,20 @@ class ChromaRetriever:
         if where is not None:
             where = check_where(where)
         try:
-            vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+            wide = np.asarray(vector, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers: {exc}") from None
-        if vec.shape[0] != self.embedder.dim or not np.all(np.isfinite(vec)):
-            raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers, got shape {vec.shape}")
+        if wide.shape[0] != self.embedder.dim:
+            raise InvalidInputError(f"query vector must be {self.embedder.dim} numbers, got shape {wide.shape}")
+        if not np.all(np.isfinite(wide)):
+            raise InvalidInputError("query vector must hold finite numbers only (no NaN or infinity)")
+        # scaled to unit length in float64 first: a vector of 1e20s would square to infinity in float32 (every
+        # score 0), and one of 1e300s would not be float32 at all; cosine scores do not depend on the length
+        peak = float(np.max(np.abs(wide))) if wide.size else 0.0
+        if peak > 0:
+            wide = wide / peak  # first to at most 1: even the float64 norm of 1e300s would overflow
+            wide = wide / float(np.linalg.norm(wide))
+        vec = wide.astype(np.float32)
         passages = [Passage.from_hit(hit) for hit in self.store.search(vec, k, where=where)]
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]

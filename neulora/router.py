@@ -379,10 +379,13 @@ class CentroidRouter:
         """Write the router file format (atomically); ``from_file`` reads back the same router."""
         target = Path(path)
         payload = json.dumps(dump_spec(self.to_spec()), ensure_ascii=False, indent=2)  # as the original files
-        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-        os.replace(tmp, target)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise RouterFileError(f"cannot write router file {target}: {exc.strerror or exc}") from exc
 
     def __repr__(self) -> str:
         rule = self._rule

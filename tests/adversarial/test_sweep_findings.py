@@ -124,3 +124,40 @@ def test_add_texts_refuses_one_str(tmp_path: Path) -> None:
     retriever = ChromaRetriever(HashingEmbedder(dim=16), path=tmp_path / "db")
     with pytest.raises(InvalidInputError, match="pass \\[text\\]"):
         retriever.add_texts("xyz")  # type: ignore[arg-type]
+
+
+def test_a_pipeline_without_a_router_or_a_client_is_a_config_error() -> None:
+    from neulora import ConfigError, Pipeline
+    from neulora.testing import FakeRouter, FakeStyleClient
+
+    with pytest.raises(ConfigError, match="router must have route and route_vector"):
+        Pipeline(None, None, FakeStyleClient())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="client must have generate and stream"):
+        Pipeline(FakeRouter(HashingEmbedder(dim=8)), None, None)  # type: ignore[arg-type]
+
+
+def test_saving_a_router_into_a_missing_folder_is_a_router_file_error(tmp_path: Path) -> None:
+    from neulora import RouterFileError
+    from neulora.samples import exemplar_router
+
+    with pytest.raises(RouterFileError, match="cannot write router file"):
+        exemplar_router(HashingEmbedder()).save(tmp_path / "missing" / "router.json")
+
+
+def test_router_eval_refuses_a_blank_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"text": "hint please", "label": "scaffolding"}\n{"text": "  ", "label": "direct"}\n',
+                    encoding="utf-8")
+    assert main(["router-eval", str(rows)]) == 1
+    assert f"{rows}:2: 'text' is empty" in capsys.readouterr().err
+
+
+def test_a_huge_but_finite_query_vector_scores_as_its_direction(tmp_path: Path) -> None:
+    retriever = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    retriever.add_texts(["a text about logarithms", "a note on vectors"])
+    vector = retriever.embedder.embed(["a text about logarithms"])[0].astype("float64")
+    plain = [(p.id, round(p.score, 5)) for p in retriever.retrieve_vector(vector, 2)]
+    for scale in (1e20, 1e300):
+        assert [(p.id, round(p.score, 5)) for p in retriever.retrieve_vector(vector * scale, 2)] == plain
+    with pytest.raises(InvalidInputError, match="finite numbers only"):
+        retriever.retrieve_vector(vector * float("nan"), 2)
