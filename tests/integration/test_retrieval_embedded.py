@@ -140,7 +140,7 @@ def test_bad_queries_raise_typed_errors(retriever: ChromaRetriever, corpus: list
     # a bad filter is the caller's error, found before anything is embedded or asked of Chroma
     with pytest.raises(InvalidInputError, match=r"where.source: unknown operator '\$bogus'"):
         retriever.retrieve("로그", where={"source": {"$bogus": 1}})
-    with pytest.raises(InvalidInputError, match="1024 finite numbers"):
+    with pytest.raises(InvalidInputError, match="must be 1024 numbers"):
         retriever.retrieve_vector(np.ones(3))
     assert retriever.retrieve("로그", where={"title": "highmath12.txt"}, k=2)
     assert retriever.retrieve("로그", min_score=1.01) == []
