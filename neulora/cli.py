@@ -250,8 +250,10 @@ def _router_eval(args: argparse.Namespace) -> int:
         for start in range(0, len(inputs), 64):
             vectors.append(router.embedder.embed(inputs[start : start + 64]))
             bar.update(len(vectors[-1]))
+    # rows that say the style of the tutor's previous move (prev_label) get the previous-style baseline too
+    previous = [r.get("prev_label") for r in rows] if any("prev_label" in r for r in rows) else None
     report = evaluate_vectors(router, np.concatenate(vectors) if vectors else np.zeros((0, router.dim), np.float32),
-                              [r["label"] for r in rows])
+                              [r["label"] for r in rows], previous=previous)
     if args.json:
         _dump(report.to_dict())
         if report.verdict():

@@ -33,6 +33,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise InvalidInputError(f"{path}:{n}: not JSON ({exc})") from exc
         if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("label"), str):
             raise InvalidInputError(f"{path}:{n}: each row needs str 'text' and 'label'")
+        if row.get("prev_label") is not None and not isinstance(row["prev_label"], str):
+            raise InvalidInputError(f"{path}:{n}: 'prev_label' must be a style name or null")
         if not row["text"].strip():
             raise InvalidInputError(f"{path}:{n}: 'text' is empty: a router cannot route nothing")
         rows.append(row)

@@ -58,16 +58,37 @@ DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
 T = TypeVar("T")
 _META_EMBEDDER = "neulora_embedder"
 _META_DIM = "neulora_dim"
-_LOAD_STEP = 512  # records per read when an index loads: short holds of the interpreter, for readers meanwhile
+_LOAD_STEP = 512  # records per read when a reader loads the index itself
+# In the background, a load reads smaller pages and pauses between them: chromadb holds the interpreter while it
+# turns a page into Python objects, and a reader's query waits for it (measured: 15 ms queries during a load in
+# pages of 512 without pauses, bench/peers/bench_after_ingest.py).
+_BACKGROUND_STEP, _BACKGROUND_PAUSE = 128, 0.002
+_BACKGROUND_DELAY = 0.05  # the query that found the index stale runs first, alone
 
 
-def _vectors(coll: Any, ids: list[str], step: int) -> Any:
+def _vectors(coll: Any, ids: list[str], step: int, pause: float = 0.0) -> Any:
     """The stored vectors of ``ids``, in their order."""
     rows: dict[str, Any] = {}
     for start in range(0, len(ids), step):
         got = coll.get(ids=ids[start : start + step], include=["embeddings"])
         rows.update(zip(got["ids"], got["embeddings"], strict=True))
+        if pause:
+            time.sleep(pause)
     return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
+
+
+def _records(coll: Any, step: int, pause: float) -> Records:
+    """Every record's id, document and metadata, ``step`` at a time, pausing ``pause`` seconds between pages."""
+    out = Records([], [], [])
+    while True:
+        got = coll.get(include=["documents", "metadatas"], limit=step, offset=len(out.ids))
+        out.ids.extend(got["ids"])
+        out.documents.extend(got.get("documents") or [])
+        out.metadatas.extend(got.get("metadatas") or [])
+        if len(got["ids"]) < step:
+            return out
+        if pause:
+            time.sleep(pause)
 
 
 class ChromaCollection:
@@ -416,7 +437,7 @@ class ChromaCollection:
             index = self._load_exact(opened, stamp)
         return index if index.usable else None
 
-    def _load_exact(self, opened: _Open, stamp: Any) -> ExactIndex:
+    def _load_exact(self, opened: _Open, stamp: Any, *, background: bool = False) -> ExactIndex:
         """The exact index for ``stamp``, loaded unless another thread did it meanwhile.
 
         With an index from before (another writer changed the collection), only the documents, the metadata and
@@ -428,11 +449,10 @@ class ChromaCollection:
                 if opened.coll.count() > self.exact_limit:
                     index = ExactIndex(stamp)
                 elif known is not None and known.usable:
-                    step = _LOAD_STEP  # small pages: a reader's query gets the interpreter between them
-                    records = read_records(opened.coll, step, ids=None, where=None,
-                                           include=["documents", "metadatas"])
+                    step, pause = (_BACKGROUND_STEP, _BACKGROUND_PAUSE) if background else (_LOAD_STEP, 0.0)
+                    records = _records(opened.coll, step, pause)
                     index = known.refreshed((records.ids, None, records.documents, records.metadatas),
-                                            lambda ids: _vectors(opened.coll, ids, step), stamp=stamp)
+                                            lambda ids: _vectors(opened.coll, ids, step, pause), stamp=stamp)
                 else:
                     index = ExactIndex.from_pages(record_pages(opened.coll, _LOAD_STEP), stamp=stamp)
                 self._exact = index
@@ -447,8 +467,9 @@ class ChromaCollection:
 
         def load() -> None:
             try:
+                time.sleep(_BACKGROUND_DELAY)
                 with self._mode.using():  # the database is not reopened under the load
-                    self._load_exact(opened, stamp)
+                    self._load_exact(opened, stamp, background=True)
             except (RetrievalError, CollectionNotFoundError) as exc:  # the next read tries again
                 logger.warning("loading the exact index of %s failed: %s", self.name, exc)
             finally:

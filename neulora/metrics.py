@@ -72,6 +72,7 @@ class RouterReport:
     uniform: Baseline
     router: str = ""
     embedder: str = ""
+    previous_style: Baseline | None = None  # "the same style as the tutor's previous move" (rows with prev_label)
 
     def __repr__(self) -> str:
         who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
@@ -87,7 +88,8 @@ class RouterReport:
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "fallback_share": self.fallback_share,
-            "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict()},
+            "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict(),
+                          **({"previous_style": self.previous_style.to_dict()} if self.previous_style else {})},
             "warning": self.verdict() or None,
             "per_style": {
                 s: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
@@ -105,7 +107,9 @@ class RouterReport:
             f"n={self.n}  accuracy={self.accuracy:.3f}  macro-F1={self.macro_f1:.3f}  "
             f"routed to fallback={self.fallback_share:.1%}",
             f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} macro-F1={maj.macro_f1:.3f}; "
-            f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}",
+            f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}"
+            + (f"; previous style accuracy={self.previous_style.accuracy:.3f} "
+               f"macro-F1={self.previous_style.macro_f1:.3f}" if self.previous_style else ""),
             "",
             f"{'style':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
         ]
@@ -129,8 +133,11 @@ class RouterReport:
         True
         """
         below = []
-        for base, what in ((self.majority, f"the majority baseline (always {self.majority.style!r})"),
-                           (self.uniform, "the uniform baseline (a random style)")):
+        bases = [(self.majority, f"the majority baseline (always {self.majority.style!r})"),
+                 (self.uniform, "the uniform baseline (a random style)")]
+        if self.previous_style is not None:
+            bases.append((self.previous_style, "the previous-style baseline (the tutor's previous move again)"))
+        for base, what in bases:
             worse = [f"{name} {mine:.3f} < {theirs:.3f}" for name, mine, theirs in
                      (("accuracy", self.accuracy, base.accuracy), ("macro-F1", self.macro_f1, base.macro_f1))
                      if mine < theirs]
@@ -144,9 +151,13 @@ class RouterReport:
 
 def report_from_predictions(
     styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike, *, router: str = "",
-    embedder: str = "",
+    embedder: str = "", previous: Sequence[int | None] | None = None,
 ) -> RouterReport:
-    """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them."""
+    """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them.
+
+    ``previous``: the style index of the tutor's previous move for each row (None where there was none): the
+    previous-style baseline answers it again (the majority style where there is none).
+    """
     k = len(styles)
     t = np.asarray(truth, dtype=np.int64)
     p = np.asarray(predicted, dtype=np.int64)
@@ -174,7 +185,19 @@ def report_from_predictions(
         uniform=_uniform(confusion),
         router=router,
         embedder=embedder,
+        previous_style=None if previous is None else _previous(styles, t, previous, confusion),
     )
+
+
+def _previous(styles: Sequence[str], truth: NDArray[np.int64], previous: Sequence[int | None],
+              confusion: NDArray[np.int64]) -> Baseline:
+    """The baseline that answers the style of the tutor's previous move (the majority style without one)."""
+    if len(previous) != truth.size:
+        raise ValueError(f"{truth.size} rows but {len(previous)} previous styles")
+    top = int(np.argmax(confusion.sum(axis=1)))
+    guess = [top if p is None else int(p) for p in previous]
+    again = report_from_predictions(styles, truth, guess, [False] * truth.size)
+    return Baseline("previous_style", again.accuracy, again.macro_f1)
 
 
 def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:

@@ -171,10 +171,23 @@ def evaluate(
     return _report(router, router.route_many(texts, histories), truth)
 
 
-def evaluate_vectors(router: CentroidRouter, vectors: NDArray[Any], labels: Sequence[str]) -> RouterReport:
-    """:func:`evaluate` on embeddings the caller already has."""
+def evaluate_vectors(router: CentroidRouter, vectors: NDArray[Any], labels: Sequence[str], *,
+                     previous: Sequence[str | None] | None = None) -> RouterReport:
+    """:func:`evaluate` on embeddings the caller already has.
+
+    ``previous``: each row's style of the tutor's previous move (None: none), for the previous-style baseline.
+    """
     truth = _truth(router, labels, len(vectors))
-    return _report(router, router.route_vectors(vectors), truth)
+    before = None
+    if previous is not None:
+        known = [p for p in previous if p is not None]
+        _truth(router, known, len(known))  # the same check of style names as the labels get
+        if len(previous) != len(labels):
+            raise InvalidInputError(f"{len(labels)} labels but {len(previous)} previous styles")
+        before = [None if p is None else router.styles.index(p) for p in previous]
+    batch = router.route_vectors(vectors)
+    return report_from_predictions(router.styles, truth, batch.chosen, batch.fallback,
+                                   router=router.to_spec().head, embedder=router.embedder.name, previous=before)
 
 
 def fit_threshold(

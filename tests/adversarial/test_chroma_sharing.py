@@ -248,3 +248,20 @@ def test_a_reader_answers_from_hnsw_while_its_index_reloads_in_the_background_th
     fresh = ChromaRetriever(emb, path=tmp_path / "db")
     for query in ("determinants", "sequences and series", "chunk 7"):
         assert [p.id for p in reader.retrieve(query, 5)] == [p.id for p in fresh.retrieve(query, 5)]
+
+
+def test_an_ingest_queued_behind_another_writer_stores_the_file_as_it_is_when_its_turn_comes(
+        tmp_path: Path) -> None:
+    import threading
+
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Version\n\nThe first version of the notes, about logarithms.", encoding="utf-8")
+    retriever = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
+    with retriever.store.writing():  # a long ingest under way: the next one waits for the lock
+        queued = threading.Thread(target=lambda: retriever.ingest([notes], progress=False))
+        queued.start()
+        time.sleep(0.3)  # the queued ingest has started and waits
+        notes.write_text("# Version\n\nThe second version of the notes, about sequences.", encoding="utf-8")
+    queued.join(30)
+    stored = [p.text for p in retriever.retrieve("version of the notes", 3)]
+    assert stored and all("second version" in text for text in stored), stored  # read the file it stores

@@ -262,3 +262,19 @@ def test_a_load_that_lasts_says_loading_on_stderr_and_a_quick_one_says_nothing()
         pass
     assert slow.getvalue() == "loading SmolLM2-135M-Instruct.gguf\u2026\n" and quick.getvalue() == ""
 
+
+
+def test_router_eval_sets_the_router_beside_the_previous_style_baseline(
+        shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [json.loads(line) for line in (shared_data / "mathdial_routing_dev.jsonl").read_text().splitlines()]
+    truth = [r["label"] for r in rows]
+    majority = max(set(truth), key=truth.count)
+    again = [r["prev_label"] or majority for r in rows]
+    expected = sum(a == t for a, t in zip(again, truth, strict=True)) / len(rows)
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    previous = report["baselines"]["previous_style"]
+    assert previous["accuracy"] == pytest.approx(expected) and 0.40 < previous["accuracy"] < 0.50
+    assert set(previous) == {"accuracy", "macro_f1"} and set(report["baselines"]["majority"]) >= {"accuracy",
+                                                                                                   "macro_f1"}
+    assert "the previous-style baseline" in report["warning"]
