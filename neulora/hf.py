@@ -120,8 +120,13 @@ class HFAuth:
 
 
 def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | None = None,
-                     timeout: float | None = 60.0, headers: Mapping[str, str] | None = None) -> Any:
-    """An ``InferenceClient`` for a server URL (endpoint, multi-LoRA server) or for a provider."""
+                     timeout: float | None = 60.0, headers: Mapping[str, str] | None = None,
+                     one_call: bool = False) -> Any:
+    """An ``InferenceClient`` for a server URL (endpoint, multi-LoRA server) or for a provider.
+
+    ``one_call``: the client serves one call and is closed after it (see :func:`closable`); a long-lived client
+    (an embedder's) must not be, or every answer would stay in its exit stack until it is closed.
+    """
     from huggingface_hub import InferenceClient
 
     extra = dict(headers or {})
@@ -133,7 +138,7 @@ def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | No
         client = InferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
     else:
         client = InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
-    return closable(client)
+    return closable(client) if one_call else client
 
 
 def closable(client: Any) -> Any:
@@ -144,7 +149,8 @@ def closable(client: Any) -> Any:
     ``close()`` closes. A deadline that gave up on a whole answer trickling in could not stop it: the worker kept
     reading, holding a thread and a connection, and the engine kept generating. So the request goes the streamed
     way (the same request, its response kept in the exit stack) and its lines are joined back into the body.
-    ``tests/adversarial/test_remote_faults.py`` fails if upstream stops keeping the response there.
+    ``tests/adversarial/test_remote_faults.py`` fails if upstream stops keeping the response there. Only for a
+    client closed after its one call: each answer stays in the exit stack until then.
     """
     post = client._inner_post
 

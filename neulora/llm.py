@@ -150,7 +150,7 @@ class HFStyleClient:
 
     def _client(self, target: Target, deadline: Deadline) -> Any:
         timeout = max(0.05, min(self.timeout, deadline.remaining()))  # no single read outlives the call
-        return inference_client(self.auth, url=target.url, provider=self.provider, timeout=timeout,
+        return inference_client(self.auth, url=target.url, provider=self.provider, timeout=timeout, one_call=True,
                                 headers=self.retry.headers())
 
     def _deadline(self, seconds: float | None) -> Deadline:

@@ -213,3 +213,18 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
             time.sleep(0.05)
         assert engine.disconnects == 1, "the engine kept sending to a caller that had given up"
         assert not [t.name for t in threading.enumerate() if t.ident not in before and t.name.startswith("neulora")]
+
+
+def test_only_a_one_call_client_keeps_its_answer_where_close_reaches_it() -> None:
+    from neulora.hf import HFAuth, inference_client
+
+    auth = HFAuth.resolve("t")
+    with ChatStubServer() as engine:
+        shared = inference_client(auth, url=engine.url)  # an embedder's: it lives as long as the embedder
+        assert "_inner_post" not in vars(shared)  # as upstream made it: answers are not kept for a close()
+        once = inference_client(auth, url=engine.url, one_call=True)  # a style call's: closed after its call
+        assert "_inner_post" in vars(once)
+        once.chat_completion([{"role": "user", "content": "hi"}], model="direct")
+        assert len(once.exit_stack._exit_callbacks) >= 1  # the whole answer, where close() reaches it
+        once.close()
+        assert len(once.exit_stack._exit_callbacks) == 0
