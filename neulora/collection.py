@@ -62,7 +62,8 @@ _LOAD_STEP = 512  # records per read when a reader loads the index itself
 # In the background, a load reads smaller pages and pauses between them: chromadb holds the interpreter while it
 # turns a page into Python objects, and a reader's query waits for it (measured: 15 ms queries during a load in
 # pages of 512 without pauses, bench/peers/bench_after_ingest.py).
-_BACKGROUND_STEP, _BACKGROUND_PAUSE = 128, 0.002
+_BACKGROUND_STEP = 128
+_BACKGROUND_PAUSE = 0.002
 _BACKGROUND_DELAY = 0.05  # the query that found the index stale runs first, alone
 
 
@@ -444,12 +445,14 @@ class ChromaCollection:
         the new chunks' vectors are read: a 10,000-chunk ingest beside 10,000 known chunks reads half the vectors.
         """
         with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
-            index, known = self._exact, self._known
+            index = self._exact
+            known = self._known
             if index is None or index.stamp != stamp:
                 if opened.coll.count() > self.exact_limit:
                     index = ExactIndex(stamp)
                 elif known is not None and known.usable:
-                    step, pause = (_BACKGROUND_STEP, _BACKGROUND_PAUSE) if background else (_LOAD_STEP, 0.0)
+                    step = _BACKGROUND_STEP if background else _LOAD_STEP
+                    pause = _BACKGROUND_PAUSE if background else 0.0
                     records = _records(opened.coll, step, pause)
                     index = known.refreshed((records.ids, None, records.documents, records.metadatas),
                                             lambda ids: _vectors(opened.coll, ids, step, pause), stamp=stamp)

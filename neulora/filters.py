@@ -125,7 +125,8 @@ def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> boo
         return not any(_same(held, v) for v in operand)
     if isinstance(held, bool) or not isinstance(held, (int, float)):
         return False
-    number, bound = float(held), float(operand)
+    number = float(held)
+    bound = float(operand)
     return {"$gt": number > bound, "$gte": number >= bound, "$lt": number < bound, "$lte": number <= bound}[op]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .errors import GenerationError, InvalidInputError
+from .text import check_encodable
 
 __all__ = ["Generation", "GenerationStream", "ReplayStream", "StyleClient", "TemplateFilter", "check_messages",
            "clean_answer"]
@@ -159,12 +160,14 @@ class SentenceHold:
         if not ends:
             return ""
         self._ended = True
-        out, self._held = self._held[: ends[-1]], self._held[ends[-1]:]
+        out = self._held[: ends[-1]]
+        self._held = self._held[ends[-1] :]
         return out
 
     def flush(self, *, cut: bool) -> str:
         """The rest: dropped when the stream was cut after a whole sentence, else given."""
-        rest, self._held = self._held, ""
+        rest = self._held
+        self._held = ""
         return "" if cut and self._ended else rest.rstrip()
 
 
@@ -224,9 +227,6 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
             raise InvalidInputError(f"message {i} must be a dict with str 'role' and 'content'")
         if m["role"] not in ("system", "user", "assistant"):
             raise InvalidInputError(f"message {i} has role {m['role'][:40]!r}: use system, user or assistant")
-        try:
-            m["content"].encode("utf-8")
-        except UnicodeEncodeError as exc:  # refused here: no engine could be sent it, retries and fallbacks would fail
-            raise InvalidInputError(f"message {i} contains a lone surrogate at position {exc.start}") from None
+        check_encodable(m["content"], what=f"message {i}")  # refused here: no engine could be sent it
         out.append({"role": m["role"], "content": m["content"]})
     return out

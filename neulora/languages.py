@@ -18,13 +18,8 @@ def language_of(text: str) -> str:
 
     Only the scripts matter, not the words: a Korean question with a formula in Latin letters is Korean.
     """
-    if any("\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" or "\u3130" <= c <= "\u318f" for c in text):
-        return "ko"
-    if any("\u3040" <= c <= "\u30ff" for c in text):
-        return "ja"
-    if any("\u4e00" <= c <= "\u9fff" for c in text):
-        return "zh"
-    return "en"
+    found = script_languages(text)
+    return next((code for code in ("ko", "ja", "zh") if code in found), "en")
 
 
 def script_languages(text: str) -> set[str]:

@@ -245,7 +245,8 @@ class RedisMemory:
         """The session a script returned: ``[server clock, total, policy, turn, ...]``."""
         try:
             self._clock_offset = int(reply[0]) - time.time() * 1000
-            total, policy = int(reply[1]), None if reply[2] is None else _text(reply[2])
+            total = int(reply[1])
+            policy = None if reply[2] is None else _text(reply[2])
             turns = tuple(turn_of(json.loads(_text(raw))) for raw in reply[3:])
         except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             raise _corrupt(session_id, self.url, f"{type(exc).__name__}: {exc}"[:200]) from None

@@ -63,7 +63,8 @@ def _extract(data: bytes) -> dict[str, object]:
         count = len(reader.pages)
         if count > MAX_PDF_PAGES:
             return {"error": f"the PDF has {count} pages, over the {MAX_PDF_PAGES} neulora reads: split it"}
-        pages, chars = [], 0
+        pages = []
+        chars = 0
         for number, page in enumerate(reader.pages, start=1):
             text = page.extract_text() or ""
             chars += len(text)

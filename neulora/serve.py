@@ -469,7 +469,8 @@ class KeyCheck:
     """
 
     def __init__(self, app: Any, *, api_key: str | None) -> None:
-        self.app, self.key = app, (api_key or "").encode()
+        self.app = app
+        self.key = (api_key or "").encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not self.key or not scope["path"].startswith("/v1"):
@@ -517,7 +518,9 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)
             return
-        seen, started, refused = 0, False, False
+        seen = 0
+        started = False
+        refused = False
 
         async def counted() -> Any:
             nonlocal seen, refused

@@ -7,7 +7,7 @@ from typing import Any
 
 from .errors import InvalidInputError
 
-__all__ = ["check_text", "redact", "redact_url", "truncate"]
+__all__ = ["check_encodable", "check_text", "redact", "redact_url", "truncate"]
 
 _USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
 
@@ -24,6 +24,11 @@ def check_text(text: Any, *, what: str = "text") -> str:
         raise InvalidInputError(f"{what} is empty or whitespace only")
     if "\x00" in text:
         raise InvalidInputError(f"{what} contains a NUL byte at position {text.index(chr(0))}")
+    return check_encodable(text, what=what)
+
+
+def check_encodable(text: str, *, what: str = "text") -> str:
+    """``text`` if UTF-8 can encode it, else :class:`InvalidInputError` naming the lone surrogate's position."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

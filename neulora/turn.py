@@ -14,6 +14,7 @@ from .generation import ReplayStream
 from .memory import Turn
 from .retrieval import Passage
 from .router import RouteDecision
+from .text import check_encodable
 
 __all__ = ["Answer", "AsyncTurnStream", "Call", "Event", "SmallTalkRule", "TurnState", "TurnStream", "check_options",
            "turn_info",
@@ -210,10 +211,7 @@ def turns_of(history: Any) -> list[Turn]:
     for i, m in enumerate(history):
         if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
             raise InvalidInputError(f"history message {i} must be a dict with str 'role' and 'content'")
-        try:
-            m["content"].encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidInputError(f"history message {i} contains a lone surrogate at position {exc.start}") from None
+        check_encodable(m["content"], what=f"history message {i}")
         if m["role"] == "user":
             pending = m["content"] if pending is None else f"{pending}\n{m['content']}"
         elif m["role"] == "assistant":

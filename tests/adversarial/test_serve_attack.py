@@ -4,9 +4,7 @@ would tidy the request up. Each test is one defect an attack found."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +14,8 @@ import pytest
 
 from neulora.testing import ChatStubServer
 
-from ..servers import ManagedServer, background_server, free_port
+from ..integration.test_serve import serve_env, start
+from ..servers import ManagedServer
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +32,7 @@ def engine() -> Iterator[ChatStubServer]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, engine: ChatStubServer) -> Iterator[ManagedServer]:
     tmp = tmp_path_factory.mktemp("attack")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEULORA_", "HF_"))}
-    env.update({"NEULORA_BACKEND": "hf", "NEULORA_BASE_URL": engine.url, "NEULORA_EMBEDDER": "hash",
-                "NEULORA_CHROMA_PATH": str(tmp / "db"), "NEULORA_UPLOADS_DIR": str(tmp / "uploads"),
-                "NEULORA_API_KEY": KEY, "NEULORA_MAX_BODY": "65536",
-                **{f"NEULORA_MODEL_{s.upper()}": s for s in STYLES}})
-    port = free_port()
-    argv = [sys.executable, "-m", "neulora", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with background_server(argv, port, log=tmp / "serve.log", name="neulora serve", env=env, timeout=90) as server:
+    with start(tmp, serve_env(tmp, engine, NEULORA_API_KEY=KEY, NEULORA_MAX_BODY="65536")) as server:
         yield server
 
 
