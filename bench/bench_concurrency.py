@@ -25,9 +25,9 @@ from typing import Any
 from common import percentile, report
 
 from neulora import ChromaRetriever, Pipeline
-from neulora.embeddings import HashingEmbedder
-from neulora.samples import corpus_dir, exemplar_router
+from neulora.embedders import HashingEmbedder
 from neulora.testing import FakeStyleClient
+from neulora.train import corpus_dir, exemplar_router
 from tests.servers import background_server, free_port
 
 QUESTIONS = ["로그의 정의가 뭐예요?", "왜 로그함수와 지수함수는 대칭이에요?", "수열 문제 어디서부터 시작해요?",

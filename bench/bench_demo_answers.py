@@ -27,8 +27,8 @@ QUESTIONS = HERE / "data" / "demo_questions_ko.txt"
 WORKER = r"""
 import json, sys, tempfile, time
 sys.path.insert(0, sys.argv[1])
-from neulora.demo import DEMO_QUESTIONS, demo_pipeline
-from neulora.local_llm import TransformersStyleClient
+from neulora.cli import DEMO_QUESTIONS, demo_pipeline
+from neulora.generation import TransformersStyleClient
 
 questions = list(DEMO_QUESTIONS) + [q for q in open(sys.argv[2], encoding="utf-8").read().splitlines() if q.strip()]
 client = TransformersStyleClient.smollm2()

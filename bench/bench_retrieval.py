@@ -17,7 +17,7 @@ import numpy as np
 from common import percentile, report
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from tests.servers import background_server, free_port
 
 N, DIM, K, QUERIES = 10_000, 1024, 10, 200

@@ -11,7 +11,7 @@ import numpy as np
 from common import median_time, report
 
 from neulora import CentroidRouter
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 
 ROUTER_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "router_model.json"
 

@@ -16,8 +16,10 @@ from typing import Any
 
 from common import report
 
-from neulora.embeddings import Embedder, HashingEmbedder, TransformersEmbedder
-from neulora.router import format_router_inputs
+from neulora.embedders import Embedder
+from neulora.embedders import HashingEmbedder
+from neulora.embedders import TransformersEmbedder
+from neulora.routing import format_router_inputs
 from neulora.train import LinearHead, evaluate_vectors, fit_vectors
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mathdial_routing_dev.jsonl"

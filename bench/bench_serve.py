@@ -33,7 +33,7 @@ from typing import Any
 from common import percentile, report
 from loadgen import Connection, LoadError
 
-from neulora.samples import corpus_dir
+from neulora.train import corpus_dir
 from tests.servers import background_server, free_port
 
 STUB = """

@@ -54,8 +54,8 @@ def proxy_app(engine: str) -> Any:
     from starlette.responses import StreamingResponse
     from starlette.routing import Route
 
+    from neulora.hf._async_clients import AsyncSessions, async_inference_client
     from neulora.hf import HFAuth
-    from neulora.hf_async import AsyncSessions, async_inference_client
 
     sessions, auth = AsyncSessions(), HFAuth(None)
 
@@ -78,7 +78,7 @@ def proxy_app(engine: str) -> Any:
 
 
 if __name__ == "__main__":
-    from neulora.serve import GCTuning
+    from neulora.server._app import GCTuning
 
     kind, port = sys.argv[1], int(sys.argv[2])
     app = asgi_app if kind == "asgi" else proxy_app(sys.argv[3])

@@ -1,5 +1,5 @@
 """``python -m neulora``."""
 
-from .cli import main
+from .cli._main import main
 
 raise SystemExit(main())

@@ -27,27 +27,6 @@ Messages never contain a token.
 
 from __future__ import annotations
 
-__all__ = [
-    "AuthError",
-    "CollectionNotFoundError",
-    "ConfigError",
-    "DocumentError",
-    "EmbedderMismatchError",
-    "EmbeddingError",
-    "EndpointTimeoutError",
-    "GenerationError",
-    "InvalidInputError",
-    "ModelUnavailableError",
-    "NeuloraError",
-    "QuotaError",
-    "RateLimitError",
-    "RetrievalError",
-    "RouterFileError",
-    "SessionError",
-    "StreamInterruptedError",
-    "UpstreamError",
-]
-
 
 class NeuloraError(Exception):
     """Root of every error neulora raises."""

@@ -20,17 +20,19 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Any
 
-from .aio import AsyncReplayStream
-from .completion import Malformed, Partial, acomplete_once, astream_once, complete_once, stream_once, unreadable
-from .deadline import Deadline, DeadlineExpired, call_within, iterate_within
+from ._deadline import Deadline, DeadlineExpired, call_within, iterate_within
+from ._redact import redact_url, redacted
+from ._streams import AsyncReplayStream
+from ._styles import STYLES
 from .errors import ConfigError, InvalidInputError, StreamInterruptedError
-from .generation import Generation, GenerationStream, check_messages, clean_answer
-from .hf import Failure, HFAuth, Remote, check_url, classify, http_errors, inference_client, redacted
-from .retry import RetryPolicy
-from .styles import STYLES
-from .text import redact_url
-
-__all__ = ["DEFAULT_BASE_MODEL", "AsyncGenerationStream", "FallbackChain", "HFStyleClient", "Target", "default_models"]
+from .generation._cleaning import clean_answer
+from .generation._messages import check_messages
+from .generation._result import Generation, GenerationStream
+from .hf._auth import HFAuth, Remote, check_url
+from .hf._clients import inference_client
+from .hf._completion import Malformed, Partial, acomplete_once, astream_once, complete_once, stream_once, unreadable
+from .hf._errors import Failure, classify, http_errors
+from .hf._policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -301,12 +303,12 @@ class HFStyleClient:
     @cached_property
     def _sessions(self) -> Any:
         """The connection pools of the async calls, one per event loop (made on first async use)."""
-        from .hf_async import AsyncSessions
+        from .hf._async_clients import AsyncSessions
 
         return AsyncSessions()
 
     def _aclient(self, target: Target) -> Any:
-        from .hf_async import async_inference_client
+        from .hf._async_clients import async_inference_client
 
         return async_inference_client(self.auth, self._sessions.get(), url=target.url, provider=self.provider,
                                       timeout=self.timeout, headers=self.retry.headers())

@@ -13,69 +13,39 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from .aio import astream_of
+from ._checks import check_options, check_text
+from ._languages import answer_language
+from .embedders._base import Embedder
 from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
-from .followup import FollowUp
-from .generation import Generation, StyleClient
-from .languages import answer_language
-from .memory import InMemoryMemory, Memory, Turn, check_session_id
-from .prompts import POLICY_TAGS, PromptSet
-from .protocols import Embedder, Retriever, Router
-from .relevance import Relevance
-from .retrieval import format_context
-from .router import RouteDecision
-from .text import check_text
-from .turn import (
-    Answer,
-    AsyncTurnStream,
-    Call,
-    Event,
-    SmallTalkRule,
-    TurnState,
-    TurnStream,
-    check_options,
-    generation_options,
-    options_of,
-    turn_info,
-    turns_of,
-)
+from .generation._async import astream_of
+from .generation._result import Generation, StyleClient
+from .memory._base import Memory, Turn, check_session_id
+from .memory._inprocess import InMemoryMemory
+from .protocols import Retriever, Router
+from .routing._decision import RouteDecision
+from .store._passage import format_context
+from .turn._answer import Answer, AsyncTurnStream, Event, TurnStream, turn_info
+from .turn._follow_up import FollowUp
+from .turn._prompts import PromptSet
+from .turn._relevance import Relevance
+from .turn._small_talk import SmallTalkRule
+from .turn._state import Call, TurnState, generation_options, options_of, turns_of
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
     from .settings import Settings
-
-__all__ = ["Answer", "Event", "Pipeline", "PolicyAdvisor", "SmallTalkRule", "TurnStream"]
+from .turn._policy import PolicyAdvisor
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_FOLLOW_UP, DEFAULT_SMALL_TALK = FollowUp(), SmallTalkRule()  # frozen: shared defaults are safe
+
+
 Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # the routing and the search vector
-
-
-@dataclass
-class PolicyAdvisor:
-    """Refreshes a session's teaching policy every ``every`` turns with one extra LLM call (off unless given)."""
-
-    client: StyleClient
-    every: int = 10
-    style: str = "direct"
-    tags: Sequence[str] = POLICY_TAGS
-
-    def advise(self, turns: Sequence[Turn]) -> str | None:
-        """One or two policy tags for these turns, or None if the model named none."""
-        dialogue = "\n".join(f"student: {t.question}\ntutor: {t.answer}" for t in turns[-self.every:])
-        prompt = ("You analyse a tutoring conversation and choose the tutor's policy for the next turns.\n\n"
-                  f"Conversation:\n{dialogue}\n\nChoose the one or two most suitable lines below and copy them "
-                  "exactly, one per line, with nothing else:\n" + "\n".join(f"- {t}" for t in self.tags))
-        text = self.client.generate(self.style, [{"role": "user", "content": prompt}], max_tokens=80,
-                                    temperature=0.0).text
-        chosen = [t for t in self.tags if t in text][:2]
-        return "\n".join(chosen) or None
 
 
 class Pipeline:
@@ -133,7 +103,7 @@ class Pipeline:
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> Pipeline:
         """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them."""
-        from .config import build_parts
+        from ._assemble import build_parts
 
         parts = build_parts(settings)
         options.setdefault("k", parts.k)

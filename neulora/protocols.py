@@ -18,21 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .embeddings import Embedder
-from .generation import StyleClient
-from .memory import Memory
+from .embedders._base import Embedder
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .retrieval import Passage
-    from .router import RouteDecision
-
-__all__ = ["Embedder", "Memory", "Retriever", "Router", "StyleClient"]
-
+    from .routing._decision import RouteDecision
+    from .store._passage import Passage
 
 class Router(Protocol):
-    """Chooses a teaching style for a question (:class:`~neulora.router.CentroidRouter` fits)."""
+    """Chooses a teaching style for a question (:class:`~neulora.routing.CentroidRouter` fits)."""
 
     embedder: Embedder
     styles: tuple[str, ...]

@@ -3,14 +3,14 @@
 neulora always supplies the vectors itself (the collection has no embedding function), records which embedder
 made them, and turns Chroma's cosine distance into a similarity score (``1 - distance``).
 
-:class:`ChromaRetriever` composes three parts: the collection handle (:mod:`neulora.collection`: mode, lock,
-freshness, exact index, batching, errors), the pure ingest planner (:mod:`neulora.ingest`), and the embedder.
+:class:`ChromaRetriever` composes three parts: the collection handle (:mod:`neulora.store`: mode, lock,
+freshness, exact index, batching, errors), the pure ingest planner (:mod:`neulora.store`), and the embedder.
 Embedded mode serialises writers across processes with a lock file next to the database, so two ``neulora
 ingest`` runs on one directory stay exact. Readers in other processes may see stale results until they reopen:
 when several processes read and write, run ``chroma run --path DIR`` and connect with ``host``/``port``.
 
 >>> import tempfile
->>> from neulora.embeddings import HashingEmbedder
+>>> from neulora.embedders import HashingEmbedder
 >>> retriever = ChromaRetriever(HashingEmbedder(), path=tempfile.mkdtemp())
 >>> retriever.add_texts(["로그함수는 지수함수의 역함수이다.", "A sequence is a list of numbers."]).added
 2
@@ -25,81 +25,35 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chunking import ChunkingOptions, ChunkMeta
-from .collection import DEFAULT_HNSW, ChromaCollection, CollectionWriter, Hit
+from ._checks import check_text, truncate
 from .errors import ConfigError, InvalidInputError
-from .filters import check_where
-from .ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
-from .loaders import chunk_ids, read_documents, source_prefix
-from .text import check_text, truncate
+from .store._chunking import ChunkingOptions, ChunkMeta
+from .store._collection import ChromaCollection
+from .store._filters import check_where
+from .store._ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
+from .store._loaders import chunk_ids, read_documents, source_prefix
+from .store._paging import CollectionWriter
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from .embeddings import Embedder
-
-__all__ = ["DEFAULT_HNSW", "ChromaRetriever", "IngestReport", "Passage", "format_context"]
+    from .embedders._base import Embedder
+from .store._passage import Passage
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_DELAY = 2.0  # seconds before a write shows its progress bar (short writes never do)
+
+
 _EMBED_BLOCK = 64  # texts per embedder call (the progress bar moves per call)
+
+
 _SOURCES_PER_READ = 100  # sources per ``$in`` clause
-
-
-@dataclass(frozen=True, slots=True)
-class Passage:
-    """A retrieved chunk: ``score`` is the cosine similarity (1 - Chroma's cosine distance).
-
-    >>> p = Passage("로그는 지수의 역연산", 0.61, "/notes/log.md", 2, "id1", {"section": "3. 로그"})
-    >>> p
-    Passage('log.md, p. 2, 3. 로그', score=0.610, text='로그는 지수의 역연산')
-    >>> p.to_dict()["where"]
-    'log.md, p. 2, 3. 로그'
-    """
-
-    text: str
-    score: float
-    source: str
-    page: int | None
-    id: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return f"Passage({self.where!r}, score={self.score:.3f}, text={self.text[:40]!r})"
-
-    @classmethod
-    def from_hit(cls, hit: Hit) -> Passage:
-        """The passage of a search hit, its source and page read from the stored :class:`ChunkMeta`."""
-        meta = ChunkMeta.from_metadata(hit.metadata)
-        return cls(hit.document, hit.score, meta.source, meta.page, hit.id, hit.metadata)
-
-    @property
-    def section(self) -> str:
-        """The heading the chunk stands under ("" if none)."""
-        return ChunkMeta.from_metadata(self.metadata).section
-
-    @property
-    def where(self) -> str:
-        """Where the passage comes from, for people and prompts: ``log.md, p. 2, 3. 수열`` (name, page, section)."""
-        parts = (Path(self.source).name, f"p. {self.page}" if self.page else "", self.section)
-        return ", ".join(part for part in parts if part)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {"id": self.id, "score": self.score, "source": self.source, "page": self.page,
-                "section": self.section, "where": self.where, "text": self.text}
-
-
-def format_context(passages: Sequence[Passage]) -> str:
-    """Number the passages with where they come from, for the prompt: ``[1] (notes.md, p. 2, 수열) text``."""
-    return "\n\n".join(f"[{i}] ({p.where})\n{p.text}" for i, p in enumerate(passages, start=1))
 
 
 class ChromaRetriever:
@@ -130,7 +84,7 @@ class ChromaRetriever:
     ) -> None:
         _check_k(k)
         if not callable(getattr(embedder, "embed", None)):
-            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embeddings), got "
+            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embedders), got "
                               f"{type(embedder).__name__}")
         if isinstance(max_query_chars, bool) or not isinstance(max_query_chars, int) or max_query_chars < 1:
             raise ConfigError(f"max_query_chars must be a positive int, got {max_query_chars!r}")
@@ -236,7 +190,7 @@ class ChromaRetriever:
     ) -> list[Passage]:
         """Embed ``query`` and return the ``k`` most similar passages, best first.
 
-        ``where``: a metadata filter in Chroma's grammar (see :mod:`neulora.filters`), checked before anything
+        ``where``: a metadata filter in Chroma's grammar (see :mod:`neulora.store`), checked before anything
         is embedded; a filtered search is exact over the matching chunks.
         """
         text = truncate(check_text(query, what="query"), self.max_query_chars)
@@ -303,7 +257,7 @@ def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[st
     """What the store holds of each of ``sources`` (those it holds nothing of are left out), read cheaply.
 
     Reading ids costs a fraction of reading metadata, so only the head chunks' metadata is read; ids are told
-    apart by their prefix (:func:`~neulora.loaders.chunk_ids`), and only ids given by hand need their metadata.
+    apart by their prefix (:func:`~neulora.store._loaders.chunk_ids`), and only ids given by hand need their metadata.
     """
     found: dict[str, StoredSource] = {}
     for start in range(0, len(sources), _SOURCES_PER_READ):

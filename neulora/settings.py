@@ -25,7 +25,7 @@ field                 environment variable          meaning (default)
 ``provider``          ``NEULORA_PROVIDER``          Inference Provider for repo-id targets
 ``k``                 ``NEULORA_K``                 passages per turn (4)
 ``min_score``         ``NEULORA_MIN_SCORE``         lowest cosine similarity a passage needs (``off``: keep all; unset:
-                                                    the embedder's calibrated rule, see :mod:`neulora.relevance`)
+                                                    the embedder's calibrated rule, see :mod:`neulora.turn`)
 ``sessions_dir``      ``NEULORA_SESSIONS_DIR``      where ``neulora ask/chat --session`` keep sessions
 ``token``             (see :mod:`neulora.hf`)       a Hugging Face token given explicitly (file or argument only)
 ``api_key``           ``NEULORA_API_KEY``           ``neulora serve``: every ``/v1`` call needs ``Bearer <key>``
@@ -60,11 +60,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._styles import STYLES
 from .errors import ConfigError
-from .hf import check_url
-from .styles import STYLES
-
-__all__ = ["Settings"]
+from .hf._auth import check_url
 
 
 def _text(value: Any) -> str:
@@ -143,6 +141,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_body": _int(1024, 2**30, "a size in bytes from 1024"), "max_upload": _int(1024, 2**32, "a size in bytes"),
     "uploads_dir": _text,
 }
+
+
 _NOT_FROM_ENV = {"models", "token"}
 
 

@@ -37,7 +37,7 @@ from common import percentile  # noqa: E402
 from corpus import chunks_and_queries  # noqa: E402
 
 from neulora import ChromaRetriever  # noqa: E402
-from neulora.embeddings import HashingEmbedder  # noqa: E402
+from neulora.embedders._hashing import HashingEmbedder  # noqa: E402
 
 DIM, N, K, AFTER = 1024, 10_000, 10, 100
 

@@ -34,9 +34,9 @@ from corpus import QUESTIONS, chunks_and_queries  # noqa: E402  (bench/peers/cor
 from peer_router import PeerRouter  # noqa: E402  (bench/peers/peer_router.py)
 
 from neulora import ChromaRetriever  # noqa: E402
-from neulora.embeddings import HashingEmbedder  # noqa: E402
-from neulora.samples import style_examples  # noqa: E402
-from neulora.train import from_examples  # noqa: E402
+from neulora.embedders._hashing import HashingEmbedder  # noqa: E402
+from neulora.train._samples import style_examples  # noqa: E402
+from neulora.train._fit import from_examples  # noqa: E402
 
 DIM, N_SINGLE, N_BATCH, ROUNDS = 1024, 600, 10_000, 3
 N_CHUNKS, N_QUERIES, K, INGEST_BATCH = 10_000, 200, 10, 1_000

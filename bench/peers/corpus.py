@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-# Written for this benchmark (none is one of neulora.samples.style_examples()): a mix of asking for a fact, asking
+# Written for this benchmark (none is one of neulora.train.style_examples()): a mix of asking for a fact, asking
 # why, asking for a way in, and asking for a check, in Korean and English.
 QUESTIONS = [
     "지수함수의 그래프는 어떻게 생겼어요?", "등비수열의 일반항 공식이 뭐예요?", "삼각함수 덧셈정리를 알려 주세요",

@@ -16,7 +16,7 @@ from pydantic import PrivateAttr
 from semantic_router import Route
 from semantic_router.encoders import DenseEncoder
 
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 
 try:  # 0.x
     from semantic_router.routers import SemanticRouter

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 
 
 def _pair(path: Path) -> tuple[ChromaRetriever, ChromaRetriever]:
@@ -40,7 +40,7 @@ def test_a_reader_recovers_after_another_handle_resets(tmp_path: Path) -> None:
 def test_a_read_only_open_creates_nothing(tmp_path: Path) -> None:
     import pytest
 
-    from neulora import CollectionNotFoundError
+    from neulora.errors import CollectionNotFoundError
 
     emb = HashingEmbedder(dim=64)
     missing = ChromaRetriever(emb, path=tmp_path / "nowhere", create=False)
@@ -83,7 +83,7 @@ faulthandler.enable()
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 emb = HashingEmbedder(dim=256)
 reader = ChromaRetriever(emb, path=sys.argv[1], exact_limit=0)  # HNSW: a query while another handle adds
 writer = ChromaRetriever(emb, path=sys.argv[1])
@@ -149,7 +149,7 @@ import sys
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 r = ChromaRetriever(HashingEmbedder(dim=64), path=sys.argv[1])
 if sys.argv[3:] == ["reset"]:
     r.reset()

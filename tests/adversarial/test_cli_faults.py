@@ -176,7 +176,7 @@ def test_router_eval_on_a_file_that_is_not_text_is_a_one_line_error(tmp_path: Pa
 def test_read_only_commands_create_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     from neulora import ChromaRetriever
-    from neulora.embeddings import HashingEmbedder
+    from neulora.embedders import HashingEmbedder
 
     monkeypatch.delenv("NEULORA_CHROMA_PATH")  # the default, ./chroma_db
     assert main(["search", "logarithms"]) == 1

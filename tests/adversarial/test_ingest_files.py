@@ -11,8 +11,8 @@ from typing import TypeVar
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
-from neulora.loaders import collect_files, read_documents
+from neulora.embedders import HashingEmbedder
+from neulora.store import collect_files, read_documents
 
 T = TypeVar("T")
 

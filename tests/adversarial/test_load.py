@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from neulora import ChromaRetriever, Pipeline
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.generation import Generation, GenerationStream
-from neulora.samples import exemplar_router
+from neulora.train import exemplar_router
 
 from ..servers import ManagedServer
 

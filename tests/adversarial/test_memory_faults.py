@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from neulora import InvalidInputError, SessionError
-from neulora.memory import FileMemory, InMemoryMemory, Memory, Turn
+from neulora.memory import Memory, Turn
+from neulora.memory import FileMemory
+from neulora.memory import InMemoryMemory
 
 WRITER = """
 import sys

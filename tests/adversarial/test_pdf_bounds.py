@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("pypdf")
 
-from neulora import DocumentError
-from neulora.loaders import read_document
-from neulora.pdf import MAX_PDF_PAGES, pdf_pages
+from neulora.errors import DocumentError
+from neulora.store import read_document
+from neulora.store._pdf import MAX_PDF_PAGES, pdf_pages
 
 from ..integration.chroma_helpers import minimal_pdf
 

@@ -13,15 +13,10 @@ from typing import Any
 
 import pytest
 
-from neulora import (
-    EndpointTimeoutError,
-    GenerationError,
-    HFInferenceEmbedder,
-    NeuloraError,
-    StreamInterruptedError,
-)
+from neulora import GenerationError, HFInferenceEmbedder, NeuloraError
+from neulora.errors import EndpointTimeoutError, StreamInterruptedError
+from neulora.hf import RetryPolicy
 from neulora.llm import FallbackChain, HFStyleClient
-from neulora.retry import RetryPolicy
 from neulora.testing import ChatStubServer
 
 TOKEN = "hf_SECRETabcdefghijklmnop0123"
@@ -195,7 +190,7 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
     import json
     import threading
 
-    from neulora import EndpointTimeoutError
+    from neulora.errors import EndpointTimeoutError
 
     body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [
         {"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}]}).encode()
@@ -216,7 +211,8 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
 
 
 def test_only_a_one_call_client_keeps_its_answer_where_close_reaches_it() -> None:
-    from neulora.hf import HFAuth, inference_client
+    from neulora.hf import HFAuth
+    from neulora.hf._clients import inference_client
 
     auth = HFAuth.resolve("t")
     with ChatStubServer() as engine:

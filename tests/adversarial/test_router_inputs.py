@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from neulora import CentroidRouter, ConfigError, InvalidInputError, RouterFileError
-from neulora.embeddings import HashingEmbedder
+from neulora import CentroidRouter, ConfigError, InvalidInputError
+from neulora.errors import RouterFileError
+from neulora.embedders import HashingEmbedder
 
 HASH = HashingEmbedder(dim=1024)
 
@@ -236,8 +237,8 @@ def test_an_empty_batch_routes_to_an_empty_result(router: CentroidRouter) -> Non
 @pytest.mark.parametrize("history", ["abc", [1, 2], [{"role": "user"}], {"role": "user", "content": "x"},
                                      [("user", "a", "b")], [{"role": "user", "content": 5}], 42])
 def test_a_malformed_history_is_invalid_input_naming_the_turn(history: object) -> None:
-    from neulora.embeddings import HashingEmbedder
-    from neulora.samples import exemplar_router
+    from neulora.embedders import HashingEmbedder
+    from neulora.train import exemplar_router
 
     router = exemplar_router(HashingEmbedder(dim=64))
     with pytest.raises(InvalidInputError, match="history"):
@@ -249,8 +250,9 @@ def test_a_fifo_given_as_a_router_file_is_refused_at_once(tmp_path: Path) -> Non
     import os
     import threading
 
-    from neulora import CentroidRouter, RouterFileError
-    from neulora.embeddings import HashingEmbedder
+    from neulora import CentroidRouter
+    from neulora.errors import RouterFileError
+    from neulora.embedders import HashingEmbedder
 
     fifo = tmp_path / "router.json"
     os.mkfifo(fifo)
@@ -274,8 +276,9 @@ def _capture(box: list[BaseException], call: Any) -> None:
 
 
 def test_a_key_given_twice_in_a_router_file_is_refused(tmp_path: Path) -> None:
-    from neulora import CentroidRouter, RouterFileError
-    from neulora.embeddings import HashingEmbedder
+    from neulora import CentroidRouter
+    from neulora.errors import RouterFileError
+    from neulora.embedders import HashingEmbedder
 
     text = ('{"styles": ["direct", "socratic"], "centroids": {"direct": [1, 0], "direct": [0, 1]}, '
             '"embedder": {"backend": "hash", "model_name": "hash", "dim": 2}}')

@@ -12,10 +12,11 @@ import pytest
 
 from neulora import ChromaRetriever, GenerationError, InvalidInputError, SessionError
 from neulora.cli import main
-from neulora.embeddings import HashingEmbedder
-from neulora.filters import check_where
+from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
-from neulora.memory import FileMemory, Turn
+from neulora.memory import Turn
+from neulora.memory import FileMemory
+from neulora.store import check_where
 from neulora.testing import ChatStubServer
 
 ASK = [{"role": "user", "content": "hint please"}]
@@ -74,7 +75,7 @@ def test_a_lone_surrogate_in_the_messages_is_refused_before_anything_is_sent() -
         with pytest.raises(InvalidInputError, match="lone surrogate"):
             client.generate("direct", [{"role": "assistant", "content": "\ud800"}, *ASK])
         assert engine.requests == []
-    from neulora.turn import turns_of
+    from neulora.turn._state import turns_of
 
     with pytest.raises(InvalidInputError, match="lone surrogate"):
         turns_of([{"role": "user", "content": "ok"}, {"role": "assistant", "content": "x\udfff"}])
@@ -137,8 +138,8 @@ def test_a_pipeline_without_a_router_or_a_client_is_a_config_error() -> None:
 
 
 def test_saving_a_router_into_a_missing_folder_is_a_router_file_error(tmp_path: Path) -> None:
-    from neulora import RouterFileError
-    from neulora.samples import exemplar_router
+    from neulora.errors import RouterFileError
+    from neulora.train import exemplar_router
 
     with pytest.raises(RouterFileError, match="cannot write router file"):
         exemplar_router(HashingEmbedder()).save(tmp_path / "missing" / "router.json")

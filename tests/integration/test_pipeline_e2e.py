@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.memory import InMemoryMemory
 from neulora.pipeline import Pipeline
-from neulora.samples import exemplar_router
 from neulora.testing import CountingEmbedder
+from neulora.train import exemplar_router
 
 from .engine import STYLES
 

@@ -21,9 +21,10 @@ import pytest
 import redis
 
 from neulora import ConfigError, GenerationError, InvalidInputError, Passage, SessionError
-from neulora.embeddings import HashingEmbedder
-from neulora.memory import InMemoryMemory, Memory, Session, Turn
-from neulora.memory_redis import RedisMemory
+from neulora.embedders import HashingEmbedder
+from neulora.memory import Memory, Session, Turn
+from neulora.memory import InMemoryMemory
+from neulora.memory import RedisMemory
 from neulora.pipeline import Pipeline
 from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
 
@@ -155,7 +156,7 @@ def test_an_idle_session_expires_after_its_ttl(url: str, raw: redis.Redis) -> No
 WRITER = textwrap.dedent("""
     import os, sys, time
     from neulora.memory import Turn
-    from neulora.memory_redis import RedisMemory
+    from neulora.memory import RedisMemory
     url, name, go = sys.argv[1], sys.argv[2], sys.argv[3]
     memory = RedisMemory.from_url(url, max_turns=50)
     memory.get("shared")  # connected before the race starts
@@ -374,7 +375,7 @@ def test_a_client_that_decodes_responses_works_the_same(url: str) -> None:
 
 
 def test_importing_neulora_does_not_import_redis() -> None:
-    code = "import sys, neulora, neulora.memory_redis; assert 'redis' not in sys.modules, 'redis imported'"
+    code = "import sys, neulora, neulora.memory; assert 'redis' not in sys.modules, 'redis imported'"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
 

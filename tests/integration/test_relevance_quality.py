@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
-from neulora.followup import FollowUp
-from neulora.relevance import Relevance
+from neulora.embedders import HashingEmbedder
+from neulora.turn import FollowUp
+from neulora.turn import Relevance
 
 K = 4  # the pipeline's default
 

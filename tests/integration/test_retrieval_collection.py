@@ -9,8 +9,8 @@ import pytest
 from chromadb.config import Settings
 
 from neulora import ChromaRetriever, RetrievalError
-from neulora.collection import ChromaCollection
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
+from neulora.store import ChromaCollection
 
 
 def toy(path: Path) -> ChromaCollection:

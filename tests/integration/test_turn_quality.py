@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever, Pipeline
-from neulora.embeddings import HashingEmbedder
-from neulora.samples import exemplar_router
+from neulora.embedders import HashingEmbedder
 from neulora.testing import FakeStyleClient
+from neulora.train import exemplar_router
 
 
 @pytest.fixture(scope="module")

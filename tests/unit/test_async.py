@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import pytest
 
 from neulora import GenerationError, Pipeline
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
+from neulora.hf import RetryPolicy
 from neulora.llm import FallbackChain, HFStyleClient
-from neulora.retrieval import Passage
-from neulora.retry import RetryPolicy
-from neulora.testing import ChatStubServer, FakeRetriever, FakeRouter, FakeStyleClient
+from neulora.store import Passage
+from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+from neulora.testing import ChatStubServer
 
 MODELS = {s: s for s in ("direct", "socratic", "scaffolding", "feedback")}
 
@@ -165,8 +166,8 @@ def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(st
 
 def test_more_than_100_concurrent_streams_reach_the_engine_through_one_pool() -> None:
     # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free one.
+    from neulora.hf._async_clients import AsyncSessions, async_inference_client
     from neulora.hf import HFAuth
-    from neulora.hf_async import AsyncSessions, async_inference_client
 
     sessions = AsyncSessions(max_connections=200, shards=1)
     with ChatStubServer(latency=1.0) as slow:
@@ -193,7 +194,7 @@ def test_the_garbage_collector_is_tuned_only_for_a_server_that_asks() -> None:
 
     from fastapi.testclient import TestClient
 
-    from neulora.serve import GCTuning, ServeOptions, create_app
+    from neulora.server._app import GCTuning, ServeOptions, create_app
 
     before = gc.get_threshold()
     pipeline = fakes(FakeStyleClient())

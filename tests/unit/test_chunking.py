@@ -5,8 +5,8 @@ import itertools
 import pytest
 
 from neulora import ConfigError
-from neulora.chunking import ChunkingOptions, ChunkMeta, split_text
-from neulora.loaders import chunk_ids
+from neulora.store._chunking import ChunkingOptions, ChunkMeta, split_text
+from neulora.store._loaders import chunk_ids
 
 
 def test_chunks_respect_size_and_keep_sentences_whole() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from neulora._styles import STYLES
 from neulora.cli import main
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.retrieval import ChromaRetriever
-from neulora.styles import STYLES
 from neulora.testing import ChatStubServer
 
 
@@ -184,7 +184,7 @@ def test_router_eval_says_in_words_when_the_router_is_below_a_baseline(
 def test_every_argument_of_every_command_has_help_text() -> None:
     import argparse
 
-    from neulora.cli import _parser
+    from neulora.cli._main import _parser
 
     parser = _parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
@@ -253,7 +253,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line_before_loading_anything(
 def test_a_load_that_lasts_says_loading_on_stderr_and_a_quick_one_says_nothing() -> None:
     import time
 
-    from neulora.cli_chat import loading
+    from neulora.cli._chat import loading
 
     slow, quick = io.StringIO(), io.StringIO()
     with loading("SmolLM2-135M-Instruct.gguf", after=0.05, out=slow):

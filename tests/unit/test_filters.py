@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from neulora import ChromaRetriever, InvalidInputError
-from neulora.embeddings import HashingEmbedder
-from neulora.filters import MAX_WHERE_DEPTH, check_where, matches
+from neulora.embedders import HashingEmbedder
+from neulora.store._filters import MAX_WHERE_DEPTH, check_where, matches
 
 RECORDS = [
     {"source": "a.md", "page": 1}, {"source": "b.md"}, {"page": 2}, {"source": "a.md", "page": True},

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from neulora.generation import TemplateFilter, clean_answer
+from neulora.generation._cleaning import TemplateFilter, clean_answer
 
 
 @pytest.mark.parametrize(("raw", "clean"), [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from neulora import ConfigError, EmbeddingError, HFInferenceEmbedder, RetryPolicy
-from neulora.hf import HFAuth, is_hf_host
+from neulora.hf._auth import HFAuth, is_hf_host
 from neulora.testing import ChatStubServer
 
 PACKAGE = Path(__file__).resolve().parents[2] / "neulora"
@@ -83,7 +83,7 @@ def test_embedder_failures_that_are_not_retryable_are_typed_and_redacted() -> No
 def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() -> None:
     offenders = []
     for path in PACKAGE.rglob("*.py"):
-        if path.name in ("hf.py", "hf_async.py"):  # the edge, sync and async halves
+        if path.parent.name == "hf":  # the edge: one package
             continue
         text = path.read_text(encoding="utf-8")
         if "HF_TOKEN" in text:
@@ -97,12 +97,12 @@ def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() 
 
 
 def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> None:
-    # What neulora.hf_async relies on in huggingface_hub (checked for the lowest allowed version too): it reads
+    # What neulora.hf relies on in huggingface_hub (checked for the lowest allowed version too): it reads
     # the pool from ``_async_client``, its default pool's factory and hooks have these names, and it iterates a
     # stream with ``aiter_lines`` (read to the end here, so one connection serves every turn).
     import asyncio
 
-    from neulora.hf_async import AsyncSessions, async_inference_client
+    from neulora.hf._async_clients import AsyncSessions, async_inference_client
 
     sessions = AsyncSessions(max_connections=4, shards=1)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from neulora import CentroidRouter, ConfigError
-from neulora.embeddings import HashingEmbedder
-from neulora.routerfile import Linear
+from neulora.embedders import HashingEmbedder
+from neulora.routing._file import Linear
 from neulora.train import LinearHead, evaluate, evaluate_vectors, fit, fit_vectors
 
 STYLES = ["direct", "socratic"]

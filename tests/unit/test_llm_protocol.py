@@ -8,18 +8,10 @@ from typing import Any
 
 import pytest
 
-from neulora import (
-    AuthError,
-    EndpointTimeoutError,
-    GenerationError,
-    InvalidInputError,
-    ModelUnavailableError,
-    QuotaError,
-    RateLimitError,
-    StreamInterruptedError,
-)
+from neulora import AuthError, GenerationError, InvalidInputError, RateLimitError
+from neulora.errors import EndpointTimeoutError, ModelUnavailableError, QuotaError, StreamInterruptedError
+from neulora.hf import RetryPolicy
 from neulora.llm import FallbackChain, HFStyleClient
-from neulora.retry import RetryPolicy
 from neulora.testing import ChatStubServer
 
 TOKEN = "hf_unit_test_secret_0123456789"

@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 
 from neulora import ConfigError, Pipeline
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
-from neulora.memory import FileMemory, InMemoryMemory, Turn
-from neulora.relevance import Relevance
+from neulora.memory import Turn
+from neulora.memory import FileMemory
+from neulora.memory import InMemoryMemory
 from neulora.settings import Settings
+from neulora.turn import Relevance
 
 
 def test_file_memory_survives_a_new_instance(tmp_path: Path) -> None:
@@ -44,8 +46,8 @@ def test_settings_read_the_documented_variables() -> None:
 
 
 def test_chroma_freshness_is_a_setting_the_retriever_gets(tmp_path: Path) -> None:
-    from neulora.config import build_retriever
-    from neulora.embeddings import HashingEmbedder
+    from neulora._assemble import build_retriever
+    from neulora.embedders import HashingEmbedder
 
     assert Settings.load(environ={}).chroma_freshness == 1.0
     settings = Settings.load(environ={"NEULORA_CHROMA_FRESHNESS": "0.25", "NEULORA_CHROMA_PATH": str(tmp_path)})

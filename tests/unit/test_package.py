@@ -8,7 +8,7 @@ from pathlib import Path
 
 def test_the_four_classes_import_from_neulora_without_heavy_libraries() -> None:
     code = ("import sys; from neulora import CentroidRouter, ChromaRetriever, HFStyleClient, Pipeline; "
-            "from neulora.embeddings import HashingEmbedder, TransformersEmbedder, HFInferenceEmbedder; "
+            "from neulora.embedders import HashingEmbedder, TransformersEmbedder, HFInferenceEmbedder; "
             "print(sorted(m for m in ('chromadb', 'torch', 'transformers', 'huggingface_hub') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -18,7 +18,7 @@ def test_every_exported_name_exists() -> None:
     import neulora
 
     assert all(hasattr(neulora, name) for name in neulora.__all__)
-    assert issubclass(neulora.RouterFileError, neulora.ConfigError) and issubclass(neulora.ConfigError, ValueError)
+    assert issubclass(neulora.errors.RouterFileError, neulora.ConfigError) and issubclass(neulora.ConfigError, ValueError)
 
 
 PACKAGE = Path(__file__).resolve().parents[2] / "neulora"
@@ -79,19 +79,19 @@ def test_the_package_has_no_import_cycle_not_even_through_lazy_imports() -> None
 
 def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph = package_imports()
-    graph["neulora.styles"] = {*graph["neulora.styles"], "neulora.pipeline"}  # as if styles imported pipeline
+    graph["neulora._styles"] = {*graph["neulora._styles"], "neulora.pipeline"}  # as if styles imported pipeline
     assert find_cycle(graph) is not None
 
 
 def test_configuration_never_imports_the_pipeline_or_the_demo() -> None:
     graph = package_imports()
-    reach, todo = set(), ["neulora.config"]
+    reach, todo = set(), ["neulora._assemble"]
     while todo:
         for dep in graph.get(todo.pop(), ()):
             if dep not in reach:
                 reach.add(dep)
                 todo.append(dep)
-    assert "neulora.pipeline" not in reach and "neulora.demo" not in reach
+    assert "neulora.pipeline" not in reach and "neulora.cli" not in reach
 
 
 def test_public_classes_stay_small() -> None:

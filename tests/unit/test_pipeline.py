@@ -9,11 +9,15 @@ from typing import Any
 import pytest
 
 from neulora import GenerationError, InvalidInputError, Passage
-from neulora.embeddings import HashingEmbedder
-from neulora.memory import InMemoryMemory, Turn
-from neulora.pipeline import Event, Pipeline, PolicyAdvisor, SmallTalkRule
-from neulora.prompts import POLICY_TAGS, PromptSet
+from neulora.embedders import HashingEmbedder
+from neulora.memory import Turn
+from neulora.memory import InMemoryMemory
+from neulora.pipeline import Pipeline
 from neulora.testing import CountingEmbedder, FakeRetriever, FakeRouter, FakeStyleClient
+from neulora.turn import Event
+from neulora.turn import PolicyAdvisor
+from neulora.turn._prompts import POLICY_TAGS, PromptSet
+from neulora.turn import SmallTalkRule
 
 PASSAGES = [
     Passage("로그함수는 지수함수의 역함수이다.", 0.82, "/notes/log.md", None, "p1", {"section": "로그함수"}),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from neulora import ChromaRetriever
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 
 
 class SlowEmbedder:

@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 
-from neulora.embeddings import HashingEmbedder
+from neulora.embedders import HashingEmbedder
 from neulora.errors import ConfigError
-from neulora.followup import FollowUp
-from neulora.relevance import CALIBRATED, UNKNOWN, Relevance
-from neulora.retrieval import Passage
+from neulora.store import Passage
+from neulora.turn import FollowUp
+from neulora.turn._relevance import CALIBRATED, UNKNOWN, Relevance
 
 
 def passages(*scores: float) -> list[Passage]:
@@ -72,7 +72,7 @@ def test_bge_m3_keeps_todays_floor_and_unmeasured_embedders_get_a_margin_only() 
 
 
 def test_the_universal_sentence_encoder_gets_its_measured_rule() -> None:
-    use = pytest.importorskip("neulora.embeddings_use")
+    use = pytest.importorskip("neulora.embedders")
     rule = Relevance.for_embedder(use.UniversalSentenceEncoder())
     assert rule == Relevance(floor=0.04, margin=0.15)
     assert rule in dict(CALIBRATED).values()

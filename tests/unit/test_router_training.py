@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from neulora import CentroidRouter, ConfigError, InvalidInputError
-from neulora.embeddings import HashingEmbedder
-from neulora.router import FallbackRule
+from neulora.embedders import HashingEmbedder
+from neulora.routing import FallbackRule
 from neulora.train import LinearHead, evaluate, fit, fit_threshold, from_examples
 
 

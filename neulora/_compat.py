@@ -1,0 +1,151 @@
+"""Import paths of the flat layout, kept for one release: they still work, and warn.
+
+``import neulora.embeddings`` finds :class:`_Finder` (it is asked only after the real modules were looked for),
+which makes a module whose attributes come, lazily, from the new places; a moved name asked of a package that kept
+its name (``neulora.hf.classify``) is looked up the same way. Both warn with :class:`DeprecationWarning`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from types import ModuleType
+from typing import Any
+
+# old module -> the modules its names live in now (the first is where users should import from)
+MOVED: dict[str, tuple[str, ...]] = {
+    "aio": ("neulora._streams", "neulora._pump", "neulora.generation._async"),
+    "chroma": ("neulora.store._chroma",),
+    "chunking": ("neulora.store", "neulora.store._chunking"),
+    "cli_chat": ("neulora.cli._chat",),
+    "cli_eval": ("neulora.cli._eval",),
+    "collection": ("neulora.store", "neulora.store._collection"),
+    "completion": ("neulora.hf._completion",),
+    "config": ("neulora._assemble",),
+    "deadline": ("neulora._deadline",),
+    "demo": ("neulora.cli._demo",),
+    "embedding_base": ("neulora.embedders", "neulora.embedders._base", "neulora.embedders._spec"),
+    "embeddings": (
+        "neulora.embedders",
+        "neulora.embedders._transformers",
+        "neulora.embedders._hashing",
+        "neulora.embedders._build",
+        "neulora.embedders._spec",
+        "neulora.embedders._base",
+    ),
+    "embeddings_api": ("neulora.embedders", "neulora.embedders._api"),
+    "embeddings_use": ("neulora.embedders", "neulora.embedders._use"),
+    "exact": ("neulora.store._exact",),
+    "filters": ("neulora.store", "neulora.store._filters"),
+    "followup": ("neulora.turn", "neulora.turn._follow_up"),
+    "hf_async": ("neulora.hf._async_clients", "neulora.hf._retry"),
+    "ingest": ("neulora.store", "neulora.store._ingest"),
+    "languages": ("neulora._languages",),
+    "loaders": ("neulora.store", "neulora.store._loaders"),
+    "local_llm": ("neulora.generation", "neulora.generation._transformers"),
+    "memory_redis": ("neulora.memory", "neulora.memory._redis"),
+    "metrics": ("neulora.train", "neulora.train._metrics"),
+    "paging": ("neulora.store._paging",),
+    "pdf": ("neulora.store._pdf",),
+    "prompts": ("neulora.turn", "neulora.turn._prompts"),
+    "relevance": ("neulora.turn", "neulora.turn._relevance"),
+    "retry": ("neulora.hf", "neulora.hf._policy"),
+    "routerfile": ("neulora.routing", "neulora.routing._file"),
+    "samples": ("neulora.train", "neulora.train._samples"),
+    "serve": ("neulora.server", "neulora.server._app", "neulora.server._middleware"),
+    "serve_api": ("neulora.server._wire",),
+    "stamps": ("neulora.store._stamps",),
+    "styles": ("neulora._styles",),
+    "text": ("neulora._checks", "neulora._redact"),
+    "validate": ("neulora.routing._checks",),
+}
+
+# packages and faces that kept their name: where the names they no longer hold went
+KEPT: dict[str, tuple[str, ...]] = {
+    "neulora.cli": ("neulora.cli._main", "neulora.cli._chat"),
+    "neulora.generation": (
+        "neulora.generation._result",
+        "neulora.generation._cleaning",
+        "neulora.generation._async",
+        "neulora._streams",
+    ),
+    "neulora.hf": (
+        "neulora.hf._auth",
+        "neulora.hf._clients",
+        "neulora.hf._errors",
+        "neulora.hf._retry",
+        "neulora.hf._download",
+        "neulora._redact",
+    ),
+    "neulora.memory": ("neulora.memory._base", "neulora.memory._file"),
+    "neulora.router": ("neulora.routing", "neulora.routing._centroid", "neulora._styles"),
+    "neulora.testing": ("neulora.testing._fakes", "neulora.testing._stub_server"),
+    "neulora.train": ("neulora.train._fit", "neulora.train._metrics"),
+    "neulora.turn": ("neulora.turn._answer", "neulora.turn._state", "neulora._checks"),
+}
+
+
+def moved(package: str, name: str) -> Any:
+    """``name`` of a kept package, from where it went (with a warning); AttributeError if it never was there."""
+    for place in KEPT.get(package, ()):
+        module = importlib.import_module(place)
+        if name in vars(module) and not name.startswith("__"):
+            _warn(f"{package}.{name}", _public(place), stacklevel=4)  # past __getattr__
+            return vars(module)[name]
+    raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+
+def install() -> None:
+    """Let the old paths import (once per process: the finder goes last on ``sys.meta_path``)."""
+    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.append(_Finder())
+
+
+class _Finder:
+    """Finds ``neulora.<old>`` for the names in :data:`MOVED`, after every real module was looked for."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        package, _, old = fullname.rpartition(".")
+        if package != "neulora" or old not in MOVED:
+            return None
+        from importlib.util import spec_from_loader
+
+        return spec_from_loader(fullname, _Loader())
+
+
+class _Loader:
+    """Makes an alias module: its attributes are looked up in the new places when first asked for."""
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        places = MOVED[module.__name__.rpartition(".")[2]]
+        _warn(module.__name__, places[0])
+
+        def __getattr__(name: str) -> Any:
+            for place in places:
+                found = importlib.import_module(place)
+                if name in vars(found) and not name.startswith("__"):
+                    return vars(found)[name]
+            raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        module.__doc__ = f"Deprecated alias of {places[0]}."
+
+
+def _public(place: str) -> str:
+    """The public package of a private module (``neulora.hf._auth`` -> ``neulora.hf``)."""
+    parts = place.split(".")
+    while parts and parts[-1].startswith("_"):
+        parts.pop()
+    return ".".join(parts)
+
+
+def _warn(old: str, new: str, *, stacklevel: int = 3) -> None:
+    warnings.warn(
+        f"{old} is deprecated and goes in the next release: import from {new}",
+        DeprecationWarning,
+        stacklevel=stacklevel,  # the importing line (the import system's own frames are skipped)
+    )

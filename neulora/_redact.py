@@ -1,0 +1,41 @@
+"""Redaction: secrets out of every message, repr and chained error."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .errors import (
+    UpstreamError,
+)
+
+
+def redacted(exc: BaseException, redact: Callable[[str], str], *, depth: int = 0) -> UpstreamError:
+    """A copy of ``exc`` and its causes that holds no secret, to chain typed errors ``from``.
+
+    huggingface_hub's exceptions keep the server's response (a body that may echo the Authorization header):
+    chaining them would put the token into every logged traceback, so only their type and redacted text travel.
+    """
+    copy = UpstreamError(f"{type(exc).__module__}.{type(exc).__qualname__}: {redact(str(exc))}")
+    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if inner is not None and depth < 8:
+        copy.__cause__ = redacted(inner, redact, depth=depth + 1)
+    return copy
+
+
+_USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` in ``text`` (error bodies may echo request headers)."""
+    return text.replace(secret, "***") if secret else text
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` in it replaced by ``***``.
+
+    >>> redact_url("http://user:s3cret@engine:8080/v1")
+    'http://user:***@engine:8080/v1'
+    """
+    # Greedy up to the last "@" of the word: a password may hold "/" or "@"; hiding too much beats too little.
+    return _USERINFO.sub(r"\1***@", text)

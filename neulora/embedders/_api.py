@@ -1,0 +1,114 @@
+"""Embeddings from the Hugging Face Inference API (or a server speaking its protocol), sync and async, retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ConfigError, EmbeddingError
+from ..hf._auth import HFAuth, Remote
+from ..hf._clients import inference_client
+from ..hf._policy import RetryPolicy
+from ..hf._retry import call_with_retry
+from ._base import check_texts, l2_normalize
+from ._spec import EmbedderSpec
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+logger = logging.getLogger(__name__)
+
+class HFInferenceEmbedder:
+    """The same vectors through the Hugging Face Inference API (``feature_extraction``), one request per batch.
+
+    >>> emb = HFInferenceEmbedder(token="hf_...")  # doctest: +SKIP
+    >>> emb.embed(["수열의 합"]).shape  # doctest: +SKIP
+    (1, 1024)
+    """
+
+    def __init__(self, model: str = "BAAI/bge-m3", *, token: str | None = None, provider: str | None = None,
+                 base_url: str | None = None, batch_size: int = 32, dim: int = 1024, timeout: float = 60.0,
+                 retry: RetryPolicy | None = None) -> None:
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (batch_size, dim)):
+            raise ConfigError(f"batch_size and dim must be positive ints, got {batch_size!r} and {dim!r}")
+        remote = Remote(token, provider, base_url, timeout)
+        self.model = model
+        self.provider, self.base_url, self.timeout = remote.provider, remote.base_url, remote.timeout
+        self.batch_size = batch_size
+        self.retry = retry or RetryPolicy()
+        self._dim = dim
+        self._token_arg = token
+        self._client: Any = None
+        self._auth: HFAuth | None = None
+        self._sessions: Any = None  # the async calls' connection pools, made on first async use
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}:cls"
+
+    def spec(self) -> EmbedderSpec:
+        """How to build this embedder again (stored in router files)."""
+        return EmbedderSpec("hf-api", self.model, self._dim, "cls")
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def __repr__(self) -> str:
+        where = self.base_url or self.provider or "hf-inference"
+        return f"HFInferenceEmbedder(model={self.model!r}, via={where!r})"
+
+    def _connect(self) -> tuple[Any, HFAuth]:
+        if self._client is None or self._auth is None:
+            self._auth = HFAuth.resolve(self._token_arg)
+            self._client = inference_client(self._auth, url=self.base_url, provider=self.provider,
+                                            timeout=self.timeout, headers=self.retry.headers())
+        return self._client, self._auth
+
+    def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        items, (client, auth) = check_texts(texts), self._connect()
+        model, where = None if self.base_url else self.model, f"feature extraction with {self.model!r}"
+        out = [self._vectors(call_with_retry(partial(client.feature_extraction, batch, model=model), auth=auth,
+                                             policy=self.retry, where=where, base=EmbeddingError, url=self.base_url),
+                             len(batch)) for batch in self._batches(items)]
+        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self._dim), dtype=np.float32)
+
+    async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """:meth:`embed` on the event loop (``AsyncInferenceClient`` over a pool shared per loop)."""
+        from ..hf._async_clients import AsyncSessions, async_inference_client
+        from ..hf._retry import acall_with_retry
+
+        self._sessions = self._sessions or AsyncSessions()
+        items, auth = check_texts(texts), self._connect()[1]
+        model, where = None if self.base_url else self.model, f"feature extraction with {self.model!r}"
+        out = []
+        for batch in self._batches(items):
+            client = async_inference_client(auth, self._sessions.get(), url=self.base_url, provider=self.provider,
+                                            timeout=self.timeout, headers=self.retry.headers())
+            try:
+                raw = await acall_with_retry(partial(client.feature_extraction, batch, model=model), auth=auth,
+                                             policy=self.retry, where=where, base=EmbeddingError, url=self.base_url)
+            finally:
+                await client.close()
+            out.append(self._vectors(raw, len(batch)))
+        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self._dim), dtype=np.float32)
+
+    def _batches(self, items: list[str]) -> list[list[str]]:
+        logger.info("feature_extraction %s: %d texts", self.model, len(items))
+        return [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+
+    def _vectors(self, raw: Any, n: int) -> NDArray[np.float32]:
+        """Check one batch's answer: ``n`` finite vectors of the right width (token-level output: the CLS row)."""
+        try:
+            arr = np.asarray(raw, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise EmbeddingError(f"{self.model!r} returned something that is not vectors: {exc}") from None
+        arr = arr[:, 0, :] if arr.ndim == 3 else arr
+        if arr.shape != (n, self._dim) or not np.all(np.isfinite(arr)):
+            raise EmbeddingError(f"{self.model!r} returned shape {arr.shape} (expected ({n}, {self._dim})) "
+                                 "or values that are not finite")
+        return arr

@@ -1,0 +1,129 @@
+"""Hugging Face failures, classified: what kind, which status, whether a retry or another model may help."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import (
+    AuthError,
+    EndpointTimeoutError,
+    GenerationError,
+    ModelUnavailableError,
+    NeuloraError,
+    QuotaError,
+    RateLimitError,
+)
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed call, classified: what kind, which HTTP status, whether a retry may help, the server's hint."""
+
+    kind: str  # "http", "timeout", "connection", "stream", "offline", "response", "deadline"
+    status: int | None
+    message: str
+    retryable: bool
+    retry_after: float | None = None
+
+    @property
+    def fallback_allowed(self) -> bool:
+        """Whether another model could succeed where this one failed (not for auth, quota or bad requests)."""
+        return self.kind != "offline" and (self.status is None or self.status in RETRYABLE_STATUS
+                                           or self.status == 404)
+
+    def to_error(self, where: str, token_hint: str, base: type[NeuloraError] = GenerationError) -> NeuloraError:
+        """The typed error for this failure at ``where``; ``base`` is the class for failures without a leaf."""
+        s = self.status
+        if s in (401, 403):
+            return AuthError(f"{where}: HTTP {s}, the token was refused ({token_hint}): {self.message}")
+        if s == 402:
+            return QuotaError(f"{where}: HTTP 402, the account's inference credits are depleted: {self.message}")
+        if s == 404:
+            return ModelUnavailableError(
+                f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated Inference Endpoint "
+                f"(give its URL as the style's target) or a multi-LoRA server (base_url plus adapter names): "
+                f"{self.message}"
+            )
+        if s == 429:
+            return RateLimitError(f"{where}: HTTP 429, rate limited after retries: {self.message}")
+        if s in (503, 504) or self.kind in ("timeout", "deadline"):
+            return EndpointTimeoutError(f"{where}: still unavailable after retries ({self.message})")
+        return base(f"{where}: {self.message}")
+
+
+def http_errors() -> tuple[type[Exception], ...]:
+    """The exception classes a huggingface_hub call raises that :func:`classify` understands."""
+    import httpx2
+    from huggingface_hub.errors import OfflineModeIsEnabled
+
+    return (httpx2.HTTPError, OfflineModeIsEnabled)
+
+
+def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
+    """Turn an exception raised by huggingface_hub/httpx2 into a :class:`Failure` (messages redacted)."""
+    import httpx2
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        InferenceTimeoutError,
+        OfflineModeIsEnabled,
+        OverloadedError,
+        TextGenerationError,
+    )
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return Failure("offline", None, "HF_HUB_OFFLINE is set, so huggingface_hub refuses every request "
+                                        "(even to 127.0.0.1): unset it to reach this server", False)
+    if isinstance(exc, HfHubHTTPError) and getattr(exc, "response", None) is not None:
+        response = exc.response
+        status = int(response.status_code)
+        hint = _retry_after(response.headers.get("Retry-After"))
+        body = _body(response)
+        if hint is None and isinstance(body, dict):
+            hint = _seconds(body.get("estimated_time"))
+        detail = body.get("error") if isinstance(body, dict) and body.get("error") else response.reason_phrase
+        return Failure("http", status, redact(f"HTTP {status}: {detail}"), status in RETRYABLE_STATUS, hint)
+    if isinstance(exc, (InferenceTimeoutError, httpx2.TimeoutException)):
+        return Failure("timeout", None, redact(f"timed out: {exc}"), True)
+    if isinstance(exc, httpx2.TransportError):
+        return Failure("connection", None, redact(f"{type(exc).__name__}: {exc}"), True)
+    if isinstance(exc, OverloadedError):
+        return Failure("stream", 503, redact(f"overloaded: {exc}"), True)
+    if isinstance(exc, TextGenerationError):
+        return Failure("stream", 400, redact(f"{type(exc).__name__}: {exc}"), False)
+    return Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+        return None
+    return max(0.0, min(float(value), 3600.0))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return _seconds(float(value))
+    except ValueError:
+        pass
+    import email.utils  # only for the rare HTTP-date form (it pulls in socket)
+
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return _seconds(parsed.timestamp() - time.time())
+
+
+def _body(response: Any) -> Any:
+    try:
+        response.read()
+        return json.loads(response.text)
+    except (ValueError, RuntimeError, OSError):
+        return None

@@ -1,0 +1,77 @@
+"""How failed remote calls are retried: backoff with jitter, server hints honoured, one total deadline.
+
+huggingface_hub does not retry 503 (model loading) or 429 (rate limit): :class:`RetryPolicy` decides what is
+retried and how long to wait; :mod:`neulora.hf` classifies the failures and runs the loop.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+
+
+def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"RetryPolicy {name} must be a finite number, got {value!r}")
+    if value < low or (low_open and value == low):
+        raise ConfigError(f"RetryPolicy {name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed calls are retried: exponential backoff with jitter, server hints honoured, a total deadline.
+
+    ``sleep`` and ``clock`` are injectable so that tests measure waits without waiting. ``scale_up_timeout``
+    (seconds) is sent as ``X-Scale-Up-Timeout`` so that a scaled-to-zero Inference Endpoint holds the request
+    while it starts instead of answering 503 at once.
+
+    >>> RetryPolicy(max_attempts=3, backoff=1.0, jitter=0.0).backoff_delay(2)
+    2.0
+    """
+
+    max_attempts: int = 4
+    backoff: float = 0.5
+    max_backoff: float = 20.0
+    jitter: float = 0.25
+    deadline: float = 120.0
+    scale_up_timeout: float | None = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ConfigError(f"RetryPolicy max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        _number("backoff", self.backoff, low=0.0)
+        _number("max_backoff", self.max_backoff, low=0.0)
+        _number("deadline", self.deadline, low=0.0, low_open=True)
+        if _number("jitter", self.jitter, low=0.0) > 1:
+            raise ConfigError(f"RetryPolicy jitter must be between 0 and 1, got {self.jitter!r}")
+        if self.scale_up_timeout is not None:
+            _number("scale_up_timeout", self.scale_up_timeout, low=0.0, low_open=True)
+
+    def backoff_delay(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
+        base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
+        return float(base * (1 + self.jitter * self.rng.random()))
+
+    def next_delay(self, attempt: int, retryable: bool, retry_after: float | None, started: float) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up (not retryable, out of tries or time)."""
+        if not retryable or attempt >= self.max_attempts:
+            return None
+        delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
+        if not math.isfinite(delay) or delay < 0:  # a server hint of -5 or NaN: fall back to our own backoff
+            delay = self.backoff_delay(attempt)
+        if self.clock() + delay - started > self.deadline:
+            return None
+        return delay
+
+    def headers(self) -> dict[str, str]:
+        """Extra request headers this policy asks for."""
+        return {"X-Scale-Up-Timeout": str(int(self.scale_up_timeout))} if self.scale_up_timeout else {}

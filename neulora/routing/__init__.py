@@ -1,0 +1,9 @@
+"""Routing a question to a teaching style: the router, its decisions, and its file."""
+
+from __future__ import annotations
+
+from ._centroid import CentroidRouter, format_router_input, format_router_inputs
+from ._decision import FallbackRule, RouteBatch, RouteDecision
+from ._file import RouterSpec, load_spec
+
+__all__ = ["CentroidRouter", "FallbackRule", "RouteBatch", "RouteDecision", "RouterSpec", "format_router_input", "format_router_inputs", "load_spec"]

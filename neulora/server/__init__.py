@@ -1,0 +1,7 @@
+"""``neulora serve``: the pipeline behind an OpenAI-compatible HTTP API, with a chat page at ``/``."""
+
+from __future__ import annotations
+
+from ._app import GCTuning, ServeOptions, create_app, run
+
+__all__ = ["GCTuning", "ServeOptions", "create_app", "run"]

@@ -1,0 +1,216 @@
+"""Classification metrics for routers: accuracy, macro-F1, per-style scores, the confusion matrix and baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+@dataclass(frozen=True, slots=True)
+class StyleScore:
+    """Precision, recall and F1 of one style, with its support (true examples)."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What a router that ignores its input scores on the same labels: the floor to beat.
+
+    ``majority`` always answers the most frequent true style (``style``); ``uniform`` answers a style drawn
+    uniformly at random, and its figures are those of its expected confusion matrix.
+
+    >>> Baseline("majority", 0.4, 0.143, style="socratic")
+    Baseline('majority' 'socratic', accuracy=0.400, macro_f1=0.143)
+    """
+
+    name: str
+    accuracy: float
+    macro_f1: float
+    style: str | None = None
+
+    def __repr__(self) -> str:
+        what = f"{self.name!r}" + (f" {self.style!r}" if self.style else "")
+        return f"Baseline({what}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        out: dict[str, Any] = {"accuracy": self.accuracy, "macro_f1": self.macro_f1}
+        return out | ({"style": self.style} if self.style is not None else {})
+
+
+@dataclass(frozen=True, slots=True)
+class RouterReport:
+    """How well a router's decisions match labelled data, next to the majority and uniform baselines.
+
+    ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``; ``router`` names the
+    head that scored the styles (``centroid``, ``linear``, ``mlp2``) and ``embedder`` the vectors it read.
+
+    >>> r = report_from_predictions(["direct", "socratic"], [0, 1, 1, 1], [0, 1, 0, 1], [False] * 4,
+    ...                             router="linear", embedder="hash-v1")
+    >>> r, r.majority.accuracy, r.uniform.accuracy
+    (RouterReport(linear on 'hash-v1', n=4, accuracy=0.750, macro_f1=0.733), 0.75, 0.5)
+    """
+
+    styles: tuple[str, ...]
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_style: dict[str, StyleScore]
+    confusion: tuple[tuple[int, ...], ...]
+    fallback_share: float
+    majority: Baseline
+    uniform: Baseline
+    router: str = ""
+    embedder: str = ""
+    previous_style: Baseline | None = None  # "the same style as the tutor's previous move" (rows with prev_label)
+
+    def __repr__(self) -> str:
+        who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
+        return f"RouterReport({who}n={self.n}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "router": self.router,
+            "embedder": self.embedder,
+            "styles": list(self.styles),
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "fallback_share": self.fallback_share,
+            "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict(),
+                          **({"previous_style": self.previous_style.to_dict()} if self.previous_style else {})},
+            "warning": self.verdict() or None,
+            "per_style": {
+                s: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
+                for s, m in self.per_style.items()
+            },
+            "confusion": [list(r) for r in self.confusion],
+        }
+
+    def format(self) -> str:
+        """A plain-text table for terminals."""
+        width = max(12, *(len(s) + 2 for s in self.styles))
+        maj, uni = self.majority, self.uniform
+        lines = [
+            f"router={self.router or '?'}  embedder={self.embedder or '?'}",
+            f"n={self.n}  accuracy={self.accuracy:.3f}  macro-F1={self.macro_f1:.3f}  "
+            f"routed to fallback={self.fallback_share:.1%}",
+            f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} macro-F1={maj.macro_f1:.3f}; "
+            f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}"
+            + (f"; previous style accuracy={self.previous_style.accuracy:.3f} "
+               f"macro-F1={self.previous_style.macro_f1:.3f}" if self.previous_style else ""),
+            "",
+            f"{'style':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+        ]
+        for s, m in self.per_style.items():
+            lines.append(f"{s:<{width}}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10d}")
+        column = max(10, *(len(s) + 2 for s in self.styles))  # whole style names, never cut
+        header = " " * width + "".join(f"{s:>{column}}" for s in self.styles)
+        lines += ["", "confusion (rows: true, columns: routed)", header]
+        for s, row in zip(self.styles, self.confusion, strict=True):
+            lines.append(f"{s:<{width}}" + "".join(f"{c:>{column}d}" for c in row))
+        verdict = self.verdict()
+        if verdict:
+            lines += ["", verdict]
+        return "\n".join(lines)
+
+    def verdict(self) -> str:
+        """A plain sentence when the router does worse than a baseline on accuracy or macro-F1, else ``""``.
+
+        >>> bad = report_from_predictions(["direct", "socratic"], [0, 0, 0, 1], [1, 0, 1, 0], [False] * 4)
+        >>> bad.verdict().startswith("warning: the router is below the majority baseline (always 'direct')")
+        True
+        """
+        below = []
+        bases = [(self.majority, f"the majority baseline (always {self.majority.style!r})"),
+                 (self.uniform, "the uniform baseline (a random style)")]
+        if self.previous_style is not None:
+            bases.append((self.previous_style, "the previous-style baseline (the tutor's previous move again)"))
+        for base, what in bases:
+            worse = [f"{name} {mine:.3f} < {theirs:.3f}" for name, mine, theirs in
+                     (("accuracy", self.accuracy, base.accuracy), ("macro-F1", self.macro_f1, base.macro_f1))
+                     if mine < theirs]
+            if worse:
+                below.append(f"{what}: {', '.join(worse)}")
+        if not below:
+            return ""
+        return ("warning: the router is below " + "; below ".join(below)
+                + ". It routes these rows worse than a rule that ignores the question.")
+
+
+def report_from_predictions(
+    styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike, *, router: str = "",
+    embedder: str = "", previous: Sequence[int | None] | None = None,
+) -> RouterReport:
+    """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them.
+
+    ``previous``: the style index of the tutor's previous move for each row (None where there was none): the
+    previous-style baseline answers it again (the majority style where there is none).
+    """
+    k = len(styles)
+    t = np.asarray(truth, dtype=np.int64)
+    p = np.asarray(predicted, dtype=np.int64)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (t, p), 1)
+    per_style: dict[str, StyleScore] = {}
+    for i, s in enumerate(styles):
+        tp = int(confusion[i, i])
+        routed = int(confusion[:, i].sum())
+        support = int(confusion[i].sum())
+        precision = tp / routed if routed else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_style[s] = StyleScore(precision, recall, f1, support)
+    n = int(t.size)
+    return RouterReport(
+        styles=tuple(styles),
+        n=n,
+        accuracy=float(np.trace(confusion) / n) if n else 0.0,
+        macro_f1=float(np.mean([m.f1 for m in per_style.values()])),
+        per_style=per_style,
+        confusion=tuple(tuple(int(c) for c in row) for row in confusion),
+        fallback_share=float(np.mean(np.asarray(fallback, dtype=bool))) if n else 0.0,
+        majority=_majority(styles, confusion),
+        uniform=_uniform(confusion),
+        router=router,
+        embedder=embedder,
+        previous_style=None if previous is None else _previous(styles, t, previous, confusion),
+    )
+
+
+def _previous(styles: Sequence[str], truth: NDArray[np.int64], previous: Sequence[int | None],
+              confusion: NDArray[np.int64]) -> Baseline:
+    """The baseline that answers the style of the tutor's previous move (the majority style without one)."""
+    if len(previous) != truth.size:
+        raise ValueError(f"{truth.size} rows but {len(previous)} previous styles")
+    top = int(np.argmax(confusion.sum(axis=1)))
+    guess = [top if p is None else int(p) for p in previous]
+    again = report_from_predictions(styles, truth, guess, [False] * truth.size)
+    return Baseline("previous_style", again.accuracy, again.macro_f1)
+
+
+def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
+    # Always the most frequent true style: precision = its share, recall = 1, every other style scores F1 0.
+    support = confusion.sum(axis=1)
+    n, top = int(support.sum()), int(np.argmax(support))
+    share = support[top] / n if n else 0.0
+    f1 = 2 * share / (share + 1) if n else 0.0
+    return Baseline("majority", float(share), float(f1 / len(styles)), style=styles[top])
+
+
+def _uniform(confusion: NDArray[np.int64]) -> Baseline:
+    # Each style drawn with probability 1/k: per style, expected precision = its share and recall = 1/k.
+    k = confusion.shape[0]
+    n = int(confusion.sum())
+    shares = confusion.sum(axis=1) / n if n else np.zeros(k)
+    f1 = [2 * p / (k * p + 1) if p else 0.0 for p in shares]
+    return Baseline("uniform", 1.0 / k, float(np.mean(f1)))

@@ -1,0 +1,20 @@
+"""The pieces of one turn: prompts, relevance, follow-ups, small talk, the policy, and what a turn returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._answer import Answer, AsyncTurnStream, Event, TurnStream
+from ._follow_up import FollowUp
+from ._policy import PolicyAdvisor
+from ._prompts import PromptSet
+from ._relevance import Relevance
+from ._small_talk import SmallTalkRule
+
+__all__ = ["Answer", "AsyncTurnStream", "Event", "FollowUp", "PolicyAdvisor", "PromptSet", "Relevance", "SmallTalkRule", "TurnStream"]
+
+
+def __getattr__(name: str) -> Any:
+    from .._compat import moved  # names this module held before the parts became folders
+
+    return moved(__name__, name)

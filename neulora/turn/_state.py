@@ -1,0 +1,92 @@
+"""A turn in progress: the call's checked arguments and what each step has decided."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._checks import check_encodable, check_positive_int, check_temperature
+from ..errors import InvalidInputError
+from ..memory._base import Turn
+from ..routing._decision import RouteDecision
+from ..store._passage import Passage
+from ._answer import Event
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call's checked arguments (internal to the pipeline)."""
+
+    question: str
+    session_id: str | None
+    style: str | None
+    k: int | None
+    policy: str | None
+    history: list[Turn] | None
+    generation: dict[str, Any]
+    where: dict[str, Any] | None = None
+
+
+@dataclass
+class TurnState:
+    """A turn in progress (internal to the pipeline): what each step has decided so far."""
+
+    session_id: str
+    question: str
+    history: list[Turn]
+    policy: str | None
+    forced: str | None
+    k: int
+    remember: bool
+    started: float
+    timings: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0))
+    generation: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, Any] | None = None
+    search: str = ""  # what retrieval searches: the question, or the question with the turn it leans on
+    decision: RouteDecision | None = None
+    passages: tuple[Passage, ...] = ()
+    messages: list[dict[str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+def turns_of(history: Any) -> list[Turn]:
+    """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise InvalidInputError(
+            f"history must be a list of {{'role', 'content'}} messages, got {type(history).__name__}")
+    turns: list[Turn] = []
+    pending: str | None = None
+    for i, m in enumerate(history):
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise InvalidInputError(f"history message {i} must be a dict with str 'role' and 'content'")
+        check_encodable(m["content"], what=f"history message {i}")
+        if m["role"] == "user":
+            pending = m["content"] if pending is None else f"{pending}\n{m['content']}"
+        elif m["role"] == "assistant":
+            turns.append(Turn(pending or "", m["content"], "direct"))
+            pending = None
+        elif m["role"] != "system":
+            raise InvalidInputError(f"history message {i} has role {m['role']!r}: use user, assistant or system")
+    return turns
+
+
+def options_of(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """A public method's turn options, read from its ``locals()``."""
+    return {key: arguments[key] for key in ("style", "k", "policy", "history", "max_tokens", "temperature",
+                                            "where")}
+
+
+def generation_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """One call's ``k`` and ``where`` checked, and its ``max_tokens``/``temperature`` checked and returned."""
+    where = options.get("where")
+    if where is not None and (not isinstance(where, Mapping) or not where):
+        raise InvalidInputError(f"where must be a non-empty dict of metadata conditions, got {where!r}")
+    generation = {key: options[key] for key in ("max_tokens", "temperature") if options.get(key) is not None}
+    for name in ("k", "max_tokens"):
+        if options.get(name) is not None:
+            check_positive_int(name, options[name], InvalidInputError)
+    if "temperature" in generation:
+        check_temperature(generation["temperature"], InvalidInputError)
+    return generation
