@@ -74,7 +74,7 @@ def scenarios(work: Path, port: int | None) -> dict[str, tuple[Pipeline, Callabl
     out: dict[str, tuple[Pipeline, Callable[[], ChromaRetriever] | None]] = {}
     shared = ChromaRetriever(emb, path=work / "db", collection="bench")
     shared.ingest([corpus_dir()], progress=False)
-    pipe = Pipeline(router, shared, FakeStyleClient("ok"), min_score=None)
+    pipe = Pipeline(router, shared, FakeStyleClient("ok"), relevance=None)
     out["embedded, no writer"] = (pipe, None)
     out["embedded, writer on the same retriever"] = (pipe, lambda: shared)
     out["embedded, writer on a second retriever"] = (
@@ -82,7 +82,7 @@ def scenarios(work: Path, port: int | None) -> dict[str, tuple[Pipeline, Callabl
     if port is not None:
         remote = ChromaRetriever(emb, host="127.0.0.1", port=port, collection="bench")
         remote.ingest([corpus_dir()], progress=False)
-        rpipe = Pipeline(router, remote, FakeStyleClient("ok"), min_score=None)
+        rpipe = Pipeline(router, remote, FakeStyleClient("ok"), relevance=None)
         out["server, no writer"] = (rpipe, None)
         out["server, writer on a second client"] = (
             rpipe, lambda: ChromaRetriever(emb, host="127.0.0.1", port=port, collection="bench"))

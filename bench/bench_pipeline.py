@@ -15,8 +15,7 @@ from neulora import ChromaRetriever
 from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
 from neulora.pipeline import Pipeline
-from neulora.testing import FakeStyleClient
-from neulora.testing import ChatStubServer
+from neulora.testing import ChatStubServer, FakeStyleClient
 from neulora.train import corpus_dir, exemplar_router
 
 QUESTIONS = ["로그의 정의가 뭐예요?", "왜 로그함수와 지수함수는 대칭이에요?", "수열 문제 어디서부터 시작해요?",

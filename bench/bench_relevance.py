@@ -41,11 +41,9 @@ from typing import Any
 from common import report
 
 from neulora import ChromaRetriever, Passage
-from neulora.embedders import Embedder
-from neulora.embedders import HashingEmbedder
+from neulora.embedders import Embedder, HashingEmbedder
 from neulora.train import corpus_dir
-from neulora.turn import FollowUp
-from neulora.turn import Relevance
+from neulora.turn import FollowUp, Relevance
 
 QUERIES = Path(__file__).resolve().parent / "data" / "relevance_queries.jsonl"
 HIGHMATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "highmath12.txt"

@@ -16,9 +16,7 @@ from typing import Any
 
 from common import report
 
-from neulora.embedders import Embedder
-from neulora.embedders import HashingEmbedder
-from neulora.embedders import TransformersEmbedder
+from neulora.embedders import Embedder, HashingEmbedder, TransformersEmbedder
 from neulora.routing import format_router_inputs
 from neulora.train import LinearHead, evaluate_vectors, fit_vectors
 

@@ -54,8 +54,8 @@ def proxy_app(engine: str) -> Any:
     from starlette.responses import StreamingResponse
     from starlette.routing import Route
 
-    from neulora.hf._async_clients import AsyncSessions, async_inference_client
     from neulora.hf import HFAuth
+    from neulora.hf._async_clients import AsyncSessions, async_inference_client
 
     sessions, auth = AsyncSessions(), HFAuth(None)
 

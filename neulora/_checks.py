@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from .errors import ConfigError, InvalidInputError, NeuloraError
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
-def check_text(text: Any, *, what: str = "text") -> str:
+
+def check_text(
+    text: Any, *, what: str = "text", error: type[NeuloraError] = InvalidInputError
+) -> str:
     """Return ``text`` if it is a non-blank ``str`` that can be encoded, else raise :class:`InvalidInputError`.
 
     Refused: non-``str`` values, empty or whitespace-only strings, NUL bytes, and lone surrogates
     (which no tokenizer or HTTP body can encode).
     """
     if not isinstance(text, str):
-        raise InvalidInputError(f"{what} must be a str, got {type(text).__name__}")
+        raise error(f"{what} must be a str, got {type(text).__name__}")
     if not text.strip():
-        raise InvalidInputError(f"{what} is empty or whitespace only")
+        raise error(f"{what} is empty or whitespace only")
     if "\x00" in text:
-        raise InvalidInputError(f"{what} contains a NUL byte at position {text.index(chr(0))}")
+        raise error(f"{what} contains a NUL byte at position {text.index(chr(0))}")
     return check_encodable(text, what=what)
 
 
@@ -32,32 +37,83 @@ def check_encodable(text: str, *, what: str = "text") -> str:
     return text
 
 
+def without_surrogates(text: str) -> str:
+    """``text`` without lone surrogates: an engine's JSON may escape one, and no byte of it could be sent on,
+    stored or printed (a session holding one would fail on every later turn)."""
+    return _SURROGATE.sub("", text)
+
+
 def truncate(text: str, max_chars: int) -> str:
     """Cut ``text`` to at most ``max_chars`` characters (embedding models read only the first few hundred tokens)."""
     return text if len(text) <= max_chars else text[:max_chars]
 
 
-def check_positive_int(name: str, value: Any, error: type[NeuloraError] = ConfigError) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise error(f"{name} must be a positive int, got {value!r}")
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an int (``True`` and ``False`` are not, though Python says they are)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_temperature(value: Any, error: type[NeuloraError] = ConfigError) -> None:
-    if not (_number(value) and 0 <= value <= 2):
-        raise error(f"temperature must be a number between 0 and 2, got {value!r}")
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool, not NaN, not infinite)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_options(*, k: Any, max_question_chars: Any, max_tokens: Any, min_score: Any, temperature: Any,
-                  deadline: Any) -> None:
-    """Refuse constructor options that could only fail later, naming the option and what it takes."""
-    for name, value in (("k", k), ("max_question_chars", max_question_chars), ("max_tokens", max_tokens)):
-        check_positive_int(name, value)
-    if min_score is not None and not _number(min_score):
-        raise ConfigError(f"min_score must be a number (a cosine similarity floor) or None, got {min_score!r}")
-    check_temperature(temperature)
-    if deadline is not None and not (_number(deadline) and deadline > 0):
-        raise ConfigError(f"deadline must be a positive number of seconds (or None), got {deadline!r}")
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    low: int = 1,
+    high: int | None = None,
+    error: type[NeuloraError] = ConfigError,
+) -> int:
+    """``value`` if it is an int from ``low`` (to ``high``), else ``error`` naming ``name`` and what it takes."""
+    if is_int(value) and value >= low and (high is None or value <= high):
+        return int(value)
+    if high is not None:
+        wanted = f"an int from {low} to {high}"
+    elif low == 1:
+        wanted = "a positive int"
+    else:
+        wanted = f"an int >= {low}"
+    raise error(f"{name} must be {wanted}, got {value!r}")
 
 
-def _number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    error: type[NeuloraError] = ConfigError,
+    unit: str = "",
+) -> float:
+    """``value`` as a float if it is a finite number in range (``above``: strictly greater), else ``error``."""
+    ok = is_number(value)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    ok = ok and (above is None or value > above)
+    if ok:
+        return float(value)
+    if above is not None:
+        wanted = f"a number above {above:g}{unit}"
+    elif low is not None and high is not None:
+        wanted = f"a number between {low:g} and {high:g}"
+    elif low is not None:
+        wanted = f"a number >= {low:g}"
+    else:
+        wanted = "a finite number"
+    raise error(f"{name} must be {wanted}, got {value!r}")
+
+
+def check_seconds(name: str, value: Any, error: type[NeuloraError] = ConfigError) -> float:
+    """``value`` if it is a positive, finite number of seconds, else ``error``."""
+    if is_number(value) and value > 0:
+        return float(value)
+    raise error(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def check_temperature(value: Any, error: type[NeuloraError] = ConfigError) -> float:
+    """A sampling temperature: a number from 0 to 2."""
+    if is_number(value) and 0 <= value <= 2:
+        return float(value)
+    raise error(f"temperature must be a number between 0 and 2, got {value!r}")

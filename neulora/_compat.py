@@ -11,11 +11,11 @@ import importlib
 import sys
 import warnings
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 # old module -> the modules its names live in now (the first is where users should import from)
 MOVED: dict[str, tuple[str, ...]] = {
-    "aio": ("neulora._streams", "neulora._pump", "neulora.generation._async"),
+    "aio": ("neulora._streams", "neulora._pump"),
     "chroma": ("neulora.store._chroma",),
     "chunking": ("neulora.store", "neulora.store._chunking"),
     "cli_chat": ("neulora.cli._chat",),
@@ -67,7 +67,6 @@ KEPT: dict[str, tuple[str, ...]] = {
     "neulora.generation": (
         "neulora.generation._result",
         "neulora.generation._cleaning",
-        "neulora.generation._async",
         "neulora._streams",
     ),
     "neulora.hf": (
@@ -111,7 +110,7 @@ class _Finder:
             return None
         from importlib.util import spec_from_loader
 
-        return spec_from_loader(fullname, _Loader())
+        return spec_from_loader(fullname, cast(Any, _Loader()))
 
 
 class _Loader:

@@ -3,6 +3,9 @@
 >>> pipeline = Pipeline(router, retriever, client)  # doctest: +SKIP
 >>> answer = pipeline.ask("로그함수의 그래프는 어떻게 그리나요?", session_id="learner-1")  # doctest: +SKIP
 >>> answer.style, [p.source for p in answer.passages]  # doctest: +SKIP
+
+A turn is one flow (:meth:`Pipeline._turn`, a generator of its I/O steps, see :mod:`neulora._flow`): ``ask`` and
+``stream`` drive it in the caller's thread, ``aask`` and ``astream`` on an event loop.
 """
 
 from __future__ import annotations
@@ -11,45 +14,68 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._checks import check_options, check_text
+from . import _flow
+from ._checks import check_text, is_number
 from ._languages import answer_language
-from .embedders._base import Embedder
 from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
-from .generation._async import astream_of
-from .generation._result import Generation, StyleClient
-from .memory._base import Memory, Turn, check_session_id
-from .memory._inprocess import InMemoryMemory
-from .protocols import Retriever, Router
-from .routing._decision import RouteDecision
-from .store._passage import format_context
-from .turn._answer import Answer, AsyncTurnStream, Event, TurnStream, turn_info
-from .turn._follow_up import FollowUp
-from .turn._prompts import PromptSet
-from .turn._relevance import Relevance
-from .turn._small_talk import SmallTalkRule
-from .turn._state import Call, TurnState, generation_options, options_of, turns_of
+from .memory import InMemoryMemory, Turn
+from .memory._base import check_session_id
+from .routing import RouteDecision
+from .store import format_context
+from .turn import (
+    Answer,
+    AsyncTurnStream,
+    Event,
+    PolicyAdvisor,
+    PromptSet,
+    QuestionRules,
+    Relevance,
+    TurnOptions,
+    TurnStream,
+)
+from .turn._answer import turn_info
+from .turn._state import Call, TurnState, turns_of
+from .turn._steps import Embed, Generate
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import numpy as np
     from numpy.typing import NDArray
 
+    from .embedders import Embedder
+    from .generation import Generation, StyleClient
+    from .memory import Memory
+    from .protocols import Retriever, Router
     from .settings import Settings
-from .turn._policy import PolicyAdvisor
+    from .turn._options import TurnChanges
+
+__all__ = ["Pipeline"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FOLLOW_UP, DEFAULT_SMALL_TALK = FollowUp(), SmallTalkRule()  # frozen: shared defaults are safe
-
-
-Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # the routing and the search vector
+Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # routing, search
 
 
 class Pipeline:
-    """Routes a learner's question, retrieves context, generates the answer in that style, and remembers."""
+    """Routes a learner's question, retrieves context, generates the answer in that style, and remembers.
+
+    ``options`` are every turn's defaults (a call changes them for its turn with keywords); ``relevance`` decides
+    which passages reach the prompt: ``"auto"`` (the embedder's calibrated rule), a score floor, a
+    :class:`~neulora.turn.Relevance`, or None (all of them); ``rules`` say how a question is read;
+    ``policy_advisor`` refreshes a session's policy every few turns; ``on_event`` sees each event as it happens.
+
+    >>> from neulora.embedders import HashingEmbedder
+    >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
+    >>> e = HashingEmbedder(dim=32)
+    >>> pipeline = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?"), options=TurnOptions(k=2))
+    >>> pipeline.ask("2+2=5?", max_tokens=64).text
+    'Why?'
+    """
 
     def __init__(
         self,
@@ -59,160 +85,112 @@ class Pipeline:
         *,
         memory: Memory | None = None,
         prompts: PromptSet | None = None,
-        k: int = 4,
-        min_score: float | Literal["auto"] | None = "auto",
-        relevance: Relevance | None = None,
-        follow_up: FollowUp | None = DEFAULT_FOLLOW_UP,
-        small_talk: Callable[[str], bool] | None = DEFAULT_SMALL_TALK,
-        max_question_chars: int = 4000,
-        max_tokens: int = 512,
-        temperature: float = 0.7,
+        options: TurnOptions = TurnOptions(),
+        relevance: Relevance | float | Literal["auto"] | None = "auto",
+        rules: QuestionRules = QuestionRules(),
         policy_advisor: PolicyAdvisor | None = None,
-        route_with_history: bool = False,
         on_event: Callable[[Event], None] | None = None,
-        deadline: float | None = 120.0,
     ) -> None:
-        for name, part, needs in (("router", router, ("route", "route_vector")), ("client", client, ("generate",
-                                                                                                    "stream"))):
-            if not all(callable(getattr(part, method, None)) for method in needs):
-                raise ConfigError(f"{name} must have {' and '.join(needs)} methods (see neulora.protocols), got "
-                                  f"{type(part).__name__}")
-        check_options(k=k, max_question_chars=max_question_chars, max_tokens=max_tokens,
-                      min_score=None if min_score == "auto" else min_score, temperature=temperature, deadline=deadline)
-        self.deadline = deadline
-        self.router, self.retriever, self.client = router, retriever, client
+        _check_part("router", router, ("route", "route_vector"))
+        _check_part("client", client, ("generate", "stream"))
+        if not isinstance(options, TurnOptions):
+            raise ConfigError(f"options must be a TurnOptions, got {type(options).__name__}")
+        if not isinstance(rules, QuestionRules):
+            raise ConfigError(f"rules must be a QuestionRules, got {type(rules).__name__}")
+        self.router = router
+        self.retriever = retriever
+        self.client = client
         self.memory: Memory = memory if memory is not None else InMemoryMemory()
         self.prompts = prompts or PromptSet()
-        self.k, self.follow_up = k, follow_up
-        # which passages reach the prompt: the embedder's calibrated rule unless a floor (or None: all) is given
-        self.relevance = relevance or (Relevance.for_embedder(retriever.embedder) if min_score == "auto" and retriever
-                                       else Relevance(floor=min_score) if isinstance(min_score, (int, float))
-                                       else Relevance.none())
-        self.small_talk = small_talk
-        self.max_question_chars = max_question_chars
-        self.max_tokens, self.temperature = max_tokens, temperature
+        self.options = options
+        self.relevance = _relevance(relevance, retriever)
+        self.rules = rules
         self.policy_advisor = policy_advisor
-        self.route_with_history = route_with_history
         self.on_event = on_event
         # A client that writes only some languages says so (``languages``): other questions are answered in its own.
         self._languages: tuple[str, ...] | None = getattr(client, "languages", None)
         missing = [s for s in router.styles if s not in self.prompts.system]
         if missing:
             raise ConfigError(f"no system prompt for style(s) {missing}")
+        if options.style is not None and options.style not in router.styles:
+            raise ConfigError(f"unknown style {options.style!r}: expected one of {list(router.styles)}")
 
     @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> Pipeline:
-        """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them."""
+    def from_settings(cls, settings: Settings, **parts: Any) -> Pipeline:
+        """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them.
+
+        ``parts`` are constructor keywords (``memory=...``, ``options=...``); they win over the settings.
+        """
         from ._assemble import build_parts
 
-        parts = build_parts(settings)
-        options.setdefault("k", parts.k)
-        options.setdefault("min_score", "auto" if parts.min_score is None else parts.min_score)
-        return cls(parts.router, parts.retriever, parts.client, **options)
+        built = build_parts(settings)
+        parts.setdefault("options", TurnOptions(k=built.k))
+        parts.setdefault("relevance", "auto" if built.min_score is None else built.min_score)
+        return cls(built.router, built.retriever, built.client, **parts)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | str | os.PathLike[str], **options: Any) -> Pipeline:
+    def from_config(
+        cls, config: Mapping[str, Any] | str | os.PathLike[str], **parts: Any
+    ) -> Pipeline:
         """Build from a dict (explicit: it beats the environment) or a JSON file (the environment beats it)."""
         from .settings import Settings
 
-        settings = Settings.load(overrides=config) if isinstance(config, Mapping) else Settings.load(file=config)
-        return cls.from_settings(settings, **options)
+        if isinstance(config, Mapping):
+            settings = Settings.load(overrides=config)
+        else:
+            settings = Settings.load(file=config)
+        return cls.from_settings(settings, **parts)
 
     @classmethod
-    def from_env(cls, **options: Any) -> Pipeline:
+    def from_env(cls, **parts: Any) -> Pipeline:
         """Build the production setup from environment variables (see :mod:`neulora.settings`)."""
         from .settings import Settings
 
-        return cls.from_settings(Settings.load(), **options)
+        return cls.from_settings(Settings.load(), **parts)
 
     def __repr__(self) -> str:
-        return f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
+        return (
+            f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
+        )
 
     # -- public -------------------------------------------------------------------------------------
-    def ask(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
-            policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
-            max_tokens: int | None = None, temperature: float | None = None,
-            where: Mapping[str, Any] | None = None) -> Answer:
+    def ask(
+        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+    ) -> Answer:
         """Answer one question: one embedding and one LLM call on the default path.
 
-        Options: ``style`` (force one), ``k``, ``policy``, ``max_tokens``, ``temperature`` (this turn only),
-        ``where`` (a Chroma metadata filter for the notes, e.g. ``{"source": "notes/ch3.md"}``), and ``history``
-        (earlier ``{"role", "content"}`` messages that replace the session's: the turn is then neither read from
-        nor written to memory).
+        ``options`` change this turn's :class:`~neulora.turn.TurnOptions` (``style``, ``k``, ``policy``,
+        ``history``, ``where``, ``max_tokens``, ``temperature``, ``deadline``).
         """
-        turn = self._prepare(self._call(question, session_id, options_of(locals())))
-        t0 = time.perf_counter()
-        generation = self.client.generate(self._style(turn), turn.messages, **self._options(turn))
-        turn.timings["generate"] = time.perf_counter() - t0
-        return self._finish(turn, generation)
+        return _flow.run(self._turn(self._call(question, session_id, options), streaming=False))
 
-    def stream(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
-               policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
-               max_tokens: int | None = None, temperature: float | None = None,
-               where: Mapping[str, Any] | None = None) -> TurnStream:
+    def stream(
+        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+    ) -> TurnStream:
         """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events (options as in ask).
 
         The arguments are checked now; the turn runs as the stream is read.
         """
-        call = self._call(question, session_id, options_of(locals()))
+        call = self._call(question, session_id, options)
+        return TurnStream(lambda: self._turn(call, streaming=True))
 
-        def produce() -> Generator[Event, None, Answer]:
-            turn = self._prepare(call)
-            yield from turn.events
-            t0 = time.perf_counter()
-            stream = self.client.stream(self._style(turn), turn.messages, **self._options(turn))
-            for delta in stream:
-                yield self._emit(turn, "delta", delta)
-            turn.timings["generate"] = time.perf_counter() - t0
-            answer = self._finish(turn, stream.result)
-            yield turn.events[-1]  # "done", with the Answer
-            return answer
-
-        return TurnStream(produce)
-
-    async def aask(self, question: str, session_id: str | None = None, *, style: str | None = None,
-                   k: int | None = None, policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
-                   max_tokens: int | None = None, temperature: float | None = None,
-                   where: Mapping[str, Any] | None = None) -> Answer:
+    async def aask(
+        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+    ) -> Answer:
         """:meth:`ask` for an event loop: the same steps; blocking ones (Chroma, memory, local models) in threads."""
-        stream = self.astream(question, session_id, style=style, k=k, policy=policy, history=history,
-                              max_tokens=max_tokens, temperature=temperature, where=where)
-        async for _ in stream:
-            pass
-        return stream.answer
+        return await _flow.arun(self._turn(self._call(question, session_id, options), streaming=False))
 
-    def astream(self, question: str, session_id: str | None = None, *, style: str | None = None, k: int | None = None,
-                policy: str | None = None, history: Sequence[Mapping[str, str]] | None = None,
-                max_tokens: int | None = None, temperature: float | None = None,
-                where: Mapping[str, Any] | None = None) -> AsyncTurnStream:
+    def astream(
+        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+    ) -> AsyncTurnStream:
         """:meth:`stream` for ``async for``; cancelling the reader cancels the upstream request."""
-        call = self._call(question, session_id, options_of(locals()))
-
-        async def produce(finish: Callable[[Answer], None]) -> AsyncIterator[Event]:
-            import asyncio  # lazily: asyncio would cost every ``import neulora``
-
-            if self._embeds_on_loop():  # a remote embedder: its request on the loop, the rest in threads
-                turn = await asyncio.to_thread(self._begin, call)
-                vector = await self._aembed(turn)
-                await asyncio.to_thread(self._decide, turn, vector)
-            else:  # one hop for memory, embedding, routing and retrieval: each hop costs the loop a wake-up
-                turn = await asyncio.to_thread(self._prepare, call)
-            for event in list(turn.events):
-                yield event
-            t0 = time.perf_counter()
-            stream = astream_of(self.client, self._style(turn), turn.messages, self._options(turn))
-            async for delta in stream:
-                yield self._emit(turn, "delta", delta)
-            turn.timings["generate"] = time.perf_counter() - t0
-            finish(await asyncio.to_thread(self._finish, turn, stream.result))
-            yield turn.events[-1]  # "done", with the Answer
-
-        return AsyncTurnStream(produce)
+        call = self._call(question, session_id, options)
+        return AsyncTurnStream(lambda: self._turn(call, streaming=True))
 
     def set_policy(self, session_id: str, policy: str | None) -> None:
         """Set (or clear with None) the teaching policy of a session."""
-        self.memory.set_policy(check_session_id(session_id),
-                               None if policy is None else check_text(policy, what="policy"))
+        checked = None if policy is None else check_text(policy, what="policy")
+        self.memory.set_policy(check_session_id(session_id), checked)
 
     def warm_up(self, notice: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
         """Load the in-process models now (every part with a ``warm_up`` method), not on the first turn.
@@ -220,8 +198,13 @@ class Pipeline:
         ``notice(what)``: a context manager around each load, named by what is loaded (the command line prints
         "loading ..." when a load lasts).
         """
-        parts = (self.client, getattr(self.retriever, "embedder", None), getattr(self.router, "embedder", None))
-        for part in dict.fromkeys(p for p in parts if p is not None):  # one embedder serves router and retriever
+        parts = (
+            self.client,
+            getattr(self.retriever, "embedder", None),
+            getattr(self.router, "embedder", None),
+        )
+        # one embedder serves router and retriever
+        for part in dict.fromkeys(p for p in parts if p is not None):
             load = getattr(part, "warm_up", None)
             if not callable(load):
                 continue
@@ -236,52 +219,106 @@ class Pipeline:
         """Forget a session."""
         self.memory.reset(check_session_id(session_id))
 
-    # -- the steps of a turn, shared by the sync and async drivers -----------------------------------
-    def _call(self, question: Any, session_id: Any, options: Mapping[str, Any]) -> Call:
+    # -- the turn: one flow, run by either driver ---------------------------------------------------
+    def _turn(self, call: Call, *, streaming: bool) -> _flow.Flow[Answer]:
+        """Read memory, embed, route, retrieve, build the prompt, generate, remember; yields the events."""
+        if self._embeds_on_loop():  # a remote embedder: its request is a step of its own
+            turn = yield _flow.Blocking(self._begin, call)
+            embedder, texts = self._texts_to_embed(turn)
+            vectors: Vectors = (None, None)
+            if embedder is not None:
+                started = time.perf_counter()
+                found = yield Embed(embedder, texts)
+                turn.timings["embed"] = time.perf_counter() - started
+                vectors = (found[0], found[-1])
+            yield _flow.Blocking(self._decide, turn, vectors)
+        else:  # one step for memory, embedding, routing and retrieval: each costs an event loop a wake-up
+            turn = yield _flow.Blocking(self._prepare, call)
+        yield from list(turn.events)  # route, passages
+        started = time.perf_counter()
+        generation = yield Generate(
+            self.client,
+            self._style(turn),
+            turn.messages,
+            self._generation_options(turn),
+            streaming=streaming,
+            wrap=lambda delta: self._emit(turn, "delta", delta),
+        )
+        turn.timings["generate"] = time.perf_counter() - started
+        answer = yield _flow.Blocking(self._finish, turn, generation)
+        yield turn.events[-1]  # "done", with the Answer
+        return answer  # type: ignore[no-any-return]
+
+    def _call(self, question: Any, session_id: Any, changes: Mapping[str, Any]) -> Call:
         """Validate one call's arguments before anything runs."""
         q = check_text(question, what="question")
-        if len(q) > self.max_question_chars:
-            raise InvalidInputError(f"question is {len(q)} characters; the limit is {self.max_question_chars}")
-        style, k, policy = options.get("style"), options.get("k"), options.get("policy")
-        if style is not None and style not in self.router.styles:
-            raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.router.styles)}")
-        generation = generation_options(options)
-        history = options.get("history")
-        return Call(q, None if session_id is None else check_session_id(session_id), style, k,
-                    None if policy is None else check_text(policy, what="policy"),
-                    None if history is None else turns_of(history), generation,
-                    None if options.get("where") is None else dict(options["where"]))
+        limit = self.rules.max_chars
+        if len(q) > limit:
+            raise InvalidInputError(f"question is {len(q)} characters; the limit is {limit}")
+        options = self.options.changed(**changes)
+        if options.style is not None and options.style not in self.router.styles:
+            styles = list(self.router.styles)
+            raise InvalidInputError(f"unknown style {options.style!r}: expected one of {styles}")
+        history = None if options.history is None else turns_of(options.history)
+        sid = None if session_id is None else check_session_id(session_id)
+        return Call(q, sid, options, history)
 
     def _prepare(self, call: Call) -> TurnState:
         """Everything before generation: read memory, embed, route, retrieve, build the prompt."""
         turn = self._begin(call)
-        self._decide(turn, self._embed(turn))
+        embedder, texts = self._texts_to_embed(turn)
+        vectors: Vectors = (None, None)
+        if embedder is not None:
+            started = time.perf_counter()
+            found = embedder.embed(texts)
+            turn.timings["embed"] = time.perf_counter() - started
+            vectors = (found[0], found[-1])
+        self._decide(turn, vectors)
         return turn
 
     def _embeds_on_loop(self) -> bool:
         """Whether an embedder of the turn has an ``aembed`` of its own (a remote one) to await on the loop."""
-        embedders = (self.router.embedder, self.retriever.embedder if self.retriever is not None else None)
+        retriever_embedder = self.retriever.embedder if self.retriever is not None else None
+        embedders = (self.router.embedder, retriever_embedder)
         return any(getattr(e, "aembed", None) is not None for e in embedders if e is not None)
 
     def _begin(self, call: Call) -> TurnState:
         """Read the conversation so far (from memory, unless the call brings its own history)."""
         started = time.perf_counter()
+        options = call.options
         remember = call.history is None
         sid = call.session_id if call.session_id is not None else uuid.uuid4().hex
         session = self.memory.get(sid) if remember else None
-        turns = list(session.turns) if session is not None else call.history or []
-        policy = call.policy if call.policy is not None else session.policy if session is not None else None
-        search = self.follow_up.query(call.question, [t.question for t in turns]) if self.follow_up \
-            else call.question  # a short question leaning on the last turn is searched together with it
-        return TurnState(sid, call.question, turns, policy, call.style, call.k or self.k, remember, started,
-                         generation=dict(call.generation), where=call.where, search=search)
+        turns: list[Turn] = list(session.turns) if session is not None else call.history or []
+        policy = options.policy
+        if policy is None and session is not None:
+            policy = session.policy
+        search = call.question
+        if self.rules.follow_up is not None:
+            # a short question leaning on the last turn is searched together with it
+            search = self.rules.follow_up.query(call.question, [t.question for t in turns])
+        return TurnState(
+            sid,
+            call.question,
+            turns,
+            policy,
+            options.style,
+            options.k,
+            remember,
+            started,
+            generation={"max_tokens": options.max_tokens, "temperature": options.temperature},
+            deadline=options.deadline,
+            where=None if options.where is None else dict(options.where),
+            search=search,
+        )
 
     def _uses_retrieval(self, turn: TurnState) -> bool:
-        return self.retriever is not None and not (self.small_talk and self.small_talk(turn.question))
+        small_talk = self.rules.small_talk
+        return self.retriever is not None and not (small_talk and small_talk(turn.question))
 
     def _shared_embedder(self, turn: TurnState) -> Embedder | None:
         """The embedder whose vector serves both routing and retrieval (None: no shared vector this turn)."""
-        routes_on_vector = turn.forced is None and not (self.route_with_history and turn.history)
+        routes_on_vector = turn.forced is None and not (self.rules.route_with_history and turn.history)
         if not (routes_on_vector or self._uses_retrieval(turn)):
             return None
         r_emb = self.router.embedder
@@ -296,89 +333,95 @@ class Pipeline:
         embedder = self._shared_embedder(turn)
         if embedder is None:
             return None, []
-        return embedder, [turn.question] + ([turn.search] if turn.search != turn.question else [])
-
-    def _embed(self, turn: TurnState) -> Vectors:
-        embedder, texts = self._texts_to_embed(turn)
-        if embedder is None:
-            return None, None
-        t0 = time.perf_counter()
-        vectors = embedder.embed(texts)
-        turn.timings["embed"] = time.perf_counter() - t0
-        return vectors[0], vectors[-1]
-
-    async def _aembed(self, turn: TurnState) -> Vectors:
-        """The vectors on the loop: an embedder's own ``aembed`` (remote) or ``embed`` in a thread."""
-        import asyncio
-
-        embedder, texts = self._texts_to_embed(turn)
-        if embedder is None:
-            return None, None
-        t0 = time.perf_counter()
-        aembed = getattr(embedder, "aembed", None)
-        vectors = await aembed(texts) if aembed is not None else await asyncio.to_thread(embedder.embed, texts)
-        turn.timings["embed"] = time.perf_counter() - t0
-        return vectors[0], vectors[-1]
+        extra = [turn.search] if turn.search != turn.question else []
+        return embedder, [turn.question, *extra]
 
     def _decide(self, turn: TurnState, vectors: Vectors) -> None:
         """Route, retrieve and build the prompt; emits the ``route`` and ``passages`` events."""
         vector, search_vector = vectors
-        t0 = time.perf_counter()
-        history = [{"role": r, "content": c} for t in turn.history for r, c in
-                   (("user", t.question), ("assistant", t.answer))] if self.route_with_history else []
+        started = time.perf_counter()
+        turn.decision = self._route(turn, vector)
+        turn.timings["route"] = time.perf_counter() - started
+        if self._uses_retrieval(turn) and self.retriever is not None:
+            started = time.perf_counter()
+            extra: dict[str, Any] = {"where": turn.where} if turn.where else {}
+            if search_vector is not None:
+                found = self.retriever.retrieve_vector(search_vector, turn.k, **extra)
+            else:
+                found = self.retriever.retrieve(turn.search, turn.k, **extra)
+            turn.passages = tuple(self.relevance.apply(found))
+            turn.timings["retrieve"] = time.perf_counter() - started
+        turn.messages = self.prompts.build(
+            turn.decision.style,
+            turn.question,
+            context=format_context(turn.passages) if turn.passages else None,
+            history=turn.history,
+            policy=turn.policy,
+            language=answer_language(turn.question, self._languages),
+        )
+        self._emit(turn, "route", turn.decision)
+        self._emit(turn, "passages", turn.passages)
+
+    def _route(self, turn: TurnState, vector: NDArray[np.float32] | None) -> RouteDecision:
         if turn.forced is not None:
             # the vector is there anyway (retrieval): scoring it costs microseconds, and shows how the question scored
             routed = self.router.route_vector(vector) if vector is not None else None
-            turn.decision = RouteDecision.forced_to(turn.forced, routed)
-        elif history:
-            turn.decision = self.router.route(turn.question, history=history)
-        else:
-            turn.decision = (self.router.route_vector(vector) if vector is not None
-                             else self.router.route(turn.question))
-        turn.timings["route"] = time.perf_counter() - t0
-        if self._uses_retrieval(turn) and self.retriever is not None:
-            t0 = time.perf_counter()
-            extra: dict[str, Any] = {"where": turn.where} if turn.where else {}
-            found = (self.retriever.retrieve_vector(search_vector, turn.k, **extra) if search_vector is not None
-                     else self.retriever.retrieve(turn.search, turn.k, **extra))
-            turn.passages = tuple(self.relevance.apply(found))
-            turn.timings["retrieve"] = time.perf_counter() - t0
-        turn.messages = self.prompts.build(turn.decision.style, turn.question,
-                                           context=format_context(turn.passages) if turn.passages else None,
-                                           history=turn.history, policy=turn.policy,
-                                           language=answer_language(turn.question, self._languages))
-        self._emit(turn, "route", turn.decision)
-        self._emit(turn, "passages", turn.passages)
+            return RouteDecision.forced_to(turn.forced, routed)
+        if self.rules.route_with_history and turn.history:
+            history = []
+            for t in turn.history:
+                history += [{"role": "user", "content": t.question}, {"role": "assistant", "content": t.answer}]
+            return self.router.route(turn.question, history=history)
+        if vector is not None:
+            return self.router.route_vector(vector)
+        return self.router.route(turn.question)
 
     @staticmethod
     def _style(turn: TurnState) -> str:
         assert turn.decision is not None, "the turn was decided before generation"
         return turn.decision.style
 
-    def _options(self, turn: TurnState) -> dict[str, Any]:
+    def _generation_options(self, turn: TurnState) -> dict[str, Any]:
         """The generation's options; its deadline is what embedding and retrieval left of the turn's."""
-        options: dict[str, Any] = {"max_tokens": self.max_tokens, "temperature": self.temperature, **turn.generation}
-        if self.deadline is not None:
-            left = self.deadline - (time.perf_counter() - turn.started)
+        options = dict(turn.generation)
+        if turn.deadline is not None:
+            left = turn.deadline - (time.perf_counter() - turn.started)
             if left <= 0:
-                raise EndpointTimeoutError(f"the turn's deadline of {self.deadline:g}s passed before generation")
+                raise EndpointTimeoutError(
+                    f"the turn's deadline of {turn.deadline:g}s passed before generation"
+                )
             options["deadline"] = left
         return options
 
     def _finish(self, turn: TurnState, generation: Generation) -> Answer:
         turn.timings["total"] = time.perf_counter() - turn.started
         assert turn.decision is not None
-        answer = Answer(text=generation.text, style=turn.decision.style, route=turn.decision, passages=turn.passages,
-                        model=generation.model, usage=generation.usage, timings=dict(turn.timings),
-                        session_id=turn.session_id, fallback_from=generation.fallback_from, policy=turn.policy,
-                        finish_reason=generation.finish_reason)
+        answer = Answer(
+            text=generation.text,
+            style=turn.decision.style,
+            route=turn.decision,
+            passages=turn.passages,
+            model=generation.model,
+            usage=generation.usage,
+            timings=dict(turn.timings),
+            session_id=turn.session_id,
+            fallback_from=generation.fallback_from,
+            policy=turn.policy,
+            finish_reason=generation.finish_reason,
+        )
         if turn.remember:
             meta = turn_info(answer.route, answer.passages, answer)
-            session = self.memory.append(turn.session_id, Turn(turn.question, answer.text, answer.style, meta))
+            kept = Turn(turn.question, answer.text, answer.style, meta)
+            session = self.memory.append(turn.session_id, kept)
             self._advise(turn.session_id, session.turns, session.total_turns)
         self._emit(turn, "done", answer)
-        logger.info("turn %s: style %s, %d passages, %.3fs", turn.session_id[:8], answer.style,
-                    len(answer.passages), turn.timings["total"])
+        logger.info(
+            "turn %s: style %s, %d passages, %.3fs",
+            turn.session_id[:8],
+            answer.style,
+            len(answer.passages),
+            turn.timings["total"],
+        )
         return answer
 
     def _advise(self, session_id: str, turns: Sequence[Turn], total: int) -> None:
@@ -399,3 +442,28 @@ class Pipeline:
         if self.on_event is not None:
             self.on_event(event)
         return event
+
+
+def _check_part(name: str, part: Any, needs: tuple[str, ...]) -> None:
+    if not all(callable(getattr(part, method, None)) for method in needs):
+        raise ConfigError(
+            f"{name} must have {' and '.join(needs)} methods (see neulora.protocols), "
+            f"got {type(part).__name__}"
+        )
+
+
+def _relevance(
+    relevance: Relevance | float | Literal["auto"] | None, retriever: Retriever | None
+) -> Relevance:
+    """Which passages reach the prompt: the embedder's calibrated rule, a floor, a rule given, or all of them."""
+    if isinstance(relevance, Relevance):
+        return relevance
+    if relevance == "auto":
+        return Relevance.for_embedder(retriever.embedder) if retriever is not None else Relevance.none()
+    if relevance is None:
+        return Relevance.none()
+    if not is_number(relevance):
+        raise ConfigError(
+            f"relevance must be 'auto', a score floor, a Relevance or None, got {relevance!r}"
+        )
+    return Relevance(floor=float(relevance))

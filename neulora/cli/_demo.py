@@ -46,9 +46,11 @@ def demo_pipeline(
     from ..generation._transformers import TransformersStyleClient
     from ..pipeline import Pipeline
     from ..retrieval import ChromaRetriever
+    from ..turn import TurnOptions
 
     embedder = HashingEmbedder()
     retriever = ChromaRetriever(embedder, path=db_path, collection=collection, k=3)
     retriever.ingest([corpus_dir()], progress=False)
-    return Pipeline(exemplar_router(embedder), retriever, client or TransformersStyleClient.smollm2(),
-                    k=3, max_tokens=max_tokens, temperature=0.0)
+    options = TurnOptions(k=3, max_tokens=max_tokens, temperature=0.0)
+    model = client or TransformersStyleClient.smollm2()
+    return Pipeline(exemplar_router(embedder), retriever, model, options=options)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import _flow
+from .._deadline import Deadline
 from ..errors import ConfigError, EmbeddingError
 from ..hf._auth import HFAuth, Remote
-from ..hf._clients import inference_client
+from ..hf._calls import Connection, FeatureExtraction
 from ..hf._policy import RetryPolicy
-from ..hf._retry import call_with_retry
+from ..hf._retry import Attempts, Target
 from ._base import check_texts, l2_normalize
 from ._spec import EmbedderSpec
 
@@ -42,9 +43,7 @@ class HFInferenceEmbedder:
         self.retry = retry or RetryPolicy()
         self._dim = dim
         self._token_arg = token
-        self._client: Any = None
-        self._auth: HFAuth | None = None
-        self._sessions: Any = None  # the async calls' connection pools, made on first async use
+        self._reach: Connection | None = None
 
     @property
     def name(self) -> str:
@@ -62,40 +61,49 @@ class HFInferenceEmbedder:
         where = self.base_url or self.provider or "hf-inference"
         return f"HFInferenceEmbedder(model={self.model!r}, via={where!r})"
 
-    def _connect(self) -> tuple[Any, HFAuth]:
-        if self._client is None or self._auth is None:
-            self._auth = HFAuth.resolve(self._token_arg)
-            self._client = inference_client(self._auth, url=self.base_url, provider=self.provider,
-                                            timeout=self.timeout, headers=self.retry.headers())
-        return self._client, self._auth
+    @property
+    def _connection(self) -> Connection:
+        """How this embedder reaches Hugging Face (the token is resolved on first use: a file read)."""
+        if self._reach is None:
+            auth = HFAuth.resolve(self._token_arg)
+            self._reach = Connection(auth, self.provider, self.timeout, self.retry.headers())
+        return self._reach
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        items, (client, auth) = check_texts(texts), self._connect()
-        model, where = None if self.base_url else self.model, f"feature extraction with {self.model!r}"
-        out = [self._vectors(call_with_retry(partial(client.feature_extraction, batch, model=model), auth=auth,
-                                             policy=self.retry, where=where, base=EmbeddingError, url=self.base_url),
-                             len(batch)) for batch in self._batches(items)]
-        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self._dim), dtype=np.float32)
+        return _flow.run(self._embed(texts))
 
     async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """:meth:`embed` on the event loop (``AsyncInferenceClient`` over a pool shared per loop)."""
-        from ..hf._async_clients import AsyncSessions, async_inference_client
-        from ..hf._retry import acall_with_retry
+        return await _flow.arun(self._embed(texts))
 
-        self._sessions = self._sessions or AsyncSessions()
-        items, auth = check_texts(texts), self._connect()[1]
-        model, where = None if self.base_url else self.model, f"feature extraction with {self.model!r}"
-        out = []
-        for batch in self._batches(items):
-            client = async_inference_client(auth, self._sessions.get(), url=self.base_url, provider=self.provider,
-                                            timeout=self.timeout, headers=self.retry.headers())
-            try:
-                raw = await acall_with_retry(partial(client.feature_extraction, batch, model=model), auth=auth,
-                                             policy=self.retry, where=where, base=EmbeddingError, url=self.base_url)
-            finally:
-                await client.close()
-            out.append(self._vectors(raw, len(batch)))
-        return l2_normalize(np.concatenate(out)) if out else np.zeros((0, self._dim), dtype=np.float32)
+    def _embed(self, texts: Sequence[str]) -> _flow.Flow[NDArray[np.float32]]:
+        """The one flow of both: each batch one feature extraction, retried under its own deadline."""
+        items, connection = check_texts(texts), self._connection
+        target = Target(
+            f"feature extraction with {self.model!r}", self.base_url, None if self.base_url else self.model
+        )
+
+        def embed() -> _flow.Flow[NDArray[np.float32]]:
+            out = []
+            for batch in self._batches(items):
+                deadline = Deadline.after(self.retry.deadline, self.retry.clock)
+                attempts = Attempts(
+                    policy=self.retry,
+                    auth=connection.auth,
+                    deadline=deadline,
+                    where=str,
+                    what=target.label,
+                    base=EmbeddingError,
+                )
+                _, raw = yield from attempts.flow(
+                    [target], lambda t: FeatureExtraction(connection, t, batch, deadline)
+                )
+                out.append(self._vectors(raw, len(batch)))
+            if not out:
+                return np.zeros((0, self._dim), dtype=np.float32)
+            return l2_normalize(np.concatenate(out))
+
+        return embed()
 
     def _batches(self, items: list[str]) -> list[list[str]]:
         logger.info("feature_extraction %s: %d texts", self.model, len(items))

@@ -6,10 +6,10 @@ from typing import Any
 
 from ._cleaning import clean_answer
 from ._messages import check_messages
-from ._result import Generation, GenerationStream, StyleClient
+from ._result import AsyncGenerationStream, Generation, GenerationStream, StyleClient
 from ._transformers import TransformersStyleClient
 
-__all__ = ["Generation", "GenerationStream", "StyleClient", "TransformersStyleClient", "check_messages", "clean_answer"]
+__all__ = ["AsyncGenerationStream", "Generation", "GenerationStream", "StyleClient", "TransformersStyleClient", "check_messages", "clean_answer"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .._streams import ReplayStream
+from .._streams import AsyncStream, Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +44,17 @@ class StyleClient(Protocol):
         ...
 
 
-class GenerationStream(ReplayStream[str, Generation]):
-    """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
+GenerationStream = Stream[str, Generation]
+"""Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
 
-    >>> def produce():
-    ...     yield "Hello"
-    ...     yield ", learner"
-    ...     return Generation("Hello, learner", "direct", "m")
-    >>> stream = GenerationStream(produce)
-    >>> list(stream), stream.result.text, list(stream)
-    (['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
-    """
+>>> def produce():
+...     yield "Hello"
+...     yield ", learner"
+...     return Generation("Hello, learner", "direct", "m")
+>>> stream = GenerationStream(produce)
+>>> list(stream), stream.result.text, list(stream)
+(['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
+"""
 
-    def text(self) -> str:
-        """Read the whole stream (if not yet read) and return the full answer."""
-        for _ in self:
-            pass
-        return self.result.text
+AsyncGenerationStream = AsyncStream[str, Generation]
+""":data:`GenerationStream` for ``async for``."""

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from ._auth import HFAuth
+from ._clients import client_options
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +77,7 @@ def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None
     """
     from huggingface_hub import AsyncInferenceClient
 
-    extra = dict(headers or {})
-    token = auth.for_url(url)
-    if url is not None and token is None:
-        extra["authorization"] = ""
-    if url is not None:
-        client = AsyncInferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
-    else:
-        client = AsyncInferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
+    client = AsyncInferenceClient(**client_options(auth, url, provider, timeout, headers))
     client._async_client = cast(Any, ReadToTheEnd(session))  # duck-types the pool where huggingface_hub uses it
     return client
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from ._auth import HFAuth
 
@@ -18,16 +18,25 @@ def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | No
     """
     from huggingface_hub import InferenceClient
 
+    client = InferenceClient(**client_options(auth, url, provider, timeout, headers))
+    return closable(client) if one_call else client
+
+
+def client_options(
+    auth: HFAuth,
+    url: str | None,
+    provider: str | None,
+    timeout: float | None,
+    headers: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """The options of an ``InferenceClient`` or ``AsyncInferenceClient``: where it goes, with which token."""
     extra = dict(headers or {})
     token = auth.for_url(url)
     if url is not None and token is None:
         # huggingface_hub adds the saved login to any request without a token: keep it from this server.
         extra["authorization"] = ""
-    if url is not None:
-        client = InferenceClient(base_url=url, token=token, timeout=timeout, headers=extra)
-    else:
-        client = InferenceClient(provider=cast(Any, provider), token=token, timeout=timeout, headers=extra)
-    return closable(client) if one_call else client
+    where: dict[str, Any] = {"base_url": url} if url is not None else {"provider": provider}
+    return {**where, "token": token, "timeout": timeout, "headers": extra}
 
 
 def closable(client: Any) -> Any:

@@ -1,21 +1,27 @@
-"""Reading chat-completion responses (whole or streamed, sync or async), checked: a malformed 200 is :class:`Malformed`.
+"""Reading chat completions, whole or streamed, checked: a malformed 200 is :class:`~neulora.hf._errors.Malformed`.
 
-Shared by :class:`~neulora.llm.HFStyleClient`'s sync and async paths, so both read a response the same way.
+One reader for both ways of waiting: the sync and the async request feed it the same answer and the same events,
+so both read a response alike.
+
+>>> from types import SimpleNamespace as NS
+>>> reader = ChatReader(Partial(model="m"))
+>>> event = NS(choices=[NS(delta=NS(content="<|im_start|>assistant\\nHi"), finish_reason="stop")], usage=None)
+>>> reader.feed(event), reader.end(), reader.state.text
+('Hi', '', '<|im_start|>assistant\\nHi')
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._checks import without_surrogates
 from ..generation._cleaning import TemplateFilter
-from ._errors import Failure
+from ._errors import Malformed
 
 # Ask for the token counts in a stream's last event (OpenAI, vLLM, TGI honour it; an engine that does not, such as
 # llama-cpp-python's server, sends none, and the answer's usage stays None rather than guessed).
-_USAGE = {"include_usage": True}
+STREAM_OPTIONS = {"include_usage": True}
 
 
 @dataclass
@@ -32,114 +38,59 @@ class Partial:
         return "".join(self.parts)
 
 
-def complete_once(client: Any, model: str | None, msgs: list[dict[str, str]], options: dict[str, Any],
-                  state: Partial) -> None:
-    """One non-streamed request: its answer lands in ``state``."""
-    read_completion(client.chat_completion(msgs, model=model, **options), state)
+class ChatReader:
+    """Reads one chat completion into ``state``: a whole answer (:meth:`whole`) or a stream's events (:meth:`feed`)."""
 
+    def __init__(self, state: Partial) -> None:
+        self.state = state
+        self._filter = TemplateFilter()
 
-async def acomplete_once(client: Any, model: str | None, msgs: list[dict[str, str]], options: dict[str, Any],
-                         state: Partial) -> None:
-    """:func:`complete_once` on an ``AsyncInferenceClient``."""
-    read_completion(await client.chat_completion(msgs, model=model, **options), state)
+    def whole(self, out: Any) -> None:
+        """Check a whole chat completion and keep its text, finish reason, usage and model."""
+        choices = getattr(out, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise Malformed(f"the response has no choices (got {type(choices).__name__})")
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None)
+        if not isinstance(content, (str, type(None))):
+            raise Malformed(f"choices[0].message.content is {type(content).__name__}, not text")
+        self.state.parts.append(without_surrogates(content or ""))
+        self.state.finish = _text_or_none(getattr(choices[0], "finish_reason", None))
+        self.state.usage = _usage(getattr(out, "usage", None))
+        self.state.model = _text_or_none(getattr(out, "model", None)) or self.state.model
 
+    def feed(self, event: Any) -> str:
+        """Check one stream event and keep what it says; returns the cleaned text that can be shown now."""
+        state = self.state
+        state.usage = _usage(getattr(event, "usage", None)) or state.usage
+        state.model = _text_or_none(getattr(event, "model", None)) or state.model
+        choices = getattr(event, "choices", None)
+        if not isinstance(choices, list):
+            raise Malformed(f"a stream event has no choices list (got {type(choices).__name__})")
+        if not choices:
+            return ""
+        state.finish = _text_or_none(getattr(choices[0], "finish_reason", None)) or state.finish
+        raw = getattr(getattr(choices[0], "delta", None), "content", None) or ""
+        if not isinstance(raw, str):
+            raise Malformed(f"a stream event's delta content is {type(raw).__name__}, not text")
+        raw = without_surrogates(raw)
+        state.parts.append(raw)
+        return self._filter.feed(raw)
 
-def read_completion(out: Any, state: Partial) -> None:
-    """Check a chat completion and put its text, finish reason, usage and model into ``state``."""
-    choices = getattr(out, "choices", None)
-    if not isinstance(choices, list) or not choices:
-        raise Malformed(f"the response has no choices (got {type(choices).__name__})")
-    message = getattr(choices[0], "message", None)
-    content = getattr(message, "content", None)
-    if not isinstance(content, (str, type(None))):
-        raise Malformed(f"choices[0].message.content is {type(content).__name__}, not text")
-    state.parts.append(_encodable(content or ""))
-    state.finish, state.usage = _text_or_none(getattr(choices[0], "finish_reason", None)), _usage(out.usage)
-    state.model = _text_or_none(getattr(out, "model", None)) or state.model
-
-
-def stream_once(client: Any, model: str | None, msgs: list[dict[str, str]], options: dict[str, Any],
-                state: Partial) -> Generator[str, None, None]:
-    """One streamed request: yields the cleaned deltas; the whole answer lands in ``state``."""
-    filt = TemplateFilter()
-    for chunk in client.chat_completion(msgs, model=model, stream=True, stream_options=_USAGE, **options):
-        out = filt.feed(read_chunk(chunk, state))
-        if out:
-            yield out
-    yield from _finish(filt, state)
-
-
-async def astream_once(client: Any, model: str | None, msgs: list[dict[str, str]], options: dict[str, Any],
-                       state: Partial) -> AsyncIterator[str]:
-    """:func:`stream_once` on an ``AsyncInferenceClient``."""
-    filt = TemplateFilter()
-    async for chunk in await client.chat_completion(msgs, model=model, stream=True, stream_options=_USAGE,
-                                                    **options):
-        out = filt.feed(read_chunk(chunk, state))
-        if out:
-            yield out
-    for tail in _finish(filt, state):
-        yield tail
-
-
-def read_chunk(chunk: Any, state: Partial) -> str:
-    """Check one stream event, note its finish reason, usage and model in ``state``; returns its raw text."""
-    state.usage = _usage(getattr(chunk, "usage", None)) or state.usage
-    state.model = _text_or_none(getattr(chunk, "model", None)) or state.model
-    choices = getattr(chunk, "choices", None)
-    if not isinstance(choices, list):
-        raise Malformed(f"a stream event has no choices list (got {type(choices).__name__})")
-    if not choices:
-        return ""
-    state.finish = _text_or_none(getattr(choices[0], "finish_reason", None)) or state.finish
-    raw = getattr(getattr(choices[0], "delta", None), "content", None) or ""
-    if not isinstance(raw, str):
-        raise Malformed(f"a stream event's delta content is {type(raw).__name__}, not text")
-    raw = _encodable(raw)
-    state.parts.append(raw)
-    return raw
-
-
-def _finish(filt: TemplateFilter, state: Partial) -> Iterator[str]:
-    if state.finish is None:
-        raise Malformed("the stream ended without a finish reason")
-    tail = filt.flush()
-    if tail:
-        yield tail
-
-
-class Malformed(Exception):
-    """A 200 response that is not a chat completion: retried, then the next target."""
-
-    @property
-    def failure(self) -> Failure:
-        return Failure("response", 502, f"malformed response: {self}", True)
-
-
-def unreadable(exc: Exception, redact: Any) -> Failure:
-    """A response huggingface_hub could not parse (not JSON, a JSON array, a bad SSE line): retried, then fallback."""
-    return Failure("response", 502, redact(f"the server's answer could not be read: {type(exc).__name__}: {exc}"),
-                   True)
+    def end(self) -> str:
+        """The stream has ended: the text held back, or Malformed if it never said why it ended."""
+        if self.state.finish is None:
+            raise Malformed("the stream ended without a finish reason")
+        return self._filter.flush()
 
 
 def _text_or_none(value: Any) -> str | None:
-    return _encodable(value) if isinstance(value, str) else None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _encodable(text: str) -> str:
-    """``text`` without lone surrogates.
-
-    An engine's JSON may escape one, and no byte of it could be sent on, stored or printed (a session holding
-    one would fail on every later turn).
-    """
-    return _SURROGATE.sub("", text)
+    return without_surrogates(value) if isinstance(value, str) else None
 
 
 def _usage(usage: Any) -> dict[str, int] | None:
     if usage is None:
         return None
     fields = ("prompt_tokens", "completion_tokens", "total_tokens")
-    return {f: int(v) for f in fields if isinstance(v := getattr(usage, f, None), int) and not isinstance(v, bool)}
+    counts = {f: getattr(usage, f, None) for f in fields}
+    return {f: v for f, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}

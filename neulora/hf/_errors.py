@@ -1,13 +1,21 @@
-"""Hugging Face failures, classified: what kind, which status, whether a retry or another model may help."""
+"""Hugging Face failures, translated at the edge: classified, redacted, typed.
+
+:func:`hub_errors` is the one translator (the shape of httpx's ``map_httpcore_exceptions``): inside it, whatever
+huggingface_hub or httpx2 raises, and a 200 that is not what was asked for, becomes a :class:`HubFailure` that
+holds the classified :class:`Failure` and a redacted copy of the exception to chain. The retry loop decides
+from the failure; :meth:`Failure.to_error` names the typed error a user catches.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .._redact import redacted
 from ..errors import (
     AuthError,
     EndpointTimeoutError,
@@ -16,6 +24,7 @@ from ..errors import (
     NeuloraError,
     QuotaError,
     RateLimitError,
+    UpstreamError,
 )
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -97,6 +106,38 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
     if isinstance(exc, TextGenerationError):
         return Failure("stream", 400, redact(f"{type(exc).__name__}: {exc}"), False)
     return Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
+
+
+class Malformed(Exception):
+    """A 200 response that is not what was asked for (a chat completion without choices): retried, then fallback."""
+
+
+class HubFailure(Exception):
+    """A failed call, classified and redacted; internal to the edge (the retry loop turns it into a typed error)."""
+
+    def __init__(self, failure: Failure, cause: UpstreamError | None) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+        self.cause = cause
+
+
+@contextmanager
+def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
+    """Translate what a call to Hugging Face raises into :class:`HubFailure`, most specific first.
+
+    The hub's exception is never chained to anything a user sees: only ``cause``, a redacted copy, is.
+    """
+    try:
+        yield
+    except Malformed as exc:
+        raise HubFailure(Failure("response", 502, f"malformed response: {exc}", True), None) from None
+    except http_errors() as exc:
+        raise HubFailure(classify(exc, redact), redacted(exc, redact)) from None
+    except (ValueError, AttributeError, RecursionError) as exc:
+        # huggingface_hub could not read a 200 (not JSON, a JSON array as an event; its parsed types recurse on a
+        # NaN), or refused an argument: retried, then the next target
+        message = f"the server's answer could not be read: {type(exc).__name__}: {exc}"
+        raise HubFailure(Failure("response", 502, redact(message), True), redacted(exc, redact)) from None
 
 
 def _seconds(value: Any) -> float | None:

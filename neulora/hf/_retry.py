@@ -1,92 +1,139 @@
-"""Retries under a policy: what to do after each failed call."""
+"""Retries and fallbacks, one state machine: after each failed attempt, wait and retry, go on, or raise.
+
+:meth:`Attempts.flow` is written once (a flow of :mod:`neulora._flow`): each attempt is a step the caller makes
+for a target; the sync and the async driver run the same loop. huggingface_hub does not retry 503 (model
+loading) or 429 (rate limit): the :class:`~neulora.hf.RetryPolicy` decides what is retried and how long to wait,
+and one deadline bounds every attempt, every wait and every fallback.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from .._deadline import Deadline, DeadlineExpired, call_within
-from .._redact import redacted
-from ..errors import (
-    EndpointTimeoutError,
-    GenerationError,
-    NeuloraError,
-)
+from .._deadline import Deadline, DeadlineExpired
+from .._flow import Step, Wait
+from ..errors import GenerationError, NeuloraError, StreamInterruptedError, UpstreamError
 from ._auth import HFAuth
-from ._errors import classify, http_errors
+from ._errors import Failure, HubFailure
 from ._policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
+
+S = TypeVar("S", bound="Attempt")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One place to send a request: ``url`` (endpoint or shared server, else the provider) and ``model``."""
+
+    label: str
+    url: str | None
+    model: str | None
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Attempt(Step[Any]):
+    """A step that is one attempt at a target; ``received`` is the text it had streamed when it failed."""
+
+    target: Target
+
+    @property
+    def received(self) -> str:
+        return ""
+
 
 class Attempts:
-    """One call's retries under a policy, shared by the sync and async loops: what to do after each failure.
+    """One call's way along its targets under a retry policy.
 
-    :meth:`failed` returns the wait before the next attempt, or None when it is over; the loop then raises
-    ``error from cause`` outside its ``except`` clause, so the hub's exception is never chained as the context.
+    ``where(target)`` names an attempt in messages; ``what`` names the whole call when several targets failed;
+    ``base`` is the error class of failures without a more specific one.
     """
 
-    def __init__(self, *, policy: RetryPolicy, auth: HFAuth, where: str, base: type[NeuloraError],
-                 url: str | None, deadline: Deadline | None) -> None:
-        self.policy, self.auth, self.where, self.base, self.url = policy, auth, where, base, url
-        self.started = policy.clock()
-        self.deadline = deadline or Deadline.after(policy.deadline, policy.clock)
-        # ValueError: huggingface_hub's refusal of bad arguments or of a response it cannot parse: typed
-        self.errors: tuple[type[Exception], ...] = (*http_errors(), ValueError, RecursionError)
-        self.error: NeuloraError = GenerationError(f"{where}: no attempt was made")
-        self.cause: BaseException | None = None
+    def __init__(
+        self,
+        *,
+        policy: RetryPolicy,
+        auth: HFAuth,
+        deadline: Deadline,
+        where: Callable[[Target], str],
+        what: str,
+        base: type[NeuloraError] = GenerationError,
+    ) -> None:
+        self.policy = policy
+        self.auth = auth
+        self.deadline = deadline
+        self.where = where
+        self.what = what
+        self.base = base
+        self.started = time.monotonic()
+        self.count = 0
+        self.tried: list[str] = []  # each target given up on, with why
+        self.first: str | None = None  # the first target given up on (an answer from another is a fallback)
 
-    def failed(self, exc: BaseException | None, attempt: int) -> float | None:
-        """After attempt ``attempt`` failed with ``exc`` (None: the deadline passed): the wait, or None to raise."""
-        if exc is None:
-            self.error, self.cause = EndpointTimeoutError(f"{self.where}: no answer within the deadline of "
-                                                          f"{self.deadline.seconds:g}s (attempt {attempt})"), None
-            return None
-        failure = classify(exc, self.auth.redact)
-        delay = self.policy.next_delay(attempt, failure.retryable, failure.retry_after, self.started)
+    def flow(
+        self, targets: Sequence[Target], attempt: Callable[[Target], S]
+    ) -> Generator[Any, Any, tuple[S, Any]]:
+        """Try each target in turn, each up to ``policy.max_attempts`` times; the attempt that worked, and its value."""
+        for n, target in enumerate(targets, start=1):
+            for number in range(1, self.policy.max_attempts + 1):
+                self.count += 1
+                step = attempt(target)
+                logger.info("%s (attempt %d)", self.where(target), number)
+                failure: Failure
+                cause: UpstreamError | None = None
+                try:
+                    value = yield step
+                except DeadlineExpired:
+                    message = f"no answer within the call's deadline of {self.deadline.seconds:g}s"
+                    failure = Failure("deadline", None, message, False)
+                except HubFailure as exc:
+                    failure, cause = exc.failure, exc.cause
+                else:
+                    return step, value
+                # outside the ``except``: the hub's exception is never chained as the context
+                delay = self._after(step, number, failure, cause, last=n == len(targets))
+                if delay is None:
+                    break
+                yield Wait(delay, self.policy.sleep)
+        raise AssertionError("unreachable: the last target returns or raises")  # pragma: no cover
+
+    def _after(
+        self, step: Attempt, number: int, failure: Failure, cause: UpstreamError | None, *, last: bool
+    ) -> float | None:
+        """Seconds to wait before trying again, None to go on to the next target; raises when it is over."""
+        target = step.target
+        where = self.where(target)
+        if step.received:
+            raise StreamInterruptedError(
+                f"{where}: the stream broke after {len(step.received)} characters ({failure.message})",
+                partial_text=step.received,
+            ) from cause
+        started = self.deadline.at - self.deadline.seconds
+        delay = self.policy.next_delay(number, failure.retryable, failure.retry_after, started)
         if delay is not None and delay < self.deadline.remaining():
-            logger.info("retrying %s in %.2fs after %s", self.where, delay, failure.message)
+            logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
             return delay
-        self.error = failure.to_error(self.where, self.auth.hint(self.url), self.base)
-        self.cause = redacted(exc, self.auth.redact)
+        # each earlier target in a sentence: a server's whole error body, once per target, buries the last one's
+        self.tried.append(f"{target}: {_short(failure.message)}")
+        if not failure.fallback_allowed or last or self.deadline.expired:
+            label = where
+            if len(self.tried) > 1:
+                tried = "; ".join(self.tried)
+                label = f"{self.what}: {len(self.tried)} targets failed ({tried}); the last, {target}"
+            raise failure.to_error(label, self.auth.hint(target.url), self.base) from cause
+        # one line, the server's own text cut short: the error that ends the call carries it whole
+        logger.warning("%s failed (%s); falling back", where, _short(failure.message) or failure.kind)
+        self.first = self.first or target.label
         return None
 
 
-def call_with_retry(call: Callable[[], T], *, policy: RetryPolicy, auth: HFAuth, where: str,
-                    base: type[NeuloraError] = GenerationError, url: str | None = None,
-                    deadline: Deadline | None = None) -> T:
-    """Run ``call`` under ``policy``: retryable failures wait and try again, the rest raise a typed error.
-
-    ``deadline`` (default: ``policy.deadline`` from now) bounds everything, the requests in flight included.
-    """
-    run = Attempts(policy=policy, auth=auth, where=where, base=base, url=url, deadline=deadline)
-    for attempt in range(1, policy.max_attempts + 1):
-        try:
-            return call_within(call, run.deadline)
-        except DeadlineExpired:
-            delay = run.failed(None, attempt)
-        except run.errors as exc:
-            delay = run.failed(exc, attempt)
-        if delay is None:
-            break
-        policy.sleep(delay)
-    raise run.error from run.cause
-
-
-async def acall_with_retry(call: Callable[[], Awaitable[T]], *, policy: RetryPolicy, auth: HFAuth, where: str,
-                           base: type[NeuloraError] = GenerationError, url: str | None = None) -> T:
-    """:func:`call_with_retry` for a coroutine: the same :class:`Attempts`, on the loop."""
-    run = Attempts(policy=policy, auth=auth, where=where, base=base, url=url, deadline=None)
-    for attempt in range(1, policy.max_attempts + 1):
-        try:
-            return await asyncio.wait_for(call(), run.deadline.remaining())
-        except asyncio.TimeoutError:
-            delay = run.failed(None, attempt)
-        except run.errors as exc:
-            delay = run.failed(exc, attempt)
-        if delay is None:
-            break
-        await asyncio.sleep(delay)
-    raise run.error from run.cause
+def _short(message: str, limit: int = 200) -> str:
+    """A failure's message on one line, at most ``limit`` characters (an engine's error body can be a traceback)."""
+    line = " | ".join(part.strip() for part in message.splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"

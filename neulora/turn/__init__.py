@@ -6,12 +6,13 @@ from typing import Any
 
 from ._answer import Answer, AsyncTurnStream, Event, TurnStream
 from ._follow_up import FollowUp
+from ._options import QuestionRules, TurnOptions
 from ._policy import PolicyAdvisor
 from ._prompts import PromptSet
 from ._relevance import Relevance
 from ._small_talk import SmallTalkRule
 
-__all__ = ["Answer", "AsyncTurnStream", "Event", "FollowUp", "PolicyAdvisor", "PromptSet", "Relevance", "SmallTalkRule", "TurnStream"]
+__all__ = ["Answer", "AsyncTurnStream", "Event", "FollowUp", "QuestionRules", "TurnOptions", "PolicyAdvisor", "PromptSet", "Relevance", "SmallTalkRule", "TurnStream"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._streams import AsyncReplayStream, ReplayStream
+from .._streams import AsyncStream, Stream
 from ..routing._decision import RouteDecision
 from ..store._passage import Passage
 
@@ -84,11 +84,11 @@ class Event:
     elapsed_s: float
 
 
-class TurnStream(ReplayStream[Event, Answer]):
+class TurnStream(Stream[Event, Answer]):
     """A streamed turn: iterate for :class:`Event` objects (route, passages, each delta, done).
 
     Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a second model
-    call, as :class:`~neulora.generation.GenerationStream` does for text.
+    call, as a style client's stream does for text.
 
     >>> import neulora
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
@@ -108,14 +108,9 @@ class TurnStream(ReplayStream[Event, Answer]):
         """Only the text deltas (reads the stream if it has not been read)."""
         return (event.data for event in self if event.kind == "delta")
 
-    def text(self) -> str:
-        """Read the whole stream (if not yet read) and return the answer's text."""
-        for _ in self:
-            pass
-        return self.answer.text
 
 
-class AsyncTurnStream(AsyncReplayStream[Event, Answer]):
+class AsyncTurnStream(AsyncStream[Event, Answer]):
     """:class:`TurnStream` for ``async for``: route, passages, each delta, done; then ``answer``."""
 
     @property
@@ -129,8 +124,3 @@ class AsyncTurnStream(AsyncReplayStream[Event, Answer]):
             if event.kind == "delta":
                 yield event.data
 
-    async def text(self) -> str:
-        """Read the whole stream (if not yet read) and return the answer's text."""
-        async for _ in self:
-            pass
-        return self.answer.text

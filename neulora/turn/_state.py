@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._checks import check_encodable, check_positive_int, check_temperature
+from .._checks import check_encodable
 from ..errors import InvalidInputError
 from ..memory._base import Turn
 from ..routing._decision import RouteDecision
 from ..store._passage import Passage
 from ._answer import Event
+
+if TYPE_CHECKING:
+    from ._options import TurnOptions
 
 
 @dataclass(frozen=True)
@@ -20,12 +23,8 @@ class Call:
 
     question: str
     session_id: str | None
-    style: str | None
-    k: int | None
-    policy: str | None
-    history: list[Turn] | None
-    generation: dict[str, Any]
-    where: dict[str, Any] | None = None
+    options: TurnOptions
+    history: list[Turn] | None  # the call's own conversation (None: the session's, from memory)
 
 
 @dataclass
@@ -43,6 +42,7 @@ class TurnState:
     timings: dict[str, float] = field(
         default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0))
     generation: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
     where: dict[str, Any] | None = None
     search: str = ""  # what retrieval searches: the question, or the question with the turn it leans on
     decision: RouteDecision | None = None
@@ -70,23 +70,3 @@ def turns_of(history: Any) -> list[Turn]:
         elif m["role"] != "system":
             raise InvalidInputError(f"history message {i} has role {m['role']!r}: use user, assistant or system")
     return turns
-
-
-def options_of(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """A public method's turn options, read from its ``locals()``."""
-    return {key: arguments[key] for key in ("style", "k", "policy", "history", "max_tokens", "temperature",
-                                            "where")}
-
-
-def generation_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """One call's ``k`` and ``where`` checked, and its ``max_tokens``/``temperature`` checked and returned."""
-    where = options.get("where")
-    if where is not None and (not isinstance(where, Mapping) or not where):
-        raise InvalidInputError(f"where must be a non-empty dict of metadata conditions, got {where!r}")
-    generation = {key: options[key] for key in ("max_tokens", "temperature") if options.get(key) is not None}
-    for name in ("k", "max_tokens"):
-        if options.get(name) is not None:
-            check_positive_int(name, options[name], InvalidInputError)
-    if "temperature" in generation:
-        check_temperature(generation["temperature"], InvalidInputError)
-    return generation

@@ -53,7 +53,7 @@ def run_load(retriever: ChromaRetriever) -> None:
     retriever.add_texts([f"seed note {i} on logarithms and exponents" for i in range(40)],
                         metadatas=[{"source": "seed"}] * 40)
     client = EchoClient()
-    pipeline = Pipeline(exemplar_router(retriever.embedder), retriever, client, min_score=None)
+    pipeline = Pipeline(exemplar_router(retriever.embedder), retriever, client, relevance=None)
     failures: list[BaseException] = []
     ingested: list[str] = []
     threads = [threading.Thread(target=answer, args=(pipeline, w, failures)) for w in range(THREADS)]

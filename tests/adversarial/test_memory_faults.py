@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 
 from neulora import InvalidInputError, SessionError
-from neulora.memory import Memory, Turn
-from neulora.memory import FileMemory
-from neulora.memory import InMemoryMemory
+from neulora.memory import FileMemory, InMemoryMemory, Memory, Turn
 
 WRITER = """
 import sys

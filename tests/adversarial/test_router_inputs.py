@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from neulora import CentroidRouter, ConfigError, InvalidInputError
-from neulora.errors import RouterFileError
 from neulora.embedders import HashingEmbedder
+from neulora.errors import RouterFileError
 
 HASH = HashingEmbedder(dim=1024)
 
@@ -251,8 +251,8 @@ def test_a_fifo_given_as_a_router_file_is_refused_at_once(tmp_path: Path) -> Non
     import threading
 
     from neulora import CentroidRouter
-    from neulora.errors import RouterFileError
     from neulora.embedders import HashingEmbedder
+    from neulora.errors import RouterFileError
 
     fifo = tmp_path / "router.json"
     os.mkfifo(fifo)
@@ -277,8 +277,8 @@ def _capture(box: list[BaseException], call: Any) -> None:
 
 def test_a_key_given_twice_in_a_router_file_is_refused(tmp_path: Path) -> None:
     from neulora import CentroidRouter
-    from neulora.errors import RouterFileError
     from neulora.embedders import HashingEmbedder
+    from neulora.errors import RouterFileError
 
     text = ('{"styles": ["direct", "socratic"], "centroids": {"direct": [1, 0], "direct": [0, 1]}, '
             '"embedder": {"backend": "hash", "model_name": "hash", "dim": 2}}')

@@ -14,8 +14,7 @@ from neulora import ChromaRetriever, GenerationError, InvalidInputError, Session
 from neulora.cli import main
 from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
-from neulora.memory import Turn
-from neulora.memory import FileMemory
+from neulora.memory import FileMemory, Turn
 from neulora.store import check_where
 from neulora.testing import ChatStubServer
 

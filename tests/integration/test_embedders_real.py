@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 
 from neulora import CentroidRouter, ChromaRetriever
+from neulora.embedders import HashingEmbedder, TransformersEmbedder, UniversalSentenceEncoder
 from neulora.errors import EmbedderMismatchError
-from neulora.embedders import HashingEmbedder
-from neulora.embedders import TransformersEmbedder
-from neulora.embedders import UniversalSentenceEncoder
-from neulora.train import from_examples
-from neulora.train import style_examples
+from neulora.train import from_examples, style_examples
 
 pytestmark = pytest.mark.slow
 

@@ -17,6 +17,7 @@ from neulora.memory import InMemoryMemory
 from neulora.pipeline import Pipeline
 from neulora.testing import CountingEmbedder
 from neulora.train import exemplar_router
+from neulora.turn import TurnOptions
 
 from .engine import STYLES
 
@@ -29,8 +30,9 @@ def pipeline(engine_url: str, shared_data: Path, tmp_path_factory: pytest.TempPa
     retriever = ChromaRetriever(embedder, path=tmp_path_factory.mktemp("e2e") / "db")
     retriever.ingest([shared_data / "highmath12.txt"], progress=False)
     client = HFStyleClient({s: s for s in STYLES}, base_url=engine_url, token="local-engine", fallback=None)
-    return Pipeline(exemplar_router(embedder), retriever, client, memory=InMemoryMemory(max_turns=6),
-                    max_tokens=48, temperature=0.0, min_score=0.1)
+    options = TurnOptions(max_tokens=48, temperature=0.0)
+    memory = InMemoryMemory(max_turns=6)
+    return Pipeline(exemplar_router(embedder), retriever, client, memory=memory, options=options, relevance=0.1)
 
 
 def test_ask_returns_real_text_the_right_sources_and_the_routed_style(pipeline: Pipeline) -> None:

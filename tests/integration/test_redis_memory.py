@@ -22,9 +22,7 @@ import redis
 
 from neulora import ConfigError, GenerationError, InvalidInputError, Passage, SessionError
 from neulora.embedders import HashingEmbedder
-from neulora.memory import Memory, Session, Turn
-from neulora.memory import InMemoryMemory
-from neulora.memory import RedisMemory
+from neulora.memory import InMemoryMemory, Memory, RedisMemory, Session, Turn
 from neulora.pipeline import Pipeline
 from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
 

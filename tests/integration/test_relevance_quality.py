@@ -11,8 +11,7 @@ import pytest
 
 from neulora import ChromaRetriever
 from neulora.embedders import HashingEmbedder
-from neulora.turn import FollowUp
-from neulora.turn import Relevance
+from neulora.turn import FollowUp, Relevance
 
 K = 4  # the pipeline's default
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from neulora import ChromaRetriever, InvalidInputError
+from neulora.embedders import HashingEmbedder
 from neulora.errors import EmbedderMismatchError
 from neulora.store import format_context
-from neulora.embedders import HashingEmbedder
 from neulora.testing import CountingEmbedder
 
 from .chroma_helpers import brute_force, minimal_pdf, write_english

@@ -13,8 +13,7 @@ from neulora.embedders import HashingEmbedder
 from neulora.hf import RetryPolicy
 from neulora.llm import FallbackChain, HFStyleClient
 from neulora.store import Passage
-from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
-from neulora.testing import ChatStubServer
+from neulora.testing import ChatStubServer, FakeRetriever, FakeRouter, FakeStyleClient
 
 MODELS = {s: s for s in ("direct", "socratic", "scaffolding", "feedback")}
 
@@ -166,8 +165,8 @@ def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(st
 
 def test_more_than_100_concurrent_streams_reach_the_engine_through_one_pool() -> None:
     # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free one.
-    from neulora.hf._async_clients import AsyncSessions, async_inference_client
     from neulora.hf import HFAuth
+    from neulora.hf._async_clients import AsyncSessions, async_inference_client
 
     sessions = AsyncSessions(max_connections=200, shards=1)
     with ChatStubServer(latency=1.0) as slow:

@@ -14,13 +14,16 @@ import numpy as np
 import pytest
 
 from neulora import ConfigError, EmbeddingError
-from neulora.embedders import HFInferenceEmbedder
-from neulora.embedders import Embedder, l2_normalize
+from neulora.embedders import (
+    Embedder,
+    HashingEmbedder,
+    HFInferenceEmbedder,
+    TransformersEmbedder,
+    UniversalSentenceEncoder,
+    l2_normalize,
+)
 from neulora.embedders._build import build_embedder
-from neulora.embedders import HashingEmbedder
 from neulora.embedders._spec import USE_MODEL, EmbedderSpec
-from neulora.embedders import TransformersEmbedder
-from neulora.embedders import UniversalSentenceEncoder
 from neulora.routing._checks import embedder_mismatch
 from neulora.settings import Settings
 

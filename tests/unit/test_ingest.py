@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from neulora.store import Document
 from neulora.store._chunking import ChunkingOptions, ChunkMeta
 from neulora.store._ingest import IngestPlan, IngestReport, PlannedChunk, StoredSource, plan_ingest
-from neulora.store import Document
 
 OPTIONS = ChunkingOptions(size=60, overlap=0)
 NOTES = "\n".join(["# 로그", "로그는 지수의 역연산이다.", "",

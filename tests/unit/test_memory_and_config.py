@@ -8,9 +8,7 @@ import pytest
 from neulora import ConfigError, Pipeline
 from neulora.embedders import HashingEmbedder
 from neulora.llm import HFStyleClient
-from neulora.memory import Turn
-from neulora.memory import FileMemory
-from neulora.memory import InMemoryMemory
+from neulora.memory import FileMemory, InMemoryMemory, Turn
 from neulora.settings import Settings
 from neulora.turn import Relevance
 
@@ -67,7 +65,7 @@ def test_from_config_builds_the_hf_setup_without_network(tmp_path: Path) -> None
     assert pipeline.client.models["socratic"] == "RiverWon/NeuLoRA-socratic"
     assert isinstance(pipeline.router.embedder, HashingEmbedder)
     assert pipeline.router.embedder is pipeline.retriever.embedder
-    assert pipeline.k == 2
+    assert pipeline.options.k == 2
 
 
 def test_unknown_keys_and_bad_values_are_refused_naming_where_they_came_from(tmp_path: Path) -> None:

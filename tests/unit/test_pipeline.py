@@ -10,14 +10,11 @@ import pytest
 
 from neulora import GenerationError, InvalidInputError, Passage
 from neulora.embedders import HashingEmbedder
-from neulora.memory import Turn
-from neulora.memory import InMemoryMemory
+from neulora.memory import InMemoryMemory, Turn
 from neulora.pipeline import Pipeline
 from neulora.testing import CountingEmbedder, FakeRetriever, FakeRouter, FakeStyleClient
-from neulora.turn import Event
-from neulora.turn import PolicyAdvisor
+from neulora.turn import Event, PolicyAdvisor, QuestionRules, SmallTalkRule
 from neulora.turn._prompts import POLICY_TAGS, PromptSet
-from neulora.turn import SmallTalkRule
 
 PASSAGES = [
     Passage("로그함수는 지수함수의 역함수이다.", 0.82, "/notes/log.md", None, "p1", {"section": "로그함수"}),
@@ -36,7 +33,7 @@ def make(style: str = "socratic", **kwargs: Any) -> tuple[Pipeline, CountingEmbe
 
 
 def test_one_embedding_and_one_llm_call_per_turn() -> None:
-    pipeline, embedder, router, retriever, client = make(min_score=0.2)
+    pipeline, embedder, router, retriever, client = make(relevance=0.2)
     answer = pipeline.ask("로그함수의 그래프를 설명해줘", session_id="s1")
     assert embedder.calls == 1
     assert len(client.history) == 1
@@ -84,7 +81,7 @@ def test_small_talk_skips_retrieval_without_an_llm_call() -> None:
 
 def test_context_history_and_policy_reach_the_prompt_within_limits() -> None:
     prompts = PromptSet(max_history_turns=3, max_history_chars=100)
-    pipeline, _, _, _, client = make(prompts=prompts, min_score=0.2)  # a plain floor: this test is about prompts
+    pipeline, _, _, _, client = make(prompts=prompts, relevance=0.2)  # a plain floor: this test is about prompts
     for i in range(5):
         client.enqueue(f"answer {i}")
         pipeline.ask(f"question {i}", session_id="s")
@@ -226,7 +223,7 @@ def test_twelve_turns_never_crash_and_keep_memory_bounded() -> None:
 
 
 def test_routing_on_history_is_opt_in_and_costs_one_more_embedding() -> None:
-    pipeline, embedder, router, _, _ = make(route_with_history=True)
+    pipeline, embedder, router, _, _ = make(rules=QuestionRules(route_with_history=True))
     pipeline.ask("first question", session_id="h")
     assert embedder.calls == 1 and router.calls[-1][0] == "route_vector"  # no history yet
     pipeline.ask("and why?", session_id="h")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
-from neulora.store._paging import Hit
 from neulora.store import Passage, format_context
+from neulora.store._paging import Hit
 
 
 def test_where_names_file_page_and_section_once_for_every_reader() -> None:

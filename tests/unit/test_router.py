@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 
 from neulora import CentroidRouter, ConfigError, InvalidInputError
-from neulora.errors import EmbedderMismatchError, RouterFileError
 from neulora._assemble import build_router
 from neulora.cli import main
-from neulora.embedders import HFInferenceEmbedder
-from neulora.embedders import HashingEmbedder
-from neulora.routing import format_router_input
-from neulora.routing import FallbackRule
-from neulora.routing import load_spec
+from neulora.embedders import HashingEmbedder, HFInferenceEmbedder
+from neulora.errors import EmbedderMismatchError, RouterFileError
+from neulora.routing import FallbackRule, format_router_input, load_spec
 from neulora.settings import Settings
 from neulora.testing import CountingEmbedder
 from neulora.train import evaluate, fit_threshold

@@ -1,0 +1,194 @@
+"""The requests neulora makes to Hugging Face, each a step that runs blocking or on an event loop.
+
+:class:`Connection` is what one neulora client needs to reach Hugging Face (token, provider, timeout, headers,
+the async connection pools). :class:`ChatCompletion` and :class:`FeatureExtraction` are the two requests; each is
+one attempt of :meth:`~neulora.hf._retry.Attempts.flow`. The blocking way waits in a worker thread no longer than
+the deadline; the event-loop way awaits under ``asyncio.timeout``. Both translate failures with
+:func:`~neulora.hf._errors.hub_errors` and read answers with the same :class:`~neulora.hf._completion.ChatReader`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, Generator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from .._deadline import Deadline, DeadlineExpired, call_within, iterate_within
+from .._flow import Done
+from ..generation._cleaning import clean_answer
+from ._auth import HFAuth
+from ._clients import inference_client
+from ._completion import STREAM_OPTIONS, ChatReader, Partial
+from ._errors import hub_errors
+from ._retry import Attempt, Target
+
+
+@dataclass
+class Connection:
+    """How one neulora client reaches Hugging Face; its async pools are made on first async use."""
+
+    auth: HFAuth
+    provider: str | None
+    timeout: float
+    headers: Mapping[str, str]
+    _sessions: Any = field(default=None, repr=False)
+    _kept: Any = field(default=None, repr=False)
+
+    def client(self, target: Target, deadline: Deadline) -> Any:
+        """A client for one call, closed after it (no single read outlives the deadline)."""
+        timeout = max(0.05, min(self.timeout, deadline.remaining()))
+        return inference_client(
+            self.auth, url=target.url, provider=self.provider, timeout=timeout, headers=self.headers,
+            one_call=True,
+        )
+
+    def kept_client(self, target: Target) -> Any:
+        """The client kept for every call to ``target`` (an embedder's: made once, never closed)."""
+        if self._kept is None:
+            self._kept = inference_client(
+                self.auth, url=target.url, provider=self.provider, timeout=self.timeout, headers=self.headers
+            )
+        return self._kept
+
+    def aclient(self, target: Target) -> Any:
+        """An async client for one call, over the running loop's shared connection pool."""
+        from ._async_clients import AsyncSessions, async_inference_client
+
+        if self._sessions is None:
+            self._sessions = AsyncSessions()
+        return async_inference_client(
+            self.auth, self._sessions.get(), url=target.url, provider=self.provider, timeout=self.timeout,
+            headers=self.headers,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool the async calls of this event loop share."""
+        if self._sessions is not None:
+            await self._sessions.aclose()
+
+
+class ChatCompletion(Attempt):
+    """One chat-completion request: whole (the answer lands in ``state``) or streamed (its deltas are yielded)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        target: Target,
+        messages: list[dict[str, str]],
+        options: dict[str, Any],
+        deadline: Deadline,
+        *,
+        streaming: bool,
+    ) -> None:
+        self.connection = connection
+        self.target = target
+        self.messages = messages
+        self.options = options
+        self.deadline = deadline
+        self.streaming = streaming
+        self.state = Partial(model=str(target.model or target.url))
+
+    @property
+    def received(self) -> str:
+        return clean_answer(self.state.text)
+
+    def _request(self, client: Any) -> Any:
+        extra = {"stream": True, "stream_options": STREAM_OPTIONS} if self.streaming else {}
+        return client.chat_completion(self.messages, model=self.target.model, **extra, **self.options)
+
+    def run(self) -> Generator[str, None, None]:
+        client = self.connection.client(self.target, self.deadline)
+        try:
+            with hub_errors(self.connection.auth.redact):
+                if self.streaming:
+                    yield from iterate_within(self._deltas(client), self.deadline, abandon=client.close)
+                else:
+                    reader = ChatReader(self.state)
+                    whole = call_within(partial(self._request, client), self.deadline, abandon=client.close)
+                    reader.whole(whole)
+        finally:
+            client.close()
+
+    def _deltas(self, client: Any) -> Any:
+        def deltas() -> Generator[str, None, None]:
+            reader = ChatReader(self.state)
+            for event in self._request(client):
+                yield reader.feed(event)
+            yield reader.end()
+
+        return lambda: (delta for delta in deltas() if delta)
+
+    async def arun(self) -> AsyncGenerator[Any, None]:
+        import asyncio
+
+        client = self.connection.aclient(self.target)
+        reader = ChatReader(self.state)
+        try:
+            with hub_errors(self.connection.auth.redact):
+                if not self.streaming:
+                    async with asyncio.timeout(_left(self.deadline)):
+                        reader.whole(await self._request(client))
+                    yield Done(None)
+                    return
+                async with asyncio.timeout(_left(self.deadline)):
+                    events = await self._request(client)
+                while True:
+                    try:
+                        async with asyncio.timeout(_left(self.deadline)):  # no task per delta (wait_for)
+                            event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    delta = reader.feed(event)
+                    if delta:
+                        yield delta
+                tail = reader.end()
+                if tail:
+                    yield tail
+                yield Done(None)
+        except TimeoutError:
+            raise DeadlineExpired(f"no answer within the deadline of {self.deadline.seconds:g}s") from None
+        finally:
+            await client.close()  # its own responses only: the shared connection pool stays
+
+
+class FeatureExtraction(Attempt):
+    """One feature-extraction request (a batch of texts to vectors) through the connection's kept client."""
+
+    def __init__(
+        self, connection: Connection, target: Target, texts: list[str], deadline: Deadline
+    ) -> None:
+        self.connection = connection
+        self.target = target
+        self.texts = texts
+        self.deadline = deadline
+
+    def run(self) -> Generator[Any, None, Any]:
+        client = self.connection.kept_client(self.target)
+        with hub_errors(self.connection.auth.redact):
+            call = partial(client.feature_extraction, self.texts, model=self.target.model)
+            return call_within(call, self.deadline)
+        yield  # a generator that yields nothing
+
+    async def arun(self) -> AsyncGenerator[Any, None]:
+        import asyncio
+
+        client = self.connection.aclient(self.target)
+        try:
+            with hub_errors(self.connection.auth.redact):
+                async with asyncio.timeout(_left(self.deadline)):
+                    vectors = await client.feature_extraction(self.texts, model=self.target.model)
+            yield Done(vectors)
+        except TimeoutError:
+            raise DeadlineExpired(f"no answer within the deadline of {self.deadline.seconds:g}s") from None
+        finally:
+            await client.close()
+
+
+def _left(deadline: Deadline) -> float | None:
+    """Seconds for the next wait (None: no limit); an expired deadline stops before the wait."""
+    left = deadline.remaining()
+    if left <= 0.0:
+        raise TimeoutError  # asyncio.timeout(0) would let a step that needs no I/O finish
+    return left if math.isfinite(left) else None
