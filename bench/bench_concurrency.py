@@ -30,8 +30,13 @@ from neulora.testing import FakeStyleClient
 from neulora.train import corpus_dir, exemplar_router
 from tests.servers import background_server, free_port
 
-QUESTIONS = ["로그의 정의가 뭐예요?", "왜 로그함수와 지수함수는 대칭이에요?", "수열 문제 어디서부터 시작해요?",
-             "I got log_2 8 = 4, is that right?", "What is the chain rule?"]
+QUESTIONS = [
+    "로그의 정의가 뭐예요?",
+    "왜 로그함수와 지수함수는 대칭이에요?",
+    "수열 문제 어디서부터 시작해요?",
+    "I got log_2 8 = 4, is that right?",
+    "What is the chain rule?",
+]
 
 
 @contextlib.contextmanager
@@ -41,13 +46,16 @@ def writer(make: Callable[[], ChromaRetriever] | None) -> Iterator[list[int]]:
     if make is None:
         yield writes
         return
-    store, stop = make(), threading.Event()
+    store = make()
+    stop = threading.Event()
 
     def run() -> None:
         n = 0
         while not stop.is_set():
-            store.add_texts([f"upload {n} chunk {i} on matrices" for i in range(25)],
-                            metadatas=[{"source": f"upload-{n}"}] * 25)
+            store.add_texts(
+                [f"upload {n} chunk {i} on matrices" for i in range(25)],
+                metadatas=[{"source": f"upload-{n}"}] * 25,
+            )
             writes.append(n)
             n += 1
 
@@ -68,7 +76,9 @@ def turns(pipeline: Pipeline, n: int) -> list[float]:
     return out
 
 
-def scenarios(work: Path, port: int | None) -> dict[str, tuple[Pipeline, Callable[[], ChromaRetriever] | None]]:
+def scenarios(
+    work: Path, port: int | None
+) -> dict[str, tuple[Pipeline, Callable[[], ChromaRetriever] | None]]:
     emb = HashingEmbedder()
     router = exemplar_router(emb)
     out: dict[str, tuple[Pipeline, Callable[[], ChromaRetriever] | None]] = {}
@@ -78,14 +88,18 @@ def scenarios(work: Path, port: int | None) -> dict[str, tuple[Pipeline, Callabl
     out["embedded, no writer"] = (pipe, None)
     out["embedded, writer on the same retriever"] = (pipe, lambda: shared)
     out["embedded, writer on a second retriever"] = (
-        pipe, lambda: ChromaRetriever(emb, path=work / "db", collection="bench"))
+        pipe,
+        lambda: ChromaRetriever(emb, path=work / "db", collection="bench"),
+    )
     if port is not None:
         remote = ChromaRetriever(emb, host="127.0.0.1", port=port, collection="bench")
         remote.ingest([corpus_dir()], progress=False)
         rpipe = Pipeline(router, remote, FakeStyleClient("ok"), relevance=None)
         out["server, no writer"] = (rpipe, None)
         out["server, writer on a second client"] = (
-            rpipe, lambda: ChromaRetriever(emb, host="127.0.0.1", port=port, collection="bench"))
+            rpipe,
+            lambda: ChromaRetriever(emb, host="127.0.0.1", port=port, collection="bench"),
+        )
     return out
 
 
@@ -93,8 +107,21 @@ def main(rounds: int, n: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="neulora-bench-"))
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     port = free_port()
-    server = background_server([str(chroma), "run", "--path", str(work / "server"), "--host", "127.0.0.1",
-                                "--port", str(port)], port, log=work / "server.log", name="chroma run")
+    server = background_server(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(work / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        port,
+        log=work / "server.log",
+        name="chroma run",
+    )
     samples: dict[str, list[float]] = {}
     writes: dict[str, int] = {}
     try:
@@ -110,15 +137,33 @@ def main(rounds: int, n: int) -> dict[str, Any]:
                     writes[name] = writes.get(name, 0) + len(done)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    base = {"embedded": statistics.median(samples["embedded, no writer"]),
-            "server": statistics.median(samples["server, no writer"])}
-    results = {name: {"median_ms": statistics.median(v) * 1e3, "p95_ms": percentile(v, 0.95) * 1e3,
-                      "vs_no_writer": statistics.median(v) / base[name.split(",")[0]], "writes": writes[name],
-                      "turns": len(v)} for name, v in samples.items()}
-    rows = [(name, f"median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, {r['vs_no_writer']:.2f}x, "
-                   f"{r['writes']} writes meanwhile") for name, r in results.items()]
-    return report("turn overhead with and without a concurrent writer", {"rounds": rounds, "scenarios": results},
-                  rows)
+    base = {
+        "embedded": statistics.median(samples["embedded, no writer"]),
+        "server": statistics.median(samples["server, no writer"]),
+    }
+    results = {
+        name: {
+            "median_ms": statistics.median(v) * 1e3,
+            "p95_ms": percentile(v, 0.95) * 1e3,
+            "vs_no_writer": statistics.median(v) / base[name.split(",")[0]],
+            "writes": writes[name],
+            "turns": len(v),
+        }
+        for name, v in samples.items()
+    }
+    rows = [
+        (
+            name,
+            f"median {r['median_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms, {r['vs_no_writer']:.2f}x, "
+            f"{r['writes']} writes meanwhile",
+        )
+        for name, r in results.items()
+    ]
+    return report(
+        "turn overhead with and without a concurrent writer",
+        {"rounds": rounds, "scenarios": results},
+        rows,
+    )
 
 
 if __name__ == "__main__":

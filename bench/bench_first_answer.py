@@ -38,11 +38,23 @@ def one(warm: bool, folder: Path) -> dict[str, float]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NEULORA_"))}
     env.update(HF_HUB_OFFLINE="1", NEULORA_CHROMA_PATH=str(folder / "db"))
-    argv = [sys.executable, "-m", "neulora", "serve", "--port", str(port), "--notes",
-            str(Path(__import__("neulora.train", fromlist=["corpus_dir"]).corpus_dir()))]
+    argv = [
+        sys.executable,
+        "-m",
+        "neulora",
+        "serve",
+        "--port",
+        str(port),
+        "--notes",
+        str(Path(__import__("neulora.train", fromlist=["corpus_dir"]).corpus_dir())),
+    ]
     started = time.perf_counter()
-    proc = subprocess.Popen(argv + ([] if warm else ["--no-warm-up"]), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv + ([] if warm else ["--no-warm-up"]),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             try:
@@ -55,16 +67,25 @@ def one(warm: bool, folder: Path) -> dict[str, float]:
             time.sleep(0.05)
         ready = time.perf_counter() - started
         t0 = time.perf_counter()
-        reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=QUESTION, timeout=300)
+        reply = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions", json=QUESTION, timeout=300
+        )
         reply.raise_for_status()
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=QUESTION, timeout=300).raise_for_status()
+        httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions", json=QUESTION, timeout=300
+        ).raise_for_status()
         second = time.perf_counter() - t0
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"ready_s": ready, "first_answer_s": first, "second_answer_s": second, "first_from_start_s": ready + first}
+    return {
+        "ready_s": ready,
+        "first_answer_s": first,
+        "second_answer_s": second,
+        "first_from_start_s": ready + first,
+    }
 
 
 def main() -> None:
@@ -74,23 +95,38 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {"warm-up": [], "no warm-up": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in range(args.rounds):  # alternated, so that a drift of the machine hits both modes alike
+        for n in range(
+            args.rounds
+        ):  # alternated, so that a drift of the machine hits both modes alike
             for mode in runs:
-                runs[mode].append(one(mode == "warm-up", Path(tmp) / f"{mode}-{n}".replace(" ", "-")))
-    medians = {mode: {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
-               for mode, rows in runs.items()}
+                runs[mode].append(
+                    one(mode == "warm-up", Path(tmp) / f"{mode}-{n}".replace(" ", "-"))
+                )
+    medians = {
+        mode: {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]}
+        for mode, rows in runs.items()
+    }
     results = {"rounds": args.rounds, "medians": medians, "runs": runs}
-    table = ["| median seconds | ready | first answer | first answer from start | second answer |",
-             "|---|---|---|---|---|"]
-    table += [f"| {mode} | {m['ready_s']} | {m['first_answer_s']} | {m['first_from_start_s']} | "
-              f"{m['second_answer_s']} |" for mode, m in medians.items()]
+    table = [
+        "| median seconds | ready | first answer | first answer from start | second answer |",
+        "|---|---|---|---|---|",
+    ]
+    table += [
+        f"| {mode} | {m['ready_s']} | {m['first_answer_s']} | {m['first_from_start_s']} | "
+        f"{m['second_answer_s']} |"
+        for mode, m in medians.items()
+    ]
     print(json.dumps(results, indent=2))
     print("\n".join(table))
     if args.save:
-        (HERE / "first-answer.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        (HERE / "first-answer.json").write_text(
+            json.dumps(results, indent=2) + "\n", encoding="utf-8"
+        )
         (HERE / "first-answer.md").write_text(
             "# Time to the first answer after `neulora serve` starts (offline: SmolLM2-135M on the CPU)\n\n"
-            f"Medians of {args.rounds} alternated rounds, one run.\n\n" + "\n".join(table) + "\n", encoding="utf-8")
+            f"Medians of {args.rounds} alternated rounds, one run.\n\n" + "\n".join(table) + "\n",
+            encoding="utf-8",
+        )
 
 
 if __name__ == "__main__":

@@ -23,23 +23,48 @@ BASELINE = f"print({HWM})"
 
 
 def main() -> dict[str, object]:
-    times, rss, heavy = [], [], set()
+    times = []
+    rss = []
+    heavy = set()
     for _ in range(9):
-        out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+        ).stdout.split()
         times.append(float(out[0]))
         rss.append(int(out[1]) / 1024)
         heavy.update(x for x in (out[2].split(",") if len(out) > 2 else []) if x)
-    base = [int(subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True,
-                               check=True).stdout) / 1024 for _ in range(3)]
-    results = {"import_s_median": statistics.median(times), "peak_rss_mb_median": statistics.median(rss),
-               "bare_python_rss_mb": statistics.median(base), "heavy_modules_loaded": sorted(heavy),
-               "targets": {"import_s": 0.15, "peak_rss_mb": 40}}
-    return report("import neulora", results, [
-        ("wall time (median of 9)", f"{results['import_s_median'] * 1000:.1f} ms (target < 150 ms)"),
-        ("peak RSS", f"{results['peak_rss_mb_median']:.1f} MB (bare python {results['bare_python_rss_mb']:.1f} MB;"
-                     " target < 40 MB)"),
-        ("heavy modules loaded", json.dumps(sorted(heavy)) or "none"),
-    ])
+    base = [
+        int(
+            subprocess.run(
+                [sys.executable, "-c", BASELINE], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        / 1024
+        for _ in range(3)
+    ]
+    results = {
+        "import_s_median": statistics.median(times),
+        "peak_rss_mb_median": statistics.median(rss),
+        "bare_python_rss_mb": statistics.median(base),
+        "heavy_modules_loaded": sorted(heavy),
+        "targets": {"import_s": 0.15, "peak_rss_mb": 40},
+    }
+    return report(
+        "import neulora",
+        results,
+        [
+            (
+                "wall time (median of 9)",
+                f"{results['import_s_median'] * 1000:.1f} ms (target < 150 ms)",
+            ),
+            (
+                "peak RSS",
+                f"{results['peak_rss_mb_median']:.1f} MB (bare python {results['bare_python_rss_mb']:.1f} MB;"
+                " target < 40 MB)",
+            ),
+            ("heavy modules loaded", json.dumps(sorted(heavy)) or "none"),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def tokens_per_second(python: str, gguf: str) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--other", help="python of a venv holding the build to compare with (e.g. native)")
+    parser.add_argument(
+        "--other", help="python of a venv holding the build to compare with (e.g. native)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv or [])
     gguf = gguf_path()
@@ -59,9 +61,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for _ in range(args.rounds):
         for name, python in builds.items():
             runs[name].append(tokens_per_second(python, gguf))
-    results: dict[str, object] = {name: {"median_tokens_per_s": statistics.median(v), "runs": v}
-                                  for name, v in runs.items()}
-    rows = [(name, f"{statistics.median(v):.1f} tokens/s (median of {len(v)})") for name, v in runs.items()]
+    results: dict[str, object] = {
+        name: {"median_tokens_per_s": statistics.median(v), "runs": v} for name, v in runs.items()
+    }
+    rows = [
+        (name, f"{statistics.median(v):.1f} tokens/s (median of {len(v)})")
+        for name, v in runs.items()
+    ]
     if args.other:
         ratio = statistics.median(runs["portable"]) / statistics.median(runs["other"])
         results["portable_over_other"] = ratio

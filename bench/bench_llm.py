@@ -15,7 +15,12 @@ from neulora.llm import HFStyleClient
 from neulora.testing import ChatStubServer
 
 ASK = [{"role": "user", "content": "What is a logarithm?"}]
-MODELS = {"direct": "direct", "socratic": "socratic", "scaffolding": "scaffolding", "feedback": "feedback"}
+MODELS = {
+    "direct": "direct",
+    "socratic": "socratic",
+    "scaffolding": "scaffolding",
+    "feedback": "feedback",
+}
 
 
 def ttft(make_stream: Any, repeat: int = 50) -> float:
@@ -37,7 +42,9 @@ def main() -> dict[str, Any]:
         bare = httpx.Client(timeout=30)
         client = HFStyleClient(MODELS, base_url=server.url, token="bench")
         t_bare = median_time(lambda: bare.post(url, json=body).json(), repeat=9, number=30)
-        t_ours = median_time(lambda: client.generate("direct", ASK, max_tokens=64), repeat=9, number=30)
+        t_ours = median_time(
+            lambda: client.generate("direct", ASK, max_tokens=64), repeat=9, number=30
+        )
 
         def bare_stream() -> Any:
             with bare.stream("POST", url, json={**body, "stream": True}) as r:
@@ -48,7 +55,8 @@ def main() -> dict[str, Any]:
 
     with ChatStubServer(latency=0.05) as slow:
         client = HFStyleClient(MODELS, base_url=slow.url, token="bench")
-        calls_each, threads = 10, 32
+        calls_each = 10
+        threads = 32
         start = time.perf_counter()
         for _ in range(calls_each):
             client.generate("socratic", ASK)
@@ -69,21 +77,42 @@ def main() -> dict[str, Any]:
         connections = len({r["client_port"] for r in slow.requests})
     total = threads * calls_each
     results = {
-        "bare_httpx_ms": t_bare * 1e3, "hfstyleclient_ms": t_ours * 1e3, "overhead_ms": (t_ours - t_bare) * 1e3,
-        "ttft_bare_ms": ttft_bare * 1e3, "ttft_ours_ms": ttft_ours * 1e3,
-        "concurrency": {"threads": threads, "calls": total, "server_latency_s": 0.05,
-                        "sequential_call_s": sequential, "elapsed_s": elapsed,
-                        "speedup_over_sequential": sequential * total / elapsed, "tcp_connections": connections},
+        "bare_httpx_ms": t_bare * 1e3,
+        "hfstyleclient_ms": t_ours * 1e3,
+        "overhead_ms": (t_ours - t_bare) * 1e3,
+        "ttft_bare_ms": ttft_bare * 1e3,
+        "ttft_ours_ms": ttft_ours * 1e3,
+        "concurrency": {
+            "threads": threads,
+            "calls": total,
+            "server_latency_s": 0.05,
+            "sequential_call_s": sequential,
+            "elapsed_s": elapsed,
+            "speedup_over_sequential": sequential * total / elapsed,
+            "tcp_connections": connections,
+        },
         "targets": {"overhead_ms": "< 5"},
     }
-    return report("llm client", results, [
-        ("bare httpx POST (median)", f"{t_bare * 1e3:.2f} ms"),
-        ("HFStyleClient.generate", f"{t_ours * 1e3:.2f} ms (overhead {(t_ours - t_bare) * 1e3:.2f} ms)"),
-        ("time to first token", f"bare {ttft_bare * 1e3:.2f} ms, ours {ttft_ours * 1e3:.2f} ms"),
-        (f"{threads} threads x {calls_each} calls, 50 ms server",
-         f"{elapsed:.2f} s = {sequential * total / elapsed:.1f}x sequential, {connections} TCP connections "
-         f"for {total} calls"),
-    ])
+    return report(
+        "llm client",
+        results,
+        [
+            ("bare httpx POST (median)", f"{t_bare * 1e3:.2f} ms"),
+            (
+                "HFStyleClient.generate",
+                f"{t_ours * 1e3:.2f} ms (overhead {(t_ours - t_bare) * 1e3:.2f} ms)",
+            ),
+            (
+                "time to first token",
+                f"bare {ttft_bare * 1e3:.2f} ms, ours {ttft_ours * 1e3:.2f} ms",
+            ),
+            (
+                f"{threads} threads x {calls_each} calls, 50 ms server",
+                f"{elapsed:.2f} s = {sequential * total / elapsed:.1f}x sequential, {connections} TCP connections "
+                f"for {total} calls",
+            ),
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ class Connection:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
-        self.host, self.port, self.path = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.path = parts.path
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -36,8 +38,11 @@ class Connection:
         payload = json.dumps(body).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         t0 = time.perf_counter()
-        self.writer.write(f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                          f"Content-Length: {len(payload)}\r\n{head}\r\n".encode() + payload)
+        self.writer.write(
+            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n{head}\r\n".encode()
+            + payload
+        )
         status = await self.reader.readline()
         first_byte = time.perf_counter()
         if not status.startswith(b"HTTP/1.1 200"):
@@ -69,7 +74,9 @@ class Connection:
     async def _events(self) -> tuple[float | None, bool]:
         """Read the chunked SSE body: when the first text arrived, and whether ``data: [DONE]`` came."""
         assert self.reader is not None
-        first_text, done, buffer = None, False, b""
+        first_text = None
+        done = False
+        buffer = b""
         while True:
             size = int((await self.reader.readline()).split(b";")[0], 16)
             data = await self.reader.readexactly(size + 2)

@@ -17,13 +17,20 @@ import bench_router
 
 def main() -> None:
     results = {}
-    for name, module in (("import", bench_import), ("router", bench_router), ("llm", bench_llm),
-                         ("pipeline", bench_pipeline), ("retrieval", bench_retrieval)):
+    for name, module in (
+        ("import", bench_import),
+        ("router", bench_router),
+        ("llm", bench_llm),
+        ("pipeline", bench_pipeline),
+        ("retrieval", bench_retrieval),
+    ):
         print(f"\n##### {name}", flush=True)
         results[name] = module.main()
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    (out / "latest.json").write_text(
+        json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     print(f"\nwritten to {out / 'latest.json'}")
 
 

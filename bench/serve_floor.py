@@ -30,8 +30,15 @@ def _event(data: dict[str, Any]) -> bytes:
 
 def _chunk(text: str | None, finish: str | None = None) -> bytes:
     delta = {"content": text} if text is not None else {}
-    return _event({"id": "floor", "object": "chat.completion.chunk", "created": 0, "model": "floor",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    return _event(
+        {
+            "id": "floor",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "floor",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+    )
 
 
 async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -42,10 +49,18 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         message = await receive()
         more = message.get("more_body", False)
     await asyncio.sleep(0.3)
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream")],
+        }
+    )
     for part in ("Answer", " from", " floor."):
         await send({"type": "http.response.body", "body": _chunk(part), "more_body": True})
-    await send({"type": "http.response.body", "body": _chunk(None, "stop") + DONE, "more_body": False})
+    await send(
+        {"type": "http.response.body", "body": _chunk(None, "stop") + DONE, "more_body": False}
+    )
 
 
 def proxy_app(engine: str) -> Any:
@@ -57,7 +72,8 @@ def proxy_app(engine: str) -> Any:
     from neulora.hf import HFAuth
     from neulora.hf._async_clients import AsyncSessions, async_inference_client
 
-    sessions, auth = AsyncSessions(), HFAuth(None)
+    sessions = AsyncSessions()
+    auth = HFAuth(None)
 
     async def chat(request: Request) -> StreamingResponse:
         body = await request.json()
@@ -65,7 +81,9 @@ def proxy_app(engine: str) -> Any:
 
         async def events() -> Any:
             try:
-                async for out in await client.chat_completion(body["messages"], model="direct", stream=True):
+                async for out in await client.chat_completion(
+                    body["messages"], model="direct", stream=True
+                ):
                     choice = out.choices[0]
                     yield _chunk(choice.delta.content, choice.finish_reason)
                 yield DONE
@@ -80,7 +98,15 @@ def proxy_app(engine: str) -> Any:
 if __name__ == "__main__":
     from neulora.server._app import GCTuning
 
-    kind, port = sys.argv[1], int(sys.argv[2])
+    kind = sys.argv[1]
+    port = int(sys.argv[2])
     app = asgi_app if kind == "asgi" else proxy_app(sys.argv[3])
     GCTuning().apply()  # as neulora serve does: the floors run under the same collector settings
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, timeout_keep_alive=75)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=75,
+    )

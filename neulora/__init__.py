@@ -155,7 +155,9 @@ def __getattr__(name: str) -> Any:
             DeprecationWarning,
             stacklevel=2,
         )
-        return getattr(import_module(place), name)
+        value = getattr(import_module(place), name)
+        globals()[name] = value  # warned once: ``from neulora import x`` asks twice
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .retrieval import ChromaRetriever
     from .routing._centroid import CentroidRouter
 
+
 @dataclass(frozen=True)
 class Parts:
     """What a pipeline is made of, built from settings (one embedder shared by router and retriever)."""
@@ -60,10 +61,14 @@ def build_embedder(settings: Settings) -> Embedder:
         return UniversalSentenceEncoder()
     if kind == "local":
         return TransformersEmbedder(settings.embed_model)
-    return HFInferenceEmbedder(settings.embed_model, token=settings.token, provider=settings.provider)
+    return HFInferenceEmbedder(
+        settings.embed_model, token=settings.token, provider=settings.provider
+    )
 
 
-def build_router(settings: Settings, embedder: Embedder, *, allow_mismatch: bool = False) -> CentroidRouter:
+def build_router(
+    settings: Settings, embedder: Embedder, *, allow_mismatch: bool = False
+) -> CentroidRouter:
     """The router file the settings name, the Hub file (bge-m3), or the exemplar router trained for the embedder.
 
     A router file made with another embedder than the settings build is refused: its routes would be
@@ -75,24 +80,43 @@ def build_router(settings: Settings, embedder: Embedder, *, allow_mismatch: bool
 
     try:
         if settings.router:
-            return CentroidRouter.from_file(settings.router, embedder, allow_mismatch=allow_mismatch)
-        if not embedder.name.startswith("BAAI/bge-m3"):  # the Hub file is in bge-m3 space: train one for this
+            return CentroidRouter.from_file(
+                settings.router, embedder, allow_mismatch=allow_mismatch
+            )
+        if not embedder.name.startswith(
+            "BAAI/bge-m3"
+        ):  # the Hub file is in bge-m3 space: train one for this
             return exemplar_router(embedder)
-        return CentroidRouter.from_hub(settings.router_repo, settings.router_file, embedder=embedder,
-                                       token=settings.token, allow_mismatch=allow_mismatch)
+        return CentroidRouter.from_hub(
+            settings.router_repo,
+            settings.router_file,
+            embedder=embedder,
+            token=settings.token,
+            allow_mismatch=allow_mismatch,
+        )
     except EmbedderMismatchError as exc:
-        raise EmbedderMismatchError(f"{exc.problem}: its routes would be meaningless. Set NEULORA_EMBEDDER (and "
-                                    "NEULORA_EMBED_MODEL) to the embedder the router file names, or "
-                                    f"NEULORA_ROUTER to a router made with {embedder.name!r}",
-                                    problem=exc.problem) from exc
+        raise EmbedderMismatchError(
+            f"{exc.problem}: its routes would be meaningless. Set NEULORA_EMBEDDER (and "
+            "NEULORA_EMBED_MODEL) to the embedder the router file names, or "
+            f"NEULORA_ROUTER to a router made with {embedder.name!r}",
+            problem=exc.problem,
+        ) from exc
 
 
-def build_retriever(settings: Settings, embedder: Embedder, *, create: bool = True) -> ChromaRetriever:
+def build_retriever(
+    settings: Settings, embedder: Embedder, *, create: bool = True
+) -> ChromaRetriever:
     """The Chroma retriever the settings name (embedded by default); ``create=False`` opens read-only."""
     from .retrieval import ChromaRetriever
 
-    return ChromaRetriever(embedder, collection=settings.collection, k=settings.k, create=create,
-                           freshness=settings.chroma_freshness, **settings.chroma_location())
+    return ChromaRetriever(
+        embedder,
+        collection=settings.collection,
+        k=settings.k,
+        create=create,
+        freshness=settings.chroma_freshness,
+        **settings.chroma_location(),
+    )
 
 
 def build_client(settings: Settings) -> StyleClient:
@@ -104,8 +128,12 @@ def build_client(settings: Settings) -> StyleClient:
         if settings.local_model:
             return TransformersStyleClient({s: settings.local_model for s in STYLES})
         return TransformersStyleClient.smollm2()
-    return HFStyleClient({**default_models(), **settings.models}, token=settings.token, provider=settings.provider,
-                         base_url=settings.base_url)
+    return HFStyleClient(
+        {**default_models(), **settings.models},
+        token=settings.token,
+        provider=settings.provider,
+        base_url=settings.base_url,
+    )
 
 
 def build_parts(settings: Settings) -> Parts:
@@ -113,5 +141,13 @@ def build_parts(settings: Settings) -> Parts:
     embedder = build_embedder(settings)
     router = build_router(settings, embedder)
     if router.dim != embedder.dim:  # pragma: no cover - from_file checks this first
-        raise EmbedderMismatchError(f"router dimension {router.dim} != embedder dimension {embedder.dim}")
-    return Parts(router, build_retriever(settings, embedder), build_client(settings), settings.k, settings.min_score)
+        raise EmbedderMismatchError(
+            f"router dimension {router.dim} != embedder dimension {embedder.dim}"
+        )
+    return Parts(
+        router,
+        build_retriever(settings, embedder),
+        build_client(settings),
+        settings.k,
+        settings.min_score,
+    )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, TypeGuard
 
 from .errors import ConfigError, InvalidInputError, NeuloraError
 
@@ -33,7 +34,9 @@ def check_encodable(text: str, *, what: str = "text") -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"{what} contains a lone surrogate at position {exc.start}") from None
+        raise InvalidInputError(
+            f"{what} contains a lone surrogate at position {exc.start}"
+        ) from None
     return text
 
 
@@ -48,14 +51,19 @@ def truncate(text: str, max_chars: int) -> str:
     return text if len(text) <= max_chars else text[:max_chars]
 
 
-def is_int(value: Any) -> bool:
-    """Whether ``value`` is an int (``True`` and ``False`` are not, though Python says they are)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+def is_int(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is an integer (``True`` and ``False`` are not, though Python says they are)."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
-    """Whether ``value`` is a finite int or float (not a bool, not NaN, not infinite)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def is_real(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a real number (NaN and infinities too; bools are not)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a finite real number (not a bool, not NaN, not infinite)."""
+    return is_real(value) and math.isfinite(value)
 
 
 def check_int(

@@ -91,7 +91,11 @@ def moved(package: str, name: str) -> Any:
         module = importlib.import_module(place)
         if name in vars(module) and not name.startswith("__"):
             _warn(f"{package}.{name}", _public(place), stacklevel=4)  # past __getattr__
-            return vars(module)[name]
+            value = vars(module)[name]
+            setattr(
+                sys.modules[package], name, value
+            )  # warned once: ``from x import y`` asks twice
+            return value
     raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
 

@@ -71,7 +71,10 @@ def call_within(
 
 
 def iterate_within(
-    items: Callable[[], Iterator[T]], deadline: Deadline, *, abandon: Callable[[], None] = lambda: None
+    items: Callable[[], Iterator[T]],
+    deadline: Deadline,
+    *,
+    abandon: Callable[[], None] = lambda: None,
 ) -> Iterator[T]:
     """The items of ``items()``, produced in a worker thread; :class:`DeadlineExpired` when time runs out.
 

@@ -35,7 +35,13 @@ class Pump(Generic[T, R]):
     ``async for``). Either one, once.
     """
 
-    def __init__(self, work: Callable[[Callable[[T], None]], R], *, name: str = "neulora-pump", size: int = 64):
+    def __init__(
+        self,
+        work: Callable[[Callable[[T], None]], R],
+        *,
+        name: str = "neulora-pump",
+        size: int = 64,
+    ):
         self._work = work
         self._name = name
         self._size = size

@@ -27,6 +27,27 @@ Messages never contain a token.
 
 from __future__ import annotations
 
+__all__ = [
+    "NeuloraError",
+    "ConfigError",
+    "RouterFileError",
+    "InvalidInputError",
+    "EmbeddingError",
+    "EmbedderMismatchError",
+    "RetrievalError",
+    "CollectionNotFoundError",
+    "DocumentError",
+    "GenerationError",
+    "AuthError",
+    "QuotaError",
+    "ModelUnavailableError",
+    "RateLimitError",
+    "EndpointTimeoutError",
+    "StreamInterruptedError",
+    "SessionError",
+    "UpstreamError",
+]
+
 
 class NeuloraError(Exception):
     """Root of every error neulora raises."""

@@ -25,7 +25,13 @@ from ._deadline import Deadline
 from ._redact import redact_url
 from ._styles import STYLES
 from .errors import ConfigError, InvalidInputError
-from .generation import AsyncGenerationStream, Generation, GenerationStream, check_messages, clean_answer
+from .generation import (
+    AsyncGenerationStream,
+    Generation,
+    GenerationStream,
+    check_messages,
+    clean_answer,
+)
 from .hf import HFAuth, RetryPolicy
 from .hf._auth import Remote, check_url
 from .hf._calls import ChatCompletion, Connection
@@ -85,7 +91,11 @@ class HFStyleClient:
             raise ConfigError(
                 "models must map each style to a non-empty target (repo id, URL or adapter name)"
             )
-        if fallback is not None and fallback.style is not None and fallback.style not in self.models:
+        if (
+            fallback is not None
+            and fallback.style is not None
+            and fallback.style not in self.models
+        ):
             raise ConfigError(f"fallback style {fallback.style!r} has no target in models")
         remote = Remote(token, provider, base_url, timeout)
         self.provider = remote.provider
@@ -229,7 +239,8 @@ class HFStyleClient:
         streaming: bool,
     ) -> _flow.Flow[Generation]:
         """The one flow of a call: checked now, its deadline started now; each attempt a chat completion."""
-        chain, msgs = self.chain(style), check_messages(messages)
+        chain = self.chain(style)
+        msgs = check_messages(messages)
         cap = math.inf if seconds is None else check_seconds("deadline", seconds, InvalidInputError)
         deadline = Deadline.after(min(self.retry.deadline, cap), self.retry.clock)
         attempts = Attempts(

@@ -113,7 +113,9 @@ class Pipeline:
         if missing:
             raise ConfigError(f"no system prompt for style(s) {missing}")
         if options.style is not None and options.style not in router.styles:
-            raise ConfigError(f"unknown style {options.style!r}: expected one of {list(router.styles)}")
+            raise ConfigError(
+                f"unknown style {options.style!r}: expected one of {list(router.styles)}"
+            )
 
     @classmethod
     def from_settings(cls, settings: Settings, **parts: Any) -> Pipeline:
@@ -149,9 +151,7 @@ class Pipeline:
         return cls.from_settings(Settings.load(), **parts)
 
     def __repr__(self) -> str:
-        return (
-            f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
-        )
+        return f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
 
     # -- public -------------------------------------------------------------------------------------
     def ask(
@@ -178,7 +178,9 @@ class Pipeline:
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
     ) -> Answer:
         """:meth:`ask` for an event loop: the same steps; blocking ones (Chroma, memory, local models) in threads."""
-        return await _flow.arun(self._turn(self._call(question, session_id, options), streaming=False))
+        return await _flow.arun(
+            self._turn(self._call(question, session_id, options), streaming=False)
+        )
 
     def astream(
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
@@ -318,7 +320,9 @@ class Pipeline:
 
     def _shared_embedder(self, turn: TurnState) -> Embedder | None:
         """The embedder whose vector serves both routing and retrieval (None: no shared vector this turn)."""
-        routes_on_vector = turn.forced is None and not (self.rules.route_with_history and turn.history)
+        routes_on_vector = turn.forced is None and not (
+            self.rules.route_with_history and turn.history
+        )
         if not (routes_on_vector or self._uses_retrieval(turn)):
             return None
         r_emb = self.router.embedder
@@ -370,7 +374,10 @@ class Pipeline:
         if self.rules.route_with_history and turn.history:
             history = []
             for t in turn.history:
-                history += [{"role": "user", "content": t.question}, {"role": "assistant", "content": t.answer}]
+                history += [
+                    {"role": "user", "content": t.question},
+                    {"role": "assistant", "content": t.answer},
+                ]
             return self.router.route(turn.question, history=history)
         if vector is not None:
             return self.router.route_vector(vector)
@@ -459,7 +466,11 @@ def _relevance(
     if isinstance(relevance, Relevance):
         return relevance
     if relevance == "auto":
-        return Relevance.for_embedder(retriever.embedder) if retriever is not None else Relevance.none()
+        return (
+            Relevance.for_embedder(retriever.embedder)
+            if retriever is not None
+            else Relevance.none()
+        )
     if relevance is None:
         return Relevance.none()
     if not is_number(relevance):

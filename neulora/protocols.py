@@ -15,16 +15,21 @@ protocol        methods                                        neulora's impleme
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .embedders._base import Embedder
+from .generation._result import StyleClient
+from .memory._base import Memory
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from .routing._decision import RouteDecision
     from .store._passage import Passage
+
+__all__ = ["Embedder", "Memory", "Retriever", "Router", "StyleClient"]
+
 
 class Router(Protocol):
     """Chooses a teaching style for a question (:class:`~neulora.routing.CentroidRouter` fits)."""
@@ -46,11 +51,24 @@ class Retriever(Protocol):
 
     embedder: Embedder
 
-    def retrieve(self, query: str, k: int | None = None, *, min_score: float | None = None) -> list[Passage]:
-        """Embed ``query`` and return the best passages."""
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+    ) -> list[Passage]:
+        """Embed ``query`` and return the best passages (``where``: a Chroma metadata filter)."""
         ...
 
-    def retrieve_vector(self, vector: NDArray[Any], k: int | None = None, *,
-                        min_score: float | None = None) -> list[Passage]:
+    def retrieve_vector(
+        self,
+        vector: NDArray[Any],
+        k: int | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+    ) -> list[Passage]:
         """Return the best passages for an embedding the caller already has."""
         ...

@@ -21,7 +21,6 @@ when several processes read and write, run ``chroma run --path DIR`` and connect
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -30,10 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._checks import check_text, truncate
+from ._checks import check_text, is_int, is_number, truncate
 from .errors import ConfigError, InvalidInputError
 from .store._chunking import ChunkingOptions, ChunkMeta
-from .store._collection import ChromaCollection
+from .store._collection import DEFAULT_HNSW, ChromaCollection
 from .store._filters import check_where
 from .store._ingest import IngestReport, PlannedChunk, StoredSource, plan_ingest
 from .store._loaders import chunk_ids, read_documents, source_prefix
@@ -43,9 +42,11 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from .embedders._base import Embedder
-from .store._passage import Passage
+from .store._passage import Passage, format_context
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_HNSW", "ChromaRetriever", "IngestReport", "Passage", "format_context"]
 
 PROGRESS_DELAY = 2.0  # seconds before a write shows its progress bar (short writes never do)
 
@@ -84,13 +85,25 @@ class ChromaRetriever:
     ) -> None:
         _check_k(k)
         if not callable(getattr(embedder, "embed", None)):
-            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embedders), got "
-                              f"{type(embedder).__name__}")
-        if isinstance(max_query_chars, bool) or not isinstance(max_query_chars, int) or max_query_chars < 1:
+            raise ConfigError(
+                f"embedder must have an embed(texts) method (see neulora.embedders), got "
+                f"{type(embedder).__name__}"
+            )
+        if not is_int(max_query_chars) or max_query_chars < 1:
             raise ConfigError(f"max_query_chars must be a positive int, got {max_query_chars!r}")
-        self.store = ChromaCollection(collection, embedder_name=embedder.name, dim=embedder.dim, path=path,
-                                      host=host, port=port, client=client, hnsw=hnsw, exact_limit=exact_limit,
-                                      create=create, freshness=freshness)
+        self.store = ChromaCollection(
+            collection,
+            embedder_name=embedder.name,
+            dim=embedder.dim,
+            path=path,
+            host=host,
+            port=port,
+            client=client,
+            hnsw=hnsw,
+            exact_limit=exact_limit,
+            create=create,
+            freshness=freshness,
+        )
         self.embedder = embedder
         self.k = k
         self.max_query_chars = max_query_chars
@@ -128,8 +141,13 @@ class ChromaRetriever:
             batches = self._embed_and_add(writer, plan.to_add, progress)
             writer.update([c.id for c in plan.to_keep], [c.metadata for c in plan.to_keep])
             writer.delete(plan.to_delete)
-        report = IngestReport.of_plan(plan, failed=failed, skipped=skipped, batches=batches,
-                                      seconds=time.perf_counter() - started)
+        report = IngestReport.of_plan(
+            plan,
+            failed=failed,
+            skipped=skipped,
+            batches=batches,
+            seconds=time.perf_counter() - started,
+        )
         logger.info("ingest into %s: %s", self.collection_name, report.format().splitlines()[0])
         return report
 
@@ -142,7 +160,9 @@ class ChromaRetriever:
         progress: bool = False,
     ) -> IngestReport:
         """Store texts the caller chunked; ids default to content hashes, and existing ids are not re-embedded."""
-        if isinstance(texts, (str, bytes)):  # a str is a sequence of one-letter chunks: never what was meant
+        if isinstance(
+            texts, (str, bytes)
+        ):  # a str is a sequence of one-letter chunks: never what was meant
             raise InvalidInputError("texts must be a list of strings, got one str: pass [text]")
         items = [check_text(t, what=f"text {i}") for i, t in enumerate(texts)]
         if metadatas is not None and len(metadatas) != len(items):
@@ -157,13 +177,24 @@ class ChromaRetriever:
         with self.store.writing() as writer:
             # An empty collection (a first ingest) has nothing to look up.
             existing = set(writer.get(ids=id_list, include=[]).ids) if writer.count() else set()
-            pending = [PlannedChunk(cid, text, meta) for cid, text, meta in zip(id_list, items, metas, strict=True)
-                       if cid not in existing]
+            pending = [
+                PlannedChunk(cid, text, meta)
+                for cid, text, meta in zip(id_list, items, metas, strict=True)
+                if cid not in existing
+            ]
             batches = self._embed_and_add(writer, pending, progress)
-        return IngestReport(added=len(pending), unchanged=len(existing), chunks_written=len(pending),
-                            embedded=sum(batches), batches=tuple(batches), seconds=time.perf_counter() - started)
+        return IngestReport(
+            added=len(pending),
+            unchanged=len(existing),
+            chunks_written=len(pending),
+            embedded=sum(batches),
+            batches=tuple(batches),
+            seconds=time.perf_counter() - started,
+        )
 
-    def _embed_and_add(self, writer: CollectionWriter, chunks: Sequence[PlannedChunk], progress: bool) -> list[int]:
+    def _embed_and_add(
+        self, writer: CollectionWriter, chunks: Sequence[PlannedChunk], progress: bool
+    ) -> list[int]:
         """Embed and add new chunks, a batch of at most ``max_batch`` at a time; long writes show a tqdm bar."""
         batches: list[int] = []
         bar = _progress_bar(len(chunks), progress)
@@ -172,11 +203,17 @@ class ChromaRetriever:
                 batch = chunks[start : start + writer.max_batch]
                 blocks = []
                 for i in range(0, len(batch), _EMBED_BLOCK):  # the bar moves per embedded block
-                    blocks.append(self.embedder.embed([c.embedding_text for c in batch[i : i + _EMBED_BLOCK]]))
+                    blocks.append(
+                        self.embedder.embed([c.embedding_text for c in batch[i : i + _EMBED_BLOCK]])
+                    )
                     if bar is not None:
                         bar.update(len(blocks[-1]))
-                writer.add([c.id for c in batch], np.concatenate(blocks), [c.text for c in batch],
-                           [c.metadata for c in batch])
+                writer.add(
+                    [c.id for c in batch],
+                    np.concatenate(blocks),
+                    [c.text for c in batch],
+                    [c.metadata for c in batch],
+                )
                 batches.append(len(batch))
         finally:
             if bar is not None:
@@ -185,7 +222,11 @@ class ChromaRetriever:
 
     # -- reading ------------------------------------------------------------------------------------
     def retrieve(
-        self, query: str, k: int | None = None, *, where: Mapping[str, Any] | None = None,
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
         min_score: float | None = None,
     ) -> list[Passage]:
         """Embed ``query`` and return the ``k`` most similar passages, best first.
@@ -196,10 +237,16 @@ class ChromaRetriever:
         text = truncate(check_text(query, what="query"), self.max_query_chars)
         if where is not None:
             check_where(where)
-        return self.retrieve_vector(self.embedder.embed([text])[0], k, where=where, min_score=min_score)
+        return self.retrieve_vector(
+            self.embedder.embed([text])[0], k, where=where, min_score=min_score
+        )
 
     def retrieve_vector(
-        self, vector: NDArray[Any], k: int | None = None, *, where: Mapping[str, Any] | None = None,
+        self,
+        vector: NDArray[Any],
+        k: int | None = None,
+        *,
+        where: Mapping[str, Any] | None = None,
         min_score: float | None = None,
     ) -> list[Passage]:
         """Return the passages most similar to an embedding the caller already has."""
@@ -210,11 +257,17 @@ class ChromaRetriever:
         try:
             wide = np.asarray(vector, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError) as exc:
-            raise InvalidInputError(f"query vector must be {self.embedder.dim} finite numbers: {exc}") from None
+            raise InvalidInputError(
+                f"query vector must be {self.embedder.dim} finite numbers: {exc}"
+            ) from None
         if wide.shape[0] != self.embedder.dim:
-            raise InvalidInputError(f"query vector must be {self.embedder.dim} numbers, got shape {wide.shape}")
+            raise InvalidInputError(
+                f"query vector must be {self.embedder.dim} numbers, got shape {wide.shape}"
+            )
         if not np.all(np.isfinite(wide)):
-            raise InvalidInputError("query vector must hold finite numbers only (no NaN or infinity)")
+            raise InvalidInputError(
+                "query vector must hold finite numbers only (no NaN or infinity)"
+            )
         # scaled to unit length in float64 first: a vector of 1e20s would square to infinity in float32 (every
         # score 0), and one of 1e300s would not be float32 at all; cosine scores do not depend on the length
         peak = float(np.max(np.abs(wide))) if wide.size else 0.0
@@ -225,7 +278,11 @@ class ChromaRetriever:
         passages = [Passage.from_hit(hit) for hit in self.store.search(vec, k, where=where)]
         if min_score is not None:
             passages = [p for p in passages if p.score >= min_score]
-        logger.debug("retrieved %d passages, top score %s", len(passages), passages[0].score if passages else None)
+        logger.debug(
+            "retrieved %d passages, top score %s",
+            len(passages),
+            passages[0].score if passages else None,
+        )
         return passages
 
     # -- management ---------------------------------------------------------------------------------
@@ -235,7 +292,12 @@ class ChromaRetriever:
 
     def sources(self) -> list[str]:
         """The distinct sources stored, sorted."""
-        return sorted({ChunkMeta.from_metadata(m).source for m in self.store.get(include=["metadatas"]).metadatas})
+        return sorted(
+            {
+                ChunkMeta.from_metadata(m).source
+                for m in self.store.get(include=["metadatas"]).metadatas
+            }
+        )
 
     def delete_source(self, source: str) -> int:
         """Delete every chunk of ``source``; returns how many were deleted."""
@@ -263,7 +325,9 @@ def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[st
     for start in range(0, len(sources), _SOURCES_PER_READ):
         batch = sources[start : start + _SOURCES_PER_READ]
         heads: dict[str, ChunkMeta | None] = {}
-        for raw in writer.get(where=ChunkMeta.where_sources(batch, heads_only=True), include=["metadatas"]).metadatas:
+        for raw in writer.get(
+            where=ChunkMeta.where_sources(batch, heads_only=True), include=["metadatas"]
+        ).metadatas:
             meta = ChunkMeta.from_metadata(raw)
             # Two first chunks: a replace was cut short, and neither can vouch for the file.
             heads[meta.source] = None if meta.source in heads else meta
@@ -280,7 +344,9 @@ def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[st
             got = writer.get(ids=strays, include=["metadatas"])
             for cid, raw in zip(got.ids, got.metadatas, strict=True):
                 ids.setdefault(ChunkMeta.from_metadata(raw).source, set()).add(cid)
-        found.update({s: StoredSource(frozenset(ids.get(s, ())), heads.get(s)) for s in {*ids, *heads}})
+        found.update(
+            {s: StoredSource(frozenset(ids.get(s, ())), heads.get(s)) for s in {*ids, *heads}}
+        )
     return found
 
 
@@ -296,12 +362,14 @@ def _progress_bar(total: int, enabled: bool) -> Any:
 def _check_min_score(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInputError(f"min_score must be a number (a cosine similarity floor) or None, got {value!r}")
+    if not is_number(value):
+        raise InvalidInputError(
+            f"min_score must be a number (a cosine similarity floor) or None, got {value!r}"
+        )
     return float(value)
 
 
 def _check_k(k: Any) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not is_int(k) or k < 1:
         raise InvalidInputError(f"k must be a positive int, got {k!r}")
     return k

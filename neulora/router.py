@@ -16,7 +16,14 @@ from typing import Any
 from ._styles import DEFAULT_STYLES, STYLES
 from .routing import CentroidRouter, FallbackRule, RouteBatch, RouteDecision
 
-__all__ = ["DEFAULT_STYLES", "STYLES", "CentroidRouter", "FallbackRule", "RouteBatch", "RouteDecision"]
+__all__ = [
+    "DEFAULT_STYLES",
+    "STYLES",
+    "CentroidRouter",
+    "FallbackRule",
+    "RouteBatch",
+    "RouteDecision",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from ._checks import is_int, is_number, is_real
 from ._styles import STYLES
 from .errors import ConfigError
 from .hf._auth import check_url
@@ -77,6 +78,7 @@ def _choice(*options: str) -> Callable[[Any], str]:
         if text not in options:
             raise ValueError(f"expected one of {', '.join(options)}, got {value!r}")
         return text
+
     return parse
 
 
@@ -86,9 +88,10 @@ def _int(low: int, high: int, what: str) -> Callable[[Any], int]:
             number = int(value.strip()) if isinstance(value, str) else value
         except ValueError:
             number = None
-        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= high:
+        if not is_int(number) or not low <= number <= high:
             raise ValueError(f"expected {what}, got {value!r}")
         return number
+
     return parse
 
 
@@ -99,8 +102,7 @@ def _score(value: Any) -> float | None:
         number = float(value.strip()) if isinstance(value, str) else value
     except ValueError:
         number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) \
-            or not -1.0 <= number <= 1.0:
+    if not is_number(number) or not -1.0 <= number <= 1.0:
         raise ValueError(f"expected a cosine similarity between -1 and 1 (or 'off'), got {value!r}")
     return float(number)
 
@@ -110,7 +112,7 @@ def _seconds(value: Any) -> float:
         number = float(value.strip()) if isinstance(value, str) else value
     except ValueError:
         number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0.0 <= number < math.inf:
+    if not is_real(number) or not 0.0 <= number < math.inf:
         raise ValueError(f"expected a number of seconds >= 0, got {value!r}")
     return float(number)
 
@@ -132,16 +134,34 @@ def _models(value: Any) -> dict[str, str]:
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "backend": _choice("hf", "local"), "local_model": _text, "embedder": _choice("hash", "local", "api", "use"),
-    "embed_model": _text, "router": _text, "router_repo": _text, "router_file": _text, "chroma_path": _text,
-    "chroma_host": _text, "chroma_port": _int(1, 65535, "a port number between 1 and 65535"), "collection": _text,
+    "backend": _choice("hf", "local"),
+    "local_model": _text,
+    "embedder": _choice("hash", "local", "api", "use"),
+    "embed_model": _text,
+    "router": _text,
+    "router_repo": _text,
+    "router_file": _text,
+    "chroma_path": _text,
+    "chroma_host": _text,
+    "chroma_port": _int(1, 65535, "a port number between 1 and 65535"),
+    "collection": _text,
     "chroma_freshness": _seconds,
-    "base_url": _url, "models": _models, "provider": _text, "k": _int(1, 1000, "a positive int"),
-    "min_score": _score, "sessions_dir": _text, "token": _text, "api_key": _text, "redis_url": _text,
-    "max_body": _int(1024, 2**30, "a size in bytes from 1024"), "max_upload": _int(1024, 2**32, "a size in bytes"),
+    "base_url": _url,
+    "models": _models,
+    "provider": _text,
+    "k": _int(1, 1000, "a positive int"),
+    "min_score": _score,
+    "sessions_dir": _text,
+    "token": _text,
+    "api_key": _text,
+    "redis_url": _text,
+    "max_body": _int(1024, 2**30, "a size in bytes from 1024"),
+    "max_upload": _int(1024, 2**32, "a size in bytes"),
     "uploads_dir": _text,
 }
 
+
+__all__ = ["Settings"]
 
 _NOT_FROM_ENV = {"models", "token"}
 
@@ -176,13 +196,20 @@ class Settings:
     uploads_dir: str = ".neulora/uploads"
 
     @classmethod
-    def load(cls, *, overrides: Mapping[str, Any] | None = None,
-             file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
-             environ: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
         """Settings from ``overrides`` (arguments, CLI flags), the environment, a JSON file or dict, defaults."""
         env = os.environ if environ is None else environ
-        layers = [_from_file(file) if file is not None else {}, _from_env(env),
-                  _layer({k: v for k, v in (overrides or {}).items() if v is not None}, "argument {}")]
+        layers = [
+            _from_file(file) if file is not None else {},
+            _from_env(env),
+            _layer({k: v for k, v in (overrides or {}).items() if v is not None}, "argument {}"),
+        ]
         merged: dict[str, Any] = {}
         for layer in layers:
             merged.update(layer)
@@ -226,8 +253,11 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
                 out[key] = parse(env[var])
             except ValueError as exc:
                 raise ConfigError(f"{var}: {exc}") from None
-    models = {var[len("NEULORA_MODEL_"):].lower(): value for var, value in env.items()
-              if var.startswith("NEULORA_MODEL_") and value.strip()}
+    models = {
+        var[len("NEULORA_MODEL_") :].lower(): value
+        for var, value in env.items()
+        if var.startswith("NEULORA_MODEL_") and value.strip()
+    }
     if models:
         try:
             out["models"] = _models(models)

@@ -24,7 +24,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared test data not found at {SHARED_DATA}: the shared/ folder must sit beside the project")
+        pytest.fail(
+            f"shared test data not found at {SHARED_DATA}: the shared/ folder must sit beside the project"
+        )
     return SHARED_DATA
 
 
@@ -39,7 +41,10 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedS
     chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
     if chroma is None:
         pytest.fail("the 'chroma' command (installed with chromadb) was not found")
-    port, data = free_port(), tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
     argv = [chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1", "--port", str(port)]
-    with background_server(argv, port, log=data / "server.log", timeout=30, name="chroma run") as server:
+    with background_server(
+        argv, port, log=data / "server.log", timeout=30, name="chroma run"
+    ) as server:
         yield server

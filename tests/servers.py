@@ -21,7 +21,14 @@ from typing import Any
 
 import pytest
 
-__all__ = ["ManagedServer", "ServerDied", "background_server", "free_port", "report_dead_servers", "require_system"]
+__all__ = [
+    "ManagedServer",
+    "ServerDied",
+    "background_server",
+    "free_port",
+    "report_dead_servers",
+    "require_system",
+]
 
 
 class ServerDied(RuntimeError):
@@ -50,7 +57,10 @@ class ManagedServer:
     """A server process listening on 127.0.0.1:``port``, its log, and whether it is still alive."""
 
     def __init__(self, name: str, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.name, self.proc, self.port, self.log = name, proc, port, log
+        self.name = name
+        self.proc = proc
+        self.port = port
+        self.log = log
         self.url = f"http://127.0.0.1:{port}"
         self.stopping = False
         self._watcher = threading.Thread(target=proc.wait, name=f"watch-{name}", daemon=True)
@@ -75,8 +85,10 @@ class ManagedServer:
         """None while the process runs; else how it ended and the end of its log."""
         if self.alive or self.stopping:
             return None
-        return (f"{self.name} (pid {self.proc.pid}, {self.url}) {describe_exit(self.proc.returncode)}; "
-                f"last lines of {self.log}:\n{self.log_tail()}")
+        return (
+            f"{self.name} (pid {self.proc.pid}, {self.url}) {describe_exit(self.proc.returncode)}; "
+            f"last lines of {self.log}:\n{self.log_tail()}"
+        )
 
     def check(self, grace: float = 0.0) -> None:
         """Raise :class:`ServerDied` if the process has ended (waiting up to ``grace`` s for a dying one)."""
@@ -89,8 +101,15 @@ class ManagedServer:
 
 
 @contextlib.contextmanager
-def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: float = 60.0,
-                      name: str | None = None, env: dict[str, str] | None = None) -> Iterator[ManagedServer]:
+def background_server(
+    argv: Sequence[str],
+    port: int,
+    *,
+    log: Path,
+    timeout: float = 60.0,
+    name: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ManagedServer]:
     """Run a server for the length of a ``with`` block; yields it once it accepts connections on ``port``.
 
     Its output goes to ``log``. If it dies before listening, :class:`ServerDied` says how, with the log's tail.
@@ -98,7 +117,9 @@ def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: flo
     The whole process group is stopped afterwards (SIGTERM, then SIGKILL after 15 s).
     """
     with open(log, "wb") as out:
-        proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
     server = ManagedServer(name or Path(argv[0]).name, proc, port, log)
     try:
         deadline = time.monotonic() + timeout
@@ -109,8 +130,10 @@ def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: flo
             except OSError:
                 server.check()
                 if time.monotonic() > deadline:
-                    raise ServerDied(f"{server.name} did not listen on port {port} within {timeout:.0f} s; "
-                                     f"last lines of {log}:\n{server.log_tail()}") from None
+                    raise ServerDied(
+                        f"{server.name} did not listen on port {port} within {timeout:.0f} s; "
+                        f"last lines of {log}:\n{server.log_tail()}"
+                    ) from None
                 time.sleep(0.2)
         yield server
     finally:
@@ -127,7 +150,9 @@ def background_server(argv: Sequence[str], port: int, *, log: Path, timeout: flo
 
 def dead_servers(values: Any) -> list[str]:
     """The death reports of the :class:`ManagedServer` objects among ``values``."""
-    return [r for v in values if isinstance(v, ManagedServer) and (r := v.death_report()) is not None]
+    return [
+        r for v in values if isinstance(v, ManagedServer) and (r := v.death_report()) is not None
+    ]
 
 
 def report_dead_servers(item: Any) -> Iterator[None]:

@@ -43,27 +43,41 @@ class PeerRouter:
         routes = [Route(name=s, utterances=u) for s, u in examples.items()]
         self.version = version("semantic-router")
         if SemanticRouter is not None:
-            self.router = SemanticRouter(encoder=HashDenseEncoder(), routes=routes, auto_sync="local")
+            self.router = SemanticRouter(
+                encoder=HashDenseEncoder(), routes=routes, auto_sync="local"
+            )
             self.cls = "semantic_router.routers.SemanticRouter"
             self.aggregation = str(self.router.aggregation)
             self.vector_path = "public: router(vector=v)"
-            self.batched_path = "public: one encoder call, then router(vector=v) per text (as its evaluate() does)"
+            self.batched_path = (
+                "public: one encoder call, then router(vector=v) per text (as its evaluate() does)"
+            )
         else:
             from semantic_router import IndexedRouter
             from semantic_router.routers.indexed import _AGG
 
             self.router = IndexedRouter(encoder=HashDenseEncoder(), routes=routes)
             self.cls = "semantic_router.IndexedRouter (1.x successor of SemanticRouter)"
-            self.aggregation = next((n for n, fn in _AGG.items() if fn is self.router.aggregate), "custom")
+            self.aggregation = next(
+                (n for n, fn in _AGG.items() if fn is self.router.aggregate), "custom"
+            )
             self.vector_path = "private: router._choose(run(router._query(v, None)), 1, None) (1.0 dropped vector=)"
-            self.batched_path = "private: run(router._scores_many(texts)), the path its fit()/evaluate() use"
+            self.batched_path = (
+                "private: run(router._scores_many(texts)), the path its fit()/evaluate() use"
+            )
         self.top_k = int(self.router.top_k)
 
     def describe(self) -> dict[str, Any]:
-        return {"version": self.version, "class": self.cls, "vector_path": self.vector_path,
-                "batched_path": self.batched_path, "aggregation_method": self.aggregation, "top_k": self.top_k,
-                "aggregation": f"the top_k={self.top_k} utterances nearest by cosine; a route scores the "
-                               f"{self.aggregation} of its hits among them (0 without a hit); the best route wins"}
+        return {
+            "version": self.version,
+            "class": self.cls,
+            "vector_path": self.vector_path,
+            "batched_path": self.batched_path,
+            "aggregation_method": self.aggregation,
+            "top_k": self.top_k,
+            "aggregation": f"the top_k={self.top_k} utterances nearest by cosine; a route scores the "
+            f"{self.aggregation} of its hits among them (0 without a hit); the best route wins",
+        }
 
     def route(self, text: str) -> str | None:
         return self.router(text).name
@@ -87,5 +101,7 @@ class PeerRouter:
         return self.router.index.query(vector=vec, top_k=self.top_k)
 
     def batch_calls(self, texts: list[str]) -> dict[str, Callable[[Any], Any]]:
-        return {"peer_call_loop": lambda _: [self.route(t) for t in texts],
-                "peer_batched": lambda _: self.route_batched(texts)}
+        return {
+            "peer_call_loop": lambda _: [self.route(t) for t in texts],
+            "peer_batched": lambda _: self.route_batched(texts),
+        }

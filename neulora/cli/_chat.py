@@ -49,8 +49,14 @@ def loading(what: str, *, after: float = 1.0, out: TextIO | None = None) -> Iter
 
 def print_route(route: Any, passages: Any, out: TextIO) -> None:
     """The style and how it was chosen, every score, and the sources (or that no notes were used)."""
-    how = "forced" if route.forced else "fallback" if route.fallback else "routed"
-    scores = "  ".join(f"{s} {v:.3f}" for s, v in sorted(route.scores.items(), key=lambda kv: -kv[1]))
+    how = "routed"
+    if route.forced:
+        how = "forced"
+    elif route.fallback:
+        how = "fallback"
+    scores = "  ".join(
+        f"{s} {v:.3f}" for s, v in sorted(route.scores.items(), key=lambda kv: -kv[1])
+    )
     print(f"style: {route.style} ({how}; margin {route.margin:.3f})  {scores}", file=out)
     for i, p in enumerate(passages, start=1):
         print(f"  [{i}] {p.where}  ({p.score:.3f})", file=out)
@@ -76,10 +82,15 @@ class Chat:
     An error ends the turn, not the conversation: it is printed on one stderr line and the chat goes on.
     """
 
-    def __init__(self, pipeline: Any, session: str, style: str | None = None, **generation: Any) -> None:
-        self.pipeline, self.session = pipeline, session
+    def __init__(
+        self, pipeline: Any, session: str, style: str | None = None, **generation: Any
+    ) -> None:
+        self.pipeline = pipeline
+        self.session = session
         self.style = None if style is None else self._checked(style, "")
-        self.generation = {k: v for k, v in generation.items() if v is not None}  # max_tokens, temperature
+        self.generation = {
+            k: v for k, v in generation.items() if v is not None
+        }  # max_tokens, temperature
 
     def run(self) -> int:
         """Read until ``/quit`` or the end of input (Ctrl-D, the end of a pipe, no stdin at all); returns 0."""
@@ -102,7 +113,9 @@ class Chat:
 
     def answer(self, question: str) -> None:
         """Stream one turn: the route and the sources as soon as they are known, then the text as it comes."""
-        for event in self.pipeline.stream(question, session_id=self.session, style=self.style, **self.generation):
+        for event in self.pipeline.stream(
+            question, session_id=self.session, style=self.style, **self.generation
+        ):
             if event.kind == "route":
                 route = event.data
             elif event.kind == "passages":
@@ -121,8 +134,11 @@ class Chat:
             self.pipeline.reset(self.session)
             print("session cleared")
         elif cmd == "/style":
-            self.style = None if rest.lower() in ("", "auto") else self._checked(
-                rest, f" or auto; the style stays {self.style or 'routed'}")
+            self.style = (
+                None
+                if rest.lower() in ("", "auto")
+                else self._checked(rest, f" or auto; the style stays {self.style or 'routed'}")
+            )
             print(f"style now {self.style or 'routed'}")
         elif cmd == "/policy":
             self.pipeline.set_policy(self.session, None if rest.lower() in ("", "off") else rest)

@@ -14,14 +14,18 @@ from ..errors import ConfigError, InvalidInputError
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     try:
-        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or a device would be read forever: never opened
+        if not stat.S_ISREG(
+            path.stat().st_mode
+        ):  # a FIFO or a device would be read forever: never opened
             raise InvalidInputError(f"{path} is not a regular file: give a JSONL file")
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give a JSONL file "
-                                "with one {\"text\": ..., \"label\": ...} object per line") from exc
+        raise InvalidInputError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): give a JSONL file "
+            'with one {"text": ..., "label": ...} object per line'
+        ) from exc
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -29,7 +33,11 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except ValueError as exc:
             raise InvalidInputError(f"{path}:{n}: not JSON ({exc})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str) or not isinstance(row.get("label"), str):
+        if (
+            not isinstance(row, dict)
+            or not isinstance(row.get("text"), str)
+            or not isinstance(row.get("label"), str)
+        ):
             raise InvalidInputError(f"{path}:{n}: each row needs str 'text' and 'label'")
         if row.get("prev_label") is not None and not isinstance(row["prev_label"], str):
             raise InvalidInputError(f"{path}:{n}: 'prev_label' must be a style name or null")
@@ -58,7 +66,9 @@ def plot_target(text: str) -> Path:
     path = Path(text)
     folder = path.parent
     if path.is_dir():
-        raise ConfigError(f"--plot {text}: {path} is a folder; give a file name such as {path / 'confusion.png'}")
+        raise ConfigError(
+            f"--plot {text}: {path} is a folder; give a file name such as {path / 'confusion.png'}"
+        )
     if not folder.is_dir():
         what = f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
         raise ConfigError(f"--plot {text}: {what}; create it or choose another place")
@@ -70,10 +80,14 @@ def plot_target(text: str) -> Path:
     kinds = sorted(FigureCanvasBase.get_supported_filetypes())
     suffix = path.suffix.lower().lstrip(".")
     if not suffix:
-        raise ConfigError(f"--plot {text}: needs a file name ending in .png (or .{', .'.join(kinds)})")
+        raise ConfigError(
+            f"--plot {text}: needs a file name ending in .png (or .{', .'.join(kinds)})"
+        )
     if suffix not in kinds:
-        raise ConfigError(f"--plot {text}: matplotlib cannot write '.{suffix}' files; use .png "
-                          f"(or .{', .'.join(kinds)})")
+        raise ConfigError(
+            f"--plot {text}: matplotlib cannot write '.{suffix}' files; use .png "
+            f"(or .{', .'.join(kinds)})"
+        )
     return path
 
 
@@ -90,7 +104,14 @@ def plot_confusion(report: Any, path: Path) -> None:
     top = max(max(row) for row in matrix) or 1
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", color="white" if value > top / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > top / 2 else "black",
+            )
     fig.colorbar(image)
     fig.tight_layout()
     try:

@@ -35,7 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _default_sigint()  # first: from here on a second Ctrl-C ends the process without a traceback
         if sys.stderr is not None:
             with suppress(OSError, ValueError):
-                print("\nneulora: interrupted" if sys.stderr.isatty() else "neulora: interrupted", file=sys.stderr)
+                print(
+                    "\nneulora: interrupted" if sys.stderr.isatty() else "neulora: interrupted",
+                    file=sys.stderr,
+                )
         return 130
     except BrokenPipeError:
         _stdout_to_devnull()
@@ -48,12 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     before = list(logging.root.handlers)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         for handler in logging.root.handlers:
-            if handler not in before:  # ours, not a host's (a test runner's capture keeps everything)
+            if (
+                handler not in before
+            ):  # ours, not a host's (a test runner's capture keeps everything)
                 handler.addFilter(_quiet_library)
     try:
         return int(args.run(args) or 0)
@@ -71,8 +78,11 @@ def _quiet_library(record: logging.LogRecord) -> bool:
     What a command has to say it prints itself (a fallback shows in the answer's model line, a failure as one
     error line): the library's own warnings would say it twice. ``neulora serve`` logs for its operator.
     """
-    return (record.levelno >= logging.ERROR or not record.name.startswith("neulora")
-            or record.name.startswith("neulora.server"))
+    return (
+        record.levelno >= logging.ERROR
+        or not record.name.startswith("neulora")
+        or record.name.startswith("neulora.server")
+    )
 
 
 def _default_sigint() -> None:
@@ -83,7 +93,9 @@ def _default_sigint() -> None:
 
 def _stdout_to_devnull() -> None:
     """Point stdout at devnull, so the interpreter's last flush cannot fail again (Python docs, note on SIGPIPE)."""
-    with suppress(OSError, ValueError):  # no file descriptor (a test's capture): nothing is left to flush
+    with suppress(
+        OSError, ValueError
+    ):  # no file descriptor (a test's capture): nothing is left to flush
         fd = sys.stdout.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, fd)
@@ -103,41 +115,70 @@ def _parser() -> argparse.ArgumentParser:
     def store_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--collection", help="collection name (NEULORA_COLLECTION, default neulora)")
         where = p.add_mutually_exclusive_group()
-        where.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)")
+        where.add_argument(
+            "--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)"
+        )
         where.add_argument("--host", help="a 'chroma run' server host")
-        p.add_argument("--port", help="the server's port (NEULORA_CHROMA_PORT, default 8000; alone: 127.0.0.1)")
-        p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
+        p.add_argument(
+            "--port", help="the server's port (NEULORA_CHROMA_PORT, default 8000; alone: 127.0.0.1)"
+        )
+        p.add_argument(
+            "--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER"
+        )
         p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     def router_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--router", help="router file (NEULORA_ROUTER; default: the one the settings name)")
-        p.add_argument("--embedder", choices=["hash", "local", "api", "use"],
-                       help="the embedder to route with (NEULORA_EMBEDDER)")
+        p.add_argument(
+            "--router", help="router file (NEULORA_ROUTER; default: the one the settings name)"
+        )
+        p.add_argument(
+            "--embedder",
+            choices=["hash", "local", "api", "use"],
+            help="the embedder to route with (NEULORA_EMBEDDER)",
+        )
         p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
-        p.add_argument("--allow-mismatch", action="store_true",
-                       help="route with a router file made for another embedder (its routes are meaningless)")
+        p.add_argument(
+            "--allow-mismatch",
+            action="store_true",
+            help="route with a router file made for another embedder (its routes are meaningless)",
+        )
 
     p = command("route", _route, "Route a question to a teaching style and print every score.")
     p.add_argument("text", help="the learner's question")
     router_options(p)
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
 
-    p = command("router-eval", _router_eval, "Evaluate a router on labelled JSONL rows (text, label, history).")
-    p.add_argument("file", help="JSONL rows, one {\"text\": ..., \"label\": STYLE, \"history\": [...]} a line")
+    p = command(
+        "router-eval",
+        _router_eval,
+        "Evaluate a router on labelled JSONL rows (text, label, history).",
+    )
+    p.add_argument(
+        "file", help='JSONL rows, one {"text": ..., "label": STYLE, "history": [...]} a line'
+    )
     router_options(p)
     p.add_argument("--history", action="store_true", help="route with each row's history")
     p.add_argument("--plot", help="write the confusion matrix as a PNG picture")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = command("ingest", _ingest, "Chunk, embed and store files or folders (.txt, .md, .pdf).")
-    p.add_argument("paths", nargs="+", help="files and folders (.txt, .md, .pdf; folders recursively)")
+    p.add_argument(
+        "paths", nargs="+", help="files and folders (.txt, .md, .pdf; folders recursively)"
+    )
     store_options(p)
     p.add_argument("--reset", action="store_true", help="empty the collection first")
     p.add_argument("--chunk-size", type=int, default=800, help="characters per chunk (800)")
-    p.add_argument("--chunk-overlap", type=int, default=120, help="characters shared by neighbouring chunks (120)")
+    p.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=120,
+        help="characters shared by neighbouring chunks (120)",
+    )
     p.add_argument("--json", action="store_true", help="print the ingest report as JSON")
 
-    p = command("search", _search, "Print the passages most similar to a query, with scores and sources.")
+    p = command(
+        "search", _search, "Print the passages most similar to a query, with scores and sources."
+    )
     p.add_argument("query", help="what to look for in the notes")
     p.add_argument("-k", type=int, default=5, help="how many passages (5)")
     store_options(p)
@@ -146,42 +187,83 @@ def _parser() -> argparse.ArgumentParser:
     p = command("collections", _collections, "List collections with their counts and embedders.")
     store_options(p)
 
-    for name, run, text in (("ask", _ask, "Answer one question (style, scores, sources, answer)."),
-                            ("chat", _chat, "A conversation that keeps its session (/style, /policy, /reset).")):
+    for name, run, text in (
+        ("ask", _ask, "Answer one question (style, scores, sources, answer)."),
+        ("chat", _chat, "A conversation that keeps its session (/style, /policy, /reset)."),
+    ):
         p = command(name, run, text)
         if name == "ask":
             p.add_argument("question", help="the learner's question")
-            p.add_argument("--json", action="store_true", help="print the answer and everything about it as JSON")
+            p.add_argument(
+                "--json",
+                action="store_true",
+                help="print the answer and everything about it as JSON",
+            )
         p.add_argument("--style", help="force a style instead of routing")
         p.add_argument("--max-tokens", type=int, help="longest answer, in tokens (default 512)")
-        p.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)")
-        p.add_argument("--session", help="session id (kept in NEULORA_SESSIONS_DIR, default .neulora/sessions)")
+        p.add_argument(
+            "--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)"
+        )
+        p.add_argument(
+            "--session", help="session id (kept in NEULORA_SESSIONS_DIR, default .neulora/sessions)"
+        )
         store_options(p)
 
-    p = command("serve", _serve, "Serve an OpenAI-compatible HTTP API and a chat page (sessions in Redis with "
-                                 "NEULORA_REDIS_URL, a key with NEULORA_API_KEY). Logs what it serves at start-up.")
-    p.add_argument("--notes", nargs="+", metavar="PATH",
-                   help="files or folders of notes (.txt, .md, .pdf) to ingest before serving")
-    p.add_argument("--no-warm-up", action="store_true",
-                   help="load in-process models on the first question instead of before serving")
-    p.add_argument("--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    p.add_argument("--port", dest="bind_port", type=_port, default=8080, help="port to listen on (8080)")
-    p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH; NEULORA_CHROMA_HOST for a server)")
+    p = command(
+        "serve",
+        _serve,
+        "Serve an OpenAI-compatible HTTP API and a chat page (sessions in Redis with "
+        "NEULORA_REDIS_URL, a key with NEULORA_API_KEY). Logs what it serves at start-up.",
+    )
+    p.add_argument(
+        "--notes",
+        nargs="+",
+        metavar="PATH",
+        help="files or folders of notes (.txt, .md, .pdf) to ingest before serving",
+    )
+    p.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="load in-process models on the first question instead of before serving",
+    )
+    p.add_argument(
+        "--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)"
+    )
+    p.add_argument(
+        "--port", dest="bind_port", type=_port, default=8080, help="port to listen on (8080)"
+    )
+    p.add_argument(
+        "--path",
+        help="embedded Chroma directory (NEULORA_CHROMA_PATH; NEULORA_CHROMA_HOST for a server)",
+    )
     p.add_argument("--collection", help="NEULORA_COLLECTION")
     p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
     p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
-    p.add_argument("--python-gc", action="store_true",
-                   help="keep Python's garbage-collector defaults (by default the server freezes its start-up objects "
-                        "and collects less often: shorter pauses under load)")
+    p.add_argument(
+        "--python-gc",
+        action="store_true",
+        help="keep Python's garbage-collector defaults (by default the server freezes its start-up objects "
+        "and collects less often: shorter pauses under load)",
+    )
 
-    p = command("demo", _demo, "The offline main job: the sample notes stored where 'neulora serve' reads them "
-                               "(NEULORA_CHROMA_PATH, default ./chroma_db; collection NEULORA_COLLECTION, default "
-                               "neulora), the exemplar router, SmolLM2-135M answering.")
-    p.add_argument("--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)")
+    p = command(
+        "demo",
+        _demo,
+        "The offline main job: the sample notes stored where 'neulora serve' reads them "
+        "(NEULORA_CHROMA_PATH, default ./chroma_db; collection NEULORA_COLLECTION, default "
+        "neulora), the exemplar router, SmolLM2-135M answering.",
+    )
+    p.add_argument(
+        "--path", help="embedded Chroma directory (NEULORA_CHROMA_PATH, default ./chroma_db)"
+    )
     p.add_argument("--db", dest="path", help=argparse.SUPPRESS)  # the old name of --path
     p.add_argument("--collection", help="collection name (NEULORA_COLLECTION, default neulora)")
-    p.add_argument("--max-tokens", type=int, default=96, help="longest answer, in tokens (default 96)")
-    p.add_argument("--json", action="store_true", help="print every answer as JSON, with the question")
+    p.add_argument(
+        "--max-tokens", type=int, default=96, help="longest answer, in tokens (default 96)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print every answer as JSON, with the question"
+    )
     return parser
 
 
@@ -190,8 +272,14 @@ def _settings(args: argparse.Namespace) -> Any:
     """Settings from the flags, the environment and ``--config``, in that order of precedence."""
     from ..settings import Settings
 
-    flags = {"collection": "collection", "chroma_path": "path", "chroma_host": "host", "chroma_port": "port",
-             "embedder": "embedder", "router": "router"}
+    flags = {
+        "collection": "collection",
+        "chroma_path": "path",
+        "chroma_host": "host",
+        "chroma_port": "port",
+        "embedder": "embedder",
+        "router": "router",
+    }
     overrides = {key: getattr(args, attr, None) for key, attr in flags.items()}
     return Settings.load(overrides=overrides, file=getattr(args, "config", None))
 
@@ -211,11 +299,15 @@ def _router(args: argparse.Namespace) -> Any:
     settings = _settings(args)
     try:
         return build_router(settings, build_embedder(settings), allow_mismatch=args.allow_mismatch)
-    except EmbedderMismatchError as exc:  # a command-line user's remedies are flags, not Python keywords
-        raise EmbedderMismatchError(f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
-                                    "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "
-                                    "router made with this embedder, or --allow-mismatch to route anyway",
-                                    problem=exc.problem) from exc
+    except (
+        EmbedderMismatchError
+    ) as exc:  # a command-line user's remedies are flags, not Python keywords
+        raise EmbedderMismatchError(
+            f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
+            "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "
+            "router made with this embedder, or --allow-mismatch to route anyway",
+            problem=exc.problem,
+        ) from exc
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -241,17 +333,27 @@ def _router_eval(args: argparse.Namespace) -> int:
     plot = plot_target(args.plot) if args.plot else None  # refused now, not after a long evaluation
     rows = read_jsonl(Path(args.file))
     router = _router(args)
-    inputs = format_router_inputs([r["text"] for r in rows], [r.get("history") for r in rows] if args.history
-                                  else None, turns=router.history_turns, max_chars=router.max_chars)
+    inputs = format_router_inputs(
+        [r["text"] for r in rows],
+        [r.get("history") for r in rows] if args.history else None,
+        turns=router.history_turns,
+        max_chars=router.max_chars,
+    )
     vectors = []
-    with tqdm(total=len(inputs), unit="row", desc="embedding", delay=2.0) as bar:  # shown when it lasts
+    with tqdm(
+        total=len(inputs), unit="row", desc="embedding", delay=2.0
+    ) as bar:  # shown when it lasts
         for start in range(0, len(inputs), 64):
             vectors.append(router.embedder.embed(inputs[start : start + 64]))
             bar.update(len(vectors[-1]))
     # rows that say the style of the tutor's previous move (prev_label) get the previous-style baseline too
     previous = [r.get("prev_label") for r in rows] if any("prev_label" in r for r in rows) else None
-    report = evaluate_vectors(router, np.concatenate(vectors) if vectors else np.zeros((0, router.dim), np.float32),
-                              [r["label"] for r in rows], previous=previous)
+    report = evaluate_vectors(
+        router,
+        np.concatenate(vectors) if vectors else np.zeros((0, router.dim), np.float32),
+        [r["label"] for r in rows],
+        previous=previous,
+    )
     if args.json:
         _dump(report.to_dict())
         if report.verdict():
@@ -268,7 +370,9 @@ def _ingest(args: argparse.Namespace) -> int:
     retriever = _retriever(args)
     if args.reset:
         retriever.reset()
-    report = retriever.ingest(args.paths, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap)
+    report = retriever.ingest(
+        args.paths, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap
+    )
     if args.json:
         _dump(report.to_dict() | {"count": retriever.count()})
     else:
@@ -287,8 +391,11 @@ def _search(args: argparse.Namespace) -> int:
     except CollectionNotFoundError:
         passages = []
     if not passages and _count(retriever) == 0:
-        print(f"neulora: error: no notes in collection {settings.collection!r} at {_place(settings)}: run "
-              "'neulora ingest FILE...' first (with the same --collection and --path or --host)", file=sys.stderr)
+        print(
+            f"neulora: error: no notes in collection {settings.collection!r} at {_place(settings)}: run "
+            "'neulora ingest FILE...' first (with the same --collection and --path or --host)",
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         _dump([p.to_dict() for p in passages])
@@ -298,11 +405,19 @@ def _search(args: argparse.Namespace) -> int:
     from ..turn._relevance import Relevance
 
     floor = settings.min_score
-    rule = Relevance(floor=floor) if floor is not None else Relevance.for_embedder(retriever.embedder)
+    rule = (
+        Relevance(floor=floor) if floor is not None else Relevance.for_embedder(retriever.embedder)
+    )
     if passages and not rule.apply(passages):
-        where = f"the score floor {floor:g} (NEULORA_MIN_SCORE)" if floor is not None else \
-            f"the relevance rule of {retriever.embedder.name} ({rule})"
-        print(f"neulora: no passage reaches {where}: 'neulora ask' would answer without notes", file=sys.stderr)
+        where = (
+            f"the score floor {floor:g} (NEULORA_MIN_SCORE)"
+            if floor is not None
+            else f"the relevance rule of {retriever.embedder.name} ({rule})"
+        )
+        print(
+            f"neulora: no passage reaches {where}: 'neulora ask' would answer without notes",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -326,8 +441,10 @@ def _collections(args: argparse.Namespace) -> int:
     for c in found:
         print(f"{c['name']:<24} {c['count']:>8} chunks  embedder {c['embedder']} (dim {c['dim']})")
     if not found:
-        print(f"neulora: no collections at {_place(_settings(args))}: run 'neulora ingest FILE...' first",
-              file=sys.stderr)
+        print(
+            f"neulora: no collections at {_place(_settings(args))}: run 'neulora ingest FILE...' first",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -349,8 +466,12 @@ def _ask(args: argparse.Namespace) -> int:
     _check_generation_flags(args)
     # A one-off question (no --session) has no conversation to continue: nothing is written for it.
     answer = _pipeline(args, keep_sessions=args.session is not None).ask(
-        args.question, session_id=args.session, style=args.style, max_tokens=args.max_tokens,
-        temperature=args.temperature)
+        args.question,
+        session_id=args.session,
+        style=args.style,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+    )
     if args.json:
         _dump(answer.to_dict())
     else:
@@ -365,10 +486,19 @@ def _chat(args: argparse.Namespace) -> int:
     from ._chat import Chat
 
     _check_generation_flags(args)
-    if args.style is not None and args.style.lower() not in STYLES:  # before the pipeline loads its models
-        raise InvalidInputError(f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}")
-    return Chat(_pipeline(args, keep_sessions=True), args.session or uuid.uuid4().hex[:12], args.style,
-                max_tokens=args.max_tokens, temperature=args.temperature).run()
+    if (
+        args.style is not None and args.style.lower() not in STYLES
+    ):  # before the pipeline loads its models
+        raise InvalidInputError(
+            f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}"
+        )
+    return Chat(
+        _pipeline(args, keep_sessions=True),
+        args.session or uuid.uuid4().hex[:12],
+        args.style,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+    ).run()
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -379,11 +509,18 @@ def _demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     where = settings.chroma_location()
     if "path" not in where:
-        raise ConfigError("the demo stores its notes in an embedded Chroma: give --path (or unset NEULORA_CHROMA_HOST)")
+        raise ConfigError(
+            "the demo stores its notes in an embedded Chroma: give --path (or unset NEULORA_CHROMA_HOST)"
+        )
     print(DEMO_HEADER, file=sys.stderr)
-    pipeline = demo_pipeline(where["path"], collection=settings.collection, max_tokens=args.max_tokens)
-    print(f"sample notes: collection {settings.collection!r} at {os.path.abspath(where['path'])} "
-          "('neulora serve' with the same settings answers from them)", file=sys.stderr)
+    pipeline = demo_pipeline(
+        where["path"], collection=settings.collection, max_tokens=args.max_tokens
+    )
+    print(
+        f"sample notes: collection {settings.collection!r} at {os.path.abspath(where['path'])} "
+        "('neulora serve' with the same settings answers from them)",
+        file=sys.stderr,
+    )
     pipeline.warm_up(notice=loading)
     results = []
     for n, question in enumerate(DEMO_QUESTIONS):
@@ -400,9 +537,17 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..server._app import GCTuning, run
 
-    logging.getLogger("neulora.server").setLevel(logging.INFO)  # the start-up summary is for the operator
-    run(_settings(args), host=args.bind_host, port=args.bind_port, gc=None if args.python_gc else GCTuning(),
-        notes=args.notes or (), warm=not args.no_warm_up)
+    logging.getLogger("neulora.server").setLevel(
+        logging.INFO
+    )  # the start-up summary is for the operator
+    run(
+        _settings(args),
+        host=args.bind_host,
+        port=args.bind_port,
+        gc=None if args.python_gc else GCTuning(),
+        notes=args.notes or (),
+        warm=not args.no_warm_up,
+    )
     return 0
 
 

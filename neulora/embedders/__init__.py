@@ -10,4 +10,14 @@ from ._spec import EmbedderSpec, spec_of
 from ._transformers import TransformersEmbedder
 from ._use import UniversalSentenceEncoder
 
-__all__ = ["Embedder", "EmbedderSpec", "HFInferenceEmbedder", "HashingEmbedder", "TransformersEmbedder", "UniversalSentenceEncoder", "embedder_from_spec", "l2_normalize", "spec_of"]
+__all__ = [
+    "Embedder",
+    "EmbedderSpec",
+    "HFInferenceEmbedder",
+    "HashingEmbedder",
+    "TransformersEmbedder",
+    "UniversalSentenceEncoder",
+    "embedder_from_spec",
+    "l2_normalize",
+    "spec_of",
+]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import _flow
+from .._checks import is_int
 from .._deadline import Deadline
 from ..errors import ConfigError, EmbeddingError
 from ..hf._auth import HFAuth, Remote
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class HFInferenceEmbedder:
     """The same vectors through the Hugging Face Inference API (``feature_extraction``), one request per batch.
 
@@ -31,14 +33,27 @@ class HFInferenceEmbedder:
     (1, 1024)
     """
 
-    def __init__(self, model: str = "BAAI/bge-m3", *, token: str | None = None, provider: str | None = None,
-                 base_url: str | None = None, batch_size: int = 32, dim: int = 1024, timeout: float = 60.0,
-                 retry: RetryPolicy | None = None) -> None:
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in (batch_size, dim)):
-            raise ConfigError(f"batch_size and dim must be positive ints, got {batch_size!r} and {dim!r}")
+    def __init__(
+        self,
+        model: str = "BAAI/bge-m3",
+        *,
+        token: str | None = None,
+        provider: str | None = None,
+        base_url: str | None = None,
+        batch_size: int = 32,
+        dim: int = 1024,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not all(is_int(v) and v >= 1 for v in (batch_size, dim)):
+            raise ConfigError(
+                f"batch_size and dim must be positive ints, got {batch_size!r} and {dim!r}"
+            )
         remote = Remote(token, provider, base_url, timeout)
         self.model = model
-        self.provider, self.base_url, self.timeout = remote.provider, remote.base_url, remote.timeout
+        self.provider = remote.provider
+        self.base_url = remote.base_url
+        self.timeout = remote.timeout
         self.batch_size = batch_size
         self.retry = retry or RetryPolicy()
         self._dim = dim
@@ -78,9 +93,12 @@ class HFInferenceEmbedder:
 
     def _embed(self, texts: Sequence[str]) -> _flow.Flow[NDArray[np.float32]]:
         """The one flow of both: each batch one feature extraction, retried under its own deadline."""
-        items, connection = check_texts(texts), self._connection
+        items = check_texts(texts)
+        connection = self._connection
         target = Target(
-            f"feature extraction with {self.model!r}", self.base_url, None if self.base_url else self.model
+            f"feature extraction with {self.model!r}",
+            self.base_url,
+            None if self.base_url else self.model,
         )
 
         def embed() -> _flow.Flow[NDArray[np.float32]]:
@@ -114,9 +132,13 @@ class HFInferenceEmbedder:
         try:
             arr = np.asarray(raw, dtype=np.float32)
         except (TypeError, ValueError) as exc:
-            raise EmbeddingError(f"{self.model!r} returned something that is not vectors: {exc}") from None
+            raise EmbeddingError(
+                f"{self.model!r} returned something that is not vectors: {exc}"
+            ) from None
         arr = arr[:, 0, :] if arr.ndim == 3 else arr
         if arr.shape != (n, self._dim) or not np.all(np.isfinite(arr)):
-            raise EmbeddingError(f"{self.model!r} returned shape {arr.shape} (expected ({n}, {self._dim})) "
-                                 "or values that are not finite")
+            raise EmbeddingError(
+                f"{self.model!r} returned shape {arr.shape} (expected ({n}, {self._dim})) "
+                "or values that are not finite"
+            )
         return arr

@@ -15,6 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+
 @runtime_checkable
 class Embedder(Protocol):
     """Turns texts into unit-norm float32 vectors."""

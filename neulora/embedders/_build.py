@@ -20,8 +20,11 @@ def embedder_from_spec(spec: dict[str, Any], *, dim: int | None = None) -> Embed
 def build_embedder(spec: EmbedderSpec) -> Embedder:
     """A new embedder as ``spec`` describes it (nothing is loaded or contacted yet)."""
     if spec.backend == "hash":
-        return HashingEmbedder(dim=spec.dim or 1024, ngrams=tuple(spec.options.get("ngrams", (2, 3))),
-                               seed=int(spec.options.get("seed", 0)))
+        return HashingEmbedder(
+            dim=spec.dim or 1024,
+            ngrams=tuple(spec.options.get("ngrams", (2, 3))),
+            seed=int(spec.options.get("seed", 0)),
+        )
     if spec.backend == "transformers":
         return TransformersEmbedder(spec.model, pooling=spec.pooling or "cls")
     if spec.backend == "use":

@@ -52,7 +52,9 @@ class HashingEmbedder:
 
     def spec(self) -> EmbedderSpec:
         """How to build this embedder again (stored in router files)."""
-        return EmbedderSpec("hash", "hash-v1", self._dim, None, {"ngrams": self._ngrams, "seed": self._seed})
+        return EmbedderSpec(
+            "hash", "hash-v1", self._dim, None, {"ngrams": self._ngrams, "seed": self._seed}
+        )
 
     @property
     def dim(self) -> int:
@@ -70,14 +72,18 @@ class HashingEmbedder:
 
     def _vector(self, text: str) -> NDArray[np.float64]:
         folded = " " + " ".join(unicodedata.normalize("NFKC", text).lower().split()) + " "
-        codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+        codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+            np.uint64
+        )
         dim = np.uint64(self._dim)
         vec = np.zeros(self._dim, dtype=np.float64)
         for n in self._ngrams:
             count = codes.size - n + 1
             if count <= 0:
                 continue
-            h = np.full(count, np.uint64(self._seed * 0x9E3779B97F4A7C15 + n) & _MASK64, dtype=np.uint64)
+            h = np.full(
+                count, np.uint64(self._seed * 0x9E3779B97F4A7C15 + n) & _MASK64, dtype=np.uint64
+            )
             for j in range(n):
                 h = h * np.uint64(1099511628211) + codes[j : j + count]
             h = _splitmix64(h)

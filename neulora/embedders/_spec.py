@@ -5,12 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._checks import is_int
 from ..errors import ConfigError
 from ._base import Embedder
 
-BACKENDS = {"hash": "hash", "transformers": "transformers", "bge": "transformers", "local": "transformers",
-             "hf-api": "hf-api", "api": "hf-api", "hf-inference": "hf-api",
-             "use": "use", "usem3": "use", "universal-sentence-encoder": "use"}
+BACKENDS = {
+    "hash": "hash",
+    "transformers": "transformers",
+    "bge": "transformers",
+    "local": "transformers",
+    "hf-api": "hf-api",
+    "api": "hf-api",
+    "hf-inference": "hf-api",
+    "use": "use",
+    "usem3": "use",
+    "universal-sentence-encoder": "use",
+}
 
 
 POOLINGS = ("cls", "mean")
@@ -74,12 +84,16 @@ class EmbedderSpec:
             raise ConfigError("an embedder spec is an object with a str 'backend'")
         backend = BACKENDS.get(raw["backend"].lower())
         if backend is None:
-            raise ConfigError(f"unknown embedder backend {raw['backend']!r}: expected one of {sorted(BACKENDS)}")
+            raise ConfigError(
+                f"unknown embedder backend {raw['backend']!r}: expected one of {sorted(BACKENDS)}"
+            )
         size = raw.get("dim", dim)
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 2):
+        if size is not None and (not is_int(size) or size < 2):
             raise ConfigError(f"embedder 'dim' must be an int >= 2, got {size!r}")
         if dim is not None and size != dim:
-            raise ConfigError(f"embedder 'dim' {size} does not match the centroids' dimension {dim}")
+            raise ConfigError(
+                f"embedder 'dim' {size} does not match the centroids' dimension {dim}"
+            )
         pooling = raw.get("pooling", None if backend in _UNPOOLED else "cls")
         if pooling is not None and pooling not in POOLINGS:
             raise ConfigError(f"embedder 'pooling' must be 'cls' or 'mean', got {pooling!r}")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..errors import ConfigError, EmbeddingError
 from ._base import check_texts, l2_normalize
 from ._spec import POOLINGS, EmbedderSpec
@@ -59,10 +60,20 @@ class TransformersEmbedder:
     (1, 1024)
     """
 
-    def __init__(self, model: str = "BAAI/bge-m3", *, pooling: str | None = None, max_length: int | None = None,
-                 batch_size: int = 16, device: str | None = None, local_files_only: bool = False) -> None:
+    def __init__(
+        self,
+        model: str = "BAAI/bge-m3",
+        *,
+        pooling: str | None = None,
+        max_length: int | None = None,
+        batch_size: int = 16,
+        device: str | None = None,
+        local_files_only: bool = False,
+    ) -> None:
         if pooling is not None and pooling not in POOLINGS:
-            raise ConfigError(f"pooling must be 'cls', 'mean' or None (as the model declares), got {pooling!r}")
+            raise ConfigError(
+                f"pooling must be 'cls', 'mean' or None (as the model declares), got {pooling!r}"
+            )
         if (max_length is not None and max_length < 1) or batch_size < 1:
             raise ConfigError("max_length and batch_size must be positive")
         self.model = str(model)
@@ -91,9 +102,11 @@ class TransformersEmbedder:
             return self._pooling
         declared = self._declaration().pooling or "cls"
         if declared not in POOLINGS:
-            raise EmbeddingError(f"{self.model!r} declares {declared!r} pooling, which TransformersEmbedder does "
-                                 "not implement: pass pooling='cls' or 'mean' (its vectors then differ from the "
-                                 "model's own sentence embeddings)")
+            raise EmbeddingError(
+                f"{self.model!r} declares {declared!r} pooling, which TransformersEmbedder does "
+                "not implement: pass pooling='cls' or 'mean' (its vectors then differ from the "
+                "model's own sentence embeddings)"
+            )
         return declared
 
     @property
@@ -135,11 +148,17 @@ class TransformersEmbedder:
                     raise EmbeddingError(_NEEDS_TORCH) from exc
                 logger.info("loading embedding model %s", self.model)
                 try:
-                    tokenizer = AutoTokenizer.from_pretrained(self.model, local_files_only=self.local_files_only)
-                    model = AutoModel.from_pretrained(self.model, local_files_only=self.local_files_only)
+                    tokenizer = AutoTokenizer.from_pretrained(
+                        self.model, local_files_only=self.local_files_only
+                    )
+                    model = AutoModel.from_pretrained(
+                        self.model, local_files_only=self.local_files_only
+                    )
                 except (OSError, ValueError) as exc:
-                    raise EmbeddingError(f"cannot load embedding model {self.model!r}: {exc}. Pass a local "
-                                         "directory or check the network") from exc
+                    raise EmbeddingError(
+                        f"cannot load embedding model {self.model!r}: {exc}. Pass a local "
+                        "directory or check the network"
+                    ) from exc
                 model.eval()
                 if self.device:
                     model.to(self.device)
@@ -148,7 +167,9 @@ class TransformersEmbedder:
 
     def embed(self, texts: Sequence[str]) -> NDArray[np.float32]:
         items = check_texts(texts)
-        pooling, max_length, lower = self.pooling, self.max_length, self._declaration().lower_case
+        pooling = self.pooling
+        max_length = self.max_length
+        lower = self._declaration().lower_case
         items = [t.lower() for t in items] if lower else items
         tokenizer, model = self._load()
         import torch
@@ -158,12 +179,19 @@ class TransformersEmbedder:
         order = sorted(range(len(items)), key=lambda i: len(items[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            batch = tokenizer([items[i] for i in idx], padding=True, truncation=True, max_length=max_length,
-                              return_tensors="pt").to(model.device)
+            batch = tokenizer(
+                [items[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(model.device)
             with torch.inference_mode():
                 hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"]
-            if pooling == "cls":  # the first unmasked token, as sentence-transformers takes it (any padding side)
+            if (
+                pooling == "cls"
+            ):  # the first unmasked token, as sentence-transformers takes it (any padding side)
                 pooled = hidden[torch.arange(hidden.shape[0]), mask.to(torch.int).argmax(dim=1)]
             else:
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -182,9 +210,14 @@ class _Declared:
     lower_case: bool = False
 
 
-_ST_POOLING = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max", "pooling_mode_mean_tokens": "mean",
-               "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-               "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+_ST_POOLING = {
+    "pooling_mode_cls_token": "cls",
+    "pooling_mode_max_tokens": "max",
+    "pooling_mode_mean_tokens": "mean",
+    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens": "weightedmean",
+    "pooling_mode_lasttoken": "lasttoken",
+}
 
 
 _HUB_CACHE = re.compile(r"(?:^|/)models--([^/]+)/snapshots/[^/]+$")
@@ -193,14 +226,27 @@ _HUB_CACHE = re.compile(r"(?:^|/)models--([^/]+)/snapshots/[^/]+$")
 _HUB_ID = r"[A-Za-z0-9][\w.-]*/[\w.-]+"
 
 
-_LOAD_CALL = re.compile(rf"""(?:SentenceTransformer|from_pretrained|\w*Model)\(\s*["']({_HUB_ID})["']""")
+_LOAD_CALL = re.compile(
+    rf"""(?:SentenceTransformer|from_pretrained|\w*Model)\(\s*["']({_HUB_ID})["']"""
+)
 
 
-_ID_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-             "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model", "tokenizer.model")
+_ID_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+)
 
 
-_WEIGHT_SAMPLES, _SAMPLE_BYTES = 32, 1 << 16
+_WEIGHT_SAMPLES = 32
+_SAMPLE_BYTES = 1 << 16
 
 
 _NEEDS_TORCH = "TransformersEmbedder needs torch and transformers: pip install 'neulora[local]'"
@@ -209,34 +255,50 @@ _NEEDS_TORCH = "TransformersEmbedder needs torch and transformers: pip install '
 def _declared(model: str, local_files_only: bool) -> _Declared:
     """Read what ``model`` (a directory or a Hub id) declares in its sentence-transformers files."""
     find = _finder(model, local_files_only)
-    pooling, max_length, lower_case, ignored = None, None, False, []
+    pooling = None
+    max_length = None
+    lower_case = False
+    ignored = []
     modules = _json(find("modules.json"), model)
     for module in modules if isinstance(modules, list) else []:
         if not isinstance(module, dict):
             continue
-        kind, folder = str(module.get("type", "")).rsplit(".", 1)[-1], str(module.get("path") or "")
+        kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+        folder = str(module.get("path") or "")
         if kind == "Pooling":
             pooling = _pooling_of(_json(find(posixpath.join(folder, "config.json")), model))
         elif kind == "Transformer":
             config = _json(find(posixpath.join(folder, "sentence_bert_config.json")), model)
             if isinstance(config, dict):
                 size = config.get("max_seq_length")
-                max_length = size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
+                max_length = size if is_int(size) and size > 0 else None
                 lower_case = config.get("do_lower_case") is True
-        elif kind != "Normalize":  # rows are always L2-normed: Normalize is honoured by construction
+        elif (
+            kind != "Normalize"
+        ):  # rows are always L2-normed: Normalize is honoured by construction
             ignored.append(kind)
     if ignored:
-        logger.warning("%s declares modules %s that TransformersEmbedder does not apply: its vectors differ from "
-                       "the model's own sentence embeddings", model, ignored)
+        logger.warning(
+            "%s declares modules %s that TransformersEmbedder does not apply: its vectors differ from "
+            "the model's own sentence embeddings",
+            model,
+            ignored,
+        )
     return _Declared(_model_id(model, find), pooling, max_length, lower_case)
 
 
 def _pooling_of(config: Any) -> str | None:
     if not isinstance(config, dict):
         return None
-    mode = config.get("pooling_mode")  # sentence-transformers >= 6; older files set one bool per mode
-    modes = ([mode] if isinstance(mode, str) else [str(m) for m in mode] if isinstance(mode, list) else
-             [m for key, m in _ST_POOLING.items() if config.get(key) is True] or ["mean"])
+    mode = config.get(
+        "pooling_mode"
+    )  # sentence-transformers >= 6; older files set one bool per mode
+    if isinstance(mode, str):
+        modes = [mode]
+    elif isinstance(mode, list):
+        modes = [str(m) for m in mode]
+    else:
+        modes = [m for key, m in _ST_POOLING.items() if config.get(key) is True] or ["mean"]
     # mean / sqrt(n) points where mean / n does: after the L2 norm they are the same vectors.
     modes = ["mean" if m == "mean_sqrt_len_tokens" else m for m in modes]
     return "+".join(modes)
@@ -245,7 +307,9 @@ def _pooling_of(config: Any) -> str | None:
 def _finder(model: str, local_files_only: bool) -> Callable[[str], str | None]:
     """A function from a file name to its local path (downloaded from the Hub for an id), or None if absent."""
     if os.path.isdir(model):
-        return lambda name: os.path.join(model, name) if os.path.isfile(os.path.join(model, name)) else None
+        return lambda name: (
+            os.path.join(model, name) if os.path.isfile(os.path.join(model, name)) else None
+        )
 
     def from_hub(name: str) -> str | None:
         try:
@@ -253,13 +317,20 @@ def _finder(model: str, local_files_only: bool) -> Callable[[str], str | None]:
         except ImportError as exc:
             raise EmbeddingError(_NEEDS_TORCH) from exc
         try:
-            found = cached_file(model, name, local_files_only=local_files_only,
-                                _raise_exceptions_for_missing_entries=False,
-                                _raise_exceptions_for_connection_errors=False)
+            found = cached_file(
+                model,
+                name,
+                local_files_only=local_files_only,
+                _raise_exceptions_for_missing_entries=False,
+                _raise_exceptions_for_connection_errors=False,
+            )
         except (OSError, ValueError) as exc:
-            raise EmbeddingError(f"cannot read {name} of embedding model {model!r}: {exc}. Check the id and your "
-                                 "access to it, or pass a local directory") from exc
+            raise EmbeddingError(
+                f"cannot read {name} of embedding model {model!r}: {exc}. Check the id and your "
+                "access to it, or pass a local directory"
+            ) from exc
         return str(found) if found else None
+
     return from_hub
 
 
@@ -270,8 +341,10 @@ def _json(path: str | None, model: str) -> Any:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as exc:
-        raise EmbeddingError(f"cannot read {path} of embedding model {model!r}: {exc}. Repair or re-download "
-                             "the model") from exc
+        raise EmbeddingError(
+            f"cannot read {path} of embedding model {model!r}: {exc}. Repair or re-download "
+            "the model"
+        ) from exc
 
 
 def _model_id(model: str, find: Callable[[str], str | None]) -> str:

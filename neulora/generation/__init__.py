@@ -9,7 +9,15 @@ from ._messages import check_messages
 from ._result import AsyncGenerationStream, Generation, GenerationStream, StyleClient
 from ._transformers import TransformersStyleClient
 
-__all__ = ["AsyncGenerationStream", "Generation", "GenerationStream", "StyleClient", "TransformersStyleClient", "check_messages", "clean_answer"]
+__all__ = [
+    "AsyncGenerationStream",
+    "Generation",
+    "GenerationStream",
+    "StyleClient",
+    "TransformersStyleClient",
+    "check_messages",
+    "clean_answer",
+]
 
 
 def __getattr__(name: str) -> Any:

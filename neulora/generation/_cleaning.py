@@ -54,8 +54,11 @@ class SentenceHold:
         """What can be emitted now: everything up to the last sentence end seen."""
         self._held += text
         # a full stop at the very end may still become "3.5": wait for the next character to tell
-        ends = [m.end() for m in _SENTENCE_END.finditer(self._held) if m.end() < len(self._held)
-                or m.group() == "\n"]
+        ends = [
+            m.end()
+            for m in _SENTENCE_END.finditer(self._held)
+            if m.end() < len(self._held) or m.group() == "\n"
+        ]
         if not ends:
             return ""
         self._ended = True
@@ -90,8 +93,11 @@ class TemplateFilter:
             for token in _SPECIAL:
                 self._buffer = self._buffer.replace(token, "")
             head = self._buffer.lstrip()
-            undecided = not head or any(t.startswith(head) for t in _SPECIAL) or (
-                len(head) <= len("assistant") and "assistant".startswith(head.lower()))
+            undecided = (
+                not head
+                or any(t.startswith(head) for t in _SPECIAL)
+                or (len(head) <= len("assistant") and "assistant".startswith(head.lower()))
+            )
             if undecided:
                 return ""
             self._buffer = _ROLE_ECHO.sub("", head, count=1).lstrip()

@@ -15,10 +15,18 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
         raise InvalidInputError("messages must be a non-empty list of {'role', 'content'} dicts")
     out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, Mapping)
+            or not isinstance(m.get("role"), str)
+            or not isinstance(m.get("content"), str)
+        ):
             raise InvalidInputError(f"message {i} must be a dict with str 'role' and 'content'")
         if m["role"] not in ("system", "user", "assistant"):
-            raise InvalidInputError(f"message {i} has role {m['role'][:40]!r}: use system, user or assistant")
-        check_encodable(m["content"], what=f"message {i}")  # refused here: no engine could be sent it
+            raise InvalidInputError(
+                f"message {i} has role {m['role'][:40]!r}: use system, user or assistant"
+            )
+        check_encodable(
+            m["content"], what=f"message {i}"
+        )  # refused here: no engine could be sent it
         out.append({"role": m["role"], "content": m["content"]})
     return out

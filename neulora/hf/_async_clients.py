@@ -18,6 +18,7 @@ from ._clients import client_options
 
 logger = logging.getLogger(__name__)
 
+
 class AsyncSessions:
     """The connection pools of one neulora client's async calls: a few ``httpx2.AsyncClient`` per event loop.
 
@@ -34,10 +35,15 @@ class AsyncSessions:
     """
 
     def __init__(self, *, max_connections: int = 1024, shards: int = 8) -> None:
-        self.max_connections, self.shards = max_connections, shards
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]] = weakref.WeakKeyDictionary()
+        self.max_connections = max_connections
+        self.shards = shards
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._turn = itertools.count()
-        self._tls: Any = None  # one SSL context for every pool: each costs milliseconds to load the CA bundle
+        self._tls: Any = (
+            None  # one SSL context for every pool: each costs milliseconds to load the CA bundle
+        )
 
     def get(self) -> Any:
         """A pool of the running loop, the next in turn (made on first use, and again if it was closed)."""
@@ -54,12 +60,19 @@ class AsyncSessions:
 
         if _http._GLOBAL_ASYNC_CLIENT_FACTORY is not _http.default_async_client_factory:
             return _http.get_async_session()  # the application's own factory
-        hooks: dict[str, list[Callable[..., Any]]] = {"request": [_http.async_hf_request_event_hook],
-                                                      "response": [_http.async_hf_response_event_hook]}
+        hooks: dict[str, list[Callable[..., Any]]] = {
+            "request": [_http.async_hf_request_event_hook],
+            "response": [_http.async_hf_response_event_hook],
+        }
         size = max(1, self.max_connections // self.shards)
         self._tls = self._tls or httpx2.create_ssl_context()
-        return httpx2.AsyncClient(event_hooks=hooks, follow_redirects=True, timeout=None, verify=self._tls,
-                                  limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size))
+        return httpx2.AsyncClient(
+            event_hooks=hooks,
+            follow_redirects=True,
+            timeout=None,
+            verify=self._tls,
+            limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
+        )
 
     async def aclose(self) -> None:
         """Close the running loop's pools."""
@@ -68,8 +81,15 @@ class AsyncSessions:
                 await pool.aclose()
 
 
-def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None, provider: str | None = None,
-                           timeout: float | None = 60.0, headers: Mapping[str, str] | None = None) -> Any:
+def async_inference_client(
+    auth: HFAuth,
+    session: Any,
+    *,
+    url: str | None = None,
+    provider: str | None = None,
+    timeout: float | None = 60.0,
+    headers: Mapping[str, str] | None = None,
+) -> Any:
     """An ``AsyncInferenceClient`` like :func:`inference_client`'s, over ``session`` (an :class:`AsyncSessions` pool).
 
     The pool is set on the client's ``_async_client`` (huggingface_hub 2.x reads it there and enters none of its
@@ -78,7 +98,9 @@ def async_inference_client(auth: HFAuth, session: Any, *, url: str | None = None
     from huggingface_hub import AsyncInferenceClient
 
     client = AsyncInferenceClient(**client_options(auth, url, provider, timeout, headers))
-    client._async_client = cast(Any, ReadToTheEnd(session))  # duck-types the pool where huggingface_hub uses it
+    client._async_client = cast(
+        Any, ReadToTheEnd(session)
+    )  # duck-types the pool where huggingface_hub uses it
     return client
 
 
@@ -95,7 +117,8 @@ class ReadToTheEnd:
     """
 
     def __init__(self, session: Any, *, grace: float = 1.0) -> None:
-        self._session, self.grace = session, grace
+        self._session = session
+        self.grace = grace
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
@@ -103,7 +126,9 @@ class ReadToTheEnd:
     @asynccontextmanager
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async with self._session.stream(*args, **kwargs) as response:
-            rest: list[AsyncIterator[str]] = []  # the lines after [DONE], once seen (held here, not by the reader)
+            rest: list[
+                AsyncIterator[str]
+            ] = []  # the lines after [DONE], once seen (held here, not by the reader)
             lines = response.aiter_lines()
             response.aiter_lines = lambda: _until_done(lines, rest)  # what huggingface_hub iterates
             yield response
@@ -112,7 +137,9 @@ class ReadToTheEnd:
                 await _drain(rest[0], self.grace)
 
 
-async def _until_done(lines: AsyncIterator[str], rest: list[AsyncIterator[str]]) -> AsyncIterator[str]:
+async def _until_done(
+    lines: AsyncIterator[str], rest: list[AsyncIterator[str]]
+) -> AsyncIterator[str]:
     async for line in lines:
         if line.strip() == "data: [DONE]":
             rest.append(lines)
@@ -126,5 +153,10 @@ async def _drain(lines: AsyncIterator[str], grace: float) -> None:
         async with asyncio.timeout(grace):
             async for _ in lines:  # nothing but the end of the message, normally
                 pass
-    except (TimeoutError, OSError, httpx2.HTTPError, httpx2.StreamError):  # closed with the response, as before
+    except (
+        TimeoutError,
+        OSError,
+        httpx2.HTTPError,
+        httpx2.StreamError,
+    ):  # closed with the response, as before
         logger.debug("a stream did not end within %s s of [DONE]", grace)

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from .._checks import is_real
 from .._redact import redact_url
 from ..errors import (
     ConfigError,
@@ -52,7 +53,9 @@ class HFAuth:
     explicit: bool = False
 
     @classmethod
-    def resolve(cls, token: str | None = None, *, environ: Mapping[str, str] | None = None) -> HFAuth:
+    def resolve(
+        cls, token: str | None = None, *, environ: Mapping[str, str] | None = None
+    ) -> HFAuth:
         """The token by precedence: argument, ``HF_TOKEN``, ``HF_API_KEY``, then huggingface_hub's own login."""
         if token is not None:
             if not isinstance(token, str) or not token.strip():
@@ -94,8 +97,10 @@ class HFAuth:
             return "no token: set HF_TOKEN or run 'hf auth login'"
         if self.for_url(url) is None:
             shown = redact_url(url or "")
-            return (f"no token was sent: {shown} is not a Hugging Face host, and the token from {self.source} goes "
-                    "there only when passed explicitly (token=...)")
+            return (
+                f"no token was sent: {shown} is not a Hugging Face host, and the token from {self.source} goes "
+                "there only when passed explicitly (token=...)"
+            )
         return f"token from {self.source}"
 
 
@@ -104,13 +109,19 @@ def check_url(url: str, what: str = "URL") -> str:
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port if parts is not None else None  # raises ValueError for a port that is not 0-65535
+        _ = (
+            parts.port if parts is not None else None
+        )  # raises ValueError for a port that is not 0-65535
     except ValueError:
         ok = False
     if not ok:
-        shown = redact_url(url) if isinstance(url, str) else url  # a password in the URL is never repeated
-        raise ConfigError(f"{what} must be an http:// or https:// URL with a host (and a port from 0 to 65535), "
-                          f"got {shown!r}")
+        shown = (
+            redact_url(url) if isinstance(url, str) else url
+        )  # a password in the URL is never repeated
+        raise ConfigError(
+            f"{what} must be an http:// or https:// URL with a host (and a port from 0 to 65535), "
+            f"got {shown!r}"
+        )
     return url.rstrip("/")
 
 
@@ -130,7 +141,7 @@ class Remote:
         if self.base_url is not None:
             object.__setattr__(self, "base_url", check_url(self.base_url, "base_url"))
         t = self.timeout
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
+        if not is_real(t) or not 0 < t < float("inf"):
             raise ConfigError(f"timeout must be a positive number of seconds, got {t!r}")
 
 
@@ -141,5 +152,7 @@ def check_provider(provider: str | None) -> str | None:
     from huggingface_hub.inference._providers import PROVIDERS
 
     if not isinstance(provider, str) or (provider != "auto" and provider not in PROVIDERS):
-        raise ConfigError(f"unknown inference provider {provider!r}: use 'auto' or one of {sorted(PROVIDERS)}")
+        raise ConfigError(
+            f"unknown inference provider {provider!r}: use 'auto' or one of {sorted(PROVIDERS)}"
+        )
     return provider

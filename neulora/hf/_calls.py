@@ -40,7 +40,11 @@ class Connection:
         """A client for one call, closed after it (no single read outlives the deadline)."""
         timeout = max(0.05, min(self.timeout, deadline.remaining()))
         return inference_client(
-            self.auth, url=target.url, provider=self.provider, timeout=timeout, headers=self.headers,
+            self.auth,
+            url=target.url,
+            provider=self.provider,
+            timeout=timeout,
+            headers=self.headers,
             one_call=True,
         )
 
@@ -48,7 +52,11 @@ class Connection:
         """The client kept for every call to ``target`` (an embedder's: made once, never closed)."""
         if self._kept is None:
             self._kept = inference_client(
-                self.auth, url=target.url, provider=self.provider, timeout=self.timeout, headers=self.headers
+                self.auth,
+                url=target.url,
+                provider=self.provider,
+                timeout=self.timeout,
+                headers=self.headers,
             )
         return self._kept
 
@@ -59,7 +67,11 @@ class Connection:
         if self._sessions is None:
             self._sessions = AsyncSessions()
         return async_inference_client(
-            self.auth, self._sessions.get(), url=target.url, provider=self.provider, timeout=self.timeout,
+            self.auth,
+            self._sessions.get(),
+            url=target.url,
+            provider=self.provider,
+            timeout=self.timeout,
             headers=self.headers,
         )
 
@@ -96,17 +108,23 @@ class ChatCompletion(Attempt):
 
     def _request(self, client: Any) -> Any:
         extra = {"stream": True, "stream_options": STREAM_OPTIONS} if self.streaming else {}
-        return client.chat_completion(self.messages, model=self.target.model, **extra, **self.options)
+        return client.chat_completion(
+            self.messages, model=self.target.model, **extra, **self.options
+        )
 
     def run(self) -> Generator[str, None, None]:
         client = self.connection.client(self.target, self.deadline)
         try:
             with hub_errors(self.connection.auth.redact):
                 if self.streaming:
-                    yield from iterate_within(self._deltas(client), self.deadline, abandon=client.close)
+                    yield from iterate_within(
+                        self._deltas(client), self.deadline, abandon=client.close
+                    )
                 else:
                     reader = ChatReader(self.state)
-                    whole = call_within(partial(self._request, client), self.deadline, abandon=client.close)
+                    whole = call_within(
+                        partial(self._request, client), self.deadline, abandon=client.close
+                    )
                     reader.whole(whole)
         finally:
             client.close()
@@ -136,7 +154,9 @@ class ChatCompletion(Attempt):
                     events = await self._request(client)
                 while True:
                     try:
-                        async with asyncio.timeout(_left(self.deadline)):  # no task per delta (wait_for)
+                        async with asyncio.timeout(
+                            _left(self.deadline)
+                        ):  # no task per delta (wait_for)
                             event = await events.__anext__()
                     except StopAsyncIteration:
                         break
@@ -148,7 +168,9 @@ class ChatCompletion(Attempt):
                     yield tail
                 yield Done(None)
         except TimeoutError:
-            raise DeadlineExpired(f"no answer within the deadline of {self.deadline.seconds:g}s") from None
+            raise DeadlineExpired(
+                f"no answer within the deadline of {self.deadline.seconds:g}s"
+            ) from None
         finally:
             await client.close()  # its own responses only: the shared connection pool stays
 
@@ -181,7 +203,9 @@ class FeatureExtraction(Attempt):
                     vectors = await client.feature_extraction(self.texts, model=self.target.model)
             yield Done(vectors)
         except TimeoutError:
-            raise DeadlineExpired(f"no answer within the deadline of {self.deadline.seconds:g}s") from None
+            raise DeadlineExpired(
+                f"no answer within the deadline of {self.deadline.seconds:g}s"
+            ) from None
         finally:
             await client.close()
 

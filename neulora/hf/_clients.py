@@ -8,9 +8,15 @@ from typing import Any
 from ._auth import HFAuth
 
 
-def inference_client(auth: HFAuth, *, url: str | None = None, provider: str | None = None,
-                     timeout: float | None = 60.0, headers: Mapping[str, str] | None = None,
-                     one_call: bool = False) -> Any:
+def inference_client(
+    auth: HFAuth,
+    *,
+    url: str | None = None,
+    provider: str | None = None,
+    timeout: float | None = 60.0,
+    headers: Mapping[str, str] | None = None,
+    one_call: bool = False,
+) -> Any:
     """An ``InferenceClient`` for a server URL (endpoint, multi-LoRA server) or for a provider.
 
     ``one_call``: the client serves one call and is closed after it (see :func:`closable`); a long-lived client

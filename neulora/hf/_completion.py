@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._checks import without_surrogates
+from .._checks import is_int, without_surrogates
 from ..generation._cleaning import TemplateFilter
 from ._errors import Malformed
 
@@ -93,4 +93,4 @@ def _usage(usage: Any) -> dict[str, int] | None:
         return None
     fields = ("prompt_tokens", "completion_tokens", "total_tokens")
     counts = {f: getattr(usage, f, None) for f in fields}
-    return {f: v for f, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)}
+    return {f: v for f, v in counts.items() if is_int(v)}

@@ -25,7 +25,8 @@ def download(
             token = auth.for_url(None)
             return str(hf_hub_download(repo_id, filename, revision=revision, token=token))
     except HubFailure as exc:
-        failed, cause = error(f"{where}: {exc.failure.message}"), exc.cause
+        failed = error(f"{where}: {exc.failure.message}")
+        cause = exc.cause
     except OSError as exc:  # the cache: not writable, full, or the file is not there offline
         failed = error(f"{where}: {type(exc).__name__}: {auth.redact(str(exc))}")
         cause = redacted(exc, auth.redact)

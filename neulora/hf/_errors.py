@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .._checks import is_real
 from .._redact import redacted
 from ..errors import (
     AuthError,
@@ -43,16 +44,23 @@ class Failure:
     @property
     def fallback_allowed(self) -> bool:
         """Whether another model could succeed where this one failed (not for auth, quota or bad requests)."""
-        return self.kind != "offline" and (self.status is None or self.status in RETRYABLE_STATUS
-                                           or self.status == 404)
+        return self.kind != "offline" and (
+            self.status is None or self.status in RETRYABLE_STATUS or self.status == 404
+        )
 
-    def to_error(self, where: str, token_hint: str, base: type[NeuloraError] = GenerationError) -> NeuloraError:
+    def to_error(
+        self, where: str, token_hint: str, base: type[NeuloraError] = GenerationError
+    ) -> NeuloraError:
         """The typed error for this failure at ``where``; ``base`` is the class for failures without a leaf."""
         s = self.status
         if s in (401, 403):
-            return AuthError(f"{where}: HTTP {s}, the token was refused ({token_hint}): {self.message}")
+            return AuthError(
+                f"{where}: HTTP {s}, the token was refused ({token_hint}): {self.message}"
+            )
         if s == 402:
-            return QuotaError(f"{where}: HTTP 402, the account's inference credits are depleted: {self.message}")
+            return QuotaError(
+                f"{where}: HTTP 402, the account's inference credits are depleted: {self.message}"
+            )
         if s == 404:
             return ModelUnavailableError(
                 f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated Inference Endpoint "
@@ -62,7 +70,9 @@ class Failure:
         if s == 429:
             return RateLimitError(f"{where}: HTTP 429, rate limited after retries: {self.message}")
         if s in (503, 504) or self.kind in ("timeout", "deadline"):
-            return EndpointTimeoutError(f"{where}: still unavailable after retries ({self.message})")
+            return EndpointTimeoutError(
+                f"{where}: still unavailable after retries ({self.message})"
+            )
         return base(f"{where}: {self.message}")
 
 
@@ -86,8 +96,13 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
     )
 
     if isinstance(exc, OfflineModeIsEnabled):
-        return Failure("offline", None, "HF_HUB_OFFLINE is set, so huggingface_hub refuses every request "
-                                        "(even to 127.0.0.1): unset it to reach this server", False)
+        return Failure(
+            "offline",
+            None,
+            "HF_HUB_OFFLINE is set, so huggingface_hub refuses every request "
+            "(even to 127.0.0.1): unset it to reach this server",
+            False,
+        )
     if isinstance(exc, HfHubHTTPError) and getattr(exc, "response", None) is not None:
         response = exc.response
         status = int(response.status_code)
@@ -95,8 +110,14 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
         body = _body(response)
         if hint is None and isinstance(body, dict):
             hint = _seconds(body.get("estimated_time"))
-        detail = body.get("error") if isinstance(body, dict) and body.get("error") else response.reason_phrase
-        return Failure("http", status, redact(f"HTTP {status}: {detail}"), status in RETRYABLE_STATUS, hint)
+        detail = (
+            body.get("error")
+            if isinstance(body, dict) and body.get("error")
+            else response.reason_phrase
+        )
+        return Failure(
+            "http", status, redact(f"HTTP {status}: {detail}"), status in RETRYABLE_STATUS, hint
+        )
     if isinstance(exc, (InferenceTimeoutError, httpx2.TimeoutException)):
         return Failure("timeout", None, redact(f"timed out: {exc}"), True)
     if isinstance(exc, httpx2.TransportError):
@@ -130,18 +151,22 @@ def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
     try:
         yield
     except Malformed as exc:
-        raise HubFailure(Failure("response", 502, f"malformed response: {exc}", True), None) from None
+        raise HubFailure(
+            Failure("response", 502, f"malformed response: {exc}", True), None
+        ) from None
     except http_errors() as exc:
         raise HubFailure(classify(exc, redact), redacted(exc, redact)) from None
     except (ValueError, AttributeError, RecursionError) as exc:
         # huggingface_hub could not read a 200 (not JSON, a JSON array as an event; its parsed types recurse on a
         # NaN), or refused an argument: retried, then the next target
         message = f"the server's answer could not be read: {type(exc).__name__}: {exc}"
-        raise HubFailure(Failure("response", 502, redact(message), True), redacted(exc, redact)) from None
+        raise HubFailure(
+            Failure("response", 502, redact(message), True), redacted(exc, redact)
+        ) from None
 
 
 def _seconds(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
+    if not is_real(value) or value != value:  # NaN
         return None
     return max(0.0, min(float(value), 3600.0))
 

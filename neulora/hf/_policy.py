@@ -12,14 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .._checks import is_int, is_number
 from ..errors import ConfigError
 
 
 def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise ConfigError(f"RetryPolicy {name} must be a finite number, got {value!r}")
     if value < low or (low_open and value == low):
-        raise ConfigError(f"RetryPolicy {name} must be {'>' if low_open else '>='} {low}, got {value!r}")
+        raise ConfigError(
+            f"RetryPolicy {name} must be {'>' if low_open else '>='} {low}, got {value!r}"
+        )
     return float(value)
 
 
@@ -46,8 +49,10 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigError(f"RetryPolicy max_attempts must be an int >= 1, got {self.max_attempts!r}")
+        if not is_int(self.max_attempts) or self.max_attempts < 1:
+            raise ConfigError(
+                f"RetryPolicy max_attempts must be an int >= 1, got {self.max_attempts!r}"
+            )
         _number("backoff", self.backoff, low=0.0)
         _number("max_backoff", self.max_backoff, low=0.0)
         _number("deadline", self.deadline, low=0.0, low_open=True)
@@ -61,12 +66,16 @@ class RetryPolicy:
         base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
         return float(base * (1 + self.jitter * self.rng.random()))
 
-    def next_delay(self, attempt: int, retryable: bool, retry_after: float | None, started: float) -> float | None:
+    def next_delay(
+        self, attempt: int, retryable: bool, retry_after: float | None, started: float
+    ) -> float | None:
         """Seconds to wait before the next attempt, or None to give up (not retryable, out of tries or time)."""
         if not retryable or attempt >= self.max_attempts:
             return None
         delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
-        if not math.isfinite(delay) or delay < 0:  # a server hint of -5 or NaN: fall back to our own backoff
+        if (
+            not math.isfinite(delay) or delay < 0
+        ):  # a server hint of -5 or NaN: fall back to our own backoff
             delay = self.backoff_delay(attempt)
         if self.clock() + delay - started > self.deadline:
             return None
@@ -74,4 +83,6 @@ class RetryPolicy:
 
     def headers(self) -> dict[str, str]:
         """Extra request headers this policy asks for."""
-        return {"X-Scale-Up-Timeout": str(int(self.scale_up_timeout))} if self.scale_up_timeout else {}
+        return (
+            {"X-Scale-Up-Timeout": str(int(self.scale_up_timeout))} if self.scale_up_timeout else {}
+        )

@@ -74,7 +74,9 @@ class Attempts:
         self.started = time.monotonic()
         self.count = 0
         self.tried: list[str] = []  # each target given up on, with why
-        self.first: str | None = None  # the first target given up on (an answer from another is a fallback)
+        self.first: str | None = (
+            None  # the first target given up on (an answer from another is a fallback)
+        )
 
     def flow(
         self, targets: Sequence[Target], attempt: Callable[[Target], S]
@@ -93,7 +95,8 @@ class Attempts:
                     message = f"no answer within the call's deadline of {self.deadline.seconds:g}s"
                     failure = Failure("deadline", None, message, False)
                 except HubFailure as exc:
-                    failure, cause = exc.failure, exc.cause
+                    failure = exc.failure
+                    cause = exc.cause
                 else:
                     return step, value
                 # outside the ``except``: the hub's exception is never chained as the context
@@ -104,7 +107,13 @@ class Attempts:
         raise AssertionError("unreachable: the last target returns or raises")  # pragma: no cover
 
     def _after(
-        self, step: Attempt, number: int, failure: Failure, cause: UpstreamError | None, *, last: bool
+        self,
+        step: Attempt,
+        number: int,
+        failure: Failure,
+        cause: UpstreamError | None,
+        *,
+        last: bool,
     ) -> float | None:
         """Seconds to wait before trying again, None to go on to the next target; raises when it is over."""
         target = step.target
@@ -125,10 +134,14 @@ class Attempts:
             label = where
             if len(self.tried) > 1:
                 tried = "; ".join(self.tried)
-                label = f"{self.what}: {len(self.tried)} targets failed ({tried}); the last, {target}"
+                label = (
+                    f"{self.what}: {len(self.tried)} targets failed ({tried}); the last, {target}"
+                )
             raise failure.to_error(label, self.auth.hint(target.url), self.base) from cause
         # one line, the server's own text cut short: the error that ends the call carries it whole
-        logger.warning("%s failed (%s); falling back", where, _short(failure.message) or failure.kind)
+        logger.warning(
+            "%s failed (%s); falling back", where, _short(failure.message) or failure.kind
+        )
         self.first = self.first or target.label
         return None
 

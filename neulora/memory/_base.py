@@ -25,14 +25,22 @@ def check_session_id(session_id: Any) -> str:
     Every memory applies this one rule (Pipeline checks the same), so a bad id fails the same way whatever
     memory is plugged in, with :class:`InvalidInputError`.
     """
-    if not isinstance(session_id, str) or not session_id.strip() or len(session_id) > MAX_SESSION_ID:
-        raise InvalidInputError(f"session_id must be a non-empty str of at most {MAX_SESSION_ID} characters, "
-                                f"got {type(session_id).__name__}")
+    if (
+        not isinstance(session_id, str)
+        or not session_id.strip()
+        or len(session_id) > MAX_SESSION_ID
+    ):
+        raise InvalidInputError(
+            f"session_id must be a non-empty str of at most {MAX_SESSION_ID} characters, "
+            f"got {type(session_id).__name__}"
+        )
     try:
         session_id.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInputError(f"session_id contains a lone surrogate at position {exc.start}: it cannot be stored; "
-                                "use a plain text id") from None
+        raise InvalidInputError(
+            f"session_id contains a lone surrogate at position {exc.start}: it cannot be stored; "
+            "use a plain text id"
+        ) from None
     return session_id
 
 
@@ -83,8 +91,10 @@ def turn_of(raw: object) -> Turn:
     """A :class:`Turn` from its JSON form, or ValueError saying what is wrong."""
     fields = ("question", "answer", "style")
     if not isinstance(raw, dict) or not all(isinstance(raw.get(f), str) for f in fields):
-        raise ValueError(f"a turn must be an object with string fields {', '.join(fields)}, found "
-                         f"{json.dumps(raw)[:80]}")
+        raise ValueError(
+            f"a turn must be an object with string fields {', '.join(fields)}, found "
+            f"{json.dumps(raw)[:80]}"
+        )
     meta = raw.get("meta")
     if meta is not None and not isinstance(meta, dict):
         raise ValueError(f"a turn's 'meta' must be an object or null, found {type(meta).__name__}")

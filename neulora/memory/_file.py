@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from .._checks import is_int
 from ..errors import ConfigError, SessionError
 from ._base import Session, Turn, check_session_id, turn_of
 
 logger = logging.getLogger(__name__)
+
 
 class FileMemory:
     """Sessions stored as JSON files in a directory, so that separate processes (CLI calls) share them.
@@ -46,7 +48,9 @@ class FileMemory:
 
     def _path(self, session_id: str) -> Path:
         # A hash, never the id itself: no id can name a path outside the directory ("../x", "/etc", NUL...).
-        return self.directory / (hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:32] + ".json")
+        return self.directory / (
+            hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:32] + ".json"
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -61,18 +65,24 @@ class FileMemory:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise SessionError(f"cannot create the session directory {self.directory}: {exc}") from exc
+            raise SessionError(
+                f"cannot create the session directory {self.directory}: {exc}"
+            ) from exc
         lock = FileLock(self.directory / self.LOCK_NAME, timeout=self.LOCK_TIMEOUT)
         with self._lock:
             try:
                 with lock:
                     yield
             except Timeout as exc:  # before OSError: Timeout is a TimeoutError
-                raise SessionError(f"session directory {self.directory} stayed locked for {self.LOCK_TIMEOUT:.0f}s: "
-                                   f"another process holds {lock.lock_file}; retry, or stop that process") from exc
+                raise SessionError(
+                    f"session directory {self.directory} stayed locked for {self.LOCK_TIMEOUT:.0f}s: "
+                    f"another process holds {lock.lock_file}; retry, or stop that process"
+                ) from exc
             except OSError as exc:
-                raise SessionError(f"cannot lock the session directory {self.directory}: {exc}; check that it is "
-                                   "writable") from exc
+                raise SessionError(
+                    f"cannot lock the session directory {self.directory}: {exc}; check that it is "
+                    "writable"
+                ) from exc
 
     def get(self, session_id: str) -> Session:
         # No lock: files are replaced atomically, so a reader sees the old session or the new one.
@@ -89,7 +99,9 @@ class FileMemory:
         check_session_id(session_id)
         with self._locked():
             old = self.get(session_id)
-            new = replace(old, turns=(*old.turns, turn)[-self.max_turns:], total_turns=old.total_turns + 1)
+            new = replace(
+                old, turns=(*old.turns, turn)[-self.max_turns :], total_turns=old.total_turns + 1
+            )
             self._write(session_id, new)
             return new
 
@@ -108,16 +120,27 @@ class FileMemory:
 
     def _write(self, session_id: str, session: Session) -> None:
         path = self._path(session_id)
-        payload = {"session_id": session_id, "policy": session.policy, "total_turns": session.total_turns,
-                   "turns": [asdict(t) for t in session.turns]}
+        payload = {
+            "session_id": session_id,
+            "policy": session.policy,
+            "total_turns": session.total_turns,
+            "turns": [asdict(t) for t in session.turns],
+        }
         try:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise SessionError(f"cannot write session to {path}: a turn or the policy holds text UTF-8 cannot "
-                               f"encode ({exc.reason} at position {exc.start})") from exc
-        except (TypeError, ValueError) as exc:  # a turn's meta that JSON cannot hold (an object, NaN is fine)
-            raise SessionError(f"cannot write session to {path}: a turn's meta is not JSON ({exc}); nothing was "
-                               "written") from exc
+            raise SessionError(
+                f"cannot write session to {path}: a turn or the policy holds text UTF-8 cannot "
+                f"encode ({exc.reason} at position {exc.start})"
+            ) from exc
+        except (
+            TypeError,
+            ValueError,
+        ) as exc:  # a turn's meta that JSON cannot hold (an object, NaN is fine)
+            raise SessionError(
+                f"cannot write session to {path}: a turn's meta is not JSON ({exc}); nothing was "
+                "written"
+            ) from exc
         _write_atomically(path, data)
         logger.debug("session %s written to %s (%d turns)", session_id, path, len(session.turns))
 
@@ -143,7 +166,9 @@ def _parse(path: Path, data: bytes) -> Session:
     try:
         raw = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise _corrupt(path, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from exc
+        raise _corrupt(
+            path, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from exc
     except ValueError as exc:
         raise _corrupt(path, f"invalid JSON ({exc})") from exc
     except RecursionError as exc:
@@ -158,9 +183,12 @@ def _parse(path: Path, data: bytes) -> Session:
     if policy is not None and not isinstance(policy, str):
         raise _corrupt(path, f"'policy' must be a string or null, found {type(policy).__name__}")
     total = raw.get("total_turns", len(parsed))
-    if isinstance(total, bool) or not isinstance(total, int) or total < len(parsed):
-        raise _corrupt(path, f"'total_turns' must be an int of at least {len(parsed)} (the turns held), "
-                             f"found {total!r:.40}")
+    if not is_int(total) or total < len(parsed):
+        raise _corrupt(
+            path,
+            f"'total_turns' must be an int of at least {len(parsed)} (the turns held), "
+            f"found {total!r:.40}",
+        )
     return Session(turns=parsed, policy=policy, total_turns=total)
 
 
@@ -172,5 +200,7 @@ def _turn(path: Path, index: int, raw: object) -> Turn:
 
 
 def _corrupt(path: Path, fault: str) -> SessionError:
-    return SessionError(f"session file {path} is corrupt: {fault}. It was left untouched: repair it, or reset the "
-                        "session to start it afresh")
+    return SessionError(
+        f"session file {path} is corrupt: {fault}. It was left untouched: repair it, or reset the "
+        "session to start it afresh"
+    )

@@ -25,7 +25,9 @@ class InMemoryMemory:
         return len(self._sessions)
 
     def __repr__(self) -> str:
-        return f"InMemoryMemory(sessions={len(self)}/{self.max_sessions}, max_turns={self.max_turns})"
+        return (
+            f"InMemoryMemory(sessions={len(self)}/{self.max_sessions}, max_turns={self.max_turns})"
+        )
 
     def get(self, session_id: str) -> Session:
         check_session_id(session_id)
@@ -40,14 +42,18 @@ class InMemoryMemory:
         check_session_id(session_id)
         with self._lock:
             old = self._sessions.get(session_id, Session())
-            new = replace(old, turns=(*old.turns, turn)[-self.max_turns:], total_turns=old.total_turns + 1)
+            new = replace(
+                old, turns=(*old.turns, turn)[-self.max_turns :], total_turns=old.total_turns + 1
+            )
             self._store(session_id, new)
             return new
 
     def set_policy(self, session_id: str, policy: str | None) -> None:
         check_session_id(session_id)
         with self._lock:
-            self._store(session_id, replace(self._sessions.get(session_id, Session()), policy=policy))
+            self._store(
+                session_id, replace(self._sessions.get(session_id, Session()), policy=policy)
+            )
 
     def reset(self, session_id: str) -> None:
         check_session_id(session_id)

@@ -17,15 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .._redact import redact_url
-from ..errors import ConfigError, SessionError, UpstreamError
+from .._checks import is_int, is_number
+from .._redact import redact_url, redacted
+from ..errors import ConfigError, SessionError
 from ._base import Session, Turn, check_session_id, turn_of
 
 if TYPE_CHECKING:
@@ -102,15 +103,23 @@ class RedisMemory:
     RedisMemory('redis://127.0.0.1:6380/0', prefix='tutor:', max_turns=10, ttl=3600s)
     """
 
-    def __init__(self, client: Redis, *, max_turns: int = 50, ttl: timedelta | float | None = DEFAULT_TTL,
-                 prefix: str = "neulora:") -> None:
-        if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        max_turns: int = 50,
+        ttl: timedelta | float | None = DEFAULT_TTL,
+        prefix: str = "neulora:",
+    ) -> None:
+        if not is_int(max_turns) or max_turns < 1:
             raise ConfigError(f"max_turns must be an int of at least 1, got {max_turns!r:.40}")
         if not isinstance(prefix, str):
             raise ConfigError(f"prefix must be a str, got {type(prefix).__name__}")
         if not callable(getattr(client, "register_script", None)):
             raise ConfigError(f"client must be a redis.Redis client, got {type(client).__name__}")
-        self.client, self.max_turns, self.prefix = client, max_turns, prefix
+        self.client = client
+        self.max_turns = max_turns
+        self.prefix = prefix
         self.ttl = _seconds(ttl, "ttl")
         self.url = describe(client)
         kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
@@ -118,13 +127,24 @@ class RedisMemory:
         self._secret = password if isinstance(password, str) and password else None
         self._script = client.register_script(_SCRIPT)
         timeout = kwargs.get("socket_timeout") if isinstance(kwargs, dict) else None
-        self._reply_timeout = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
-        self._clock_offset: float | None = None  # server clock minus ours, in ms, as of the last reply
+        self._reply_timeout = (
+            float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None
+        )
+        self._clock_offset: float | None = (
+            None  # server clock minus ours, in ms, as of the last reply
+        )
 
     @classmethod
-    def from_url(cls, url: str, *, timeout: float = 5.0, max_turns: int = 50,
-                 ttl: timedelta | float | None = DEFAULT_TTL, prefix: str = "neulora:",
-                 **client_options: Any) -> RedisMemory:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float = 5.0,
+        max_turns: int = 50,
+        ttl: timedelta | float | None = DEFAULT_TTL,
+        prefix: str = "neulora:",
+        **client_options: Any,
+    ) -> RedisMemory:
         """A memory on a new client for ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``, ``unix://``).
 
         ``timeout`` (seconds) bounds connecting and each reply; a failure retries twice, then raises
@@ -141,11 +161,15 @@ class RedisMemory:
             from redis.backoff import ExponentialWithJitterBackoff
             from redis.retry import Retry
         except ImportError as exc:
-            raise ConfigError("RedisMemory needs the redis client: pip install 'neulora[redis]'") from exc
+            raise ConfigError(
+                "RedisMemory needs the redis client: pip install 'neulora[redis]'"
+            ) from exc
         client_options.setdefault("socket_timeout", seconds)
         client_options.setdefault("socket_connect_timeout", seconds)
         # redis-py retries 10 times by default: close to a minute before a replica hears that Redis is down.
-        client_options.setdefault("retry", Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2))
+        client_options.setdefault(
+            "retry", Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2)
+        )
         try:
             client = redis.Redis.from_url(url, **client_options)
         except (ValueError, TypeError) as exc:
@@ -169,14 +193,35 @@ class RedisMemory:
         check_session_id(session_id)
         turn_id = uuid.uuid4().hex
         try:
-            text = json.dumps({"question": turn.question, "answer": turn.answer, "style": turn.style,
-                               "meta": turn.meta, "id": turn_id}, ensure_ascii=False)
+            text = json.dumps(
+                {
+                    "question": turn.question,
+                    "answer": turn.answer,
+                    "style": turn.style,
+                    "meta": turn.meta,
+                    "id": turn_id,
+                },
+                ensure_ascii=False,
+            )
         except (TypeError, ValueError) as exc:
-            raise SessionError(f"cannot write session {session_id!r:.60}: a turn's meta is not JSON ({exc}); "
-                               "nothing was written") from exc
+            raise SessionError(
+                f"cannot write session {session_id!r:.60}: a turn's meta is not JSON ({exc}); "
+                "nothing was written"
+            ) from exc
         data = _encode(session_id, text)
-        return self._state(session_id, self._run("append a turn to", session_id, "append", data, self.max_turns,
-                                                 turn_id, session_id, self._not_after()))
+        return self._state(
+            session_id,
+            self._run(
+                "append a turn to",
+                session_id,
+                "append",
+                data,
+                self.max_turns,
+                turn_id,
+                session_id,
+                self._not_after(),
+            ),
+        )
 
     def _not_after(self) -> int:
         """The server time (ms) after which an append sent now is refused.
@@ -207,38 +252,62 @@ class RedisMemory:
 
     def _run(self, what: str, session_id: str, op: str | None, *args: str | bytes | int) -> Any:
         """Run one atomic operation (``op`` None: delete the session); Redis failures become SessionError."""
-        from redis.exceptions import RedisError
-
         keys = self._keys(session_id)
         ttl_ms = 0 if self.ttl is None else max(1, round(self.ttl * 1000))
         started = time.perf_counter()
+        failure: SessionError | None = None
         try:
-            reply = self.client.delete(*keys) if op is None else self._script(keys, [op, ttl_ms, *args])
+            with self._errors(what, session_id):
+                if op is None:
+                    reply = self.client.delete(*keys)
+                else:
+                    reply = self._script(keys, [op, ttl_ms, *args])
+        except SessionError as exc:
+            failure = exc
+        if failure is not None:
+            # Redis's own exception (its frames, a URL it may hold) is no one's context: the redacted copy,
+            # its cause, is what travels
+            failure.__context__ = None
+            raise failure
+        took = time.perf_counter() - started
+        logger.debug("redis %s session %s: %.4fs", op or "delete", session_id[:8], took)
+        return reply
+
+    @contextmanager
+    def _errors(self, what: str, session_id: str) -> Iterator[None]:
+        """The one translator of this edge: what redis-py raises, as SessionError (chained to a redacted copy)."""
+        from redis.exceptions import RedisError
+
+        try:
+            yield
         except (RedisError, UnicodeDecodeError) as exc:
-            failure: Exception = exc
-        else:
-            logger.debug("redis %s session %s: %.4fs", op or "delete", session_id[:8], time.perf_counter() - started)
-            return reply
-        # Raised here, outside the except block, so that the original (with its frames) is no one's context.
-        raise self._error(what, session_id, failure) from _copy(failure, self._redact)
+            raise self._error(what, session_id, exc) from redacted(exc, self._redact)
 
     def _error(self, what: str, session_id: str, exc: Exception) -> SessionError:
         from redis import exceptions
 
         detail = self._redact(f"{type(exc).__name__}: {exc}")
         if str(exc).startswith("NEULORA_LATE "):
-            return SessionError(f"Redis at {self.url} ran the {what.split()[0]} too late for session "
-                                f"{session_id!r:.60} ({detail.split('NEULORA_LATE ', 1)[-1]}): it was not stored")
+            return SessionError(
+                f"Redis at {self.url} ran the {what.split()[0]} too late for session "
+                f"{session_id!r:.60} ({detail.split('NEULORA_LATE ', 1)[-1]}): it was not stored"
+            )
         if isinstance(exc, UnicodeDecodeError) or str(exc).startswith("NEULORA "):
             return _corrupt(session_id, self.url, detail.split("NEULORA ", 1)[-1])
         if isinstance(exc, (exceptions.ConnectionError, exceptions.TimeoutError)):
-            return SessionError(f"cannot reach Redis at {self.url} to {what} session {session_id!r:.60} ({detail}): "
-                                "check that Redis runs there and that the URL and password are right")
-        return SessionError(f"Redis at {self.url} refused to {what} session {session_id!r:.60}: {detail}")
+            return SessionError(
+                f"cannot reach Redis at {self.url} to {what} session {session_id!r:.60} ({detail}): "
+                "check that Redis runs there and that the URL and password are right"
+            )
+        return SessionError(
+            f"Redis at {self.url} refused to {what} session {session_id!r:.60}: {detail}"
+        )
 
     def _redact(self, text: str) -> str:
         text = redact_url(text)
-        return text.replace(self._secret, "***") if self._secret and len(self._secret) >= 4 else text
+        return (
+            text.replace(self._secret, "***") if self._secret and len(self._secret) >= 4 else text
+        )
 
     def _state(self, session_id: str, reply: Any) -> Session:
         """The session a script returned: ``[server clock, total, policy, turn, ...]``."""
@@ -257,8 +326,11 @@ def describe(client: Any) -> str:
     kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", None)
     if not isinstance(kwargs, dict):
         return f"<{type(client).__name__}>"
-    auth = f"{kwargs.get('username') or ''}:***@" if kwargs.get("password") else (
-        f"{kwargs['username']}@" if kwargs.get("username") else "")
+    auth = ""
+    if kwargs.get("password"):
+        auth = f"{kwargs.get('username') or ''}:***@"
+    elif kwargs.get("username"):
+        auth = f"{kwargs['username']}@"
     if kwargs.get("path"):
         return f"unix://{auth}{kwargs['path']}"
     connection = getattr(client.connection_pool, "connection_class", type(None)).__name__
@@ -271,8 +343,10 @@ def _seconds(value: Any, name: str) -> float | None:
         return None
     if isinstance(value, timedelta):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds or a timedelta, got {value!r:.40}")
+    if not is_number(value) or value <= 0:
+        raise ConfigError(
+            f"{name} must be a positive number of seconds or a timedelta, got {value!r:.40}"
+        )
     return float(value)
 
 
@@ -280,8 +354,10 @@ def _encode(session_id: str, text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise SessionError(f"cannot write session {session_id!r:.60}: a turn or the policy holds text UTF-8 cannot "
-                           f"encode ({exc.reason} at position {exc.start}); nothing was written") from None
+        raise SessionError(
+            f"cannot write session {session_id!r:.60}: a turn or the policy holds text UTF-8 cannot "
+            f"encode ({exc.reason} at position {exc.start}); nothing was written"
+        ) from None
 
 
 def _text(raw: Any) -> str:
@@ -289,14 +365,7 @@ def _text(raw: Any) -> str:
 
 
 def _corrupt(session_id: str, url: str, fault: str) -> SessionError:
-    return SessionError(f"session {session_id!r:.60} in Redis at {url} is corrupt: {fault}. It was left untouched: "
-                        "repair it, or reset the session to start it afresh")
-
-
-def _copy(exc: BaseException, redact: Callable[[str], str], depth: int = 0) -> UpstreamError:
-    """A copy of ``exc`` and its causes with every password redacted, to chain SessionError ``from``."""
-    copy = UpstreamError(f"{type(exc).__module__}.{type(exc).__qualname__}: {redact(str(exc))}")
-    inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-    if inner is not None and depth < 8:
-        copy.__cause__ = _copy(inner, redact, depth + 1)
-    return copy
+    return SessionError(
+        f"session {session_id!r:.60} in Redis at {url} is corrupt: {fault}. It was left untouched: "
+        "repair it, or reset the session to start it afresh"
+    )

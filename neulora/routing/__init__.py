@@ -6,4 +6,13 @@ from ._centroid import CentroidRouter, format_router_input, format_router_inputs
 from ._decision import FallbackRule, RouteBatch, RouteDecision
 from ._file import RouterSpec, load_spec
 
-__all__ = ["CentroidRouter", "FallbackRule", "RouteBatch", "RouteDecision", "RouterSpec", "format_router_input", "format_router_inputs", "load_spec"]
+__all__ = [
+    "CentroidRouter",
+    "FallbackRule",
+    "RouteBatch",
+    "RouteDecision",
+    "RouterSpec",
+    "format_router_input",
+    "format_router_inputs",
+    "load_spec",
+]

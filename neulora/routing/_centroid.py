@@ -52,7 +52,11 @@ logger = logging.getLogger(__name__)
 _USER_ROLES = {"user", "student", "human", "learner"}
 
 
-_METHODS = {"centroid": "nearest centroid", "linear": "linear classifier", "mlp2": "mlp2 classifier"}
+_METHODS = {
+    "centroid": "nearest centroid",
+    "linear": "linear classifier",
+    "mlp2": "mlp2 classifier",
+}
 
 
 def format_router_input(query: str, history: Sequence[Any] | None, *, turns: int = 6) -> str:
@@ -60,18 +64,29 @@ def format_router_input(query: str, history: Sequence[Any] | None, *, turns: int
     pairs = as_history(history) if history is not None else []
     if not pairs:
         return query
-    lines = [f"{'User' if role.lower() in _USER_ROLES else 'Assistant'}: {content}" for role, content in pairs[-turns:]]
+    lines = [
+        f"{'User' if role.lower() in _USER_ROLES else 'Assistant'}: {content}"
+        for role, content in pairs[-turns:]
+    ]
     return "History:\n" + "\n".join(lines) + "\n\nCurrent user query:\n" + query
 
 
-def format_router_inputs(texts: Sequence[str], histories: Sequence[Sequence[Any] | None] | None = None, *,
-                         turns: int = 6, max_chars: int = 8192) -> list[str]:
+def format_router_inputs(
+    texts: Sequence[str],
+    histories: Sequence[Sequence[Any] | None] | None = None,
+    *,
+    turns: int = 6,
+    max_chars: int = 8192,
+) -> list[str]:
     """The exact texts a router embeds for ``texts`` (and their ``histories``), truncated to ``max_chars``."""
     if histories is None:
         return [truncate(t, max_chars) for t in texts]
     if len(histories) != len(texts):
         raise InvalidInputError(f"{len(texts)} texts but {len(histories)} histories")
-    return [truncate(format_router_input(t, h, turns=turns), max_chars) for t, h in zip(texts, histories, strict=True)]
+    return [
+        truncate(format_router_input(t, h, turns=turns), max_chars)
+        for t, h in zip(texts, histories, strict=True)
+    ]
 
 
 class CentroidRouter:
@@ -88,31 +103,57 @@ class CentroidRouter:
     True
     """
 
-    def __init__(self, styles: Sequence[str], centroids: NDArray[Any], embedder: Embedder, *,
-                 threshold: float | None = None, min_margin: float | None = None, fallback_style: str | None = None,
-                 label_counts: Mapping[str, int] | None = None, spec: RouterSpec | None = None,
-                 history_turns: int = 6, max_chars: int = 8192) -> None:
+    def __init__(
+        self,
+        styles: Sequence[str],
+        centroids: NDArray[Any],
+        embedder: Embedder,
+        *,
+        threshold: float | None = None,
+        min_margin: float | None = None,
+        fallback_style: str | None = None,
+        label_counts: Mapping[str, int] | None = None,
+        spec: RouterSpec | None = None,
+        history_turns: int = 6,
+        max_chars: int = 8192,
+    ) -> None:
         # Every option is checked here, as the file's values are, so that nothing fails first at route time.
         self.styles = check_styles(styles, ConfigError)
         matrix = centroid_matrix(centroids, self.styles)
         fallback = _default_fallback(self.styles) if fallback_style is None else fallback_style
-        self._rule = FallbackRule(threshold=threshold, min_margin=min_margin, fallback_style=fallback)
+        self._rule = FallbackRule(
+            threshold=threshold, min_margin=min_margin, fallback_style=fallback
+        )
         if self._rule.fallback_style not in self.styles:
-            raise ConfigError(f"fallback_style {self._rule.fallback_style!r} is not among {list(self.styles)}")
+            raise ConfigError(
+                f"fallback_style {self._rule.fallback_style!r} is not among {list(self.styles)}"
+            )
         if not callable(getattr(embedder, "embed", None)):
-            raise ConfigError(f"embedder must have an embed(texts) method (see neulora.embedders), got {embedder!r}")
+            raise ConfigError(
+                f"embedder must have an embed(texts) method (see neulora.embedders), got {embedder!r}"
+            )
         self.embedder = embedder
         self.history_turns = check_count(history_turns, "history_turns")
         self.max_chars = check_count(max_chars, "max_chars")
-        self._spec = spec or RouterSpec(self.styles, matrix, spec_of(embedder).to_json(),
-                                        check_label_counts(label_counts, self.styles, ConfigError))
+        self._spec = spec or RouterSpec(
+            self.styles,
+            matrix,
+            spec_of(embedder).to_json(),
+            check_label_counts(label_counts, self.styles, ConfigError),
+        )
         self._method = _METHODS[self._spec.head]
         self._unit64: NDArray[np.float64] = unit_rows(matrix)
         self._unit32 = self._unit64.astype(np.float32)
 
     @classmethod
-    def from_spec(cls, spec: RouterSpec, embedder: Embedder | None = None, *, allow_mismatch: bool = False,
-                  **options: Any) -> CentroidRouter:
+    def from_spec(
+        cls,
+        spec: RouterSpec,
+        embedder: Embedder | None = None,
+        *,
+        allow_mismatch: bool = False,
+        **options: Any,
+    ) -> CentroidRouter:
         """Build from a validated :class:`RouterSpec`; without ``embedder``, the one the spec names.
 
         An ``embedder`` of another vector space than the spec names is refused (:class:`EmbedderMismatchError`)
@@ -121,11 +162,15 @@ class CentroidRouter:
         where = f"router file {spec.source}" if spec.source else "router spec"
         if embedder is None:
             if spec.embedder is None:
-                raise RouterFileError(f"{where} names no embedder and none was given: pass embedder=")
+                raise RouterFileError(
+                    f"{where} names no embedder and none was given: pass embedder="
+                )
             try:
                 embedder = build_embedder(EmbedderSpec.from_json(spec.embedder, dim=spec.dim))
             except (ConfigError, TypeError, ValueError) as exc:
-                raise RouterFileError(f"{where}: cannot build the embedder it names ({exc}): pass embedder=") from exc
+                raise RouterFileError(
+                    f"{where}: cannot build the embedder it names ({exc}): pass embedder="
+                ) from exc
         else:
             check_embedder(spec, embedder, where, allow_mismatch)
         for key in ("threshold", "min_margin", "fallback_style"):
@@ -133,49 +178,83 @@ class CentroidRouter:
         return cls(spec.styles, spec.centroids, embedder, spec=spec, **options)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], embedder: Embedder | None = None, *,
-                  allow_mismatch: bool = False, **options: Any) -> CentroidRouter:
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        embedder: Embedder | None = None,
+        *,
+        allow_mismatch: bool = False,
+        **options: Any,
+    ) -> CentroidRouter:
         """Load and validate ``router_model.json``; ``embedder`` must make the vectors the file names.
 
         A different dimension is a :class:`RouterFileError`; another vector space an
         :class:`EmbedderMismatchError`, unless ``allow_mismatch=True`` (a warning is logged).
         """
         spec = load_spec(path)
-        logger.info("loaded router %s: %d styles, dim %d, %s head", path, len(spec.styles), spec.dim, spec.head)
+        logger.info(
+            "loaded router %s: %d styles, dim %d, %s head",
+            path,
+            len(spec.styles),
+            spec.dim,
+            spec.head,
+        )
         return cls.from_spec(spec, embedder, allow_mismatch=allow_mismatch, **options)
 
     @classmethod
-    def from_hub(cls, repo_id: str = "marimmo/multi-lora", filename: str = "router/router_model.json", *,
-                 embedder: Embedder | None = None, revision: str | None = None, token: str | None = None,
-                 allow_mismatch: bool = False, **options: Any) -> CentroidRouter:
+    def from_hub(
+        cls,
+        repo_id: str = "marimmo/multi-lora",
+        filename: str = "router/router_model.json",
+        *,
+        embedder: Embedder | None = None,
+        revision: str | None = None,
+        token: str | None = None,
+        allow_mismatch: bool = False,
+        **options: Any,
+    ) -> CentroidRouter:
         """Download the router file from the Hub (cached, through :mod:`neulora.hf`) and load it (see from_file)."""
         from ..hf._auth import HFAuth
         from ..hf._download import download
 
-        path = download(repo_id, filename, revision=revision, auth=HFAuth.resolve(token), error=RouterFileError)
+        path = download(
+            repo_id, filename, revision=revision, auth=HFAuth.resolve(token), error=RouterFileError
+        )
         return cls.from_file(path, embedder, allow_mismatch=allow_mismatch, **options)
 
     def route(self, text: str, history: Sequence[Any] | None = None) -> RouteDecision:
         """Embed ``text`` (with ``history`` if given) and route it."""
         query = check_text(text, what="question")
-        inputs = format_router_inputs([query], None if history is None else [history], turns=self.history_turns,
-                                      max_chars=self.max_chars)
+        inputs = format_router_inputs(
+            [query],
+            None if history is None else [history],
+            turns=self.history_turns,
+            max_chars=self.max_chars,
+        )
         return self.route_vector(self.embedder.embed(inputs)[0])
 
-    def route_many(self, texts: Iterable[str], histories: Sequence[Sequence[Any] | None] | None = None) -> RouteBatch:
+    def route_many(
+        self, texts: Iterable[str], histories: Sequence[Sequence[Any] | None] | None = None
+    ) -> RouteBatch:
         """Route many texts (a list or tuple of str) with one embedding call and one matrix product."""
         texts = as_texts(texts)
-        inputs = format_router_inputs(texts, histories, turns=self.history_turns, max_chars=self.max_chars)
+        inputs = format_router_inputs(
+            texts, histories, turns=self.history_turns, max_chars=self.max_chars
+        )
         return self.route_vectors(self.embedder.embed(inputs), normalized=True)
 
     def route_vector(self, vector: NDArray[Any]) -> RouteDecision:
         """Route one embedding the caller already has (a fast path: one matrix-vector product)."""
         v = as_vectors(vector)
         if v.ndim != 1 or v.shape[0] != self.dim:
-            raise InvalidInputError(f"route_vector takes a 1-d vector of {self.dim} values, got shape {v.shape}")
+            raise InvalidInputError(
+                f"route_vector takes a 1-d vector of {self.dim} values, got shape {v.shape}"
+            )
         norm = math.sqrt(float(np.vdot(v, v)))  # vdot, unlike @, raises no floating-point warnings
         if self._spec.classifier is not None or not safe_norm_floor(v.dtype) <= norm < math.inf:
-            return self.route_vectors(v[None, :])[0]  # badly scaled, NaN or zero: the careful path decides
+            return self.route_vectors(v[None, :])[
+                0
+            ]  # badly scaled, NaN or zero: the careful path decides
         # A finite norm bounds every dot product with a unit centroid: the scores are finite.
         raw = ((self._unit32 if v.dtype == np.float32 else self._unit64) @ v).tolist()
         return decide(self.styles, [s / norm for s in raw], self._rule, self._method)
@@ -202,7 +281,9 @@ class CentroidRouter:
             cosines: NDArray[Any] = x @ unit.T
             return cosines
         x, norms = row_norms(x)  # rescales rows whose squares would overflow or underflow
-        with np.errstate(all="ignore"):  # zero, NaN or infinite rows give NaN, which the caller refuses
+        with np.errstate(
+            all="ignore"
+        ):  # zero, NaN or infinite rows give NaN, which the caller refuses
             scores: NDArray[Any] = x @ unit.T
             scores /= norms[:, None]
         return scores
@@ -219,38 +300,57 @@ class CentroidRouter:
 
     def with_options(self, **options: Any) -> CentroidRouter:
         """A copy with some constructor options changed (``threshold``, ``min_margin``, ``embedder``, ...)."""
-        kwargs: dict[str, Any] = {"threshold": self._rule.threshold, "min_margin": self._rule.min_margin,
-                                  "fallback_style": self._rule.fallback_style, "history_turns": self.history_turns,
-                                  "max_chars": self.max_chars}
+        kwargs: dict[str, Any] = {
+            "threshold": self._rule.threshold,
+            "min_margin": self._rule.min_margin,
+            "fallback_style": self._rule.fallback_style,
+            "history_turns": self.history_turns,
+            "max_chars": self.max_chars,
+        }
         kwargs.update(options)
         embedder = kwargs.pop("embedder", self.embedder)
-        return CentroidRouter(self.styles, self._spec.centroids, embedder, spec=self._spec, **kwargs)
+        return CentroidRouter(
+            self.styles, self._spec.centroids, embedder, spec=self._spec, **kwargs
+        )
 
     def to_spec(self) -> RouterSpec:
         """The router as a :class:`RouterSpec` (what :meth:`save` writes): centroids as stored, label counts, head."""
         rule = self._rule
-        explicit = self._spec.fallback_style is not None or rule.fallback_style != _default_fallback(self.styles)
-        return replace(self._spec, threshold=rule.threshold, min_margin=rule.min_margin,
-                       fallback_style=rule.fallback_style if explicit else None)
+        explicit = (
+            self._spec.fallback_style is not None
+            or rule.fallback_style != _default_fallback(self.styles)
+        )
+        return replace(
+            self._spec,
+            threshold=rule.threshold,
+            min_margin=rule.min_margin,
+            fallback_style=rule.fallback_style if explicit else None,
+        )
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the router file format (atomically); ``from_file`` reads back the same router."""
         target = Path(path)
-        payload = json.dumps(dump_spec(self.to_spec()), ensure_ascii=False, indent=2)  # as the original files
+        payload = json.dumps(
+            dump_spec(self.to_spec()), ensure_ascii=False, indent=2
+        )  # as the original files
         try:
-            fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(
+                dir=target.parent if str(target.parent) else ".", suffix=".tmp"
+            )
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(payload)
             os.replace(tmp, target)
         except OSError as exc:
-            raise RouterFileError(f"cannot write router file {target}: {exc.strerror or exc}") from exc
+            raise RouterFileError(
+                f"cannot write router file {target}: {exc.strerror or exc}"
+            ) from exc
 
     def __repr__(self) -> str:
         rule = self._rule
-        return (f"CentroidRouter(styles={list(self.styles)}, dim={self.dim}, head={self._spec.head!r}, "
-                f"embedder={self.embedder.name!r}, threshold={rule.threshold}, min_margin={rule.min_margin})")
-
-
+        return (
+            f"CentroidRouter(styles={list(self.styles)}, dim={self.dim}, head={self._spec.head!r}, "
+            f"embedder={self.embedder.name!r}, threshold={rule.threshold}, min_margin={rule.min_margin})"
+        )
 
 
 def _default_fallback(styles: Sequence[str]) -> str:

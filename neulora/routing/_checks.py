@@ -29,7 +29,10 @@ logger = logging.getLogger(__name__)
 
 # A norm at least this large was computed from squares far above the subnormal range (sqrt(tiny) / eps):
 # below it, or when it overflowed, the row is first divided by its largest |value|.
-_FLOORS = {np.dtype(t): float(np.sqrt(np.finfo(t).tiny) / np.finfo(t).eps) for t in (np.float32, np.float64)}
+_FLOORS = {
+    np.dtype(t): float(np.sqrt(np.finfo(t).tiny) / np.finfo(t).eps)
+    for t in (np.float32, np.float64)
+}
 
 
 _HF_CACHE = re.compile(r"models--[^/]+--([^/]+)/snapshots/[^/]+$")
@@ -46,7 +49,9 @@ def as_texts(texts: Any) -> list[str]:
     """The texts of a batch as a list, each checked; a bare ``str`` (a batch of its characters) is refused."""
     if isinstance(texts, (str, bytes, bytearray, Mapping)) or not isinstance(texts, Iterable):
         kind = "a str" if isinstance(texts, str) else type(texts).__name__
-        raise InvalidInputError(f"route_many takes a list or tuple of str, got {kind}: wrap one text as [text]")
+        raise InvalidInputError(
+            f"route_many takes a list or tuple of str, got {kind}: wrap one text as [text]"
+        )
     items = list(texts)
     for i, t in enumerate(items):
         check_text(t, what=f"text {i}")
@@ -59,11 +64,16 @@ def as_history(history: Any) -> list[tuple[str, str]]:
         raise InvalidInputError(f"history must be a list of turns, got {type(history).__name__}")
     pairs = []
     for i, turn in enumerate(history):
-        pair = (turn.get("role"), turn.get("content")) if isinstance(turn, Mapping) else (
-            tuple(turn) if isinstance(turn, (list, tuple)) else None)
+        pair: tuple[Any, ...] | None = None
+        if isinstance(turn, Mapping):
+            pair = (turn.get("role"), turn.get("content"))
+        elif isinstance(turn, (list, tuple)):
+            pair = tuple(turn)
         if pair is None or len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-            raise InvalidInputError(f"history turn {i} must be a {{'role': str, 'content': str}} dict or a "
-                                    f"(role, content) pair of str, got {turn!r:.80}")
+            raise InvalidInputError(
+                f"history turn {i} must be a {{'role': str, 'content': str}} dict or a "
+                f"(role, content) pair of str, got {turn!r:.80}"
+            )
         pairs.append((pair[0], pair[1]))
     return pairs
 
@@ -73,8 +83,9 @@ def as_vectors(value: Any) -> NDArray[np.floating[Any]]:
     try:
         x = np.asarray(value)
     except (ValueError, TypeError):
-        raise InvalidInputError("vectors must be a rectangular array of numbers, got rows of different "
-                                "lengths") from None
+        raise InvalidInputError(
+            "vectors must be a rectangular array of numbers, got rows of different lengths"
+        ) from None
     if x.dtype.kind not in "fiu":
         raise InvalidInputError(f"vectors must be real numbers, got dtype {x.dtype}")
     return x if x.dtype in _FLOORS else x.astype(np.float64)
@@ -111,7 +122,9 @@ def unit_rows(x: NDArray[Any]) -> NDArray[Any]:
     return out
 
 
-def embedder_mismatch(named: Mapping[str, Any] | None, embedder: Embedder, *, dim: int) -> str | None:
+def embedder_mismatch(
+    named: Mapping[str, Any] | None, embedder: Embedder, *, dim: int
+) -> str | None:
     """Why ``embedder`` does not make the vectors a router file's ``embedder`` object names, or None.
 
     Vector spaces are compared, not backends: bge-m3 through transformers, the Inference API or a local folder
@@ -119,12 +132,15 @@ def embedder_mismatch(named: Mapping[str, Any] | None, embedder: Embedder, *, di
     """
     if named is None:
         return None
-    if named.get("backend") == "custom":  # recorded for an embedder without spec(): known by its name only
+    if (
+        named.get("backend") == "custom"
+    ):  # recorded for an embedder without spec(): known by its name only
         theirs = EmbedderSpec("custom", str(named.get("model_name")), dim)
     else:
         theirs = EmbedderSpec.from_json(dict(named), dim=dim)
     mine = spec_of(embedder)
-    (their_model, their_pool), (my_model, my_pool) = _space(theirs), _space(mine)
+    (their_model, their_pool) = _space(theirs)
+    (my_model, my_pool) = _space(mine)
     if their_model == my_model and (their_pool == my_pool or None in (their_pool, my_pool)):
         return None
     their_name = theirs.model if theirs.backend == "custom" else theirs.name
@@ -136,7 +152,9 @@ def centroid_matrix(centroids: Any, styles: tuple[str, ...]) -> NDArray[np.float
     try:
         matrix = np.asarray(centroids, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"centroids must be a ({len(styles)}, dim) array of numbers ({exc})") from None
+        raise ConfigError(
+            f"centroids must be a ({len(styles)}, dim) array of numbers ({exc})"
+        ) from None
     if matrix.ndim != 2 or matrix.shape[0] != len(styles):
         raise ConfigError(f"centroids must be ({len(styles)}, dim), got {matrix.shape}")
     for style, row in zip(styles, matrix, strict=True):
@@ -148,17 +166,23 @@ def centroid_matrix(centroids: Any, styles: tuple[str, ...]) -> NDArray[np.float
 def check_embedder(spec: RouterSpec, embedder: Embedder, where: str, allow_mismatch: bool) -> None:
     """Refuse an embedder whose vectors the spec's centroids cannot be compared with."""
     if embedder.dim != spec.dim:
-        raise RouterFileError(f"{where}: centroid dimension {spec.dim} does not match embedder {embedder.name!r} "
-                              f"of dimension {embedder.dim}")
+        raise RouterFileError(
+            f"{where}: centroid dimension {spec.dim} does not match embedder {embedder.name!r} "
+            f"of dimension {embedder.dim}"
+        )
     problem = embedder_mismatch(spec.embedder, embedder, dim=spec.dim)
     if problem is None:
         return
     if not allow_mismatch:
-        raise EmbedderMismatchError(f"{where} was {problem}: its routes would be meaningless. Use an embedder of "
-                                    "the file's space (or none: the one it names is built), or pass "
-                                    "allow_mismatch=True to route anyway",
-                                    problem=f"{where} was {problem}")
-    logger.warning("%s was %s: routing anyway (allow_mismatch=True), expect meaningless routes", where, problem)
+        raise EmbedderMismatchError(
+            f"{where} was {problem}: its routes would be meaningless. Use an embedder of "
+            "the file's space (or none: the one it names is built), or pass "
+            "allow_mismatch=True to route anyway",
+            problem=f"{where} was {problem}",
+        )
+    logger.warning(
+        "%s was %s: routing anyway (allow_mismatch=True), expect meaningless routes", where, problem
+    )
 
 
 def _space(spec: EmbedderSpec) -> tuple[str, str | None]:
@@ -167,7 +191,11 @@ def _space(spec: EmbedderSpec) -> tuple[str, str | None]:
         return spec.name, None
     if spec.backend == "custom":
         model, sep, pooling = spec.model.rpartition(":")
-        return (_model_name(model), pooling) if sep and pooling in ("cls", "mean") else (_model_name(spec.model), None)
+        return (
+            (_model_name(model), pooling)
+            if sep and pooling in ("cls", "mean")
+            else (_model_name(spec.model), None)
+        )
     return _model_name(spec.model), spec.pooling or "cls"
 
 

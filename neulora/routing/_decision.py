@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
+from .._checks import is_real
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,14 +34,24 @@ class RouteDecision:
     forced: bool = False
 
     def __repr__(self) -> str:
-        flag = " fallback" if self.fallback else " forced" if self.forced else ""
+        flag = ""
+        if self.fallback:
+            flag = " fallback"
+        elif self.forced:
+            flag = " forced"
         top = max(self.scores.values()) if self.scores else float("nan")
         return f"RouteDecision(style={self.style!r}{flag}, top={top:.3f}, margin={self.margin:.3f})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {"style": self.style, "scores": self.scores, "margin": self.margin, "fallback": self.fallback,
-                "forced": self.forced, "reason": self.reason}
+        return {
+            "style": self.style,
+            "scores": self.scores,
+            "margin": self.margin,
+            "fallback": self.fallback,
+            "forced": self.forced,
+            "reason": self.reason,
+        }
 
     @classmethod
     def forced_to(cls, style: str, routed: RouteDecision | None = None) -> RouteDecision:
@@ -51,10 +61,22 @@ class RouteDecision:
         forced a style still sees how the question scored).
         """
         if routed is None:
-            return cls(style=style, scores={}, margin=0.0, fallback=False, reason="style forced by the caller",
-                       forced=True)
-        return cls(style=style, scores=dict(routed.scores), margin=routed.margin, fallback=False,
-                   reason=f"style forced by the caller (the router chose {routed.style})", forced=True)
+            return cls(
+                style=style,
+                scores={},
+                margin=0.0,
+                fallback=False,
+                reason="style forced by the caller",
+                forced=True,
+            )
+        return cls(
+            style=style,
+            scores=dict(routed.scores),
+            margin=routed.margin,
+            fallback=False,
+            reason=f"style forced by the caller (the router chose {routed.style})",
+            forced=True,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,11 +102,15 @@ class FallbackRule:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, Real) or not low <= float(value) <= high:
-                raise ConfigError(f"{name} must be a number between {low:g} and {high:g} or None, got {value!r}")
+            if not is_real(value) or not low <= float(value) <= high:
+                raise ConfigError(
+                    f"{name} must be a number between {low:g} and {high:g} or None, got {value!r}"
+                )
             object.__setattr__(self, name, float(value))
         if not isinstance(self.fallback_style, str) or not self.fallback_style.strip():
-            raise ConfigError(f"fallback_style must be a non-empty style name, got {self.fallback_style!r}")
+            raise ConfigError(
+                f"fallback_style must be a non-empty style name, got {self.fallback_style!r}"
+            )
 
     @overload
     def fires(self, top: float, margin: float) -> bool: ...
@@ -94,7 +120,9 @@ class FallbackRule:
         """Whether to fall back, for one decision (floats) or elementwise for arrays of top scores and margins."""
         low, thin = self._broken(top, margin)
         if isinstance(top, np.ndarray):
-            return np.zeros(top.shape, dtype=bool) | low | thin  # an array even when the rule is off
+            return (
+                np.zeros(top.shape, dtype=bool) | low | thin
+            )  # an array even when the rule is off
         return bool(low | thin)
 
     def explain(self, method: str, best: str, top: float, margin: float) -> str:
@@ -111,8 +139,10 @@ class FallbackRule:
 
     def _broken(self, top: Any, margin: Any) -> tuple[Any, Any]:
         # The one place the rule is written; `and` keeps arrays elementwise (False | array is an array).
-        return (self.threshold is not None and top < self.threshold,
-                self.min_margin is not None and margin < self.min_margin)
+        return (
+            self.threshold is not None and top < self.threshold,
+            self.min_margin is not None and margin < self.min_margin,
+        )
 
 
 class RouteBatch(Sequence[RouteDecision]):
@@ -127,8 +157,14 @@ class RouteBatch(Sequence[RouteDecision]):
     (['direct', 'socratic'], (2, 2))
     """
 
-    def __init__(self, styles: Sequence[str], scores: NDArray[Any], rule: FallbackRule, *,
-                 method: str = "nearest centroid") -> None:
+    def __init__(
+        self,
+        styles: Sequence[str],
+        scores: NDArray[Any],
+        rule: FallbackRule,
+        *,
+        method: str = "nearest centroid",
+    ) -> None:
         self.styles = tuple(styles)
         self.scores = scores
         self.rule = rule
@@ -158,12 +194,20 @@ class RouteBatch(Sequence[RouteDecision]):
         """The chosen style of every input."""
         return [self.styles[int(i)] for i in self.chosen]
 
-def decide(styles: tuple[str, ...], scores: Sequence[float], rule: FallbackRule, method: str) -> RouteDecision:
+
+def decide(
+    styles: tuple[str, ...], scores: Sequence[float], rule: FallbackRule, method: str
+) -> RouteDecision:
     """The decision for one row of scores (one per style, in ``styles`` order)."""
     order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
-    top, best = float(scores[order[0]]), styles[order[0]]
+    top = float(scores[order[0]])
+    best = styles[order[0]]
     margin = top - float(scores[order[1]])
     fallback = rule.fires(top, margin)
-    return RouteDecision(style=rule.fallback_style if fallback else best,
-                         scores=dict(zip(styles, (float(s) for s in scores), strict=True)), margin=margin,
-                         fallback=fallback, reason=rule.explain(method, best, top, margin))
+    return RouteDecision(
+        style=rule.fallback_style if fallback else best,
+        scores=dict(zip(styles, (float(s) for s in scores), strict=True)),
+        margin=margin,
+        fallback=fallback,
+        reason=rule.explain(method, best, top, margin),
+    )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from .._checks import is_int, is_real
 from ..embedders._spec import EmbedderSpec
 from ..errors import ConfigError, RouterFileError
 
@@ -35,11 +36,21 @@ if TYPE_CHECKING:
 
     Fail = Callable[[str], Exception]
 
-_KNOWN_KEYS = ("styles", "centroids", "embedder", "label_counts", "threshold", "min_margin", "fallback_style",
-               "classifier")
+_KNOWN_KEYS = (
+    "styles",
+    "centroids",
+    "embedder",
+    "label_counts",
+    "threshold",
+    "min_margin",
+    "fallback_style",
+    "classifier",
+)
 
 
-_TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64; below it values lose precision
+_TINY = float(
+    np.finfo(np.float64).tiny
+)  # the smallest normal float64; below it values lose precision
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,10 @@ class MLP2:
 
     def to_json(self) -> dict[str, Any]:
         arrays = (self.w1, self.b1, self.w2, self.b2)
-        return {"type": "mlp2", "state_dict": {k: a.tolist() for k, a in zip(self.keys, arrays, strict=True)}}
+        return {
+            "type": "mlp2",
+            "state_dict": {k: a.tolist() for k, a in zip(self.keys, arrays, strict=True)},
+        }
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,9 @@ class RouterSpec:
     classifier: MLP2 | Linear | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     min_margin: float | None = None
-    source: str | None = field(default=None, compare=False)  # the file it was read from, for messages
+    source: str | None = field(
+        default=None, compare=False
+    )  # the file it was read from, for messages
 
     @property
     def dim(self) -> int:
@@ -124,12 +140,16 @@ def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise RouterFileError(f"router file {where}: cannot be parsed ({exc})") from exc
     except RecursionError:  # the C decoder recurses once per level of nesting
-        raise RouterFileError(f"router file {where}: nested too deeply to parse (a router file is a flat object "
-                              "of lists of numbers)") from None
+        raise RouterFileError(
+            f"router file {where}: nested too deeply to parse (a router file is a flat object "
+            "of lists of numbers)"
+        ) from None
     return parse_spec(raw, where=where)
 
 
-MAX_ROUTER_FILE = 256 << 20  # bytes: a router file holds a few centroids or a small head, never this much
+MAX_ROUTER_FILE = (
+    256 << 20
+)  # bytes: a router file holds a few centroids or a small head, never this much
 
 
 def _read_regular(path: Path, where: str) -> str:
@@ -140,10 +160,14 @@ def _read_regular(path: Path, where: str) -> str:
     """
     info = path.stat()  # follows links: what matters is what would be read
     if not stat.S_ISREG(info.st_mode):
-        raise RouterFileError(f"router file {where}: not a regular file (a FIFO, device or socket is never read)")
+        raise RouterFileError(
+            f"router file {where}: not a regular file (a FIFO, device or socket is never read)"
+        )
     if info.st_size > MAX_ROUTER_FILE:
-        raise RouterFileError(f"router file {where}: {info.st_size} bytes, over the {MAX_ROUTER_FILE} a router "
-                              "file can be")
+        raise RouterFileError(
+            f"router file {where}: {info.st_size} bytes, over the {MAX_ROUTER_FILE} a router "
+            "file can be"
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -157,7 +181,9 @@ def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]
         out: dict[str, Any] = {}
         for key, value in pairs:
             if key in out:
-                raise RouterFileError(f"router file {where}: the key {key[:60]!r} appears twice in one object")
+                raise RouterFileError(
+                    f"router file {where}: the key {key[:60]!r} appears twice in one object"
+                )
             out[key] = value
         return out
 
@@ -241,15 +267,17 @@ def check_centroid(vector: NDArray[np.float64]) -> str | None:
     if peak == 0.0:
         return "is a zero vector (it has no direction)"
     if peak < _TINY:
-        return (f"is too small: its largest |value| {peak:.3g} is below the smallest normal float64 "
-                f"({_TINY:.3g}), so its direction is unreliable; rescale it")
+        return (
+            f"is too small: its largest |value| {peak:.3g} is below the smallest normal float64 "
+            f"({_TINY:.3g}), so its direction is unreliable; rescale it"
+        )
     return None
 
 
 def _vector(value: Any, what: str, fail: Fail) -> NDArray[np.float64]:
     if not isinstance(value, list) or not value:
         raise fail(f"{what} must be a non-empty list of numbers")
-    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float))]
+    bad = [v for v in value if not is_real(v)]
     if bad:
         raise fail(f"{what} contains a non-numeric value {bad[0]!r}")
     try:
@@ -259,8 +287,10 @@ def _vector(value: Any, what: str, fail: Fail) -> NDArray[np.float64]:
             try:
                 float(v)
             except OverflowError:
-                raise fail(f"{what} value at index {i} does not fit a float64 (an integer of {len(str(abs(v)))} "
-                           "digits)") from None
+                raise fail(
+                    f"{what} value at index {i} does not fit a float64 (an integer of {len(str(abs(v)))} "
+                    "digits)"
+                ) from None
         raise
     finite = np.isfinite(out)
     if not finite.all():
@@ -301,15 +331,17 @@ def _embedder(value: Any, dim: int, fail: Fail) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("backend"), str):
-        raise fail(f"'embedder' must be an object with a str 'backend' (and usually 'model_name'), got {value!r:.80}")
+        raise fail(
+            f"'embedder' must be an object with a str 'backend' (and usually 'model_name'), got {value!r:.80}"
+        )
     model = value.get("model_name")
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise fail(f"embedder 'model_name' must be a non-empty str, got {model!r}")
-    seed, ngrams = value.get("seed", 0), value.get("ngrams", [2])
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    seed = value.get("seed", 0)
+    ngrams = value.get("ngrams", [2])
+    if not is_int(seed):
         raise fail(f"embedder 'seed' must be an int, got {seed!r}")
-    if not isinstance(ngrams, list) or not ngrams or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in ngrams):
+    if not isinstance(ngrams, list) or not ngrams or not all(is_int(n) and n >= 1 for n in ngrams):
         raise fail(f"embedder 'ngrams' must be a list of positive ints, got {ngrams!r}")
     # "custom" is what a router made with an embedder that cannot describe itself records: known by name only.
     checked = {**value, "backend": "hash"} if value["backend"] == "custom" else value
@@ -324,9 +356,7 @@ def check_label_counts(value: Any, styles: tuple[str, ...], fail: Fail) -> dict[
     """The training label counts (style -> count), refused through ``fail`` unless well-formed."""
     if value is None:
         return None
-    if not isinstance(value, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
-    ):
+    if not isinstance(value, dict) or not all(is_int(v) and v >= 0 for v in value.values()):
         raise fail("'label_counts' must map style -> non-negative int")
     unknown = [s for s in value if s not in styles]
     if unknown:
@@ -337,7 +367,7 @@ def check_label_counts(value: Any, styles: tuple[str, ...], fail: Fail) -> dict[
 def _bounded(value: Any, key: str, low: float, high: float, fail: Fail) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+    if not is_real(value) or not low <= value <= high:
         raise fail(f"'{key}' must be a number between {low:g} and {high:g}, got {value!r}")
     return float(value)
 
@@ -357,12 +387,18 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Fail) -> MLP2 | Linea
     weights = [k for k in state if k.endswith(".weight")]
     biases = [k for k in state if k.endswith(".bias")]
     if len(weights) != 2 or len(biases) != 2 or len(state) != 4:
-        raise fail(f"classifier state_dict must hold two weights and two biases, got keys {list(state)}")
+        raise fail(
+            f"classifier state_dict must hold two weights and two biases, got keys {list(state)}"
+        )
     w1, w2 = (_matrix(state[k], f"classifier {k}", fail) for k in weights)
     b1, b2 = (_vector(state[k], f"classifier {k}", fail) for k in biases)
     hidden = w1.shape[0]
-    expected = {"first weight": ((hidden, dim), w1.shape), "first bias": ((hidden,), b1.shape),
-                "second weight": ((n_styles, hidden), w2.shape), "second bias": ((n_styles,), b2.shape)}
+    expected = {
+        "first weight": ((hidden, dim), w1.shape),
+        "first bias": ((hidden,), b1.shape),
+        "second weight": ((n_styles, hidden), w2.shape),
+        "second bias": ((n_styles,), b2.shape),
+    }
     for what, (want, got) in expected.items():
         if want != got:
             raise fail(f"classifier {what} has shape {got}, expected {want}")
@@ -372,7 +408,9 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Fail) -> MLP2 | Linea
 def _linear(value: dict[str, Any], n_styles: int, dim: int, fail: Fail) -> Linear:
     unknown = sorted(set(value) - {"type", "weight", "bias"})
     if unknown or "weight" not in value or "bias" not in value:
-        raise fail(f"linear classifier must hold exactly 'weight' and 'bias', got keys {sorted(value)}")
+        raise fail(
+            f"linear classifier must hold exactly 'weight' and 'bias', got keys {sorted(value)}"
+        )
     weight = _matrix(value["weight"], "linear classifier weight", fail)
     bias = _vector(value["bias"], "linear classifier bias", fail)
     if weight.shape != (n_styles, dim):

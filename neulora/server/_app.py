@@ -37,6 +37,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from .._checks import is_int
 from .._redact import redact_url
 from ..errors import ConfigError, DocumentError, NeuloraError
 from ._wire import (
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 from ._middleware import BodyLimit, JsonBody, KeyCheck
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class ServeOptions:
@@ -101,13 +103,21 @@ class GCTuning:
             gc.collect()
             gc.freeze()
         gc.set_threshold(*self.threshold)
-        logger.info("garbage collector: thresholds %s, start-up objects frozen: %s", self.threshold, self.freeze)
+        logger.info(
+            "garbage collector: thresholds %s, start-up objects frozen: %s",
+            self.threshold,
+            self.freeze,
+        )
 
 
 def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastAPI:
     """The ASGI app serving ``pipeline`` (run it with uvicorn, or mount it in your own FastAPI app)."""
     api = Api(pipeline, options or ServeOptions())
-    app = FastAPI(title="neulora", summary="Style-routed tutoring RAG, OpenAI-compatible", lifespan=api.lifespan)
+    app = FastAPI(
+        title="neulora",
+        summary="Style-routed tutoring RAG, OpenAI-compatible",
+        lifespan=api.lifespan,
+    )
     # outermost last: the key is checked before a byte of the body is read, then the body's size, then its type
     app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_body=api.opts.max_body, max_upload=api.opts.max_upload)
@@ -121,13 +131,18 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
     v1.add_api_route("/route", api.route, methods=["POST"])
     v1.add_api_route("/search", api.search, methods=["POST"])
     v1.add_api_route("/documents", api.documents, methods=["POST"], response_model=None)
-    v1.add_api_route("/sessions/{session_id:path}", api.session, methods=["GET"], response_model=None)
+    v1.add_api_route(
+        "/sessions/{session_id:path}", api.session, methods=["GET"], response_model=None
+    )
     app.include_router(v1)
     app.add_api_route("/healthz", api.healthz, methods=["GET"], response_model=None)
     app.add_api_route("/", api.index, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/favicon.ico", api.favicon, methods=["GET"], response_class=Response)
-    logger.info("neulora serve: styles %s, api key %s", list(pipeline.router.styles),
-                "required" if api.opts.api_key else "off")
+    logger.info(
+        "neulora serve: styles %s, api key %s",
+        list(pipeline.router.styles),
+        "required" if api.opts.api_key else "off",
+    )
     return app
 
 
@@ -135,16 +150,20 @@ class Api:
     """The handlers of :func:`create_app`, one method per route."""
 
     def __init__(self, pipeline: Pipeline, opts: ServeOptions) -> None:
-        self.pipeline, self.opts = pipeline, opts
+        self.pipeline = pipeline
+        self.opts = opts
         self.page = resources.files("neulora.server") / "page.html"
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=self.opts.threads, thread_name_prefix="neulora"))
+            ThreadPoolExecutor(max_workers=self.opts.threads, thread_name_prefix="neulora")
+        )
         store = getattr(self.pipeline.retriever, "store", None)
         if store is not None and hasattr(store, "background_loads"):
-            store.background_loads = True  # a server: readers never wait for an index reload (HNSW meanwhile)
+            store.background_loads = (
+                True  # a server: readers never wait for an index reload (HNSW meanwhile)
+            )
         if self.opts.warm_up:
             await asyncio.to_thread(self.pipeline.warm_up)
         summary = await asyncio.to_thread(describe, self.pipeline, self.opts)
@@ -164,48 +183,75 @@ class Api:
 
     async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        if first.get("type") == "json_invalid":  # not JSON at all: a malformed request (400), not a bad field
-            return JSONResponse(error_body("the body is not valid JSON", "invalid_json"), status_code=400)
+        if (
+            first.get("type") == "json_invalid"
+        ):  # not JSON at all: a malformed request (400), not a bad field
+            return JSONResponse(
+                error_body("the body is not valid JSON", "invalid_json"), status_code=400
+            )
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
-        return JSONResponse(error_body(message, "invalid_value", param=field or None), status_code=422)
+        return JSONResponse(
+            error_body(message, "invalid_value", param=field or None), status_code=422
+        )
 
     async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """The framework's own refusals (unknown route, wrong method, an unreadable body) as OpenAI errors."""
         codes = {404: "not_found", 405: "method_not_allowed"}
-        message = {404: f"no route {request.url.path[:200]}",
-                   405: f"{request.method} is not allowed on {request.url.path[:200]}"}.get(exc.status_code,
-                                                                                          str(exc.detail))
-        return JSONResponse(error_body(message, codes.get(exc.status_code, "invalid_request")),
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        message = {
+            404: f"no route {request.url.path[:200]}",
+            405: f"{request.method} is not allowed on {request.url.path[:200]}",
+        }.get(exc.status_code, str(exc.detail))
+        return JSONResponse(
+            error_body(message, codes.get(exc.status_code, "invalid_request")),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     async def models(self) -> dict[str, Any]:
         names = ["neulora", *(f"neulora/{s}" for s in self.pipeline.router.styles)]
-        return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "neulora"}
-                                           for n in names]}
+        return {
+            "object": "list",
+            "data": [
+                {"id": n, "object": "model", "created": 0, "owned_by": "neulora"} for n in names
+            ],
+        }
 
     async def chat(self, body: ChatRequest, request: Request) -> Response:
         style = style_of_model(body.model, self.pipeline.router.styles)
         question, history = question_and_history(body.messages)
         session = body.user or request.headers.get("x-session-id")
-        stream = self.pipeline.astream(question, session, style=style, history=None if session else history,
-                                       max_tokens=body.max_completion_tokens or body.max_tokens,
-                                       temperature=body.temperature)
-        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        stream = self.pipeline.astream(
+            question,
+            session,
+            style=style,
+            history=None if session else history,
+            max_tokens=body.max_completion_tokens or body.max_tokens,
+            temperature=body.temperature,
+        )
+        cid = f"chatcmpl-{uuid.uuid4().hex}"
+        created = int(time.time())
         if not body.stream:
             answer = await _unless_gone(request, _read(stream))
-            if answer is None:  # the client hung up: the turn was cancelled and the engine's request closed
+            if (
+                answer is None
+            ):  # the client hung up: the turn was cancelled and the engine's request closed
                 return Response(status_code=499)
             return JSONResponse(completion(cid, created, answer))
         events = stream.__aiter__()
         head: list[Event] = []
-        async for event in events:  # route and retrieve before the first byte: their failures are HTTP errors
+        async for (
+            event
+        ) in events:  # route and retrieve before the first byte: their failures are HTTP errors
             head.append(event)
             if event.kind == "passages":
                 break
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_sse(cid, created, head, events, stream, include_usage),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _sse(cid, created, head, events, stream, include_usage),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
 
     async def route(self, body: RouteRequest) -> dict[str, Any]:
         router: Any = self.pipeline.router
@@ -216,8 +262,9 @@ class Api:
 
     async def search(self, body: SearchRequest) -> dict[str, Any]:
         retriever = _retriever(self.pipeline)
-        found = await asyncio.to_thread(retriever.retrieve, body.query, body.k, where=body.where,
-                                        min_score=body.min_score)
+        found = await asyncio.to_thread(
+            retriever.retrieve, body.query, body.k, where=body.where, min_score=body.min_score
+        )
         return {"object": "list", "data": [p.to_dict() for p in found]}
 
     async def documents(self, filename: str, request: Request) -> dict[str, Any] | Response:
@@ -234,19 +281,42 @@ class Api:
     async def session(self, session_id: str) -> JSONResponse:
         held = await asyncio.to_thread(self.pipeline.memory.get, session_id)
         if not held.turns and held.total_turns == 0 and held.policy is None:
-            return JSONResponse(error_body(f"no session {session_id[:80]!r}", "session_not_found",
-                                           param="session_id"), status_code=404)
-        return JSONResponse({"session_id": session_id, "policy": held.policy, "total_turns": held.total_turns,
-                             "turns": [{"question": t.question, "answer": t.answer, "style": t.style,
-                                        "neulora": t.meta} for t in held.turns]})
+            return JSONResponse(
+                error_body(
+                    f"no session {session_id[:80]!r}", "session_not_found", param="session_id"
+                ),
+                status_code=404,
+            )
+        return JSONResponse(
+            {
+                "session_id": session_id,
+                "policy": held.policy,
+                "total_turns": held.total_turns,
+                "turns": [
+                    {
+                        "question": t.question,
+                        "answer": t.answer,
+                        "style": t.style,
+                        "neulora": t.meta,
+                    }
+                    for t in held.turns
+                ],
+            }
+        )
 
     async def healthz(self) -> JSONResponse:
         checks = await _health(self.pipeline)
         ok = all(c["ok"] for c in checks.values())
         chunks = checks.get("chroma", {}).get("chunks")
-        return JSONResponse({"status": "ok" if ok else "degraded", "chunks": chunks,
-                             "warnings": _warnings(self.pipeline, chunks), "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {
+                "status": "ok" if ok else "degraded",
+                "chunks": chunks,
+                "warnings": _warnings(self.pipeline, chunks),
+                "checks": checks,
+            },
+            status_code=200 if ok else 503,
+        )
 
     async def favicon(self) -> Response:
         """No picture: 204, so that a browser's automatic request is not an error in its console."""
@@ -264,7 +334,9 @@ async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | No
     """
     task = asyncio.ensure_future(work)
 
-    async def gone() -> None:  # the body is read: the next message the server has for us is the disconnect
+    async def gone() -> (
+        None
+    ):  # the body is read: the next message the server has for us is the disconnect
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
@@ -291,8 +363,14 @@ async def _read(stream: AsyncTurnStream) -> Answer:
     return stream.answer
 
 
-async def _sse(cid: str, created: int, head: list[Event], events: AsyncIterator[Event], stream: AsyncTurnStream,
-               include_usage: bool) -> AsyncIterator[bytes]:
+async def _sse(
+    cid: str,
+    created: int,
+    head: list[Event],
+    events: AsyncIterator[Event],
+    stream: AsyncTurnStream,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
     """The turn as ``chat.completion.chunk`` events: routing first, then the text, then the finish."""
     route = next(e.data for e in head if e.kind == "route")
     passages = next((e.data for e in head if e.kind == "passages"), ())
@@ -304,11 +382,23 @@ async def _sse(cid: str, created: int, head: list[Event], events: AsyncIterator[
             if event.kind == "delta":
                 yield _event(chunk(cid, created, model, {"content": event.data}, None))
         answer = stream.answer
-        yield _event(chunk(cid, created, model, {}, answer.finish_reason or "stop",
-                           neulora=neulora_object(answer.route, answer.passages, answer)))
+        yield _event(
+            chunk(
+                cid,
+                created,
+                model,
+                {},
+                answer.finish_reason or "stop",
+                neulora=neulora_object(answer.route, answer.passages, answer),
+            )
+        )
         if include_usage:
-            yield _event({**chunk(cid, created, model, {}, None), "choices": [], "usage": answer.usage})
-    except NeuloraError as exc:  # the status line is gone: the error travels as an event, as OpenAI's do
+            yield _event(
+                {**chunk(cid, created, model, {}, None), "choices": [], "usage": answer.usage}
+            )
+    except (
+        NeuloraError
+    ) as exc:  # the status line is gone: the error travels as an event, as OpenAI's do
         yield _event(api_error(exc)[1])
     yield b"data: [DONE]\n\n"
 
@@ -333,30 +423,42 @@ def _upload_path(folder: Path, filename: str) -> Path:
     if len(filename.encode("utf-8", "surrogatepass")) > MAX_UPLOAD_NAME:
         raise DocumentError(f"filename is over {MAX_UPLOAD_NAME} bytes: give a shorter name")
     name = Path(filename).name
-    if not name or name != filename or name.startswith(".") or Path(name).suffix.lower() not in (".txt", ".md",
-                                                                                                 ".pdf"):
-        raise DocumentError(f"filename must be a plain .txt, .md or .pdf file name, got {filename[:80]!r}")
+    if (
+        not name
+        or name != filename
+        or name.startswith(".")
+        or Path(name).suffix.lower() not in (".txt", ".md", ".pdf")
+    ):
+        raise DocumentError(
+            f"filename must be a plain .txt, .md or .pdf file name, got {filename[:80]!r}"
+        )
     return folder / name
 
 
 def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
     """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
     # the partial file's name is short whatever the upload's: a long name plus a suffix could not be held
-    partial = path.with_name(f".upload-{uuid.uuid4().hex}{path.suffix.lower()}")  # read as its type, below
+    partial = path.with_name(
+        f".upload-{uuid.uuid4().hex}{path.suffix.lower()}"
+    )  # read as its type, below
     from ..store._loaders import read_document
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(data)
         try:
-            read_document(partial)  # a file that cannot be read never replaces the version that could
+            read_document(
+                partial
+            )  # a file that cannot be read never replaces the version that could
         except DocumentError as exc:
             partial.unlink(missing_ok=True)
             raise DocumentError(f"{path.name}: {exc}") from exc
         partial.replace(path)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise DocumentError(f"could not store {path.name[:80]!r}: {exc.strerror or type(exc).__name__}") from exc
+        raise DocumentError(
+            f"could not store {path.name[:80]!r}: {exc.strerror or type(exc).__name__}"
+        ) from exc
     report = retriever.ingest([path], progress=False)
     if report.failed:
         raise DocumentError(f"{path.name}: {report.failed[0][1]}")
@@ -376,15 +478,23 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     base = getattr(pipeline.client, "base_url", None)
     if base:
         try:
-            probe = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"  # vLLM, TGI, LoRAX, llama.cpp
+            probe = (
+                f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
+            )  # vLLM, TGI, LoRAX, llama.cpp
             async with httpx.AsyncClient(timeout=3.0) as http:
                 response = await http.get(probe)
-            checks["engine"] = {"ok": response.status_code not in (502, 503, 504), "status": response.status_code}
+            checks["engine"] = {
+                "ok": response.status_code not in (502, 503, 504),
+                "status": response.status_code,
+            }
         except httpx.HTTPError as exc:
             # /healthz answers without a key: never the engine's address (or a password in it), only what failed
             checks["engine"] = {"ok": False, "error": type(exc).__name__}
     else:
-        checks["engine"] = {"ok": True, "note": "not probed: a serverless provider or an in-process model"}
+        checks["engine"] = {
+            "ok": True,
+            "note": "not probed: a serverless provider or an in-process model",
+        }
     return checks
 
 
@@ -424,7 +534,9 @@ def _model_name(model: str) -> str:
 def _chunk_count(retriever: Any) -> int | None:
     from ..errors import CollectionNotFoundError
 
-    count = getattr(retriever, "count", None)  # not part of the Retriever protocol: a custom one may not count
+    count = getattr(
+        retriever, "count", None
+    )  # not part of the Retriever protocol: a custom one may not count
     if count is None:
         return None
     try:
@@ -441,15 +553,22 @@ def _warnings(pipeline: Pipeline, chunks: int | None) -> list[str]:
     retriever: Any = pipeline.retriever
     if retriever is None or chunks != 0:
         return []
-    return [f"the collection {retriever.collection_name!r} is empty: every answer comes without notes. Fill it "
-            "with 'neulora ingest NOTES...' (the same --path and --collection), or start with "
-            "'neulora serve --notes DIR'"]
+    return [
+        f"the collection {retriever.collection_name!r} is empty: every answer comes without notes. Fill it "
+        "with 'neulora ingest NOTES...' (the same --path and --collection), or start with "
+        "'neulora serve --notes DIR'"
+    ]
 
 
-
-
-def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GCTuning | None = None,
-        notes: Sequence[str] = (), warm: bool = True) -> None:
+def run(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    gc: GCTuning | None = None,
+    notes: Sequence[str] = (),
+    warm: bool = True,
+) -> None:
     """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set).
 
     ``gc``: how to set the garbage collector of this process (None: leave Python's defaults; ``neulora serve``
@@ -463,8 +582,14 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, gc: GC
         sock.close()
 
 
-def _serve(settings: Settings, sock: socket.socket, *, gc: GCTuning | None, notes: Sequence[str],
-           warm: bool) -> None:
+def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    gc: GCTuning | None,
+    notes: Sequence[str],
+    warm: bool,
+) -> None:
     import uvicorn
 
     from ..memory._inprocess import InMemoryMemory
@@ -482,11 +607,14 @@ def _serve(settings: Settings, sock: socket.socket, *, gc: GCTuning | None, note
         report = retriever.ingest(list(notes), progress=False)
         logger.info("notes ingested: %s", report.format().replace("\n", "; "))
         if report.failed and not (report.added or report.replaced or report.unchanged):
-            raise DocumentError(f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})")
+            raise DocumentError(
+                f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})"
+            )
     # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next request)
     options = replace(ServeOptions.from_settings(settings), gc=gc, warm_up=warm)
-    config = uvicorn.Config(create_app(pipeline, options), log_level="info", access_log=False,
-                            timeout_keep_alive=75)
+    config = uvicorn.Config(
+        create_app(pipeline, options), log_level="info", access_log=False, timeout_keep_alive=75
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -496,21 +624,29 @@ def listening(host: str, port: int) -> socket.socket:
     A busy or invalid address is one clear :class:`ConfigError` instead of a server that starts and then dies
     among its log lines.
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+    if not is_int(port) or not 1 <= port <= 65535:
         raise ConfigError(f"--port must be a port number from 1 to 65535, got {port!r}")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise ConfigError(f"--host {host!r} is not an address this machine can listen on: {exc.strerror}") from exc
+        raise ConfigError(
+            f"--host {host!r} is not an address this machine can listen on: {exc.strerror}"
+        ) from exc
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
+        )  # as uvicorn does: restarts reuse the port
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:
         sock.close()
-        hint = ": another server listens there, pick another --port" if exc.errno == errno.EADDRINUSE else ""
+        hint = (
+            ": another server listens there, pick another --port"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from exc
     sock.set_inheritable(True)
     return sock

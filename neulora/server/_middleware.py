@@ -35,8 +35,14 @@ class KeyCheck:
         if scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), self.key):
             await self.app(scope, receive, send)
             return
-        await send_json(send, 401, error_body("missing or wrong API key: send 'Authorization: Bearer <key>'",
-                                               "invalid_api_key"), [(b"www-authenticate", b"Bearer")])
+        await send_json(
+            send,
+            401,
+            error_body(
+                "missing or wrong API key: send 'Authorization: Bearer <key>'", "invalid_api_key"
+            ),
+            [(b"www-authenticate", b"Bearer")],
+        )
 
 
 class JsonBody:
@@ -61,7 +67,9 @@ class BodyLimit:
     """ASGI middleware: a body over the limit (by its Content-Length, or as it streams in) gets 413."""
 
     def __init__(self, app: Any, *, max_body: int, max_upload: int) -> None:
-        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -106,12 +114,24 @@ class BodyLimit:
 
 
 async def _too_large(send: Any, limit: int) -> None:
-    await send_json(send, 413, error_body(f"request body over the limit of {limit} bytes", "body_too_large"))
+    await send_json(
+        send, 413, error_body(f"request body over the limit of {limit} bytes", "body_too_large")
+    )
 
-async def send_json(send: Any, status: int, body: Mapping[str, Any],
-                     headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+
+async def send_json(
+    send: Any, status: int, body: Mapping[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})

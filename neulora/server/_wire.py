@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..store._passage import Passage
     from ..turn._answer import Answer
 
+
 class TextPart(BaseModel):
     type: Literal["text"]
     text: str
@@ -83,36 +84,64 @@ def style_of_model(model: str, styles: Sequence[str]) -> str | None:
         return None
     if model.startswith("neulora/") and model.split("/", 1)[1] in styles:
         return model.split("/", 1)[1]
-    raise ModelUnavailableError(f"model {model[:80]!r} does not exist: use 'neulora' or one of "
-                                f"{[f'neulora/{s}' for s in styles]}")
+    raise ModelUnavailableError(
+        f"model {model[:80]!r} does not exist: use 'neulora' or one of "
+        f"{[f'neulora/{s}' for s in styles]}"
+    )
 
 
 def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
     """The last message is the learner's question; the user and assistant messages before it, the history."""
     if messages[-1].role != "user" or not messages[-1].text().strip():
-        raise InvalidInputError("the last message must be the learner's question (role 'user', with text)")
-    earlier = [{"role": m.role, "content": m.text()} for m in messages[:-1] if m.role in ("user", "assistant")]
+        raise InvalidInputError(
+            "the last message must be the learner's question (role 'user', with text)"
+        )
+    earlier = [
+        {"role": m.role, "content": m.text()}
+        for m in messages[:-1]
+        if m.role in ("user", "assistant")
+    ]
     return messages[-1].text(), earlier
 
 
-def neulora_object(route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None) -> dict[str, Any]:
+def neulora_object(
+    route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None
+) -> dict[str, Any]:
     """What neulora knows about a turn: the route and the sources, then (when done) timings and fallbacks."""
     return turn_info(route, passages, answer)
 
 
 def completion(cid: str, created: int, answer: Answer) -> dict[str, Any]:
     """A ``chat.completion`` for a finished turn."""
-    return {"id": cid, "object": "chat.completion", "created": created, "model": f"neulora/{answer.style}",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text},
-                         "finish_reason": answer.finish_reason or "stop"}],
-            "usage": answer.usage, "neulora": neulora_object(answer.route, answer.passages, answer)}
+    return {
+        "id": cid,
+        "object": "chat.completion",
+        "created": created,
+        "model": f"neulora/{answer.style}",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.text},
+                "finish_reason": answer.finish_reason or "stop",
+            }
+        ],
+        "usage": answer.usage,
+        "neulora": neulora_object(answer.route, answer.passages, answer),
+    }
 
 
-def chunk(cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None,
-          **extra: Any) -> dict[str, Any]:
+def chunk(
+    cid: str, created: int, model: str, delta: dict[str, Any], finish: str | None, **extra: Any
+) -> dict[str, Any]:
     """One ``chat.completion.chunk``."""
-    return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    return {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        **extra,
+    }
 
 
 _STATUS: list[tuple[type[NeuloraError], int, str, str]] = [
@@ -138,8 +167,9 @@ def api_error(exc: NeuloraError) -> tuple[int, dict[str, Any]]:
     return 502, error_body(str(exc), "upstream_error", type_="api_error")
 
 
-def error_body(message: str, code: str, *, type_: str = "invalid_request_error",
-               param: str | None = None) -> dict[str, Any]:
+def error_body(
+    message: str, code: str, *, type_: str = "invalid_request_error", param: str | None = None
+) -> dict[str, Any]:
     """The OpenAI error JSON every failure of ``neulora serve`` answers with.
 
     >>> error_body("no such route: /v2", "not_found")["error"]["type"]

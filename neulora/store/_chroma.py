@@ -35,7 +35,9 @@ class _Guard:
         self._cond = threading.Condition()
         self._users = 0
         self._replacing = False
-        self._mine = threading.local()  # a thread already using it goes on (a read inside a write): no deadlock
+        self._mine = (
+            threading.local()
+        )  # a thread already using it goes on (a read inside a write): no deadlock
 
     @contextmanager
     def using(self) -> Iterator[None]:
@@ -82,8 +84,12 @@ class Mode(Protocol):
     """How a :class:`~neulora.store.ChromaCollection` reaches its database, and what that implies."""
 
     path: Path | None
-    reopens_for_writes: bool  # an open database another writer has changed since is stale: reopen it to write
-    reads_may_be_stale: bool  # other clients write through the server: re-read the collection before searching
+    reopens_for_writes: (
+        bool  # an open database another writer has changed since is stale: reopen it to write
+    )
+    reads_may_be_stale: (
+        bool  # other clients write through the server: re-read the collection before searching
+    )
 
     def connect(self, *, create: bool = True) -> Any: ...
     def reconnect(self, stale: Any) -> Any: ...
@@ -96,7 +102,8 @@ class Mode(Protocol):
 class Embedded:
     """A ``PersistentClient`` on a directory; writers of every process and thread take turns on a lock file."""
 
-    reopens_for_writes, reads_may_be_stale = True, False
+    reopens_for_writes = True
+    reads_may_be_stale = False
 
     def __init__(self, path: Path) -> None:
         # absolute, so that one process's open databases (keyed by path) never mix up two folders named alike
@@ -108,9 +115,13 @@ class Embedded:
         import chromadb
 
         if not create and not (self._folder / "chroma.sqlite3").is_file():
-            raise CollectionNotFoundError(f"no Chroma database at {str(self._folder)!r}: run neulora ingest first")
+            raise CollectionNotFoundError(
+                f"no Chroma database at {str(self._folder)!r}: run neulora ingest first"
+            )
         if self._folder.exists() and not self._folder.is_dir():
-            raise RetrievalError(f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder")
+            raise RetrievalError(
+                f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder"
+            )
         self._folder.mkdir(parents=True, exist_ok=True)
         with _CHROMA_CACHE:  # the process's one open database of this path (chromadb's table)
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
@@ -123,7 +134,9 @@ class Embedded:
         with self.guard().replacing(), _CHROMA_CACHE:
             table = SharedSystemClient._identifier_to_system
             if table.get(str(self._folder)) is _system_of(stale):
-                table.pop(str(self._folder))  # not stopped: chromadb frees it when no client holds it
+                table.pop(
+                    str(self._folder)
+                )  # not stopped: chromadb frees it when no client holds it
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
 
     def is_current(self, client: Any) -> bool:
@@ -150,7 +163,9 @@ class Embedded:
 
         with chroma_errors(f"lock {str(self._folder)!r} for writing"):
             if self._folder.exists() and not self._folder.is_dir():
-                raise RetrievalError(f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder")
+                raise RetrievalError(
+                    f"the Chroma path {str(self._folder)!r} is a file, not a folder: give a folder"
+                )
             self._folder.mkdir(parents=True, exist_ok=True)
             lock = FileLock(self._folder / LOCK_FILE)
             lock.acquire()
@@ -167,10 +182,12 @@ class Server:
     """An ``HttpClient`` on a ``chroma run`` server, which orders the writes of all its clients."""
 
     path: Path | None = None
-    reopens_for_writes, reads_may_be_stale = False, True
+    reopens_for_writes = False
+    reads_may_be_stale = True
 
     def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+        self.host = host
+        self.port = port
 
     def connect(self, *, create: bool = True) -> Any:
         import chromadb
@@ -197,7 +214,8 @@ class Injected:
     """A client the caller made: used as it is, and treated like a server (no lock, no reopening)."""
 
     path: Path | None = None
-    reopens_for_writes, reads_may_be_stale = False, True
+    reopens_for_writes = False
+    reads_may_be_stale = True
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -242,5 +260,9 @@ def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterat
     except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
         if isinstance(exc, NeuloraError):  # ours, raised inside the block: already typed
             raise
-        detail = f" with where={str(dict(where))[:120]}" if where else ""  # a filter can be long: never all of it
-        raise RetrievalError(f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}") from exc
+        detail = (
+            f" with where={str(dict(where))[:120]}" if where else ""
+        )  # a filter can be long: never all of it
+        raise RetrievalError(
+            f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}"
+        ) from exc

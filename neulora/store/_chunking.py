@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._checks import is_int
 from ..errors import ConfigError
 
 # A sentence ends at . ! ? (and their full-width forms) followed by white space; Korean sentences end the
@@ -95,8 +96,16 @@ class ChunkMeta:
 
     def to_metadata(self) -> dict[str, str | int]:
         """The Chroma metadata of the chunk (fields that are None are left out)."""
-        fields = {"source": self.source, "title": self.title, "section": self.section, "chunk": self.chunk,
-                  "chunks": self.chunks, "file_sha": self.file_sha, "chunking": self.chunking, "page": self.page}
+        fields = {
+            "source": self.source,
+            "title": self.title,
+            "section": self.section,
+            "chunk": self.chunk,
+            "chunks": self.chunks,
+            "file_sha": self.file_sha,
+            "chunking": self.chunking,
+            "page": self.page,
+        }
         return {key: value for key, value in fields.items() if value is not None}
 
     @classmethod
@@ -125,14 +134,16 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int(value) else None
 
 
 def _check_options(size: int, overlap: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 20:
+    if not is_int(size) or size < 20:
         raise ConfigError(f"chunk_size must be an int of at least 20 characters, got {size!r}")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < size // 2:
-        raise ConfigError(f"chunk_overlap must be an int between 0 and chunk_size/2, got {overlap!r}")
+    if not is_int(overlap) or not 0 <= overlap < size // 2:
+        raise ConfigError(
+            f"chunk_overlap must be an int between 0 and chunk_size/2, got {overlap!r}"
+        )
 
 
 def _sections(text: str) -> list[tuple[str, list[str]]]:

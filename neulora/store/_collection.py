@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from .._checks import is_real
 from ..errors import CollectionNotFoundError, ConfigError, EmbedderMismatchError, RetrievalError
 from ._chroma import chroma_errors, mode_for
 from ._exact import ExactIndex
@@ -109,28 +110,50 @@ class ChromaCollection:
     ready ``client``; ``embedder_name`` and ``dim`` are recorded in a new collection and checked in an old one.
     """
 
-    def __init__(self, name: str, *, embedder_name: str, dim: int, path: str | os.PathLike[str] | None = None,
-                 host: str | None = None, port: int = 8000, client: Any = None,
-                 hnsw: Mapping[str, Any] | None = None, exact_limit: int = 20_000, create: bool = True,
-                 freshness: float = 0.0) -> None:
-        if isinstance(freshness, bool) or not isinstance(freshness, int | float) or not 0.0 <= freshness < math.inf:
+    def __init__(
+        self,
+        name: str,
+        *,
+        embedder_name: str,
+        dim: int,
+        path: str | os.PathLike[str] | None = None,
+        host: str | None = None,
+        port: int = 8000,
+        client: Any = None,
+        hnsw: Mapping[str, Any] | None = None,
+        exact_limit: int = 20_000,
+        create: bool = True,
+        freshness: float = 0.0,
+    ) -> None:
+        if not is_real(freshness) or not 0.0 <= freshness < math.inf:
             raise ConfigError(f"freshness must be a number of seconds >= 0, got {freshness!r}")
         self._mode = mode_for(path, host, port, client)
-        self.create = create  # False: a read-only open, which creates neither the database nor the collection
+        self.create = (
+            create  # False: a read-only open, which creates neither the database nor the collection
+        )
         self.name = name
-        self.embedder_name, self.dim = embedder_name, dim
+        self.embedder_name = embedder_name
+        self.dim = dim
         self.hnsw = {**DEFAULT_HNSW, **(hnsw or {})}
         if self.hnsw["space"] != "cosine":
-            raise ConfigError("neulora scores are cosine similarities: the collection space must be 'cosine'")
+            raise ConfigError(
+                "neulora scores are cosine similarities: the collection space must be 'cosine'"
+            )
         self.exact_limit = exact_limit
         # above exact_limit, a filtered search reads the matching records and searches them exactly when they are
         # at most this many (reading 2,000 x 1024 vectors costs about as much as one HNSW query over a large store)
         self.filtered_exact_limit = 2_000
-        self._open: _Open | None = None  # replaced whole, never emptied: readers keep the one they took
+        self._open: _Open | None = (
+            None  # replaced whole, never emptied: readers keep the one they took
+        )
         self._opening = threading.Lock()
         self._exact: ExactIndex | None = None
-        self._index_lock = threading.Lock()  # loads of the exact index, and its updates after this handle's writes
-        self._loading: Any = None  # the stamp an exact index is being loaded for in the background, if any
+        self._index_lock = (
+            threading.Lock()
+        )  # loads of the exact index, and its updates after this handle's writes
+        self._loading: Any = (
+            None  # the stamp an exact index is being loaded for in the background, if any
+        )
         # the last index loaded or patched: its vectors are reused by the next load (a chunk's id is the hash of its
         # text, so an id held is a vector known; only raw Chroma writes that change a vector in place escape this)
         self._known: ExactIndex | None = None
@@ -139,11 +162,15 @@ class ChromaCollection:
         # readers ask HNSW meanwhile and the load runs in a thread (``neulora serve`` turns it on: a long-running
         # server, where no learner should wait for a reload; a short script would wait for the thread at exit)
         self.background_loads = False
-        self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)  # stamps written by this handle
+        self._own_stamps: collections.deque[str] = collections.deque(
+            maxlen=8
+        )  # stamps written by this handle
         # A read trusts its last look at the stamp this long (seconds) unless this process wrote since: another
         # process's writes are seen within it. 0: look at every read (one catalogue read each).
         self.freshness = float(freshness)
-        self._looked: tuple[float, int, _Open] | None = None  # when, LOCAL_WRITES then, and what the look found
+        self._looked: tuple[float, int, _Open] | None = (
+            None  # when, LOCAL_WRITES then, and what the look found
+        )
 
     def __repr__(self) -> str:
         return f"ChromaCollection({self.name!r}, {self.location})"
@@ -166,35 +193,50 @@ class ChromaCollection:
     # -- reading ------------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of records."""
+
         def count(opened: _Open) -> int:
             with self._mode.using(), chroma_errors("count"):
                 return int(opened.coll.count())
+
         return self._reading(count)
 
     def get(
-        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
         """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
+
         def get(opened: _Open) -> Records:
             with self._mode.using():
-                return read_records(opened.coll, opened.max_batch, ids=ids, where=where, include=include)
+                return read_records(
+                    opened.coll, opened.max_batch, ids=ids, where=where, include=include
+                )
+
         return self._reading(get)
 
-    def search(self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None) -> list[Hit]:
+    def search(
+        self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None
+    ) -> list[Hit]:
         """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
         vector = np.asarray(vector, dtype=np.float32)
         return self._reading(lambda opened: self._search_from(opened, vector, k, where))
 
-    def _search_from(self, opened: _Open, vector: NDArray[np.float32], k: int,
-                     where: Mapping[str, Any] | None) -> list[Hit]:
+    def _search_from(
+        self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None
+    ) -> list[Hit]:
         for attempt in range(4):
             try:
                 with self._mode.using():
                     return self._search(opened, vector, k, where, exact=attempt == 0)
             except RetrievalError as exc:
-                if not self._mode.reopens_for_writes or type(exc.__cause__).__name__ != "InternalError" \
-                        or attempt == 3:
+                if (
+                    not self._mode.reopens_for_writes
+                    or type(exc.__cause__).__name__ != "InternalError"
+                    or attempt == 3
+                ):
                     raise
                 # Embedded, a read can race another process's write and chromadb fails with an internal error.
                 # Reads are idempotent: reopen and ask HNSW (one call) after a pause as long as a writer's batch.
@@ -203,14 +245,23 @@ class ChromaCollection:
                 opened = self._reopen(opened, fresh=True)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _search(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None, *,
-                exact: bool) -> list[Hit]:
+    def _search(
+        self,
+        opened: _Open,
+        vector: NDArray[np.float32],
+        k: int,
+        where: Mapping[str, Any] | None,
+        *,
+        exact: bool,
+    ) -> list[Hit]:
         index = self._exact_index(opened) if exact else None
         if index is None and where:
             index = self._matching(opened, where)
         if index is None:
             return self._query(opened, vector, k, where)
-        return [Hit(i, d or "", dict(m or {}), score) for i, d, m, score in index.top(vector, k, where)]
+        return [
+            Hit(i, d or "", dict(m or {}), score) for i, d, m, score in index.top(vector, k, where)
+        ]
 
     def _matching(self, opened: _Open, where: Mapping[str, Any]) -> ExactIndex | None:
         """The records ``where`` keeps, as an exact index, when they are few enough to read (else None: HNSW).
@@ -220,12 +271,21 @@ class ChromaCollection:
         HNSW handles well.
         """
         with chroma_errors("read the records a filter keeps", where=where):
-            ids = opened.coll.get(where=dict(where), include=[], limit=self.filtered_exact_limit + 1)["ids"]
+            ids = opened.coll.get(
+                where=dict(where), include=[], limit=self.filtered_exact_limit + 1
+            )["ids"]
             if len(ids) > self.filtered_exact_limit:
                 return None
-            pages = [(got["ids"], got["embeddings"], got["documents"], got["metadatas"]) for got in (
-                opened.coll.get(ids=ids[i : i + opened.max_batch], include=["embeddings", "documents", "metadatas"])
-                for i in range(0, len(ids), opened.max_batch))]
+            pages = [
+                (got["ids"], got["embeddings"], got["documents"], got["metadatas"])
+                for got in (
+                    opened.coll.get(
+                        ids=ids[i : i + opened.max_batch],
+                        include=["embeddings", "documents", "metadatas"],
+                    )
+                    for i in range(0, len(ids), opened.max_batch)
+                )
+            ]
         return ExactIndex.from_pages(pages, stamp=None)
 
     def collections(self) -> list[dict[str, Any]]:
@@ -233,11 +293,20 @@ class ChromaCollection:
         opened = self._open
         with self._mode.using(), chroma_errors("list collections"):
             try:
-                client = opened.client if opened is not None else self._mode.connect(create=self.create)
+                client = (
+                    opened.client if opened is not None else self._mode.connect(create=self.create)
+                )
             except CollectionNotFoundError:
                 return []  # a read-only open of a database that does not exist yet: it holds nothing
-            return [{"name": c.name, "count": c.count(), "embedder": (c.metadata or {}).get(_META_EMBEDDER),
-                     "dim": (c.metadata or {}).get(_META_DIM)} for c in client.list_collections()]
+            return [
+                {
+                    "name": c.name,
+                    "count": c.count(),
+                    "embedder": (c.metadata or {}).get(_META_EMBEDDER),
+                    "dim": (c.metadata or {}).get(_META_DIM),
+                }
+                for c in client.list_collections()
+            ]
 
     def raw(self) -> Any:
         """The underlying ``chromadb`` collection, for inspection (writes made through it bypass the lock)."""
@@ -264,23 +333,38 @@ class ChromaCollection:
             if self._exact is None and self._mode.reopens_for_writes and opened.coll.count() == 0:
                 # an empty collection's index is known without reading it: a first ingest patches it too
                 self._exact = self._known = ExactIndex.from_pages([], stamp=entry)
-            writer = CollectionWriter(opened.coll, opened.max_batch,
-                                      before_change=lambda: self._stamp(opened, writing=True))
+            writer = CollectionWriter(
+                opened.coll,
+                opened.max_batch,
+                before_change=lambda: self._stamp(opened, writing=True),
+            )
             with self._mode.using():
                 try:
                     yield writer
                 except BaseException:
-                    if writer.changed:  # a partial write changed the collection too; the original error wins
+                    if (
+                        writer.changed
+                    ):  # a partial write changed the collection too; the original error wins
                         with suppress(RetrievalError):
                             self._stamp(opened)
                     raise
             if writer.changed or died:
-                with self._index_lock:  # a load under way finishes first: its snapshot is what gets updated
-                    stamp, updated, before = new_stamp(), None, self._exact
+                with (
+                    self._index_lock
+                ):  # a load under way finishes first: its snapshot is what gets updated
+                    stamp = new_stamp()
+                    updated = None
+                    before = self._exact
                     # the entry snapshot plus this write's changes, ready before the stamp readers look for;
                     # embedded only, where the write lock makes this write the only one
-                    if self._mode.reopens_for_writes and writer.changed and not writer.updated \
-                            and before is not None and before.usable and before.stamp == entry:
+                    if (
+                        self._mode.reopens_for_writes
+                        and writer.changed
+                        and not writer.updated
+                        and before is not None
+                        and before.usable
+                        and before.stamp == entry
+                    ):
                         updated = before.changed(writer.added, writer.deleted, stamp=stamp)
                         updated = updated if len(updated.ids) <= self.exact_limit else None
                     with self._mode.using():
@@ -306,7 +390,9 @@ class ChromaCollection:
         from chromadb.errors import NotFoundError
 
         try:
-            return use(self._latest())  # ``use`` takes the path guard itself: a reopen must not wait for this thread
+            return use(
+                self._latest()
+            )  # ``use`` takes the path guard itself: a reopen must not wait for this thread
         except RetrievalError as exc:
             if self.freshness <= 0 or not isinstance(exc.__cause__, NotFoundError):
                 raise
@@ -340,8 +426,11 @@ class ChromaCollection:
     def _connect(self, stale_client: Any = None) -> _Open:
         logger.info("opening Chroma collection %r at %s", self.name, self.location)
         with chroma_errors(f"open collection {self.name!r}"):
-            client = self._mode.connect(create=self.create) if stale_client is None \
+            client = (
+                self._mode.connect(create=self.create)
+                if stale_client is None
                 else self._mode.reconnect(stale_client)
+            )
         with self._mode.using():
             with chroma_errors(f"open collection {self.name!r}"):
                 max_batch = int(client.get_max_batch_size())
@@ -355,17 +444,23 @@ class ChromaCollection:
                 try:
                     coll = client.get_collection(self.name, embedding_function=None)
                 except NotFoundError as exc:
-                    raise CollectionNotFoundError(f"no collection {self.name!r} at {self.location}: run neulora "
-                                                  "ingest first, or list them with neulora collections") from exc
+                    raise CollectionNotFoundError(
+                        f"no collection {self.name!r} at {self.location}: run neulora "
+                        "ingest first, or list them with neulora collections"
+                    ) from exc
             else:
                 coll = client.get_or_create_collection(
-                    self.name, configuration={"hnsw": dict(self.hnsw)},
-                    metadata={_META_EMBEDDER: self.embedder_name, _META_DIM: self.dim}, embedding_function=None)
+                    self.name,
+                    configuration={"hnsw": dict(self.hnsw)},
+                    metadata={_META_EMBEDDER: self.embedder_name, _META_DIM: self.dim},
+                    embedding_function=None,
+                )
         self._check_embedder(coll.metadata or {})
         return coll
 
     def _check_embedder(self, meta: Mapping[str, Any]) -> None:
-        name, dim = meta.get(_META_EMBEDDER), meta.get(_META_DIM)
+        name = meta.get(_META_EMBEDDER)
+        dim = meta.get(_META_DIM)
         if name != self.embedder_name or dim != self.dim:
             raise EmbedderMismatchError(
                 f"collection {self.name!r} holds vectors of embedder {name!r} (dim {dim}), but this retriever "
@@ -384,12 +479,22 @@ class ChromaCollection:
         """
         from chromadb.errors import NotFoundError
 
-        last, writes, now = self._looked, LOCAL_WRITES.value, time.monotonic()
-        if not look and last is not None and last[1] == writes and now - last[0] < self.freshness \
-                and last[2] is self._open and self._mode.is_current(last[2].client):
+        last = self._looked
+        writes = LOCAL_WRITES.value
+        now = time.monotonic()
+        if (
+            not look
+            and last is not None
+            and last[1] == writes
+            and now - last[0] < self.freshness
+            and last[2] is self._open
+            and self._mode.is_current(last[2].client)
+        ):
             return last[2]
         opened = self._current()
-        if not self._mode.is_current(opened.client):  # another handle reopened the process's database
+        if not self._mode.is_current(
+            opened.client
+        ):  # another handle reopened the process's database
             opened = self._reopen(opened, fresh=False)
         with self._mode.using(), chroma_errors("read the collection"):
             try:
@@ -411,14 +516,22 @@ class ChromaCollection:
                 self._open = fresh
         return fresh
 
-    def _stamp(self, opened: _Open, *, writing: bool = False, stamp: str | None = None,
-               index: ExactIndex | None = None) -> None:
+    def _stamp(
+        self,
+        opened: _Open,
+        *,
+        writing: bool = False,
+        stamp: str | None = None,
+        index: ExactIndex | None = None,
+    ) -> None:
         """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads.
 
         ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says so).
         """
         stamp = stamp or new_stamp(writing=writing)
-        self._own_stamps.append(stamp)  # before the write: readers may see it in the catalogue at once
+        self._own_stamps.append(
+            stamp
+        )  # before the write: readers may see it in the catalogue at once
         if index is not None:
             self._exact = self._known = index
         try:
@@ -431,7 +544,8 @@ class ChromaCollection:
 
     def _exact_index(self, opened: _Open) -> ExactIndex | None:
         """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
-        stamp, index = stamp_of(opened.coll), self._exact
+        stamp = stamp_of(opened.coll)
+        index = self._exact
         if self.exact_limit <= 0:
             return None
         if is_dirty(stamp):
@@ -464,10 +578,15 @@ class ChromaCollection:
                     step = _BACKGROUND_STEP if background else _LOAD_STEP
                     pause = _BACKGROUND_PAUSE if background else 0.0
                     records = _records(opened.coll, step, pause)
-                    index = known.refreshed((records.ids, None, records.documents, records.metadatas),
-                                            lambda ids: _vectors(opened.coll, ids, step, pause), stamp=stamp)
+                    index = known.refreshed(
+                        (records.ids, None, records.documents, records.metadatas),
+                        lambda ids: _vectors(opened.coll, ids, step, pause),
+                        stamp=stamp,
+                    )
                 else:
-                    index = ExactIndex.from_pages(record_pages(opened.coll, _LOAD_STEP), stamp=stamp)
+                    index = ExactIndex.from_pages(
+                        record_pages(opened.coll, _LOAD_STEP), stamp=stamp
+                    )
                 self._exact = index
                 self._known = index if index.usable else None
         return index
@@ -494,11 +613,17 @@ class ChromaCollection:
         # it (a daemon thread still inside chromadb at exit crashed the process)
         threading.Thread(target=load, name=f"neulora-index-{self.name}").start()
 
-    def _query(self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None) -> list[Hit]:
+    def _query(
+        self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None
+    ) -> list[Hit]:
         from chromadb.errors import NotFoundError
 
-        options = {"query_embeddings": vector[None, :], "n_results": k,
-                   "where": dict(where) if where else None, "include": ["documents", "metadatas", "distances"]}
+        options = {
+            "query_embeddings": vector[None, :],
+            "n_results": k,
+            "where": dict(where) if where else None,
+            "include": ["documents", "metadatas", "distances"],
+        }
         with chroma_errors("query", where=where):
             try:
                 res = opened.coll.query(**options)
@@ -508,8 +633,16 @@ class ChromaCollection:
                 # another client reset the collection on the server: reopen it once
                 opened = self._open = replace(opened, coll=self._get_or_create(opened.client))
                 res = opened.coll.query(**options)
-        return [Hit(i, d or "", dict(m or {}), 1.0 - float(dist)) for i, d, m, dist in zip(
-            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True)]
+        return [
+            Hit(i, d or "", dict(m or {}), 1.0 - float(dist))
+            for i, d, m, dist in zip(
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
+                strict=True,
+            )
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,9 @@ from ._filters import matches
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-Page = tuple[Sequence[str], Any, Sequence[str | None], Sequence[Mapping[str, Any] | None]]  # ids, vectors, docs, metas
+Page = tuple[
+    Sequence[str], Any, Sequence[str | None], Sequence[Mapping[str, Any] | None]
+]  # ids, vectors, docs, metas
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,9 @@ class ExactIndex:
         key = json.dumps(where, sort_keys=True, default=str)
         found = self._masks.get(key)
         if found is None:
-            found = np.fromiter((matches(where, m) for m in self.metadatas), dtype=bool, count=len(self.ids))
+            found = np.fromiter(
+                (matches(where, m) for m in self.metadatas), dtype=bool, count=len(self.ids)
+            )
             if len(self._masks) >= 32:
                 self._masks.clear()  # atomic, unlike evicting one while another thread adds
             self._masks[key] = found
@@ -83,18 +87,34 @@ class ExactIndex:
         """
         assert self.matrix is not None, "only a usable index can be changed"
         added = list(added)
-        gone = set(deleted) | {cid for page in added for cid in page[0]}  # re-added ids replace a racing load's
-        keep = [i for i, cid in enumerate(self.ids) if cid not in gone] if gone else range(len(self.ids))
+        gone = set(deleted) | {
+            cid for page in added for cid in page[0]
+        }  # re-added ids replace a racing load's
+        keep = (
+            [i for i, cid in enumerate(self.ids) if cid not in gone]
+            if gone
+            else range(len(self.ids))
+        )
         fresh = ExactIndex.from_pages(added, stamp=stamp)
         assert fresh.matrix is not None
         base = self.matrix[list(keep)] if gone else self.matrix
-        matrix = np.concatenate([base, fresh.matrix]) if len(keep) and len(fresh.ids) else \
-            (base if not len(fresh.ids) else fresh.matrix)
-        return ExactIndex(stamp, (*(self.ids[i] for i in keep), *fresh.ids), matrix,
-                          (*(self.documents[i] for i in keep), *fresh.documents),
-                          (*(self.metadatas[i] for i in keep), *fresh.metadatas))
+        if not len(fresh.ids):
+            matrix = base
+        elif len(keep):
+            matrix = np.concatenate([base, fresh.matrix])
+        else:
+            matrix = fresh.matrix
+        return ExactIndex(
+            stamp,
+            (*(self.ids[i] for i in keep), *fresh.ids),
+            matrix,
+            (*(self.documents[i] for i in keep), *fresh.documents),
+            (*(self.metadatas[i] for i in keep), *fresh.metadatas),
+        )
 
-    def refreshed(self, records: Page, vectors_of: Callable[[list[str]], Any], *, stamp: Any) -> ExactIndex:
+    def refreshed(
+        self, records: Page, vectors_of: Callable[[list[str]], Any], *, stamp: Any
+    ) -> ExactIndex:
         """The index of the collection now holding ``records`` (ids, unused, documents, metadatas).
 
         This index's vectors serve the ids it holds; ``vectors_of(ids)`` is asked only for the others.
@@ -106,10 +126,15 @@ class ExactIndex:
         ids, _, documents, metadatas = records
         row_of = {cid: row for row, cid in enumerate(self.ids)}
         missing = [cid for cid in ids if cid not in row_of]
-        new = _unit_rows(np.asarray(vectors_of(missing), dtype=np.float32) if missing else
-                         np.zeros((0, 0), dtype=np.float32))  # held rows are unit-norm already: never twice
+        new = _unit_rows(
+            np.asarray(vectors_of(missing), dtype=np.float32)
+            if missing
+            else np.zeros((0, 0), dtype=np.float32)
+        )  # held rows are unit-norm already: never twice
         fresh = dict(zip(missing, new, strict=True))
-        dim = self.matrix.shape[1] if self.matrix.shape[1] else (new.shape[1] if missing else 0)
+        dim = self.matrix.shape[1]
+        if not dim and missing:
+            dim = new.shape[1]
         matrix = np.empty((len(ids), dim), dtype=np.float32)
         for i, cid in enumerate(ids):
             matrix[i] = self.matrix[row_of[cid]] if cid in row_of else fresh[cid]

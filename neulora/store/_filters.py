@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .._checks import is_real
 from ..errors import InvalidInputError
 
 MAX_WHERE_DEPTH = 16  # nested $and/$or levels a filter may have
@@ -48,24 +49,32 @@ def check_where(where: Any) -> dict[str, Any]:
     filters]}``, nested at most :data:`MAX_WHERE_DEPTH` levels, with at most :data:`MAX_WHERE_TERMS` conditions.
     """
     terms = 0
-    stack: list[tuple[Any, str, int]] = [(where, "where", 1)]  # iterative: no recursion for the filter to exhaust
+    stack: list[tuple[Any, str, int]] = [
+        (where, "where", 1)
+    ]  # iterative: no recursion for the filter to exhaust
     while stack:
         node, path, depth = stack.pop()
         if depth > MAX_WHERE_DEPTH:
             raise InvalidInputError(f"where: the filter nests deeper than {MAX_WHERE_DEPTH} levels")
         if not isinstance(node, Mapping) or len(node) != 1:
-            raise InvalidInputError(f"{path} must be an object with exactly one key (a field, $and or $or), "
-                                    f"got {_kind(node)}")
-        (key, value), = node.items()
+            raise InvalidInputError(
+                f"{path} must be an object with exactly one key (a field, $and or $or), "
+                f"got {_kind(node)}"
+            )
+        ((key, value),) = node.items()
         if not isinstance(key, str) or not key:
             raise InvalidInputError(f"{path}: keys must be non-empty strings")
         if key in _LOGIC:
             if not isinstance(value, list) or len(value) < 2:
-                raise InvalidInputError(f"{path}.{key} must be a list of at least two filters, got {_kind(value)}")
+                raise InvalidInputError(
+                    f"{path}.{key} must be a list of at least two filters, got {_kind(value)}"
+                )
             stack.extend((item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(value))
             continue
         if key.startswith("$"):
-            raise InvalidInputError(f"{path}: unknown operator {key[:40]!r} where a field name or $and/$or belongs")
+            raise InvalidInputError(
+                f"{path}: unknown operator {key[:40]!r} where a field name or $and/$or belongs"
+            )
         terms += 1
         if terms > MAX_WHERE_TERMS:
             raise InvalidInputError(f"the filter has more than {MAX_WHERE_TERMS} conditions")
@@ -83,27 +92,45 @@ def _check_condition(value: Any, path: str) -> None:
     if isinstance(value, _Scalar):
         return
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise InvalidInputError(f"{path} must be a string, number, boolean or one {{\"$op\": operand}}, "
-                                f"got {_kind(value)}")
-    (op, operand), = value.items()
+        raise InvalidInputError(
+            f'{path} must be a string, number, boolean or one {{"$op": operand}}, '
+            f"got {_kind(value)}"
+        )
+    ((op, operand),) = value.items()
     for item in operand if isinstance(operand, list) else [operand]:
         if not _finite(item):
-            raise InvalidInputError(f"{path}.{str(op)[:40]}: numbers in a filter must be finite, got {item!r}")
+            raise InvalidInputError(
+                f"{path}.{str(op)[:40]}: numbers in a filter must be finite, got {item!r}"
+            )
     if op in _MEMBER and isinstance(operand, list) and len({type(v) for v in operand}) > 1:
         # Chroma refuses a list that mixes types (even int with float): refused here, the same on every path
-        raise InvalidInputError(f"{path}.{op} needs values of one type (strings, integers, floats or booleans), "
-                                f"got {sorted({type(v).__name__ for v in operand})}")
+        raise InvalidInputError(
+            f"{path}.{op} needs values of one type (strings, integers, floats or booleans), "
+            f"got {sorted({type(v).__name__ for v in operand})}"
+        )
     if op in _EQUAL and isinstance(operand, _Scalar):
         return
-    if op in _COMPARE and isinstance(operand, (int, float)) and not isinstance(operand, bool):
+    if op in _COMPARE and is_real(operand):
         return
-    if op in _MEMBER and isinstance(operand, list) and operand and all(isinstance(v, _Scalar) for v in operand):
+    if (
+        op in _MEMBER
+        and isinstance(operand, list)
+        and operand
+        and all(isinstance(v, _Scalar) for v in operand)
+    ):
         return
     if op not in (*_EQUAL, *_COMPARE, *_MEMBER):
-        raise InvalidInputError(f"{path}: unknown operator {str(op)[:40]!r}: use one of "
-                                f"{', '.join((*_EQUAL, *_COMPARE, *_MEMBER))}")
-    wants = {"$gt": "a number", "$gte": "a number", "$lt": "a number", "$lte": "a number",
-             "$in": "a non-empty list of strings, numbers or booleans"}.get(op, "a string, number or boolean")
+        raise InvalidInputError(
+            f"{path}: unknown operator {str(op)[:40]!r}: use one of "
+            f"{', '.join((*_EQUAL, *_COMPARE, *_MEMBER))}"
+        )
+    wants = {
+        "$gt": "a number",
+        "$gte": "a number",
+        "$lt": "a number",
+        "$lte": "a number",
+        "$in": "a non-empty list of strings, numbers or booleans",
+    }.get(op, "a string, number or boolean")
     raise InvalidInputError(f"{path}.{op} needs {wants.replace('$in', op)}, got {_kind(operand)}")
 
 
@@ -115,7 +142,7 @@ def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> boo
     number for ``$gt``...; ``1`` equals ``1.0``.
     """
     meta = metadata or {}
-    (key, value), = where.items()
+    ((key, value),) = where.items()
     if key == "$and":
         return all(matches(item, meta) for item in value)
     if key == "$or":
@@ -132,11 +159,16 @@ def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> boo
         return any(_same(held, v) for v in operand)
     if op == "$nin":
         return not any(_same(held, v) for v in operand)
-    if isinstance(held, bool) or not isinstance(held, (int, float)):
+    if not is_real(held):
         return False
     number = float(held)
     bound = float(operand)
-    return {"$gt": number > bound, "$gte": number >= bound, "$lt": number < bound, "$lte": number <= bound}[op]
+    return {
+        "$gt": number > bound,
+        "$gte": number >= bound,
+        "$lt": number < bound,
+        "$lte": number <= bound,
+    }[op]
 
 
 def _same(held: Any, wanted: Any) -> bool:

@@ -65,9 +65,11 @@ class IngestPlan:
     to_delete: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
-        return (f"IngestPlan(unchanged={len(self.unchanged)}, added={len(self.added)}, replaced={len(self.replaced)}, "
-                f"failed={len(self.failed)}, to_add={len(self.to_add)}, to_keep={len(self.to_keep)}, "
-                f"to_delete={len(self.to_delete)})")
+        return (
+            f"IngestPlan(unchanged={len(self.unchanged)}, added={len(self.added)}, replaced={len(self.replaced)}, "
+            f"failed={len(self.failed)}, to_add={len(self.to_add)}, to_keep={len(self.to_keep)}, "
+            f"to_delete={len(self.to_delete)})"
+        )
 
     @property
     def writes(self) -> bool:
@@ -76,7 +78,9 @@ class IngestPlan:
 
 
 def plan_ingest(
-    documents: Iterable[Document], stored: Mapping[str, StoredSource], options: ChunkingOptions,
+    documents: Iterable[Document],
+    stored: Mapping[str, StoredSource],
+    options: ChunkingOptions,
 ) -> IngestPlan:
     """Plan the ingest of ``documents`` into a store holding ``stored`` (by source; sources not in it are new)."""
     unchanged: list[str] = []
@@ -100,15 +104,26 @@ def plan_ingest(
         for chunk in chunks:
             # A chunk that survived the edit keeps its vector: only its metadata changes.
             (to_keep if chunk.id in held.ids else to_add).append(chunk)
-    return IngestPlan(tuple(unchanged), tuple(added), tuple(replaced), tuple(failed), tuple(to_add), tuple(to_keep),
-                      tuple(to_delete))
+    return IngestPlan(
+        tuple(unchanged),
+        tuple(added),
+        tuple(replaced),
+        tuple(failed),
+        tuple(to_add),
+        tuple(to_keep),
+        tuple(to_delete),
+    )
 
 
 def _unchanged(doc: Document, held: StoredSource, options: ChunkingOptions) -> bool:
     """Stored from the same bytes with the same options, and every chunk present (an ingest killed midway isn't)."""
     head = held.head
-    return (head is not None and head.file_sha == doc.sha256 and head.chunking == options.key
-            and head.chunks == len(held.ids))
+    return (
+        head is not None
+        and head.file_sha == doc.sha256
+        and head.chunking == options.key
+        and head.chunks == len(held.ids)
+    )
 
 
 def _chunks(doc: Document, options: ChunkingOptions) -> list[PlannedChunk]:
@@ -116,9 +131,20 @@ def _chunks(doc: Document, options: ChunkingOptions) -> list[PlannedChunk]:
     ids = chunk_ids(doc.source, [f"{page}:{chunk.text}" for chunk, page in pieces])
     title = Path(doc.source).name
     return [
-        PlannedChunk(cid, chunk.text, ChunkMeta(
-            source=doc.source, title=title, section=chunk.section, chunk=i, chunks=len(pieces), file_sha=doc.sha256,
-            chunking=options.key, page=page).to_metadata())
+        PlannedChunk(
+            cid,
+            chunk.text,
+            ChunkMeta(
+                source=doc.source,
+                title=title,
+                section=chunk.section,
+                chunk=i,
+                chunks=len(pieces),
+                file_sha=doc.sha256,
+                chunking=options.key,
+                page=page,
+            ).to_metadata(),
+        )
         for i, ((chunk, page), cid) in enumerate(zip(pieces, ids, strict=True))
     ]
 
@@ -146,16 +172,32 @@ class IngestReport:
     skipped: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of_plan(cls, plan: IngestPlan, *, failed: Sequence[tuple[str, str]] = (), batches: Sequence[int] = (),
-                seconds: float = 0.0, skipped: Sequence[tuple[str, str]] = ()) -> IngestReport:
+    def of_plan(
+        cls,
+        plan: IngestPlan,
+        *,
+        failed: Sequence[tuple[str, str]] = (),
+        batches: Sequence[int] = (),
+        seconds: float = 0.0,
+        skipped: Sequence[tuple[str, str]] = (),
+    ) -> IngestReport:
         """The report of a plan carried out.
 
         ``failed``: the files that could not be read, before the plan's; ``skipped``: files of other types found in
         folders.
         """
-        return cls(added=len(plan.added), unchanged=len(plan.unchanged), replaced=len(plan.replaced),
-                   failed=(*failed, *plan.failed), chunks_written=len(plan.to_add), chunks_deleted=len(plan.to_delete),
-                   embedded=sum(batches), batches=tuple(batches), seconds=seconds, skipped=tuple(skipped))
+        return cls(
+            added=len(plan.added),
+            unchanged=len(plan.unchanged),
+            replaced=len(plan.replaced),
+            failed=(*failed, *plan.failed),
+            chunks_written=len(plan.to_add),
+            chunks_deleted=len(plan.to_delete),
+            embedded=sum(batches),
+            batches=tuple(batches),
+            seconds=seconds,
+            skipped=tuple(skipped),
+        )
 
     def format(self) -> str:
         """A short human-readable summary."""
@@ -171,7 +213,15 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``failed`` as [path, reason] pairs)."""
-        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced,
-                "failed": [list(f) for f in self.failed], "chunks_written": self.chunks_written,
-                "chunks_deleted": self.chunks_deleted, "embedded": self.embedded, "batches": list(self.batches),
-                "seconds": self.seconds, "skipped": [list(s) for s in self.skipped]}
+        return {
+            "added": self.added,
+            "unchanged": self.unchanged,
+            "replaced": self.replaced,
+            "failed": [list(f) for f in self.failed],
+            "chunks_written": self.chunks_written,
+            "chunks_deleted": self.chunks_deleted,
+            "embedded": self.embedded,
+            "batches": list(self.batches),
+            "seconds": self.seconds,
+            "skipped": [list(s) for s in self.skipped],
+        }

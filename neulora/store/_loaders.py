@@ -52,19 +52,28 @@ def collect_files(
     skipped: list[Problem] = []
     for raw in paths:
         path = Path(raw)
-        if not os.fspath(raw).strip():  # Path("") is "." : an empty argument must not mean the working folder
+        if not os.fspath(
+            raw
+        ).strip():  # Path("") is "." : an empty argument must not mean the working folder
             problems.append(("''", "empty path"))
         elif not path.exists():
             problems.append((_shown(path), "not found"))
         elif path.is_dir():
             found, unusable, other = _scan_directory(path)
             if not found and not unusable:
-                problems.append((_shown(path), f"directory holds no {', '.join(SUPPORTED_SUFFIXES)} files"))
+                problems.append(
+                    (_shown(path), f"directory holds no {', '.join(SUPPORTED_SUFFIXES)} files")
+                )
             files.extend(found)
             problems.extend(unusable)
             skipped.extend(other)
         elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            problems.append((_shown(path), f"unsupported file type {path.suffix or '(none)'!r}: use .txt, .md or .pdf"))
+            problems.append(
+                (
+                    _shown(path),
+                    f"unsupported file type {path.suffix or '(none)'!r}: use .txt, .md or .pdf",
+                )
+            )
         elif (reason := _unusable(path)) is not None:
             problems.append((_shown(path), reason))
         else:
@@ -81,7 +90,9 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem
     skipped: list[Problem] = []
 
     def unlistable(exc: OSError) -> None:
-        problems.append((_shown(Path(exc.filename or root)), f"cannot list this folder: {exc.strerror or exc}"))
+        problems.append(
+            (_shown(Path(exc.filename or root)), f"cannot list this folder: {exc.strerror or exc}")
+        )
 
     # followlinks=False: a linked folder is listed in dirnames but not entered (its target is checked below).
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
@@ -92,7 +103,9 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem
         for name in sorted(filenames):
             path = Path(dirpath, name)
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                skipped.append((_shown(path), f"unsupported type {path.suffix.lower() or '(no suffix)'}"))
+                skipped.append(
+                    (_shown(path), f"unsupported type {path.suffix.lower() or '(no suffix)'}")
+                )
                 continue
             reason = _unusable(path, base)
             if reason is None:
@@ -127,13 +140,20 @@ def _leaves(link: Path, base: Path) -> str | None:
     if target.is_relative_to(base):
         return None
     kind = "folder" if target.is_dir() else "file"
-    return (f"skipped: symbolic link to a {kind} outside {_shown(base)} ({_shown(target)}), not followed: copy it "
-            "into the folder, or name it directly to ingest it")
+    return (
+        f"skipped: symbolic link to a {kind} outside {_shown(base)} ({_shown(target)}), not followed: copy it "
+        "into the folder, or name it directly to ingest it"
+    )
 
 
 def _not_regular(mode: int) -> str:
-    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a file")
+    kind = "not a file"
+    if stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
     return f"skipped: not a regular file ({kind}), so it was not opened: ingest regular .txt, .md or .pdf files"
 
 
@@ -143,9 +163,15 @@ def _unstorable_name(path: Path) -> str | None:
         str(path).encode("utf-8")
     except UnicodeEncodeError as exc:
         char = str(path)[exc.start]
-        byte = f"byte 0x{ord(char) - 0xDC00:02x}" if 0xDC80 <= ord(char) <= 0xDCFF else f"character {char!r}"
-        return (f"file name is not valid UTF-8 ({byte}), so it cannot be stored as the source of its chunks: "
-                "rename the file with a UTF-8 name")
+        byte = (
+            f"byte 0x{ord(char) - 0xDC00:02x}"
+            if 0xDC80 <= ord(char) <= 0xDCFF
+            else f"character {char!r}"
+        )
+        return (
+            f"file name is not valid UTF-8 ({byte}), so it cannot be stored as the source of its chunks: "
+            "rename the file with a UTF-8 name"
+        )
     return None
 
 
@@ -200,7 +226,9 @@ def read_documents(
     Every file that cannot be used comes back as (path, reason); so does each file of another type found in a
     folder (skipped, not failed: a folder of notes may hold pictures).
     """
-    files, failed, skipped = collect_files([paths] if isinstance(paths, (str, os.PathLike)) else paths)
+    files, failed, skipped = collect_files(
+        [paths] if isinstance(paths, (str, os.PathLike)) else paths
+    )
     docs = []
     for path in files:
         try:

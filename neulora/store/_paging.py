@@ -28,19 +28,31 @@ class Records:
     metadatas: list[Mapping[str, Any]]
 
 
-def read_records(coll: Any, step: int, *, ids: Sequence[str] | None, where: Mapping[str, Any] | None,
-                 include: Sequence[str]) -> Records:
+def read_records(
+    coll: Any,
+    step: int,
+    *,
+    ids: Sequence[str] | None,
+    where: Mapping[str, Any] | None,
+    include: Sequence[str],
+) -> Records:
     """Records by ``ids`` and/or ``where`` (every record if neither), ``step`` at a time."""
     out = Records([], [], [])
     where_ = dict(where) if where else None
     with chroma_errors("read records", where=where):
         if ids is not None:
-            pages = [coll.get(ids=list(ids[i : i + step]), where=where_, include=list(include))
-                     for i in range(0, len(ids), step)]
+            pages = [
+                coll.get(ids=list(ids[i : i + step]), where=where_, include=list(include))
+                for i in range(0, len(ids), step)
+            ]
         else:
             pages = []
             while not pages or len(pages[-1]["ids"]) == step:
-                pages.append(coll.get(where=where_, include=list(include), limit=step, offset=step * len(pages)))
+                pages.append(
+                    coll.get(
+                        where=where_, include=list(include), limit=step, offset=step * len(pages)
+                    )
+                )
     for page in pages:
         out.ids.extend(page["ids"])
         out.documents.extend(page.get("documents") or [])
@@ -62,7 +74,9 @@ def record_pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any, list[An
 class CollectionWriter:
     """The collection during one :meth:`ChromaCollection.writing` block; every request is cut to ``max_batch``."""
 
-    def __init__(self, coll: Any, max_batch: int, *, before_change: Callable[[], object] = lambda: None) -> None:
+    def __init__(
+        self, coll: Any, max_batch: int, *, before_change: Callable[[], object] = lambda: None
+    ) -> None:
         self._coll = coll
         self.max_batch = max_batch
         self.changed = False
@@ -78,7 +92,10 @@ class CollectionWriter:
             self.changed = True
 
     def get(
-        self, *, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
         """Read records as :meth:`ChromaCollection.get` does, inside the write."""
@@ -89,26 +106,42 @@ class CollectionWriter:
         with chroma_errors("count"):
             return int(self._coll.count())
 
-    def add(self, ids: Sequence[str], embeddings: Any, documents: Sequence[str],
-            metadatas: Sequence[Mapping[str, Any]]) -> None:
+    def add(
+        self,
+        ids: Sequence[str],
+        embeddings: Any,
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, Any]],
+    ) -> None:
         """Add new records (the caller has checked, under the lock, that the ids are new)."""
         for start in range(0, len(ids), self.max_batch):
             stop = start + self.max_batch
             self._changing()
             with chroma_errors("add"):
-                self._coll.add(ids=list(ids[start:stop]), embeddings=embeddings[start:stop],
-                               documents=list(documents[start:stop]),
-                               metadatas=[dict(m) for m in metadatas[start:stop]])
-            self.added.append((list(ids[start:stop]), embeddings[start:stop], list(documents[start:stop]),
-                               [dict(m) for m in metadatas[start:stop]]))
+                self._coll.add(
+                    ids=list(ids[start:stop]),
+                    embeddings=embeddings[start:stop],
+                    documents=list(documents[start:stop]),
+                    metadatas=[dict(m) for m in metadatas[start:stop]],
+                )
+            self.added.append(
+                (
+                    list(ids[start:stop]),
+                    embeddings[start:stop],
+                    list(documents[start:stop]),
+                    [dict(m) for m in metadatas[start:stop]],
+                )
+            )
 
     def update(self, ids: Sequence[str], metadatas: Sequence[Mapping[str, Any]]) -> None:
         """Replace the metadata of existing records (their vectors stay)."""
         for start in range(0, len(ids), self.max_batch):
             self._changing()
             with chroma_errors("update metadata"):
-                self._coll.update(ids=list(ids[start : start + self.max_batch]),
-                                  metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]])
+                self._coll.update(
+                    ids=list(ids[start : start + self.max_batch]),
+                    metadatas=[dict(m) for m in metadatas[start : start + self.max_batch]],
+                )
             self.updated = True
 
     def delete(self, ids: Sequence[str]) -> None:

@@ -11,8 +11,8 @@ from ._chunking import ChunkMeta
 from ._paging import Hit
 
 if TYPE_CHECKING:
-
     pass
+
 
 @dataclass(frozen=True, slots=True)
 class Passage:
@@ -54,8 +54,15 @@ class Passage:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return {"id": self.id, "score": self.score, "source": self.source, "page": self.page,
-                "section": self.section, "where": self.where, "text": self.text}
+        return {
+            "id": self.id,
+            "score": self.score,
+            "source": self.source,
+            "page": self.page,
+            "section": self.section,
+            "where": self.where,
+            "text": self.text,
+        }
 
 
 def format_context(passages: Sequence[Passage]) -> str:

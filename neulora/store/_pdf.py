@@ -32,20 +32,31 @@ def pdf_pages(data: bytes, *, seconds: float = PDF_SECONDS) -> tuple[tuple[str, 
     try:
         import pypdf  # noqa: F401  (the child needs it: say so here, with the extra to install)
     except ImportError as exc:
-        raise DocumentError("PDF support needs the 'pdf' extra: pip install 'neulora[pdf]'") from exc
+        raise DocumentError(
+            "PDF support needs the 'pdf' extra: pip install 'neulora[pdf]'"
+        ) from exc
     try:
-        done = subprocess.run([sys.executable, "-m", "neulora.store"], input=data, capture_output=True,
-                              timeout=seconds, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "neulora.store._pdf"],
+            input=data,
+            capture_output=True,
+            timeout=seconds,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise DocumentError(f"the PDF was not read within {seconds:g} s (a PDF built to keep a reader busy, or "
-                            "too large): split it or save it as text") from None
+        raise DocumentError(
+            f"the PDF was not read within {seconds:g} s (a PDF built to keep a reader busy, or "
+            "too large): split it or save it as text"
+        ) from None
     except OSError as exc:
         raise DocumentError(f"cannot start the PDF reader: {exc.strerror or exc}") from exc
     try:
         reply = json.loads(done.stdout)
     except ValueError:
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-        raise DocumentError(f"the PDF reader failed (exit {done.returncode}): {tail[0][:200]}") from None
+        raise DocumentError(
+            f"the PDF reader failed (exit {done.returncode}): {tail[0][:200]}"
+        ) from None
     if "error" in reply:
         raise DocumentError(reply["error"])
     pages = tuple((str(text), int(number)) for text, number in reply["pages"])
@@ -64,15 +75,19 @@ def _extract(data: bytes) -> dict[str, object]:
         reader = PdfReader(BytesIO(data))
         count = len(reader.pages)
         if count > MAX_PDF_PAGES:
-            return {"error": f"the PDF has {count} pages, over the {MAX_PDF_PAGES} neulora reads: split it"}
+            return {
+                "error": f"the PDF has {count} pages, over the {MAX_PDF_PAGES} neulora reads: split it"
+            }
         pages = []
         chars = 0
         for number, page in enumerate(reader.pages, start=1):
             text = page.extract_text() or ""
             chars += len(text)
             if chars > MAX_PDF_CHARS:
-                return {"error": f"the PDF holds over {MAX_PDF_CHARS} characters of text (at page {number}): "
-                                 "split it"}
+                return {
+                    "error": f"the PDF holds over {MAX_PDF_CHARS} characters of text (at page {number}): "
+                    "split it"
+                }
             pages.append((text, number))
     except (PyPdfError, OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         return {"error": f"unreadable PDF: {type(exc).__name__}: {str(exc)[:300]}"}

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..embedders._base import Embedder
 
+
 class CountingEmbedder:
     """Wraps an embedder and counts calls and texts (to prove what was, or was not, embedded)."""
 
@@ -96,8 +97,9 @@ class FakeStyleClient:
 class FakeRouter:
     """A router that always chooses ``style`` (or the next of ``script``) and records its calls."""
 
-    def __init__(self, embedder: Embedder, style: str = "socratic",
-                 styles: Sequence[str] = STYLES) -> None:
+    def __init__(
+        self, embedder: Embedder, style: str = "socratic", styles: Sequence[str] = STYLES
+    ) -> None:
         self.embedder = embedder
         self.style = style
         self.styles = tuple(styles)
@@ -127,12 +129,16 @@ class FakeRetriever:
         self.passages = list(passages)
         self.calls: list[tuple[str, Any]] = []
 
-    def retrieve(self, query: str, k: int | None = None, *, min_score: float | None = None) -> list[Any]:
+    def retrieve(
+        self, query: str, k: int | None = None, *, min_score: float | None = None
+    ) -> list[Any]:
         self.calls.append(("retrieve", query))
         self.embedder.embed([query])
         return self._filter(k, min_score)
 
-    def retrieve_vector(self, vector: Any, k: int | None = None, *, min_score: float | None = None) -> list[Any]:
+    def retrieve_vector(
+        self, vector: Any, k: int | None = None, *, min_score: float | None = None
+    ) -> list[Any]:
         self.calls.append(("retrieve_vector", vector))
         return self._filter(k, min_score)
 

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-
     pass
+
 
 class ChatStubServer:
     """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 with scripted replies and faults.
@@ -29,7 +29,9 @@ class ChatStubServer:
         self.latency = latency
         self.requests: list[dict[str, Any]] = []
         self.disconnects = 0  # replies the client hung up on before they were complete
-        self.in_flight = self.max_in_flight = 0  # requests being answered now, and the most at once so far
+        self.in_flight = self.max_in_flight = (
+            0  # requests being answered now, and the most at once so far
+        )
         self._script: dict[str | None, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         # a listen backlog for hundreds of clients connecting at once (the default of 5 resets the rest)
@@ -37,7 +39,9 @@ class ChatStubServer:
         self._httpd = server_class(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def enqueue(
@@ -60,8 +64,17 @@ class ChatStubServer:
         framed as ``data: ...``); ``delay`` holds the reply back, and ``trickle`` spaces the stream's events (or,
         with ``raw``, the body's bytes) by that many seconds: a server that never stops but never finishes.
         """
-        reply = {"status": status, "body": body, "headers": headers or {}, "text": text, "break_after": break_after,
-                 "raw": raw, "events": events, "delay": delay, "trickle": trickle}
+        reply = {
+            "status": status,
+            "body": body,
+            "headers": headers or {},
+            "text": text,
+            "break_after": break_after,
+            "raw": raw,
+            "events": events,
+            "delay": delay,
+            "trickle": trickle,
+        }
         with self._lock:
             self._script.setdefault(model, []).append(reply)
 
@@ -70,8 +83,17 @@ class ChatStubServer:
             for key in (model, None):
                 if self._script.get(key):
                     return self._script[key].pop(0)
-        return {"status": 200, "body": None, "headers": {}, "text": None, "break_after": None, "raw": None,
-                "events": None, "delay": 0.0, "trickle": 0.0}
+        return {
+            "status": 200,
+            "body": None,
+            "headers": {},
+            "text": None,
+            "break_after": None,
+            "raw": None,
+            "events": None,
+            "delay": 0.0,
+            "trickle": 0.0,
+        }
 
     def pending(self) -> int:
         """How many scripted replies have not been sent yet."""
@@ -111,13 +133,24 @@ class _StubHandler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         try:
             super().handle()
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up on this reply: count it
+        except (
+            BrokenPipeError,
+            ConnectionResetError,
+        ):  # the client gave up on this reply: count it
             with self.stub._lock:
                 self.stub.disconnects += 1
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):  # what engines list, and what health checks probe
-            self._send(200, json.dumps({"object": "list", "data": [{"id": "stub", "object": "model"}]}).encode(), {})
+        if self.path.rstrip("/").endswith(
+            "/models"
+        ):  # what engines list, and what health checks probe
+            self._send(
+                200,
+                json.dumps(
+                    {"object": "list", "data": [{"id": "stub", "object": "model"}]}
+                ).encode(),
+                {},
+            )
         else:
             self._send(404, json.dumps({"error": "not found"}).encode(), {})
 
@@ -134,14 +167,25 @@ class _StubHandler(BaseHTTPRequestHandler):
     def _post(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         model = str(body.get("model") or "endpoint")
-        self.stub.record({"path": self.path, "model": model, "body": body, "client_port": self.client_address[1],
-                       "headers": {k.lower(): v for k, v in self.headers.items()}})
+        self.stub.record(
+            {
+                "path": self.path,
+                "model": model,
+                "body": body,
+                "client_port": self.client_address[1],
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+            }
+        )
         reply = self.stub.next_reply(model)
         if self.stub.latency or reply["delay"]:
             time.sleep(self.stub.latency + reply["delay"])
         if reply["raw"] is not None:
             self._send_raw(reply["raw"], reply["trickle"])
-        elif reply["body"] is not None or reply["status"] != 200 or not self.path.endswith("/chat/completions"):
+        elif (
+            reply["body"] is not None
+            or reply["status"] != 200
+            or not self.path.endswith("/chat/completions")
+        ):
             self._scripted(reply)
         else:
             self._answer(model, bool(body.get("stream")), reply)
@@ -149,14 +193,19 @@ class _StubHandler(BaseHTTPRequestHandler):
     def _scripted(self, reply: dict[str, Any]) -> None:
         """A scripted JSON answer or error (any endpoint); 404 for an unscripted other endpoint."""
         status = 404 if reply["status"] == 200 and reply["body"] is None else reply["status"]
-        payload = json.dumps(reply["body"] if reply["body"] is not None else {"error": "scripted"}).encode()
+        payload = json.dumps(
+            reply["body"] if reply["body"] is not None else {"error": "scripted"}
+        ).encode()
         self._send(status, payload, reply["headers"])
 
     def _answer(self, model: str, stream: bool, reply: dict[str, Any]) -> None:
         text = reply["text"] if reply["text"] is not None else f"Answer from {model}."
         if stream:
-            events = [b"data: " + e + b"\n\n" for e in reply["events"]] if reply["events"] is not None \
+            events = (
+                [b"data: " + e + b"\n\n" for e in reply["events"]]
+                if reply["events"] is not None
                 else _sse_events(model, text)
+            )
             self._stream(events, reply["break_after"], reply["trickle"])
         else:
             self._send(200, json.dumps(_completion(model, text)).encode(), reply["headers"])
@@ -208,19 +257,47 @@ def _sse_events(model: str, text: str) -> list[bytes]:
 
     tokens = text.split(" ")
     chunks: list[dict[str, Any]] = [
-        {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
-         "choices": [{"index": 0, "delta": {"role": "assistant", "content": t if i == 0 else " " + t},
-                      "finish_reason": None}]}
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": t if i == 0 else " " + t},
+                    "finish_reason": None,
+                }
+            ],
+        }
         for i, t in enumerate(tokens)
     ]
-    chunks.append({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
-                   "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 5, "completion_tokens": len(tokens), "total_tokens": 5 + len(tokens)}})
+    chunks.append(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": len(tokens),
+                "total_tokens": 5 + len(tokens),
+            },
+        }
+    )
     return [b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
 
 
 def _completion(model: str, text: str) -> dict[str, Any]:
     n = len(text.split())
-    return {"id": "x", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}}
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n},
+    }

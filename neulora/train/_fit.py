@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_int, is_real
 from .._styles import DEFAULT_STYLES
 from ..embedders._base import Embedder
 from ..embedders._spec import spec_of
@@ -64,9 +65,9 @@ class LinearHead:
     balanced: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.l2, bool) or not isinstance(self.l2, (int, float)) or not 0 < self.l2 < math.inf:
+        if not is_real(self.l2) or not 0 < self.l2 < math.inf:
             raise ConfigError(f"LinearHead l2 must be a positive finite number, got {self.l2!r}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+        if not is_int(self.steps) or self.steps < 1:
             raise ConfigError(f"LinearHead steps must be a positive int, got {self.steps!r}")
 
     def train(self, x: NDArray[np.float64], y: NDArray[np.int64], n_styles: int) -> Linear:
@@ -83,7 +84,8 @@ class LinearHead:
         penalty = np.ones(dim + 1)
         penalty[-1] = 0.0
         theta = np.zeros((dim + 1, n_styles))
-        ahead, t = theta, 1.0
+        ahead = theta
+        t = 1.0
         for _ in range(self.steps):
             logits = xb @ ahead
             p = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -92,8 +94,11 @@ class LinearHead:
             step = ahead - grad / smooth
             t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
             ahead = step + ((t - 1.0) / t_next) * (step - theta)
-            theta, t = step, t_next
-        logger.debug("linear head: %d examples, dim %d, %d steps, L=%.4g", n, dim, self.steps, smooth)
+            theta = step
+            t = t_next
+        logger.debug(
+            "linear head: %d examples, dim %d, %d steps, L=%.4g", n, dim, self.steps, smooth
+        )
         return Linear(np.ascontiguousarray(theta[:-1].T), theta[-1].copy())
 
 
@@ -113,7 +118,9 @@ def fit_vectors(
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(labels) or not len(labels):
-        raise ConfigError(f"fit needs as many labels as vectors, and at least one ({x.shape} vs {len(labels)})")
+        raise ConfigError(
+            f"fit needs as many labels as vectors, and at least one ({x.shape} vs {len(labels)})"
+        )
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if not np.all(np.isfinite(x)) or not np.all(norms > 0):
         raise ConfigError("training vectors must be finite and non-zero")
@@ -126,9 +133,20 @@ def fit_vectors(
     unit = x / norms
     centroids = np.stack([unit[y == i].mean(axis=0) for i in range(len(names))])
     classifier = head.train(unit, y, len(names)) if head is not None else None
-    spec = RouterSpec(names, centroids, spec_of(embedder).to_json(),
-                      {s: int(c) for s, c in zip(names, counts, strict=True)}, classifier=classifier)
-    logger.info("trained a %s router on %d examples, %d styles, dim %d", spec.head, len(y), len(names), spec.dim)
+    spec = RouterSpec(
+        names,
+        centroids,
+        spec_of(embedder).to_json(),
+        {s: int(c) for s, c in zip(names, counts, strict=True)},
+        classifier=classifier,
+    )
+    logger.info(
+        "trained a %s router on %d examples, %d styles, dim %d",
+        spec.head,
+        len(y),
+        len(names),
+        spec.dim,
+    )
     return CentroidRouter.from_spec(spec, embedder, **options)
 
 
@@ -147,15 +165,27 @@ def fit(
     ``styles`` fixes the order (default: the four known styles first, then the others sorted).
     """
     if len(texts) != len(labels) or not texts:
-        raise ConfigError(f"fit needs as many labels as texts, and at least one ({len(texts)} vs {len(labels)})")
+        raise ConfigError(
+            f"fit needs as many labels as texts, and at least one ({len(texts)} vs {len(labels)})"
+        )
     _styles_for(labels, styles)  # refuse bad labels before the (possibly slow) embedding
-    inputs = format_router_inputs(texts, histories, turns=options.get("history_turns", 6),
-                                  max_chars=options.get("max_chars", 8192))
-    return fit_vectors(embedder.embed(inputs), labels, embedder, head=head, styles=styles, **options)
+    inputs = format_router_inputs(
+        texts,
+        histories,
+        turns=options.get("history_turns", 6),
+        max_chars=options.get("max_chars", 8192),
+    )
+    return fit_vectors(
+        embedder.embed(inputs), labels, embedder, head=head, styles=styles, **options
+    )
 
 
 def from_examples(
-    examples: Mapping[str, Sequence[str]], embedder: Embedder, *, head: LinearHead | None = None, **options: Any
+    examples: Mapping[str, Sequence[str]],
+    embedder: Embedder,
+    *,
+    head: LinearHead | None = None,
+    **options: Any,
 ) -> CentroidRouter:
     """Train from ``{style: [example utterances]}``; the mapping's order is the styles' order."""
     texts = [t for ex in examples.values() for t in ex]
@@ -164,15 +194,23 @@ def from_examples(
 
 
 def evaluate(
-    router: CentroidRouter, texts: Sequence[str], labels: Sequence[str], histories: Sequence[_History] | None = None
+    router: CentroidRouter,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    histories: Sequence[_History] | None = None,
 ) -> RouterReport:
     """Accuracy, macro-F1, per-style scores, confusion, fallback share and baselines of ``router`` on labelled texts."""
     truth = _truth(router, labels, len(texts))
     return _report(router, router.route_many(texts, histories), truth)
 
 
-def evaluate_vectors(router: CentroidRouter, vectors: NDArray[Any], labels: Sequence[str], *,
-                     previous: Sequence[str | None] | None = None) -> RouterReport:
+def evaluate_vectors(
+    router: CentroidRouter,
+    vectors: NDArray[Any],
+    labels: Sequence[str],
+    *,
+    previous: Sequence[str | None] | None = None,
+) -> RouterReport:
     """:func:`evaluate` on embeddings the caller already has.
 
     ``previous``: each row's style of the tutor's previous move (None: none), for the previous-style baseline.
@@ -186,8 +224,15 @@ def evaluate_vectors(router: CentroidRouter, vectors: NDArray[Any], labels: Sequ
             raise InvalidInputError(f"{len(labels)} labels but {len(previous)} previous styles")
         before = [None if p is None else router.styles.index(p) for p in previous]
     batch = router.route_vectors(vectors)
-    return report_from_predictions(router.styles, truth, batch.chosen, batch.fallback,
-                                   router=router.to_spec().head, embedder=router.embedder.name, previous=before)
+    return report_from_predictions(
+        router.styles,
+        truth,
+        batch.chosen,
+        batch.fallback,
+        router=router.to_spec().head,
+        embedder=router.embedder.name,
+        previous=before,
+    )
 
 
 def fit_threshold(
@@ -240,5 +285,11 @@ def _truth(router: CentroidRouter, labels: Sequence[str], n: int) -> list[int]:
 
 
 def _report(router: CentroidRouter, batch: RouteBatch, truth: list[int]) -> RouterReport:
-    return report_from_predictions(router.styles, truth, batch.chosen, batch.fallback,
-                                   router=router.to_spec().head, embedder=router.embedder.name)
+    return report_from_predictions(
+        router.styles,
+        truth,
+        batch.chosen,
+        batch.fallback,
+        router=router.to_spec().head,
+        embedder=router.embedder.name,
+    )

@@ -70,7 +70,9 @@ class RouterReport:
     uniform: Baseline
     router: str = ""
     embedder: str = ""
-    previous_style: Baseline | None = None  # "the same style as the tutor's previous move" (rows with prev_label)
+    previous_style: Baseline | None = (
+        None  # "the same style as the tutor's previous move" (rows with prev_label)
+    )
 
     def __repr__(self) -> str:
         who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
@@ -86,8 +88,13 @@ class RouterReport:
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
             "fallback_share": self.fallback_share,
-            "baselines": {"majority": self.majority.to_dict(), "uniform": self.uniform.to_dict(),
-                          **({"previous_style": self.previous_style.to_dict()} if self.previous_style else {})},
+            "baselines": {
+                "majority": self.majority.to_dict(),
+                "uniform": self.uniform.to_dict(),
+                **(
+                    {"previous_style": self.previous_style.to_dict()} if self.previous_style else {}
+                ),
+            },
             "warning": self.verdict() or None,
             "per_style": {
                 s: {"precision": m.precision, "recall": m.recall, "f1": m.f1, "support": m.support}
@@ -99,20 +106,27 @@ class RouterReport:
     def format(self) -> str:
         """A plain-text table for terminals."""
         width = max(12, *(len(s) + 2 for s in self.styles))
-        maj, uni = self.majority, self.uniform
+        maj = self.majority
+        uni = self.uniform
         lines = [
             f"router={self.router or '?'}  embedder={self.embedder or '?'}",
             f"n={self.n}  accuracy={self.accuracy:.3f}  macro-F1={self.macro_f1:.3f}  "
             f"routed to fallback={self.fallback_share:.1%}",
             f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} macro-F1={maj.macro_f1:.3f}; "
             f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}"
-            + (f"; previous style accuracy={self.previous_style.accuracy:.3f} "
-               f"macro-F1={self.previous_style.macro_f1:.3f}" if self.previous_style else ""),
+            + (
+                f"; previous style accuracy={self.previous_style.accuracy:.3f} "
+                f"macro-F1={self.previous_style.macro_f1:.3f}"
+                if self.previous_style
+                else ""
+            ),
             "",
             f"{'style':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
         ]
         for s, m in self.per_style.items():
-            lines.append(f"{s:<{width}}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10d}")
+            lines.append(
+                f"{s:<{width}}{m.precision:>10.3f}{m.recall:>10.3f}{m.f1:>10.3f}{m.support:>10d}"
+            )
         column = max(10, *(len(s) + 2 for s in self.styles))  # whole style names, never cut
         header = " " * width + "".join(f"{s:>{column}}" for s in self.styles)
         lines += ["", "confusion (rows: true, columns: routed)", header]
@@ -131,25 +145,46 @@ class RouterReport:
         True
         """
         below = []
-        bases = [(self.majority, f"the majority baseline (always {self.majority.style!r})"),
-                 (self.uniform, "the uniform baseline (a random style)")]
+        bases = [
+            (self.majority, f"the majority baseline (always {self.majority.style!r})"),
+            (self.uniform, "the uniform baseline (a random style)"),
+        ]
         if self.previous_style is not None:
-            bases.append((self.previous_style, "the previous-style baseline (the tutor's previous move again)"))
+            bases.append(
+                (
+                    self.previous_style,
+                    "the previous-style baseline (the tutor's previous move again)",
+                )
+            )
         for base, what in bases:
-            worse = [f"{name} {mine:.3f} < {theirs:.3f}" for name, mine, theirs in
-                     (("accuracy", self.accuracy, base.accuracy), ("macro-F1", self.macro_f1, base.macro_f1))
-                     if mine < theirs]
+            worse = [
+                f"{name} {mine:.3f} < {theirs:.3f}"
+                for name, mine, theirs in (
+                    ("accuracy", self.accuracy, base.accuracy),
+                    ("macro-F1", self.macro_f1, base.macro_f1),
+                )
+                if mine < theirs
+            ]
             if worse:
                 below.append(f"{what}: {', '.join(worse)}")
         if not below:
             return ""
-        return ("warning: the router is below " + "; below ".join(below)
-                + ". It routes these rows worse than a rule that ignores the question.")
+        return (
+            "warning: the router is below "
+            + "; below ".join(below)
+            + ". It routes these rows worse than a rule that ignores the question."
+        )
 
 
 def report_from_predictions(
-    styles: Sequence[str], truth: ArrayLike, predicted: ArrayLike, fallback: ArrayLike, *, router: str = "",
-    embedder: str = "", previous: Sequence[int | None] | None = None,
+    styles: Sequence[str],
+    truth: ArrayLike,
+    predicted: ArrayLike,
+    fallback: ArrayLike,
+    *,
+    router: str = "",
+    embedder: str = "",
+    previous: Sequence[int | None] | None = None,
 ) -> RouterReport:
     """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them.
 
@@ -187,8 +222,12 @@ def report_from_predictions(
     )
 
 
-def _previous(styles: Sequence[str], truth: NDArray[np.int64], previous: Sequence[int | None],
-              confusion: NDArray[np.int64]) -> Baseline:
+def _previous(
+    styles: Sequence[str],
+    truth: NDArray[np.int64],
+    previous: Sequence[int | None],
+    confusion: NDArray[np.int64],
+) -> Baseline:
     """The baseline that answers the style of the tutor's previous move (the majority style without one)."""
     if len(previous) != truth.size:
         raise ValueError(f"{truth.size} rows but {len(previous)} previous styles")
@@ -201,7 +240,8 @@ def _previous(styles: Sequence[str], truth: NDArray[np.int64], previous: Sequenc
 def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
     # Always the most frequent true style: precision = its share, recall = 1, every other style scores F1 0.
     support = confusion.sum(axis=1)
-    n, top = int(support.sum()), int(np.argmax(support))
+    n = int(support.sum())
+    top = int(np.argmax(support))
     share = support[top] / n if n else 0.0
     f1 = 2 * share / (share + 1) if n else 0.0
     return Baseline("majority", float(share), float(f1 / len(styles)), style=styles[top])

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..embedders._base import Embedder
     from ..routing._centroid import CentroidRouter
 
+
 def corpus_dir() -> Path:
     """The folder of the sample corpus (Korean and English math notes written for neulora)."""
     return Path(str(resources.files("neulora") / "data" / "corpus"))

@@ -12,7 +12,19 @@ from ._prompts import PromptSet
 from ._relevance import Relevance
 from ._small_talk import SmallTalkRule
 
-__all__ = ["Answer", "AsyncTurnStream", "Event", "FollowUp", "QuestionRules", "TurnOptions", "PolicyAdvisor", "PromptSet", "Relevance", "SmallTalkRule", "TurnStream"]
+__all__ = [
+    "Answer",
+    "AsyncTurnStream",
+    "Event",
+    "FollowUp",
+    "QuestionRules",
+    "TurnOptions",
+    "PolicyAdvisor",
+    "PromptSet",
+    "Relevance",
+    "SmallTalkRule",
+    "TurnStream",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,21 +11,42 @@ from ..routing._decision import RouteDecision
 from ..store._passage import Passage
 
 
-def turn_info(route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None) -> dict[str, Any]:
+def turn_info(
+    route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None
+) -> dict[str, Any]:
     """What neulora knows about a turn as JSON: the route and the sources, then (when done) timings and fallbacks.
 
     The ``neulora`` object of ``neulora serve``'s answers, and what a session keeps of each turn (``Turn.meta``).
     """
     out: dict[str, Any] = {
-        "style": route.style, "scores": route.scores, "margin": route.margin, "fallback": route.fallback,
-        "forced": route.forced, "reason": route.reason,
-        "sources": [{"file": p.source, "section": p.metadata.get("section"), "page": p.page, "score": p.score,
-                     "where": p.where} for p in passages],
+        "style": route.style,
+        "scores": route.scores,
+        "margin": route.margin,
+        "fallback": route.fallback,
+        "forced": route.forced,
+        "reason": route.reason,
+        "sources": [
+            {
+                "file": p.source,
+                "section": p.metadata.get("section"),
+                "page": p.page,
+                "score": p.score,
+                "where": p.where,
+            }
+            for p in passages
+        ],
     }
     if answer is not None:
-        out.update({"session_id": answer.session_id, "model": answer.model, "timings": answer.timings,
-                    "fallback_from": answer.fallback_from, "used_notes": answer.used_notes,
-                    "finish_reason": answer.finish_reason})
+        out.update(
+            {
+                "session_id": answer.session_id,
+                "model": answer.model,
+                "timings": answer.timings,
+                "fallback_from": answer.fallback_from,
+                "used_notes": answer.used_notes,
+                "finish_reason": answer.finish_reason,
+            }
+        )
     return out
 
 
@@ -61,17 +82,28 @@ class Answer:
         return bool(self.passages)
 
     def __repr__(self) -> str:
-        return (f"Answer(style={self.style!r}, sources={len(self.passages)}, model={self.model!r}, "
-                f"total={self.timings.get('total', 0.0):.3f}s, text={self.text[:40]!r})")
+        return (
+            f"Answer(style={self.style!r}, sources={len(self.passages)}, model={self.model!r}, "
+            f"total={self.timings.get('total', 0.0):.3f}s, text={self.text[:40]!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
-            "text": self.text, "style": self.style, "session_id": self.session_id, "model": self.model,
+            "text": self.text,
+            "style": self.style,
+            "session_id": self.session_id,
+            "model": self.model,
             "route": self.route.to_dict(),
-            "sources": [{k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages],
-            "usage": self.usage, "timings": self.timings, "fallback_from": self.fallback_from, "policy": self.policy,
-            "finish_reason": self.finish_reason, "used_notes": self.used_notes,
+            "sources": [
+                {k: v for k, v in p.to_dict().items() if k != "text"} for p in self.passages
+            ],
+            "usage": self.usage,
+            "timings": self.timings,
+            "fallback_from": self.fallback_from,
+            "policy": self.policy,
+            "finish_reason": self.finish_reason,
+            "used_notes": self.used_notes,
         }
 
 
@@ -109,7 +141,6 @@ class TurnStream(Stream[Event, Answer]):
         return (event.data for event in self if event.kind == "delta")
 
 
-
 class AsyncTurnStream(AsyncStream[Event, Answer]):
     """:class:`TurnStream` for ``async for``: route, passages, each delta, done; then ``answer``."""
 
@@ -123,4 +154,3 @@ class AsyncTurnStream(AsyncStream[Event, Answer]):
         async for event in self:
             if event.kind == "delta":
                 yield event.data
-

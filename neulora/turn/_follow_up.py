@@ -31,18 +31,67 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._checks import is_int
 from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MARKERS: tuple[str, ...] = (
     # Korean: matched at the start of a word, so particles may follow (그건, 거기서, 다음은, 예시로).
-    "그럼", "그러면", "그거", "그건", "그게", "그걸", "그것", "그다음", "그래서", "이거", "이건", "이게", "이걸",
-    "이것", "저거", "거기", "여기서", "다음", "두 번째", "세 번째", "마지막", "왜요", "왜죠", "왜?", "왜 그", "어째서",
-    "예시", "예를", "예제", "자세히", "다시", "더 쉽게",
+    "그럼",
+    "그러면",
+    "그거",
+    "그건",
+    "그게",
+    "그걸",
+    "그것",
+    "그다음",
+    "그래서",
+    "이거",
+    "이건",
+    "이게",
+    "이걸",
+    "이것",
+    "저거",
+    "거기",
+    "여기서",
+    "다음",
+    "두 번째",
+    "세 번째",
+    "마지막",
+    "왜요",
+    "왜죠",
+    "왜?",
+    "왜 그",
+    "어째서",
+    "예시",
+    "예를",
+    "예제",
+    "자세히",
+    "다시",
+    "더 쉽게",
     # English: whole words, any case.
-    "it", "its", "that", "this", "those", "these", "the second", "the third", "second", "next", "then", "why",
-    "example", "examples", "what about", "how about", "and for", "and the", "same", "again", "more",
+    "it",
+    "its",
+    "that",
+    "this",
+    "those",
+    "these",
+    "the second",
+    "the third",
+    "second",
+    "next",
+    "then",
+    "why",
+    "example",
+    "examples",
+    "what about",
+    "how about",
+    "and for",
+    "and the",
+    "same",
+    "again",
+    "more",
 )
 
 
@@ -71,11 +120,13 @@ class FollowUp:
     turns: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1:
+        if not is_int(self.max_chars) or self.max_chars < 1:
             raise ConfigError(f"max_chars must be a positive int, got {self.max_chars!r}")
-        if isinstance(self.turns, bool) or not isinstance(self.turns, int) or self.turns < 1:
+        if not is_int(self.turns) or self.turns < 1:
             raise ConfigError(f"turns must be a positive int, got {self.turns!r}")
-        if isinstance(self.markers, str) or not all(isinstance(m, str) and m.strip() for m in self.markers):
+        if isinstance(self.markers, str) or not all(
+            isinstance(m, str) and m.strip() for m in self.markers
+        ):
             raise ConfigError(f"markers must be a tuple of non-empty strings, got {self.markers!r}")
         object.__setattr__(self, "markers", tuple(self.markers))
 

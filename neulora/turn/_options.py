@@ -65,9 +65,15 @@ class TurnOptions:
         """These options with ``changes`` for one turn (a bad or unknown one: :class:`InvalidInputError`)."""
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
-            raise InvalidInputError(f"unknown turn option(s) {unknown}: use {[f.name for f in fields(self)]}")
+            raise InvalidInputError(
+                f"unknown turn option(s) {unknown}: use {[f.name for f in fields(self)]}"
+            )
         # None for an option that has a value by default means "the default", as it always has
-        given = {name: value for name, value in changes.items() if value is not None or name in _NONE_MEANS}
+        given = {
+            name: value
+            for name, value in changes.items()
+            if value is not None or name in _NONE_MEANS
+        }
         _check(given, InvalidInputError)
         return replace(self, **given)
 
@@ -76,7 +82,9 @@ class TurnOptions:
         return f"TurnOptions({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in changed)})"
 
 
-_NONE_MEANS = frozenset({"style", "policy", "history", "where", "deadline"})  # None: a choice, not "unset"
+_NONE_MEANS = frozenset(
+    {"style", "policy", "history", "where", "deadline"}
+)  # None: a choice, not "unset"
 
 
 def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
@@ -120,6 +128,10 @@ class QuestionRules:
     def __post_init__(self) -> None:
         check_int("max_chars", self.max_chars)
         if self.small_talk is not None and not callable(self.small_talk):
-            raise ConfigError(f"small_talk must be callable (question -> bool) or None, got {self.small_talk!r}")
+            raise ConfigError(
+                f"small_talk must be callable (question -> bool) or None, got {self.small_talk!r}"
+            )
         if not isinstance(self.route_with_history, bool):
-            raise ConfigError(f"route_with_history must be True or False, got {self.route_with_history!r}")
+            raise ConfigError(
+                f"route_with_history must be True or False, got {self.route_with_history!r}"
+            )

@@ -11,8 +11,8 @@ from ..memory._base import Turn
 from ._prompts import POLICY_TAGS
 
 if TYPE_CHECKING:
-
     pass
+
 
 @dataclass
 class PolicyAdvisor:
@@ -25,11 +25,16 @@ class PolicyAdvisor:
 
     def advise(self, turns: Sequence[Turn]) -> str | None:
         """One or two policy tags for these turns, or None if the model named none."""
-        dialogue = "\n".join(f"student: {t.question}\ntutor: {t.answer}" for t in turns[-self.every:])
-        prompt = ("You analyse a tutoring conversation and choose the tutor's policy for the next turns.\n\n"
-                  f"Conversation:\n{dialogue}\n\nChoose the one or two most suitable lines below and copy them "
-                  "exactly, one per line, with nothing else:\n" + "\n".join(f"- {t}" for t in self.tags))
-        text = self.client.generate(self.style, [{"role": "user", "content": prompt}], max_tokens=80,
-                                    temperature=0.0).text
+        dialogue = "\n".join(
+            f"student: {t.question}\ntutor: {t.answer}" for t in turns[-self.every :]
+        )
+        prompt = (
+            "You analyse a tutoring conversation and choose the tutor's policy for the next turns.\n\n"
+            f"Conversation:\n{dialogue}\n\nChoose the one or two most suitable lines below and copy them "
+            "exactly, one per line, with nothing else:\n" + "\n".join(f"- {t}" for t in self.tags)
+        )
+        text = self.client.generate(
+            self.style, [{"role": "user", "content": prompt}], max_tokens=80, temperature=0.0
+        ).text
         chosen = [t for t in self.tags if t in text][:2]
         return "\n".join(chosen) or None

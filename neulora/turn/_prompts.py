@@ -16,7 +16,9 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from ..memory._base import Turn
 
-_LANGUAGE = "Always answer in the language the learner writes in (Korean questions get Korean answers)."
+_LANGUAGE = (
+    "Always answer in the language the learner writes in (Korean questions get Korean answers)."
+)
 
 
 _DIRECT, _SOCRATIC, _SCAFFOLDING, _FEEDBACK = STYLES
@@ -68,13 +70,19 @@ class PromptSet:
     """
 
     system: Mapping[str, str] = field(default_factory=lambda: dict(STYLE_PROMPTS))
-    context_template: str = ("Use the course notes below when they help and cite them as [1], [2]; never invent a "
-                             "citation.\n\nCourse notes:\n{context}")
-    no_context: str = ("No course notes matched this question: answer from general knowledge, say so if unsure, and "
-                       "cite nothing.")
+    context_template: str = (
+        "Use the course notes below when they help and cite them as [1], [2]; never invent a "
+        "citation.\n\nCourse notes:\n{context}"
+    )
+    no_context: str = (
+        "No course notes matched this question: answer from general knowledge, say so if unsure, and "
+        "cite nothing."
+    )
     policy_template: str = "Teaching policy for this learner: {policy}"
-    language_template: str = ("You write only {language}. The learner writes in another language: answer in "
-                              "plain, simple {language}, in short full sentences.")
+    language_template: str = (
+        "You write only {language}. The learner writes in another language: answer in "
+        "plain, simple {language}, in short full sentences."
+    )
     max_history_turns: int = 6
     max_history_chars: int = 2000
 
@@ -90,7 +98,9 @@ class PromptSet:
         """The most recent turns that fit both limits (oldest dropped first)."""
         kept: list[Turn] = []
         used = 0
-        for turn in reversed(list(turns)[-self.max_history_turns:] if self.max_history_turns else []):
+        for turn in reversed(
+            list(turns)[-self.max_history_turns :] if self.max_history_turns else []
+        ):
             size = len(turn.question) + len(turn.answer)
             if used + size > self.max_history_chars:
                 break
@@ -115,13 +125,21 @@ class PromptSet:
         """
         if style not in self.system:
             raise ConfigError(f"no system prompt for style {style!r}")
-        parts = [self.system[style], self.context_template.format(context=context) if context else self.no_context]
+        parts = [
+            self.system[style],
+            self.context_template.format(context=context) if context else self.no_context,
+        ]
         if policy:
             parts.append(self.policy_template.format(policy=policy))
         if language:
-            parts.append(self.language_template.format(language=LANGUAGE_NAMES.get(language, language)))
+            parts.append(
+                self.language_template.format(language=LANGUAGE_NAMES.get(language, language))
+            )
         messages = [{"role": "system", "content": "\n\n".join(parts)}]
         for turn in self.history(history):
-            messages += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]
+            messages += [
+                {"role": "user", "content": turn.question},
+                {"role": "assistant", "content": turn.answer},
+            ]
         messages.append({"role": "user", "content": question})
         return messages

@@ -45,11 +45,11 @@ either measured embedder.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._checks import is_int, is_number
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def _number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    return is_number(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +88,12 @@ class Relevance:
 
     def __post_init__(self) -> None:
         if self.floor is not None and not (_number(self.floor) and -1.0 <= self.floor <= 1.0):
-            raise ConfigError(f"floor must be a cosine similarity between -1 and 1 (or None), got {self.floor!r}")
+            raise ConfigError(
+                f"floor must be a cosine similarity between -1 and 1 (or None), got {self.floor!r}"
+            )
         if self.margin is not None and not (_number(self.margin) and self.margin >= 0):
             raise ConfigError(f"margin must be a number >= 0 (or None), got {self.margin!r}")
-        if isinstance(self.keep_at_least, bool) or not isinstance(self.keep_at_least, int) or self.keep_at_least < 0:
+        if not is_int(self.keep_at_least) or self.keep_at_least < 0:
             raise ConfigError(f"keep_at_least must be an int >= 0, got {self.keep_at_least!r}")
 
     @classmethod
@@ -113,7 +116,9 @@ class Relevance:
         if not ranked:
             return []
         best = ranked[0].score
-        kept = [p for i, p in enumerate(ranked) if i < self.keep_at_least or self.keeps(p.score, best)]
+        kept = [
+            p for i, p in enumerate(ranked) if i < self.keep_at_least or self.keeps(p.score, best)
+        ]
         logger.debug("relevance kept %d of %d passages (best %.3f)", len(kept), len(ranked), best)
         return kept
 

@@ -40,11 +40,14 @@ class TurnState:
     remember: bool
     started: float
     timings: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0))
+        default_factory=lambda: dict.fromkeys(("embed", "route", "retrieve", "generate"), 0.0)
+    )
     generation: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None
     where: dict[str, Any] | None = None
-    search: str = ""  # what retrieval searches: the question, or the question with the turn it leans on
+    search: str = (
+        ""  # what retrieval searches: the question, or the question with the turn it leans on
+    )
     decision: RouteDecision | None = None
     passages: tuple[Passage, ...] = ()
     messages: list[dict[str, str]] = field(default_factory=list)
@@ -55,12 +58,19 @@ def turns_of(history: Any) -> list[Turn]:
     """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
         raise InvalidInputError(
-            f"history must be a list of {{'role', 'content'}} messages, got {type(history).__name__}")
+            f"history must be a list of {{'role', 'content'}} messages, got {type(history).__name__}"
+        )
     turns: list[Turn] = []
     pending: str | None = None
     for i, m in enumerate(history):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise InvalidInputError(f"history message {i} must be a dict with str 'role' and 'content'")
+        if (
+            not isinstance(m, Mapping)
+            or not isinstance(m.get("role"), str)
+            or not isinstance(m.get("content"), str)
+        ):
+            raise InvalidInputError(
+                f"history message {i} must be a dict with str 'role' and 'content'"
+            )
         check_encodable(m["content"], what=f"history message {i}")
         if m["role"] == "user":
             pending = m["content"] if pending is None else f"{pending}\n{m['content']}"
@@ -68,5 +78,7 @@ def turns_of(history: Any) -> list[Turn]:
             turns.append(Turn(pending or "", m["content"], "direct"))
             pending = None
         elif m["role"] != "system":
-            raise InvalidInputError(f"history message {i} has role {m['role']!r}: use user, assistant or system")
+            raise InvalidInputError(
+                f"history message {i} has role {m['role']!r}: use user, assistant or system"
+            )
     return turns

@@ -73,7 +73,10 @@ class Generate(Step["Generation"]):
     async def arun(self) -> AsyncGenerator[Any, None]:
         import asyncio
 
-        client, style, messages, options = self.client, self.style, self.messages, self.options
+        client = self.client
+        style = self.style
+        messages = self.messages
+        options = self.options
         if not self.streaming:
             agenerate = getattr(client, "agenerate", None)
             if agenerate is not None:
@@ -88,7 +91,9 @@ class Generate(Step["Generation"]):
                 yield self.wrap(delta)
             yield Done(stream.result)
             return
-        blocking = client.stream(style, messages, **options)  # a local one: pumped by a worker thread
+        blocking = client.stream(
+            style, messages, **options
+        )  # a local one: pumped by a worker thread
         async with aclosing(Pump.of(lambda: blocking, name="neulora-stream").aread()) as deltas:
             async for delta in deltas:
                 yield self.wrap(delta)

@@ -20,7 +20,11 @@ from neulora.train import exemplar_router
 
 from ..servers import ManagedServer
 
-SESSIONS, TURNS, THREADS, BATCHES, PER_BATCH = 200, 3, 16, 20, 25
+SESSIONS = 200
+TURNS = 3
+THREADS = 16
+BATCHES = 20
+PER_BATCH = 25
 
 
 class EchoClient:
@@ -37,10 +41,14 @@ class EchoClient:
         question = msgs[-1]["content"].rsplit("\n", 1)[-1]
         return Generation(text=f"echo {question}", style=style, model="echo")
 
-    def generate(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> Generation:
+    def generate(
+        self, style: str, messages: Sequence[Mapping[str, str]], **params: Any
+    ) -> Generation:
         return self._answer(style, messages)
 
-    def stream(self, style: str, messages: Sequence[Mapping[str, str]], **params: Any) -> GenerationStream:
+    def stream(
+        self, style: str, messages: Sequence[Mapping[str, str]], **params: Any
+    ) -> GenerationStream:
         def produce() -> Any:
             g = self._answer(style, messages)
             yield g.text
@@ -50,13 +58,17 @@ class EchoClient:
 
 
 def run_load(retriever: ChromaRetriever) -> None:
-    retriever.add_texts([f"seed note {i} on logarithms and exponents" for i in range(40)],
-                        metadatas=[{"source": "seed"}] * 40)
+    retriever.add_texts(
+        [f"seed note {i} on logarithms and exponents" for i in range(40)],
+        metadatas=[{"source": "seed"}] * 40,
+    )
     client = EchoClient()
     pipeline = Pipeline(exemplar_router(retriever.embedder), retriever, client, relevance=None)
     failures: list[BaseException] = []
     ingested: list[str] = []
-    threads = [threading.Thread(target=answer, args=(pipeline, w, failures)) for w in range(THREADS)]
+    threads = [
+        threading.Thread(target=answer, args=(pipeline, w, failures)) for w in range(THREADS)
+    ]
     threads.append(threading.Thread(target=ingest, args=(retriever, ingested, failures)))
     for t in threads:
         t.start()
@@ -89,13 +101,17 @@ def answer(pipeline: Pipeline, worker: int, failures: list[BaseException]) -> No
                     pipeline.stream(question(sid, turn), session_id=f"s{sid:03d}").text()
                 else:
                     pipeline.ask(question(sid, turn), session_id=f"s{sid:03d}")
-            except BaseException as exc:  # the point of the test: every failure counts, whatever its type
+            except (
+                BaseException
+            ) as exc:  # the point of the test: every failure counts, whatever its type
                 failures.append(exc)
 
 
 def ingest(retriever: ChromaRetriever, ingested: list[str], failures: list[BaseException]) -> None:
     for batch in range(BATCHES):
-        texts = [f"upload {batch} chunk {i} about matrices {batch * 1000 + i}" for i in range(PER_BATCH)]
+        texts = [
+            f"upload {batch} chunk {i} about matrices {batch * 1000 + i}" for i in range(PER_BATCH)
+        ]
         try:
             retriever.add_texts(texts, metadatas=[{"source": f"upload-{batch}"}] * PER_BATCH)
             ingested.extend(texts)
@@ -110,4 +126,8 @@ def test_load_embedded(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_load_server(chroma_server: ManagedServer) -> None:
-    run_load(ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="load"))
+    run_load(
+        ChromaRetriever(
+            HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="load"
+        )
+    )

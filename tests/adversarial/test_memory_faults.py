@@ -27,8 +27,14 @@ for i in range(count):
 
 def run_writers(directory: Path, *, count: int, max_turns: int) -> None:
     """Two real processes append ``count`` turns each to the session "shared", as fast as they can."""
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(directory), tag, str(count), str(max_turns)],
-                              stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(directory), tag, str(count), str(max_turns)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
@@ -45,7 +51,9 @@ def test_two_processes_appending_to_one_session_lose_no_turn(tmp_path: Path) -> 
     session = FileMemory(tmp_path / "sessions", max_turns=1000).get("shared")
     questions = [t.question for t in session.turns]
     assert len(questions) == 200 and session.total_turns == 200
-    assert sorted(questions) == sorted([f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)])
+    assert sorted(questions) == sorted(
+        [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)]
+    )
     # each writer's turns stay in its own order
     assert [q for q in questions if q[0] == "a"] == [f"a{i}" for i in range(100)]
 
@@ -60,7 +68,9 @@ def test_concurrent_processes_keep_memory_bounded_but_count_every_turn(tmp_path:
 
 def test_threads_with_separate_instances_lose_no_turn(tmp_path: Path) -> None:
     def work(tag: str) -> None:
-        memory = FileMemory(tmp_path / "sessions", max_turns=1000)  # one instance per thread: no shared lock
+        memory = FileMemory(
+            tmp_path / "sessions", max_turns=1000
+        )  # one instance per thread: no shared lock
         for i in range(40):
             memory.append("shared", Turn(f"{tag}{i}", "answer", "direct"))
 
@@ -98,7 +108,8 @@ def corrupted(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[FileMemor
 
 @pytest.mark.parametrize("corrupted", list(CORRUPT.values()), ids=list(CORRUPT), indirect=True)
 def test_a_corrupted_session_file_raises_session_error_naming_the_file(
-        corrupted: tuple[FileMemory, Path, bytes]) -> None:
+    corrupted: tuple[FileMemory, Path, bytes],
+) -> None:
     memory, path, content = corrupted
     with pytest.raises(SessionError, match=path.name) as err:
         memory.get("learner")
@@ -108,7 +119,8 @@ def test_a_corrupted_session_file_raises_session_error_naming_the_file(
 
 @pytest.mark.parametrize("corrupted", list(CORRUPT.values()), ids=list(CORRUPT), indirect=True)
 def test_append_and_set_policy_to_a_corrupted_session_refuse_and_keep_the_file(
-        corrupted: tuple[FileMemory, Path, bytes]) -> None:
+    corrupted: tuple[FileMemory, Path, bytes],
+) -> None:
     memory, path, content = corrupted
     with pytest.raises(SessionError, match=path.name):
         memory.append("learner", Turn("q2", "a2", "direct"))
@@ -130,12 +142,19 @@ def memories(tmp_path: Path) -> list[Memory]:
 
 
 def every_call(memory: Memory, session_id: Any) -> list[Callable[[], object]]:
-    return [lambda: memory.get(session_id), lambda: memory.append(session_id, Turn("q", "a", "direct")),
-            lambda: memory.set_policy(session_id, "p"), lambda: memory.reset(session_id)]
+    return [
+        lambda: memory.get(session_id),
+        lambda: memory.append(session_id, Turn("q", "a", "direct")),
+        lambda: memory.set_policy(session_id, "p"),
+        lambda: memory.reset(session_id),
+    ]
 
 
-@pytest.mark.parametrize("bad", ["abc\udcff", "", "   ", "x" * 201, None, 3, b"bytes"],
-                         ids=["lone surrogate", "empty", "blank", "too long", "None", "int", "bytes"])
+@pytest.mark.parametrize(
+    "bad",
+    ["abc\udcff", "", "   ", "x" * 201, None, 3, b"bytes"],
+    ids=["lone surrogate", "empty", "blank", "too long", "None", "int", "bytes"],
+)
 def test_both_memories_refuse_the_same_bad_session_ids(tmp_path: Path, bad: object) -> None:
     for memory in memories(tmp_path):
         for call in every_call(memory, bad):
@@ -158,5 +177,6 @@ def test_session_ids_that_look_like_paths_stay_inside_the_directory(tmp_path: Pa
     files = list((tmp_path / "sessions").iterdir())
     assert all(f.parent == tmp_path / "sessions" for f in files)
     assert {p.name for p in tmp_path.iterdir()} == {"sessions"}
-    assert {json.loads(f.read_text("utf-8"))["session_id"] for f in files if f.suffix == ".json"} == {
-        "../../escape", "/etc/passwd", "a/../../b", "..", "C:\\evil", "세션 1"}
+    assert {
+        json.loads(f.read_text("utf-8"))["session_id"] for f in files if f.suffix == ".json"
+    } == {"../../escape", "/etc/passwd", "a/../../b", "..", "C:\\evil", "세션 1"}

@@ -26,7 +26,9 @@ def test_a_small_pdf_reads_page_by_page() -> None:
     assert [n for _, n in pages] == [1, 2] and "logarithm" in pages[0][0]
 
 
-def test_a_page_tree_naming_one_page_thirty_thousand_times_is_refused_quickly(tmp_path: Path) -> None:
+def test_a_page_tree_naming_one_page_thirty_thousand_times_is_refused_quickly(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "bomb.pdf"
     path.write_bytes(one_page_named(30_000))
     started = time.monotonic()

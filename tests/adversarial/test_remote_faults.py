@@ -20,7 +20,12 @@ from neulora.llm import FallbackChain, HFStyleClient
 from neulora.testing import ChatStubServer
 
 TOKEN = "hf_SECRETabcdefghijklmnop0123"
-MODELS = {"direct": "direct", "socratic": "socratic", "scaffolding": "scaffolding", "feedback": "feedback"}
+MODELS = {
+    "direct": "direct",
+    "socratic": "socratic",
+    "scaffolding": "scaffolding",
+    "feedback": "feedback",
+}
 ASK = [{"role": "user", "content": "What is a logarithm?"}]
 
 
@@ -41,18 +46,24 @@ def client(server: ChatStubServer, **kwargs: Any) -> HFStyleClient:
 
 
 def everything_printed(err: BaseException) -> str:
-    chain, seen = [], err
-    while seen is not None:  # every link, suppressed context included, as a logger or debugger may show them
+    chain = []
+    seen = err
+    while (
+        seen is not None
+    ):  # every link, suppressed context included, as a logger or debugger may show them
         chain += [str(seen), repr(seen), *map(str, getattr(seen, "__notes__", []))]
         seen = seen.__cause__ or seen.__context__
     return "".join(traceback.format_exception(err)) + "".join(chain)
 
 
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 422, 503])
-def test_no_token_in_any_traceback_when_the_server_echoes_it(server: ChatStubServer, status: int,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_no_token_in_any_traceback_when_the_server_echoes_it(
+    server: ChatStubServer, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
     for _ in range(8):
-        server.enqueue(status=status, body={"error": f"Bearer {TOKEN} is not allowed", "echo": TOKEN})
+        server.enqueue(
+            status=status, body={"error": f"Bearer {TOKEN} is not allowed", "echo": TOKEN}
+        )
     with pytest.raises(GenerationError) as info:
         client(server).generate("socratic", ASK)
     assert TOKEN not in everything_printed(info.value)
@@ -91,8 +102,11 @@ def test_a_trickling_stream_is_cut_at_the_deadline(server: ChatStubServer) -> No
 
 
 def test_a_trickling_body_is_cut_at_the_deadline(server: ChatStubServer) -> None:
-    server.enqueue(raw=b'{"choices": [{"message": {"content": "slow"}, "finish_reason": "stop"}]}' + b" " * 200,
-                   trickle=0.05)
+    server.enqueue(
+        raw=b'{"choices": [{"message": {"content": "slow"}, "finish_reason": "stop"}]}'
+        + b" " * 200,
+        trickle=0.05,
+    )
     t0 = time.monotonic()
     with pytest.raises(EndpointTimeoutError, match="deadline"):
         client(server, timeout=1.0, fallback=None).generate("socratic", ASK, deadline=1.0)
@@ -109,7 +123,9 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("reply", MALFORMED)
-def test_a_malformed_200_is_retried_then_falls_back(server: ChatStubServer, reply: dict[str, Any]) -> None:
+def test_a_malformed_200_is_retried_then_falls_back(
+    server: ChatStubServer, reply: dict[str, Any]
+) -> None:
     server.enqueue(model="socratic", **reply)
     server.enqueue(model="socratic", **reply)
     g = client(server).generate("socratic", ASK)
@@ -126,11 +142,16 @@ BAD_STREAMS = [
 
 
 @pytest.mark.parametrize("events", BAD_STREAMS)
-def test_a_malformed_stream_is_typed_and_falls_back(server: ChatStubServer, events: list[bytes]) -> None:
+def test_a_malformed_stream_is_typed_and_falls_back(
+    server: ChatStubServer, events: list[bytes]
+) -> None:
     server.enqueue(model="socratic", events=events)
     server.enqueue(model="socratic", events=events)
     stream = client(server).stream("socratic", ASK)
-    assert "".join(stream) == "Answer from direct." and stream.result.fallback_from == "socratic:socratic"
+    assert (
+        "".join(stream) == "Answer from direct."
+        and stream.result.fallback_from == "socratic:socratic"
+    )
     server.enqueue(events=events)
     server.enqueue(events=events)
     with pytest.raises(GenerationError, match=r"malformed|could not be read"):
@@ -141,11 +162,15 @@ def test_a_malformed_stream_is_typed_and_falls_back(server: ChatStubServer, even
 def test_odd_retry_hints_fall_back_to_our_backoff(server: ChatStubServer, hint: bytes) -> None:
     import json
 
-    server.enqueue(status=503, body=json.loads(b'{"error": "loading", "estimated_time": ' + hint + b"}"))
+    server.enqueue(
+        status=503, body=json.loads(b'{"error": "loading", "estimated_time": ' + hint + b"}")
+    )
     waits: list[float] = []
     c = client(server, retry=quick(sleep=waits.append))
     assert c.generate("socratic", ASK).text == "Answer from socratic."
-    assert len(waits) == 1 and 0.0 <= waits[0] <= 0.01  # at once or our own backoff, never the odd hint
+    assert (
+        len(waits) == 1 and 0.0 <= waits[0] <= 0.01
+    )  # at once or our own backoff, never the odd hint
 
 
 def test_when_every_target_fails_the_error_names_each(server: ChatStubServer) -> None:
@@ -156,8 +181,12 @@ def test_when_every_target_fails_the_error_names_each(server: ChatStubServer) ->
     with pytest.raises(NeuloraError) as info:
         client(server).generate("socratic", ASK)
     message = str(info.value)
-    for part in ("socratic:socratic: HTTP 503: socratic is loading", "direct:direct: HTTP 404: no such adapter",
-                 "base:base: HTTP 500: base crashed", "3 targets failed"):
+    for part in (
+        "socratic:socratic: HTTP 503: socratic is loading",
+        "direct:direct: HTTP 404: no such adapter",
+        "base:base: HTTP 500: base crashed",
+        "3 targets failed",
+    ):
         assert part in message
 
 
@@ -173,14 +202,21 @@ except NeuloraError as exc:
 """
 
 
-def test_hf_hub_offline_with_a_local_server_is_a_typed_error_that_says_what_to_do(server: ChatStubServer) -> None:
+def test_hf_hub_offline_with_a_local_server_is_a_typed_error_that_says_what_to_do(
+    server: ChatStubServer,
+) -> None:
     import os
     import subprocess
     import sys
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", OFFLINE, server.url], env=env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE, server.url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert done.stdout.startswith("GenerationError") and "unset it" in done.stdout
     assert server.requests == []
@@ -192,10 +228,25 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
 
     from neulora.errors import EndpointTimeoutError
 
-    body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "slow"}, "finish_reason": "stop"}]}).encode()
+    body = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "direct",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "slow"},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    ).encode()
     with ChatStubServer() as engine:
-        engine.enqueue(raw=body, trickle=0.05)  # about 8 s to send, a byte at a time: no read ever times out
+        engine.enqueue(
+            raw=body, trickle=0.05
+        )  # about 8 s to send, a byte at a time: no read ever times out
         slow = HFStyleClient({"direct": "direct"}, base_url=engine.url, token=TOKEN, fallback=None)
         before = {t.ident for t in threading.enumerate()}
         started = time.monotonic()
@@ -203,11 +254,19 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
             slow.generate("direct", [{"role": "user", "content": "hi"}], deadline=1.0)
         assert time.monotonic() - started < 1.8
         wait_until = time.monotonic() + 3
-        while (engine.disconnects == 0 or any(t.ident not in before for t in threading.enumerate()
-                                              if t.name.startswith("neulora"))) and time.monotonic() < wait_until:
+        while (
+            engine.disconnects == 0
+            or any(
+                t.ident not in before for t in threading.enumerate() if t.name.startswith("neulora")
+            )
+        ) and time.monotonic() < wait_until:
             time.sleep(0.05)
         assert engine.disconnects == 1, "the engine kept sending to a caller that had given up"
-        assert not [t.name for t in threading.enumerate() if t.ident not in before and t.name.startswith("neulora")]
+        assert not [
+            t.name
+            for t in threading.enumerate()
+            if t.ident not in before and t.name.startswith("neulora")
+        ]
 
 
 def test_only_a_one_call_client_keeps_its_answer_where_close_reaches_it() -> None:
@@ -216,11 +275,19 @@ def test_only_a_one_call_client_keeps_its_answer_where_close_reaches_it() -> Non
 
     auth = HFAuth.resolve("t")
     with ChatStubServer() as engine:
-        shared = inference_client(auth, url=engine.url)  # an embedder's: it lives as long as the embedder
-        assert "_inner_post" not in vars(shared)  # as upstream made it: answers are not kept for a close()
-        once = inference_client(auth, url=engine.url, one_call=True)  # a style call's: closed after its call
+        shared = inference_client(
+            auth, url=engine.url
+        )  # an embedder's: it lives as long as the embedder
+        assert "_inner_post" not in vars(
+            shared
+        )  # as upstream made it: answers are not kept for a close()
+        once = inference_client(
+            auth, url=engine.url, one_call=True
+        )  # a style call's: closed after its call
         assert "_inner_post" in vars(once)
         once.chat_completion([{"role": "user", "content": "hi"}], model="direct")
-        assert len(once.exit_stack._exit_callbacks) >= 1  # the whole answer, where close() reaches it
+        assert (
+            len(once.exit_stack._exit_callbacks) >= 1
+        )  # the whole answer, where close() reaches it
         once.close()
         assert len(once.exit_stack._exit_callbacks) == 0

@@ -22,18 +22,29 @@ ASK = [{"role": "user", "content": "hint please"}]
 
 
 def chunk(content: str, finish: str | None = None, **extra: object) -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "direct",
-                       "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
-                       **extra}).encode()
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "direct",
+            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+            **extra,
+        }
+    ).encode()
 
 
 def test_a_password_in_an_engine_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_TOKEN", "hf_ambient_token_abc123")  # the hint then names the URL it was kept from
+    monkeypatch.setenv(
+        "HF_TOKEN", "hf_ambient_token_abc123"
+    )  # the hint then names the URL it was kept from
     with ChatStubServer() as engine:
         url = engine.url.replace("http://", "http://alice:S3cretPW9@")
         for _ in range(10):
             engine.enqueue(status=401, body={"error": "no"})
-        client = HFStyleClient({"direct": "direct", "socratic": f"{url}/"}, base_url=url, fallback=None)
+        client = HFStyleClient(
+            {"direct": "direct", "socratic": f"{url}/"}, base_url=url, fallback=None
+        )
         assert "S3cretPW9" not in repr(client)
         for style in ("direct", "socratic"):
             with pytest.raises(GenerationError) as caught:
@@ -43,9 +54,23 @@ def test_a_password_in_an_engine_url_is_never_shown(monkeypatch: pytest.MonkeyPa
 
 def test_a_lone_surrogate_from_the_engine_is_dropped_whole_and_streamed() -> None:
     with ChatStubServer() as engine:
-        engine.enqueue(raw=json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "direct",
-                                       "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                                           "role": "assistant", "content": "bad \ud800 char"}}]}).encode())
+        engine.enqueue(
+            raw=json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "direct",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "bad \ud800 char"},
+                        }
+                    ],
+                }
+            ).encode()
+        )
         engine.enqueue(events=[chunk("bad \ud800 "), chunk("char", "stop"), b"[DONE]"])
         client = HFStyleClient({"direct": "direct"}, base_url=engine.url, token="t", fallback=None)
         whole = client.generate("direct", ASK)
@@ -57,9 +82,11 @@ def test_a_lone_surrogate_from_the_engine_is_dropped_whole_and_streamed() -> Non
 
 
 def test_nan_in_an_engines_answer_is_a_malformed_answer_not_a_recursion_error() -> None:
-    bad = b'{"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [{"index": 0, ' \
-          b'"finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}], ' \
-          b'"usage": {"prompt_tokens": NaN, "completion_tokens": 1, "total_tokens": 1}}'
+    bad = (
+        b'{"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [{"index": 0, '
+        b'"finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}], '
+        b'"usage": {"prompt_tokens": NaN, "completion_tokens": 1, "total_tokens": 1}}'
+    )
     with ChatStubServer() as engine:
         for _ in range(10):
             engine.enqueue(raw=bad)
@@ -85,11 +112,22 @@ def test_a_short_search_exits_cleanly_every_time(tmp_path: Path, shared_data: Pa
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEULORA_", "HF_"))}
     env.update(NEULORA_EMBEDDER="hash", NEULORA_CHROMA_PATH=str(tmp_path / "db"))
     run = [sys.executable, "-m", "neulora"]
-    subprocess.run([*run, "ingest", str(shared_data / "highmath12.txt")], env=env, check=True, capture_output=True,
-                   timeout=300)
-    codes = [subprocess.run([*run, "search", "log", "-k", "3"], env=env, capture_output=True, timeout=120).returncode
-             for _ in range(5)]
-    assert codes == [0] * 5  # a loader thread still inside chromadb at exit crashed it (139) 9 times in 12
+    subprocess.run(
+        [*run, "ingest", str(shared_data / "highmath12.txt")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    codes = [
+        subprocess.run(
+            [*run, "search", "log", "-k", "3"], env=env, capture_output=True, timeout=120
+        ).returncode
+        for _ in range(5)
+    ]
+    assert (
+        codes == [0] * 5
+    )  # a loader thread still inside chromadb at exit crashed it (139) 9 times in 12
 
 
 def test_router_eval_refuses_a_device_at_once(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +136,8 @@ def test_router_eval_refuses_a_device_at_once(capsys: pytest.CaptureFixture[str]
 
 
 def test_ingest_of_an_empty_path_is_a_failure_not_the_working_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.md").write_text("# A note", encoding="utf-8")
     monkeypatch.setenv("NEULORA_EMBEDDER", "hash")
@@ -106,8 +145,15 @@ def test_ingest_of_an_empty_path_is_a_failure_not_the_working_folder(
     assert "empty path" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("where", [{"source": {"$in": ["a.md", 1]}}, {"page": {"$in": [1, 2.5]}},
-                                   {"page": {"$gt": float("nan")}}, {"page": float("inf")}])
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"source": {"$in": ["a.md", 1]}},
+        {"page": {"$in": [1, 2.5]}},
+        {"page": {"$gt": float("nan")}},
+        {"page": float("inf")},
+    ],
+)
 def test_filters_chroma_would_refuse_are_refused_on_every_path(where: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError):
         check_where(where)
@@ -144,10 +190,14 @@ def test_saving_a_router_into_a_missing_folder_is_a_router_file_error(tmp_path: 
         exemplar_router(HashingEmbedder()).save(tmp_path / "missing" / "router.json")
 
 
-def test_router_eval_refuses_a_blank_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_router_eval_refuses_a_blank_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rows = tmp_path / "rows.jsonl"
-    rows.write_text('{"text": "hint please", "label": "scaffolding"}\n{"text": "  ", "label": "direct"}\n',
-                    encoding="utf-8")
+    rows.write_text(
+        '{"text": "hint please", "label": "scaffolding"}\n{"text": "  ", "label": "direct"}\n',
+        encoding="utf-8",
+    )
     assert main(["router-eval", str(rows)]) == 1
     assert f"{rows}:2: 'text' is empty" in capsys.readouterr().err
 
@@ -158,6 +208,8 @@ def test_a_huge_but_finite_query_vector_scores_as_its_direction(tmp_path: Path) 
     vector = retriever.embedder.embed(["a text about logarithms"])[0].astype("float64")
     plain = [(p.id, round(p.score, 5)) for p in retriever.retrieve_vector(vector, 2)]
     for scale in (1e20, 1e300):
-        assert [(p.id, round(p.score, 5)) for p in retriever.retrieve_vector(vector * scale, 2)] == plain
+        assert [
+            (p.id, round(p.score, 5)) for p in retriever.retrieve_vector(vector * scale, 2)
+        ] == plain
     with pytest.raises(InvalidInputError, match="finite numbers only"):
         retriever.retrieve_vector(vector * float("nan"), 2)

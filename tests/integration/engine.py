@@ -26,17 +26,26 @@ def smollm2_gguf() -> Path:
 
 def smoke_check(server: ManagedServer, *, model: str = STYLES[0], timeout: float = 120.0) -> None:
     """One short completion, so that an engine that cannot generate fails here, once, with its log."""
-    body = json.dumps({"model": model, "max_tokens": 4, "temperature": 0.0,
-                       "messages": [{"role": "user", "content": "Say OK."}]}).encode()
-    request = urllib.request.Request(f"{server.url}/v1/chat/completions", data=body,
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "model": model,
+            "max_tokens": 4,
+            "temperature": 0.0,
+            "messages": [{"role": "user", "content": "Say OK."}],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{server.url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             reply = json.loads(response.read())
     except (OSError, urllib.error.URLError, ValueError) as exc:
         server.check(grace=2.0)  # a crash: report it as one
-        raise ServerDied(f"{server.name} is running but failed its smoke completion ({type(exc).__name__}: "
-                         f"{exc}); last lines of {server.log}:\n{server.log_tail()}") from exc
+        raise ServerDied(
+            f"{server.name} is running but failed its smoke completion ({type(exc).__name__}: "
+            f"{exc}); last lines of {server.log}:\n{server.log_tail()}"
+        ) from exc
     if not reply.get("choices"):
         raise ServerDied(f"{server.name} answered its smoke completion without choices: {reply!r}")
 
@@ -44,11 +53,24 @@ def smoke_check(server: ManagedServer, *, model: str = STYLES[0], timeout: float
 @contextmanager
 def llama_server(workdir: Path) -> Iterator[ManagedServer]:
     port = free_port()
-    config = {"host": "127.0.0.1", "port": port, "models": [
-        {"model": str(smollm2_gguf()), "model_alias": style, "n_ctx": 8192, "n_threads": 2, "verbose": False}
-        for style in STYLES]}
+    config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "models": [
+            {
+                "model": str(smollm2_gguf()),
+                "model_alias": style,
+                "n_ctx": 8192,
+                "n_threads": 2,
+                "verbose": False,
+            }
+            for style in STYLES
+        ],
+    }
     config_file = workdir / "llama-server.json"
     config_file.write_text(json.dumps(config), encoding="utf-8")
     argv = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config_file)]
-    with background_server(argv, port, log=workdir / "llama-server.log", timeout=120, name="llama.cpp server") as srv:
+    with background_server(
+        argv, port, log=workdir / "llama-server.log", timeout=120, name="llama.cpp server"
+    ) as srv:
         yield srv

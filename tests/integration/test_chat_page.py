@@ -56,15 +56,29 @@ def engine() -> Iterator[ChatStubServer]:
 @pytest.fixture
 def served(tmp_path: Path, engine: ChatStubServer, shared_data: Path) -> Iterator[ManagedServer]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEULORA_", "HF_"))}
-    env.update({"NEULORA_BACKEND": "hf", "NEULORA_BASE_URL": engine.url, "NEULORA_EMBEDDER": "hash",
-                "NEULORA_CHROMA_PATH": str(tmp_path / "db"), "NEULORA_SESSIONS_DIR": str(tmp_path / "sessions"),
-                "NEULORA_MIN_SCORE": "0.1", **{f"NEULORA_MODEL_{s.upper()}": s for s in STYLES}})
-    subprocess.run([sys.executable, "-m", "neulora", "ingest", str(shared_data / "highmath12.txt")], env=env,
-                   check=True, capture_output=True, timeout=300)
+    env.update(
+        {
+            "NEULORA_BACKEND": "hf",
+            "NEULORA_BASE_URL": engine.url,
+            "NEULORA_EMBEDDER": "hash",
+            "NEULORA_CHROMA_PATH": str(tmp_path / "db"),
+            "NEULORA_SESSIONS_DIR": str(tmp_path / "sessions"),
+            "NEULORA_MIN_SCORE": "0.1",
+            **{f"NEULORA_MODEL_{s.upper()}": s for s in STYLES},
+        }
+    )
+    subprocess.run(
+        [sys.executable, "-m", "neulora", "ingest", str(shared_data / "highmath12.txt")],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     port = free_port()
     argv = [sys.executable, "-m", "neulora", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with background_server(argv, port, log=tmp_path / "serve.log", name="neulora serve", env=env,
-                           timeout=90) as server:
+    with background_server(
+        argv, port, log=tmp_path / "serve.log", name="neulora serve", env=env, timeout=90
+    ) as server:
         yield server
 
 
@@ -82,7 +96,12 @@ def page(served: ManagedServer) -> Iterator[Any]:
             errors: list[str] = []
             tab.on("pageerror", lambda exc: errors.append(str(exc)))
             # a 404 (favicon, an unknown session) or any other error the browser logs counts too
-            tab.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            tab.on(
+                "console",
+                lambda m: (
+                    errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+                ),
+            )
             tab.goto(served.url + "/")
             yield tab
             assert errors == [], f"the page raised or logged errors: {errors}"
@@ -100,7 +119,9 @@ def ask(page: Any, text: str) -> dict[str, Any]:
         page.get_by_label("Your question").press("Enter")
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     expect(page.get_by_test_id("answer")).to_contain_text("Answer from")
-    expect(page.get_by_test_id("sources")).to_contain_text(re.compile("From your notes|No notes matched"))
+    expect(page.get_by_test_id("sources")).to_contain_text(
+        re.compile("From your notes|No notes matched")
+    )
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
     request = sent.value
     return {"body": request.post_data_json, "headers": request.headers}
@@ -111,20 +132,31 @@ def first_text(page: Any) -> dict[str, float]:
 
 
 def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conversation(
-        page: Any, engine: ChatStubServer, tmp_path: Path) -> None:
+    page: Any, engine: ChatStubServer, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
-    select, badge, answer = (page.get_by_test_id(t) for t in ("style-select", "style-badge", "answer"))
+    select, badge, answer = (
+        page.get_by_test_id(t) for t in ("style-select", "style-badge", "answer")
+    )
     expect(select.locator("option")).to_have_count(1 + len(STYLES))
     assert select.locator("option").all_inner_texts() == ["auto", *STYLES]
     session_id = page.evaluate("localStorage.getItem('neulora.session')")
 
     routed = ask(page, QUESTION)
-    assert routed["body"] == {"model": "neulora", "messages": [{"role": "user", "content": QUESTION}], "stream": True}
-    assert routed["headers"]["x-session-id"] == session_id and "authorization" not in routed["headers"]
+    assert routed["body"] == {
+        "model": "neulora",
+        "messages": [{"role": "user", "content": QUESTION}],
+        "stream": True,
+    }
+    assert (
+        routed["headers"]["x-session-id"] == session_id and "authorization" not in routed["headers"]
+    )
     seen = first_text(page)
     assert seen["style-badge"] < seen["answer"] and seen["scores"] < seen["answer"], seen
-    assert seen["answer"] - seen["style-badge"] > 100, f"the style should show well before the text: {seen}"
+    assert seen["answer"] - seen["style-badge"] > 100, (
+        f"the style should show well before the text: {seen}"
+    )
     assert seen["answer"] < seen["sources"], f"the sources should come after the answer: {seen}"
     style = badge.inner_text()
     assert style in STYLES and answer.inner_text() == f"Answer from {style}."
@@ -144,12 +176,17 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     expect(turns.first).to_contain_text(f"Answer from {style}.")
     expect(page.get_by_test_id("error")).to_be_empty()
 
-    shot = tmp_path / "chat_page.png"  # the live view, with scores and sources (a reload restores the rest)
+    shot = (
+        tmp_path / "chat_page.png"
+    )  # the live view, with scores and sources (a reload restores the rest)
     page.screenshot(path=str(shot), full_page=True)
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     shutil.copyfile(shot, artifacts / "chat_page.png")
-    assert shot.stat().st_size > 0 and (artifacts / "chat_page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (
+        shot.stat().st_size > 0
+        and (artifacts / "chat_page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    )
 
     live = [turn.inner_text() for turn in turns.all()]
     page.reload()
@@ -181,11 +218,15 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     assert page.evaluate("localStorage.getItem('neulora.session')") != session_id
 
 
-def test_an_empty_conversation_fills_the_window_and_a_question_without_notes_says_so_plainly(page: Any) -> None:
+def test_an_empty_conversation_fills_the_window_and_a_question_without_notes_says_so_plainly(
+    page: Any,
+) -> None:
     from playwright.sync_api import expect
 
     form = page.locator("#ask").bounding_box()
-    assert form is not None and form["y"] + form["height"] >= 900 - 2, f"the question box floats mid-window: {form}"
+    assert form is not None and form["y"] + form["height"] >= 900 - 2, (
+        f"the question box floats mid-window: {form}"
+    )
     page.get_by_label("Your question").fill("hello there, what is the weather on mars today?")
     page.get_by_label("Your question").press("Enter")
     expect(page.get_by_test_id("answer")).to_contain_text("Answer from")

@@ -18,10 +18,18 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(*argv: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, f"{argv} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+def run(
+    *argv: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, (
+        f"{argv} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -41,8 +49,11 @@ def test_the_build_warns_of_nothing_and_the_metadata_is_whole(venv: Path, tmp_pa
     python = venv / "bin" / "python"
     built = run(python, "-m", "pip", "wheel", "--no-deps", "-v", "-w", tmp_path, REPO)
     log = built.stdout + built.stderr
-    assert "Warning" not in "\n".join(line for line in log.splitlines() if "BuildBackendWarning" in line
-                                      or "SetuptoolsDeprecationWarning" in line), log[-3000:]
+    assert "Warning" not in "\n".join(
+        line
+        for line in log.splitlines()
+        if "BuildBackendWarning" in line or "SetuptoolsDeprecationWarning" in line
+    ), log[-3000:]
     assert "is absent from the packages configuration" not in log
     wheel = next(tmp_path.glob("neulora-*.whl"))
     import zipfile
@@ -51,12 +62,17 @@ def test_the_build_warns_of_nothing_and_the_metadata_is_whole(venv: Path, tmp_pa
         names = archive.namelist()
         meta = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert any(n.endswith("licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
-    assert any(n.startswith("neulora/data/corpus/") for n in names) and "neulora/web/index.html" in names
+    assert (
+        any(n.startswith("neulora/data/corpus/") for n in names)
+        and "neulora/web/index.html" in names
+    )
     for field in ("Home-page: ", "Author: ", "License: MIT", "Project-URL: ", "Classifier: "):
         assert field in meta, field
     requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist: ")]
     core = [r for r in requires if "extra ==" not in r]
-    assert not any("transformers" in r or "torch" in r for r in core), core  # only the extras that use them
+    assert not any("transformers" in r or "torch" in r for r in core), (
+        core
+    )  # only the extras that use them
     assert any("pydantic" in r and 'extra == "serve"' in r for r in requires)
 
 
@@ -64,7 +80,9 @@ def test_the_readme_install_and_snippet_work_offline(venv: Path, tmp_path: Path)
     python = venv / "bin" / "python"
     install = readme_block("bash", "# neulora").splitlines()[0].split("#")[0].strip()
     assert install == "pip install 'neulora[local]'"
-    run(python, "-m", "pip", "install", "--quiet", "torch==2.13.0")  # the CPU build, as the README says
+    run(
+        python, "-m", "pip", "install", "--quiet", "torch==2.13.0"
+    )  # the CPU build, as the README says
     run(python, "-m", "pip", "install", "--quiet", f"{REPO}[local]")
     snippet = readme_block("python", "# neulora")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NEULORA_"))}

@@ -10,13 +10,17 @@ from .engine import STYLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.engine]
 
-ASK = [{"role": "system", "content": "You are a patient math tutor."},
-       {"role": "user", "content": "What is a logarithm? Answer in one sentence."}]
+ASK = [
+    {"role": "system", "content": "You are a patient math tutor."},
+    {"role": "user", "content": "What is a logarithm? Answer in one sentence."},
+]
 
 
 @pytest.fixture(scope="module")
 def client(engine_url: str) -> HFStyleClient:
-    return HFStyleClient({s: s for s in STYLES}, base_url=engine_url, token="local-engine", fallback=None)
+    return HFStyleClient(
+        {s: s for s in STYLES}, base_url=engine_url, token="local-engine", fallback=None
+    )
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -46,7 +50,11 @@ LONG = [{"role": "user", "content": "Explain logarithms in detail, with three wo
 def test_an_answer_cut_at_max_tokens_says_length_whole_and_streamed(client: HFStyleClient) -> None:
     whole = client.generate("direct", LONG, max_tokens=6, temperature=0.0)
     assert whole.finish_reason == "length"
-    assert whole.usage is not None and whole.usage["completion_tokens"] == 6 and whole.usage["prompt_tokens"] > 5
+    assert (
+        whole.usage is not None
+        and whole.usage["completion_tokens"] == 6
+        and whole.usage["prompt_tokens"] > 5
+    )
     stream = client.stream("direct", LONG, max_tokens=6, temperature=0.0)
     assert "".join(stream).strip() == stream.result.text == whole.text
     assert stream.result.finish_reason == "length"

@@ -27,8 +27,12 @@ def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for seed, style in enumerate(("direct", "socratic")):
         torch.manual_seed(seed)
         # init_lora_weights=False: random B as well as A, so that each adapter really changes the output
-        peft_model = get_peft_model(model, LoraConfig(r=8, lora_alpha=256, target_modules=["q_proj", "v_proj"],
-                                                       init_lora_weights=False))
+        peft_model = get_peft_model(
+            model,
+            LoraConfig(
+                r=8, lora_alpha=256, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+            ),
+        )
         peft_model.save_pretrained(folder / style)
         model = peft_model.unload()
         paths[style] = str(folder / style)
@@ -37,11 +41,17 @@ def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def test_each_style_uses_its_own_adapter(adapters: dict[str, str]) -> None:
     plain = TransformersStyleClient.smollm2()
-    with_adapters = TransformersStyleClient(base_model=plain.models["direct"], adapters=adapters,
-                                            gguf_file=plain.gguf_file, local_files_only=True)
+    with_adapters = TransformersStyleClient(
+        base_model=plain.models["direct"],
+        adapters=adapters,
+        gguf_file=plain.gguf_file,
+        local_files_only=True,
+    )
     direct = with_adapters.generate("direct", ASK, max_tokens=12)
     socratic = with_adapters.generate("socratic", ASK, max_tokens=12)
     base = plain.generate("direct", ASK, max_tokens=12)
     assert direct.model.endswith("+direct") and socratic.model.endswith("+socratic")
     assert len({direct.text, socratic.text, base.text}) == 3
-    assert with_adapters.generate("direct", ASK, max_tokens=12).text == direct.text  # switching back is exact
+    assert (
+        with_adapters.generate("direct", ASK, max_tokens=12).text == direct.text
+    )  # switching back is exact

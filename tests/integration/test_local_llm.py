@@ -14,8 +14,10 @@ from neulora.generation import TransformersStyleClient
 
 pytestmark = pytest.mark.slow
 
-ASK = [{"role": "system", "content": "You are a patient math tutor."},
-       {"role": "user", "content": "What is 2 + 3? Explain briefly."}]
+ASK = [
+    {"role": "system", "content": "You are a patient math tutor."},
+    {"role": "user", "content": "What is 2 + 3? Explain briefly."},
+]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,9 @@ def test_generate_and_stream_produce_the_same_real_text(client: TransformersStyl
     deltas = list(stream)
     assert "".join(deltas).strip() == stream.result.text == g.text  # same model, greedy decoding
     # without whole sentences (SmolLM2's client holds each sentence until it ends) text streams token by token
-    raw = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True)
+    raw = TransformersStyleClient(
+        dict(client.models), gguf_file=client.gguf_file, local_files_only=True
+    )
     raw._loaded = client._loaded
     assert len(list(raw.stream("socratic", ASK, max_tokens=24))) > 2
     assert len(client._loaded) == 1  # one model shared by every style that names it
@@ -42,7 +46,9 @@ def test_unknown_style_is_refused(client: TransformersStyleClient) -> None:
         client.generate("lecture", ASK)
 
 
-def test_a_generation_that_fails_in_its_worker_reaches_the_stream_reader(client: TransformersStyleClient) -> None:
+def test_a_generation_that_fails_in_its_worker_reaches_the_stream_reader(
+    client: TransformersStyleClient,
+) -> None:
     import threading
 
     from neulora import GenerationError
@@ -52,7 +58,9 @@ def test_a_generation_that_fails_in_its_worker_reaches_the_stream_reader(client:
 
     def read() -> None:
         try:
-            "".join(client.stream("direct", ask, max_tokens=8, num_beams=2))  # beams cannot stream: fails
+            "".join(
+                client.stream("direct", ask, max_tokens=8, num_beams=2)
+            )  # beams cannot stream: fails
         except BaseException as exc:
             box.append(exc)
 
@@ -71,14 +79,17 @@ def test_the_deadline_bounds_local_generation(client: TransformersStyleClient) -
     ask = [{"role": "user", "content": "Tell me a long story about numbers."}]
     t0 = time.monotonic()
     g = client.generate("direct", ask, max_tokens=2000, deadline=1.0)
-    assert time.monotonic() - t0 < 6.0 and g.usage is not None and g.usage["completion_tokens"] < 2000
+    assert (
+        time.monotonic() - t0 < 6.0 and g.usage is not None and g.usage["completion_tokens"] < 2000
+    )
 
 
 LONG = [{"role": "user", "content": "Explain logarithms in detail, with three worked examples."}]
 
 
 def test_an_answer_cut_at_max_tokens_says_length_and_counts_its_tokens_whole_and_streamed(
-        client: TransformersStyleClient) -> None:
+    client: TransformersStyleClient,
+) -> None:
     whole = client.generate("direct", LONG, max_tokens=12)
     assert whole.finish_reason == "length"
     assert whole.usage is not None and whole.usage["completion_tokens"] == 12
@@ -99,14 +110,23 @@ def test_an_answer_that_ends_by_itself_says_stop(client: TransformersStyleClient
 
 
 def test_a_cut_answer_ends_at_its_last_whole_sentence(client: TransformersStyleClient) -> None:
-    raw = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True,
-                                  languages=client.languages, defaults=client.defaults)
+    raw = TransformersStyleClient(
+        dict(client.models),
+        gguf_file=client.gguf_file,
+        local_files_only=True,
+        languages=client.languages,
+        defaults=client.defaults,
+    )
     raw._loaded = client._loaded  # the same loaded model and options: only the trimming differs
     cut = raw.generate("direct", LONG, max_tokens=40)
     trimmed = client.generate("direct", LONG, max_tokens=40)
     assert cut.finish_reason == trimmed.finish_reason == "length"
     if any(mark in cut.text for mark in ".!?\n"):
-        assert trimmed.text[-1] in ".!?" and cut.text.startswith(trimmed.text) and len(trimmed.text) < len(cut.text)
+        assert (
+            trimmed.text[-1] in ".!?"
+            and cut.text.startswith(trimmed.text)
+            and len(trimmed.text) < len(cut.text)
+        )
 
 
 class ScriptedModel:
@@ -118,7 +138,8 @@ class ScriptedModel:
 
         import torch
 
-        self.ids, self.device = ids, torch.device("cpu")
+        self.ids = ids
+        self.device = torch.device("cpu")
         self.generation_config = types.SimpleNamespace(eos_token_id=eos)
 
     def generate(self, input_ids: object, streamer: object = None, **options: object) -> object:
@@ -133,7 +154,9 @@ class ScriptedModel:
         return torch.cat([prompt, torch.tensor([self.ids])], dim=1)  # type: ignore[list-item]
 
 
-def korean_client(client: TransformersStyleClient, text: str, *, cut_inside: bool = False) -> tuple[Any, list[int]]:
+def korean_client(
+    client: TransformersStyleClient, text: str, *, cut_inside: bool = False
+) -> tuple[Any, list[int]]:
     """A client whose model "writes" ``text`` token by token (``cut_inside``: stops inside its last whole
     character that spans two tokens, as a max_tokens cut can)."""
     tokenizer = client._load("direct")[0]
@@ -142,13 +165,18 @@ def korean_client(client: TransformersStyleClient, text: str, *, cut_inside: boo
     assert inside, "the text must hold a character that spans two tokens"
     if cut_inside:
         ids = ids[: inside[-1]]
-    scripted = TransformersStyleClient(dict(client.models), gguf_file=client.gguf_file, local_files_only=True)
-    scripted._loaded = {key: (tokenizer, ScriptedModel(ids, tokenizer.eos_token_id))
-                        for key in client._loaded}  # the real tokenizer, a scripted model
+    scripted = TransformersStyleClient(
+        dict(client.models), gguf_file=client.gguf_file, local_files_only=True
+    )
+    scripted._loaded = {
+        key: (tokenizer, ScriptedModel(ids, tokenizer.eos_token_id)) for key in client._loaded
+    }  # the real tokenizer, a scripted model
     return scripted, ids
 
 
-def test_a_korean_character_split_across_two_tokens_arrives_whole(client: TransformersStyleClient) -> None:
+def test_a_korean_character_split_across_two_tokens_arrives_whole(
+    client: TransformersStyleClient,
+) -> None:
     text = "등비수열의 합은 첫째항과 공비로 구해요. 새로운 문제를 풀어 봐요."
     scripted, ids = korean_client(client, text)
     stream = scripted.stream("direct", ASK, max_tokens=len(ids) + 5)
@@ -158,7 +186,9 @@ def test_a_korean_character_split_across_two_tokens_arrives_whole(client: Transf
     assert scripted.generate("direct", ASK, max_tokens=len(ids) + 5).text == text
 
 
-def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(client: TransformersStyleClient) -> None:
+def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(
+    client: TransformersStyleClient,
+) -> None:
     scripted, ids = korean_client(client, "등비수열의 합", cut_inside=True)
     stream = scripted.stream("direct", ASK, max_tokens=len(ids))
     deltas = list(stream)
@@ -168,12 +198,15 @@ def test_an_answer_cut_inside_a_korean_character_shows_no_replacement_mark(clien
 
 
 def test_an_english_only_model_asked_in_korean_answers_without_hangul_or_broken_bytes(
-        client: TransformersStyleClient) -> None:
+    client: TransformersStyleClient,
+) -> None:
     from neulora._languages import script_languages
     from neulora.turn import PromptSet
 
     notes = "[1] (sequences-ko.md) 공비가 r인 등비수열의 합은 S_n = a(r^n - 1) / (r - 1)입니다."
-    messages = PromptSet().build("direct", "등비수열의 합 공식이 뭐예요?", language="en", context=notes)
+    messages = PromptSet().build(
+        "direct", "등비수열의 합 공식이 뭐예요?", language="en", context=notes
+    )
     assert "You write only English" in messages[0]["content"]
     whole = client.generate("direct", messages, max_tokens=48)
     stream = client.stream("direct", messages, max_tokens=48)

@@ -35,14 +35,31 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
     """A real redis-server on a free loopback port, with a password, nothing saved to disk."""
-    binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists()
-                                              else None)
+    binary = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
     require_system("redis-server", binary is not None)
     assert binary is not None
-    port, data = free_port(), tmp_path_factory.mktemp("redis")
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(data), "--requirepass", PASSWORD]
-    with background_server(argv, port, log=data / "redis.log", timeout=30, name="redis-server") as server:
+    port = free_port()
+    data = tmp_path_factory.mktemp("redis")
+    argv = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(data),
+        "--requirepass",
+        PASSWORD,
+    ]
+    with background_server(
+        argv, port, log=data / "redis.log", timeout=30, name="redis-server"
+    ) as server:
         yield server
 
 
@@ -68,8 +85,11 @@ def session_keys(raw: redis.Redis) -> dict[str, Any]:
 
 
 def chain_text(err: BaseException) -> str:
-    return "".join(traceback.format_exception(err)) + repr(err) + "".join(
-        repr(e) for e in iter_chain(err))
+    return (
+        "".join(traceback.format_exception(err))
+        + repr(err)
+        + "".join(repr(e) for e in iter_chain(err))
+    )
 
 
 def iter_chain(err: BaseException | None) -> Iterator[BaseException]:
@@ -87,7 +107,11 @@ def assert_no_password(err: BaseException) -> None:
 def scenario(memory: Memory) -> list[Session]:
     seen = [memory.get("unknown")]
     for i in range(5):
-        seen.append(memory.append("learner/1", Turn(f"질문 {i} 🙂", f"answer {i}", "socratic" if i % 2 else "direct")))
+        seen.append(
+            memory.append(
+                "learner/1", Turn(f"질문 {i} 🙂", f"answer {i}", "socratic" if i % 2 else "direct")
+            )
+        )
     memory.set_policy("learner/1", "기초 부족 -> 선수 개념부터 단계적 설명")
     seen.append(memory.get("learner/1"))
     memory.set_policy("learner/1", None)
@@ -96,7 +120,11 @@ def scenario(memory: Memory) -> list[Session]:
     seen.append(memory.get("policy only"))
     memory.reset("learner/1")
     memory.reset("never seen")
-    seen += [memory.get("learner/1"), memory.append("learner/1", Turn("again", "a", "direct")), memory.get("unknown")]
+    seen += [
+        memory.get("learner/1"),
+        memory.append("learner/1", Turn("again", "a", "direct")),
+        memory.get("unknown"),
+    ]
     bad_ids: list[Any] = ["", "  ", 3, "x" * 201, "lone \udc80 surrogate"]
     for bad in bad_ids:
         with pytest.raises(InvalidInputError):
@@ -106,8 +134,11 @@ def scenario(memory: Memory) -> list[Session]:
 
 def test_redis_memory_behaves_like_the_in_process_memory(url: str) -> None:
     expected = scenario(InMemoryMemory(max_turns=3))
-    assert expected[5].total_turns == 5 and [t.question for t in expected[5].turns] == ["질문 2 🙂", "질문 3 🙂",
-                                                                                       "질문 4 🙂"]
+    assert expected[5].total_turns == 5 and [t.question for t in expected[5].turns] == [
+        "질문 2 🙂",
+        "질문 3 🙂",
+        "질문 4 🙂",
+    ]
     assert scenario(RedisMemory.from_url(url, max_turns=3)) == expected
 
 
@@ -118,7 +149,9 @@ def test_replicas_with_their_own_prefix_do_not_share_sessions(url: str) -> None:
 
 
 # -- time to live ----------------------------------------------------------------------------------------------
-def test_every_write_refreshes_the_ttl_of_every_key_of_the_session(url: str, raw: redis.Redis) -> None:
+def test_every_write_refreshes_the_ttl_of_every_key_of_the_session(
+    url: str, raw: redis.Redis
+) -> None:
     memory = RedisMemory.from_url(url, ttl=timedelta(seconds=100))
     memory.append("learner", Turn("q", "a", "direct"))
     keys = session_keys(raw)
@@ -168,8 +201,15 @@ WRITER = textwrap.dedent("""
 @pytest.mark.slow
 def test_two_processes_appending_100_turns_each_count_all_200(url: str, tmp_path: Path) -> None:
     go = tmp_path / "go"
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, url, name, str(go)], cwd=ROOT,
-                                stderr=subprocess.PIPE, text=True) for name in ("A", "B")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, url, name, str(go)],
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("A", "B")
+    ]
     time.sleep(0.5)
     go.touch()
     for writer in writers:
@@ -181,7 +221,9 @@ def test_two_processes_appending_100_turns_each_count_all_200(url: str, tmp_path
     for turn in session.turns:
         name, i = turn.question.split()
         kept[name].append(int(i))
-    for indices in kept.values():  # each writer's turns in its order, the newest kept, none lost in between
+    for (
+        indices
+    ) in kept.values():  # each writer's turns in its order, the newest kept, none lost in between
         assert indices == list(range(100 - len(indices), 100))
     assert session.turns[-1].question.endswith(" 99")
 
@@ -221,13 +263,17 @@ class ReplyDroppingProxy:
             s.close()
 
 
-def test_an_append_retried_after_its_reply_was_lost_is_counted_once(redis_server: ManagedServer, url: str) -> None:
+def test_an_append_retried_after_its_reply_was_lost_is_counted_once(
+    redis_server: ManagedServer, url: str
+) -> None:
     proxy = ReplyDroppingProxy(redis_server.port)
     try:
         memory = RedisMemory.from_url(url.replace(f":{redis_server.port}/", f":{proxy.port}/"))
         memory.append("learner", Turn("q0", "a0", "direct"))  # connected, script loaded
         proxy.drop_next_reply.set()
-        session = memory.append("learner", Turn("q1", "a1", "direct"))  # Redis ran it; the client retried
+        session = memory.append(
+            "learner", Turn("q1", "a1", "direct")
+        )  # Redis ran it; the client retried
         assert not proxy.drop_next_reply.is_set()
         assert session.total_turns == 2 and [t.question for t in session.turns] == ["q0", "q1"]
         assert RedisMemory.from_url(url).get("learner") == session
@@ -243,22 +289,28 @@ def pipeline(memory: RedisMemory, client: FakeStyleClient) -> Pipeline:
 
 
 def test_a_failed_generation_leaves_the_redis_session_untouched(url: str, raw: redis.Redis) -> None:
-    memory, client = RedisMemory.from_url(url), FakeStyleClient()
+    memory = RedisMemory.from_url(url)
+    client = FakeStyleClient()
     tutor = pipeline(memory, client)
     tutor.ask("로그함수가 뭐예요?", session_id="learner")
-    stored = {key: raw.lrange(key, 0, -1) if kind == "list" else raw.hgetall(key)
-              for kind, key in session_keys(raw).items()}
+    stored = {
+        key: raw.lrange(key, 0, -1) if kind == "list" else raw.hgetall(key)
+        for kind, key in session_keys(raw).items()
+    }
     before = memory.get("learner")
     client.enqueue(GenerationError("x"))
     with pytest.raises(GenerationError):
         tutor.ask("그럼 지수함수는요?", session_id="learner")
     assert memory.get("learner") == before and before.total_turns == 1
-    assert {key: raw.lrange(key, 0, -1) if kind == "list" else raw.hgetall(key)
-            for kind, key in session_keys(raw).items()} == stored
+    assert {
+        key: raw.lrange(key, 0, -1) if kind == "list" else raw.hgetall(key)
+        for kind, key in session_keys(raw).items()
+    } == stored
 
 
 def test_two_pipelines_on_one_redis_continue_one_learners_session(url: str) -> None:
-    first_client, second_client = FakeStyleClient(), FakeStyleClient()
+    first_client = FakeStyleClient()
+    second_client = FakeStyleClient()
     first = pipeline(RedisMemory.from_url(url), first_client)
     second = pipeline(RedisMemory.from_url(url), second_client)
     first_client.enqueue("로그는 지수의 역연산이에요.")
@@ -274,7 +326,9 @@ def test_two_pipelines_on_one_redis_continue_one_learners_session(url: str) -> N
 def test_redis_down_raises_session_error_quickly_without_the_password() -> None:
     memory = RedisMemory.from_url(f"redis://:secret@127.0.0.1:{free_port()}/0")
     started = time.monotonic()
-    with pytest.raises(SessionError, match=r"cannot reach Redis at redis://:\*\*\*@127\.0\.0\.1:\d+/0") as err:
+    with pytest.raises(
+        SessionError, match=r"cannot reach Redis at redis://:\*\*\*@127\.0\.0\.1:\d+/0"
+    ) as err:
         memory.append("learner", Turn("q", "a", "direct"))
     assert time.monotonic() - started < 5
     assert_no_password(err.value)
@@ -282,8 +336,12 @@ def test_redis_down_raises_session_error_quickly_without_the_password() -> None:
 
 
 def test_a_server_that_never_answers_times_out_as_session_error() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as silent:  # connections queue; nothing ever replies
-        memory = RedisMemory.from_url(f"redis://:secret@127.0.0.1:{silent.getsockname()[1]}/0", timeout=0.2)
+    with socket.create_server(
+        ("127.0.0.1", 0)
+    ) as silent:  # connections queue; nothing ever replies
+        memory = RedisMemory.from_url(
+            f"redis://:secret@127.0.0.1:{silent.getsockname()[1]}/0", timeout=0.2
+        )
         started = time.monotonic()
         with pytest.raises(SessionError, match="Timeout") as err:
             memory.get("learner")
@@ -291,14 +349,18 @@ def test_a_server_that_never_answers_times_out_as_session_error() -> None:
     assert_no_password(err.value)
 
 
-def test_a_wrong_password_raises_session_error_without_either_password(redis_server: ManagedServer) -> None:
+def test_a_wrong_password_raises_session_error_without_either_password(
+    redis_server: ManagedServer,
+) -> None:
     memory = RedisMemory.from_url(f"redis://:secret-but-wrong@127.0.0.1:{redis_server.port}/0")
     with pytest.raises(SessionError, match="password") as err:
         memory.get("learner")
     assert_no_password(err.value)
 
 
-def test_a_key_of_the_wrong_type_raises_and_the_append_writes_nothing(url: str, raw: redis.Redis) -> None:
+def test_a_key_of_the_wrong_type_raises_and_the_append_writes_nothing(
+    url: str, raw: redis.Redis
+) -> None:
     memory = RedisMemory.from_url(url)
     memory.append("learner", Turn("q", "a", "direct"))
     keys = session_keys(raw)
@@ -316,7 +378,9 @@ def test_a_key_of_the_wrong_type_raises_and_the_append_writes_nothing(url: str, 
 
 
 @pytest.mark.parametrize("spoil", [b"{not json", b"\xff\xfe", b'{"question": "q"}', b"[1, 2]"])
-def test_a_corrupted_stored_turn_raises_session_error(url: str, raw: redis.Redis, spoil: bytes) -> None:
+def test_a_corrupted_stored_turn_raises_session_error(
+    url: str, raw: redis.Redis, spoil: bytes
+) -> None:
     memory = RedisMemory.from_url(url)
     memory.append("learner", Turn("q", "a", "direct"))
     raw.rpush(session_keys(raw)["list"], spoil)
@@ -336,18 +400,33 @@ def test_a_corrupted_total_raises_and_the_append_writes_nothing(url: str, raw: r
 
 
 # -- configuration ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("options", "named"), [
-    ({"max_turns": 0}, "max_turns"), ({"max_turns": True}, "max_turns"), ({"max_turns": 2.5}, "max_turns"),
-    ({"ttl": 0}, "ttl"), ({"ttl": -1}, "ttl"), ({"ttl": "1d"}, "ttl"), ({"ttl": float("inf")}, "ttl"),
-    ({"ttl": timedelta(0)}, "ttl"), ({"prefix": 3}, "prefix"), ({"timeout": 0}, "timeout"),
-    ({"timeout": None}, "timeout"), ({"timeout": "5"}, "timeout"),
-])
-def test_bad_options_raise_config_error_naming_the_option(options: dict[str, Any], named: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"max_turns": 0}, "max_turns"),
+        ({"max_turns": True}, "max_turns"),
+        ({"max_turns": 2.5}, "max_turns"),
+        ({"ttl": 0}, "ttl"),
+        ({"ttl": -1}, "ttl"),
+        ({"ttl": "1d"}, "ttl"),
+        ({"ttl": float("inf")}, "ttl"),
+        ({"ttl": timedelta(0)}, "ttl"),
+        ({"prefix": 3}, "prefix"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": None}, "timeout"),
+        ({"timeout": "5"}, "timeout"),
+    ],
+)
+def test_bad_options_raise_config_error_naming_the_option(
+    options: dict[str, Any], named: str
+) -> None:
     with pytest.raises(ConfigError, match=named):
         RedisMemory.from_url("redis://:secret@127.0.0.1:1/0", **options)
 
 
-@pytest.mark.parametrize("bad", ["http://:secret@127.0.0.1:6379/0", "127.0.0.1:6379", "redis://:secret@host:port/0"])
+@pytest.mark.parametrize(
+    "bad", ["http://:secret@127.0.0.1:6379/0", "127.0.0.1:6379", "redis://:secret@host:port/0"]
+)
 def test_a_bad_url_raises_config_error_without_the_password(bad: str) -> None:
     with pytest.raises(ConfigError, match="URL") as err:
         RedisMemory.from_url(bad)
@@ -355,10 +434,14 @@ def test_a_bad_url_raises_config_error_without_the_password(bad: str) -> None:
 
 
 def test_the_constructor_takes_a_client_does_no_io_and_shows_no_password() -> None:
-    client = redis.Redis(host="127.0.0.1", port=free_port(), username="tutor", password="secret", db=2)
+    client = redis.Redis(
+        host="127.0.0.1", port=free_port(), username="tutor", password="secret", db=2
+    )
     memory = RedisMemory(client, max_turns=10, ttl=timedelta(hours=1), prefix="tutor:")
-    assert repr(memory) == (f"RedisMemory('redis://tutor:***@127.0.0.1:{client.connection_pool.connection_kwargs['port']}"
-                            "/2', prefix='tutor:', max_turns=10, ttl=3600s)")
+    assert repr(memory) == (
+        f"RedisMemory('redis://tutor:***@127.0.0.1:{client.connection_pool.connection_kwargs['port']}"
+        "/2', prefix='tutor:', max_turns=10, ttl=3600s)"
+    )
     with pytest.raises(ConfigError, match="client"):
         RedisMemory("redis://127.0.0.1:6379")  # type: ignore[arg-type]
 
@@ -368,31 +451,47 @@ def test_a_client_that_decodes_responses_works_the_same(url: str) -> None:
     memory.set_policy("learner", "단계적으로")
     for i in range(3):
         memory.append("learner", Turn(f"질문 {i}", "답", "direct"))
-    assert memory.get("learner") == RedisMemory.from_url(url, max_turns=2).get("learner") == Session(
-        turns=(Turn("질문 1", "답", "direct"), Turn("질문 2", "답", "direct")), policy="단계적으로", total_turns=3)
+    assert (
+        memory.get("learner")
+        == RedisMemory.from_url(url, max_turns=2).get("learner")
+        == Session(
+            turns=(Turn("질문 1", "답", "direct"), Turn("질문 2", "답", "direct")),
+            policy="단계적으로",
+            total_turns=3,
+        )
+    )
 
 
 def test_importing_neulora_does_not_import_redis() -> None:
-    code = "import sys, neulora, neulora.memory; assert 'redis' not in sys.modules, 'redis imported'"
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, neulora, neulora.memory; assert 'redis' not in sys.modules, 'redis imported'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_a_turn_whose_append_failed_while_redis_was_frozen_never_appears_afterwards(
-        redis_server: ManagedServer, url: str) -> None:
+    redis_server: ManagedServer, url: str
+) -> None:
     import os
     import signal
     import time
 
     memory = RedisMemory.from_url(url, timeout=0.5)
-    memory.append("frozen", Turn("before", "kept", "direct"))  # the server's clock is known from here on
+    memory.append(
+        "frozen", Turn("before", "kept", "direct")
+    )  # the server's clock is known from here on
     os.kill(redis_server.proc.pid, signal.SIGSTOP)
     try:
         with pytest.raises(SessionError):
             memory.append("frozen", Turn("during", "the caller was told this failed", "socratic"))
     finally:
         os.kill(redis_server.proc.pid, signal.SIGCONT)
-    time.sleep(0.5)  # the queued appends (the first try and redis-py's retries) run now, and are refused
+    time.sleep(
+        0.5
+    )  # the queued appends (the first try and redis-py's retries) run now, and are refused
     held = memory.get("frozen")
     assert [t.question for t in held.turns] == ["before"] and held.total_turns == 1
     memory.append("frozen", Turn("after", "the retry", "socratic"))

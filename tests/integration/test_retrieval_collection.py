@@ -21,7 +21,9 @@ def test_a_write_that_fails_midway_still_reaches_the_exact_index(tmp_path: Path)
     store = toy(tmp_path / "db")
     with store.writing() as w:
         w.add(["a"], [[1.0, 0.0]], ["east"], [{"source": "m"}])
-    assert [h.id for h in store.search(np.array([1.0, 0.0]), 5)] == ["a"]  # the exact index is loaded
+    assert [h.id for h in store.search(np.array([1.0, 0.0]), 5)] == [
+        "a"
+    ]  # the exact index is loaded
     with pytest.raises(RuntimeError, match="embedder died"), store.writing() as w:
         w.add(["b"], [[0.8, 0.6]], ["north-east"], [{"source": "m"}])
         raise RuntimeError("the embedder died")
@@ -29,7 +31,8 @@ def test_a_write_that_fails_midway_still_reaches_the_exact_index(tmp_path: Path)
 
 
 def test_two_handles_on_one_path_take_turns_without_losing_vectors(tmp_path: Path) -> None:
-    a, b = toy(tmp_path / "db"), toy(tmp_path / "db")
+    a = toy(tmp_path / "db")
+    b = toy(tmp_path / "db")
     rng = np.random.default_rng(0)
     for turn in range(6):
         for name, store in (("a", a), ("b", b)):
@@ -42,7 +45,9 @@ def test_two_handles_on_one_path_take_turns_without_losing_vectors(tmp_path: Pat
 
 def test_reader_threads_keep_working_while_one_retriever_writes(tmp_path: Path) -> None:
     r = ChromaRetriever(HashingEmbedder(dim=256), path=tmp_path / "db", k=3)
-    r.add_texts([f"seed note {i} about logarithms" for i in range(50)], metadatas=[{"source": "seed"}] * 50)
+    r.add_texts(
+        [f"seed note {i} about logarithms" for i in range(50)], metadatas=[{"source": "seed"}] * 50
+    )
     errors: list[BaseException] = []
     done = threading.Event()
 
@@ -59,26 +64,35 @@ def test_reader_threads_keep_working_while_one_retriever_writes(tmp_path: Path) 
         t.start()
     try:
         for part in range(15):
-            r.add_texts([f"part {part} note {i} about sequences" for i in range(40)],
-                        metadatas=[{"source": f"part{part}"}] * 40)
+            r.add_texts(
+                [f"part {part} note {i} about sequences" for i in range(40)],
+                metadatas=[{"source": f"part{part}"}] * 40,
+            )
     finally:
         done.set()
         for t in readers:
             t.join(timeout=60)
     assert errors == []
     assert r.count() == 50 + 15 * 40
-    assert r.retrieve("part 14 note 39 about sequences", k=1)[0].text == "part 14 note 39 about sequences"
+    assert (
+        r.retrieve("part 14 note 39 about sequences", k=1)[0].text
+        == "part 14 note 39 about sequences"
+    )
 
 
 def test_writes_leave_the_host_processes_other_chroma_clients_alone(tmp_path: Path) -> None:
-    host = chromadb.PersistentClient(path=str(tmp_path / "host-db"), settings=Settings(anonymized_telemetry=False))
+    host = chromadb.PersistentClient(
+        path=str(tmp_path / "host-db"), settings=Settings(anonymized_telemetry=False)
+    )
     mine = host.get_or_create_collection("host-data", embedding_function=None)
     mine.add(ids=["x"], embeddings=[[1.0, 0.0]], documents=["the host's own record"])
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db")
     for part in range(3):
         r.add_texts([f"note {part}"])
     assert mine.get(ids=["x"])["documents"] == ["the host's own record"]
-    other = chromadb.PersistentClient(path=str(tmp_path / "host-db"), settings=Settings(anonymized_telemetry=False))
+    other = chromadb.PersistentClient(
+        path=str(tmp_path / "host-db"), settings=Settings(anonymized_telemetry=False)
+    )
     assert other._system is host._system  # the host's cached database was not reset under it
 
 
@@ -114,4 +128,5 @@ def test_a_path_that_is_a_file_is_a_retrieval_error(tmp_path: Path) -> None:
 def test_the_handle_names_its_mode(tmp_path: Path) -> None:
     assert repr(toy(tmp_path)) == f"ChromaCollection('toy-test', path={str(tmp_path)!r})"
     assert repr(ChromaCollection("x-test", host="127.0.0.1", port=9, embedder_name="e", dim=2)) == (
-        "ChromaCollection('x-test', host='127.0.0.1', port=9)")
+        "ChromaCollection('x-test', host='127.0.0.1', port=9)"
+    )

@@ -26,8 +26,12 @@ for part in range(6):
 
 def test_two_processes_ingesting_into_one_path_stay_exact(tmp_path: Path) -> None:
     db = tmp_path / "db"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(db), tag], stderr=subprocess.PIPE, text=True)
-             for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db), tag], stderr=subprocess.PIPE, text=True
+        )
+        for tag in ("a", "b")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err

@@ -19,7 +19,9 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
     chroma_server: ManagedServer, tmp_path: Path, shared_data: Path
 ) -> None:
     embedder = CountingEmbedder(HashingEmbedder())
-    r = ChromaRetriever(embedder, host="127.0.0.1", port=chroma_server.port, collection="server-test", k=4)
+    r = ChromaRetriever(
+        embedder, host="127.0.0.1", port=chroma_server.port, collection="server-test", k=4
+    )
     corpus = [shared_data / "highmath12.txt", *write_english(tmp_path)]
     report = r.ingest(corpus, progress=False)
     assert report.added == 3 and r.count() == report.chunks_written
@@ -31,25 +33,43 @@ def test_server_mode_ingests_retrieves_and_reingests_for_free(
     calls = embedder.calls
     again = r.ingest(corpus, progress=False)
     assert again.unchanged == 3 and embedder.calls == calls
-    assert {"name": "server-test", "count": r.count(), "embedder": embedder.name, "dim": 1024} in r.collections()
+    assert {
+        "name": "server-test",
+        "count": r.count(),
+        "embedder": embedder.name,
+        "dim": 1024,
+    } in r.collections()
     r.reset()
     assert r.count() == 0
 
 
 def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: ManagedServer) -> None:
-    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
-    writer = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test")
+    reader = ChromaRetriever(
+        HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test"
+    )
+    writer = ChromaRetriever(
+        HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="shared-test"
+    )
     writer.add_texts(["the derivative of x squared is two x", "a sequence is a list of numbers"])
     assert reader.retrieve("derivative", k=1)[0].text == "the derivative of x squared is two x"
     writer.add_texts(["the derivative measures the rate of change: derivative derivative"])
     assert reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
-    hnsw_reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
-                                  collection="shared-test", exact_limit=0)
-    assert hnsw_reader.retrieve("derivative derivative", k=1)[0].text.endswith("derivative derivative")
+    hnsw_reader = ChromaRetriever(
+        HashingEmbedder(),
+        host="127.0.0.1",
+        port=chroma_server.port,
+        collection="shared-test",
+        exact_limit=0,
+    )
+    assert hnsw_reader.retrieve("derivative derivative", k=1)[0].text.endswith(
+        "derivative derivative"
+    )
     writer.reset()
     assert reader.retrieve("derivative", k=1) == []
     writer.add_texts(["integrals add up areas"])
-    assert hnsw_reader.retrieve("integrals", k=1)[0].text == "integrals add up areas"  # reopened after the reset
+    assert (
+        hnsw_reader.retrieve("integrals", k=1)[0].text == "integrals add up areas"
+    )  # reopened after the reset
 
 
 def test_unreachable_server_is_a_retrieval_error() -> None:
@@ -82,11 +102,14 @@ def test_a_writer_killed_before_its_closing_stamp_leaves_no_reader_stale(
     import subprocess
     import time
 
-    reader = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
-                             collection="dying-writer")
+    reader = ChromaRetriever(
+        HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="dying-writer"
+    )
     reader.add_texts(["seed chunk about numbers"])
     assert reader.retrieve("numbers", k=1)[0].text == "seed chunk about numbers"
-    proc = subprocess.Popen([sys.executable, "-c", DYING_WRITER, str(chroma_server.port), str(tmp_path)])
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DYING_WRITER, str(chroma_server.port), str(tmp_path)]
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / "ready").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "the writer did not get going"
@@ -96,7 +119,8 @@ def test_a_writer_killed_before_its_closing_stamp_leaves_no_reader_stale(
     assert proc.wait(timeout=60) == 9
     assert reader.retrieve("matrices", k=1)[0].text == "second chunk about matrices"
     # a re-run that changes nothing still closes the dead writer's stamp: the exact index serves again
-    ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=chroma_server.port,
-                    collection="dying-writer").add_texts(["seed chunk about numbers"])
+    ChromaRetriever(
+        HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="dying-writer"
+    ).add_texts(["seed chunk about numbers"])
     assert reader.retrieve("matrices", k=1)[0].text == "second chunk about matrices"
     assert reader.store._exact is not None and reader.store._exact.usable

@@ -64,16 +64,27 @@ def hub(router_file: Path) -> Iterator[tuple[str, list[str]]]:
 def probe(endpoint: str, home: Path, args: str) -> str:
     env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home)}
     env.pop("HF_HUB_OFFLINE", None)
-    return subprocess.run([sys.executable, "-c", PROBE.format(args=args)], env=env, capture_output=True,
-                          text=True, timeout=120, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
 
 
 def test_from_hub_downloads_the_router_file(hub: tuple[str, list[str]], tmp_path: Path) -> None:
     endpoint, seen = hub
-    assert probe(endpoint, tmp_path, "") == "OK ('direct', 'socratic', 'scaffolding', 'feedback') 27007"
+    assert (
+        probe(endpoint, tmp_path, "")
+        == "OK ('direct', 'socratic', 'scaffolding', 'feedback') 27007"
+    )
     assert "GET /marimmo/multi-lora/resolve/main/router/router_model.json" in seen
 
 
-def test_a_missing_hub_file_is_a_router_file_error(hub: tuple[str, list[str]], tmp_path: Path) -> None:
+def test_a_missing_hub_file_is_a_router_file_error(
+    hub: tuple[str, list[str]], tmp_path: Path
+) -> None:
     out = probe(hub[0], tmp_path, "'someone/absent', 'router.json', ")
     assert out.startswith("ERR cannot download router.json from someone/absent")

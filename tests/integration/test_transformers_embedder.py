@@ -10,7 +10,12 @@ from neulora.embedders._transformers import TransformersEmbedder  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-TEXTS = ["로그함수의 밑변환 공식", "The derivative of x squared is 2x.", "short", "수열의 합을 구하는 방법을 단계별로"]
+TEXTS = [
+    "로그함수의 밑변환 공식",
+    "The derivative of x squared is 2x.",
+    "short",
+    "수열의 합을 구하는 방법을 단계별로",
+]
 
 
 @pytest.fixture(scope="module")

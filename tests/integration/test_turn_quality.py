@@ -24,15 +24,20 @@ def pipeline(retriever: ChromaRetriever, client: FakeStyleClient, **options: obj
     return Pipeline(exemplar_router(retriever.embedder), retriever, client, **options)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("question", "section"), [("등비수열의 합은 어떻게 구해요?", "수열"),
-                                                   ("사인법칙", "삼각함수"), ("미분", "미분")])
-def test_the_embedders_own_rule_keeps_the_notes_a_fixed_floor_threw_away(notes: ChromaRetriever, question: str,
-                                                                         section: str) -> None:
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [("등비수열의 합은 어떻게 구해요?", "수열"), ("사인법칙", "삼각함수"), ("미분", "미분")],
+)
+def test_the_embedders_own_rule_keeps_the_notes_a_fixed_floor_threw_away(
+    notes: ChromaRetriever, question: str, section: str
+) -> None:
     client = FakeStyleClient("ok")
     answer = pipeline(notes, client).ask(question)
     assert answer.used_notes and any(section in p.section for p in answer.passages)
     assert "cite them as [1]" in client.history[-1][1][0]["content"]
-    old = pipeline(notes, FakeStyleClient("ok"), relevance=0.2).ask(question)  # what the fixed floor did
+    old = pipeline(notes, FakeStyleClient("ok"), relevance=0.2).ask(
+        question
+    )  # what the fixed floor did
     assert not any(section in p.section for p in old.passages)
 
 
@@ -51,12 +56,19 @@ def test_a_follow_up_is_searched_with_the_turn_it_leans_on(notes: ChromaRetrieve
     assert any("수열" in p.section for p in follow.passages)
     alone = pipeline(notes, FakeStyleClient("ok"), rules=QuestionRules(follow_up=None))
     alone.ask("등비수열의 합 공식 알려주세요", session_id="f2")
-    assert not any("수열" in p.section for p in alone.ask("그럼 두 번째 단계는요?", session_id="f2").passages)
+    assert not any(
+        "수열" in p.section for p in alone.ask("그럼 두 번째 단계는요?", session_id="f2").passages
+    )
 
 
-def test_where_filters_the_notes_and_finish_reason_is_reported(notes: ChromaRetriever, tmp_path: Path) -> None:
+def test_where_filters_the_notes_and_finish_reason_is_reported(
+    notes: ChromaRetriever, tmp_path: Path
+) -> None:
     other = tmp_path / "vectors.md"
-    other.write_text("# Vectors\n\n등비수열의 합 is not here; vectors have a size and a direction.", encoding="utf-8")
+    other.write_text(
+        "# Vectors\n\n등비수열의 합 is not here; vectors have a size and a direction.",
+        encoding="utf-8",
+    )
     notes.ingest([other], progress=False)
     p = pipeline(notes, FakeStyleClient("ok"), relevance=None)
     only = p.ask("등비수열의 합은?", where={"source": other.as_posix()})
@@ -65,7 +77,11 @@ def test_where_filters_the_notes_and_finish_reason_is_reported(notes: ChromaRetr
     from neulora.testing import ChatStubServer
 
     with ChatStubServer() as stub:
-        client = HFStyleClient({s: s for s in ("direct", "socratic", "scaffolding", "feedback")},
-                               base_url=stub.url, token="hf_x", fallback=None)
+        client = HFStyleClient(
+            {s: s for s in ("direct", "socratic", "scaffolding", "feedback")},
+            base_url=stub.url,
+            token="hf_x",
+            fallback=None,
+        )
         answer = pipeline(notes, client).ask("등비수열의 합은?")  # type: ignore[arg-type]
     assert answer.finish_reason == "stop" and answer.to_dict()["finish_reason"] == "stop"

@@ -20,7 +20,9 @@ MODELS = {s: s for s in ("direct", "socratic", "scaffolding", "feedback")}
 
 def fakes(client: object) -> Pipeline:
     e = HashingEmbedder(dim=32)
-    passage = Passage("Logarithms undo exponents.", 0.8, "notes.md", None, "p1", {"section": "Logs"})
+    passage = Passage(
+        "Logarithms undo exponents.", 0.8, "notes.md", None, "p1", {"section": "Logs"}
+    )
     return Pipeline(FakeRouter(e), FakeRetriever(e, [passage]), client)  # type: ignore[arg-type]
 
 
@@ -31,7 +33,8 @@ def stub() -> Iterator[ChatStubServer]:
 
 
 def test_aask_and_astream_give_what_ask_and_stream_give() -> None:
-    sync, asyn = fakes(FakeStyleClient("Why do you think so?")), fakes(FakeStyleClient("Why do you think so?"))
+    sync = fakes(FakeStyleClient("Why do you think so?"))
+    asyn = fakes(FakeStyleClient("Why do you think so?"))
     a = sync.ask("is 2+2=5?", session_id="s1")
     b = asyncio.run(asyn.aask("is 2+2=5?", session_id="s1"))
     assert (b.text, b.style, b.passages, b.route) == (a.text, a.style, a.passages, a.route)
@@ -49,7 +52,10 @@ def test_aask_and_astream_give_what_ask_and_stream_give() -> None:
 def test_a_history_given_is_used_and_nothing_is_remembered() -> None:
     client = FakeStyleClient("ok")
     pipeline = fakes(client)
-    history = [{"role": "user", "content": "what is a log?"}, {"role": "assistant", "content": "an exponent"}]
+    history = [
+        {"role": "user", "content": "what is a log?"},
+        {"role": "assistant", "content": "an exponent"},
+    ]
     answer = asyncio.run(pipeline.aask("and ln?", session_id="s9", history=history))
     assert answer.text == "ok" and len(pipeline.memory.get("s9").turns) == 0
     sent = [m["content"] for m in client.history[0][1]]
@@ -85,10 +91,19 @@ def test_agenerate_and_astream_match_the_sync_client(stub: ChatStubServer) -> No
 def test_async_retries_and_fallback_follow_the_same_policy(stub: ChatStubServer) -> None:
     stub.enqueue(model="socratic", status=503, body={"error": "loading"})
     stub.enqueue(model="socratic", status=404, body={"error": "no adapter"})
-    client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=FallbackChain(base_model=None),
-                           retry=RetryPolicy(backoff=0.01, jitter=0.0))
+    client = HFStyleClient(
+        MODELS,
+        base_url=stub.url,
+        token="hf_x",
+        fallback=FallbackChain(base_model=None),
+        retry=RetryPolicy(backoff=0.01, jitter=0.0),
+    )
     g = asyncio.run(client.agenerate("socratic", [{"role": "user", "content": "hi"}]))
-    assert g.text == "Answer from direct." and g.fallback_from == "socratic:socratic" and g.attempts == 3
+    assert (
+        g.text == "Answer from direct."
+        and g.fallback_from == "socratic:socratic"
+        and g.attempts == 3
+    )
 
 
 def test_100_concurrent_turns_do_not_block_the_loop() -> None:
@@ -97,8 +112,9 @@ def test_100_concurrent_turns_do_not_block_the_loop() -> None:
 
         async def run() -> float:
             t0 = time.monotonic()
-            answers = await asyncio.gather(*(pipeline.aask(f"question {i}?", session_id=f"s{i}")
-                                             for i in range(100)))
+            answers = await asyncio.gather(
+                *(pipeline.aask(f"question {i}?", session_id=f"s{i}") for i in range(100))
+            )
             assert {a.text for a in answers} == {"Answer from socratic."}
             return time.monotonic() - t0
 
@@ -138,24 +154,36 @@ def test_finished_streams_give_their_connection_back(stub: ChatStubServer) -> No
 
     async def run() -> None:
         for _ in range(16):
-            assert "".join([d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])]) \
+            assert (
+                "".join(
+                    [d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])]
+                )
                 == "Answer from direct."
+            )
         await client.aclose()
 
     asyncio.run(run())
     ports = [r["client_port"] for r in stub.requests]
-    assert len(ports) == 16 and len(set(ports)) <= 8  # at most one connection per pool of the client
+    assert (
+        len(ports) == 16 and len(set(ports)) <= 8
+    )  # at most one connection per pool of the client
 
 
-def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(stub: ChatStubServer) -> None:
-    head = b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,' \
-           b'"delta":{"content":"Done here."},"finish_reason":"stop"}]}'
+def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(
+    stub: ChatStubServer,
+) -> None:
+    head = (
+        b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
+        b'"delta":{"content":"Done here."},"finish_reason":"stop"}]}'
+    )
     stub.enqueue(events=[head, b"[DONE]", *[b'{"late": true}'] * 40], trickle=0.1)
     client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None)
 
     async def run() -> tuple[str, float]:
         t0 = time.monotonic()
-        text = "".join([d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])])
+        text = "".join(
+            [d async for d in client.astream("direct", [{"role": "user", "content": "hi"}])]
+        )
         return text, time.monotonic() - t0
 
     text, elapsed = asyncio.run(run())
@@ -170,11 +198,18 @@ def test_more_than_100_concurrent_streams_reach_the_engine_through_one_pool() ->
 
     sessions = AsyncSessions(max_connections=200, shards=1)
     with ChatStubServer(latency=1.0) as slow:
+
         async def one(i: int) -> str:
             client = async_inference_client(HFAuth(None), sessions.get(), url=slow.url)
             try:
-                return "".join([c.choices[0].delta.content or "" async for c in await client.chat_completion(
-                    [{"role": "user", "content": f"q{i}"}], model="direct", stream=True)])
+                return "".join(
+                    [
+                        c.choices[0].delta.content or ""
+                        async for c in await client.chat_completion(
+                            [{"role": "user", "content": f"q{i}"}], model="direct", stream=True
+                        )
+                    ]
+                )
             finally:
                 await client.close()
 
@@ -198,10 +233,14 @@ def test_the_garbage_collector_is_tuned_only_for_a_server_that_asks() -> None:
     before = gc.get_threshold()
     pipeline = fakes(FakeStyleClient())
     try:
-        with TestClient(create_app(pipeline)) as client:  # an app mounted in someone's process: left alone
+        with TestClient(
+            create_app(pipeline)
+        ) as client:  # an app mounted in someone's process: left alone
             assert client.get("/v1/models").status_code == 200
             assert gc.get_threshold() == before
-        with TestClient(create_app(pipeline, ServeOptions(gc=GCTuning((12345, 11, 12), freeze=False)))) as client:
+        with TestClient(
+            create_app(pipeline, ServeOptions(gc=GCTuning((12345, 11, 12), freeze=False)))
+        ) as client:
             assert client.get("/v1/models").status_code == 200
             assert gc.get_threshold() == (12345, 11, 12)
     finally:

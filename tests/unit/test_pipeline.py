@@ -17,14 +17,22 @@ from neulora.turn import Event, PolicyAdvisor, QuestionRules, SmallTalkRule
 from neulora.turn._prompts import POLICY_TAGS, PromptSet
 
 PASSAGES = [
-    Passage("로그함수는 지수함수의 역함수이다.", 0.82, "/notes/log.md", None, "p1", {"section": "로그함수"}),
+    Passage(
+        "로그함수는 지수함수의 역함수이다.",
+        0.82,
+        "/notes/log.md",
+        None,
+        "p1",
+        {"section": "로그함수"},
+    ),
     Passage("등차수열의 합 공식.", 0.41, "/notes/seq.md", 3, "p2", {"section": "수열"}),
     Passage("unrelated", 0.05, "/notes/x.md", None, "p3", {}),
 ]
 
 
-def make(style: str = "socratic", **kwargs: Any) -> tuple[Pipeline, CountingEmbedder, FakeRouter, FakeRetriever,
-                                                         FakeStyleClient]:
+def make(
+    style: str = "socratic", **kwargs: Any
+) -> tuple[Pipeline, CountingEmbedder, FakeRouter, FakeRetriever, FakeStyleClient]:
     embedder = CountingEmbedder(HashingEmbedder(dim=64))
     router = FakeRouter(embedder, style=style)
     retriever = FakeRetriever(embedder, PASSAGES)
@@ -37,8 +45,12 @@ def test_one_embedding_and_one_llm_call_per_turn() -> None:
     answer = pipeline.ask("로그함수의 그래프를 설명해줘", session_id="s1")
     assert embedder.calls == 1
     assert len(client.history) == 1
-    assert [c[0] for c in router.calls] == ["route_vector"] and [c[0] for c in retriever.calls] == ["retrieve_vector"]
-    assert answer.style == "socratic" and answer.route.style == "socratic" and not answer.route.forced
+    assert [c[0] for c in router.calls] == ["route_vector"] and [c[0] for c in retriever.calls] == [
+        "retrieve_vector"
+    ]
+    assert (
+        answer.style == "socratic" and answer.route.style == "socratic" and not answer.route.forced
+    )
     assert [p.id for p in answer.passages] == ["p1", "p2"]  # relevance by score, not by an LLM
     assert answer.model == "fake-socratic" and answer.session_id == "s1"
     assert set(answer.timings) == {"embed", "route", "retrieve", "generate", "total"}
@@ -49,7 +61,9 @@ def test_different_embedders_each_embed_once() -> None:
     router_embedder = CountingEmbedder(HashingEmbedder(dim=64))
     retriever_embedder = CountingEmbedder(HashingEmbedder(dim=32))
     client = FakeStyleClient()
-    pipeline = Pipeline(FakeRouter(router_embedder), FakeRetriever(retriever_embedder, PASSAGES), client)
+    pipeline = Pipeline(
+        FakeRouter(router_embedder), FakeRetriever(retriever_embedder, PASSAGES), client
+    )
     pipeline.ask("수열의 합")
     assert (router_embedder.calls, retriever_embedder.calls, len(client.history)) == (1, 1, 1)
 
@@ -62,7 +76,9 @@ def test_forced_style_is_used_and_said_so() -> None:
     assert client.history[0][0] == "direct"
     # the vector retrieval needs anyway is scored (the learner sees how the question scored): no extra embedding
     assert [c[0] for c in router.calls] == ["route_vector"] and embedder.calls == 1
-    assert answer.route.scores and max(answer.route.scores, key=answer.route.scores.get) == "socratic"
+    assert (
+        answer.route.scores and max(answer.route.scores, key=answer.route.scores.get) == "socratic"
+    )
 
 
 def test_small_talk_skips_retrieval_without_an_llm_call() -> None:
@@ -81,18 +97,30 @@ def test_small_talk_skips_retrieval_without_an_llm_call() -> None:
 
 def test_context_history_and_policy_reach_the_prompt_within_limits() -> None:
     prompts = PromptSet(max_history_turns=3, max_history_chars=100)
-    pipeline, _, _, _, client = make(prompts=prompts, relevance=0.2)  # a plain floor: this test is about prompts
+    pipeline, _, _, _, client = make(
+        prompts=prompts, relevance=0.2
+    )  # a plain floor: this test is about prompts
     for i in range(5):
         client.enqueue(f"answer {i}")
         pipeline.ask(f"question {i}", session_id="s")
     pipeline.set_policy("s", POLICY_TAGS[0])
     pipeline.ask("수열의 합은?", session_id="s")
     system, *rest = client.history[-1][1]
-    assert "[1] (log.md, 로그함수)" in system["content"] and "[2] (seq.md, p. 3, 수열)" in system["content"]
+    assert (
+        "[1] (log.md, 로그함수)" in system["content"]
+        and "[2] (seq.md, p. 3, 수열)" in system["content"]
+    )
     assert "unrelated" not in system["content"]
     assert f"Teaching policy for this learner: {POLICY_TAGS[0]}" in system["content"]
-    assert [m["content"] for m in rest] == ["question 2", "answer 2", "question 3", "answer 3", "question 4",
-                                           "answer 4", "수열의 합은?"]
+    assert [m["content"] for m in rest] == [
+        "question 2",
+        "answer 2",
+        "question 3",
+        "answer 3",
+        "question 4",
+        "answer 4",
+        "수열의 합은?",
+    ]
     pipeline.ask("one more", session_id="s", policy="심화 학습 필요 -> 난이도 높은 질문 유도")
     assert "심화 학습 필요" in client.history[-1][1][0]["content"]
     assert POLICY_TAGS[0] not in client.history[-1][1][0]["content"]
@@ -166,7 +194,9 @@ def test_stream_emits_route_and_passages_before_the_first_token() -> None:
     client.enqueue("Let us think step by step.")
     streamed = list(pipeline.stream("로그함수?", session_id="s"))
     kinds = [e.kind for e in streamed]
-    assert kinds[:2] == ["route", "passages"] and kinds[-1] == "done" and set(kinds[2:-1]) == {"delta"}
+    assert (
+        kinds[:2] == ["route", "passages"] and kinds[-1] == "done" and set(kinds[2:-1]) == {"delta"}
+    )
     assert "".join(e.data for e in streamed if e.kind == "delta") == "Let us think step by step."
     answer = streamed[-1].data
     assert answer.text == "Let us think step by step." and answer.style == "socratic"
@@ -175,17 +205,33 @@ def test_stream_emits_route_and_passages_before_the_first_token() -> None:
     assert pipeline.memory.get("s").turns[-1].answer == "Let us think step by step."
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"question": ""}, InvalidInputError, "question is empty"),
-    ({"question": "x" * 5000}, InvalidInputError, "question is 5000 characters; the limit is 4000"),
-    ({"question": 7}, InvalidInputError, "question must be a str"),
-    ({"question": "ok", "style": "lecture"}, InvalidInputError, "unknown style 'lecture'"),
-    ({"question": "ok", "session_id": 42}, InvalidInputError, "session_id must be a non-empty str"),
-    ({"question": "ok", "session_id": ""}, InvalidInputError, "session_id must be a non-empty str"),
-    ({"question": "ok", "k": 0}, InvalidInputError, "k must be a positive int"),
-])
-def test_bad_input_is_refused_and_the_session_untouched(kwargs: dict[str, Any], error: type[Exception],
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"question": ""}, InvalidInputError, "question is empty"),
+        (
+            {"question": "x" * 5000},
+            InvalidInputError,
+            "question is 5000 characters; the limit is 4000",
+        ),
+        ({"question": 7}, InvalidInputError, "question must be a str"),
+        ({"question": "ok", "style": "lecture"}, InvalidInputError, "unknown style 'lecture'"),
+        (
+            {"question": "ok", "session_id": 42},
+            InvalidInputError,
+            "session_id must be a non-empty str",
+        ),
+        (
+            {"question": "ok", "session_id": ""},
+            InvalidInputError,
+            "session_id must be a non-empty str",
+        ),
+        ({"question": "ok", "k": 0}, InvalidInputError, "k must be a positive int"),
+    ],
+)
+def test_bad_input_is_refused_and_the_session_untouched(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
     pipeline, embedder, _, _, client = make()
     pipeline.ask("warm up", session_id="s")
     before = pipeline.memory.get("s")
@@ -227,6 +273,12 @@ def test_routing_on_history_is_opt_in_and_costs_one_more_embedding() -> None:
     pipeline.ask("first question", session_id="h")
     assert embedder.calls == 1 and router.calls[-1][0] == "route_vector"  # no history yet
     pipeline.ask("and why?", session_id="h")
-    assert router.calls[-1] == ("route", "and why?", [{"role": "user", "content": "first question"},
-                                                      {"role": "assistant", "content": "fake answer"}])
+    assert router.calls[-1] == (
+        "route",
+        "and why?",
+        [
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "fake answer"},
+        ],
+    )
     assert embedder.calls == 3  # the router embeds its history text, retrieval embeds the question

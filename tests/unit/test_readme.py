@@ -17,12 +17,17 @@ def readme_commands() -> list[str]:
 
 
 def test_the_readme_has_exactly_two_commands() -> None:
-    assert readme_commands() == ["bash scripts/setup.sh && .venv/bin/neulora demo", ".venv/bin/python -m pytest -q"]
+    assert readme_commands() == [
+        "bash scripts/setup.sh && .venv/bin/neulora demo",
+        ".venv/bin/python -m pytest -q",
+    ]
 
 
 def test_ci_runs_the_readme_commands_as_written_in_order() -> None:
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
-    positions = [ci.index(command) for command in readme_commands()]  # ValueError: a command CI does not run
+    positions = [
+        ci.index(command) for command in readme_commands()
+    ]  # ValueError: a command CI does not run
     assert positions == sorted(positions)
 
 

@@ -15,9 +15,20 @@ def test_where_names_file_page_and_section_once_for_every_reader() -> None:
 
 
 def test_a_passage_is_read_from_a_hit_through_the_chunk_schema() -> None:
-    hit = Hit("id1", "로그는 지수의 역연산", {"source": "/n/log.pdf", "page": 4, "section": "로그", "mine": 1}, 0.7)
+    hit = Hit(
+        "id1",
+        "로그는 지수의 역연산",
+        {"source": "/n/log.pdf", "page": 4, "section": "로그", "mine": 1},
+        0.7,
+    )
     p = Passage.from_hit(hit)
     assert (p.source, p.page, p.section, p.metadata["mine"]) == ("/n/log.pdf", 4, "로그", 1)
     assert json.loads(json.dumps(p.to_dict())) == {
-        "id": "id1", "score": 0.7, "source": "/n/log.pdf", "page": 4, "section": "로그", "where": "log.pdf, p. 4, 로그",
-        "text": "로그는 지수의 역연산"}
+        "id": "id1",
+        "score": 0.7,
+        "source": "/n/log.pdf",
+        "page": 4,
+        "section": "로그",
+        "where": "log.pdf, p. 4, 로그",
+        "text": "로그는 지수의 역연산",
+    }

@@ -41,18 +41,30 @@ def test_real_router_file_loads_with_its_styles_and_counts(router: CentroidRoute
     assert router.styles == ("direct", "socratic", "scaffolding", "feedback")
     assert router.dim == 1024
     spec = router.to_spec()
-    assert spec.label_counts == {"direct": 6758, "socratic": 27007, "scaffolding": 12122, "feedback": 18697}
-    assert spec.head == "centroid" and spec.embedder == {"backend": "bge", "model_name": "BAAI/bge-m3"}
+    assert spec.label_counts == {
+        "direct": 6758,
+        "socratic": 27007,
+        "scaffolding": 12122,
+        "feedback": 18697,
+    }
+    assert spec.head == "centroid" and spec.embedder == {
+        "backend": "bge",
+        "model_name": "BAAI/bge-m3",
+    }
     assert router.rule == FallbackRule(threshold=None, min_margin=None, fallback_style="direct")
 
 
-def test_without_embedder_the_file_names_bge_m3_and_nothing_is_downloaded(router_file: Path) -> None:
+def test_without_embedder_the_file_names_bge_m3_and_nothing_is_downloaded(
+    router_file: Path,
+) -> None:
     r = CentroidRouter.from_file(router_file)
     assert type(r.embedder).__name__ == "TransformersEmbedder"
     assert r.embedder.model == "BAAI/bge-m3"  # type: ignore[attr-defined]
 
 
-def test_each_centroid_with_noise_routes_to_its_own_style(router: CentroidRouter, raw: dict[str, Any]) -> None:
+def test_each_centroid_with_noise_routes_to_its_own_style(
+    router: CentroidRouter, raw: dict[str, Any]
+) -> None:
     rng = np.random.default_rng(0)
     for style in router.styles:
         centroid = np.asarray(raw["centroids"][style])
@@ -69,13 +81,16 @@ def test_scores_match_a_numpy_reference(router: CentroidRouter, raw: dict[str, A
     queries = rng.normal(size=(50, 1024))
     c = np.asarray([raw["centroids"][s] for s in router.styles])
     reference = (queries / np.linalg.norm(queries, axis=1, keepdims=True)) @ (
-        c / np.linalg.norm(c, axis=1, keepdims=True)).T
+        c / np.linalg.norm(c, axis=1, keepdims=True)
+    ).T
     batch = router.route_vectors(queries)
     assert np.max(np.abs(batch.scores - reference)) < 1e-6
     for i in range(0, 50, 7):
         d = batch[i]
         assert d.style == router.styles[int(np.argmax(reference[i]))]
-        assert d.scores == pytest.approx(dict(zip(router.styles, reference[i], strict=True)), abs=1e-6)
+        assert d.scores == pytest.approx(
+            dict(zip(router.styles, reference[i], strict=True)), abs=1e-6
+        )
         top2 = np.sort(reference[i])[-2:]
         assert d.margin == pytest.approx(top2[1] - top2[0], abs=1e-6)
     single = router.route_vector(queries[3])
@@ -84,11 +99,19 @@ def test_scores_match_a_numpy_reference(router: CentroidRouter, raw: dict[str, A
 
 def test_float32_batches_agree_with_float64(router: CentroidRouter) -> None:
     q = np.random.default_rng(2).normal(size=(100, 1024))
-    assert np.max(np.abs(router.route_vectors(q.astype(np.float32)).scores - router.route_vectors(q).scores)) < 1e-5
+    assert (
+        np.max(
+            np.abs(
+                router.route_vectors(q.astype(np.float32)).scores - router.route_vectors(q).scores
+            )
+        )
+        < 1e-5
+    )
 
 
-def test_save_then_from_file_is_identical(router: CentroidRouter, router_file: Path, raw: dict[str, Any],
-                                          tmp_path: Path) -> None:
+def test_save_then_from_file_is_identical(
+    router: CentroidRouter, router_file: Path, raw: dict[str, Any], tmp_path: Path
+) -> None:
     out = tmp_path / "copy.json"
     router.save(out)
     assert json.loads(out.read_text(encoding="utf-8")) == raw
@@ -109,45 +132,114 @@ def _mutations() -> list[tuple[str, Any, str]]:
             for p in path[:-1]:
                 target = target[p]
             target[path[-1]] = value
+
         return apply
 
     return [
         ("missing centroids", drop("centroids"), "missing key(s) centroids"),
         ("missing styles", drop("styles"), "missing key(s) styles"),
         ("missing embedder", drop("embedder"), "missing key(s) embedder"),
-        ("style without centroid", lambda d: d["centroids"].pop("feedback"), "style(s) without a centroid: feedback"),
+        (
+            "style without centroid",
+            lambda d: d["centroids"].pop("feedback"),
+            "style(s) without a centroid: feedback",
+        ),
         ("ragged", lambda d: d["centroids"]["socratic"].pop(), "ragged"),
         ("non-numeric", setter(["centroids", "direct", 5], "x"), "non-numeric value 'x'"),
         ("null value", setter(["centroids", "direct", 5], None), "non-numeric value None"),
         ("boolean", setter(["centroids", "direct", 0], True), "non-numeric value True"),
         ("nan", setter(["centroids", "direct", 0], float("nan")), "NaN or infinity"),
         ("inf", setter(["centroids", "scaffolding", 9], float("inf")), "NaN or infinity"),
-        ("zero vector", lambda d: d["centroids"].__setitem__("direct", [0.0] * 1024), "'direct' is a zero vector"),
-        ("bad fallback", setter(["fallback_style"], "lecture"), "fallback_style 'lecture' is not among the styles"),
-        ("bad threshold", setter(["threshold"], 3), "'threshold' must be a number between -1 and 1"),
-        ("text threshold", setter(["threshold"], "0.3"), "'threshold' must be a number between -1 and 1"),
-        ("bad min_margin", setter(["min_margin"], -0.1), "'min_margin' must be a number between 0 and 2"),
+        (
+            "zero vector",
+            lambda d: d["centroids"].__setitem__("direct", [0.0] * 1024),
+            "'direct' is a zero vector",
+        ),
+        (
+            "bad fallback",
+            setter(["fallback_style"], "lecture"),
+            "fallback_style 'lecture' is not among the styles",
+        ),
+        (
+            "bad threshold",
+            setter(["threshold"], 3),
+            "'threshold' must be a number between -1 and 1",
+        ),
+        (
+            "text threshold",
+            setter(["threshold"], "0.3"),
+            "'threshold' must be a number between -1 and 1",
+        ),
+        (
+            "bad min_margin",
+            setter(["min_margin"], -0.1),
+            "'min_margin' must be a number between 0 and 2",
+        ),
         ("classifier type", setter(["classifier"], {"type": "svm"}), "type 'mlp2' or 'linear'"),
-        ("linear keys", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4}),
-         "linear classifier must hold exactly 'weight' and 'bias'"),
-        ("linear shape", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 3, "bias": [0.0] * 3}),
-         "linear classifier weight has shape (3, 1024), expected (4, 1024)"),
-        ("linear bias", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4, "bias": [0.0] * 2}),
-         "linear classifier bias has shape (2,), expected (4,)"),
-        ("linear nan", setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4,
-                                              "bias": [0.0, float("nan"), 0.0, 0.0]}),
-         "linear classifier bias contains NaN or infinity"),
-        ("classifier keys", setter(["classifier"], {"type": "mlp2", "state_dict": {"0.weight": [[1.0]]}}),
-         "two weights and two biases"),
-        ("classifier shape", setter(["classifier"], {"type": "mlp2", "state_dict": {
-            "0.weight": [[0.0] * 1024] * 3, "0.bias": [0.0] * 3, "2.weight": [[0.0] * 3] * 2, "2.bias": [0.0] * 2}}),
-         "second weight has shape (2, 3), expected (4, 3)"),
+        (
+            "linear keys",
+            setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4}),
+            "linear classifier must hold exactly 'weight' and 'bias'",
+        ),
+        (
+            "linear shape",
+            setter(
+                ["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 3, "bias": [0.0] * 3}
+            ),
+            "linear classifier weight has shape (3, 1024), expected (4, 1024)",
+        ),
+        (
+            "linear bias",
+            setter(
+                ["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4, "bias": [0.0] * 2}
+            ),
+            "linear classifier bias has shape (2,), expected (4,)",
+        ),
+        (
+            "linear nan",
+            setter(
+                ["classifier"],
+                {
+                    "type": "linear",
+                    "weight": [[0.0] * 1024] * 4,
+                    "bias": [0.0, float("nan"), 0.0, 0.0],
+                },
+            ),
+            "linear classifier bias contains NaN or infinity",
+        ),
+        (
+            "classifier keys",
+            setter(["classifier"], {"type": "mlp2", "state_dict": {"0.weight": [[1.0]]}}),
+            "two weights and two biases",
+        ),
+        (
+            "classifier shape",
+            setter(
+                ["classifier"],
+                {
+                    "type": "mlp2",
+                    "state_dict": {
+                        "0.weight": [[0.0] * 1024] * 3,
+                        "0.bias": [0.0] * 3,
+                        "2.weight": [[0.0] * 3] * 2,
+                        "2.bias": [0.0] * 2,
+                    },
+                },
+            ),
+            "second weight has shape (2, 3), expected (4, 3)",
+        ),
         ("styles not a list", setter(["styles"], "direct"), "'styles' must be a list"),
-        ("duplicate styles", setter(["styles"], ["direct", "direct", "socratic", "feedback"]), "duplicates"),
+        (
+            "duplicate styles",
+            setter(["styles"], ["direct", "direct", "socratic", "feedback"]),
+            "duplicates",
+        ),
     ]
 
 
-@pytest.mark.parametrize(("name", "mutate", "message"), _mutations(), ids=[m[0] for m in _mutations()])
+@pytest.mark.parametrize(
+    ("name", "mutate", "message"), _mutations(), ids=[m[0] for m in _mutations()]
+)
 def test_invalid_router_files_are_refused_with_a_clear_message(
     raw: dict[str, Any], tmp_path: Path, name: str, mutate: Any, message: str
 ) -> None:
@@ -161,7 +253,9 @@ def test_invalid_router_files_are_refused_with_a_clear_message(
 
 
 def test_dimension_mismatch_with_the_embedder_is_refused(router_file: Path) -> None:
-    with pytest.raises(RouterFileError, match=r"centroid dimension 1024 does not match embedder .* dimension 512"):
+    with pytest.raises(
+        RouterFileError, match=r"centroid dimension 1024 does not match embedder .* dimension 512"
+    ):
         CentroidRouter.from_file(router_file, HashingEmbedder(dim=512))
 
 
@@ -170,42 +264,66 @@ def test_an_embedder_of_another_space_is_refused_naming_both(router_file: Path) 
         CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024))
     message = str(info.value)
     assert str(router_file) in message and "allow_mismatch=True" in message
-    assert "made with embedder 'BAAI/bge-m3:cls', but the embedder given is 'hash-v1-d1024-n23-s0'" in message
+    assert (
+        "made with embedder 'BAAI/bge-m3:cls', but the embedder given is 'hash-v1-d1024-n23-s0'"
+        in message
+    )
     with pytest.raises(EmbedderMismatchError, match="hash-v1-d1024-n23-s0"):
         CentroidRouter.from_spec(load_spec(router_file), HashingEmbedder(dim=1024))
 
 
-def test_allow_mismatch_routes_anyway_and_logs_a_warning(router_file: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_allow_mismatch_routes_anyway_and_logs_a_warning(
+    router_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level("WARNING", logger="neulora"):
         r = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
     assert r.route("로그의 정의").style in r.styles
     [record] = [rec for rec in caplog.records if rec.levelname == "WARNING"]
-    assert "'BAAI/bge-m3:cls'" in record.getMessage() and "allow_mismatch=True" in record.getMessage()
+    assert (
+        "'BAAI/bge-m3:cls'" in record.getMessage() and "allow_mismatch=True" in record.getMessage()
+    )
 
 
 class Named:
     """An embedder without ``spec()``: known by its name only."""
 
     def __init__(self, name: str, dim: int = 1024) -> None:
-        self.name, self.dim = name, dim
+        self.name = name
+        self.dim = dim
 
     def embed(self, texts: Any) -> Any:
         return HashingEmbedder(dim=self.dim).embed(texts)
 
 
-@pytest.mark.parametrize("embedder", [HFInferenceEmbedder("BAAI/bge-m3"), Named("bge-m3:cls"), Named("BAAI/bge-m3"),
-                                      Named("/home/me/.cache/huggingface/hub/models--BAAI--bge-m3/snapshots/5617a9f")],
-                         ids=["inference api", "local folder", "custom name", "hub cache"])
-def test_an_embedder_of_the_same_space_is_accepted(router_file: Path, embedder: Any,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        HFInferenceEmbedder("BAAI/bge-m3"),
+        Named("bge-m3:cls"),
+        Named("BAAI/bge-m3"),
+        Named("/home/me/.cache/huggingface/hub/models--BAAI--bge-m3/snapshots/5617a9f"),
+    ],
+    ids=["inference api", "local folder", "custom name", "hub cache"],
+)
+def test_an_embedder_of_the_same_space_is_accepted(
+    router_file: Path, embedder: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level("WARNING", logger="neulora"):
         assert CentroidRouter.from_file(router_file, embedder).embedder is embedder
     assert not caplog.records
 
 
-@pytest.mark.parametrize("embedder", [Named("BAAI/bge-m3:mean"), Named("intfloat/multilingual-e5-large"),
-                                      HFInferenceEmbedder("sentence-transformers/all-MiniLM-L6-v2")])
-def test_another_model_or_pooling_of_the_same_width_is_refused(router_file: Path, embedder: Any) -> None:
+@pytest.mark.parametrize(
+    "embedder",
+    [
+        Named("BAAI/bge-m3:mean"),
+        Named("intfloat/multilingual-e5-large"),
+        HFInferenceEmbedder("sentence-transformers/all-MiniLM-L6-v2"),
+    ],
+)
+def test_another_model_or_pooling_of_the_same_width_is_refused(
+    router_file: Path, embedder: Any
+) -> None:
     with pytest.raises(EmbedderMismatchError, match="made with embedder 'BAAI/bge-m3:cls'"):
         CentroidRouter.from_file(router_file, embedder)
 
@@ -213,22 +331,32 @@ def test_another_model_or_pooling_of_the_same_width_is_refused(router_file: Path
 def test_hashing_routers_need_the_same_hashing_parameters(tmp_path: Path) -> None:
     path = tmp_path / "hash.json"
     CentroidRouter(["direct", "socratic"], np.eye(2, 64), HashingEmbedder(dim=64)).save(path)
-    assert CentroidRouter.from_file(path, HashingEmbedder(dim=64)).embedder.name == "hash-v1-d64-n23-s0"
+    assert (
+        CentroidRouter.from_file(path, HashingEmbedder(dim=64)).embedder.name
+        == "hash-v1-d64-n23-s0"
+    )
     seven = "'hash-v1-d64-n23-s0', but the embedder given is 'hash-v1-d64-n23-s7'"
     with pytest.raises(EmbedderMismatchError, match=seven):
         CentroidRouter.from_file(path, HashingEmbedder(dim=64, seed=7))
     custom = tmp_path / "custom.json"
     CentroidRouter(["direct", "socratic"], np.eye(2, 64), Named("my-model", 64)).save(custom)
     assert CentroidRouter.from_file(custom, Named("my-model", 64)).embedder.name == "my-model"
-    with pytest.raises(EmbedderMismatchError, match="'my-model', but the embedder given is 'other'"):
+    with pytest.raises(
+        EmbedderMismatchError, match="'my-model', but the embedder given is 'other'"
+    ):
         CentroidRouter.from_file(custom, Named("other", 64))
-    with pytest.raises(RouterFileError, match=f"router file {custom}: cannot build the embedder it names"):
+    with pytest.raises(
+        RouterFileError, match=f"router file {custom}: cannot build the embedder it names"
+    ):
         CentroidRouter.from_file(custom)
 
 
-def test_settings_naming_a_router_of_another_space_are_refused(router_file: Path,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    settings = Settings.load(environ={"NEULORA_ROUTER": str(router_file), "NEULORA_EMBEDDER": "hash"})
+def test_settings_naming_a_router_of_another_space_are_refused(
+    router_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings.load(
+        environ={"NEULORA_ROUTER": str(router_file), "NEULORA_EMBEDDER": "hash"}
+    )
     with pytest.raises(EmbedderMismatchError, match="NEULORA_EMBEDDER"):
         build_router(settings, HashingEmbedder())
     assert main(["route", "x", "--router", str(router_file), "--embedder", "hash"]) == 1
@@ -236,8 +364,10 @@ def test_settings_naming_a_router_of_another_space_are_refused(router_file: Path
     assert err.count("\n") == 1 and "'BAAI/bge-m3:cls'" in err and "NEULORA_EMBED_MODEL" in err
 
 
-@pytest.mark.parametrize(("content", "message"), [(None, "not found"), ("{not json", "not valid JSON"),
-                                                  ("[1, 2]", "must be a JSON object")])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "not found"), ("{not json", "not valid JSON"), ("[1, 2]", "must be a JSON object")],
+)
 def test_unreadable_files_are_refused(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "r.json"
     if content is not None:
@@ -248,10 +378,16 @@ def test_unreadable_files_are_refused(tmp_path: Path, content: str | None, messa
 
 def test_threshold_and_min_margin_fall_back_visibly(raw: dict[str, Any], tmp_path: Path) -> None:
     data = dict(raw, threshold=0.99, fallback_style="socratic")
-    router = CentroidRouter.from_file(write(tmp_path, data), HashingEmbedder(dim=1024), allow_mismatch=True)
+    router = CentroidRouter.from_file(
+        write(tmp_path, data), HashingEmbedder(dim=1024), allow_mismatch=True
+    )
     d = router.route_vector(np.asarray(raw["centroids"]["feedback"]) + 0.01)
     assert d.style == "socratic" and d.fallback
-    assert "below" not in d.reason and "< threshold 0.990" in d.reason and "fallback to 'socratic'" in d.reason
+    assert (
+        "below" not in d.reason
+        and "< threshold 0.990" in d.reason
+        and "fallback to 'socratic'" in d.reason
+    )
     assert max(d.scores, key=d.scores.get) == "feedback"  # type: ignore[arg-type]
     margin_router = router.with_options(threshold=None, min_margin=0.5)
     d2 = margin_router.route_vector(np.asarray(raw["centroids"]["feedback"]))
@@ -268,8 +404,18 @@ def test_mlp2_classifier_replaces_nearest_centroid(raw: dict[str, Any], tmp_path
     b1 = np.ones(hidden)
     w2 = np.zeros((4, hidden))
     b2 = np.array([0.0, 0.0, 5.0, 0.0])  # always "scaffolding"
-    data = dict(raw, classifier={"type": "mlp2", "state_dict": {
-        "0.weight": w1.tolist(), "0.bias": b1.tolist(), "2.weight": w2.tolist(), "2.bias": b2.tolist()}})
+    data = dict(
+        raw,
+        classifier={
+            "type": "mlp2",
+            "state_dict": {
+                "0.weight": w1.tolist(),
+                "0.bias": b1.tolist(),
+                "2.weight": w2.tolist(),
+                "2.bias": b2.tolist(),
+            },
+        },
+    )
     path = write(tmp_path, data)
     router = CentroidRouter.from_file(path, HashingEmbedder(dim=1024), allow_mismatch=True)
     d = router.route_vector(np.asarray(raw["centroids"]["direct"]))
@@ -281,20 +427,34 @@ def test_mlp2_classifier_replaces_nearest_centroid(raw: dict[str, Any], tmp_path
 
 
 def test_history_builds_the_original_evaluation_format() -> None:
-    history = [{"role": "user", "content": f"q{i}"} if i % 2 == 0 else {"role": "assistant", "content": f"a{i}"}
-               for i in range(8)]
+    history = [
+        {"role": "user", "content": f"q{i}"}
+        if i % 2 == 0
+        else {"role": "assistant", "content": f"a{i}"}
+        for i in range(8)
+    ]
     text = format_router_input("지금 질문", history)
-    assert text == ("History:\nUser: q2\nAssistant: a3\nUser: q4\nAssistant: a5\nUser: q6\nAssistant: a7"
-                    "\n\nCurrent user query:\n지금 질문")
+    assert text == (
+        "History:\nUser: q2\nAssistant: a3\nUser: q4\nAssistant: a5\nUser: q6\nAssistant: a7"
+        "\n\nCurrent user query:\n지금 질문"
+    )
     assert format_router_input("q", None) == "q"
     assert format_router_input("q", [("student", "s"), ("teacher", "t")]) == (
-        "History:\nUser: s\nAssistant: t\n\nCurrent user query:\nq")
+        "History:\nUser: s\nAssistant: t\n\nCurrent user query:\nq"
+    )
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "empty"), ("   \n\t", "empty"), (None, "must be a str"), (42, "must be a str"),
-    ("a\x00b", "NUL byte at position 1"), ("bad \udc80 surrogate", "lone surrogate at position 4"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("   \n\t", "empty"),
+        (None, "must be a str"),
+        (42, "must be a str"),
+        ("a\x00b", "NUL byte at position 1"),
+        ("bad \udc80 surrogate", "lone surrogate at position 4"),
+    ],
+)
 def test_bad_questions_raise_typed_errors(router: CentroidRouter, text: Any, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         router.route(text)
@@ -330,19 +490,24 @@ def test_route_many_embeds_once_and_agrees_with_route(router_file: Path) -> None
     assert batch.style_names() == [d.style for d in batch]
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    ({"threshold": float("nan")}, "threshold must be a number between -1 and 1"),
-    ({"threshold": "0.3"}, "threshold must be a number between -1 and 1"),
-    ({"threshold": True}, "threshold must be a number between -1 and 1"),
-    ({"threshold": 1.5}, "threshold must be a number between -1 and 1"),
-    ({"threshold": float("-inf")}, "threshold must be a number between -1 and 1"),
-    ({"min_margin": -0.01}, "min_margin must be a number between 0 and 2"),
-    ({"min_margin": float("nan")}, "min_margin must be a number between 0 and 2"),
-    ({"min_margin": False}, "min_margin must be a number between 0 and 2"),
-    ({"fallback_style": ""}, "fallback_style must be a non-empty style name"),
-    ({"fallback_style": 3}, "fallback_style must be a non-empty style name"),
-])
-def test_fallback_rule_refuses_values_that_cannot_compare_with_scores(options: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"threshold": float("nan")}, "threshold must be a number between -1 and 1"),
+        ({"threshold": "0.3"}, "threshold must be a number between -1 and 1"),
+        ({"threshold": True}, "threshold must be a number between -1 and 1"),
+        ({"threshold": 1.5}, "threshold must be a number between -1 and 1"),
+        ({"threshold": float("-inf")}, "threshold must be a number between -1 and 1"),
+        ({"min_margin": -0.01}, "min_margin must be a number between 0 and 2"),
+        ({"min_margin": float("nan")}, "min_margin must be a number between 0 and 2"),
+        ({"min_margin": False}, "min_margin must be a number between 0 and 2"),
+        ({"fallback_style": ""}, "fallback_style must be a non-empty style name"),
+        ({"fallback_style": 3}, "fallback_style must be a non-empty style name"),
+    ],
+)
+def test_fallback_rule_refuses_values_that_cannot_compare_with_scores(
+    options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         FallbackRule(**options)
 
@@ -367,29 +532,52 @@ def test_router_options_build_its_rule_and_refuse_bad_values(router: CentroidRou
 
 def test_every_routing_path_applies_the_same_fallback_rule(router_file: Path) -> None:
     base = CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
-    texts = [f"{w} {i}" for i, w in enumerate(["로그함수의 정의", "why is that?", "I think it is 4", "step by step",
-                                                 "수열의 합", "is this right", "what is a limit", "help"] * 6)]
+    texts = [
+        f"{w} {i}"
+        for i, w in enumerate(
+            [
+                "로그함수의 정의",
+                "why is that?",
+                "I think it is 4",
+                "step by step",
+                "수열의 합",
+                "is this right",
+                "what is a limit",
+                "help",
+            ]
+            * 6
+        )
+    ]
     scores = base.route_many(texts).scores
     top = scores.max(axis=1)
     margins = top - np.sort(scores, axis=1)[:, -2]
-    t, m = float(np.quantile(top, 0.3)), float(np.quantile(margins, 0.3))
+    t = float(np.quantile(top, 0.3))
+    m = float(np.quantile(margins, 0.3))
     router = base.with_options(threshold=t, min_margin=m, fallback_style="feedback")
     # The rule as written before the refactor: top score below threshold, or margin below min_margin.
     expected_fallback = (top < t) | (margins < m)
-    expected = ["feedback" if f else router.styles[int(np.argmax(row))]
-                for f, row in zip(expected_fallback, scores, strict=True)]
+    expected = [
+        "feedback" if f else router.styles[int(np.argmax(row))]
+        for f, row in zip(expected_fallback, scores, strict=True)
+    ]
     assert 0 < expected_fallback.sum() < len(texts)
     batch = router.route_many(texts)
     assert batch.style_names() == expected and list(batch.fallback) == list(expected_fallback)
-    assert [d.style for d in batch] == expected and [d.fallback for d in batch] == list(expected_fallback)
+    assert [d.style for d in batch] == expected and [d.fallback for d in batch] == list(
+        expected_fallback
+    )
     assert [router.route(text).style for text in texts] == expected
     vectors = HashingEmbedder(dim=1024).embed(texts)
     assert [router.route_vector(v).style for v in vectors] == expected
     assert router.route_vectors(vectors).style_names() == expected
     for d, f in zip(batch, expected_fallback, strict=True):
         assert ("not confident" in d.reason) == bool(f)
-    labels = [router.styles[int(np.argmax(row))] for row in scores]  # labels the plain router gets all right
+    labels = [
+        router.styles[int(np.argmax(row))] for row in scores
+    ]  # labels the plain router gets all right
     report = evaluate(router, texts, labels)
     assert report.fallback_share == pytest.approx(expected_fallback.mean())
-    assert report.accuracy == pytest.approx(np.mean([e == lab for e, lab in zip(expected, labels, strict=True)]))
+    assert report.accuracy == pytest.approx(
+        np.mean([e == lab for e, lab in zip(expected, labels, strict=True)])
+    )
     assert fit_threshold(router, texts, labels).rule == FallbackRule(fallback_style="feedback")

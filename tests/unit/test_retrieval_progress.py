@@ -19,15 +19,17 @@ class SlowEmbedder:
 
     def __init__(self) -> None:
         self.inner = HashingEmbedder(dim=32)
-        self.name, self.dim = self.inner.name, self.inner.dim
+        self.name = self.inner.name
+        self.dim = self.inner.dim
 
     def embed(self, texts: Sequence[str]) -> Any:
         time.sleep(0.3)
         return self.inner.embed(texts)
 
 
-def test_the_bar_moves_per_embedded_block_once_a_write_lasts(tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_bar_moves_per_embedded_block_once_a_write_lasts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = ChromaRetriever(SlowEmbedder(), path=tmp_path / "db")  # type: ignore[arg-type]
     r.add_texts([f"note {i} on series" for i in range(640)], progress=True)
     err = capsys.readouterr().err
@@ -37,5 +39,7 @@ def test_the_bar_moves_per_embedded_block_once_a_write_lasts(tmp_path: Path,
 
 
 def test_short_writes_show_no_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ChromaRetriever(HashingEmbedder(dim=32), path=tmp_path / "db").add_texts(["a", "b"], progress=True)
+    ChromaRetriever(HashingEmbedder(dim=32), path=tmp_path / "db").add_texts(
+        ["a", "b"], progress=True
+    )
     assert "embedding" not in capsys.readouterr().err

