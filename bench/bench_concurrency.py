@@ -1,9 +1,10 @@
 """What keeping readers fresh and writers exclusive costs a turn: turn overhead with and without a concurrent writer.
 
-One Pipeline (hashing embedder, sample notes, an instant client) answers turns while, in some scenarios, another
-thread keeps ingesting 25-chunk uploads: through the same retriever, or through a second retriever on the same
-embedded path (each of its writes makes the reader reopen the database), and on a ``chroma run`` server.
-Scenarios are alternated over rounds; medians and p95 of the turn overhead (everything but generation).
+One Pipeline (hashing embedder, sample notes, an instant client) answers turns while, in some
+scenarios, another thread keeps ingesting 25-chunk uploads: through the same retriever, or through a
+second retriever on the same embedded path (each of its writes makes the reader reopen the
+database), and on a ``chroma run`` server. Scenarios are alternated over rounds; medians and p95 of
+the turn overhead (everything but generation).
 
     .venv/bin/python bench/bench_concurrency.py [--rounds 3] [--turns 150]
 """

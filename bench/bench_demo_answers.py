@@ -3,10 +3,11 @@ writes, free of U+FFFD; how fast does the model write and load.
 
     python bench/bench_demo_answers.py --before REV [--save]
 
-``REV`` is checked out into a temporary git worktree; each tree answers in its own process (the demo's four
-questions and the 20 Korean questions of bench/data/demo_questions_ko.txt, written from the sample notes), one
-after the other. An answer is *readable* when it holds no Hangul (SmolLM2-135M writes English only: its Korean is
-noise), no U+FFFD, at least three words, and ends at a sentence end.
+``REV`` is checked out into a temporary git worktree; each tree answers in its own process (the
+demo's four questions and the 20 Korean questions of bench/data/demo_questions_ko.txt, written from
+the sample notes), one after the other. An answer is *readable* when it holds no Hangul
+(SmolLM2-135M writes English only: its Korean is noise), no U+FFFD, at least three words, and ends
+at a sentence end.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def main() -> None:
         )
         (HERE / "demo-answers.md").write_text(
             f"# The demo's answers (SmolLM2-135M), before ({args.before}) and after\n\n"
-            f"{results['after']['answers']} questions: the demo's 4 and 20 Korean questions written from the sample "
+            f"{results['after']['answers']} questions: the demo's 4 and 20 Korean questions "
+            "written from the sample "
             "notes; greedy decoding, max_tokens 96; one run, the two trees one after the other.\n\n"
             + "\n".join(table)
             + "\n",

@@ -3,9 +3,10 @@ and with ``--no-warm-up`` (loaded by the first question), side by side.
 
     python bench/bench_first_answer.py [--rounds 3] [--save]
 
-The offline setup (no token: hashing embeddings, the exemplar router, SmolLM2-135M on the CPU, the sample notes).
-For each round and mode: seconds from the process start until ``/healthz`` answers (ready), the first chat
-completion's latency, and the sum (what the first learner waits, counted from the start).
+The offline setup (no token: hashing embeddings, the exemplar router, SmolLM2-135M on the CPU, the
+sample notes). For each round and mode: seconds from the process start until ``/healthz`` answers
+(ready), the first chat completion's latency, and the sum (what the first learner waits, counted
+from the start).
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def main() -> None:
             json.dumps(results, indent=2) + "\n", encoding="utf-8"
         )
         (HERE / "first-answer.md").write_text(
-            "# Time to the first answer after `neulora serve` starts (offline: SmolLM2-135M on the CPU)\n\n"
+            "# Time to the first answer after `neulora serve` starts (offline: SmolLM2-135M on the "
+            "CPU)\n\n"
             f"Medians of {args.rounds} alternated rounds, one run.\n\n" + "\n".join(table) + "\n",
             encoding="utf-8",
         )

@@ -9,7 +9,8 @@ import sys
 
 from common import report
 
-# Peak RSS from VmHWM (this process image only): ru_maxrss would carry over the parent's peak through fork.
+# Peak RSS from VmHWM (this process image only): ru_maxrss would carry over the parent's peak
+# through fork.
 HWM = "int(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))"
 PROBE = f"""
 import sys, time
@@ -59,7 +60,8 @@ def main() -> dict[str, object]:
             ),
             (
                 "peak RSS",
-                f"{results['peak_rss_mb_median']:.1f} MB (bare python {results['bare_python_rss_mb']:.1f} MB;"
+                f"{results['peak_rss_mb_median']:.1f} MB (bare python "
+                f"{results['bare_python_rss_mb']:.1f} MB;"
                 " target < 40 MB)",
             ),
             ("heavy modules loaded", json.dumps(sorted(heavy)) or "none"),

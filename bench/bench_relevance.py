@@ -1,27 +1,30 @@
 """Relevance rules and follow-up queries, measured on labelled queries over two corpora, per embedder.
 
-The queries (bench/data/relevance_queries.jsonl: one object a line with ``corpus`` (sample or highmath), ``kind``
-(topic, off_topic, follow_up, switch), ``lang``, ``query``, ``previous`` (the earlier learner turns of multi-turn
-cases) and ``expected``) are paraphrased Korean and English questions labelled with the ``file#section`` passages
-that answer them; off-topic ones have none. Three topical ones are the issue's own ("from the issue").
+The queries (bench/data/relevance_queries.jsonl: one object a line with ``corpus`` (sample or
+highmath), ``kind`` (topic, off_topic, follow_up, switch), ``lang``, ``query``, ``previous`` (the
+earlier learner turns of multi-turn cases) and ``expected``) are paraphrased Korean and English
+questions labelled with the ``file#section`` passages that answer them; off-topic ones have none.
+Three topical ones are the issue's own ("from the issue").
 
-Both corpora (the sample notes and ../shared/data/highmath12.txt) are ingested into a temporary embedded Chroma
-per embedder; each query retrieves the pipeline's ``k`` passages with no floor, and every rule is then applied
-to the same passages:
+Both corpora (the sample notes and ../shared/data/highmath12.txt) are ingested into a temporary
+embedded Chroma per embedder; each query retrieves the pipeline's ``k`` passages with no floor, and
+every rule is then applied to the same passages:
 
 * hit@1, hit@3: a right passage is the first kept passage / among the first three kept;
 * MRR: the reciprocal rank of the first right passage among the kept ones (0 when none is kept);
 * dropped: right passages that were retrieved but removed by the rule;
-* off-topic: off-topic queries that still keep at least one passage (they would be answered "from the notes").
+* off-topic: off-topic queries that still keep at least one passage (they would be answered "from
+  the notes").
 
-Rows: no rule, today's ``min_score=0.2``, the best absolute floor, the best margin, the best floor + margin (each
-chosen on these queries by :func:`select`), today's floor keeping at least the top passage, and
-``Relevance.for_embedder``. The JSON adds per-corpus figures, score quantiles and the floor trade-off curve.
+Rows: no rule, today's ``min_score=0.2``, the best absolute floor, the best margin, the best floor +
+margin (each chosen on these queries by :func:`select`), today's floor keeping at least the top
+passage, and ``Relevance.for_embedder``. The JSON adds per-corpus figures, score quantiles and the
+floor trade-off curve.
 
-The follow-up table runs the multi-turn cases (a previous learner question, then a short follow-up) and the topic
-switches (a second question that stands on its own) three ways: the question alone,
-:class:`~neulora.turn.FollowUp`, and always prepending the previous turn; hit@1, hit@3 and MRR with no rule,
-and hit@3 after ``Relevance.for_embedder``.
+The follow-up table runs the multi-turn cases (a previous learner question, then a short follow-up)
+and the topic switches (a second question that stands on its own) three ways: the question alone,
+:class:`~neulora.turn.FollowUp`, and always prepending the previous turn; hit@1, hit@3 and MRR with
+no rule, and hit@3 after ``Relevance.for_embedder``.
 
     .venv/bin/python bench/bench_relevance.py [--k 4]
 """
@@ -183,7 +186,8 @@ def metrics(rule: Relevance, cases: Sequence[Case]) -> dict[str, Any]:
 
 def select(rules: Sequence[Relevance], cases: Sequence[Case]) -> tuple[Relevance, dict[str, Any]]:
     """Of the rules that cost no topical query its right passage (hit@3 as keeping everything, up to MAX_LOST),
-    the one that answers fewest off-topic queries, then makes fewest passage errors (wrong kept + right dropped).
+    the one that answers fewest off-topic queries, then makes fewest passage errors (wrong kept +
+    right dropped).
     """
     baseline = metrics(Relevance.none(), cases)["hits3"]
     scored = [(rule, metrics(rule, cases)) for rule in rules]
@@ -312,7 +316,8 @@ def rows_of(results: Sequence[dict[str, Any]], detected: dict[str, str]) -> list
                 (
                     f"{short(res['embedder'])} / {row}",
                     f"{m['hit@1']:.3f}  {m['hit@3']:.3f}  {m['mrr']:.3f}  {m['dropped']:>7}  "
-                    f"{m['off_topic_answered']:>4}/{m['off_topic']:<4}  {m['irrelevant_kept']:>12.2f}  "
+                    f"{m['off_topic_answered']:>4}/{m['off_topic']:<4}  "
+                    f"{m['irrelevant_kept']:>12.2f}  "
                     f"({m['rule']})",
                 )
             )
@@ -325,7 +330,8 @@ def rows_of(results: Sequence[dict[str, Any]], detected: dict[str, str]) -> list
             rows.append(
                 (
                     f"{short(res['embedder'])} / {row}",
-                    f"{m['hit@1']:.3f}  {m['hit@3']:.3f}  {m['mrr']:.3f}  {m['hit@3 for_embedder']:.3f}",
+                    f"{m['hit@1']:.3f}  {m['hit@3']:.3f}  {m['mrr']:.3f}  "
+                    f"{m['hit@3 for_embedder']:.3f}",
                 )
             )
     rows.append(("taken for follow-ups", ", ".join(f"{k} {v}" for k, v in detected.items())))

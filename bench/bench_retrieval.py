@@ -40,8 +40,9 @@ class TableEmbedder:
 
 
 def dataset() -> tuple[list[str], np.ndarray, np.ndarray]:
-    # 300 topics with wide spread: hard enough that Chroma's default index misses neighbours (as measured on
-    # real embeddings here), unlike well-separated clusters where every setting scores 1.0.
+    # 300 topics with wide spread: hard enough that Chroma's default index misses neighbours (as
+    # measured on real embeddings here), unlike well-separated clusters where every setting scores
+    # 1.0.
     rng = np.random.default_rng(0)
     centers = rng.normal(size=(300, DIM))
     vectors = centers[rng.integers(0, 300, N)] + rng.normal(scale=3.0, size=(N, DIM))

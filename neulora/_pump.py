@@ -1,9 +1,10 @@
 """One thread pump: blocking work in a worker thread, what it emits handed to one reader, sync or async.
 
-Three things in neulora block where they must not: an HTTP call that has to stop at a deadline its read timeout
-cannot enforce, a local model generating token by token, and a sync stream read from an event loop. Each runs
-as a :class:`Pump`: the work gets an ``emit`` callable; the reader takes the items, then the work's return
-value or its exception. A reader that stops early stops the work at its next ``emit``.
+Three things in neulora block where they must not: an HTTP call that has to stop at a deadline its
+read timeout cannot enforce, a local model generating token by token, and a sync stream read from an
+event loop. Each runs as a :class:`Pump`: the work gets an ``emit`` callable; the reader takes the
+items, then the work's return value or its exception. A reader that stops early stops the work at
+its next ``emit``.
 
 >>> pump = Pump(lambda emit: [emit(n) for n in (1, 2, 3)] and "done")
 >>> reader = pump.read()
@@ -31,8 +32,8 @@ class Stopped(BaseException):
 class Pump(Generic[T, R]):
     """Runs ``work(emit)`` in a daemon thread; the reader gets each emitted item, then the return value.
 
-    The reader is :meth:`read` (blocking, each wait bounded by ``timeout()``) or :meth:`aread` (an event loop's
-    ``async for``). Either one, once.
+    The reader is :meth:`read` (blocking, each wait bounded by ``timeout()``) or :meth:`aread` (an
+    event loop's ``async for``). Either one, once.
     """
 
     def __init__(

@@ -13,8 +13,9 @@ from .errors import (
 def redacted(exc: BaseException, redact: Callable[[str], str], *, depth: int = 0) -> UpstreamError:
     """A copy of ``exc`` and its causes that holds no secret, to chain typed errors ``from``.
 
-    huggingface_hub's exceptions keep the server's response (a body that may echo the Authorization header):
-    chaining them would put the token into every logged traceback, so only their type and redacted text travel.
+    huggingface_hub's exceptions keep the server's response (a body that may echo the Authorization
+    header): chaining them would put the token into every logged traceback, so only their type and
+    redacted text travel.
     """
     copy = UpstreamError(f"{type(exc).__module__}.{type(exc).__qualname__}: {redact(str(exc))}")
     inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
@@ -37,5 +38,6 @@ def redact_url(text: str) -> str:
     >>> redact_url("http://user:s3cret@engine:8080/v1")
     'http://user:***@engine:8080/v1'
     """
-    # Greedy up to the last "@" of the word: a password may hold "/" or "@"; hiding too much beats too little.
+    # Greedy up to the last "@" of the word: a password may hold "/" or "@"; hiding too much beats
+    # too little.
     return _USERINFO.sub(r"\1***@", text)

@@ -1,8 +1,9 @@
 """Streams: iterate for items, ask for the result afterwards; the work runs once, a second reading replays it.
 
-One type per side, after simonw/llm's ``Response``: :class:`Stream` for ``for``, :class:`AsyncStream` for
-``async for``. Both are made from a flow (:mod:`neulora._flow`): the same generator of steps and items, run by
-the matching driver. A flow that needs no I/O is a plain generator that yields the items and returns the result.
+One type per side, after simonw/llm's ``Response``: :class:`Stream` for ``for``,
+:class:`AsyncStream` for ``async for``. Both are made from a flow (:mod:`neulora._flow`): the same
+generator of steps and items, run by the matching driver. A flow that needs no I/O is a plain
+generator that yields the items and returns the result.
 
 >>> def answer():
 ...     yield "Hello"

@@ -1,26 +1,25 @@
 """The exception tree of neulora.
 
-Every error neulora raises derives from :class:`NeuloraError`; leaves also inherit the builtin they refine
-where callers expect it::
+Every error neulora raises derives from :class:`NeuloraError`; leaves also inherit the builtin they
+refine where callers expect it::
 
     NeuloraError
-    ├── ConfigError (ValueError)            bad settings, bad arguments to a constructor
-    │   └── RouterFileError                 a router file that cannot be used (names the file)
-    ├── InvalidInputError (ValueError)      a question or text that cannot be processed
-    ├── EmbeddingError                      an embedder failed (model load, remote call)
-    │   └── EmbedderMismatchError           vectors made by one embedder, queried with another
-    ├── RetrievalError                      the vector store failed or rejected a request
-    │   └── CollectionNotFoundError         a read-only open found no database or collection
-    ├── DocumentError                       one file cannot be ingested (the ingest records it, goes on)
-    ├── GenerationError                     the answer could not be generated
-    │   ├── AuthError                       401/403: token missing or refused
-    │   ├── QuotaError                      402: credits depleted
-    │   ├── ModelUnavailableError           404: the model or adapter is not served there
-    │   ├── RateLimitError                  429 after retries
-    │   ├── EndpointTimeoutError            timeouts and 503 "loading" after retries
-    │   └── StreamInterruptedError          a stream broke after text arrived (carries the partial text)
-    ├── SessionError                        memory could not be read or written
-    └── UpstreamError                       the redacted copy of a third-party exception, chained as a cause
+    ├── ConfigError (ValueError)            bad settings, bad arguments to a constructor │   └──
+    RouterFileError                 a router file that cannot be used (names the file) ├──
+    InvalidInputError (ValueError)      a question or text that cannot be processed ├──
+    EmbeddingError                      an embedder failed (model load, remote call) │   └──
+    EmbedderMismatchError           vectors made by one embedder, queried with another ├──
+    RetrievalError                      the vector store failed or rejected a request │   └──
+    CollectionNotFoundError         a read-only open found no database or collection ├──
+    DocumentError                       one file cannot be ingested (the ingest records it, goes on)
+    ├── GenerationError                     the answer could not be generated │   ├── AuthError
+    401/403: token missing or refused │   ├── QuotaError                      402: credits depleted
+    │   ├── ModelUnavailableError           404: the model or adapter is not served there │   ├──
+    RateLimitError                  429 after retries │   ├── EndpointTimeoutError
+    timeouts and 503 "loading" after retries │   └── StreamInterruptedError          a stream broke
+    after text arrived (carries the partial text) ├── SessionError                        memory
+    could not be read or written └── UpstreamError                       the redacted copy of a
+    third-party exception, chained as a cause
 
 Messages never contain a token.
 """
@@ -72,8 +71,8 @@ class EmbeddingError(NeuloraError):
 class EmbedderMismatchError(EmbeddingError, ValueError):
     """A collection or router made with one embedder is used with another.
 
-    ``problem`` says what does not match without saying what to do, so that each caller (the library, the
-    settings, the command line) can name its own remedy.
+    ``problem`` says what does not match without saying what to do, so that each caller (the
+    library, the settings, the command line) can name its own remedy.
     """
 
     def __init__(self, message: str, *, problem: str | None = None) -> None:
@@ -132,5 +131,6 @@ class SessionError(NeuloraError):
 class UpstreamError(NeuloraError):
     """A third-party exception (huggingface_hub, httpx2) copied without secrets: the ``__cause__`` of typed errors.
 
-    Its message is ``module.Type: redacted text``; the original, which may hold the server's response, is not kept.
+    Its message is ``module.Type: redacted text``; the original, which may hold the server's
+    response, is not kept.
     """

@@ -1,8 +1,8 @@
 """Style-specific generation through ``huggingface_hub.InferenceClient``.
 
-A style's target is a Hub repo id (served by a provider), an endpoint URL (a dedicated Inference Endpoint per
-style), or an adapter name on one shared ``base_url`` (a multi-LoRA server: vLLM, TGI, LoRAX, where the
-request's ``model`` field picks the adapter).
+A style's target is a Hub repo id (served by a provider), an endpoint URL (a dedicated Inference
+Endpoint per style), or an adapter name on one shared ``base_url`` (a multi-LoRA server: vLLM, TGI,
+LoRAX, where the request's ``model`` field picks the adapter).
 
 >>> client = HFStyleClient(base_url="http://127.0.0.1:8080",  # doctest: +SKIP
 ...                        models={"direct": "direct", "socratic": "socratic", "scaffolding": "scaff",
@@ -70,9 +70,10 @@ class FallbackChain:
 class HFStyleClient:
     """Generates answers with the model of each teaching style, with retries and a recorded fallback chain.
 
-    The token is resolved by :class:`neulora.hf.HFAuth` (argument, environment, saved login); it is sent in the
-    Authorization header and never appears in logs, reprs or error messages. ``generate``, ``stream``,
-    ``agenerate`` and ``astream`` run one flow (:meth:`_answer`): the same retries, fallbacks and deadline.
+    The token is resolved by :class:`neulora.hf.HFAuth` (argument, environment, saved login); it is
+    sent in the Authorization header and never appears in logs, reprs or error messages.
+    ``generate``, ``stream``, ``agenerate`` and ``astream`` run one flow (:meth:`_answer`): the same
+    retries, fallbacks and deadline.
     """
 
     def __init__(
@@ -136,7 +137,8 @@ class HFStyleClient:
         models = {style: redact_url(target) for style, target in self.models.items()}
         return f"HFStyleClient({where}models={models!r}, {token})"
 
-    # -- targets ------------------------------------------------------------------------------------
+    # -- targets
+    # ------------------------------------------------------------------------------------
     def target(self, style: str) -> Target:
         """Where requests for ``style`` go."""
         if style not in self.models:
@@ -159,7 +161,8 @@ class HFStyleClient:
                 targets.append(self._resolve("base", self.fallback.base_model))
         return targets
 
-    # -- generation ---------------------------------------------------------------------------------
+    # -- generation
+    # ---------------------------------------------------------------------------------
     def generate(
         self,
         style: str,
@@ -172,8 +175,8 @@ class HFStyleClient:
     ) -> Generation:
         """Generate a whole answer in ``style``; retries, then falls back along the chain.
 
-        ``deadline`` (seconds; default and cap: the retry policy's) bounds the whole call: every attempt, every
-        fallback, every byte in flight.
+        ``deadline`` (seconds; default and cap: the retry policy's) bounds the whole call: every
+        attempt, every fallback, every byte in flight.
         """
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
         return _flow.run(self._answer(style, messages, options, deadline, streaming=False))
@@ -190,7 +193,8 @@ class HFStyleClient:
     ) -> GenerationStream:
         """Stream an answer in ``style``: failures before the first token are retried or fall back.
 
-        ``deadline`` bounds the call as in :meth:`generate`, the stream included; its clock starts now.
+        ``deadline`` bounds the call as in :meth:`generate`, the stream included; its clock starts
+        now.
         """
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
         answer = self._answer(style, messages, options, deadline, streaming=True)

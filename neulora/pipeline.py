@@ -4,8 +4,8 @@
 >>> answer = pipeline.ask("로그함수의 그래프는 어떻게 그리나요?", session_id="learner-1")  # doctest: +SKIP
 >>> answer.style, [p.source for p in answer.passages]  # doctest: +SKIP
 
-A turn is one flow (:meth:`Pipeline._turn`, a generator of its I/O steps, see :mod:`neulora._flow`): ``ask`` and
-``stream`` drive it in the caller's thread, ``aask`` and ``astream`` on an event loop.
+A turn is one flow (:meth:`Pipeline._turn`, a generator of its I/O steps, see :mod:`neulora._flow`):
+``ask`` and ``stream`` drive it in the caller's thread, ``aask`` and ``astream`` on an event loop.
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # r
 class Pipeline:
     """Routes a learner's question, retrieves context, generates the answer in that style, and remembers.
 
-    ``options`` are every turn's defaults (a call changes them for its turn with keywords); ``relevance`` decides
-    which passages reach the prompt: ``"auto"`` (the embedder's calibrated rule), a score floor, a
-    :class:`~neulora.turn.Relevance`, or None (all of them); ``rules`` say how a question is read;
-    ``policy_advisor`` refreshes a session's policy every few turns; ``on_event`` sees each event as it happens.
+    ``options`` are every turn's defaults (a call changes them for its turn with keywords);
+    ``relevance`` decides which passages reach the prompt: ``"auto"`` (the embedder's calibrated
+    rule), a score floor, a :class:`~neulora.turn.Relevance`, or None (all of them); ``rules`` say
+    how a question is read; ``policy_advisor`` refreshes a session's policy every few turns;
+    ``on_event`` sees each event as it happens.
 
     >>> from neulora.embedders import HashingEmbedder
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
@@ -107,7 +108,8 @@ class Pipeline:
         self.rules = rules
         self.policy_advisor = policy_advisor
         self.on_event = on_event
-        # A client that writes only some languages says so (``languages``): other questions are answered in its own.
+        # A client that writes only some languages says so (``languages``): other questions are
+        # answered in its own.
         self._languages: tuple[str, ...] | None = getattr(client, "languages", None)
         missing = [s for s in router.styles if s not in self.prompts.system]
         if missing:
@@ -121,7 +123,8 @@ class Pipeline:
     def from_settings(cls, settings: Settings, **parts: Any) -> Pipeline:
         """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them.
 
-        ``parts`` are constructor keywords (``memory=...``, ``options=...``); they win over the settings.
+        ``parts`` are constructor keywords (``memory=...``, ``options=...``); they win over the
+        settings.
         """
         from ._assemble import build_parts
 
@@ -151,16 +154,20 @@ class Pipeline:
         return cls.from_settings(Settings.load(), **parts)
 
     def __repr__(self) -> str:
-        return f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, client={self.client!r})"
+        return (
+            f"Pipeline(router={self.router!r}, retriever={self.retriever!r}, "
+            f"client={self.client!r})"
+        )
 
-    # -- public -------------------------------------------------------------------------------------
+    # -- public
+    # -------------------------------------------------------------------------------------
     def ask(
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
     ) -> Answer:
         """Answer one question: one embedding and one LLM call on the default path.
 
-        ``options`` change this turn's :class:`~neulora.turn.TurnOptions` (``style``, ``k``, ``policy``,
-        ``history``, ``where``, ``max_tokens``, ``temperature``, ``deadline``).
+        ``options`` change this turn's :class:`~neulora.turn.TurnOptions` (``style``, ``k``,
+        ``policy``, ``history``, ``where``, ``max_tokens``, ``temperature``, ``deadline``).
         """
         return _flow.run(self._turn(self._call(question, session_id, options), streaming=False))
 
@@ -197,8 +204,8 @@ class Pipeline:
     def warm_up(self, notice: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
         """Load the in-process models now (every part with a ``warm_up`` method), not on the first turn.
 
-        ``notice(what)``: a context manager around each load, named by what is loaded (the command line prints
-        "loading ..." when a load lasts).
+        ``notice(what)``: a context manager around each load, named by what is loaded (the command
+        line prints "loading ..." when a load lasts).
         """
         parts = (
             self.client,
@@ -221,7 +228,8 @@ class Pipeline:
         """Forget a session."""
         self.memory.reset(check_session_id(session_id))
 
-    # -- the turn: one flow, run by either driver ---------------------------------------------------
+    # -- the turn: one flow, run by either driver
+    # ---------------------------------------------------
     def _turn(self, call: Call, *, streaming: bool) -> _flow.Flow[Answer]:
         """Read memory, embed, route, retrieve, build the prompt, generate, remember; yields the events."""
         if self._embeds_on_loop():  # a remote embedder: its request is a step of its own
@@ -234,7 +242,8 @@ class Pipeline:
                 turn.timings["embed"] = time.perf_counter() - started
                 vectors = (found[0], found[-1])
             yield _flow.Blocking(self._decide, turn, vectors)
-        else:  # one step for memory, embedding, routing and retrieval: each costs an event loop a wake-up
+        # one step for memory, embedding, routing and retrieval: each costs an event loop a wake-up
+        else:
             turn = yield _flow.Blocking(self._prepare, call)
         yield from list(turn.events)  # route, passages
         started = time.perf_counter()
@@ -368,7 +377,8 @@ class Pipeline:
 
     def _route(self, turn: TurnState, vector: NDArray[np.float32] | None) -> RouteDecision:
         if turn.forced is not None:
-            # the vector is there anyway (retrieval): scoring it costs microseconds, and shows how the question scored
+            # the vector is there anyway (retrieval): scoring it costs microseconds, and shows how
+            # the question scored
             routed = self.router.route_vector(vector) if vector is not None else None
             return RouteDecision.forced_to(turn.forced, routed)
         if self.rules.route_with_history and turn.history:

@@ -5,11 +5,12 @@ Any object with these methods fits; neulora's own classes are one implementation
 ==============  ============================================  ===============================================
 protocol        methods                                        neulora's implementations
 ==============  ============================================  ===============================================
-``Embedder``    ``name``, ``dim``, ``embed(texts)``            HashingEmbedder, TransformersEmbedder, ...
-``Router``      ``route``, ``route_vector``                    CentroidRouter
-``Retriever``   ``retrieve``, ``retrieve_vector``              ChromaRetriever
-``StyleClient`` ``generate``, ``stream``                       HFStyleClient, TransformersStyleClient
-``Memory``      ``get``, ``append``, ``set_policy``, ``reset``  InMemoryMemory, FileMemory
+``Embedder``    ``name``, ``dim``, ``embed(texts)``            HashingEmbedder,
+TransformersEmbedder, ... ``Router``      ``route``, ``route_vector``
+CentroidRouter ``Retriever``   ``retrieve``, ``retrieve_vector``              ChromaRetriever
+``StyleClient`` ``generate``, ``stream``                       HFStyleClient,
+TransformersStyleClient ``Memory``      ``get``, ``append``, ``set_policy``, ``reset``
+InMemoryMemory, FileMemory
 ==============  ============================================  ===============================================
 """
 

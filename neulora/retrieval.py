@@ -1,13 +1,14 @@
 """Retrieval from ChromaDB: embedded (``PersistentClient``) or a ``chroma run`` server (``HttpClient``).
 
-neulora always supplies the vectors itself (the collection has no embedding function), records which embedder
-made them, and turns Chroma's cosine distance into a similarity score (``1 - distance``).
+neulora always supplies the vectors itself (the collection has no embedding function), records which
+embedder made them, and turns Chroma's cosine distance into a similarity score (``1 - distance``).
 
-:class:`ChromaRetriever` composes three parts: the collection handle (:mod:`neulora.store`: mode, lock,
-freshness, exact index, batching, errors), the pure ingest planner (:mod:`neulora.store`), and the embedder.
-Embedded mode serialises writers across processes with a lock file next to the database, so two ``neulora
-ingest`` runs on one directory stay exact. Readers in other processes may see stale results until they reopen:
-when several processes read and write, run ``chroma run --path DIR`` and connect with ``host``/``port``.
+:class:`ChromaRetriever` composes three parts: the collection handle (:mod:`neulora.store`: mode,
+lock, freshness, exact index, batching, errors), the pure ingest planner (:mod:`neulora.store`), and
+the embedder. Embedded mode serialises writers across processes with a lock file next to the
+database, so two ``neulora ingest`` runs on one directory stay exact. Readers in other processes may
+see stale results until they reopen: when several processes read and write, run ``chroma run --path
+DIR`` and connect with ``host``/``port``.
 
 >>> import tempfile
 >>> from neulora.embedders import HashingEmbedder
@@ -60,11 +61,12 @@ _SOURCES_PER_READ = 100  # sources per ``$in`` clause
 class ChromaRetriever:
     """Embeds, stores and retrieves passages in one Chroma collection.
 
-    Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server), or a
-    ready ``client``. Nothing is opened until first use; ``store`` is the :class:`ChromaCollection` underneath.
-    ``create=False`` opens read-only: a missing database or collection is a ``CollectionNotFoundError``, and
-    nothing is created (what ``neulora search`` and ``neulora collections`` use). ``freshness``: seconds a read
-    may trust its last look for another process's writes (writes through neulora in this process are seen at once).
+    Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run``
+    server), or a ready ``client``. Nothing is opened until first use; ``store`` is the
+    :class:`ChromaCollection` underneath. ``create=False`` opens read-only: a missing database or
+    collection is a ``CollectionNotFoundError``, and nothing is created (what ``neulora search`` and
+    ``neulora collections`` use). ``freshness``: seconds a read may trust its last look for another
+    process's writes (writes through neulora in this process are seen at once).
     """
 
     def __init__(
@@ -109,7 +111,10 @@ class ChromaRetriever:
         self.max_query_chars = max_query_chars
 
     def __repr__(self) -> str:
-        return f"ChromaRetriever({self.collection_name!r}, {self.store.location}, embedder={self.embedder.name!r})"
+        return (
+            f"ChromaRetriever({self.collection_name!r}, {self.store.location}, "
+            f"embedder={self.embedder.name!r})"
+        )
 
     @property
     def collection_name(self) -> str:
@@ -121,7 +126,8 @@ class ChromaRetriever:
         """The database directory in embedded mode, else None."""
         return self.store.path
 
-    # -- writing ------------------------------------------------------------------------------------
+    # -- writing
+    # ------------------------------------------------------------------------------------
     def ingest(
         self,
         paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -134,8 +140,9 @@ class ChromaRetriever:
         started = time.perf_counter()
         options = ChunkingOptions(chunk_size, chunk_overlap)
         with self.store.writing() as writer:
-            # Read under the write lock: a file read before it could be older than the one a concurrent
-            # ingest of the same path stores, and the last writer would put the older text back.
+            # Read under the write lock: a file read before it could be older than the one a
+            # concurrent ingest of the same path stores, and the last writer would put the older
+            # text back.
             docs, failed, skipped = read_documents(paths)
             plan = plan_ingest(docs, _stored_sources(writer, [d.source for d in docs]), options)
             batches = self._embed_and_add(writer, plan.to_add, progress)
@@ -220,7 +227,8 @@ class ChromaRetriever:
                 bar.close()
         return batches
 
-    # -- reading ------------------------------------------------------------------------------------
+    # -- reading
+    # ------------------------------------------------------------------------------------
     def retrieve(
         self,
         query: str,
@@ -231,8 +239,8 @@ class ChromaRetriever:
     ) -> list[Passage]:
         """Embed ``query`` and return the ``k`` most similar passages, best first.
 
-        ``where``: a metadata filter in Chroma's grammar (see :mod:`neulora.store`), checked before anything
-        is embedded; a filtered search is exact over the matching chunks.
+        ``where``: a metadata filter in Chroma's grammar (see :mod:`neulora.store`), checked before
+        anything is embedded; a filtered search is exact over the matching chunks.
         """
         text = truncate(check_text(query, what="query"), self.max_query_chars)
         if where is not None:
@@ -268,8 +276,9 @@ class ChromaRetriever:
             raise InvalidInputError(
                 "query vector must hold finite numbers only (no NaN or infinity)"
             )
-        # scaled to unit length in float64 first: a vector of 1e20s would square to infinity in float32 (every
-        # score 0), and one of 1e300s would not be float32 at all; cosine scores do not depend on the length
+        # scaled to unit length in float64 first: a vector of 1e20s would square to infinity in
+        # float32 (every score 0), and one of 1e300s would not be float32 at all; cosine scores do
+        # not depend on the length
         peak = float(np.max(np.abs(wide))) if wide.size else 0.0
         if peak > 0:
             wide = wide / peak  # first to at most 1: even the float64 norm of 1e300s would overflow
@@ -285,7 +294,8 @@ class ChromaRetriever:
         )
         return passages
 
-    # -- management ---------------------------------------------------------------------------------
+    # -- management
+    # ---------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of stored chunks."""
         return self.store.count()
@@ -318,8 +328,9 @@ class ChromaRetriever:
 def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[str, StoredSource]:
     """What the store holds of each of ``sources`` (those it holds nothing of are left out), read cheaply.
 
-    Reading ids costs a fraction of reading metadata, so only the head chunks' metadata is read; ids are told
-    apart by their prefix (:func:`~neulora.store._loaders.chunk_ids`), and only ids given by hand need their metadata.
+    Reading ids costs a fraction of reading metadata, so only the head chunks' metadata is read; ids
+    are told apart by their prefix (:func:`~neulora.store._loaders.chunk_ids`), and only ids given
+    by hand need their metadata.
     """
     found: dict[str, StoredSource] = {}
     for start in range(0, len(sources), _SOURCES_PER_READ):

@@ -25,7 +25,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(
-            f"shared test data not found at {SHARED_DATA}: the shared/ folder must sit beside the project"
+            f"shared test data not found at {SHARED_DATA}: the shared/ folder must sit beside the "
+            "project"
         )
     return SHARED_DATA
 

@@ -1,9 +1,10 @@
 """Real servers for tests and benchmarks: started in their own process group, watched, and stopped.
 
-A :class:`ManagedServer` knows when its process has died and says how (exit code or signal) with the tail of
-its log, so a test whose server crashed fails with "killed by SIGSEGV" and the server's last words instead of
-"connection refused" from deep inside a client. The pytest hook :func:`report_dead_servers` (wired in
-``tests/conftest.py``) turns any failure of a test into that message when one of its servers has died.
+A :class:`ManagedServer` knows when its process has died and says how (exit code or signal) with the
+tail of its log, so a test whose server crashed fails with "killed by SIGSEGV" and the server's last
+words instead of "connection refused" from deep inside a client. The pytest hook
+:func:`report_dead_servers` (wired in ``tests/conftest.py``) turns any failure of a test into that
+message when one of its servers has died.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ def background_server(
 ) -> Iterator[ManagedServer]:
     """Run a server for the length of a ``with`` block; yields it once it accepts connections on ``port``.
 
-    Its output goes to ``log``. If it dies before listening, :class:`ServerDied` says how, with the log's tail.
-    ``env`` replaces the environment of the server (default: this process's).
-    The whole process group is stopped afterwards (SIGTERM, then SIGKILL after 15 s).
+    Its output goes to ``log``. If it dies before listening, :class:`ServerDied` says how, with the
+    log's tail. ``env`` replaces the environment of the server (default: this process's). The whole
+    process group is stopped afterwards (SIGTERM, then SIGKILL after 15 s).
     """
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -177,7 +178,10 @@ def require_system(what: str, found: bool) -> None:
     reason and the command that installs it; failed in CI (``CI=true``), which must keep proving it."""
     if found:
         return
-    message = f"{what} is not installed: run 'bash scripts/system_packages.sh' as root (scripts/setup.sh does)"
+    message = (
+        f"{what} is not installed: run 'bash scripts/system_packages.sh' as root "
+        "(scripts/setup.sh does)"
+    )
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)

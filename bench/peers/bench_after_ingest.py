@@ -1,17 +1,21 @@
 """Query latency right after a 10,000-chunk ingest, beside the steady state and beside langchain-chroma.
 
-Run with the peers' venv (bench/peers/setup.sh): ``bench/peers/.venv/bin/python bench/peers/bench_after_ingest.py
-[--save]``. Everything embeds with ``HashingEmbedder(dim=1024)`` and asks for k=10.
+Run with the peers' venv (bench/peers/setup.sh): ``bench/peers/.venv/bin/python
+bench/peers/bench_after_ingest.py [--save]``. Everything embeds with ``HashingEmbedder(dim=1024)``
+and asks for k=10.
 
-A store holding 10,000 chunks answers queries (the steady state, its exact index loaded); then 10,000 more chunks
-are ingested and the same queries are asked again at once: the first query's latency and the p99 of the next 100.
-Each case in its own fresh store, one run:
+A store holding 10,000 chunks answers queries (the steady state, its exact index loaded); then
+10,000 more chunks are ingested and the same queries are asked again at once: the first query's
+latency and the p99 of the next 100. Each case in its own fresh store, one run:
 
-- ``neulora, same handle``: the ingest goes through the handle that answers (an upload to ``neulora serve``);
-- ``neulora, another writer``: another handle (another process, ``neulora ingest`` beside a server) writes;
-- the same two with ``background_loads = False``: the reader that finds the index stale reloads it itself
-  (the behaviour before);
-- ``langchain-chroma``: ``Chroma.add_texts``, then ``similarity_search_by_vector_with_relevance_scores``.
+- ``neulora, same handle``: the ingest goes through the handle that answers (an upload to ``neulora
+  serve``);
+- ``neulora, another writer``: another handle (another process, ``neulora ingest`` beside a server)
+  writes;
+- the same two with ``background_loads = False``: the reader that finds the index stale reloads it
+  itself (the behaviour before);
+- ``langchain-chroma``: ``Chroma.add_texts``, then
+  ``similarity_search_by_vector_with_relevance_scores``.
 
 The target: the first query after a write within 2x the steady-state p99.
 """
@@ -167,7 +171,8 @@ def main() -> None:
             json.dumps(results, indent=2) + "\n", encoding="utf-8"
         )
         (HERE / "after-ingest.md").write_text(
-            "# Query latency after a 10,000-chunk ingest (k=10, HashingEmbedder 1024-d, one run)\n\n"
+            "# Query latency after a 10,000-chunk ingest (k=10, HashingEmbedder 1024-d, one "
+            "run)\n\n"
             "Target: the first query after a write within 2x the steady-state p99.\n\n"
             + "\n".join(rows)
             + "\n",

@@ -1,9 +1,9 @@
 """neulora side by side with semantic-router (text -> style) and langchain-chroma (10k chunks), in one process.
 
-Run with the peers' own venv, which bench/peers/setup.sh makes:
-``bench/peers/.venv/bin/python bench/peers/bench_peers.py``.
-Both sides of each comparison embed with the same ``HashingEmbedder(dim=1024)``, so the figures compare the
-routers and the stores, not the models. Every pair of measurements is taken alternately in the same run.
+Run with the peers' own venv, which bench/peers/setup.sh makes: ``bench/peers/.venv/bin/python
+bench/peers/bench_peers.py``. Both sides of each comparison embed with the same
+``HashingEmbedder(dim=1024)``, so the figures compare the routers and the stores, not the models.
+Every pair of measurements is taken alternately in the same run.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def hash_embeddings() -> Any:
     return HashEmbeddings()
 
 
-# -- timing helpers -------------------------------------------------------------------------------------------
+# -- timing helpers
+# -------------------------------------------------------------------------------------------
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     out = fn()
@@ -102,7 +103,8 @@ def ms(values: list[float], q: float = 0.5) -> float:
     return percentile(values, q) * 1e3
 
 
-# -- 1. text -> style -----------------------------------------------------------------------------------------
+# -- 1. text -> style
+# -----------------------------------------------------------------------------------------
 def bench_router() -> dict[str, Any]:
     examples = style_examples()
     ours = from_examples(examples, HashingEmbedder(dim=DIM))
@@ -179,7 +181,8 @@ def _counts(styles: list[str | None]) -> dict[str, int]:
     return {str(s): styles.count(s) for s in sorted(set(styles), key=str)}
 
 
-# -- 2. ingest and retrieval at 10k chunks --------------------------------------------------------------------
+# -- 2. ingest and retrieval at 10k chunks
+# --------------------------------------------------------------------
 def ingest_rounds(
     work: Path, texts: list[str], metas: list[dict[str, Any]]
 ) -> tuple[dict[str, list[float]], Any]:
@@ -326,7 +329,8 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-# -- the run --------------------------------------------------------------------------------------------------
+# -- the run
+# --------------------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     cpu = next(
         (

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-# Written for this benchmark (none is one of neulora.train.style_examples()): a mix of asking for a fact, asking
-# why, asking for a way in, and asking for a check, in Korean and English.
+# Written for this benchmark (none is one of neulora.train.style_examples()): a mix of asking for a
+# fact, asking why, asking for a way in, and asking for a check, in Korean and English.
 QUESTIONS = [
     "지수함수의 그래프는 어떻게 생겼어요?",
     "등비수열의 일반항 공식이 뭐예요?",
@@ -139,8 +139,9 @@ def chunks_and_queries(
 ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
     """``n`` unique chunks of about 300 characters over ``topics`` topics that share a vocabulary, and queries.
 
-    Each topic owns 10 words drawn from one pool of Korean and English terms (so topics overlap); a chunk's
-    sentences take 80% of their words from its topic and 20% from the pool, in Korean or English at random.
+    Each topic owns 10 words drawn from one pool of Korean and English terms (so topics overlap); a
+    chunk's sentences take 80% of their words from its topic and 20% from the pool, in Korean or
+    English at random.
     """
     rng = np.random.default_rng(seed)
     en = np.array(EN_WORDS)

@@ -1,8 +1,9 @@
 """semantic-router behind one small face, for its 1.x API (IndexedRouter) and its 0.x API (SemanticRouter).
 
-1.0 renamed SemanticRouter to IndexedRouter, moved the sync call onto a background asyncio loop, and dropped
-``router(vector=...)``; 0.x (last: 0.3.3) is synchronous and routes a vector publicly. Both index the utterances
-in a LocalIndex and score a route by aggregating its hits among the ``top_k`` nearest utterances.
+1.0 renamed SemanticRouter to IndexedRouter, moved the sync call onto a background asyncio loop, and
+dropped ``router(vector=...)``; 0.x (last: 0.3.3) is synchronous and routes a vector publicly. Both
+index the utterances in a LocalIndex and score a route by aggregating its hits among the ``top_k``
+nearest utterances.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ class HashDenseEncoder(DenseEncoder):
     _embedder: HashingEmbedder = PrivateAttr(default_factory=lambda: HashingEmbedder(dim=1024))
 
     def __call__(self, docs: list[Any]) -> list[Any]:
-        # a list of numpy rows: what its LocalIndex and query path consume without a .tolist() round trip
+        # a list of numpy rows: what its LocalIndex and query path consume without a .tolist() round
+        # trip
         return list(self._embedder.embed([str(d) for d in docs]))
 
 
@@ -61,7 +63,11 @@ class PeerRouter:
             self.aggregation = next(
                 (n for n, fn in _AGG.items() if fn is self.router.aggregate), "custom"
             )
-            self.vector_path = "private: router._choose(run(router._query(v, None)), 1, None) (1.0 dropped vector=)"
+            self.vector_path = (
+                "private: router._choose(run(router._query(v, None)), 1, None) "
+                "(1.0 "
+                "dropped vector=)"
+            )
             self.batched_path = (
                 "private: run(router._scores_many(texts)), the path its fit()/evaluate() use"
             )
@@ -75,7 +81,8 @@ class PeerRouter:
             "batched_path": self.batched_path,
             "aggregation_method": self.aggregation,
             "top_k": self.top_k,
-            "aggregation": f"the top_k={self.top_k} utterances nearest by cosine; a route scores the "
+            "aggregation": f"the top_k={self.top_k} utterances nearest by cosine; a route "
+            "scores the "
             f"{self.aggregation} of its hits among them (0 without a hit); the best route wins",
         }
 

@@ -20,7 +20,8 @@ CHAT_HELP = "/style NAME|auto, /policy TEXT|off, /reset, /quit"
 def error_line(exc: BaseException, limit: int | None = 600) -> str:
     """``neulora: error: ...`` on one line.
 
-    A server's multi-line text is joined with `` | `` and cut at ``limit`` characters (None: whole, with ``-v``).
+    A server's multi-line text is joined with `` | `` and cut at ``limit`` characters (None: whole,
+    with ``-v``).
     """
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = " | ".join(lines) or type(exc).__name__
@@ -79,7 +80,8 @@ def _model_line(answer: Any) -> str:
 class Chat:
     """One conversation on stdin: lines starting with ``/`` are commands, the others are questions.
 
-    An error ends the turn, not the conversation: it is printed on one stderr line and the chat goes on.
+    An error ends the turn, not the conversation: it is printed on one stderr line and the chat goes
+    on.
     """
 
     def __init__(

@@ -1,6 +1,7 @@
 """The offline main job: the sample notes, the exemplar router, and a small local model answering.
 
-Nothing here reaches the network: hashing embeddings, embedded Chroma, SmolLM2-135M-Instruct from a PyPI wheel.
+Nothing here reaches the network: hashing embeddings, embedded Chroma, SmolLM2-135M-Instruct from a
+PyPI wheel.
 """
 
 from __future__ import annotations
@@ -15,10 +16,14 @@ if TYPE_CHECKING:
     from ..pipeline import Pipeline
 
 DEMO_HEADER = (
-    "neulora demo, offline: hashing embeddings, the exemplar router and embedded Chroma holding the sample notes.\n"
-    "Answers come from SmolLM2-135M-Instruct, a tiny English-only model that runs on any CPU: it shows the routing,\n"
-    "the retrieval and the prompts end to end, not good tutoring. Korean questions get plain English answers.\n"
-    "For real answers, give a Hugging Face token (or NEULORA_BASE_URL) to use the style models (see the README)."
+    "neulora demo, offline: hashing embeddings, the exemplar router and embedded Chroma holding "
+    "the sample notes.\n"
+    "Answers come from SmolLM2-135M-Instruct, a tiny English-only model that runs on any CPU: it "
+    "shows the routing,\n"
+    "the retrieval and the prompts end to end, not good tutoring. Korean questions get plain "
+    "English answers.\n"
+    "For real answers, give a Hugging Face token (or NEULORA_BASE_URL) to use the style models "
+    "(see the README)."
 )
 
 
@@ -39,8 +44,8 @@ def demo_pipeline(
 ) -> Pipeline:
     """Embedded Chroma at ``db_path`` holding the sample corpus, the exemplar router, and SmolLM2 answering.
 
-    The notes go to ``collection`` (``neulora``, the settings' default, so that ``neulora serve`` with the
-    default settings answers from them).
+    The notes go to ``collection`` (``neulora``, the settings' default, so that ``neulora serve``
+    with the default settings answers from them).
     """
     from ..embedders._hashing import HashingEmbedder
     from ..generation._transformers import TransformersStyleClient

@@ -21,18 +21,21 @@ from ._eval import plot_confusion, plot_target, read_jsonl
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted).
 
-    Without ``argv`` main is the process itself (``neulora``, ``python -m neulora``): once the command is over,
-    a Ctrl-C ends the process at once instead of printing a traceback from the interpreter's exit handlers.
+    Without ``argv`` main is the process itself (``neulora``, ``python -m neulora``): once the
+    command is over, a Ctrl-C ends the process at once instead of printing a traceback from the
+    interpreter's exit handlers.
     """
     try:
         try:
             return _run(argv)
         finally:
             if sys.stdout is not None:
-                sys.stdout.flush()  # a reader that has gone (`| head -1`) shows here, not at interpreter exit
+                # a reader that has gone (`| head -1`) shows here, not at interpreter exit
+                sys.stdout.flush()
     except KeyboardInterrupt:
         if argv is None:
-            _default_sigint()  # first: from here on a second Ctrl-C ends the process without a traceback
+            # first: from here on a second Ctrl-C ends the process without a traceback
+            _default_sigint()
         if sys.stderr is not None:
             with suppress(OSError, ValueError):
                 print(
@@ -75,8 +78,9 @@ def _run(argv: Sequence[str] | None) -> int:
 def _quiet_library(record: logging.LogRecord) -> bool:
     """Keep the library's warnings out of a command's output.
 
-    What a command has to say it prints itself (a fallback shows in the answer's model line, a failure as one
-    error line): the library's own warnings would say it twice. ``neulora serve`` logs for its operator.
+    What a command has to say it prints itself (a fallback shows in the answer's model line, a
+    failure as one error line): the library's own warnings would say it twice. ``neulora serve``
+    logs for its operator.
     """
     return (
         record.levelno >= logging.ERROR
@@ -242,7 +246,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--python-gc",
         action="store_true",
-        help="keep Python's garbage-collector defaults (by default the server freezes its start-up objects "
+        help="keep Python's garbage-collector defaults (by default the server freezes its start-up "
+        "objects "
         "and collects less often: shorter pauses under load)",
     )
 
@@ -267,7 +272,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- building blocks from arguments --------------------------------------------------------------------
+# -- building blocks from arguments
+# --------------------------------------------------------------------
 def _settings(args: argparse.Namespace) -> Any:
     """Settings from the flags, the environment and ``--config``, in that order of precedence."""
     from ..settings import Settings
@@ -310,7 +316,8 @@ def _router(args: argparse.Namespace) -> Any:
         ) from exc
 
 
-# -- commands ------------------------------------------------------------------------------------------
+# -- commands
+# ------------------------------------------------------------------------------------------
 def _route(args: argparse.Namespace) -> int:
     decision = _router(args).route(args.text)
     if args.json:
@@ -346,7 +353,8 @@ def _router_eval(args: argparse.Namespace) -> int:
         for start in range(0, len(inputs), 64):
             vectors.append(router.embedder.embed(inputs[start : start + 64]))
             bar.update(len(vectors[-1]))
-    # rows that say the style of the tutor's previous move (prev_label) get the previous-style baseline too
+    # rows that say the style of the tutor's previous move (prev_label) get the previous-style
+    # baseline too
     previous = [r.get("prev_label") for r in rows] if any("prev_label" in r for r in rows) else None
     report = evaluate_vectors(
         router,
@@ -392,7 +400,8 @@ def _search(args: argparse.Namespace) -> int:
         passages = []
     if not passages and _count(retriever) == 0:
         print(
-            f"neulora: error: no notes in collection {settings.collection!r} at {_place(settings)}: run "
+            f"neulora: error: no notes in collection {settings.collection!r} at "
+            f"{_place(settings)}: run "
             "'neulora ingest FILE...' first (with the same --collection and --path or --host)",
             file=sys.stderr,
         )
@@ -442,7 +451,8 @@ def _collections(args: argparse.Namespace) -> int:
         print(f"{c['name']:<24} {c['count']:>8} chunks  embedder {c['embedder']} (dim {c['dim']})")
     if not found:
         print(
-            f"neulora: no collections at {_place(_settings(args))}: run 'neulora ingest FILE...' first",
+            f"neulora: no collections at {_place(_settings(args))}: run 'neulora ingest FILE...' "
+            "first",
             file=sys.stderr,
         )
     return 0
@@ -510,7 +520,8 @@ def _demo(args: argparse.Namespace) -> int:
     where = settings.chroma_location()
     if "path" not in where:
         raise ConfigError(
-            "the demo stores its notes in an embedded Chroma: give --path (or unset NEULORA_CHROMA_HOST)"
+            "the demo stores its notes in an embedded Chroma: give --path (or unset "
+            "NEULORA_CHROMA_HOST)"
         )
     print(DEMO_HEADER, file=sys.stderr)
     pipeline = demo_pipeline(
@@ -574,7 +585,8 @@ def _check_generation_flags(args: argparse.Namespace) -> None:
         raise ConfigError(f"--temperature must be between 0 and 2, got {temperature}")
 
 
-# -- output --------------------------------------------------------------------------------------------
+# -- output
+# --------------------------------------------------------------------------------------------
 def _dump(data: Any) -> None:
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

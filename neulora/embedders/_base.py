@@ -1,8 +1,8 @@
 """What every embedder shares: the :class:`Embedder` protocol, unit-norm output, and :class:`EmbedderSpec`.
 
-The implementations live in :mod:`neulora.embedders` (hashing, transformers), :mod:`neulora.embedders`
-(the Inference API) and :mod:`neulora.embedders` (the Universal Sentence Encoder); this module imports none
-of them, so each can import it.
+The implementations live in :mod:`neulora.embedders` (hashing, transformers),
+:mod:`neulora.embedders` (the Inference API) and :mod:`neulora.embedders` (the Universal Sentence
+Encoder); this module imports none of them, so each can import it.
 """
 
 from __future__ import annotations

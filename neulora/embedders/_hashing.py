@@ -28,9 +28,9 @@ def _splitmix64(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
 class HashingEmbedder:
     """Feature hashing of character n-grams: no model, no network, identical on every machine.
 
-    Text is NFKC-normalised, lower-cased and whitespace-folded; each character n-gram (``ngrams``, default
-    2 and 3, Hangul and Latin alike) is hashed with a fixed 64-bit mix to a signed bucket. Good enough to
-    retrieve by shared words; not a semantic model.
+    Text is NFKC-normalised, lower-cased and whitespace-folded; each character n-gram (``ngrams``,
+    default 2 and 3, Hangul and Latin alike) is hashed with a fixed 64-bit mix to a signed bucket.
+    Good enough to retrieve by shared words; not a semantic model.
 
     >>> e = HashingEmbedder(dim=256)
     >>> bool((e.embed(["수열의 합"]) == e.embed(["수열의 합"])).all())

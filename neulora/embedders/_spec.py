@@ -39,11 +39,11 @@ _UNPOOLED = ("hash", "use")  # backends whose vectors have no pooling to choose
 class EmbedderSpec:
     """What an embedder is, in a form a router file can store: how to build it and which vectors it makes.
 
-    ``backend`` is ``hash``, ``transformers``, ``hf-api`` (older files say ``bge``, ``local``, ``api``) or
-    ``use`` (the Universal Sentence Encoder, also ``usem3``); ``model`` the model id; ``pooling`` and ``dim``
-    when they matter. Two embedders make comparable vectors when their :attr:`name` (the vector space: model
-    and pooling, or the hashing parameters) is equal, whatever the backend: bge-m3 run locally and through the
-    Inference API share a space.
+    ``backend`` is ``hash``, ``transformers``, ``hf-api`` (older files say ``bge``, ``local``,
+    ``api``) or ``use`` (the Universal Sentence Encoder, also ``usem3``); ``model`` the model id;
+    ``pooling`` and ``dim`` when they matter. Two embedders make comparable vectors when their
+    :attr:`name` (the vector space: model and pooling, or the hashing parameters) is equal, whatever
+    the backend: bge-m3 run locally and through the Inference API share a space.
 
     >>> from neulora.embedders import HashingEmbedder
     >>> HashingEmbedder(dim=64).spec().to_json()

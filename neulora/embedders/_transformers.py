@@ -1,7 +1,7 @@
 """Embedders: one protocol, four implementations.
 
-Every embedder returns float32 arrays of shape ``(n, dim)`` whose rows have unit L2 norm, so that a dot
-product is a cosine similarity. Empty input gives a ``(0, dim)`` array.
+Every embedder returns float32 arrays of shape ``(n, dim)`` whose rows have unit L2 norm, so that a
+dot product is a cosine similarity. Empty input gives a ``(0, dim)`` array.
 
 >>> from neulora.embedders import HashingEmbedder
 >>> HashingEmbedder(dim=64).embed(["로그함수의 성질", "log rules"]).shape
@@ -40,18 +40,21 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 class TransformersEmbedder:
     """Local embeddings with transformers, pooled as the model declares (bge-m3: CLS, all-MiniLM: mean), L2-normed.
 
-    ``model`` is a Hub id or a local directory. A sentence-transformers model declares its pooling in
-    ``modules.json`` (its ``Pooling`` module's ``config.json``) and its ``max_seq_length`` and casing in
-    ``sentence_bert_config.json``: they are read and followed, so the vectors are the model's own sentence
-    embeddings (rows are always L2-normed, as a ``Normalize`` module would). An explicit ``pooling`` or
-    ``max_length`` wins; a model that declares nothing (or a Hub one neither reachable nor cached) gets CLS, 512.
+    ``model`` is a Hub id or a local directory. A sentence-transformers model declares its pooling
+    in ``modules.json`` (its ``Pooling`` module's ``config.json``) and its ``max_seq_length`` and
+    casing in ``sentence_bert_config.json``: they are read and followed, so the vectors are the
+    model's own sentence embeddings (rows are always L2-normed, as a ``Normalize`` module would). An
+    explicit ``pooling`` or ``max_length`` wins; a model that declares nothing (or a Hub one neither
+    reachable nor cached) gets CLS, 512.
 
-    Its identity (:attr:`name`, and the model in :meth:`spec`) is the model's, never the folder's: the Hub id
-    when given one; for a directory, the id in a Hub cache path (``models--org--name/snapshots/<sha>``), else
-    the id its README loads (``SentenceTransformer('org/name')``, ``from_pretrained('org/name')``), else the
-    ``_name_or_path`` of its ``config.json`` (which names the *base* model of a fine-tune saved by older
-    transformers: hence last), else ``sha256-<16 hex>``, a content hash of ``config.json``, the tokenizer files
-    and a sample of the weights. Nothing is loaded until needed; torch and transformers are imported then.
+    Its identity (:attr:`name`, and the model in :meth:`spec`) is the model's, never the folder's:
+    the Hub id when given one; for a directory, the id in a Hub cache path
+    (``models--org--name/snapshots/<sha>``), else the id its README loads
+    (``SentenceTransformer('org/name')``, ``from_pretrained('org/name')``), else the
+    ``_name_or_path`` of its ``config.json`` (which names the *base* model of a fine-tune saved by
+    older transformers: hence last), else ``sha256-<16 hex>``, a content hash of ``config.json``,
+    the tokenizer files and a sample of the weights. Nothing is loaded until needed; torch and
+    transformers are imported then.
 
     >>> emb = TransformersEmbedder("BAAI/bge-m3", pooling="cls")
     >>> emb.name
@@ -279,7 +282,8 @@ def _declared(model: str, local_files_only: bool) -> _Declared:
             ignored.append(kind)
     if ignored:
         logger.warning(
-            "%s declares modules %s that TransformersEmbedder does not apply: its vectors differ from "
+            "%s declares modules %s that TransformersEmbedder does not apply: its vectors differ "
+            "from "
             "the model's own sentence embeddings",
             model,
             ignored,
@@ -374,7 +378,8 @@ def _content_id(folder: str) -> str:
         if os.path.isfile(path):
             with open(path, "rb") as f:
                 digest.update(name.encode() + b"\0" + f.read())
-    # Fine-tunes of one base share config and tokenizer: sampled weights tell them apart without reading GBs.
+    # Fine-tunes of one base share config and tokenizer: sampled weights tell them apart without
+    # reading GBs.
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
         if name.endswith((".safetensors", ".bin")) and os.path.isfile(path):

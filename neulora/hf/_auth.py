@@ -1,14 +1,14 @@
 """The token: where it comes from, where it may go, and how it is kept out of every message.
 
-Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through here: the
-embedder of the Inference API, the style client, and the router download. Nothing else imports
+Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through here:
+the embedder of the Inference API, the style client, and the router download. Nothing else imports
 ``huggingface_hub`` or ``httpx2``.
 
-The token is looked up in one order: the ``token`` argument, ``HF_TOKEN``, ``HF_API_KEY`` (an alias kept for
-the original app), then the token huggingface_hub itself finds (``hf auth login``). It is sent to Hugging Face
-hosts (the providers' router, ``*.huggingface.co``, ``*.hf.space``, Inference Endpoints) and to a custom URL
-only when it was given explicitly as the ``token`` argument: an ambient ``HF_TOKEN`` never reaches a server
-you merely named in ``base_url``.
+The token is looked up in one order: the ``token`` argument, ``HF_TOKEN``, ``HF_API_KEY`` (an alias
+kept for the original app), then the token huggingface_hub itself finds (``hf auth login``). It is
+sent to Hugging Face hosts (the providers' router, ``*.huggingface.co``, ``*.hf.space``, Inference
+Endpoints) and to a custom URL only when it was given explicitly as the ``token`` argument: an
+ambient ``HF_TOKEN`` never reaches a server you merely named in ``base_url``.
 
 >>> auth = HFAuth.resolve("hf_example", environ={})
 >>> auth
@@ -31,7 +31,8 @@ from ..errors import (
     ConfigError,
 )
 
-# what a server or proxy may echo back: an Authorization value, or anything shaped like a Hugging Face token
+# what a server or proxy may echo back: an Authorization value, or anything shaped like a Hugging
+# Face token
 _SECRET = re.compile(r"(\b(?:[Bb]earer|[Bb]asic|[Tt]oken)\s+)[^\s\"',}]{8,}|()\bhf_[A-Za-z0-9]{8,}")
 
 
@@ -79,7 +80,8 @@ class HFAuth:
     def for_url(self, url: str | None) -> str | None:
         """The token to send to ``url`` (None: the providers' router), or None when it must not go there.
 
-        An ambient token goes to Hugging Face hosts over HTTPS only; an explicit one wherever it was given for.
+        An ambient token goes to Hugging Face hosts over HTTPS only; an explicit one wherever it was
+        given for.
         """
         if self.token is None or url is None or self.explicit:
             return self.token
@@ -98,7 +100,8 @@ class HFAuth:
         if self.for_url(url) is None:
             shown = redact_url(url or "")
             return (
-                f"no token was sent: {shown} is not a Hugging Face host, and the token from {self.source} goes "
+                f"no token was sent: {shown} is not a Hugging Face host, and the token from "
+                f"{self.source} goes "
                 "there only when passed explicitly (token=...)"
             )
         return f"token from {self.source}"

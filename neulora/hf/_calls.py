@@ -1,10 +1,12 @@
 """The requests neulora makes to Hugging Face, each a step that runs blocking or on an event loop.
 
-:class:`Connection` is what one neulora client needs to reach Hugging Face (token, provider, timeout, headers,
-the async connection pools). :class:`ChatCompletion` and :class:`FeatureExtraction` are the two requests; each is
-one attempt of :meth:`~neulora.hf._retry.Attempts.flow`. The blocking way waits in a worker thread no longer than
+:class:`Connection` is what one neulora client needs to reach Hugging Face (token, provider,
+timeout, headers, the async connection pools). :class:`ChatCompletion` and
+:class:`FeatureExtraction` are the two requests; each is one attempt of
+:meth:`~neulora.hf._retry.Attempts.flow`. The blocking way waits in a worker thread no longer than
 the deadline; the event-loop way awaits under ``asyncio.timeout``. Both translate failures with
-:func:`~neulora.hf._errors.hub_errors` and read answers with the same :class:`~neulora.hf._completion.ChatReader`.
+:func:`~neulora.hf._errors.hub_errors` and read answers with the same
+:class:`~neulora.hf._completion.ChatReader`.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ def inference_client(
 ) -> Any:
     """An ``InferenceClient`` for a server URL (endpoint, multi-LoRA server) or for a provider.
 
-    ``one_call``: the client serves one call and is closed after it (see :func:`closable`); a long-lived client
-    (an embedder's) must not be, or every answer would stay in its exit stack until it is closed.
+    ``one_call``: the client serves one call and is closed after it (see :func:`closable`); a
+    long-lived client (an embedder's) must not be, or every answer would stay in its exit stack
+    until it is closed.
     """
     from huggingface_hub import InferenceClient
 
@@ -39,7 +40,8 @@ def client_options(
     extra = dict(headers or {})
     token = auth.for_url(url)
     if url is not None and token is None:
-        # huggingface_hub adds the saved login to any request without a token: keep it from this server.
+        # huggingface_hub adds the saved login to any request without a token: keep it from this
+        # server.
         extra["authorization"] = ""
     where: dict[str, Any] = {"base_url": url} if url is not None else {"provider": provider}
     return {**where, "token": token, "timeout": timeout, "headers": extra}
@@ -48,13 +50,14 @@ def client_options(
 def closable(client: Any) -> Any:
     """``client`` with its whole (non-streamed) answers closable from another thread by ``client.close()``.
 
-    Upstream limitation: huggingface_hub's sync ``InferenceClient`` reads a non-streamed answer inside a ``with``
-    of its process-wide session, out of reach; only a streamed response is kept in ``client.exit_stack``, which
-    ``close()`` closes. A deadline that gave up on a whole answer trickling in could not stop it: the worker kept
-    reading, holding a thread and a connection, and the engine kept generating. So the request goes the streamed
-    way (the same request, its response kept in the exit stack) and its lines are joined back into the body.
-    ``tests/adversarial/test_remote_faults.py`` fails if upstream stops keeping the response there. Only for a
-    client closed after its one call: each answer stays in the exit stack until then.
+    Upstream limitation: huggingface_hub's sync ``InferenceClient`` reads a non-streamed answer
+    inside a ``with`` of its process-wide session, out of reach; only a streamed response is kept in
+    ``client.exit_stack``, which ``close()`` closes. A deadline that gave up on a whole answer
+    trickling in could not stop it: the worker kept reading, holding a thread and a connection, and
+    the engine kept generating. So the request goes the streamed way (the same request, its response
+    kept in the exit stack) and its lines are joined back into the body.
+    ``tests/adversarial/test_remote_faults.py`` fails if upstream stops keeping the response there.
+    Only for a client closed after its one call: each answer stays in the exit stack until then.
     """
     post = client._inner_post
 

@@ -1,7 +1,7 @@
 """Reading chat completions, whole or streamed, checked: a malformed 200 is :class:`~neulora.hf._errors.Malformed`.
 
-One reader for both ways of waiting: the sync and the async request feed it the same answer and the same events,
-so both read a response alike.
+One reader for both ways of waiting: the sync and the async request feed it the same answer and the
+same events, so both read a response alike.
 
 >>> from types import SimpleNamespace as NS
 >>> reader = ChatReader(Partial(model="m"))
@@ -19,8 +19,9 @@ from .._checks import is_int, without_surrogates
 from ..generation._cleaning import TemplateFilter
 from ._errors import Malformed
 
-# Ask for the token counts in a stream's last event (OpenAI, vLLM, TGI honour it; an engine that does not, such as
-# llama-cpp-python's server, sends none, and the answer's usage stays None rather than guessed).
+# Ask for the token counts in a stream's last event (OpenAI, vLLM, TGI honour it; an engine that
+# does not, such as llama-cpp-python's server, sends none, and the answer's usage stays None rather
+# than guessed).
 STREAM_OPTIONS = {"include_usage": True}
 
 

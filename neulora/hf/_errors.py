@@ -1,9 +1,10 @@
 """Hugging Face failures, translated at the edge: classified, redacted, typed.
 
-:func:`hub_errors` is the one translator (the shape of httpx's ``map_httpcore_exceptions``): inside it, whatever
-huggingface_hub or httpx2 raises, and a 200 that is not what was asked for, becomes a :class:`HubFailure` that
-holds the classified :class:`Failure` and a redacted copy of the exception to chain. The retry loop decides
-from the failure; :meth:`Failure.to_error` names the typed error a user catches.
+:func:`hub_errors` is the one translator (the shape of httpx's ``map_httpcore_exceptions``): inside
+it, whatever huggingface_hub or httpx2 raises, and a 200 that is not what was asked for, becomes a
+:class:`HubFailure` that holds the classified :class:`Failure` and a redacted copy of the exception
+to chain. The retry loop decides from the failure; :meth:`Failure.to_error` names the typed error a
+user catches.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ class Failure:
             )
         if s == 404:
             return ModelUnavailableError(
-                f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated Inference Endpoint "
-                f"(give its URL as the style's target) or a multi-LoRA server (base_url plus adapter names): "
+                f"{where}: HTTP 404, not served there. A custom fine-tune needs a dedicated "
+                "Inference Endpoint "
+                "(give its URL as the style's target) or a multi-LoRA server (base_url plus "
+                "adapter names): "
                 f"{self.message}"
             )
         if s == 429:
@@ -146,7 +149,8 @@ class HubFailure(Exception):
 def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
     """Translate what a call to Hugging Face raises into :class:`HubFailure`, most specific first.
 
-    The hub's exception is never chained to anything a user sees: only ``cause``, a redacted copy, is.
+    The hub's exception is never chained to anything a user sees: only ``cause``, a redacted copy,
+    is.
     """
     try:
         yield
@@ -157,8 +161,8 @@ def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
     except http_errors() as exc:
         raise HubFailure(classify(exc, redact), redacted(exc, redact)) from None
     except (ValueError, AttributeError, RecursionError) as exc:
-        # huggingface_hub could not read a 200 (not JSON, a JSON array as an event; its parsed types recurse on a
-        # NaN), or refused an argument: retried, then the next target
+        # huggingface_hub could not read a 200 (not JSON, a JSON array as an event; its parsed types
+        # recurse on a NaN), or refused an argument: retried, then the next target
         message = f"the server's answer could not be read: {type(exc).__name__}: {exc}"
         raise HubFailure(
             Failure("response", 502, redact(message), True), redacted(exc, redact)

@@ -1,7 +1,7 @@
 """How failed remote calls are retried: backoff with jitter, server hints honoured, one total deadline.
 
-huggingface_hub does not retry 503 (model loading) or 429 (rate limit): :class:`RetryPolicy` decides what is
-retried and how long to wait; :mod:`neulora.hf` classifies the failures and runs the loop.
+huggingface_hub does not retry 503 (model loading) or 429 (rate limit): :class:`RetryPolicy` decides
+what is retried and how long to wait; :mod:`neulora.hf` classifies the failures and runs the loop.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def _number(name: str, value: object, *, low: float, low_open: bool = False) -> 
 class RetryPolicy:
     """How failed calls are retried: exponential backoff with jitter, server hints honoured, a total deadline.
 
-    ``sleep`` and ``clock`` are injectable so that tests measure waits without waiting. ``scale_up_timeout``
-    (seconds) is sent as ``X-Scale-Up-Timeout`` so that a scaled-to-zero Inference Endpoint holds the request
-    while it starts instead of answering 503 at once.
+    ``sleep`` and ``clock`` are injectable so that tests measure waits without waiting.
+    ``scale_up_timeout`` (seconds) is sent as ``X-Scale-Up-Timeout`` so that a scaled-to-zero
+    Inference Endpoint holds the request while it starts instead of answering 503 at once.
 
     >>> RetryPolicy(max_attempts=3, backoff=1.0, jitter=0.0).backoff_delay(2)
     2.0

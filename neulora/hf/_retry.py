@@ -1,9 +1,9 @@
 """Retries and fallbacks, one state machine: after each failed attempt, wait and retry, go on, or raise.
 
-:meth:`Attempts.flow` is written once (a flow of :mod:`neulora._flow`): each attempt is a step the caller makes
-for a target; the sync and the async driver run the same loop. huggingface_hub does not retry 503 (model
-loading) or 429 (rate limit): the :class:`~neulora.hf.RetryPolicy` decides what is retried and how long to wait,
-and one deadline bounds every attempt, every wait and every fallback.
+:meth:`Attempts.flow` is written once (a flow of :mod:`neulora._flow`): each attempt is a step the
+caller makes for a target; the sync and the async driver run the same loop. huggingface_hub does not
+retry 503 (model loading) or 429 (rate limit): the :class:`~neulora.hf.RetryPolicy` decides what is
+retried and how long to wait, and one deadline bounds every attempt, every wait and every fallback.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ class Attempt(Step[Any]):
 class Attempts:
     """One call's way along its targets under a retry policy.
 
-    ``where(target)`` names an attempt in messages; ``what`` names the whole call when several targets failed;
-    ``base`` is the error class of failures without a more specific one.
+    ``where(target)`` names an attempt in messages; ``what`` names the whole call when several
+    targets failed; ``base`` is the error class of failures without a more specific one.
     """
 
     def __init__(
@@ -120,7 +120,8 @@ class Attempts:
         where = self.where(target)
         if step.received:
             raise StreamInterruptedError(
-                f"{where}: the stream broke after {len(step.received)} characters ({failure.message})",
+                f"{where}: the stream broke after {len(step.received)} characters "
+                f"({failure.message})",
                 partial_text=step.received,
             ) from cause
         started = self.deadline.at - self.deadline.seconds
@@ -128,7 +129,8 @@ class Attempts:
         if delay is not None and delay < self.deadline.remaining():
             logger.info("retrying %s in %.2fs after %s", where, delay, failure.message)
             return delay
-        # each earlier target in a sentence: a server's whole error body, once per target, buries the last one's
+        # each earlier target in a sentence: a server's whole error body, once per target, buries
+        # the last one's
         self.tried.append(f"{target}: {_short(failure.message)}")
         if not failure.fallback_allowed or last or self.deadline.expired:
             label = where

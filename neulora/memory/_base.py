@@ -22,8 +22,8 @@ MAX_SESSION_ID = 200  # characters, as Pipeline accepts
 def check_session_id(session_id: Any) -> str:
     """Return ``session_id`` if it is a non-blank ``str`` of at most 200 characters that UTF-8 can encode.
 
-    Every memory applies this one rule (Pipeline checks the same), so a bad id fails the same way whatever
-    memory is plugged in, with :class:`InvalidInputError`.
+    Every memory applies this one rule (Pipeline checks the same), so a bad id fails the same way
+    whatever memory is plugged in, with :class:`InvalidInputError`.
     """
     if (
         not isinstance(session_id, str)
@@ -48,8 +48,9 @@ def check_session_id(session_id: Any) -> str:
 class Turn:
     """One exchange: the learner's question, the tutor's answer, and the style used.
 
-    ``meta``: what else was known about the turn (scores, margin, sources, timings, model: the ``neulora``
-    object of ``neulora serve``), kept so that a page reloaded later shows the turn as it was first shown.
+    ``meta``: what else was known about the turn (scores, margin, sources, timings, model: the
+    ``neulora`` object of ``neulora serve``), kept so that a page reloaded later shows the turn as
+    it was first shown.
     """
 
     question: str

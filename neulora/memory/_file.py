@@ -23,9 +23,10 @@ logger = logging.getLogger(__name__)
 class FileMemory:
     """Sessions stored as JSON files in a directory, so that separate processes (CLI calls) share them.
 
-    Every read-modify-write holds a lock shared by the threads and processes using the directory; writes are
-    atomic (temporary file, fsync, rename), so a crash leaves the old file or the new one, never half of one.
-    A corrupted session file raises :class:`SessionError` and is left as it is; ``reset`` replaces it.
+    Every read-modify-write holds a lock shared by the threads and processes using the directory;
+    writes are atomic (temporary file, fsync, rename), so a crash leaves the old file or the new
+    one, never half of one. A corrupted session file raises :class:`SessionError` and is left as it
+    is; ``reset`` replaces it.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -47,7 +48,8 @@ class FileMemory:
         return f"FileMemory({str(self.directory)!r}, max_turns={self.max_turns})"
 
     def _path(self, session_id: str) -> Path:
-        # A hash, never the id itself: no id can name a path outside the directory ("../x", "/etc", NUL...).
+        # A hash, never the id itself: no id can name a path outside the directory ("../x", "/etc",
+        # NUL...).
         return self.directory / (
             hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:32] + ".json"
         )
@@ -56,9 +58,10 @@ class FileMemory:
     def _locked(self) -> Iterator[None]:
         """Hold the directory's lock: the threads of this process first, then every other process.
 
-        One lock for the directory rather than one per session: the critical section is one small file read and
-        write, so sessions hardly wait on each other, and a per-session lock file would be left behind for every
-        session ever seen (deleting a lock file that another process may be waiting on breaks the lock).
+        One lock for the directory rather than one per session: the critical section is one small
+        file read and write, so sessions hardly wait on each other, and a per-session lock file
+        would be left behind for every session ever seen (deleting a lock file that another process
+        may be waiting on breaks the lock).
         """
         from filelock import FileLock, Timeout  # here, not at import time: most memories never lock
 
@@ -75,7 +78,8 @@ class FileMemory:
                     yield
             except Timeout as exc:  # before OSError: Timeout is a TimeoutError
                 raise SessionError(
-                    f"session directory {self.directory} stayed locked for {self.LOCK_TIMEOUT:.0f}s: "
+                    f"session directory {self.directory} stayed locked for "
+                    f"{self.LOCK_TIMEOUT:.0f}s: "
                     f"another process holds {lock.lock_file}; retry, or stop that process"
                 ) from exc
             except OSError as exc:

@@ -1,9 +1,9 @@
 """Conversation memory in Redis, shared by several processes (replicas of a web server).
 
-Each session is two keys, a list of turns (JSON, oldest first) and a hash (``total``, ``policy``, ``session_id``),
-named from a hash of the session id. Every read and write is one Lua script, so Redis runs it whole and alone:
-concurrent appends from any number of replicas are all counted, and a script checks every key before its first
-write, so a fault never leaves half a turn behind.
+Each session is two keys, a list of turns (JSON, oldest first) and a hash (``total``, ``policy``,
+``session_id``), named from a hash of the session id. Every read and write is one Lua script, so
+Redis runs it whole and alone: concurrent appends from any number of replicas are all counted, and a
+script checks every key before its first write, so a fault never leaves half a turn behind.
 
 >>> memory = RedisMemory.from_url("redis://:password@127.0.0.1:6379/0", max_turns=20)  # doctest: +SKIP
 >>> memory  # doctest: +SKIP
@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TTL = timedelta(days=7)
 
 
-# KEYS: the turns list, the session hash. ARGV[1]: get | append | policy; ARGV[2]: TTL in ms (0: no expiry).
-# Every reply starts with the server's clock in ms, from which the client knows the server's time for deadlines.
+# KEYS: the turns list, the session hash. ARGV[1]: get | append | policy; ARGV[2]: TTL in ms (0: no
+# expiry). Every reply starts with the server's clock in ms, from which the client knows the
+# server's time for deadlines.
 _SCRIPT = """
 local turns, meta, op, ttl = KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -95,8 +96,8 @@ return state
 class RedisMemory:
     """Sessions in Redis: ``max_turns`` turns each, forgotten after ``ttl`` without a write (None: kept).
 
-    Construction does no I/O; the first call connects. Every Redis failure raises :class:`SessionError` whose
-    message and causes name the server without its password.
+    Construction does no I/O; the first call connects. Every Redis failure raises
+    :class:`SessionError` whose message and causes name the server without its password.
 
     >>> import redis  # doctest: +SKIP
     >>> RedisMemory(redis.Redis(port=6380), max_turns=10, ttl=3600, prefix="tutor:")  # doctest: +SKIP
@@ -166,7 +167,8 @@ class RedisMemory:
             ) from exc
         client_options.setdefault("socket_timeout", seconds)
         client_options.setdefault("socket_connect_timeout", seconds)
-        # redis-py retries 10 times by default: close to a minute before a replica hears that Redis is down.
+        # redis-py retries 10 times by default: close to a minute before a replica hears that Redis
+        # is down.
         client_options.setdefault(
             "retry", Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2)
         )
@@ -179,7 +181,10 @@ class RedisMemory:
 
     def __repr__(self) -> str:
         ttl = "None" if self.ttl is None else f"{self.ttl:g}s"
-        return f"RedisMemory({self.url!r}, prefix={self.prefix!r}, max_turns={self.max_turns}, ttl={ttl})"
+        return (
+            f"RedisMemory({self.url!r}, prefix={self.prefix!r}, max_turns={self.max_turns}, "
+            f"ttl={ttl})"
+        )
 
     def close(self) -> None:
         """Close the client's connections (a later call opens new ones)."""
@@ -226,9 +231,9 @@ class RedisMemory:
     def _not_after(self) -> int:
         """The server time (ms) after which an append sent now is refused.
 
-        80% of the reply timeout from now, so that an append the server runs in time has the rest of it to
-        answer. 0 (none) until the server's clock is known (the first reply of this client), or without a reply
-        timeout (the caller waits forever).
+        80% of the reply timeout from now, so that an append the server runs in time has the rest of
+        it to answer. 0 (none) until the server's clock is known (the first reply of this client),
+        or without a reply timeout (the caller waits forever).
         """
         if self._reply_timeout is None or self._clock_offset is None:
             return 0
@@ -243,10 +248,11 @@ class RedisMemory:
         check_session_id(session_id)
         self._run("delete", session_id, None)
 
-    # -- the edge: every Redis call goes through _run ------------------------------------------------
+    # -- the edge: every Redis call goes through _run
+    # ------------------------------------------------
     def _keys(self, session_id: str) -> list[str]:
-        # A hash, never the id itself: any id makes a short, plain key, and the {tag} keeps both keys on one
-        # Redis Cluster slot, as a script's keys must be.
+        # A hash, never the id itself: any id makes a short, plain key, and the {tag} keeps both
+        # keys on one Redis Cluster slot, as a script's keys must be.
         digest = hashlib.sha256(session_id.encode("utf-8")).hexdigest()[:32]
         return [f"{self.prefix}{{{digest}}}:turns", f"{self.prefix}{{{digest}}}:session"]
 
@@ -265,8 +271,8 @@ class RedisMemory:
         except SessionError as exc:
             failure = exc
         if failure is not None:
-            # Redis's own exception (its frames, a URL it may hold) is no one's context: the redacted copy,
-            # its cause, is what travels
+            # Redis's own exception (its frames, a URL it may hold) is no one's context: the
+            # redacted copy, its cause, is what travels
             failure.__context__ = None
             raise failure
         took = time.perf_counter() - started
@@ -296,7 +302,8 @@ class RedisMemory:
             return _corrupt(session_id, self.url, detail.split("NEULORA ", 1)[-1])
         if isinstance(exc, (exceptions.ConnectionError, exceptions.TimeoutError)):
             return SessionError(
-                f"cannot reach Redis at {self.url} to {what} session {session_id!r:.60} ({detail}): "
+                f"cannot reach Redis at {self.url} to {what} session {session_id!r:.60} "
+                f"({detail}): "
                 "check that Redis runs there and that the URL and password are right"
             )
         return SessionError(
@@ -355,7 +362,8 @@ def _encode(session_id: str, text: str) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise SessionError(
-            f"cannot write session {session_id!r:.60}: a turn or the policy holds text UTF-8 cannot "
+            f"cannot write session {session_id!r:.60}: a turn or the policy holds text UTF-8 "
+            "cannot "
             f"encode ({exc.reason} at position {exc.start}); nothing was written"
         ) from None
 

@@ -1,7 +1,7 @@
 """Style routing: the learner's question goes to the best-scoring of four styles, unless the rule says fall back.
 
-Training (centroids, the linear head, thresholds) and evaluation live in :mod:`neulora.train`, which imports this
-module and never the reverse.
+Training (centroids, the linear head, thresholds) and evaluation live in :mod:`neulora.train`, which
+imports this module and never the reverse.
 
 >>> from neulora.embedders import HashingEmbedder
 >>> from neulora.train import from_examples
@@ -92,9 +92,10 @@ def format_router_inputs(
 class CentroidRouter:
     """Routes text (or an embedding) to the style whose centroid is most similar by cosine.
 
-    When the file carries a classifier (``linear`` or ``mlp2``) its softmax probabilities are the scores instead.
-    The :class:`FallbackRule` built from ``threshold``, ``min_margin`` and ``fallback_style`` (default ``direct``)
-    decides when to distrust the best style. Inputs longer than ``max_chars`` are truncated before embedding.
+    When the file carries a classifier (``linear`` or ``mlp2``) its softmax probabilities are the
+    scores instead. The :class:`FallbackRule` built from ``threshold``, ``min_margin`` and
+    ``fallback_style`` (default ``direct``) decides when to distrust the best style. Inputs longer
+    than ``max_chars`` are truncated before embedding.
 
     >>> import numpy as np
     >>> from neulora.embedders import HashingEmbedder
@@ -117,7 +118,8 @@ class CentroidRouter:
         history_turns: int = 6,
         max_chars: int = 8192,
     ) -> None:
-        # Every option is checked here, as the file's values are, so that nothing fails first at route time.
+        # Every option is checked here, as the file's values are, so that nothing fails first at
+        # route time.
         self.styles = check_styles(styles, ConfigError)
         matrix = centroid_matrix(centroids, self.styles)
         fallback = _default_fallback(self.styles) if fallback_style is None else fallback_style
@@ -130,7 +132,8 @@ class CentroidRouter:
             )
         if not callable(getattr(embedder, "embed", None)):
             raise ConfigError(
-                f"embedder must have an embed(texts) method (see neulora.embedders), got {embedder!r}"
+                "embedder must have an embed(texts) method (see neulora.embedders), got "
+                f"{embedder!r}"
             )
         self.embedder = embedder
         self.history_turns = check_count(history_turns, "history_turns")
@@ -156,8 +159,9 @@ class CentroidRouter:
     ) -> CentroidRouter:
         """Build from a validated :class:`RouterSpec`; without ``embedder``, the one the spec names.
 
-        An ``embedder`` of another vector space than the spec names is refused (:class:`EmbedderMismatchError`)
-        unless ``allow_mismatch=True``, which logs a warning and routes anyway.
+        An ``embedder`` of another vector space than the spec names is refused
+        (:class:`EmbedderMismatchError`) unless ``allow_mismatch=True``, which logs a warning and
+        routes anyway.
         """
         where = f"router file {spec.source}" if spec.source else "router spec"
         if embedder is None:
@@ -349,7 +353,8 @@ class CentroidRouter:
         rule = self._rule
         return (
             f"CentroidRouter(styles={list(self.styles)}, dim={self.dim}, head={self._spec.head!r}, "
-            f"embedder={self.embedder.name!r}, threshold={rule.threshold}, min_margin={rule.min_margin})"
+            f"embedder={self.embedder.name!r}, threshold={rule.threshold}, "
+            f"min_margin={rule.min_margin})"
         )
 
 

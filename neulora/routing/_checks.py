@@ -1,7 +1,7 @@
 """Checks and safe arithmetic for the router: its options, its inputs, vector norms, and embedder spaces.
 
-Kept apart from :mod:`neulora.router` so that the router reads as routing. Router *file* values are checked in
-:mod:`neulora.routing`.
+Kept apart from :mod:`neulora.router` so that the router reads as routing. Router *file* values are
+checked in :mod:`neulora.routing`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A norm at least this large was computed from squares far above the subnormal range (sqrt(tiny) / eps):
-# below it, or when it overflowed, the row is first divided by its largest |value|.
+# A norm at least this large was computed from squares far above the subnormal range (sqrt(tiny) /
+# eps): below it, or when it overflowed, the row is first divided by its largest |value|.
 _FLOORS = {
     np.dtype(t): float(np.sqrt(np.finfo(t).tiny) / np.finfo(t).eps)
     for t in (np.float32, np.float64)
@@ -99,8 +99,9 @@ def safe_norm_floor(dtype: np.dtype[Any]) -> float:
 def row_norms(x: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
     """``x`` and its row norms, neither overflowing nor underflowing.
 
-    Rows whose squares would overflow or underflow are divided by their largest |value| first (a copy is
-    returned then): directions, and so cosines, are unchanged. Zero, NaN or infinite rows get a NaN norm.
+    Rows whose squares would overflow or underflow are divided by their largest |value| first (a
+    copy is returned then): directions, and so cosines, are unchanged. Zero, NaN or infinite rows
+    get a NaN norm.
     """
     norms = np.sqrt(np.einsum("ij,ij->i", x, x))  # einsum raises no floating-point warnings
     odd = ~((norms >= _FLOORS[x.dtype]) & (norms < np.inf))
@@ -127,8 +128,9 @@ def embedder_mismatch(
 ) -> str | None:
     """Why ``embedder`` does not make the vectors a router file's ``embedder`` object names, or None.
 
-    Vector spaces are compared, not backends: bge-m3 through transformers, the Inference API or a local folder
-    named ``bge-m3`` (or a Hub cache snapshot of it) are one space; the pooling must agree where both say it.
+    Vector spaces are compared, not backends: bge-m3 through transformers, the Inference API or a
+    local folder named ``bge-m3`` (or a Hub cache snapshot of it) are one space; the pooling must
+    agree where both say it.
     """
     if named is None:
         return None

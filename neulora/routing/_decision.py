@@ -57,8 +57,8 @@ class RouteDecision:
     def forced_to(cls, style: str, routed: RouteDecision | None = None) -> RouteDecision:
         """A decision made by the caller, not by the router.
 
-        ``routed``: what the router would have chosen, whose scores and margin it keeps (so that a learner who
-        forced a style still sees how the question scored).
+        ``routed``: what the router would have chosen, whose scores and margin it keeps (so that a
+        learner who forced a style still sees how the question scored).
         """
         if routed is None:
             return cls(
@@ -83,8 +83,8 @@ class RouteDecision:
 class FallbackRule:
     """When the best style is not trusted: top score below ``threshold`` or margin (top1 - top2) below ``min_margin``.
 
-    ``None`` switches a condition off. Scores are cosines (-1..1) or probabilities (0..1), so ``threshold`` lies in
-    [-1, 1] and ``min_margin`` in [0, 2].
+    ``None`` switches a condition off. Scores are cosines (-1..1) or probabilities (0..1), so
+    ``threshold`` lies in [-1, 1] and ``min_margin`` in [0, 2].
 
     >>> rule = FallbackRule(threshold=0.3, min_margin=0.05, fallback_style="direct")
     >>> rule.fires(0.8, 0.2), rule.fires(0.25, 0.2), rule.fires(0.8, 0.01)
@@ -135,10 +135,14 @@ class FallbackRule:
             why.append(f"top score {top:.3f} < threshold {self.threshold:.3f}")
         if thin:
             why.append(f"margin {margin:.3f} < min_margin {self.min_margin:.3f}")
-        return f"{method}: {best!r} not confident ({'; '.join(why)}): fallback to {self.fallback_style!r}"
+        return (
+            f"{method}: {best!r} not confident ({'; '.join(why)}): fallback to "
+            f"{self.fallback_style!r}"
+        )
 
     def _broken(self, top: Any, margin: Any) -> tuple[Any, Any]:
-        # The one place the rule is written; `and` keeps arrays elementwise (False | array is an array).
+        # The one place the rule is written; `and` keeps arrays elementwise (False | array is an
+        # array).
         return (
             self.threshold is not None and top < self.threshold,
             self.min_margin is not None and margin < self.min_margin,

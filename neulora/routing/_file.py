@@ -155,8 +155,8 @@ MAX_ROUTER_FILE = (
 def _read_regular(path: Path, where: str) -> str:
     """The text of a regular file.
 
-    A FIFO, a device or a socket is refused before it is opened (reading a FIFO waits for a writer forever), and
-    so is a file larger than any router file.
+    A FIFO, a device or a socket is refused before it is opened (reading a FIFO waits for a writer
+    forever), and so is a file larger than any router file.
     """
     info = path.stat()  # follows links: what matters is what would be read
     if not stat.S_ISREG(info.st_mode):
@@ -258,8 +258,9 @@ def check_styles(value: Any, fail: Fail) -> tuple[str, ...]:
 def check_centroid(vector: NDArray[np.float64]) -> str | None:
     """What makes a centroid unusable (no finite direction), or None.
 
-    Huge finite values are fine: the router divides by the largest value before the norm, so nothing overflows.
-    Values that are all subnormal are refused: they carry a few bits of precision, not a direction.
+    Huge finite values are fine: the router divides by the largest value before the norm, so nothing
+    overflows. Values that are all subnormal are refused: they carry a few bits of precision, not a
+    direction.
     """
     if not np.all(np.isfinite(vector)):
         return "contains NaN or infinity"
@@ -288,7 +289,8 @@ def _vector(value: Any, what: str, fail: Fail) -> NDArray[np.float64]:
                 float(v)
             except OverflowError:
                 raise fail(
-                    f"{what} value at index {i} does not fit a float64 (an integer of {len(str(abs(v)))} "
+                    f"{what} value at index {i} does not fit a float64 (an integer of "
+                    f"{len(str(abs(v)))} "
                     "digits)"
                 ) from None
         raise
@@ -332,7 +334,8 @@ def _embedder(value: Any, dim: int, fail: Fail) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("backend"), str):
         raise fail(
-            f"'embedder' must be an object with a str 'backend' (and usually 'model_name'), got {value!r:.80}"
+            "'embedder' must be an object with a str 'backend' (and usually 'model_name'), got "
+            f"{value!r:.80}"
         )
     model = value.get("model_name")
     if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -343,7 +346,8 @@ def _embedder(value: Any, dim: int, fail: Fail) -> dict[str, Any] | None:
         raise fail(f"embedder 'seed' must be an int, got {seed!r}")
     if not isinstance(ngrams, list) or not ngrams or not all(is_int(n) and n >= 1 for n in ngrams):
         raise fail(f"embedder 'ngrams' must be a list of positive ints, got {ngrams!r}")
-    # "custom" is what a router made with an embedder that cannot describe itself records: known by name only.
+    # "custom" is what a router made with an embedder that cannot describe itself records: known by
+    # name only.
     checked = {**value, "backend": "hash"} if value["backend"] == "custom" else value
     try:
         EmbedderSpec.from_json(checked, dim=dim)
@@ -383,7 +387,8 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Fail) -> MLP2 | Linea
     state = value.get("state_dict")
     if not isinstance(state, dict):
         raise fail("classifier has no 'state_dict' object")
-    # Layer names vary ("0.weight" in nn.Sequential, "fc1.weight", "net.0.weight"): take them in order.
+    # Layer names vary ("0.weight" in nn.Sequential, "fc1.weight", "net.0.weight"): take them in
+    # order.
     weights = [k for k in state if k.endswith(".weight")]
     biases = [k for k in state if k.endswith(".bias")]
     if len(weights) != 2 or len(biases) != 2 or len(state) != 4:

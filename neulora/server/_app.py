@@ -1,17 +1,21 @@
 """``neulora serve``: the pipeline behind an OpenAI-compatible HTTP API, with a chat page at ``/``.
 
-Built on FastAPI (Starlette underneath, served by uvicorn): its request models give the 422 answers that name
-the bad field and an OpenAPI schema at ``/docs`` for free, and the streaming and middleware are Starlette's.
-Every handler runs the pipeline's async API, so one process serves many learners at once.
+Built on FastAPI (Starlette underneath, served by uvicorn): its request models give the 422 answers
+that name the bad field and an OpenAPI schema at ``/docs`` for free, and the streaming and
+middleware are Starlette's. Every handler runs the pipeline's async API, so one process serves many
+learners at once.
 
-- ``POST /v1/chat/completions``: ``model`` is ``neulora`` (routed) or ``neulora/<style>`` (forced); the last
-  user message is the question; the session is the ``user`` field or the ``X-Session-Id`` header (without one,
-  the earlier messages are the history and nothing is remembered). Answers carry a ``neulora`` object (style,
-  scores, margin, fallback, forced, sources, timings, ``fallback_from``); streamed, the first chunk carries it.
-- ``GET /v1/models``, ``POST /v1/route``, ``POST /v1/search``, ``POST /v1/documents?filename=notes.md`` (the file
-  as the body), ``GET /v1/sessions/{id}``, ``GET /healthz``, ``GET /`` (the chat page).
-- ``NEULORA_API_KEY`` set: every ``/v1`` call needs ``Authorization: Bearer <key>``. Bodies over ``max_body``
-  (``max_upload`` for documents) get 413; upstream failures map to OpenAI-style errors (401/402/404/429/502/504).
+- ``POST /v1/chat/completions``: ``model`` is ``neulora`` (routed) or ``neulora/<style>`` (forced);
+  the last user message is the question; the session is the ``user`` field or the ``X-Session-Id``
+  header (without one, the earlier messages are the history and nothing is remembered). Answers
+  carry a ``neulora`` object (style, scores, margin, fallback, forced, sources, timings,
+  ``fallback_from``); streamed, the first chunk carries it.
+- ``GET /v1/models``, ``POST /v1/route``, ``POST /v1/search``, ``POST
+  /v1/documents?filename=notes.md`` (the file as the body), ``GET /v1/sessions/{id}``, ``GET
+  /healthz``, ``GET /`` (the chat page).
+- ``NEULORA_API_KEY`` set: every ``/v1`` call needs ``Authorization: Bearer <key>``. Bodies over
+  ``max_body`` (``max_upload`` for documents) get 413; upstream failures map to OpenAI-style errors
+  (401/402/404/429/502/504).
 """
 
 from __future__ import annotations
@@ -70,12 +74,13 @@ class ServeOptions:
     max_body: int = 1 << 20
     max_upload: int = 20 << 20
     uploads_dir: str = ".neulora/uploads"
-    threads: int = 8  # blocking steps (embedded Chroma, memory, local models): more threads only fight for the GIL
-    # Load in-process models (a local style client, a local embedder) before the server reports ready, so that
-    # the first learner does not wait for them.
+    # blocking steps (embedded Chroma, memory, local models): more threads only fight for the GIL
+    threads: int = 8
+    # Load in-process models (a local style client, a local embedder) before the server reports
+    # ready, so that the first learner does not wait for them.
     warm_up: bool = True
-    # The whole process's garbage collector: only for a process the server owns (``neulora serve``), never for an
-    # app that mounts this one. See :class:`GCTuning`.
+    # The whole process's garbage collector: only for a process the server owns (``neulora serve``),
+    # never for an app that mounts this one. See :class:`GCTuning`.
     gc: GCTuning | None = None
 
     @classmethod
@@ -87,10 +92,11 @@ class ServeOptions:
 class GCTuning:
     """How ``neulora serve`` sets Python's cyclic garbage collector once it has started.
 
-    Measured on 200 concurrent streams (bench/bench_serve.py): with Python's defaults the collector took 2.7 s of a
-    4,000-turn run, 0.67 ms a turn, in pauses of up to 137 ms (its full collections walk every object of the
-    process, the libraries' included). Freezing what start-up made (never garbage) and collecting the youngest
-    generation every 20,000 allocations instead of 700 cut that to 0.7 s, pauses of up to about 60 ms.
+    Measured on 200 concurrent streams (bench/bench_serve.py): with Python's defaults the collector
+    took 2.7 s of a 4,000-turn run, 0.67 ms a turn, in pauses of up to 137 ms (its full collections
+    walk every object of the process, the libraries' included). Freezing what start-up made (never
+    garbage) and collecting the youngest generation every 20,000 allocations instead of 700 cut that
+    to 0.7 s, pauses of up to about 60 ms.
     """
 
     threshold: tuple[int, int, int] = (20_000, 50, 50)
@@ -118,7 +124,8 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
         summary="Style-routed tutoring RAG, OpenAI-compatible",
         lifespan=api.lifespan,
     )
-    # outermost last: the key is checked before a byte of the body is read, then the body's size, then its type
+    # outermost last: the key is checked before a byte of the body is read, then the body's size,
+    # then its type
     app.add_middleware(JsonBody)
     app.add_middleware(BodyLimit, max_body=api.opts.max_body, max_upload=api.opts.max_upload)
     app.add_middleware(KeyCheck, api_key=api.opts.api_key)
@@ -329,8 +336,8 @@ class Api:
 async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | None:
     """``work``'s result, or None when the client hangs up first.
 
-    ``work`` is then cancelled, which closes the engine's request: a non-streamed answer nobody waits for is not
-    generated to the end.
+    ``work`` is then cancelled, which closes the engine's request: a non-streamed answer nobody
+    waits for is not generated to the end.
     """
     task = asyncio.ensure_future(work)
 
@@ -437,7 +444,8 @@ def _upload_path(folder: Path, filename: str) -> Path:
 
 def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
     """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
-    # the partial file's name is short whatever the upload's: a long name plus a suffix could not be held
+    # the partial file's name is short whatever the upload's: a long name plus a suffix could not be
+    # held
     partial = path.with_name(
         f".upload-{uuid.uuid4().hex}{path.suffix.lower()}"
     )  # read as its type, below
@@ -488,7 +496,8 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
                 "status": response.status_code,
             }
         except httpx.HTTPError as exc:
-            # /healthz answers without a key: never the engine's address (or a password in it), only what failed
+            # /healthz answers without a key: never the engine's address (or a password in it), only
+            # what failed
             checks["engine"] = {"ok": False, "error": type(exc).__name__}
     else:
         checks["engine"] = {
@@ -554,7 +563,8 @@ def _warnings(pipeline: Pipeline, chunks: int | None) -> list[str]:
     if retriever is None or chunks != 0:
         return []
     return [
-        f"the collection {retriever.collection_name!r} is empty: every answer comes without notes. Fill it "
+        f"the collection {retriever.collection_name!r} is empty: every answer comes without notes. "
+        "Fill it "
         "with 'neulora ingest NOTES...' (the same --path and --collection), or start with "
         "'neulora serve --notes DIR'"
     ]
@@ -571,9 +581,9 @@ def run(
 ) -> None:
     """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set).
 
-    ``gc``: how to set the garbage collector of this process (None: leave Python's defaults; ``neulora serve``
-    passes :class:`GCTuning`). ``notes``: files or folders ingested before serving. ``warm``: load in-process
-    models before reporting ready.
+    ``gc``: how to set the garbage collector of this process (None: leave Python's defaults;
+    ``neulora serve`` passes :class:`GCTuning`). ``notes``: files or folders ingested before
+    serving. ``warm``: load in-process models before reporting ready.
     """
     sock = listening(host, port)  # first: a busy port is said before anything loads
     try:
@@ -610,7 +620,8 @@ def _serve(
             raise DocumentError(
                 f"--notes: nothing could be ingested ({report.failed[0][0]}: {report.failed[0][1]})"
             )
-    # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next request)
+    # keep-alive longer than clients' idle pools (uvicorn's 5 s races a pooled connection's next
+    # request)
     options = replace(ServeOptions.from_settings(settings), gc=gc, warm_up=warm)
     config = uvicorn.Config(
         create_app(pipeline, options), log_level="info", access_log=False, timeout_keep_alive=75
@@ -621,8 +632,8 @@ def _serve(
 def listening(host: str, port: int) -> socket.socket:
     """A socket listening on ``host:port``, bound before anything is served.
 
-    A busy or invalid address is one clear :class:`ConfigError` instead of a server that starts and then dies
-    among its log lines.
+    A busy or invalid address is one clear :class:`ConfigError` instead of a server that starts and
+    then dies among its log lines.
     """
     if not is_int(port) or not 1 <= port <= 65535:
         raise ConfigError(f"--port must be a port number from 1 to 65535, got {port!r}")

@@ -15,11 +15,11 @@ from ._wire import (
 class KeyCheck:
     """ASGI middleware: with a key set, every ``/v1`` call needs ``Authorization: Bearer <key>``.
 
-    Checked before the body is read, so that nothing about a request (its size, its JSON) is answered to a caller
-    without it.
+    Checked before the body is read, so that nothing about a request (its size, its JSON) is
+    answered to a caller without it.
 
-    The scheme is case-insensitive and may be followed by any run of spaces (RFC 7235); the key is compared in
-    constant time.
+    The scheme is case-insensitive and may be followed by any run of spaces (RFC 7235); the key is
+    compared in constant time.
     """
 
     def __init__(self, app: Any, *, api_key: str | None) -> None:
@@ -48,7 +48,8 @@ class KeyCheck:
 class JsonBody:
     """ASGI middleware: a JSON route's body is read as JSON whatever its Content-Type says.
 
-    ``curl -d`` sends ``application/x-www-form-urlencoded``; a body that is not JSON then gets a 400 that says so.
+    ``curl -d`` sends ``application/x-www-form-urlencoded``; a body that is not JSON then gets a 400
+    that says so.
     """
 
     ROUTES = ("/v1/chat/completions", "/v1/route", "/v1/search")
@@ -91,8 +92,9 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                # Answer 413 here, then tell the app the client has gone: whatever the app makes of that (a
-                # framework turns an unfinished body into a 400), its response is never sent.
+                # Answer 413 here, then tell the app the client has gone: whatever the app makes of
+                # that (a framework turns an unfinished body into a 400), its response is never
+                # sent.
                 refused = True
                 if not started:
                     await _too_large(send, limit)

@@ -18,10 +18,11 @@ from ..errors import CollectionNotFoundError, ConfigError, NeuloraError, Retriev
 LOCK_FILE = ".neulora-write.lock"
 
 
-# chromadb keeps one open database (a "system") per path in a process, in a table of its own; neulora keeps, beside
-# it, one guard per path. Two systems on one path used at once in one process crash chromadb (a segmentation
-# fault, measured: one adds while the other queries), so every handle of the process shares the one system, and
-# replacing it (after another process wrote) waits until no thread is using it.
+# chromadb keeps one open database (a "system") per path in a process, in a table of its own;
+# neulora keeps, beside it, one guard per path. Two systems on one path used at once in one process
+# crash chromadb (a segmentation fault, measured: one adds while the other queries), so every handle
+# of the process shares the one system, and replacing it (after another process wrote) waits until
+# no thread is using it.
 _CHROMA_CACHE = threading.Lock()
 
 
@@ -106,7 +107,8 @@ class Embedded:
     reads_may_be_stale = False
 
     def __init__(self, path: Path) -> None:
-        # absolute, so that one process's open databases (keyed by path) never mix up two folders named alike
+        # absolute, so that one process's open databases (keyed by path) never mix up two folders
+        # named alike
         self._folder = path.absolute()
         self._guard: _Guard | None = None
         self.path: Path | None = self._folder
@@ -157,8 +159,9 @@ class Embedded:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        # filelock (flock on POSIX, msvcrt on Windows; the fcntl lock it replaces was a no-op on Windows)
-        # excludes other processes and other threads alike, and takes turns with older neulora's flock.
+        # filelock (flock on POSIX, msvcrt on Windows; the fcntl lock it replaces was a no-op on
+        # Windows) excludes other processes and other threads alike, and takes turns with older
+        # neulora's flock.
         from filelock import FileLock
 
         with chroma_errors(f"lock {str(self._folder)!r} for writing"):

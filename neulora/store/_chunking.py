@@ -1,7 +1,7 @@
 """Chunks: how documents are cut (paragraph and sentence boundaries, Korean and English) and what each one records.
 
-:class:`ChunkMeta` is the metadata schema of a stored chunk, defined here once: ingest writes it, the unchanged
-check and :class:`~neulora.store.Passage` read it back.
+:class:`ChunkMeta` is the metadata schema of a stored chunk, defined here once: ingest writes it,
+the unchanged check and :class:`~neulora.store.Passage` read it back.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from .._checks import is_int
 from ..errors import ConfigError
 
-# A sentence ends at . ! ? (and their full-width forms) followed by white space; Korean sentences end the
-# same way ("...입니다. 다음"), so one rule serves both.
+# A sentence ends at . ! ? (and their full-width forms) followed by white space; Korean sentences
+# end the same way ("...입니다. 다음"), so one rule serves both.
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+")
 
 
@@ -33,9 +33,9 @@ class Chunk:
 def split_text(text: str, *, chunk_size: int = 800, chunk_overlap: int = 100) -> list[Chunk]:
     r"""Split ``text`` into chunks of at most ``chunk_size`` characters.
 
-    Chunks never straddle a Markdown heading; inside a section, sentences and lines are packed whole, and each
-    chunk repeats the last sentences of the previous one up to ``chunk_overlap`` characters. A single sentence
-    longer than ``chunk_size`` is cut into pieces.
+    Chunks never straddle a Markdown heading; inside a section, sentences and lines are packed
+    whole, and each chunk repeats the last sentences of the previous one up to ``chunk_overlap``
+    characters. A single sentence longer than ``chunk_size`` is cut into pieces.
 
     >>> notes = "\n".join(["# A", "One. Two.", "", "# B", "Three."])
     >>> [c.text for c in split_text(notes, chunk_size=20, chunk_overlap=0)]
@@ -77,8 +77,9 @@ class ChunkingOptions:
 class ChunkMeta:
     """The metadata stored with each chunk; fields a chunk lacks (texts added by hand) are None or empty.
 
-    ``chunk`` is the chunk's position in its file and ``chunks`` their number; ``file_sha`` and ``chunking`` tell
-    a re-ingest whether the file or the options changed; ``page`` is the PDF page (None for text files).
+    ``chunk`` is the chunk's position in its file and ``chunks`` their number; ``file_sha`` and
+    ``chunking`` tell a re-ingest whether the file or the options changed; ``page`` is the PDF page
+    (None for text files).
 
     >>> meta = ChunkMeta("/notes/log.md", title="log.md", section="로그", chunk=0, chunks=3, page=2)
     >>> ChunkMeta.from_metadata(meta.to_metadata()) == meta, ChunkMeta.from_metadata({"source": "memo"}).chunk

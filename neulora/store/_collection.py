@@ -1,19 +1,23 @@
 """The one door to Chroma: a handle on one collection, embedded (a path), on a ``chroma run`` server, or injected.
 
-:class:`ChromaCollection` owns what keeps a collection consistent; what differs between the modes is in
-:mod:`neulora.store`, chosen once in the constructor.
+:class:`ChromaCollection` owns what keeps a collection consistent; what differs between the modes is
+in :mod:`neulora.store`, chosen once in the constructor.
 
-- **Writes** go through :meth:`ChromaCollection.writing`. Embedded, they take a lock file next to the database
-  and reopen the database inside it if another writer has changed it since (a stale open database would
-  overwrite that writer's vectors). A write stamps the collection (:mod:`neulora.store`) before its first change
-  (so a writer that dies midway still shows) and after its last (so that every exact index reloads).
-- **Reads** never wait for writes. They re-read the stamp first, or trust their last look for ``freshness``
-  seconds unless neulora wrote in this process since: embedded, another process's stamp means the open database
-  is stale, so it is reopened. The exact index (:mod:`neulora.store`) answers up to ``exact_limit`` chunks, HNSW
-  the larger ones and any collection whose stamp says a write is under way (or died midway).
-- Requests are cut to Chroma's ``get_max_batch_size()``; chromadb's errors come out as ``RetrievalError``.
+- **Writes** go through :meth:`ChromaCollection.writing`. Embedded, they take a lock file next to
+  the database and reopen the database inside it if another writer has changed it since (a stale
+  open database would overwrite that writer's vectors). A write stamps the collection
+  (:mod:`neulora.store`) before its first change (so a writer that dies midway still shows) and
+  after its last (so that every exact index reloads).
+- **Reads** never wait for writes. They re-read the stamp first, or trust their last look for
+  ``freshness`` seconds unless neulora wrote in this process since: embedded, another process's
+  stamp means the open database is stale, so it is reopened. The exact index (:mod:`neulora.store`)
+  answers up to ``exact_limit`` chunks, HNSW the larger ones and any collection whose stamp says a
+  write is under way (or died midway).
+- Requests are cut to Chroma's ``get_max_batch_size()``; chromadb's errors come out as
+  ``RetrievalError``.
 
-The handle knows the embedder only by its name and dimension, recorded in the collection and checked on open.
+The handle knows the embedder only by its name and dimension, recorded in the collection and checked
+on open.
 
 >>> import tempfile
 >>> store = ChromaCollection("notes", path=tempfile.mkdtemp(), embedder_name="toy", dim=2)
@@ -52,8 +56,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Up to ``exact_limit`` chunks, exact search (neulora.store): recall 1.0, faster than HNSW there. Above, HNSW with
-# ef_search 200 (query-time, free at insert) beats Chroma's default of 100 on hard data (bench/bench_retrieval.py).
+# Up to ``exact_limit`` chunks, exact search (neulora.store): recall 1.0, faster than HNSW there.
+# Above, HNSW with ef_search 200 (query-time, free at insert) beats Chroma's default of 100 on hard
+# data (bench/bench_retrieval.py).
 DEFAULT_HNSW: dict[str, Any] = {"space": "cosine", "ef_search": 200}
 
 
@@ -66,9 +71,10 @@ _META_DIM = "neulora_dim"
 _LOAD_STEP = 512  # records per read when a reader loads the index itself
 
 
-# In the background, a load reads smaller pages and pauses between them: chromadb holds the interpreter while it
-# turns a page into Python objects, and a reader's query waits for it (measured: 15 ms queries during a load in
-# pages of 512 without pauses, bench/peers/bench_after_ingest.py).
+# In the background, a load reads smaller pages and pauses between them: chromadb holds the
+# interpreter while it turns a page into Python objects, and a reader's query waits for it
+# (measured: 15 ms queries during a load in pages of 512 without pauses,
+# bench/peers/bench_after_ingest.py).
 _BACKGROUND_STEP = 128
 
 
@@ -106,8 +112,9 @@ def _records(coll: Any, step: int, pause: float) -> Records:
 class ChromaCollection:
     """One Chroma collection, opened on first use and safe to share between threads.
 
-    Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run`` server) or a
-    ready ``client``; ``embedder_name`` and ``dim`` are recorded in a new collection and checked in an old one.
+    Give ``path`` (embedded, the default ``./chroma_db``), ``host``/``port`` (a ``chroma run``
+    server) or a ready ``client``; ``embedder_name`` and ``dim`` are recorded in a new collection
+    and checked in an old one.
     """
 
     def __init__(
@@ -140,8 +147,9 @@ class ChromaCollection:
                 "neulora scores are cosine similarities: the collection space must be 'cosine'"
             )
         self.exact_limit = exact_limit
-        # above exact_limit, a filtered search reads the matching records and searches them exactly when they are
-        # at most this many (reading 2,000 x 1024 vectors costs about as much as one HNSW query over a large store)
+        # above exact_limit, a filtered search reads the matching records and searches them exactly
+        # when they are at most this many (reading 2,000 x 1024 vectors costs about as much as one
+        # HNSW query over a large store)
         self.filtered_exact_limit = 2_000
         self._open: _Open | None = (
             None  # replaced whole, never emptied: readers keep the one they took
@@ -154,19 +162,22 @@ class ChromaCollection:
         self._loading: Any = (
             None  # the stamp an exact index is being loaded for in the background, if any
         )
-        # the last index loaded or patched: its vectors are reused by the next load (a chunk's id is the hash of its
-        # text, so an id held is a vector known; only raw Chroma writes that change a vector in place escape this)
+        # the last index loaded or patched: its vectors are reused by the next load (a chunk's id is
+        # the hash of its text, so an id held is a vector known; only raw Chroma writes that change
+        # a vector in place escape this)
         self._known: ExactIndex | None = None
         self._loading_lock = threading.Lock()
-        # False: a stale exact index is reloaded by the reader that finds it stale (it waits for the load); True:
-        # readers ask HNSW meanwhile and the load runs in a thread (``neulora serve`` turns it on: a long-running
-        # server, where no learner should wait for a reload; a short script would wait for the thread at exit)
+        # False: a stale exact index is reloaded by the reader that finds it stale (it waits for the
+        # load); True: readers ask HNSW meanwhile and the load runs in a thread (``neulora serve``
+        # turns it on: a long-running server, where no learner should wait for a reload; a short
+        # script would wait for the thread at exit)
         self.background_loads = False
         self._own_stamps: collections.deque[str] = collections.deque(
             maxlen=8
         )  # stamps written by this handle
-        # A read trusts its last look at the stamp this long (seconds) unless this process wrote since: another
-        # process's writes are seen within it. 0: look at every read (one catalogue read each).
+        # A read trusts its last look at the stamp this long (seconds) unless this process wrote
+        # since: another process's writes are seen within it. 0: look at every read (one catalogue
+        # read each).
         self.freshness = float(freshness)
         self._looked: tuple[float, int, _Open] | None = (
             None  # when, LOCAL_WRITES then, and what the look found
@@ -190,7 +201,8 @@ class ChromaCollection:
         """The most records Chroma takes in one request."""
         return self._current().max_batch
 
-    # -- reading ------------------------------------------------------------------------------------
+    # -- reading
+    # ------------------------------------------------------------------------------------
     def count(self) -> int:
         """Number of records."""
 
@@ -238,8 +250,9 @@ class ChromaCollection:
                     or attempt == 3
                 ):
                     raise
-                # Embedded, a read can race another process's write and chromadb fails with an internal error.
-                # Reads are idempotent: reopen and ask HNSW (one call) after a pause as long as a writer's batch.
+                # Embedded, a read can race another process's write and chromadb fails with an
+                # internal error. Reads are idempotent: reopen and ask HNSW (one call) after a pause
+                # as long as a writer's batch.
                 logger.info("a read of %s raced a write (%s); reading again", self.name, exc)
                 time.sleep(0.05 * attempt)
                 opened = self._reopen(opened, fresh=True)
@@ -266,9 +279,9 @@ class ChromaCollection:
     def _matching(self, opened: _Open, where: Mapping[str, Any]) -> ExactIndex | None:
         """The records ``where`` keeps, as an exact index, when they are few enough to read (else None: HNSW).
 
-        HNSW with a selective filter can return nothing though matching records exist (its graph walk rarely
-        meets them: measured with 2,000 identical chunks of one source); a filter that keeps many records is what
-        HNSW handles well.
+        HNSW with a selective filter can return nothing though matching records exist (its graph
+        walk rarely meets them: measured with 2,000 identical chunks of one source); a filter that
+        keeps many records is what HNSW handles well.
         """
         with chroma_errors("read the records a filter keeps", where=where):
             ids = opened.coll.get(
@@ -297,7 +310,8 @@ class ChromaCollection:
                     opened.client if opened is not None else self._mode.connect(create=self.create)
                 )
             except CollectionNotFoundError:
-                return []  # a read-only open of a database that does not exist yet: it holds nothing
+                # a read-only open of a database that does not exist yet: it holds nothing
+                return []
             return [
                 {
                     "name": c.name,
@@ -312,26 +326,30 @@ class ChromaCollection:
         """The underlying ``chromadb`` collection, for inspection (writes made through it bypass the lock)."""
         return self._current().coll
 
-    # -- writing ------------------------------------------------------------------------------------
+    # -- writing
+    # ------------------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[CollectionWriter]:
         """The collection for one write: locked and up to date in embedded mode, stamped before and after changes.
 
-        The stamp before the first change tells other handles that the collection is changing even if this
-        writer dies midway; the stamp after tells their exact indexes to reload.
+        The stamp before the first change tells other handles that the collection is changing even
+        if this writer dies midway; the stamp after tells their exact indexes to reload.
         """
         with self._mode.write_lock():
             opened = self._for_writing()
-            # A stamp still marked as writing on entry is a writer that died midway (embedded: we hold the lock):
-            # stamp it finished even if this write changes nothing, so readers stop distrusting the collection.
+            # A stamp still marked as writing on entry is a writer that died midway (embedded: we
+            # hold the lock): stamp it finished even if this write changes nothing, so readers stop
+            # distrusting the collection.
             died = is_dirty(stamp_of(opened.coll))
-            # Embedded, under the lock, this handle's loaded vectors plus this write's changes are the collection:
-            # the index is updated in place instead of reloaded by the next reader.
+            # Embedded, under the lock, this handle's loaded vectors plus this write's changes are
+            # the collection: the index is updated in place instead of reloaded by the next reader.
             entry = stamp_of(opened.coll)
             if self._exact is not None and self._exact.stamp != entry:
-                self._exact = None  # readers search the snapshot of the entry stamp while the write is under way
+                # readers search the snapshot of the entry stamp while the write is under way
+                self._exact = None
             if self._exact is None and self._mode.reopens_for_writes and opened.coll.count() == 0:
-                # an empty collection's index is known without reading it: a first ingest patches it too
+                # an empty collection's index is known without reading it: a first ingest patches it
+                # too
                 self._exact = self._known = ExactIndex.from_pages([], stamp=entry)
             writer = CollectionWriter(
                 opened.coll,
@@ -355,8 +373,8 @@ class ChromaCollection:
                     stamp = new_stamp()
                     updated = None
                     before = self._exact
-                    # the entry snapshot plus this write's changes, ready before the stamp readers look for;
-                    # embedded only, where the write lock makes this write the only one
+                    # the entry snapshot plus this write's changes, ready before the stamp readers
+                    # look for; embedded only, where the write lock makes this write the only one
                     if (
                         self._mode.reopens_for_writes
                         and writer.changed
@@ -384,7 +402,8 @@ class ChromaCollection:
                 self._open = fresh
                 self._stamp(fresh)
 
-    # -- internals ----------------------------------------------------------------------------------
+    # -- internals
+    # ----------------------------------------------------------------------------------
     def _reading(self, use: Callable[[_Open], T]) -> T:
         """``use`` on the collection as last looked at; gone (a reset the trusted look missed): look again, once."""
         from chromadb.errors import NotFoundError
@@ -415,7 +434,8 @@ class ChromaCollection:
     def _reopen(self, stale: _Open, *, fresh: bool) -> _Open:
         """Open again, once: threads that found the same stale open share the new one.
 
-        ``fresh``: the database itself afresh (another process wrote); else the process's current open database.
+        ``fresh``: the database itself afresh (another process wrote); else the process's current
+        open database.
         """
         with self._opening:
             opened = self._open
@@ -463,19 +483,22 @@ class ChromaCollection:
         dim = meta.get(_META_DIM)
         if name != self.embedder_name or dim != self.dim:
             raise EmbedderMismatchError(
-                f"collection {self.name!r} holds vectors of embedder {name!r} (dim {dim}), but this retriever "
-                f"embeds with {self.embedder_name!r} (dim {self.dim}): use the same embedder, another collection, "
+                f"collection {self.name!r} holds vectors of embedder {name!r} (dim {dim}), but "
+                "this retriever "
+                f"embeds with {self.embedder_name!r} (dim {self.dim}): use the same embedder, "
+                "another collection, "
                 "or re-ingest with --reset"
             )
 
     def _latest(self, *, look: bool = False) -> _Open:
         """The collection as last written by anyone, re-read (its stamp is one small read of the catalogue).
 
-        Embedded, an open database that another handle or process has written to since holds a stale index (and
-        would overwrite that writer's vectors): every writer stamps before it changes anything, so a stamp other
-        than the one this handle saw last (or wrote itself) means reopen the files. On a server, re-reading the
-        collection is enough. Within ``freshness`` of the last look, and with no write by this process since, the
-        last look's answer stands (``look``: look anyway, as a writer must).
+        Embedded, an open database that another handle or process has written to since holds a stale
+        index (and would overwrite that writer's vectors): every writer stamps before it changes
+        anything, so a stamp other than the one this handle saw last (or wrote itself) means reopen
+        the files. On a server, re-reading the collection is enough. Within ``freshness`` of the
+        last look, and with no write by this process since, the last look's answer stands (``look``:
+        look anyway, as a writer must).
         """
         from chromadb.errors import NotFoundError
 
@@ -504,8 +527,9 @@ class ChromaCollection:
         if latest.id == opened.coll.id and stamp_of(latest) == stamp_of(opened.coll):
             self._looked = (now, writes, opened)
             return opened
-        # Every handle of this process shares one open database, which sees their writes; another process's
-        # write (its stamp names another process) makes it stale: reopen it, for every handle.
+        # Every handle of this process shares one open database, which sees their writes; another
+        # process's write (its stamp names another process) makes it stale: reopen it, for every
+        # handle.
         if self._mode.reopens_for_writes and is_foreign(stamp_of(latest)):
             return self._reopen(opened, fresh=True)
         if latest.id != opened.coll.id:
@@ -526,7 +550,8 @@ class ChromaCollection:
     ) -> None:
         """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads.
 
-        ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says so).
+        ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says
+        so).
         """
         stamp = stamp or new_stamp(writing=writing)
         self._own_stamps.append(
@@ -538,7 +563,8 @@ class ChromaCollection:
             with chroma_errors("stamp the collection"):
                 opened.coll.modify(metadata={**(opened.coll.metadata or {}), META_STAMP: stamp})
         finally:
-            LOCAL_WRITES.bump()  # every handle of this process looks at its stamp again before its next read
+            # every handle of this process looks at its stamp again before its next read
+            LOCAL_WRITES.bump()
         if not writing and index is None:
             self._exact = None
 
@@ -549,14 +575,15 @@ class ChromaCollection:
         if self.exact_limit <= 0:
             return None
         if is_dirty(stamp):
-            # This handle's own write under way: the index from before it is a consistent snapshot. Another's (or
-            # one that died midway): HNSW is always current, a loaded copy may not be.
+            # This handle's own write under way: the index from before it is a consistent snapshot.
+            # Another's (or one that died midway): HNSW is always current, a loaded copy may not be.
             own = stamp in self._own_stamps and index is not None and index.usable
             return index if own else None
         if index is None or index.stamp != stamp:
             if self.background_loads:
-                # Loading 10,000 x 1024 vectors takes about a second: the reader that finds the index stale would
-                # wait for it (the first learner after an upload). HNSW, always current, answers until it is loaded.
+                # Loading 10,000 x 1024 vectors takes about a second: the reader that finds the
+                # index stale would wait for it (the first learner after an upload). HNSW, always
+                # current, answers until it is loaded.
                 self._load_in_background(opened, stamp)
                 return None
             index = self._load_exact(opened, stamp)
@@ -565,8 +592,9 @@ class ChromaCollection:
     def _load_exact(self, opened: _Open, stamp: Any, *, background: bool = False) -> ExactIndex:
         """The exact index for ``stamp``, loaded unless another thread did it meanwhile.
 
-        With an index from before (another writer changed the collection), only the documents, the metadata and
-        the new chunks' vectors are read: a 10,000-chunk ingest beside 10,000 known chunks reads half the vectors.
+        With an index from before (another writer changed the collection), only the documents, the
+        metadata and the new chunks' vectors are read: a 10,000-chunk ingest beside 10,000 known
+        chunks reads half the vectors.
         """
         with self._index_lock, chroma_errors("load vectors for exact search"):  # one load at a time
             index = self._exact
@@ -609,8 +637,8 @@ class ChromaCollection:
                     if self._loading == stamp:
                         self._loading = None
 
-        # not a daemon: the interpreter waits for a load under way at exit instead of tearing chromadb down under
-        # it (a daemon thread still inside chromadb at exit crashed the process)
+        # not a daemon: the interpreter waits for a load under way at exit instead of tearing
+        # chromadb down under it (a daemon thread still inside chromadb at exit crashed the process)
         threading.Thread(target=load, name=f"neulora-index-{self.name}").start()
 
     def _query(

@@ -1,11 +1,11 @@
 """Exact cosine search over every record of a small collection, held in memory: one matrix and the texts.
 
-Up to tens of thousands of chunks, one matrix-vector product is both exact and faster than an HNSW query
-(bench/bench_retrieval.py: 10k x 1024 in about 1 ms), so the retriever answers small collections this way and
-leaves HNSW to the large ones. The documents and metadata are held beside the vectors: reading the hits back
-from Chroma cost more than the search itself (about 0.6 ms of a turn, by ids, measured). The index is pure
-numpy: :class:`~neulora.store.ChromaCollection` reads the records and decides when to reload (when the
-collection's stamp changes).
+Up to tens of thousands of chunks, one matrix-vector product is both exact and faster than an HNSW
+query (bench/bench_retrieval.py: 10k x 1024 in about 1 ms), so the retriever answers small
+collections this way and leaves HNSW to the large ones. The documents and metadata are held beside
+the vectors: reading the hits back from Chroma cost more than the search itself (about 0.6 ms of a
+turn, by ids, measured). The index is pure numpy: :class:`~neulora.store.ChromaCollection` reads the
+records and decides when to reload (when the collection's stamp changes).
 
 >>> index = ExactIndex.from_pages([(["a", "b"], [[1.0, 0.0], [0.6, 0.8]], ["east", "north"], [{}, {}])], stamp="s1")
 >>> [(i, doc, round(score, 3)) for i, doc, _, score in index.top(np.array([1.0, 0.1], dtype=np.float32), 2)]
@@ -40,7 +40,8 @@ class ExactIndex:
     matrix: NDArray[np.float32] | None = None
     documents: tuple[str | None, ...] = ()
     metadatas: tuple[Mapping[str, Any] | None, ...] = ()
-    # the rows each recent filter keeps (a learner's session asks with the same filter turn after turn)
+    # the rows each recent filter keeps (a learner's session asks with the same filter turn after
+    # turn)
     _masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict, compare=False, repr=False)
 
     def mask(self, where: Mapping[str, Any]) -> NDArray[np.bool_]:
@@ -82,8 +83,8 @@ class ExactIndex:
     def changed(self, added: Iterable[Page], deleted: Iterable[str], *, stamp: Any) -> ExactIndex:
         """The index after a write made through the same handle: ``deleted`` ids gone, ``added`` pages in.
 
-        Saves readers a full reload after their own handle's writes (a reload of 20k x 1024 vectors takes
-        hundreds of milliseconds).
+        Saves readers a full reload after their own handle's writes (a reload of 20k x 1024 vectors
+        takes hundreds of milliseconds).
         """
         assert self.matrix is not None, "only a usable index can be changed"
         added = list(added)
@@ -117,10 +118,12 @@ class ExactIndex:
     ) -> ExactIndex:
         """The index of the collection now holding ``records`` (ids, unused, documents, metadatas).
 
-        This index's vectors serve the ids it holds; ``vectors_of(ids)`` is asked only for the others.
+        This index's vectors serve the ids it holds; ``vectors_of(ids)`` is asked only for the
+        others.
 
-        A collection another writer changed is read again this way: its documents and metadata (cheap), and the
-        vectors of its new chunks (the costly part, 4 KiB a chunk) instead of all of them.
+        A collection another writer changed is read again this way: its documents and metadata
+        (cheap), and the vectors of its new chunks (the costly part, 4 KiB a chunk) instead of all
+        of them.
         """
         assert self.matrix is not None, "only a usable index can be refreshed"
         ids, _, documents, metadatas = records
@@ -145,7 +148,8 @@ class ExactIndex:
     ) -> list[tuple[str, str | None, Mapping[str, Any] | None, float]]:
         """The ``k`` records most similar to ``vector`` by cosine, best first: (id, document, metadata, score).
 
-        ``where`` (checked by :func:`~neulora.store.check_where`): only the records whose metadata match.
+        ``where`` (checked by :func:`~neulora.store.check_where`): only the records whose metadata
+        match.
         """
         if self.matrix is None or not self.ids:
             return []
@@ -166,8 +170,8 @@ class ExactIndex:
 def _unit_rows(matrix: NDArray[np.float32]) -> NDArray[np.float32]:
     """Each row divided by its length, computed in float64.
 
-    A row comes out the same whichever batch it was normalised in (a float32 norm's rounding depends on the
-    batch's shape), so an index patched after a write equals one loaded afresh.
+    A row comes out the same whichever batch it was normalised in (a float32 norm's rounding depends
+    on the batch's shape), so an index patched after a write equals one loaded afresh.
     """
     wide = matrix.astype(np.float64)
     norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]

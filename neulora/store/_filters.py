@@ -1,9 +1,10 @@
 """Metadata filters (Chroma's ``where`` grammar): checked, and evaluated on the metadata an exact index holds.
 
-Checking here gives the caller one clear :class:`~neulora.errors.InvalidInputError` (an HTTP 400 in ``neulora
-serve``) that names the fault without echoing the whole filter, and bounds the nesting so that no filter can
-exhaust the interpreter's stack. Evaluating here lets a filtered search run exactly over the matching records:
-an HNSW search with a filter can miss matching records when most of the graph does not match.
+Checking here gives the caller one clear :class:`~neulora.errors.InvalidInputError` (an HTTP 400 in
+``neulora serve``) that names the fault without echoing the whole filter, and bounds the nesting so
+that no filter can exhaust the interpreter's stack. Evaluating here lets a filtered search run
+exactly over the matching records: an HNSW search with a filter can miss matching records when most
+of the graph does not match.
 
 >>> check_where({"$and": [{"source": "a.md"}, {"page": {"$gte": 2}}]})
 {'$and': [{'source': 'a.md'}, {'page': {'$gte': 2}}]}
@@ -44,9 +45,10 @@ _Scalar = (str, int, float, bool)
 def check_where(where: Any) -> dict[str, Any]:
     """``where`` if it is a valid filter, else :class:`InvalidInputError` saying where it is wrong.
 
-    A filter is one field condition (``{"field": value}`` or ``{"field": {"$op": operand}}`` with ``$eq``,
-    ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$in``, ``$nin``) or ``{"$and" | "$or": [two or more
-    filters]}``, nested at most :data:`MAX_WHERE_DEPTH` levels, with at most :data:`MAX_WHERE_TERMS` conditions.
+    A filter is one field condition (``{"field": value}`` or ``{"field": {"$op": operand}}`` with
+    ``$eq``, ``$ne``, ``$gt``, ``$gte``, ``$lt``, ``$lte``, ``$in``, ``$nin``) or ``{"$and" | "$or":
+    [two or more filters]}``, nested at most :data:`MAX_WHERE_DEPTH` levels, with at most
+    :data:`MAX_WHERE_TERMS` conditions.
     """
     terms = 0
     stack: list[tuple[Any, str, int]] = [
@@ -103,7 +105,8 @@ def _check_condition(value: Any, path: str) -> None:
                 f"{path}.{str(op)[:40]}: numbers in a filter must be finite, got {item!r}"
             )
     if op in _MEMBER and isinstance(operand, list) and len({type(v) for v in operand}) > 1:
-        # Chroma refuses a list that mixes types (even int with float): refused here, the same on every path
+        # Chroma refuses a list that mixes types (even int with float): refused here, the same on
+        # every path
         raise InvalidInputError(
             f"{path}.{op} needs values of one type (strings, integers, floats or booleans), "
             f"got {sorted({type(v).__name__ for v in operand})}"
@@ -137,9 +140,9 @@ def _check_condition(value: Any, path: str) -> None:
 def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> bool:
     """Whether ``metadata`` satisfies a filter that :func:`check_where` accepted, as Chroma decides it.
 
-    Measured on chromadb 1.5 (tests/unit/test_filters.py holds the two side by side): a record without the field
-    satisfies only ``$ne`` and ``$nin``; a boolean equals only a boolean (``True`` is not ``1``) and is not a
-    number for ``$gt``...; ``1`` equals ``1.0``.
+    Measured on chromadb 1.5 (tests/unit/test_filters.py holds the two side by side): a record
+    without the field satisfies only ``$ne`` and ``$nin``; a boolean equals only a boolean (``True``
+    is not ``1``) and is not a number for ``$gt``...; ``1`` equals ``1.0``.
     """
     meta = metadata or {}
     ((key, value),) = where.items()

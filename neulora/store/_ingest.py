@@ -1,8 +1,9 @@
 r"""Ingest planning, apart from any store: documents and what the store holds in, a plan of what to write out.
 
-:func:`plan_ingest` is pure: it reads no file and calls no database, so every rule of a re-ingest (unchanged
-files cost nothing, an edited file keeps the chunks that survived the edit and loses the others, other chunking
-options re-cut the file) is tested with plain :class:`~neulora.store.Document` values.
+:func:`plan_ingest` is pure: it reads no file and calls no database, so every rule of a re-ingest
+(unchanged files cost nothing, an edited file keeps the chunks that survived the edit and loses the
+others, other chunking options re-cut the file) is tested with plain
+:class:`~neulora.store.Document` values.
 
 >>> from neulora.store import Document
 >>> doc = Document("/notes/log.md", (("# 로그\n로그는 지수의 역연산이다.", None),), "sha1")
@@ -46,7 +47,8 @@ class PlannedChunk:
     def embedding_text(self) -> str:
         """What the embedder reads: the section heading, then the text.
 
-        The heading goes into the vector (not the stored text), so that chunks match questions by topic.
+        The heading goes into the vector (not the stored text), so that chunks match questions by
+        topic.
         """
         section = ChunkMeta.from_metadata(self.metadata).section
         return f"{section}\n{self.text}" if section else self.text
@@ -66,7 +68,8 @@ class IngestPlan:
 
     def __repr__(self) -> str:
         return (
-            f"IngestPlan(unchanged={len(self.unchanged)}, added={len(self.added)}, replaced={len(self.replaced)}, "
+            f"IngestPlan(unchanged={len(self.unchanged)}, added={len(self.added)}, "
+            f"replaced={len(self.replaced)}, "
             f"failed={len(self.failed)}, to_add={len(self.to_add)}, to_keep={len(self.to_keep)}, "
             f"to_delete={len(self.to_delete)})"
         )
@@ -183,7 +186,8 @@ class IngestReport:
     ) -> IngestReport:
         """The report of a plan carried out.
 
-        ``failed``: the files that could not be read, before the plan's; ``skipped``: files of other types found in
+        ``failed``: the files that could not be read, before the plan's; ``skipped``: files of other
+        types found in
         folders.
         """
         return cls(
@@ -202,8 +206,10 @@ class IngestReport:
     def format(self) -> str:
         """A short human-readable summary."""
         lines = [
-            f"added {self.added} file(s), replaced {self.replaced}, unchanged {self.unchanged}, failed "
-            f"{len(self.failed)}, skipped {len(self.skipped)}; {self.chunks_written} chunk(s) written, "
+            f"added {self.added} file(s), replaced {self.replaced}, unchanged {self.unchanged}, "
+            "failed "
+            f"{len(self.failed)}, skipped {len(self.skipped)}; {self.chunks_written} chunk(s) "
+            "written, "
             f"{self.chunks_deleted} deleted, "
             f"{self.embedded} embedded in {self.seconds:.2f}s"
         ]

@@ -34,18 +34,19 @@ def collect_files(
 ) -> tuple[list[Path], list[Problem], list[Problem]]:
     r"""Expand files and directories (recursively) into supported files, problems and skipped files.
 
-    Problems and skipped files come back as (path, reason). Within a directory, files of other types are
-    skipped (listed with their type, never read); a supported name that cannot be used is a problem, reported
-    with a reason instead of being read:
+    Problems and skipped files come back as (path, reason). Within a directory, files of other types
+    are skipped (listed with their type, never read); a supported name that cannot be used is a
+    problem, reported with a reason instead of being read:
 
     - a FIFO, socket or device: never opened (reading a FIFO waits forever for a writer);
-    - a name that is not valid UTF-8: the store keeps each source as UTF-8 text, so the file must be renamed;
-    - a symbolic link (to a file or a folder) that leads outside the directory: not followed, so that a link
-      cannot pull files from elsewhere into the index; a broken link.
+    - a name that is not valid UTF-8: the store keeps each source as UTF-8 text, so the file must be
+      renamed;
+    - a symbolic link (to a file or a folder) that leads outside the directory: not followed, so
+      that a link cannot pull files from elsewhere into the index; a broken link.
 
-    Links that stay inside the directory are fine (a file reached twice is read once). A path named directly
-    is the caller's choice: it is read wherever a link leads. Problem paths are printable: bytes that are not
-    UTF-8 appear as ``\xff`` escapes.
+    Links that stay inside the directory are fine (a file reached twice is read once). A path named
+    directly is the caller's choice: it is read wherever a link leads. Problem paths are printable:
+    bytes that are not UTF-8 appear as ``\xff`` escapes.
     """
     files: list[Path] = []
     problems: list[Problem] = []
@@ -94,7 +95,8 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem
             (_shown(Path(exc.filename or root)), f"cannot list this folder: {exc.strerror or exc}")
         )
 
-    # followlinks=False: a linked folder is listed in dirnames but not entered (its target is checked below).
+    # followlinks=False: a linked folder is listed in dirnames but not entered (its target is
+    # checked below).
     for dirpath, dirnames, filenames in os.walk(root, onerror=unlistable):
         for name in sorted(dirnames):
             link = Path(dirpath, name)
@@ -119,7 +121,11 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem
 def _unusable(path: Path, base: Path | None = None) -> str | None:
     """Why ``path`` must not be read (None if it can be): checks that open nothing, only ``stat`` and names."""
     if path.is_symlink() and not path.exists():
-        return f"skipped: broken symbolic link to {_shown(Path(os.readlink(path)))}: fix or remove the link"
+        return (
+            f"skipped: broken symbolic link to {_shown(Path(os.readlink(path)))}: fix or "
+            "remove "
+            "the link"
+        )
     if base is not None and (reason := _leaves(path, base)) is not None:
         return reason
     try:
@@ -141,7 +147,8 @@ def _leaves(link: Path, base: Path) -> str | None:
         return None
     kind = "folder" if target.is_dir() else "file"
     return (
-        f"skipped: symbolic link to a {kind} outside {_shown(base)} ({_shown(target)}), not followed: copy it "
+        f"skipped: symbolic link to a {kind} outside {_shown(base)} ({_shown(target)}), not "
+        "followed: copy it "
         "into the folder, or name it directly to ingest it"
     )
 
@@ -154,7 +161,10 @@ def _not_regular(mode: int) -> str:
         kind = "a socket"
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         kind = "a device"
-    return f"skipped: not a regular file ({kind}), so it was not opened: ingest regular .txt, .md or .pdf files"
+    return (
+        f"skipped: not a regular file ({kind}), so it was not opened: ingest regular .txt, .md "
+        "or .pdf files"
+    )
 
 
 def _unstorable_name(path: Path) -> str | None:
@@ -169,7 +179,8 @@ def _unstorable_name(path: Path) -> str | None:
             else f"character {char!r}"
         )
         return (
-            f"file name is not valid UTF-8 ({byte}), so it cannot be stored as the source of its chunks: "
+            f"file name is not valid UTF-8 ({byte}), so it cannot be stored as the source of its "
+            "chunks: "
             "rename the file with a UTF-8 name"
         )
     return None
@@ -196,7 +207,8 @@ def read_document(path: Path) -> Document:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DocumentError(
-            f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): convert it to UTF-8 first"
+            f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): convert it to UTF-8 "
+            "first"
         ) from exc
     return Document(path.as_posix(), ((text, None),), sha)
 
@@ -208,7 +220,8 @@ def _read_regular_file(path: Path) -> bytes:
     try:
         if not stat.S_ISREG(mode := path.stat().st_mode):
             raise DocumentError(_not_regular(mode))
-        # O_NONBLOCK: should a FIFO replace the file between stat and open, the open returns instead of waiting.
+        # O_NONBLOCK: should a FIFO replace the file between stat and open, the open returns instead
+        # of waiting.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(mode := os.fstat(fh.fileno()).st_mode):
@@ -223,8 +236,8 @@ def read_documents(
 ) -> tuple[list[Document], list[Problem], list[Problem]]:
     """Collect and read files and directories: the documents, the files that failed and the files skipped.
 
-    Every file that cannot be used comes back as (path, reason); so does each file of another type found in a
-    folder (skipped, not failed: a folder of notes may hold pictures).
+    Every file that cannot be used comes back as (path, reason); so does each file of another type
+    found in a folder (skipped, not failed: a folder of notes may hold pictures).
     """
     files, failed, skipped = collect_files(
         [paths] if isinstance(paths, (str, os.PathLike)) else paths

@@ -1,9 +1,10 @@
 """Reading a PDF's text in a child process, bounded in pages, characters and time.
 
-A PDF can make a parser work without end (a page tree that names one page 30,000 times, streams that inflate to
-gigabytes): in the process that serves learners that work would hold the interpreter. So the text is extracted by
-``python -m neulora.store`` in a process of its own, killed when it overruns :data:`PDF_SECONDS`; it stops at
-:data:`MAX_PDF_PAGES` pages and :data:`MAX_PDF_CHARS` characters and says so.
+A PDF can make a parser work without end (a page tree that names one page 30,000 times, streams that
+inflate to gigabytes): in the process that serves learners that work would hold the interpreter. So
+the text is extracted by ``python -m neulora.store`` in a process of its own, killed when it
+overruns :data:`PDF_SECONDS`; it stops at :data:`MAX_PDF_PAGES` pages and :data:`MAX_PDF_CHARS`
+characters and says so.
 
 >>> pdf_pages(b"not a pdf")  # doctest: +SKIP
 Traceback (most recent call last):
@@ -76,7 +77,8 @@ def _extract(data: bytes) -> dict[str, object]:
         count = len(reader.pages)
         if count > MAX_PDF_PAGES:
             return {
-                "error": f"the PDF has {count} pages, over the {MAX_PDF_PAGES} neulora reads: split it"
+                "error": f"the PDF has {count} pages, over the {MAX_PDF_PAGES} neulora reads: "
+                "split it"
             }
         pages = []
         chars = 0
@@ -85,7 +87,8 @@ def _extract(data: bytes) -> dict[str, object]:
             chars += len(text)
             if chars > MAX_PDF_CHARS:
                 return {
-                    "error": f"the PDF holds over {MAX_PDF_CHARS} characters of text (at page {number}): "
+                    "error": f"the PDF holds over {MAX_PDF_CHARS} characters of text (at page "
+                    f"{number}): "
                     "split it"
                 }
             pages.append((text, number))

@@ -1,8 +1,9 @@
 """A collection's stamp: which process wrote it last, and whether a write is under way; and this process's writes.
 
-Every neulora writer stamps a collection's metadata before its first change (``writing:`` + a new stamp, so a
-writer that dies midway still shows) and after its last. A stamp names the writing process: a reader whose open
-database saw a stamp of another process must reopen the files (:mod:`neulora.store`).
+Every neulora writer stamps a collection's metadata before its first change (``writing:`` + a new
+stamp, so a writer that dies midway still shows) and after its last. A stamp names the writing
+process: a reader whose open database saw a stamp of another process must reopen the files
+(:mod:`neulora.store`).
 
 >>> stamp = new_stamp()
 >>> is_foreign(stamp), is_foreign(new_stamp(writing=True)), is_dirty(new_stamp(writing=True))
@@ -19,7 +20,8 @@ from typing import Any
 META_STAMP = "neulora_stamp"
 
 
-_DIRTY = "writing:"  # prefix of the stamp a writer sets before its first change and replaces after its last
+# prefix of the stamp a writer sets before its first change and replaces after its last
+_DIRTY = "writing:"
 
 
 def new_stamp(*, writing: bool = False) -> str:
@@ -45,8 +47,8 @@ def stamp_of(coll: Any) -> Any:
 class WriteCount:
     """How many writes this process's handles have made, to any collection.
 
-    A handle that trusts its last look at a collection's stamp for a while (``freshness``) looks again at once
-    when this has moved.
+    A handle that trusts its last look at a collection's stamp for a while (``freshness``) looks
+    again at once when this has moved.
     """
 
     def __init__(self) -> None:

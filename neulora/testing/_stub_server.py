@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 class ChatStubServer:
     """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 with scripted replies and faults.
 
-    Each request takes the next scripted reply queued for its ``model`` (or for any model); without one it
-    answers ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency`` delays every reply.
+    Each request takes the next scripted reply queued for its ``model`` (or for any model); without
+    one it answers ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency``
+    delays every reply.
 
     >>> with ChatStubServer() as server:  # doctest: +SKIP
     ...     server.enqueue(status=503, body={"error": "Model is loading", "estimated_time": 2.0})
@@ -34,7 +35,8 @@ class ChatStubServer:
         )
         self._script: dict[str | None, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
-        # a listen backlog for hundreds of clients connecting at once (the default of 5 resets the rest)
+        # a listen backlog for hundreds of clients connecting at once (the default of 5 resets the
+        # rest)
         server_class = type("StubHTTPServer", (ThreadingHTTPServer,), {"request_queue_size": 1024})
         self._httpd = server_class(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -60,9 +62,10 @@ class ChatStubServer:
     ) -> None:
         """Script the next reply (for ``model``, or for any model).
 
-        ``raw`` is sent as the body of a 200 exactly as given, ``events`` as the stream's SSE payloads (each
-        framed as ``data: ...``); ``delay`` holds the reply back, and ``trickle`` spaces the stream's events (or,
-        with ``raw``, the body's bytes) by that many seconds: a server that never stops but never finishes.
+        ``raw`` is sent as the body of a 200 exactly as given, ``events`` as the stream's SSE
+        payloads (each framed as ``data: ...``); ``delay`` holds the reply back, and ``trickle``
+        spaces the stream's events (or, with ``raw``, the body's bytes) by that many seconds: a
+        server that never stops but never finishes.
         """
         reply = {
             "status": status,

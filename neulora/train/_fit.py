@@ -4,8 +4,9 @@ Routing stays in :mod:`neulora.router`; this module makes and measures routers (
 ``StaticModel`` to inference and training in ``model2vec.train``). Two heads score the styles:
 
 - nearest centroid (``head=None``): each style is the mean of its unit-norm example embeddings;
-- :class:`LinearHead`: multinomial logistic regression on the unit-norm embeddings, class-balanced and
-  deterministic; the router's scores are then its softmax probabilities, saved in the router file.
+- :class:`LinearHead`: multinomial logistic regression on the unit-norm embeddings, class-balanced
+  and deterministic; the router's scores are then its softmax probabilities, saved in the router
+  file.
 
 >>> from neulora.embedders import HashingEmbedder
 >>> from neulora.train import LinearHead, evaluate, fit
@@ -48,10 +49,11 @@ _History = Sequence[Any] | None
 class LinearHead:
     """Multinomial logistic regression trained by full-batch gradient descent: same data, same weights.
 
-    The loss is the cross-entropy, each example weighted by ``n / (n_styles * count of its style)`` when
-    ``balanced`` (so every style weighs the same in total, however rare), plus ``l2 / 2 * |weight|^2`` (the bias
-    is not penalised). Training starts from zeros and takes ``steps`` Nesterov-accelerated gradient steps of size
-    ``1 / L``, ``L`` the loss's smoothness bound: no randomness, no tolerance-dependent stopping.
+    The loss is the cross-entropy, each example weighted by ``n / (n_styles * count of its style)``
+    when ``balanced`` (so every style weighs the same in total, however rare), plus ``l2 / 2 *
+    |weight|^2`` (the bias is not penalised). Training starts from zeros and takes ``steps``
+    Nesterov-accelerated gradient steps of size ``1 / L``, ``L`` the loss's smoothness bound: no
+    randomness, no tolerance-dependent stopping.
 
     >>> import numpy as np
     >>> x = np.array([[1.0, 0.1], [0.9, -0.1], [0.1, 1.0], [-0.1, 0.9]])
@@ -79,7 +81,8 @@ class LinearHead:
         w /= w.sum()
         xb = np.hstack([x, np.ones((n, 1))])  # the bias is the last column's weight
         onehot = np.eye(n_styles)[y]
-        # Softmax cross-entropy has Hessian <= 1/2 in the logits, so L = 1/2 |sqrt(w) xb|_2^2 + l2 bounds it.
+        # Softmax cross-entropy has Hessian <= 1/2 in the logits, so L = 1/2 |sqrt(w) xb|_2^2 + l2
+        # bounds it.
         smooth = 0.5 * float(np.linalg.norm(np.sqrt(w)[:, None] * xb, 2)) ** 2 + self.l2
         penalty = np.ones(dim + 1)
         penalty[-1] = 0.0
@@ -113,8 +116,9 @@ def fit_vectors(
 ) -> CentroidRouter:
     """A router trained on embeddings the caller already has (``embedder`` made them and will route with them).
 
-    Centroids are the means of the unit-norm vectors of each style (the router file always carries them); with
-    ``head`` the router scores with that trained classifier instead. ``options`` go to :class:`CentroidRouter`.
+    Centroids are the means of the unit-norm vectors of each style (the router file always carries
+    them); with ``head`` the router scores with that trained classifier instead. ``options`` go to
+    :class:`CentroidRouter`.
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(labels) or not len(labels):
@@ -213,7 +217,8 @@ def evaluate_vectors(
 ) -> RouterReport:
     """:func:`evaluate` on embeddings the caller already has.
 
-    ``previous``: each row's style of the tutor's previous move (None: none), for the previous-style baseline.
+    ``previous``: each row's style of the tutor's previous move (None: none), for the previous-style
+    baseline.
     """
     truth = _truth(router, labels, len(vectors))
     before = None
@@ -245,8 +250,9 @@ def fit_threshold(
 ) -> CentroidRouter:
     """A copy of ``router`` with the ``threshold``/``min_margin`` pair that maximises accuracy (grid search).
 
-    Candidates are the quantiles 0, 1/steps, ... 0.5 of the top scores and margins, plus "off"; ties keep the
-    earlier (less fallback) candidate. Each candidate is a :class:`FallbackRule` applied as routing applies it.
+    Candidates are the quantiles 0, 1/steps, ... 0.5 of the top scores and margins, plus "off"; ties
+    keep the earlier (less fallback) candidate. Each candidate is a :class:`FallbackRule` applied as
+    routing applies it.
     """
     truth = np.asarray(_truth(router, labels, len(texts)))
     base = router.with_options(threshold=None, min_margin=None).route_many(texts, histories)

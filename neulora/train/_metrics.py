@@ -24,8 +24,8 @@ class StyleScore:
 class Baseline:
     """What a router that ignores its input scores on the same labels: the floor to beat.
 
-    ``majority`` always answers the most frequent true style (``style``); ``uniform`` answers a style drawn
-    uniformly at random, and its figures are those of its expected confusion matrix.
+    ``majority`` always answers the most frequent true style (``style``); ``uniform`` answers a
+    style drawn uniformly at random, and its figures are those of its expected confusion matrix.
 
     >>> Baseline("majority", 0.4, 0.143, style="socratic")
     Baseline('majority' 'socratic', accuracy=0.400, macro_f1=0.143)
@@ -50,8 +50,9 @@ class Baseline:
 class RouterReport:
     """How well a router's decisions match labelled data, next to the majority and uniform baselines.
 
-    ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``; ``router`` names the
-    head that scored the styles (``centroid``, ``linear``, ``mlp2``) and ``embedder`` the vectors it read.
+    ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``;
+    ``router`` names the head that scored the styles (``centroid``, ``linear``, ``mlp2``) and
+    ``embedder`` the vectors it read.
 
     >>> r = report_from_predictions(["direct", "socratic"], [0, 1, 1, 1], [0, 1, 0, 1], [False] * 4,
     ...                             router="linear", embedder="hash-v1")
@@ -76,7 +77,10 @@ class RouterReport:
 
     def __repr__(self) -> str:
         who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
-        return f"RouterReport({who}n={self.n}, accuracy={self.accuracy:.3f}, macro_f1={self.macro_f1:.3f})"
+        return (
+            f"RouterReport({who}n={self.n}, accuracy={self.accuracy:.3f}, "
+            f"macro_f1={self.macro_f1:.3f})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -112,7 +116,8 @@ class RouterReport:
             f"router={self.router or '?'}  embedder={self.embedder or '?'}",
             f"n={self.n}  accuracy={self.accuracy:.3f}  macro-F1={self.macro_f1:.3f}  "
             f"routed to fallback={self.fallback_share:.1%}",
-            f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} macro-F1={maj.macro_f1:.3f}; "
+            f"baselines: majority ({maj.style}) accuracy={maj.accuracy:.3f} "
+            f"macro-F1={maj.macro_f1:.3f}; "
             f"uniform accuracy={uni.accuracy:.3f} macro-F1={uni.macro_f1:.3f}"
             + (
                 f"; previous style accuracy={self.previous_style.accuracy:.3f} "
@@ -188,8 +193,8 @@ def report_from_predictions(
 ) -> RouterReport:
     """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them.
 
-    ``previous``: the style index of the tutor's previous move for each row (None where there was none): the
-    previous-style baseline answers it again (the majority style where there is none).
+    ``previous``: the style index of the tutor's previous move for each row (None where there was
+    none): the previous-style baseline answers it again (the majority style where there is none).
     """
     k = len(styles)
     t = np.asarray(truth, dtype=np.int64)
@@ -238,7 +243,8 @@ def _previous(
 
 
 def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
-    # Always the most frequent true style: precision = its share, recall = 1, every other style scores F1 0.
+    # Always the most frequent true style: precision = its share, recall = 1, every other style
+    # scores F1 0.
     support = confusion.sum(axis=1)
     n = int(support.sum())
     top = int(np.argmax(support))
@@ -248,7 +254,8 @@ def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
 
 
 def _uniform(confusion: NDArray[np.int64]) -> Baseline:
-    # Each style drawn with probability 1/k: per style, expected precision = its share and recall = 1/k.
+    # Each style drawn with probability 1/k: per style, expected precision = its share and recall =
+    # 1/k.
     k = confusion.shape[0]
     n = int(confusion.sum())
     shares = confusion.sum(axis=1) / n if n else np.zeros(k)

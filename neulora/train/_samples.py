@@ -1,7 +1,8 @@
 """Material shipped with neulora: sample course notes and example learner utterances for each style.
 
-Both were written for neulora (Korean and English). The exemplar router trained from the utterances is the
-default router of the offline setup (hashing embedder), since the original router file lives in bge-m3 space.
+Both were written for neulora (Korean and English). The exemplar router trained from the utterances
+is the default router of the offline setup (hashing embedder), since the original router file lives
+in bge-m3 space.
 """
 
 from __future__ import annotations

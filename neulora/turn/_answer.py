@@ -16,7 +16,8 @@ def turn_info(
 ) -> dict[str, Any]:
     """What neulora knows about a turn as JSON: the route and the sources, then (when done) timings and fallbacks.
 
-    The ``neulora`` object of ``neulora serve``'s answers, and what a session keeps of each turn (``Turn.meta``).
+    The ``neulora`` object of ``neulora serve``'s answers, and what a session keeps of each turn
+    (``Turn.meta``).
     """
     out: dict[str, Any] = {
         "style": route.style,
@@ -119,8 +120,8 @@ class Event:
 class TurnStream(Stream[Event, Answer]):
     """A streamed turn: iterate for :class:`Event` objects (route, passages, each delta, done).
 
-    Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a second model
-    call, as a style client's stream does for text.
+    Afterwards ``answer`` holds the :class:`Answer`; iterating again replays the events without a
+    second model call, as a style client's stream does for text.
 
     >>> import neulora
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient

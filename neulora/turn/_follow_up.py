@@ -1,13 +1,15 @@
 """Follow-up questions: search with the turn they lean on, without an extra LLM call.
 
 "그럼 두 번째 단계는요?" or "and for the second one?" names nothing to search for; the original app asked the
-model to rewrite such questions first. :class:`FollowUp` decides cheaply instead: a short question that holds a
-word leaning on the previous turn (그럼, 그거, 두 번째, 왜요, it, that, the second, why, example...) is searched
-together with the learner's previous question(s); any other question is searched alone.
+model to rewrite such questions first. :class:`FollowUp` decides cheaply instead: a short question
+that holds a word leaning on the previous turn (그럼, 그거, 두 번째, 왜요, it, that, the second, why,
+example...) is searched together with the learner's previous question(s); any other question is
+searched alone.
 
-Measured with ``bench/bench_relevance.py`` (``k=4``, no relevance rule) on 16 labelled follow-ups (a learner
-question, then "그럼 두 번째 단계는요?", "왜요?", "example please", "and for the geometric one?"...) and 10 topic
-switches (a second question on another topic; 4 of them start with a marker, as "그럼 적분은 어떻게 계산해요?")::
+Measured with ``bench/bench_relevance.py`` (``k=4``, no relevance rule) on 16 labelled follow-ups (a
+learner question, then "그럼 두 번째 단계는요?", "왜요?", "example please", "and for the geometric one?"...)
+and 10 topic switches (a second question on another topic; 4 of them start with a marker, as "그럼 적분은
+어떻게 계산해요?")::
 
                                  follow-ups: hit@1  hit@3  MRR     switches: hit@1  hit@3  MRR
     hashing / question alone                 0.250  0.562  0.385             0.800  1.000  0.900
@@ -17,9 +19,9 @@ switches (a second question on another topic; 4 of them start with a marker, as 
     USE / FollowUp()                         0.812  0.938  0.891             0.600  0.800  0.708
     USE / always prepend                     0.812  0.938  0.891             0.300  0.700  0.492
 
-None of the 106 stand-alone questions of the relevance set is taken for a follow-up. The cost is the short topic
-switch that starts with a marker: it is searched with the previous turn too, which still finds its topic in the
-top 3 most of the time but not first.
+None of the 106 stand-alone questions of the relevance set is taken for a follow-up. The cost is the
+short topic switch that starts with a marker: it is searched with the previous turn too, which still
+finds its topic in the top 3 most of the time but not first.
 """
 
 from __future__ import annotations
@@ -103,8 +105,8 @@ class FollowUp:
     r"""Builds the retrieval query of a turn: the question alone, or with the previous learner turn(s).
 
     ``max_chars``: only questions this short can be follow-ups (longer ones name their own topic).
-    ``markers``: words that lean on the previous turn. ``turns``: how many earlier stand-alone learner questions
-    are prepended (earlier follow-ups are walked through to reach them).
+    ``markers``: words that lean on the previous turn. ``turns``: how many earlier stand-alone
+    learner questions are prepended (earlier follow-ups are walked through to reach them).
 
     >>> rule = FollowUp()
     >>> rule.is_follow_up("그럼 두 번째 단계는요?"), rule.is_follow_up("등비수열의 합은 어떻게 구해요?")

@@ -1,7 +1,8 @@
 """How a turn runs (:class:`TurnOptions`) and how a question is read (:class:`QuestionRules`).
 
-A pipeline holds one :class:`TurnOptions`: every turn's defaults. A call changes some of them for its turn with
-keywords (``pipeline.ask(question, k=2, style="socratic")``), each checked before anything runs.
+A pipeline holds one :class:`TurnOptions`: every turn's defaults. A call changes some of them for
+its turn with keywords (``pipeline.ask(question, k=2, style="socratic")``), each checked before
+anything runs.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ class TurnChanges(TypedDict, total=False):
 class TurnOptions:
     """How a turn runs: every field checked when made (:class:`~neulora.errors.ConfigError` names the bad one).
 
-    ``style`` forces a style (None: the router chooses); ``k`` passages are retrieved; ``policy`` is the teaching
-    policy (None: the session's); ``history`` (``{"role", "content"}`` messages) replaces the session's, and the
-    turn is then neither read from nor written to memory; ``where`` is a Chroma metadata filter for the notes
-    (``{"source": "notes/ch3.md"}``); ``max_tokens`` and ``temperature`` go to the model; ``deadline`` (seconds,
-    None: none) bounds the whole turn.
+    ``style`` forces a style (None: the router chooses); ``k`` passages are retrieved; ``policy`` is
+    the teaching policy (None: the session's); ``history`` (``{"role", "content"}`` messages)
+    replaces the session's, and the turn is then neither read from nor written to memory; ``where``
+    is a Chroma metadata filter for the notes (``{"source": "notes/ch3.md"}``); ``max_tokens`` and
+    ``temperature`` go to the model; ``deadline`` (seconds, None: none) bounds the whole turn.
 
     >>> options = TurnOptions(k=3)
     >>> options.changed(style="socratic", max_tokens=200)
@@ -110,9 +111,10 @@ def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
 class QuestionRules:
     """How a pipeline reads a question before it routes and retrieves.
 
-    ``max_chars`` is the longest question taken; ``follow_up`` searches a short question that leans on the last
-    turn together with it (None: each question alone); ``small_talk`` recognises what needs no retrieval (None:
-    everything is searched); ``route_with_history`` routes on the conversation, not the question alone.
+    ``max_chars`` is the longest question taken; ``follow_up`` searches a short question that leans
+    on the last turn together with it (None: each question alone); ``small_talk`` recognises what
+    needs no retrieval (None: everything is searched); ``route_with_history`` routes on the
+    conversation, not the question alone.
 
     >>> QuestionRules(max_chars=0)
     Traceback (most recent call last):

@@ -29,8 +29,10 @@ class PolicyAdvisor:
             f"student: {t.question}\ntutor: {t.answer}" for t in turns[-self.every :]
         )
         prompt = (
-            "You analyse a tutoring conversation and choose the tutor's policy for the next turns.\n\n"
-            f"Conversation:\n{dialogue}\n\nChoose the one or two most suitable lines below and copy them "
+            "You analyse a tutoring conversation and choose the tutor's policy for the next "
+            "turns.\n\n"
+            f"Conversation:\n{dialogue}\n\nChoose the one or two most suitable lines below and "
+            "copy them "
             "exactly, one per line, with nothing else:\n" + "\n".join(f"- {t}" for t in self.tags)
         )
         text = self.client.generate(

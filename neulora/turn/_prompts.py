@@ -26,24 +26,28 @@ _DIRECT, _SOCRATIC, _SCAFFOLDING, _FEEDBACK = STYLES
 
 STYLE_PROMPTS: dict[str, str] = {
     _DIRECT: (
-        "You are a clear, patient math tutor. Answer the learner's question directly: state the answer or the "
-        "rule first, then give a short explanation and, where useful, one worked example. Keep it concise. "
-        + _LANGUAGE
+        "You are a clear, patient math tutor. Answer the learner's question directly: state the "
+        "answer or the "
+        "rule first, then give a short explanation and, where useful, one worked example. Keep it "
+        "concise. " + _LANGUAGE
     ),
     _SOCRATIC: (
-        "You are a Socratic math tutor. Do not give the final answer. Ask one or two focused questions that lead "
-        "the learner to discover the idea themselves, building on what they already said. End with a question. "
-        + _LANGUAGE
+        "You are a Socratic math tutor. Do not give the final answer. Ask one or two focused "
+        "questions that lead "
+        "the learner to discover the idea themselves, building on what they already said. End with "
+        "a question. " + _LANGUAGE
     ),
     _SCAFFOLDING: (
-        "You are a math tutor who scaffolds. Break the problem into small steps and give a hint for the next step "
-        "only, with just enough support for the learner to take it themselves. Check understanding before moving on. "
-        + _LANGUAGE
+        "You are a math tutor who scaffolds. Break the problem into small steps and give a hint "
+        "for the next step "
+        "only, with just enough support for the learner to take it themselves. Check understanding "
+        "before moving on. " + _LANGUAGE
     ),
     _FEEDBACK: (
-        "You are a math tutor giving feedback on the learner's attempt. Say precisely what is right, then point to "
-        "the first mistake and why it is wrong, without redoing the whole solution. Suggest what to try next. "
-        + _LANGUAGE
+        "You are a math tutor giving feedback on the learner's attempt. Say precisely what is "
+        "right, then point to "
+        "the first mistake and why it is wrong, without redoing the whole solution. Suggest what "
+        "to try next. " + _LANGUAGE
     ),
 }
 
@@ -75,7 +79,8 @@ class PromptSet:
         "citation.\n\nCourse notes:\n{context}"
     )
     no_context: str = (
-        "No course notes matched this question: answer from general knowledge, say so if unsure, and "
+        "No course notes matched this question: answer from general knowledge, say so if "
+        "unsure, and "
         "cite nothing."
     )
     policy_template: str = "Teaching policy for this learner: {policy}"
@@ -120,8 +125,9 @@ class PromptSet:
     ) -> list[dict[str, str]]:
         """Chat messages: one system message (style, context, policy), the recent history, the question.
 
-        ``language`` (a code of :data:`~neulora._languages.LANGUAGE_NAMES`): the one language the model writes,
-        when it is not the learner's; the system message then asks for it, last, so that it wins.
+        ``language`` (a code of :data:`~neulora._languages.LANGUAGE_NAMES`): the one language the
+        model writes, when it is not the learner's; the system message then asks for it, last, so
+        that it wins.
         """
         if style not in self.system:
             raise ConfigError(f"no system prompt for style {style!r}")

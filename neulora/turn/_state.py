@@ -58,7 +58,8 @@ def turns_of(history: Any) -> list[Turn]:
     """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
         raise InvalidInputError(
-            f"history must be a list of {{'role', 'content'}} messages, got {type(history).__name__}"
+            f"history must be a list of {{'role', 'content'}} messages, got "
+            f"{type(history).__name__}"
         )
     turns: list[Turn] = []
     pending: str | None = None

@@ -113,8 +113,9 @@ print("ok", writer.count())
 
 
 def test_two_handles_on_one_path_reading_and_writing_at_once_do_not_crash(tmp_path: Path) -> None:
-    # Two chromadb databases open on one path in one process crash it (SIGSEGV) when one adds while the other
-    # queries: every handle of a process shares one open database instead. A subprocess, so a crash is a failure.
+    # Two chromadb databases open on one path in one process crash it (SIGSEGV) when one adds while
+    # the other queries: every handle of a process shares one open database instead. A subprocess,
+    # so a crash is a failure.
     import subprocess
     import sys
 
@@ -196,7 +197,8 @@ def test_another_process_write_is_trusted_away_within_the_freshness_and_seen_aft
         "old chunk about vectors"
     ]  # the exact index loaded
     _other_process(tmp_path / "db", "new chunk about matrices")
-    # the last look is trusted for 60 s: the loaded index answers (what freshness promises, and all it costs)
+    # the last look is trusted for 60 s: the loaded index answers (what freshness promises, and all
+    # it costs)
     assert [p.text for p in r.retrieve("matrices", 5)] == ["old chunk about vectors"]
     r.store.freshness = 0.0  # the 60 s have passed
     assert [p.text for p in r.retrieve("matrices", 5)] == [
@@ -208,7 +210,8 @@ def test_another_process_write_is_trusted_away_within_the_freshness_and_seen_aft
 def test_a_reset_by_another_process_within_the_freshness_is_recovered_not_an_error(
     tmp_path: Path,
 ) -> None:
-    # The trusted look points at a collection another process has deleted: the read looks again and reopens.
+    # The trusted look points at a collection another process has deleted: the read looks again and
+    # reopens.
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=60.0)
     r.add_texts(["old chunk about vectors"], metadatas=[{"source": "a"}])
     assert r.count() == 1
@@ -230,8 +233,8 @@ def test_a_freshness_that_is_not_a_duration_is_a_config_error(tmp_path: Path) ->
 def test_the_index_answers_with_the_records_a_fresh_handle_reads_after_adds_and_updates(
     tmp_path: Path,
 ) -> None:
-    # The exact index holds the documents and metadata too (no read back from Chroma per search): after this
-    # handle's own writes, what it answers must be what a handle loading afresh answers.
+    # The exact index holds the documents and metadata too (no read back from Chroma per search):
+    # after this handle's own writes, what it answers must be what a handle loading afresh answers.
     emb = HashingEmbedder(dim=64)
     r = ChromaRetriever(emb, path=tmp_path / "db")
     r.add_texts(

@@ -51,7 +51,8 @@ def notes(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
 
 
-# -- closed pipes (`neulora ... | head -1`) --------------------------------------------------------------
+# -- closed pipes (`neulora ... | head -1`)
+# --------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.usefixtures("notes")
 @pytest.mark.parametrize(
@@ -75,7 +76,8 @@ def test_output_into_a_pipe_whose_reader_has_gone_ends_quietly_with_exit_1(
     assert not [word for word in NOISE if word in err], err
 
 
-# -- Ctrl-C and end of input ----------------------------------------------------------------------------
+# -- Ctrl-C and end of input
+# ----------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_burst_of_ctrl_c_during_ask_prints_no_traceback() -> None:
     with ChatStubServer(latency=20.0) as server:
@@ -99,7 +101,8 @@ def test_a_burst_of_ctrl_c_during_ask_prints_no_traceback() -> None:
             proc.send_signal(signal.SIGINT)
             time.sleep(0.002)
         _, err = proc.communicate(timeout=60)
-    # 130 from main, or killed by the default SIGINT action once the command is over (shells show 130 too)
+    # 130 from main, or killed by the default SIGINT action once the command is over (shells show
+    # 130 too)
     assert proc.returncode in (130, -signal.SIGINT), err
     assert not [word for word in NOISE if word in err], err
 
@@ -175,7 +178,8 @@ def test_chat_with_no_stdin_at_all_leaves_cleanly(stub: ChatStubServer) -> None:
     assert stub.requests == []
 
 
-# -- every error is one line ------------------------------------------------------------------------------
+# -- every error is one line
+# ------------------------------------------------------------------------------
 SERVER_TRACE = (
     'Traceback (most recent call last):\n  File "server.py", line 3\nValueError: bad adapter'
 )

@@ -1,7 +1,8 @@
 """One Pipeline shared by 16 answering threads and an ingesting thread, against real Chroma (embedded and server).
 
-What a web app does while a teacher uploads notes: no raw exception, no session sees another's turns, and every
-chunk ingested meanwhile can be retrieved afterwards. Bounded in time: hashing embedder, a local echoing client.
+What a web app does while a teacher uploads notes: no raw exception, no session sees another's
+turns, and every chunk ingested meanwhile can be retrieved afterwards. Bounded in time: hashing
+embedder, a local echoing client.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The style client and the API embedder against a real loopback server that misbehaves.
 
-Secrets in echoed bodies, hanging and trickling servers, malformed 200 responses, odd retry hints, and a fallback
-chain where every target fails.
+Secrets in echoed bodies, hanging and trickling servers, malformed 200 responses, odd retry hints,
+and a fallback chain where every target fails.
 """
 
 from __future__ import annotations

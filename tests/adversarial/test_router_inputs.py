@@ -43,7 +43,8 @@ def refused(path: Path, embedder: Any = HASH) -> str:
     return str(info.value)
 
 
-# -- router files ---------------------------------------------------------------------------------------
+# -- router files
+# ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "text",
     [
@@ -141,7 +142,8 @@ def test_the_constructor_normalises_as_safely_and_names_a_bad_centroid(
         CentroidRouter(router.styles, np.vstack([np.zeros(1024), c[1:]]), HASH)
 
 
-# -- constructor options --------------------------------------------------------------------------------
+# -- constructor options
+# --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -186,7 +188,8 @@ def test_a_non_embedder_is_refused_by_the_constructor(router: CentroidRouter) ->
         CentroidRouter(router.styles, router.to_spec().centroids, None)  # type: ignore[arg-type]
 
 
-# -- inputs ---------------------------------------------------------------------------------------------
+# -- inputs
+# ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("texts", "message"),
     [

@@ -154,9 +154,8 @@ def test_a_chunked_body_over_the_limit_is_413(served: ManagedServer) -> None:
     request = (
         b"POST /v1/route HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
         + KEY.encode()
-        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-        + chunks
-        + b"0\r\n\r\n"
+        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: "
+        b"close\r\n\r\n" + chunks + b"0\r\n\r\n"
     )
     status, _, reply = raw(served, request)
     assert status == 413 and openai_error(reply)["code"] == "body_too_large"

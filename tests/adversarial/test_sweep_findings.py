@@ -83,7 +83,8 @@ def test_a_lone_surrogate_from_the_engine_is_dropped_whole_and_streamed() -> Non
 
 def test_nan_in_an_engines_answer_is_a_malformed_answer_not_a_recursion_error() -> None:
     bad = (
-        b'{"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": [{"index": 0, '
+        b'{"id": "x", "object": "chat.completion", "created": 0, "model": "direct", "choices": '
+        b'[{"index": 0, '
         b'"finish_reason": "stop", "message": {"role": "assistant", "content": "hi"}}], '
         b'"usage": {"prompt_tokens": NaN, "completion_tokens": 1, "total_tokens": 1}}'
     )

@@ -8,11 +8,16 @@ from typing import Any
 import numpy as np
 
 ENGLISH = {
-    "derivatives.md": "# Derivatives\n\nThe derivative measures the instantaneous rate of change of a function. "
-    "The derivative of x squared is two x. The power rule says the derivative of x to the n is n times x to the "
-    "n minus one.\n\nA tangent line touches the curve at one point and has the slope given by the derivative.",
-    "probability.txt": "Probability describes how likely an event is. A fair coin lands heads with probability "
-    "one half. Independent events multiply their probabilities.\n\nConditional probability is the probability "
+    "derivatives.md": "# Derivatives\n\nThe derivative measures the instantaneous rate of change "
+    "of a function. "
+    "The derivative of x squared is two x. The power rule says the derivative of x to the n is n "
+    "times x to the "
+    "n minus one.\n\nA tangent line touches the curve at one point and has the slope given by the "
+    "derivative.",
+    "probability.txt": "Probability describes how likely an event is. A fair coin lands heads with "
+    "probability "
+    "one half. Independent events multiply their probabilities.\n\nConditional probability is the "
+    "probability "
     "of an event given that another event happened.",
 }
 
@@ -29,7 +34,8 @@ def write_english(folder: Path) -> list[Path]:
 def minimal_pdf(pages: list[str], *, named: int = 1) -> bytes:
     """A valid PDF with one line of Helvetica text per page (enough for pypdf to extract).
 
-    ``named``: how many times the page tree names each page (a hostile PDF names one page thousands of times).
+    ``named``: how many times the page tree names each page (a hostile PDF names one page thousands
+    of times).
     """
     objects: list[bytes] = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]
     kids = []

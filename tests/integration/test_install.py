@@ -1,6 +1,7 @@
 """A user's install: ``pip install`` of the project into a fresh virtual environment, then the README's snippet.
 
-Slow (a fresh venv with torch's CPU build), and it needs the package registry, as a user's install does.
+Slow (a fresh venv with torch's CPU build), and it needs the package registry, as a user's install
+does.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def test_an_answer_cut_at_max_tokens_says_length_whole_and_streamed(client: HFSt
     stream = client.stream("direct", LONG, max_tokens=6, temperature=0.0)
     assert "".join(stream).strip() == stream.result.text == whole.text
     assert stream.result.finish_reason == "length"
-    # llama-cpp-python's server ignores stream_options.include_usage: no count is sent, and none is invented
+    # llama-cpp-python's server ignores stream_options.include_usage: no count is sent, and none is
+    # invented
     assert stream.result.usage is None
 
 

@@ -26,7 +26,8 @@ def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     paths = {}
     for seed, style in enumerate(("direct", "socratic")):
         torch.manual_seed(seed)
-        # init_lora_weights=False: random B as well as A, so that each adapter really changes the output
+        # init_lora_weights=False: random B as well as A, so that each adapter really changes the
+        # output
         peft_model = get_peft_model(
             model,
             LoraConfig(

@@ -32,7 +32,8 @@ def test_generate_and_stream_produce_the_same_real_text(client: TransformersStyl
     stream = client.stream("socratic", ASK, max_tokens=24)
     deltas = list(stream)
     assert "".join(deltas).strip() == stream.result.text == g.text  # same model, greedy decoding
-    # without whole sentences (SmolLM2's client holds each sentence until it ends) text streams token by token
+    # without whole sentences (SmolLM2's client holds each sentence until it ends) text streams
+    # token by token
     raw = TransformersStyleClient(
         dict(client.models), gguf_file=client.gguf_file, local_files_only=True
     )

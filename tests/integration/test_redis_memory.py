@@ -103,7 +103,8 @@ def assert_no_password(err: BaseException) -> None:
     assert PASSWORD not in text and "secret" not in text, text
 
 
-# -- the same behaviour as the in-process memory ---------------------------------------------------------------
+# -- the same behaviour as the in-process memory
+# ---------------------------------------------------------------
 def scenario(memory: Memory) -> list[Session]:
     seen = [memory.get("unknown")]
     for i in range(5):
@@ -148,7 +149,8 @@ def test_replicas_with_their_own_prefix_do_not_share_sessions(url: str) -> None:
     assert RedisMemory.from_url(url, prefix="app-a:").get("learner").total_turns == 1
 
 
-# -- time to live ----------------------------------------------------------------------------------------------
+# -- time to live
+# ----------------------------------------------------------------------------------------------
 def test_every_write_refreshes_the_ttl_of_every_key_of_the_session(
     url: str, raw: redis.Redis
 ) -> None:
@@ -183,7 +185,8 @@ def test_an_idle_session_expires_after_its_ttl(url: str, raw: redis.Redis) -> No
     assert memory.get("learner") == Session() and raw.keys("*") == []
 
 
-# -- atomicity -------------------------------------------------------------------------------------------------
+# -- atomicity
+# -------------------------------------------------------------------------------------------------
 WRITER = textwrap.dedent("""
     import os, sys, time
     from neulora.memory import Turn
@@ -281,7 +284,8 @@ def test_an_append_retried_after_its_reply_was_lost_is_counted_once(
         proxy.listener.close()
 
 
-# -- with a Pipeline -------------------------------------------------------------------------------------------
+# -- with a Pipeline
+# -------------------------------------------------------------------------------------------
 def pipeline(memory: RedisMemory, client: FakeStyleClient) -> Pipeline:
     embedder = HashingEmbedder(dim=64)
     passages = [Passage("로그함수는 지수함수의 역함수이다.", 0.82, "/notes/log.md", None, "p1", {})]
@@ -322,7 +326,8 @@ def test_two_pipelines_on_one_redis_continue_one_learners_session(url: str) -> N
     assert first.memory.get("learner-7").total_turns == 2
 
 
-# -- failures: SessionError, quickly, without the password -----------------------------------------------------
+# -- failures: SessionError, quickly, without the password
+# -----------------------------------------------------
 def test_redis_down_raises_session_error_quickly_without_the_password() -> None:
     memory = RedisMemory.from_url(f"redis://:secret@127.0.0.1:{free_port()}/0")
     started = time.monotonic()
@@ -399,7 +404,8 @@ def test_a_corrupted_total_raises_and_the_append_writes_nothing(url: str, raw: r
     assert raw.llen(keys["list"]) == 1
 
 
-# -- configuration ---------------------------------------------------------------------------------------------
+# -- configuration
+# ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("options", "named"),
     [

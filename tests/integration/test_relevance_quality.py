@@ -1,6 +1,7 @@
 """The relevance rule and follow-up queries on real notes (highmath12.txt) with the offline hashing embedder.
 
-Each test shows the problem (today's ``min_score=0.2``, or the question searched alone) next to the fix.
+Each test shows the problem (today's ``min_score=0.2``, or the question searched alone) next to the
+fix.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def test_a_writer_killed_before_its_closing_stamp_leaves_no_reader_stale(
     (tmp_path / "go").touch()
     assert proc.wait(timeout=60) == 9
     assert reader.retrieve("matrices", k=1)[0].text == "second chunk about matrices"
-    # a re-run that changes nothing still closes the dead writer's stamp: the exact index serves again
+    # a re-run that changes nothing still closes the dead writer's stamp: the exact index serves
+    # again
     ChromaRetriever(
         HashingEmbedder(), host="127.0.0.1", port=chroma_server.port, collection="dying-writer"
     ).add_texts(["seed chunk about numbers"])

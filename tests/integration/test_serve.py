@@ -1,7 +1,8 @@
 """A real ``neulora serve`` process, spoken to by the official ``openai`` client and huggingface_hub's client.
 
-Behind it: a stub engine on loopback (the four styles as model names), the hashing embedder and embedded Chroma
-holding ``highmath12.txt``. Two replicas sharing a real Redis continue one learner's session.
+Behind it: a stub engine on loopback (the four styles as model names), the hashing embedder and
+embedded Chroma holding ``highmath12.txt``. Two replicas sharing a real Redis continue one learner's
+session.
 """
 
 from __future__ import annotations
@@ -217,7 +218,10 @@ def test_models_route_search_documents_sessions_and_health(
         assert len(routed) == 2 and all(d["style"] in STYLES for d in routed)
         hits = http.post("/search", json={"query": "등비수열의 합", "k": 3}).json()["data"]
         assert len(hits) == 3 and any("수열" in (h["section"] or "") for h in hits)
-        note = "# Vectors\n\nA vector has a size and a direction. The dot product of orthogonal vectors is zero."
+        note = (
+            "# Vectors\n\nA vector has a size and a direction. The dot product of orthogonal "
+            "vectors is zero."
+        )
         report = http.post(
             "/documents", params={"filename": "vectors.md"}, content=note.encode()
         ).json()
@@ -328,7 +332,8 @@ def test_start_up_summary_names_what_is_served_and_warns_about_an_empty_collecti
     assert "pa55word" not in log and "learner:***@" in summary
     warning = next(line for line in log.splitlines() if "is empty" in line)
     assert "WARNING" in warning and "neulora ingest" in warning and "--notes" in warning
-    # /healthz answers without a key: the count and the warning, never the engine's address or password
+    # /healthz answers without a key: the count and the warning, never the engine's address or
+    # password
     assert (
         health["chunks"] == 0
         and len(health["warnings"]) == 1

@@ -55,8 +55,9 @@ def test_a_server_that_exits_before_listening_reports_its_exit_code(tmp_path: Pa
 def test_a_test_whose_server_dies_mid_run_fails_naming_the_signal_and_the_log_tail(
     pytester: pytest.Pytester,
 ) -> None:
-    # A test suite of its own: its fixture starts the tiny server, its test kills it with SIGKILL mid-run and
-    # then fails the way a client does ("connection refused"); the hook must report the crash instead.
+    # A test suite of its own: its fixture starts the tiny server, its test kills it with SIGKILL
+    # mid-run and then fails the way a client does ("connection refused"); the hook must report the
+    # crash instead.
     pytester.makeconftest(
         textwrap.dedent(f"""
         import pytest

@@ -148,8 +148,8 @@ def test_a_cancelled_stream_closes_its_upstream_connection(stub: ChatStubServer)
 
 
 def test_finished_streams_give_their_connection_back(stub: ChatStubServer) -> None:
-    # huggingface_hub stops reading at [DONE], one chunk before the end of the message: every streamed turn used
-    # to open a new connection to the engine (16 turns, 16 connections).
+    # huggingface_hub stops reading at [DONE], one chunk before the end of the message: every
+    # streamed turn used to open a new connection to the engine (16 turns, 16 connections).
     client = HFStyleClient(MODELS, base_url=stub.url, token="hf_x", fallback=None)
 
     async def run() -> None:
@@ -192,7 +192,8 @@ def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(
 
 
 def test_more_than_100_concurrent_streams_reach_the_engine_through_one_pool() -> None:
-    # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free one.
+    # httpx's default pool (100 connections) made the 101st learner of a busy server wait for a free
+    # one.
     from neulora.hf import HFAuth
     from neulora.hf._async_clients import AsyncSessions, async_inference_client
 

@@ -222,7 +222,8 @@ def test_configuration_never_imports_the_pipeline_or_the_apps() -> None:
     assert not any(layer_of(m) == "apps" for m in reach)
 
 
-# -- what is public (in the spirit of httpx's tests/test_exported_members.py) ----------------------------------
+# -- what is public (in the spirit of httpx's tests/test_exported_members.py)
+# ----------------------------------
 PUBLIC_MODULES = (
     "neulora",
     *[m for m in LAYERS["face"] if not m.rsplit(".", 1)[-1].startswith("_")],
@@ -287,7 +288,8 @@ def test_a_name_loads_what_it_needs_and_no_heavy_library() -> None:
     code = (
         "import sys; from neulora import CentroidRouter, ChromaRetriever, HFStyleClient, Pipeline; "
         "from neulora.embedders import HashingEmbedder, TransformersEmbedder, HFInferenceEmbedder; "
-        "print(sorted(m for m in ('chromadb', 'torch', 'transformers', 'huggingface_hub') if m in sys.modules))"
+        "print(sorted(m for m in ('chromadb', 'torch', 'transformers', 'huggingface_hub') if m in "
+        "sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -357,7 +359,8 @@ def test_errors_refine_the_builtins_callers_expect() -> None:
 
 
 def test_public_classes_stay_small() -> None:
-    # A module is as long as its one idea needs (no line budget); a public class keeps a small surface.
+    # A module is as long as its one idea needs (no line budget); a public class keeps a small
+    # surface.
     import neulora
 
     wide = {}

@@ -74,7 +74,8 @@ def test_forced_style_is_used_and_said_so() -> None:
     assert answer.style == "direct" and answer.route.forced
     assert answer.route.reason == "style forced by the caller (the router chose socratic)"
     assert client.history[0][0] == "direct"
-    # the vector retrieval needs anyway is scored (the learner sees how the question scored): no extra embedding
+    # the vector retrieval needs anyway is scored (the learner sees how the question scored): no
+    # extra embedding
     assert [c[0] for c in router.calls] == ["route_vector"] and embedder.calls == 1
     assert (
         answer.route.scores and max(answer.route.scores, key=answer.route.scores.get) == "socratic"

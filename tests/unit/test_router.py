@@ -27,7 +27,8 @@ def raw(router_file: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def router(router_file: Path) -> CentroidRouter:
-    # The file is in bge-m3 space; these tests route its own vectors, or hashing ones, through it on purpose.
+    # The file is in bge-m3 space; these tests route its own vectors, or hashing ones, through it on
+    # purpose.
     return CentroidRouter.from_file(router_file, HashingEmbedder(dim=1024), allow_mismatch=True)
 
 
@@ -554,7 +555,8 @@ def test_every_routing_path_applies_the_same_fallback_rule(router_file: Path) ->
     t = float(np.quantile(top, 0.3))
     m = float(np.quantile(margins, 0.3))
     router = base.with_options(threshold=t, min_margin=m, fallback_style="feedback")
-    # The rule as written before the refactor: top score below threshold, or margin below min_margin.
+    # The rule as written before the refactor: top score below threshold, or margin below
+    # min_margin.
     expected_fallback = (top < t) | (margins < m)
     expected = [
         "feedback" if f else router.styles[int(np.argmax(row))]

@@ -93,7 +93,8 @@ def test_bad_settings_exit_2_with_one_line_naming_the_variable(
     assert "not found" in capsys.readouterr().err
 
 
-# -- a stub chat server stands in for the Inference API (real HTTP on 127.0.0.1) -----------------------
+# -- a stub chat server stands in for the Inference API (real HTTP on 127.0.0.1)
+# -----------------------
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ChatStubServer]:
     with ChatStubServer() as server:

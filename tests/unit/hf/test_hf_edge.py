@@ -25,13 +25,16 @@ def test_token_precedence_is_argument_then_hf_token_then_hf_api_key_then_the_sav
     assert HFAuth.resolve(environ=env).token == "hf_env"
     assert HFAuth.resolve(environ={"HF_API_KEY": "hf_alias"}).source == "HF_API_KEY"
     assert HFAuth.resolve(environ={}).token is None
-    # huggingface_hub's own login (what `hf auth login` writes) is found when nothing else is set; a fresh
-    # process, since huggingface_hub reads HF_HOME once, at import
+    # huggingface_hub's own login (what `hf auth login` writes) is found when nothing else is set; a
+    # fresh process, since huggingface_hub reads HF_HOME once, at import
     (tmp_path / "token").write_text("hf_saved_login")
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_API_KEY")} | {
         "HF_HOME": str(tmp_path)
     }
-    code = "from neulora.hf import HFAuth; a = HFAuth.resolve(); print(a.token, '|', a.source, '|', repr(a))"
+    code = (
+        "from neulora.hf import HFAuth; a = HFAuth.resolve(); print(a.token, '|', a.source, "
+        "'|', repr(a))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
@@ -128,9 +131,10 @@ def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() 
 
 
 def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> None:
-    # What neulora.hf relies on in huggingface_hub (checked for the lowest allowed version too): it reads
-    # the pool from ``_async_client``, its default pool's factory and hooks have these names, and it iterates a
-    # stream with ``aiter_lines`` (read to the end here, so one connection serves every turn).
+    # What neulora.hf relies on in huggingface_hub (checked for the lowest allowed version too): it
+    # reads the pool from ``_async_client``, its default pool's factory and hooks have these names,
+    # and it iterates a stream with ``aiter_lines`` (read to the end here, so one connection serves
+    # every turn).
     import asyncio
 
     from neulora.hf._async_clients import AsyncSessions, async_inference_client

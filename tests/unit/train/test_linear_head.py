@@ -17,8 +17,8 @@ STYLES = ["direct", "socratic"]
 def skewed(n: int, seed: int) -> tuple[np.ndarray, list[str]]:
     """Two styles whose means differ along (e1 + e2), with large noise on e1 and almost none on e2.
 
-    The sign of the e2 coordinate alone tells the styles apart (and survives normalisation), but the mean difference
-    points half along the noisy e1, so nearest centroid decides mostly on noise.
+    The sign of the e2 coordinate alone tells the styles apart (and survives normalisation), but the
+    mean difference points half along the noisy e1, so nearest centroid decides mostly on noise.
     """
     rng = np.random.default_rng(seed)
     sign = rng.choice([-1.0, 1.0], size=n)

@@ -19,7 +19,8 @@ def scores(kept: list[Passage]) -> list[float]:
     return [p.score for p in kept]
 
 
-# -- Relevance ------------------------------------------------------------------------------------------------------
+# -- Relevance
+# ------------------------------------------------------------------------------------------------------
 def test_a_floor_keeps_passages_at_or_above_it() -> None:
     assert scores(Relevance(floor=0.1).apply(passages(0.3, 0.1, 0.09))) == [0.3, 0.1]
 
@@ -97,7 +98,8 @@ def test_the_universal_sentence_encoder_gets_its_measured_rule() -> None:
     assert rule in dict(CALIBRATED).values()
 
 
-# -- FollowUp -------------------------------------------------------------------------------------------------------
+# -- FollowUp
+# -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "question",
     [
