@@ -1,4 +1,6 @@
-"""What keeping readers fresh and writers exclusive costs a turn: turn overhead with and without a concurrent writer.
+"""What keeping readers fresh and writers exclusive costs a turn.
+
+Turn overhead with and without a concurrent writer.
 
 One Pipeline (hashing embedder, sample notes, an instant client) answers turns while, in some
 scenarios, another thread keeps ingesting 25-chunk uploads: through the same retriever, or through a

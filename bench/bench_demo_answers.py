@@ -1,5 +1,7 @@
-"""The offline demo's answers, before and after a change, side by side: are they readable, in a language the model
-writes, free of U+FFFD; how fast does the model write and load.
+"""The offline demo's answers, before and after a change, side by side.
+
+Are they readable, in a language the model writes, free of U+FFFD; how fast does the model write and
+load.
 
     python bench/bench_demo_answers.py --before REV [--save]
 
@@ -52,7 +54,10 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 
 def readable(text: str) -> bool:
-    """Readable English sentences: no Hangul, no U+FFFD, three words or more, ends at a sentence end."""
+    """Readable English sentences.
+
+    No Hangul, no U+FFFD, three words or more, ends at a sentence end.
+    """
     return (
         not _HANGUL.search(text)
         and "\ufffd" not in text

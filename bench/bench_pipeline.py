@@ -29,7 +29,10 @@ MODELS = {s: s for s in ("direct", "socratic", "scaffolding", "feedback")}
 
 
 def original_turn(client: HFStyleClient, pipeline: Pipeline, question: str) -> None:
-    """The original LangGraph turn: recall judge, query rewrite, retrieve-or-not, relevance grade, then answer."""
+    """The original LangGraph turn.
+
+    Recall judge, query rewrite, retrieve-or-not, relevance grade, then answer.
+    """
     for task in (
         "Is this answerable from memory? yes/no",
         "Rewrite the question for search",

@@ -97,7 +97,10 @@ def corpora() -> dict[str, list[Path]]:
 
 
 def ingest(embedder: Embedder, root: Path) -> tuple[dict[str, ChromaRetriever], dict[str, float]]:
-    """One collection per corpus; the speed of ingesting them (the model is loaded before timing)."""
+    """One collection per corpus; the speed of ingesting them.
+
+    The model is loaded before timing.
+    """
     embedder.embed(["warm up"])
     retrievers = {}
     chunks = 0
@@ -126,7 +129,10 @@ def ingest(embedder: Embedder, root: Path) -> tuple[dict[str, ChromaRetriever], 
 def retrieve_cases(
     retrievers: dict[str, ChromaRetriever], queries: Sequence[dict[str, Any]], k: int
 ) -> list[Case]:
-    """Topical and off-topic queries, and each multi-turn case three times (kind ``follow_up/<mode>``)."""
+    """Topical and off-topic queries, and each multi-turn case three times.
+
+    Kind ``follow_up/<mode>``.
+    """
     cases = []
     for q in queries:
         retriever = retrievers[q["corpus"]]
@@ -155,7 +161,10 @@ def retrieve_cases(
 
 
 def metrics(rule: Relevance, cases: Sequence[Case]) -> dict[str, Any]:
-    """hit@1, hit@3, MRR and passages dropped wrongly over the topical cases; off-topic cases answered."""
+    """hit@1, hit@3, MRR and passages dropped wrongly over the topical cases.
+
+    Off-topic cases answered.
+    """
     topical = [c for c in cases if c.expected]
     off = [c for c in cases if not c.expected]
     hit1 = hit3 = dropped = noise = 0

@@ -1,4 +1,7 @@
-"""Routing cost once the embedding exists, against what the original did (re-read the JSON, loop per style)."""
+"""Routing cost once the embedding exists, against what the original did.
+
+Re-read the JSON, loop per style.
+"""
 
 from __future__ import annotations
 

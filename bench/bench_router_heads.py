@@ -27,7 +27,10 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mathdial_routi
 def split_by_conversation(
     rows: list[dict[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """70/30 by a hash of the conversation id: no conversation has turns on both sides, same split everywhere."""
+    """70/30 by a hash of the conversation id.
+
+    No conversation has turns on both sides, same split everywhere.
+    """
 
     def in_test(cid: str) -> bool:
         return int(hashlib.sha256(cid.encode()).hexdigest(), 16) % 10 < 3

@@ -1,4 +1,6 @@
-"""A lean HTTP/1.1 load generator for streaming chat completions: one keep-alive connection per learner.
+"""A lean HTTP/1.1 load generator for streaming chat completions.
+
+One keep-alive connection per learner.
 
 The benchmark measures the server, so the client must cost it as little CPU as possible on a shared
 machine. httpx spent 2-16 ms of CPU per turn here (an SSL context per client, a pool scan per
@@ -31,7 +33,10 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def stream_turn(self, body: dict[str, Any], headers: dict[str, str]) -> dict[str, float]:
-        """POST ``body``, read the SSE reply to ``data: [DONE]``; the turn's total, first byte and first text."""
+        """POST ``body``, read the SSE reply to ``data: [DONE]``.
+
+        The turn's total, first byte and first text.
+        """
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None

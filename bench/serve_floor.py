@@ -1,4 +1,6 @@
-"""The least a Python server on neulora's stack does per streamed turn: the floor under ``neulora serve``.
+"""The least a Python server on neulora's stack does per streamed turn.
+
+The floor under ``neulora serve``.
 
 Two ASGI apps, served by uvicorn exactly as ``neulora serve`` is (same loop, same HTTP parser, no
 access log, the same garbage-collector settings):

@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Parts:
-    """What a pipeline is made of, built from settings (one embedder shared by router and retriever)."""
+    """What a pipeline is made of, built from settings.
+
+    One embedder shared by router and retriever.
+    """
 
     router: CentroidRouter
     retriever: ChromaRetriever
@@ -107,7 +110,10 @@ def build_router(
 def build_retriever(
     settings: Settings, embedder: Embedder, *, create: bool = True
 ) -> ChromaRetriever:
-    """The Chroma retriever the settings name (embedded by default); ``create=False`` opens read-only."""
+    """The Chroma retriever the settings name (embedded by default).
+
+    ``create=False`` opens read-only.
+    """
     from .retrieval import ChromaRetriever
 
     return ChromaRetriever(

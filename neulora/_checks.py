@@ -41,18 +41,27 @@ def check_encodable(text: str, *, what: str = "text") -> str:
 
 
 def without_surrogates(text: str) -> str:
-    """``text`` without lone surrogates: an engine's JSON may escape one, and no byte of it could be sent on,
-    stored or printed (a session holding one would fail on every later turn)."""
+    """``text`` without lone surrogates.
+
+    An engine's JSON may escape one, and no byte of it could be sent on, stored or printed (a
+    session holding one would fail on every later turn).
+    """
     return _SURROGATE.sub("", text)
 
 
 def truncate(text: str, max_chars: int) -> str:
-    """Cut ``text`` to at most ``max_chars`` characters (embedding models read only the first few hundred tokens)."""
+    """Cut ``text`` to at most ``max_chars`` characters.
+
+    Embedding models read only the first few hundred tokens.
+    """
     return text if len(text) <= max_chars else text[:max_chars]
 
 
 def is_int(value: object) -> TypeGuard[int]:
-    """Whether ``value`` is an integer (``True`` and ``False`` are not, though Python says they are)."""
+    """Whether ``value`` is an integer.
+
+    ``True`` and ``False`` are not, though Python says they are.
+    """
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 

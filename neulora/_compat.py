@@ -87,7 +87,10 @@ KEPT: dict[str, tuple[str, ...]] = {
 
 
 def moved(package: str, name: str) -> Any:
-    """``name`` of a kept package, from where it went (with a warning); AttributeError if it never was there."""
+    """``name`` of a kept package, from where it went (with a warning).
+
+    AttributeError if it never was there.
+    """
     for place in KEPT.get(package, ()):
         module = importlib.import_module(place)
         if name in vars(module) and not name.startswith("__"):

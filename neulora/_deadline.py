@@ -76,7 +76,9 @@ def iterate_within(
     *,
     abandon: Callable[[], None] = lambda: None,
 ) -> Iterator[T]:
-    """The items of ``items()``, produced in a worker thread; :class:`DeadlineExpired` when time runs out.
+    """The items of ``items()``, produced in a worker thread.
+
+    :class:`DeadlineExpired` when time runs out.
 
     Closing the returned generator early (the consumer stopped reading) also calls ``abandon``.
     """

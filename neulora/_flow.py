@@ -36,13 +36,18 @@ Flow = Generator[Any, Any, R]  # yields steps and items, gets step values back, 
 
 @dataclass(frozen=True, slots=True)
 class Done(Generic[V]):
-    """The last thing an async step or driver yields: its value (an async generator cannot return one)."""
+    """The last thing an async step or driver yields.
+
+    Its value (an async generator cannot return one).
+    """
 
     value: V
 
 
 class Step(Generic[V]):
-    """One piece of I/O a flow needs, done in the calling thread (:meth:`run`) or on an event loop (:meth:`arun`).
+    """One piece of I/O a flow needs, done in the calling thread (:meth:`run`) or on an event loop.
+
+    :meth:`arun`.
 
     ``run`` may yield items for the reader (a stream's deltas) and returns the value; ``arun``
     yields the same items, then :class:`Done` with the value.

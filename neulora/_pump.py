@@ -26,11 +26,16 @@ _POLL = 0.2  # seconds a blocked worker waits before it looks again whether its 
 
 
 class Stopped(BaseException):
-    """Raised inside the work at its next ``emit`` once the reader has gone (a BaseException: work must not catch it)."""
+    """Raised inside the work at its next ``emit`` once the reader has gone.
+
+    A BaseException: work must not catch it.
+    """
 
 
 class Pump(Generic[T, R]):
-    """Runs ``work(emit)`` in a daemon thread; the reader gets each emitted item, then the return value.
+    """Runs ``work(emit)`` in a daemon thread.
+
+    The reader gets each emitted item, then the return value.
 
     The reader is :meth:`read` (blocking, each wait bounded by ``timeout()``) or :meth:`aread` (an
     event loop's ``async for``). Either one, once.
@@ -89,7 +94,9 @@ class Pump(Generic[T, R]):
         threading.Thread(target=body, name=self._name, daemon=True).start()
 
     def read(self, timeout: Callable[[], float | None] = lambda: None) -> Generator[T, None, R]:
-        """The items, then the return value; ``TimeoutError`` when one wait outlasts ``timeout()`` seconds.
+        """The items, then the return value.
+
+        ``TimeoutError`` when one wait outlasts ``timeout()`` seconds.
 
         Closing the generator early (or a timeout) stops the work.
         """
@@ -152,7 +159,10 @@ class Pump(Generic[T, R]):
 
 
 def call(fn: Callable[[], R], timeout: float | None, *, name: str = "neulora-call") -> R:
-    """``fn()`` in a worker thread; ``TimeoutError`` if it has not returned within ``timeout`` seconds."""
+    """``fn()`` in a worker thread.
+
+    ``TimeoutError`` if it has not returned within ``timeout`` seconds.
+    """
     reader = Pump[Any, R](lambda emit: fn(), name=name).read(lambda: timeout)
     try:
         next(reader)

@@ -28,7 +28,10 @@ _USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
 
 
 def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of ``secret`` in ``text`` (error bodies may echo request headers)."""
+    """Replace every occurrence of ``secret`` in ``text``.
+
+    Error bodies may echo request headers.
+    """
     return text.replace(secret, "***") if secret else text
 
 

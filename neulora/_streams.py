@@ -1,4 +1,6 @@
-"""Streams: iterate for items, ask for the result afterwards; the work runs once, a second reading replays it.
+"""Streams: iterate for items, ask for the result afterwards.
+
+The work runs once, a second reading replays it.
 
 One type per side, after simonw/llm's ``Response``: :class:`Stream` for ``for``,
 :class:`AsyncStream` for ``async for``. Both are made from a flow (:mod:`neulora._flow`): the same

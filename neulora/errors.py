@@ -129,7 +129,9 @@ class SessionError(NeuloraError):
 
 
 class UpstreamError(NeuloraError):
-    """A third-party exception (huggingface_hub, httpx2) copied without secrets: the ``__cause__`` of typed errors.
+    """A third-party exception (huggingface_hub, httpx2) copied without secrets.
+
+    The ``__cause__`` of typed errors.
 
     Its message is ``module.Type: redacted text``; the original, which may hold the server's
     response, is not kept.

@@ -56,7 +56,9 @@ def default_models() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FallbackChain:
-    """Where to go when a style's target keeps failing: another style, then a base model (None skips a step).
+    """Where to go when a style's target keeps failing.
+
+    Another style, then a base model (None skips a step).
 
     >>> client = HFStyleClient(base_url="http://127.0.0.1:8080", fallback=FallbackChain(base_model=None))
     >>> [t.label for t in client.chain("socratic")]
@@ -111,7 +113,10 @@ class HFStyleClient:
 
     @cached_property
     def auth(self) -> HFAuth:
-        """The token and where it came from, resolved on first use (the saved login is a file read)."""
+        """The token and where it came from, resolved on first use.
+
+        The saved login is a file read.
+        """
         return HFAuth.resolve(self._token_arg)
 
     @cached_property
@@ -210,7 +215,10 @@ class HFStyleClient:
         deadline: float | None = None,
         **params: Any,
     ) -> Generation:
-        """:meth:`generate` on the event loop (``AsyncInferenceClient``): same retries, fallbacks and deadline."""
+        """:meth:`generate` on the event loop (``AsyncInferenceClient``).
+
+        Same retries, fallbacks and deadline.
+        """
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
         return await _flow.arun(self._answer(style, messages, options, deadline, streaming=False))
 
@@ -224,7 +232,10 @@ class HFStyleClient:
         deadline: float | None = None,
         **params: Any,
     ) -> AsyncGenerationStream:
-        """:meth:`stream` for ``async for``; cancelling the reader closes the upstream connection."""
+        """:meth:`stream` for ``async for``.
+
+        Cancelling the reader closes the upstream connection.
+        """
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
         answer = self._answer(style, messages, options, deadline, streaming=True)
         return AsyncGenerationStream(lambda: answer)
@@ -242,7 +253,10 @@ class HFStyleClient:
         *,
         streaming: bool,
     ) -> _flow.Flow[Generation]:
-        """The one flow of a call: checked now, its deadline started now; each attempt a chat completion."""
+        """The one flow of a call: checked now, its deadline started now.
+
+        Each attempt a chat completion.
+        """
         chain = self.chain(style)
         msgs = check_messages(messages)
         cap = math.inf if seconds is None else check_seconds("deadline", seconds, InvalidInputError)

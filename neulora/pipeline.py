@@ -137,7 +137,10 @@ class Pipeline:
     def from_config(
         cls, config: Mapping[str, Any] | str | os.PathLike[str], **parts: Any
     ) -> Pipeline:
-        """Build from a dict (explicit: it beats the environment) or a JSON file (the environment beats it)."""
+        """Build from a dict (explicit: it beats the environment) or a JSON file.
+
+        The environment beats it.
+        """
         from .settings import Settings
 
         if isinstance(config, Mapping):
@@ -174,7 +177,9 @@ class Pipeline:
     def stream(
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
     ) -> TurnStream:
-        """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events (options as in ask).
+        """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events.
+
+        Options as in ask.
 
         The arguments are checked now; the turn runs as the stream is read.
         """
@@ -184,7 +189,10 @@ class Pipeline:
     async def aask(
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
     ) -> Answer:
-        """:meth:`ask` for an event loop: the same steps; blocking ones (Chroma, memory, local models) in threads."""
+        """:meth:`ask` for an event loop.
+
+        The same steps; blocking ones (Chroma, memory, local models) in threads.
+        """
         return await _flow.arun(
             self._turn(self._call(question, session_id, options), streaming=False)
         )
@@ -231,7 +239,10 @@ class Pipeline:
     # -- the turn: one flow, run by either driver
     # ---------------------------------------------------
     def _turn(self, call: Call, *, streaming: bool) -> _flow.Flow[Answer]:
-        """Read memory, embed, route, retrieve, build the prompt, generate, remember; yields the events."""
+        """Read memory, embed, route, retrieve, build the prompt, generate, remember.
+
+        Yields the events.
+        """
         if self._embeds_on_loop():  # a remote embedder: its request is a step of its own
             turn = yield _flow.Blocking(self._begin, call)
             embedder, texts = self._texts_to_embed(turn)
@@ -328,7 +339,10 @@ class Pipeline:
         return self.retriever is not None and not (small_talk and small_talk(turn.question))
 
     def _shared_embedder(self, turn: TurnState) -> Embedder | None:
-        """The embedder whose vector serves both routing and retrieval (None: no shared vector this turn)."""
+        """The embedder whose vector serves both routing and retrieval.
+
+        None: no shared vector this turn.
+        """
         routes_on_vector = turn.forced is None and not (
             self.rules.route_with_history and turn.history
         )
@@ -342,7 +356,10 @@ class Pipeline:
         return r_emb
 
     def _texts_to_embed(self, turn: TurnState) -> tuple[Embedder | None, list[str]]:
-        """The shared embedder and what it embeds: the question, and the follow-up's search query if different."""
+        """The shared embedder and what it embeds.
+
+        The question, and the follow-up's search query if different.
+        """
         embedder = self._shared_embedder(turn)
         if embedder is None:
             return None, []
@@ -472,7 +489,10 @@ def _check_part(name: str, part: Any, needs: tuple[str, ...]) -> None:
 def _relevance(
     relevance: Relevance | float | Literal["auto"] | None, retriever: Retriever | None
 ) -> Relevance:
-    """Which passages reach the prompt: the embedder's calibrated rule, a floor, a rule given, or all of them."""
+    """Which passages reach the prompt.
+
+    The embedder's calibrated rule, a floor, a rule given, or all of them.
+    """
     if isinstance(relevance, Relevance):
         return relevance
     if relevance == "auto":

@@ -1,4 +1,6 @@
-"""Retrieval from ChromaDB: embedded (``PersistentClient``) or a ``chroma run`` server (``HttpClient``).
+"""Retrieval from ChromaDB: embedded (``PersistentClient``) or a ``chroma run`` server.
+
+``HttpClient``.
 
 neulora always supplies the vectors itself (the collection has no embedding function), records which
 embedder made them, and turns Chroma's cosine distance into a similarity score (``1 - distance``).
@@ -136,7 +138,10 @@ class ChromaRetriever:
         chunk_overlap: int = 120,
         progress: bool = True,
     ) -> IngestReport:
-        """Chunk, embed and store files and directories; unchanged files cost nothing, changed ones are replaced."""
+        """Chunk, embed and store files and directories.
+
+        Unchanged files cost nothing, changed ones are replaced.
+        """
         started = time.perf_counter()
         options = ChunkingOptions(chunk_size, chunk_overlap)
         with self.store.writing() as writer:
@@ -166,7 +171,10 @@ class ChromaRetriever:
         *,
         progress: bool = False,
     ) -> IngestReport:
-        """Store texts the caller chunked; ids default to content hashes, and existing ids are not re-embedded."""
+        """Store texts the caller chunked.
+
+        Ids default to content hashes, and existing ids are not re-embedded.
+        """
         if isinstance(
             texts, (str, bytes)
         ):  # a str is a sequence of one-letter chunks: never what was meant
@@ -202,7 +210,10 @@ class ChromaRetriever:
     def _embed_and_add(
         self, writer: CollectionWriter, chunks: Sequence[PlannedChunk], progress: bool
     ) -> list[int]:
-        """Embed and add new chunks, a batch of at most ``max_batch`` at a time; long writes show a tqdm bar."""
+        """Embed and add new chunks, a batch of at most ``max_batch`` at a time.
+
+        Long writes show a tqdm bar.
+        """
         batches: list[int] = []
         bar = _progress_bar(len(chunks), progress)
         try:
@@ -362,7 +373,10 @@ def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[st
 
 
 def _progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar for writes that last (None when disabled or empty): it appears after two seconds."""
+    """A tqdm bar for writes that last (None when disabled or empty).
+
+    It appears after two seconds.
+    """
     if not enabled or total == 0:
         return None
     from tqdm.auto import tqdm

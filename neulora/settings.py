@@ -1,4 +1,6 @@
-"""Typed, frozen settings with one precedence: explicit argument or CLI flag > environment > file > default.
+"""Typed, frozen settings with one precedence.
+
+Explicit argument or CLI flag > environment > file > default.
 
 ====================  ============================  ==============================================================
 field                 environment variable          meaning (default)
@@ -177,7 +179,10 @@ _NOT_FROM_ENV = {"models", "token"}
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that configures a pipeline; build it with :meth:`load`, read it, pass it to the builders."""
+    """Everything that configures a pipeline.
+
+    Build it with :meth:`load`, read it, pass it to the builders.
+    """
 
     backend: str | None = None
     local_model: str | None = None

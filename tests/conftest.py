@@ -38,7 +38,10 @@ def router_file(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
-    """A real ``chroma run`` server on a free loopback port, for the whole session (tests use their own collections)."""
+    """A real ``chroma run`` server on a free loopback port, for the whole session.
+
+    Tests use their own collections.
+    """
     chroma = shutil.which("chroma", path=os.path.dirname(sys.executable)) or shutil.which("chroma")
     if chroma is None:
         pytest.fail("the 'chroma' command (installed with chromadb) was not found")

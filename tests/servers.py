@@ -92,7 +92,10 @@ class ManagedServer:
         )
 
     def check(self, grace: float = 0.0) -> None:
-        """Raise :class:`ServerDied` if the process has ended (waiting up to ``grace`` s for a dying one)."""
+        """Raise :class:`ServerDied` if the process has ended.
+
+        Waiting up to ``grace`` s for a dying one.
+        """
         if grace > 0:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=grace)
@@ -111,7 +114,9 @@ def background_server(
     name: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Iterator[ManagedServer]:
-    """Run a server for the length of a ``with`` block; yields it once it accepts connections on ``port``.
+    """Run a server for the length of a ``with`` block.
+
+    Yields it once it accepts connections on ``port``.
 
     Its output goes to ``log``. If it dies before listening, :class:`ServerDied` says how, with the
     log's tail. ``env`` replaces the environment of the server (default: this process's). The whole
@@ -157,7 +162,10 @@ def dead_servers(values: Any) -> list[str]:
 
 
 def report_dead_servers(item: Any) -> Iterator[None]:
-    """A ``pytest_runtest_call`` wrapper body: a failing test whose server died fails with :class:`ServerDied`."""
+    """A ``pytest_runtest_call`` wrapper body.
+
+    A failing test whose server died fails with :class:`ServerDied`.
+    """
     try:
         yield
     except BaseException as exc:
@@ -174,8 +182,11 @@ def report_dead_servers(item: Any) -> Iterator[None]:
 
 
 def require_system(what: str, found: bool) -> None:
-    """A test that needs a system package (Chromium, redis-server): skipped where it is truly absent, with the
-    reason and the command that installs it; failed in CI (``CI=true``), which must keep proving it."""
+    """A test that needs a system package (Chromium, redis-server).
+
+    Skipped where it is truly absent, with the reason and the command that installs it; failed in CI
+    (``CI=true``), which must keep proving it.
+    """
     if found:
         return
     message = (

@@ -76,7 +76,10 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def alternated(
     calls: dict[str, Callable[[Any], Any]], items: Sequence[Any]
 ) -> dict[str, list[float]]:
-    """Seconds per item for each call, the calls' order rotated from item to item (drift hits all alike)."""
+    """Seconds per item for each call, the calls' order rotated from item to item.
+
+    Drift hits all alike.
+    """
     names = list(calls)
     out: dict[str, list[float]] = {n: [] for n in names}
     for i, item in enumerate(items):
@@ -186,7 +189,10 @@ def _counts(styles: list[str | None]) -> dict[str, int]:
 def ingest_rounds(
     work: Path, texts: list[str], metas: list[dict[str, Any]]
 ) -> tuple[dict[str, list[float]], Any]:
-    """Three alternated rounds on fresh directories; returns the seconds and the last round's stores."""
+    """Three alternated rounds on fresh directories.
+
+    Returns the seconds and the last round's stores.
+    """
     last: dict[str, Any] = {}
 
     from langchain_chroma import Chroma

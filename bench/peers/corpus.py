@@ -1,4 +1,7 @@
-"""Deterministic inputs for bench_peers.py: learner questions, and 10k mixed Korean/English note chunks."""
+"""Deterministic inputs for bench_peers.py.
+
+Learner questions, and 10k mixed Korean/English note chunks.
+"""
 
 from __future__ import annotations
 

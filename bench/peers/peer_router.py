@@ -1,4 +1,6 @@
-"""semantic-router behind one small face, for its 1.x API (IndexedRouter) and its 0.x API (SemanticRouter).
+"""semantic-router behind one small face, for its 1.x API (IndexedRouter) and its 0.x API.
+
+SemanticRouter.
 
 1.0 renamed SemanticRouter to IndexedRouter, moved the sync call onto a background asyncio loop, and
 dropped ``router(vector=...)``; 0.x (last: 0.3.3) is synchronous and routes a vector publicly. Both
@@ -26,7 +28,10 @@ except ImportError:  # 1.x
 
 
 class HashDenseEncoder(DenseEncoder):
-    """semantic-router encoder returning neulora's HashingEmbedder vectors (rows of one float32 array)."""
+    """semantic-router encoder returning neulora's HashingEmbedder vectors.
+
+    Rows of one float32 array.
+    """
 
     name: str = "neulora-hash-v1-1024"
     type: str = "local"
@@ -104,7 +109,10 @@ class PeerRouter:
         return [self.router._choose(s, 1, None).name for s in run(self.router._scores_many(texts))]
 
     def index_query(self, vec: np.ndarray) -> Any:
-        """The numpy core alone: cosine against every utterance, top_k (no aggregation, no dispatch)."""
+        """The numpy core alone: cosine against every utterance, top_k.
+
+        No aggregation, no dispatch.
+        """
         return self.router.index.query(vector=vec, top_k=self.top_k)
 
     def batch_calls(self, texts: list[str]) -> dict[str, Callable[[Any], Any]]:

@@ -49,7 +49,10 @@ def loading(what: str, *, after: float = 1.0, out: TextIO | None = None) -> Iter
 
 
 def print_route(route: Any, passages: Any, out: TextIO) -> None:
-    """The style and how it was chosen, every score, and the sources (or that no notes were used)."""
+    """The style and how it was chosen, every score, and the sources.
+
+    Or that no notes were used.
+    """
     how = "routed"
     if route.forced:
         how = "forced"
@@ -95,7 +98,10 @@ class Chat:
         }  # max_tokens, temperature
 
     def run(self) -> int:
-        """Read until ``/quit`` or the end of input (Ctrl-D, the end of a pipe, no stdin at all); returns 0."""
+        """Read until ``/quit`` or the end of input (Ctrl-D, the end of a pipe, no stdin at all).
+
+        Returns 0.
+        """
         print(f"session {self.session}. {CHAT_HELP}", flush=True)
         prompt = "you> " if _interactive() else ""
         while (line := _read(prompt)) is not None:
@@ -129,7 +135,10 @@ class Chat:
                 print(f"\n\n{_model_line(event.data)}", flush=True)
 
     def command(self, line: str) -> None:
-        """Run one slash command (``/quit`` aside); an unknown command or argument raises InvalidInputError."""
+        """Run one slash command (``/quit`` aside).
+
+        An unknown command or argument raises InvalidInputError.
+        """
         cmd, _, rest = line.partition(" ")
         rest = rest.strip()
         if cmd == "/reset":

@@ -1,4 +1,7 @@
-"""What ``neulora router-eval`` reads and draws: labelled JSONL rows, and the confusion-matrix picture."""
+"""What ``neulora router-eval`` reads and draws.
+
+Labelled JSONL rows, and the confusion-matrix picture.
+"""
 
 from __future__ import annotations
 

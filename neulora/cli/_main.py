@@ -96,7 +96,10 @@ def _default_sigint() -> None:
 
 
 def _stdout_to_devnull() -> None:
-    """Point stdout at devnull, so the interpreter's last flush cannot fail again (Python docs, note on SIGPIPE)."""
+    """Point stdout at devnull, so the interpreter's last flush cannot fail again.
+
+    Python docs, note on SIGPIPE.
+    """
     with suppress(
         OSError, ValueError
     ):  # no file descriptor (a test's capture): nothing is left to flush
@@ -291,7 +294,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _retriever(args: argparse.Namespace, *, create: bool = True) -> Any:
-    """The retriever the flags and settings name; ``create=False`` (read-only commands) creates nothing."""
+    """The retriever the flags and settings name.
+
+    ``create=False`` (read-only commands) creates nothing.
+    """
     from .._assemble import build_embedder, build_retriever
 
     settings = _settings(args)
@@ -563,7 +569,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> int:
-    """A port number for argparse: 1 to 65535 (a larger one would wrap around, a negative one is no port)."""
+    """A port number for argparse.
+
+    1 to 65535 (a larger one would wrap around, a negative one is no port).
+    """
     try:
         port = int(text)
     except ValueError:

@@ -78,7 +78,10 @@ class HFInferenceEmbedder:
 
     @property
     def _connection(self) -> Connection:
-        """How this embedder reaches Hugging Face (the token is resolved on first use: a file read)."""
+        """How this embedder reaches Hugging Face.
+
+        The token is resolved on first use: a file read.
+        """
         if self._reach is None:
             auth = HFAuth.resolve(self._token_arg)
             self._reach = Connection(auth, self.provider, self.timeout, self.retry.headers())
@@ -88,7 +91,10 @@ class HFInferenceEmbedder:
         return _flow.run(self._embed(texts))
 
     async def aembed(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """:meth:`embed` on the event loop (``AsyncInferenceClient`` over a pool shared per loop)."""
+        """:meth:`embed` on the event loop.
+
+        ``AsyncInferenceClient`` over a pool shared per loop.
+        """
         return await _flow.arun(self._embed(texts))
 
     def _embed(self, texts: Sequence[str]) -> _flow.Flow[NDArray[np.float32]]:
@@ -128,7 +134,10 @@ class HFInferenceEmbedder:
         return [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
 
     def _vectors(self, raw: Any, n: int) -> NDArray[np.float32]:
-        """Check one batch's answer: ``n`` finite vectors of the right width (token-level output: the CLS row)."""
+        """Check one batch's answer: ``n`` finite vectors of the right width.
+
+        Token-level output: the CLS row.
+        """
         try:
             arr = np.asarray(raw, dtype=np.float32)
         except (TypeError, ValueError) as exc:

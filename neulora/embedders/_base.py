@@ -1,4 +1,6 @@
-"""What every embedder shares: the :class:`Embedder` protocol, unit-norm output, and :class:`EmbedderSpec`.
+"""What every embedder shares.
+
+The :class:`Embedder` protocol, unit-norm output, and :class:`EmbedderSpec`.
 
 The implementations live in :mod:`neulora.embedders` (hashing, transformers),
 :mod:`neulora.embedders` (the Inference API) and :mod:`neulora.embedders` (the Universal Sentence

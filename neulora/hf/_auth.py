@@ -40,7 +40,10 @@ _HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "hf.space", "huggingface.cloud")
 
 
 def is_hf_host(url: str) -> bool:
-    """Whether ``url`` points at a Hugging Face host (the Hub, its router, Spaces, Inference Endpoints)."""
+    """Whether ``url`` points at a Hugging Face host.
+
+    The Hub, its router, Spaces, Inference Endpoints.
+    """
     host = (urlsplit(url).hostname or "").lower()
     return any(host == s or host.endswith("." + s) for s in _HF_HOST_SUFFIXES)
 
@@ -94,7 +97,10 @@ class HFAuth:
         return redact_url(_SECRET.sub(lambda m: (m.group(1) or "") + "***", text))
 
     def hint(self, url: str | None = None) -> str:
-        """Which token a request to ``url`` carried and where it came from, for error messages (never the token)."""
+        """Which token a request to ``url`` carried and where it came from, for error messages.
+
+        Never the token.
+        """
         if not self.token:
             return "no token: set HF_TOKEN or run 'hf auth login'"
         if self.for_url(url) is None:
@@ -108,7 +114,10 @@ class HFAuth:
 
 
 def check_url(url: str, what: str = "URL") -> str:
-    """``url`` without a trailing slash, if it is an http(s) URL with a host and a valid port; else ConfigError."""
+    """``url`` without a trailing slash, if it is an http(s) URL with a host and a valid port.
+
+    Else ConfigError.
+    """
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -130,7 +139,10 @@ def check_url(url: str, what: str = "URL") -> str:
 
 @dataclass(frozen=True)
 class Remote:
-    """The options every client of a remote model shares, checked once: where to send, how long to wait."""
+    """The options every client of a remote model shares, checked once.
+
+    Where to send, how long to wait.
+    """
 
     token: str | None = field(default=None, repr=False)
     provider: str | None = None

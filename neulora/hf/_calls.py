@@ -84,7 +84,10 @@ class Connection:
 
 
 class ChatCompletion(Attempt):
-    """One chat-completion request: whole (the answer lands in ``state``) or streamed (its deltas are yielded)."""
+    """One chat-completion request.
+
+    Whole (the answer lands in ``state``) or streamed (its deltas are yielded).
+    """
 
     def __init__(
         self,

@@ -36,7 +36,10 @@ def client_options(
     timeout: float | None,
     headers: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    """The options of an ``InferenceClient`` or ``AsyncInferenceClient``: where it goes, with which token."""
+    """The options of an ``InferenceClient`` or ``AsyncInferenceClient``.
+
+    Where it goes, with which token.
+    """
     extra = dict(headers or {})
     token = auth.for_url(url)
     if url is not None and token is None:

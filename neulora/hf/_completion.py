@@ -1,4 +1,6 @@
-"""Reading chat completions, whole or streamed, checked: a malformed 200 is :class:`~neulora.hf._errors.Malformed`.
+"""Reading chat completions, whole or streamed, checked.
+
+A malformed 200 is :class:`~neulora.hf._errors.Malformed`.
 
 One reader for both ways of waiting: the sync and the async request feed it the same answer and the
 same events, so both read a response alike.
@@ -40,7 +42,10 @@ class Partial:
 
 
 class ChatReader:
-    """Reads one chat completion into ``state``: a whole answer (:meth:`whole`) or a stream's events (:meth:`feed`)."""
+    """Reads one chat completion into ``state``.
+
+    A whole answer (:meth:`whole`) or a stream's events (:meth:`feed`).
+    """
 
     def __init__(self, state: Partial) -> None:
         self.state = state
@@ -61,7 +66,10 @@ class ChatReader:
         self.state.model = _text_or_none(getattr(out, "model", None)) or self.state.model
 
     def feed(self, event: Any) -> str:
-        """Check one stream event and keep what it says; returns the cleaned text that can be shown now."""
+        """Check one stream event and keep what it says.
+
+        Returns the cleaned text that can be shown now.
+        """
         state = self.state
         state.usage = _usage(getattr(event, "usage", None)) or state.usage
         state.model = _text_or_none(getattr(event, "model", None)) or state.model

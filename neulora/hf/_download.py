@@ -15,7 +15,10 @@ logger = logging.getLogger(__name__)
 def download(
     repo_id: str, filename: str, *, revision: str | None, auth: HFAuth, error: type[NeuloraError]
 ) -> str:
-    """``hf_hub_download`` (cached) with its failures raised as ``error``; returns the local path."""
+    """``hf_hub_download`` (cached) with its failures raised as ``error``.
+
+    Returns the local path.
+    """
     from huggingface_hub import hf_hub_download
 
     logger.info("downloading %s from %s", filename, repo_id)

@@ -34,7 +34,10 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed call, classified: what kind, which HTTP status, whether a retry may help, the server's hint."""
+    """One failed call, classified.
+
+    What kind, which HTTP status, whether a retry may help, the server's hint.
+    """
 
     kind: str  # "http", "timeout", "connection", "stream", "offline", "response", "deadline"
     status: int | None
@@ -44,7 +47,10 @@ class Failure:
 
     @property
     def fallback_allowed(self) -> bool:
-        """Whether another model could succeed where this one failed (not for auth, quota or bad requests)."""
+        """Whether another model could succeed where this one failed.
+
+        Not for auth, quota or bad requests.
+        """
         return self.kind != "offline" and (
             self.status is None or self.status in RETRYABLE_STATUS or self.status == 404
         )
@@ -52,7 +58,10 @@ class Failure:
     def to_error(
         self, where: str, token_hint: str, base: type[NeuloraError] = GenerationError
     ) -> NeuloraError:
-        """The typed error for this failure at ``where``; ``base`` is the class for failures without a leaf."""
+        """The typed error for this failure at ``where``.
+
+        ``base`` is the class for failures without a leaf.
+        """
         s = self.status
         if s in (401, 403):
             return AuthError(
@@ -88,7 +97,10 @@ def http_errors() -> tuple[type[Exception], ...]:
 
 
 def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
-    """Turn an exception raised by huggingface_hub/httpx2 into a :class:`Failure` (messages redacted)."""
+    """Turn an exception raised by huggingface_hub/httpx2 into a :class:`Failure`.
+
+    Messages redacted.
+    """
     import httpx2
     from huggingface_hub.errors import (
         HfHubHTTPError,
@@ -133,11 +145,17 @@ def classify(exc: BaseException, redact: Callable[[str], str]) -> Failure:
 
 
 class Malformed(Exception):
-    """A 200 response that is not what was asked for (a chat completion without choices): retried, then fallback."""
+    """A 200 response that is not what was asked for (a chat completion without choices).
+
+    Retried, then fallback.
+    """
 
 
 class HubFailure(Exception):
-    """A failed call, classified and redacted; internal to the edge (the retry loop turns it into a typed error)."""
+    """A failed call, classified and redacted.
+
+    Internal to the edge (the retry loop turns it into a typed error).
+    """
 
     def __init__(self, failure: Failure, cause: UpstreamError | None) -> None:
         super().__init__(failure.message)

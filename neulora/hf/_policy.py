@@ -1,4 +1,6 @@
-"""How failed remote calls are retried: backoff with jitter, server hints honoured, one total deadline.
+"""How failed remote calls are retried.
+
+Backoff with jitter, server hints honoured, one total deadline.
 
 huggingface_hub does not retry 503 (model loading) or 429 (rate limit): :class:`RetryPolicy` decides
 what is retried and how long to wait; :mod:`neulora.hf` classifies the failures and runs the loop.
@@ -28,7 +30,9 @@ def _number(name: str, value: object, *, low: float, low_open: bool = False) -> 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How failed calls are retried: exponential backoff with jitter, server hints honoured, a total deadline.
+    """How failed calls are retried.
+
+    Exponential backoff with jitter, server hints honoured, a total deadline.
 
     ``sleep`` and ``clock`` are injectable so that tests measure waits without waiting.
     ``scale_up_timeout`` (seconds) is sent as ``X-Scale-Up-Timeout`` so that a scaled-to-zero
@@ -69,7 +73,10 @@ class RetryPolicy:
     def next_delay(
         self, attempt: int, retryable: bool, retry_after: float | None, started: float
     ) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up (not retryable, out of tries or time)."""
+        """Seconds to wait before the next attempt, or None to give up.
+
+        Not retryable, out of tries or time.
+        """
         if not retryable or attempt >= self.max_attempts:
             return None
         delay = retry_after if retry_after is not None else self.backoff_delay(attempt)

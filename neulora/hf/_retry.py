@@ -1,4 +1,6 @@
-"""Retries and fallbacks, one state machine: after each failed attempt, wait and retry, go on, or raise.
+"""Retries and fallbacks, one state machine.
+
+After each failed attempt, wait and retry, go on, or raise.
 
 :meth:`Attempts.flow` is written once (a flow of :mod:`neulora._flow`): each attempt is a step the
 caller makes for a target; the sync and the async driver run the same loop. huggingface_hub does not
@@ -28,7 +30,10 @@ S = TypeVar("S", bound="Attempt")
 
 @dataclass(frozen=True)
 class Target:
-    """One place to send a request: ``url`` (endpoint or shared server, else the provider) and ``model``."""
+    """One place to send a request.
+
+    ``url`` (endpoint or shared server, else the provider) and ``model``.
+    """
 
     label: str
     url: str | None
@@ -39,7 +44,10 @@ class Target:
 
 
 class Attempt(Step[Any]):
-    """A step that is one attempt at a target; ``received`` is the text it had streamed when it failed."""
+    """A step that is one attempt at a target.
+
+    ``received`` is the text it had streamed when it failed.
+    """
 
     target: Target
 
@@ -81,7 +89,10 @@ class Attempts:
     def flow(
         self, targets: Sequence[Target], attempt: Callable[[Target], S]
     ) -> Generator[Any, Any, tuple[S, Any]]:
-        """Try each target in turn, each up to ``policy.max_attempts`` times; the attempt that worked, and its value."""
+        """Try each target in turn, each up to ``policy.max_attempts`` times.
+
+        The attempt that worked, and its value.
+        """
         for n, target in enumerate(targets, start=1):
             for number in range(1, self.policy.max_attempts + 1):
                 self.count += 1
@@ -115,7 +126,10 @@ class Attempts:
         *,
         last: bool,
     ) -> float | None:
-        """Seconds to wait before trying again, None to go on to the next target; raises when it is over."""
+        """Seconds to wait before trying again, None to go on to the next target.
+
+        Raises when it is over.
+        """
         target = step.target
         where = self.where(target)
         if step.received:
@@ -149,6 +163,9 @@ class Attempts:
 
 
 def _short(message: str, limit: int = 200) -> str:
-    """A failure's message on one line, at most ``limit`` characters (an engine's error body can be a traceback)."""
+    """A failure's message on one line, at most ``limit`` characters.
+
+    An engine's error body can be a traceback.
+    """
     line = " | ".join(part.strip() for part in message.splitlines() if part.strip())
     return line if len(line) <= limit else line[: limit - 1] + "\u2026"

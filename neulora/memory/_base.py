@@ -61,7 +61,10 @@ class Turn:
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """What memory holds for one session: its turns (oldest first), its teaching policy, turns ever taken."""
+    """What memory holds for one session.
+
+    Its turns (oldest first), its teaching policy, turns ever taken.
+    """
 
     turns: tuple[Turn, ...] = ()
     policy: str | None = None

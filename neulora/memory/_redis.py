@@ -94,7 +94,9 @@ return state
 
 
 class RedisMemory:
-    """Sessions in Redis: ``max_turns`` turns each, forgotten after ``ttl`` without a write (None: kept).
+    """Sessions in Redis: ``max_turns`` turns each, forgotten after ``ttl`` without a write.
+
+    None: kept.
 
     Construction does no I/O; the first call connects. Every Redis failure raises
     :class:`SessionError` whose message and causes name the server without its password.
@@ -146,7 +148,9 @@ class RedisMemory:
         prefix: str = "neulora:",
         **client_options: Any,
     ) -> RedisMemory:
-        """A memory on a new client for ``redis://[[user]:password@]host[:port][/db]`` (or ``rediss://``, ``unix://``).
+        """A memory on a new client for ``redis://[[user]:password@]host[:port][/db]``.
+
+        Or ``rediss://``, ``unix://``.
 
         ``timeout`` (seconds) bounds connecting and each reply; a failure retries twice, then raises
         :class:`SessionError`. Other keywords go to ``redis.Redis.from_url``.
@@ -257,7 +261,10 @@ class RedisMemory:
         return [f"{self.prefix}{{{digest}}}:turns", f"{self.prefix}{{{digest}}}:session"]
 
     def _run(self, what: str, session_id: str, op: str | None, *args: str | bytes | int) -> Any:
-        """Run one atomic operation (``op`` None: delete the session); Redis failures become SessionError."""
+        """Run one atomic operation (``op`` None: delete the session).
+
+        Redis failures become SessionError.
+        """
         keys = self._keys(session_id)
         ttl_ms = 0 if self.ttl is None else max(1, round(self.ttl * 1000))
         started = time.perf_counter()
@@ -281,7 +288,10 @@ class RedisMemory:
 
     @contextmanager
     def _errors(self, what: str, session_id: str) -> Iterator[None]:
-        """The one translator of this edge: what redis-py raises, as SessionError (chained to a redacted copy)."""
+        """The one translator of this edge.
+
+        What redis-py raises, as SessionError (chained to a redacted copy).
+        """
         from redis.exceptions import RedisError
 
         try:

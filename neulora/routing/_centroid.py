@@ -190,7 +190,9 @@ class CentroidRouter:
         allow_mismatch: bool = False,
         **options: Any,
     ) -> CentroidRouter:
-        """Load and validate ``router_model.json``; ``embedder`` must make the vectors the file names.
+        """Load and validate ``router_model.json``.
+
+        ``embedder`` must make the vectors the file names.
 
         A different dimension is a :class:`RouterFileError`; another vector space an
         :class:`EmbedderMismatchError`, unless ``allow_mismatch=True`` (a warning is logged).
@@ -217,7 +219,10 @@ class CentroidRouter:
         allow_mismatch: bool = False,
         **options: Any,
     ) -> CentroidRouter:
-        """Download the router file from the Hub (cached, through :mod:`neulora.hf`) and load it (see from_file)."""
+        """Download the router file from the Hub (cached, through :mod:`neulora.hf`) and load it.
+
+        See from_file.
+        """
         from ..hf._auth import HFAuth
         from ..hf._download import download
 
@@ -264,7 +269,10 @@ class CentroidRouter:
         return decide(self.styles, [s / norm for s in raw], self._rule, self._method)
 
     def route_vectors(self, matrix: NDArray[Any], *, normalized: bool = False) -> RouteBatch:
-        """Route ``(n, dim)`` embeddings (``n`` may be 0); ``normalized=True`` promises unit rows, skipping a pass."""
+        """Route ``(n, dim)`` embeddings (``n`` may be 0).
+
+        ``normalized=True`` promises unit rows, skipping a pass.
+        """
         x = as_vectors(matrix)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise InvalidInputError(f"expected vectors of shape (n, {self.dim}), got {x.shape}")
@@ -303,7 +311,10 @@ class CentroidRouter:
         return int(self._unit64.shape[1])
 
     def with_options(self, **options: Any) -> CentroidRouter:
-        """A copy with some constructor options changed (``threshold``, ``min_margin``, ``embedder``, ...)."""
+        """A copy with some constructor options changed.
+
+        ``threshold``, ``min_margin``, ``embedder``, ....
+        """
         kwargs: dict[str, Any] = {
             "threshold": self._rule.threshold,
             "min_margin": self._rule.min_margin,
@@ -318,7 +329,10 @@ class CentroidRouter:
         )
 
     def to_spec(self) -> RouterSpec:
-        """The router as a :class:`RouterSpec` (what :meth:`save` writes): centroids as stored, label counts, head."""
+        """The router as a :class:`RouterSpec` (what :meth:`save` writes).
+
+        Centroids as stored, label counts, head.
+        """
         rule = self._rule
         explicit = (
             self._spec.fallback_style is not None

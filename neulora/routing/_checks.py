@@ -1,4 +1,6 @@
-"""Checks and safe arithmetic for the router: its options, its inputs, vector norms, and embedder spaces.
+"""Checks and safe arithmetic for the router.
+
+Its options, its inputs, vector norms, and embedder spaces.
 
 Kept apart from :mod:`neulora.router` so that the router reads as routing. Router *file* values are
 checked in :mod:`neulora.routing`.
@@ -46,7 +48,10 @@ def check_count(value: Any, name: str) -> int:
 
 
 def as_texts(texts: Any) -> list[str]:
-    """The texts of a batch as a list, each checked; a bare ``str`` (a batch of its characters) is refused."""
+    """The texts of a batch as a list, each checked.
+
+    A bare ``str`` (a batch of its characters) is refused.
+    """
     if isinstance(texts, (str, bytes, bytearray, Mapping)) or not isinstance(texts, Iterable):
         kind = "a str" if isinstance(texts, str) else type(texts).__name__
         raise InvalidInputError(
@@ -59,7 +64,10 @@ def as_texts(texts: Any) -> list[str]:
 
 
 def as_history(history: Any) -> list[tuple[str, str]]:
-    """``history`` as (role, content) pairs: a list of ``{"role", "content"}`` dicts or of (role, content) pairs."""
+    """``history`` as (role, content) pairs.
+
+    A list of ``{"role", "content"}`` dicts or of (role, content) pairs.
+    """
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Iterable):
         raise InvalidInputError(f"history must be a list of turns, got {type(history).__name__}")
     pairs = []
@@ -79,7 +87,10 @@ def as_history(history: Any) -> list[tuple[str, str]]:
 
 
 def as_vectors(value: Any) -> NDArray[np.floating[Any]]:
-    """``value`` as a float32 or float64 array (other real dtypes become float64); anything else is refused."""
+    """``value`` as a float32 or float64 array (other real dtypes become float64).
+
+    Anything else is refused.
+    """
     try:
         x = np.asarray(value)
     except (ValueError, TypeError):

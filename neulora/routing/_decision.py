@@ -81,7 +81,9 @@ class RouteDecision:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FallbackRule:
-    """When the best style is not trusted: top score below ``threshold`` or margin (top1 - top2) below ``min_margin``.
+    """When the best style is not trusted.
+
+    Top score below ``threshold`` or margin (top1 - top2) below ``min_margin``.
 
     ``None`` switches a condition off. Scores are cosines (-1..1) or probabilities (0..1), so
     ``threshold`` lies in [-1, 1] and ``min_margin`` in [0, 2].

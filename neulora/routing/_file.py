@@ -81,7 +81,10 @@ class MLP2:
 
 @dataclass(frozen=True)
 class Linear:
-    """One linear layer, ``weight @ x + bias``: the ``linear`` classifier (see :mod:`neulora.train`)."""
+    """One linear layer, ``weight @ x + bias``.
+
+    The ``linear`` classifier (see :mod:`neulora.train`).
+    """
 
     weight: NDArray[np.float64]
     bias: NDArray[np.float64]
@@ -99,7 +102,10 @@ class Linear:
 
 @dataclass(frozen=True)
 class RouterSpec:
-    """The validated content of a router file; ``centroids`` keeps the stored (unnormalised) values."""
+    """The validated content of a router file.
+
+    ``centroids`` keeps the stored (unnormalised) values.
+    """
 
     styles: tuple[str, ...]
     centroids: NDArray[np.float64]
@@ -125,7 +131,10 @@ class RouterSpec:
 
 
 def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
-    """Read and validate a router file; every problem is a :class:`RouterFileError` naming the file."""
+    """Read and validate a router file.
+
+    Every problem is a :class:`RouterFileError` naming the file.
+    """
     where = str(path)
     try:
         raw = json.loads(_read_regular(Path(path), where), object_pairs_hook=_unique_keys(where))
@@ -329,7 +338,10 @@ def _centroids(value: Any, styles: tuple[str, ...], fail: Fail) -> NDArray[np.fl
 
 
 def _embedder(value: Any, dim: int, fail: Fail) -> dict[str, Any] | None:
-    """The ``embedder`` object, checked as :class:`EmbedderSpec` reads it (and its ``dim`` against the centroids')."""
+    """The ``embedder`` object, checked as :class:`EmbedderSpec` reads it.
+
+    And its ``dim`` against the centroids'.
+    """
     if value is None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("backend"), str):

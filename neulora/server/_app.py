@@ -117,7 +117,10 @@ class GCTuning:
 
 
 def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastAPI:
-    """The ASGI app serving ``pipeline`` (run it with uvicorn, or mount it in your own FastAPI app)."""
+    """The ASGI app serving ``pipeline``.
+
+    Run it with uvicorn, or mount it in your own FastAPI app.
+    """
     api = Api(pipeline, options or ServeOptions())
     app = FastAPI(
         title="neulora",
@@ -378,7 +381,10 @@ async def _sse(
     stream: AsyncTurnStream,
     include_usage: bool,
 ) -> AsyncIterator[bytes]:
-    """The turn as ``chat.completion.chunk`` events: routing first, then the text, then the finish."""
+    """The turn as ``chat.completion.chunk`` events.
+
+    Routing first, then the text, then the finish.
+    """
     route = next(e.data for e in head if e.kind == "route")
     passages = next((e.data for e in head if e.kind == "passages"), ())
     model = f"neulora/{route.style}"
@@ -424,7 +430,10 @@ MAX_UPLOAD_NAME = 255  # bytes of UTF-8: what common filesystems hold in one nam
 
 
 def _upload_path(folder: Path, filename: str) -> Path:
-    """Where an upload named ``filename`` is kept; a name no filesystem could hold is the client's error."""
+    """Where an upload named ``filename`` is kept.
+
+    A name no filesystem could hold is the client's error.
+    """
     if "\x00" in filename or any(c in filename for c in "\r\n"):
         raise DocumentError("filename must not hold NUL or line breaks")
     if len(filename.encode("utf-8", "surrogatepass")) > MAX_UPLOAD_NAME:
@@ -508,7 +517,10 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
 
 
 def describe(pipeline: Pipeline, opts: ServeOptions) -> dict[str, Any]:
-    """What this server serves, for its start-up line: models, embedder, router, store, sessions, key."""
+    """What this server serves, for its start-up line.
+
+    Models, embedder, router, store, sessions, key.
+    """
     client: Any = pipeline.client
     router: Any = pipeline.router
     summary: dict[str, Any] = {}
@@ -579,7 +591,9 @@ def run(
     notes: Sequence[str] = (),
     warm: bool = True,
 ) -> None:
-    """Build the pipeline the settings describe and serve it (sessions in Redis when ``redis_url`` is set).
+    """Build the pipeline the settings describe and serve it.
+
+    Sessions in Redis when ``redis_url`` is set.
 
     ``gc``: how to set the garbage collector of this process (None: leave Python's defaults;
     ``neulora serve`` passes :class:`GCTuning`). ``notes``: files or folders ingested before

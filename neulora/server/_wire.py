@@ -1,4 +1,7 @@
-"""The wire format of ``neulora serve``: OpenAI-compatible request models, responses, chunks and errors."""
+"""The wire format of ``neulora serve``.
+
+OpenAI-compatible request models, responses, chunks and errors.
+"""
 
 from __future__ import annotations
 
@@ -91,7 +94,10 @@ def style_of_model(model: str, styles: Sequence[str]) -> str | None:
 
 
 def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
-    """The last message is the learner's question; the user and assistant messages before it, the history."""
+    """The last message is the learner's question.
+
+    The user and assistant messages before it, the history.
+    """
     if messages[-1].role != "user" or not messages[-1].text().strip():
         raise InvalidInputError(
             "the last message must be the learner's question (role 'user', with text)"
@@ -107,7 +113,10 @@ def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, s
 def neulora_object(
     route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None
 ) -> dict[str, Any]:
-    """What neulora knows about a turn: the route and the sources, then (when done) timings and fallbacks."""
+    """What neulora knows about a turn.
+
+    The route and the sources, then (when done) timings and fallbacks.
+    """
     return turn_info(route, passages, answer)
 
 
@@ -160,7 +169,10 @@ _STATUS: list[tuple[type[NeuloraError], int, str, str]] = [
 
 
 def api_error(exc: NeuloraError) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and OpenAI-style error body for an error (upstream failures 502 unless named above)."""
+    """The HTTP status and OpenAI-style error body for an error.
+
+    Upstream failures 502 unless named above.
+    """
     for kind, status, type_, code in _STATUS:
         if isinstance(exc, kind):
             return status, error_body(str(exc), code, type_=type_)

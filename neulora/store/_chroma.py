@@ -73,7 +73,10 @@ class _Guard:
 
 
 def mode_for(path: str | os.PathLike[str] | None, host: str | None, port: int, client: Any) -> Mode:
-    """The mode the arguments ask for (one of them at most; embedded at ``./chroma_db`` when none)."""
+    """The mode the arguments ask for.
+
+    One of them at most; embedded at ``./chroma_db`` when none.
+    """
     if sum(x is not None for x in (path, host, client)) > 1:
         raise ConfigError("give one of path, host or client")
     if host:
@@ -101,7 +104,10 @@ class Mode(Protocol):
 
 
 class Embedded:
-    """A ``PersistentClient`` on a directory; writers of every process and thread take turns on a lock file."""
+    """A ``PersistentClient`` on a directory.
+
+    Writers of every process and thread take turns on a lock file.
+    """
 
     reopens_for_writes = True
     reads_may_be_stale = False
@@ -142,7 +148,10 @@ class Embedded:
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
 
     def is_current(self, client: Any) -> bool:
-        """Whether ``client`` uses the path's open database (False: another handle has replaced it since)."""
+        """Whether ``client`` uses the path's open database.
+
+        False: another handle has replaced it since.
+        """
         from chromadb.api.shared_system_client import SharedSystemClient
 
         return SharedSystemClient._identifier_to_system.get(str(self._folder)) is _system_of(client)
@@ -214,7 +223,10 @@ class Server:
 
 
 class Injected:
-    """A client the caller made: used as it is, and treated like a server (no lock, no reopening)."""
+    """A client the caller made: used as it is, and treated like a server.
+
+    No lock, no reopening.
+    """
 
     path: Path | None = None
     reopens_for_writes = False

@@ -65,7 +65,10 @@ class ChunkingOptions:
 
     @property
     def key(self) -> str:
-        """The options as stored with each chunk (``"800/120"``): other options mean the file must be re-cut."""
+        """The options as stored with each chunk (``"800/120"``).
+
+        Other options mean the file must be re-cut.
+        """
         return f"{self.size}/{self.overlap}"
 
     def split(self, text: str) -> list[Chunk]:
@@ -75,7 +78,9 @@ class ChunkingOptions:
 
 @dataclass(frozen=True, slots=True)
 class ChunkMeta:
-    """The metadata stored with each chunk; fields a chunk lacks (texts added by hand) are None or empty.
+    """The metadata stored with each chunk.
+
+    Fields a chunk lacks (texts added by hand) are None or empty.
 
     ``chunk`` is the chunk's position in its file and ``chunks`` their number; ``file_sha`` and
     ``chunking`` tell a re-ingest whether the file or the options changed; ``page`` is the PDF page
@@ -111,7 +116,10 @@ class ChunkMeta:
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any]) -> ChunkMeta:
-        """Read the schema back from stored metadata; values of the wrong type (set by hand) count as missing."""
+        """Read the schema back from stored metadata.
+
+        Values of the wrong type (set by hand) count as missing.
+        """
         return cls(
             source=str(metadata.get("source", "")),
             title=_str(metadata.get("title")) or "",
@@ -125,7 +133,10 @@ class ChunkMeta:
 
     @staticmethod
     def where_sources(sources: Sequence[str], *, heads_only: bool = False) -> dict[str, Any]:
-        """A Chroma ``where`` clause for the chunks of ``sources`` (only each one's first chunk if ``heads_only``)."""
+        """A Chroma ``where`` clause for the chunks of ``sources``.
+
+        Only each one's first chunk if ``heads_only``.
+        """
         clause: dict[str, Any] = {"source": {"$in": list(sources)}}
         return {"$and": [clause, {"chunk": 0}]} if heads_only else clause
 

@@ -232,7 +232,10 @@ class ChromaCollection:
     def search(
         self, vector: NDArray[np.float32], k: int, *, where: Mapping[str, Any] | None = None
     ) -> list[Hit]:
-        """The ``k`` records most similar to ``vector``, best first (exact for small collections, else HNSW)."""
+        """The ``k`` records most similar to ``vector``, best first.
+
+        Exact for small collections, else HNSW.
+        """
         vector = np.asarray(vector, dtype=np.float32)
         return self._reading(lambda opened: self._search_from(opened, vector, k, where))
 
@@ -277,7 +280,9 @@ class ChromaCollection:
         ]
 
     def _matching(self, opened: _Open, where: Mapping[str, Any]) -> ExactIndex | None:
-        """The records ``where`` keeps, as an exact index, when they are few enough to read (else None: HNSW).
+        """The records ``where`` keeps, as an exact index, when they are few enough to read.
+
+        Else None: HNSW.
 
         HNSW with a selective filter can return nothing though matching records exist (its graph
         walk rarely meets them: measured with 2,000 identical chunks of one source); a filter that
@@ -302,7 +307,10 @@ class ChromaCollection:
         return ExactIndex.from_pages(pages, stamp=None)
 
     def collections(self) -> list[dict[str, Any]]:
-        """Every collection of the database, with its count and embedder (opens no collection, creates nothing)."""
+        """Every collection of the database, with its count and embedder.
+
+        Opens no collection, creates nothing.
+        """
         opened = self._open
         with self._mode.using(), chroma_errors("list collections"):
             try:
@@ -323,14 +331,19 @@ class ChromaCollection:
             ]
 
     def raw(self) -> Any:
-        """The underlying ``chromadb`` collection, for inspection (writes made through it bypass the lock)."""
+        """The underlying ``chromadb`` collection, for inspection.
+
+        Writes made through it bypass the lock.
+        """
         return self._current().coll
 
     # -- writing
     # ------------------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[CollectionWriter]:
-        """The collection for one write: locked and up to date in embedded mode, stamped before and after changes.
+        """The collection for one write.
+
+        Locked and up to date in embedded mode, stamped before and after changes.
 
         The stamp before the first change tells other handles that the collection is changing even
         if this writer dies midway; the stamp after tells their exact indexes to reload.
@@ -405,7 +418,10 @@ class ChromaCollection:
     # -- internals
     # ----------------------------------------------------------------------------------
     def _reading(self, use: Callable[[_Open], T]) -> T:
-        """``use`` on the collection as last looked at; gone (a reset the trusted look missed): look again, once."""
+        """``use`` on the collection as last looked at; gone (a reset the trusted look missed).
+
+        Look again, once.
+        """
         from chromadb.errors import NotFoundError
 
         try:
@@ -428,7 +444,10 @@ class ChromaCollection:
         return opened
 
     def _for_writing(self) -> _Open:
-        """The collection to write to (inside the lock): reopened in embedded mode if another handle wrote since."""
+        """The collection to write to (inside the lock).
+
+        Reopened in embedded mode if another handle wrote since.
+        """
         return self._latest(look=True) if self._mode.reopens_for_writes else self._current()
 
     def _reopen(self, stale: _Open, *, fresh: bool) -> _Open:
@@ -491,7 +510,9 @@ class ChromaCollection:
             )
 
     def _latest(self, *, look: bool = False) -> _Open:
-        """The collection as last written by anyone, re-read (its stamp is one small read of the catalogue).
+        """The collection as last written by anyone, re-read.
+
+        Its stamp is one small read of the catalogue.
 
         Embedded, an open database that another handle or process has written to since holds a stale
         index (and would overwrite that writer's vectors): every writer stamps before it changes

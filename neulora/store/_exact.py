@@ -1,4 +1,6 @@
-"""Exact cosine search over every record of a small collection, held in memory: one matrix and the texts.
+"""Exact cosine search over every record of a small collection, held in memory.
+
+One matrix and the texts.
 
 Up to tens of thousands of chunks, one matrix-vector product is both exact and faster than an HNSW
 query (bench/bench_retrieval.py: 10k x 1024 in about 1 ms), so the retriever answers small
@@ -33,7 +35,10 @@ Page = tuple[
 
 @dataclass(frozen=True)
 class ExactIndex:
-    """The records and unit-norm vectors of a collection as loaded at ``stamp`` (``usable`` False: too large)."""
+    """The records and unit-norm vectors of a collection as loaded at ``stamp``.
+
+    ``usable`` False: too large.
+    """
 
     stamp: Any
     ids: tuple[str, ...] = ()
@@ -81,7 +86,9 @@ class ExactIndex:
         return cls(stamp, tuple(ids), matrix, tuple(documents), tuple(metadatas))
 
     def changed(self, added: Iterable[Page], deleted: Iterable[str], *, stamp: Any) -> ExactIndex:
-        """The index after a write made through the same handle: ``deleted`` ids gone, ``added`` pages in.
+        """The index after a write made through the same handle.
+
+        ``deleted`` ids gone, ``added`` pages in.
 
         Saves readers a full reload after their own handle's writes (a reload of 20k x 1024 vectors
         takes hundreds of milliseconds).
@@ -146,7 +153,9 @@ class ExactIndex:
     def top(
         self, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None = None
     ) -> list[tuple[str, str | None, Mapping[str, Any] | None, float]]:
-        """The ``k`` records most similar to ``vector`` by cosine, best first: (id, document, metadata, score).
+        """The ``k`` records most similar to ``vector`` by cosine, best first.
+
+        (id, document, metadata, score).
 
         ``where`` (checked by :func:`~neulora.store.check_where`): only the records whose metadata
         match.

@@ -1,4 +1,6 @@
-"""Metadata filters (Chroma's ``where`` grammar): checked, and evaluated on the metadata an exact index holds.
+"""Metadata filters (Chroma's ``where`` grammar).
+
+Checked, and evaluated on the metadata an exact index holds.
 
 Checking here gives the caller one clear :class:`~neulora.errors.InvalidInputError` (an HTTP 400 in
 ``neulora serve``) that names the fault without echoing the whole filter, and bounds the nesting so

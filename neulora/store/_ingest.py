@@ -1,4 +1,6 @@
-r"""Ingest planning, apart from any store: documents and what the store holds in, a plan of what to write out.
+r"""Ingest planning, apart from any store.
+
+Documents and what the store holds in, a plan of what to write out.
 
 :func:`plan_ingest` is pure: it reads no file and calls no database, so every rule of a re-ingest
 (unchanged files cost nothing, an edited file keeps the chunks that survived the edit and loses the
@@ -29,7 +31,10 @@ from ._loaders import Document, chunk_ids
 
 @dataclass(frozen=True, slots=True)
 class StoredSource:
-    """What the store holds of one source: the ids of its chunks, and the metadata of its first one (if stored)."""
+    """What the store holds of one source.
+
+    The ids of its chunks, and the metadata of its first one (if stored).
+    """
 
     ids: frozenset[str] = frozenset()
     head: ChunkMeta | None = None
@@ -85,7 +90,10 @@ def plan_ingest(
     stored: Mapping[str, StoredSource],
     options: ChunkingOptions,
 ) -> IngestPlan:
-    """Plan the ingest of ``documents`` into a store holding ``stored`` (by source; sources not in it are new)."""
+    """Plan the ingest of ``documents`` into a store holding ``stored``.
+
+    By source; sources not in it are new.
+    """
     unchanged: list[str] = []
     added: list[str] = []
     replaced: list[str] = []
@@ -119,7 +127,10 @@ def plan_ingest(
 
 
 def _unchanged(doc: Document, held: StoredSource, options: ChunkingOptions) -> bool:
-    """Stored from the same bytes with the same options, and every chunk present (an ingest killed midway isn't)."""
+    """Stored from the same bytes with the same options, and every chunk present.
+
+    An ingest killed midway isn't.
+    """
     head = held.head
     return (
         head is not None

@@ -119,7 +119,10 @@ def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem
 
 
 def _unusable(path: Path, base: Path | None = None) -> str | None:
-    """Why ``path`` must not be read (None if it can be): checks that open nothing, only ``stat`` and names."""
+    """Why ``path`` must not be read (None if it can be).
+
+    Checks that open nothing, only ``stat`` and names.
+    """
     if path.is_symlink() and not path.exists():
         return (
             f"skipped: broken symbolic link to {_shown(Path(os.readlink(path)))}: fix or "
@@ -168,7 +171,10 @@ def _not_regular(mode: int) -> str:
 
 
 def _unstorable_name(path: Path) -> str | None:
-    """Why the store cannot keep ``path`` as a source (None if it can): a name that is not valid UTF-8."""
+    """Why the store cannot keep ``path`` as a source (None if it can).
+
+    A name that is not valid UTF-8.
+    """
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -187,7 +193,10 @@ def _unstorable_name(path: Path) -> str | None:
 
 
 def _shown(path: Path) -> str:
-    r"""``path`` as a printable str: bytes of the name that are not UTF-8 become ``\xNN`` escapes."""
+    r"""``path`` as a printable str.
+
+    Bytes of the name that are not UTF-8 become ``\xNN`` escapes.
+    """
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
@@ -234,7 +243,9 @@ def _read_regular_file(path: Path) -> bytes:
 def read_documents(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
 ) -> tuple[list[Document], list[Problem], list[Problem]]:
-    """Collect and read files and directories: the documents, the files that failed and the files skipped.
+    """Collect and read files and directories.
+
+    The documents, the files that failed and the files skipped.
 
     Every file that cannot be used comes back as (path, reason); so does each file of another type
     found in a folder (skipped, not failed: a folder of notes may hold pictures).
@@ -257,7 +268,10 @@ def source_prefix(source: str) -> str:
 
 
 def chunk_ids(source: str, texts: Sequence[str]) -> list[str]:
-    """Deterministic ids from the source and each chunk's content; repeated chunks get ``#2``, ``#3``..."""
+    """Deterministic ids from the source and each chunk's content.
+
+    Repeated chunks get ``#2``, ``#3``...
+    """
     prefix = source_prefix(source)
     seen: dict[str, int] = {}
     ids = []

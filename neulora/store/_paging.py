@@ -1,4 +1,7 @@
-"""Reading and writing a Chroma collection a page at a time: Chroma refuses requests over ``get_max_batch_size()``."""
+"""Reading and writing a Chroma collection a page at a time.
+
+Chroma refuses requests over ``get_max_batch_size()``.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +75,10 @@ def record_pages(coll: Any, step: int) -> Iterator[tuple[list[str], Any, list[An
 
 
 class CollectionWriter:
-    """The collection during one :meth:`ChromaCollection.writing` block; every request is cut to ``max_batch``."""
+    """The collection during one :meth:`ChromaCollection.writing` block.
+
+    Every request is cut to ``max_batch``.
+    """
 
     def __init__(
         self, coll: Any, max_batch: int, *, before_change: Callable[[], object] = lambda: None

@@ -48,7 +48,10 @@ class Passage:
 
     @property
     def where(self) -> str:
-        """Where the passage comes from, for people and prompts: ``log.md, p. 2, 3. 수열`` (name, page, section)."""
+        """Where the passage comes from, for people and prompts.
+
+        ``log.md, p. 2, 3. 수열`` (name, page, section).
+        """
         parts = (Path(self.source).name, f"p. {self.page}" if self.page else "", self.section)
         return ", ".join(part for part in parts if part)
 
@@ -66,5 +69,8 @@ class Passage:
 
 
 def format_context(passages: Sequence[Passage]) -> str:
-    """Number the passages with where they come from, for the prompt: ``[1] (notes.md, p. 2, 수열) text``."""
+    """Number the passages with where they come from, for the prompt.
+
+    ``[1] (notes.md, p. 2, 수열) text``.
+    """
     return "\n\n".join(f"[{i}] ({p.where})\n{p.text}" for i, p in enumerate(passages, start=1))

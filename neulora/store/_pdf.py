@@ -29,7 +29,10 @@ PDF_SECONDS = 60.0
 
 
 def pdf_pages(data: bytes, *, seconds: float = PDF_SECONDS) -> tuple[tuple[str, int | None], ...]:
-    """The text of each page of the PDF ``data``, numbered from 1 (DocumentError past the bounds)."""
+    """The text of each page of the PDF ``data``, numbered from 1.
+
+    DocumentError past the bounds.
+    """
     try:
         import pypdf  # noqa: F401  (the child needs it: say so here, with the extra to install)
     except ImportError as exc:

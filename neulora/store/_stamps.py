@@ -1,4 +1,6 @@
-"""A collection's stamp: which process wrote it last, and whether a write is under way; and this process's writes.
+"""A collection's stamp: which process wrote it last, and whether a write is under way.
+
+And this process's writes.
 
 Every neulora writer stamps a collection's metadata before its first change (``writing:`` + a new
 stamp, so a writer that dies midway still shows) and after its last. A stamp names the writing
@@ -25,7 +27,10 @@ _DIRTY = "writing:"
 
 
 def new_stamp(*, writing: bool = False) -> str:
-    """A fresh stamp naming this process (``writing``: the mark set before a write's first change)."""
+    """A fresh stamp naming this process.
+
+    ``writing``: the mark set before a write's first change.
+    """
     return (_DIRTY if writing else "") + f"{os.getpid()}-{uuid.uuid4().hex}"
 
 

@@ -1,4 +1,7 @@
-"""Training and evaluating routers: centroids, a linear head, thresholds, reports against baselines."""
+"""Training and evaluating routers.
+
+Centroids, a linear head, thresholds, reports against baselines.
+"""
 
 from __future__ import annotations
 

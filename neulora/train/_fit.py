@@ -1,4 +1,6 @@
-"""Training and evaluating routers: centroids, a linear head, thresholds, and reports against baselines.
+"""Training and evaluating routers.
+
+Centroids, a linear head, thresholds, and reports against baselines.
 
 Routing stays in :mod:`neulora.router`; this module makes and measures routers (as model2vec keeps
 ``StaticModel`` to inference and training in ``model2vec.train``). Two heads score the styles:
@@ -47,7 +49,9 @@ _History = Sequence[Any] | None
 
 @dataclass(frozen=True, slots=True)
 class LinearHead:
-    """Multinomial logistic regression trained by full-batch gradient descent: same data, same weights.
+    """Multinomial logistic regression trained by full-batch gradient descent.
+
+    Same data, same weights.
 
     The loss is the cross-entropy, each example weighted by ``n / (n_styles * count of its style)``
     when ``balanced`` (so every style weighs the same in total, however rare), plus ``l2 / 2 *
@@ -114,7 +118,9 @@ def fit_vectors(
     styles: Sequence[str] | None = None,
     **options: Any,
 ) -> CentroidRouter:
-    """A router trained on embeddings the caller already has (``embedder`` made them and will route with them).
+    """A router trained on embeddings the caller already has.
+
+    ``embedder`` made them and will route with them.
 
     Centroids are the means of the unit-norm vectors of each style (the router file always carries
     them); with ``head`` the router scores with that trained classifier instead. ``options`` go to
@@ -164,7 +170,9 @@ def fit(
     histories: Sequence[_History] | None = None,
     **options: Any,
 ) -> CentroidRouter:
-    """Embed ``texts`` (with ``histories``, as the router will) and train a router on them (see :func:`fit_vectors`).
+    """Embed ``texts`` (with ``histories``, as the router will) and train a router on them.
+
+    See :func:`fit_vectors`.
 
     ``styles`` fixes the order (default: the four known styles first, then the others sorted).
     """
@@ -248,7 +256,9 @@ def fit_threshold(
     *,
     steps: int = 20,
 ) -> CentroidRouter:
-    """A copy of ``router`` with the ``threshold``/``min_margin`` pair that maximises accuracy (grid search).
+    """A copy of ``router`` with the ``threshold``/``min_margin`` pair that maximises accuracy.
+
+    Grid search.
 
     Candidates are the quantiles 0, 1/steps, ... 0.5 of the top scores and margins, plus "off"; ties
     keep the earlier (less fallback) candidate. Each candidate is a :class:`FallbackRule` applied as

@@ -1,4 +1,7 @@
-"""Classification metrics for routers: accuracy, macro-F1, per-style scores, the confusion matrix and baselines."""
+"""Classification metrics for routers.
+
+Accuracy, macro-F1, per-style scores, the confusion matrix and baselines.
+"""
 
 from __future__ import annotations
 
@@ -191,7 +194,9 @@ def report_from_predictions(
     embedder: str = "",
     previous: Sequence[int | None] | None = None,
 ) -> RouterReport:
-    """Build a :class:`RouterReport` from style indices; ``router`` and ``embedder`` name what made them.
+    """Build a :class:`RouterReport` from style indices.
+
+    ``router`` and ``embedder`` name what made them.
 
     ``previous``: the style index of the tutor's previous move for each row (None where there was
     none): the previous-style baseline answers it again (the majority style where there is none).
@@ -233,7 +238,10 @@ def _previous(
     previous: Sequence[int | None],
     confusion: NDArray[np.int64],
 ) -> Baseline:
-    """The baseline that answers the style of the tutor's previous move (the majority style without one)."""
+    """The baseline that answers the style of the tutor's previous move.
+
+    The majority style without one.
+    """
     if len(previous) != truth.size:
         raise ValueError(f"{truth.size} rows but {len(previous)} previous styles")
     top = int(np.argmax(confusion.sum(axis=1)))

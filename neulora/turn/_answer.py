@@ -14,7 +14,9 @@ from ..store._passage import Passage
 def turn_info(
     route: RouteDecision, passages: Sequence[Passage], answer: Answer | None = None
 ) -> dict[str, Any]:
-    """What neulora knows about a turn as JSON: the route and the sources, then (when done) timings and fallbacks.
+    """What neulora knows about a turn as JSON.
+
+    The route and the sources, then (when done) timings and fallbacks.
 
     The ``neulora`` object of ``neulora serve``'s answers, and what a session keeps of each turn
     (``Turn.meta``).
@@ -79,7 +81,10 @@ class Answer:
 
     @property
     def used_notes(self) -> bool:
-        """Whether any course notes went into the answer (False: answered from general knowledge)."""
+        """Whether any course notes went into the answer.
+
+        False: answered from general knowledge.
+        """
         return bool(self.passages)
 
     def __repr__(self) -> str:
@@ -110,7 +115,10 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A step of a turn: ``route`` (the decision), ``passages``, ``delta`` (text), ``done`` (the :class:`Answer`)."""
+    """A step of a turn: ``route`` (the decision), ``passages``, ``delta`` (text), ``done``.
+
+    The :class:`Answer`.
+    """
 
     kind: str
     data: Any

@@ -102,7 +102,9 @@ _MAX_CHAIN = 4  # earlier follow-ups walked back through to reach the question t
 
 @dataclass(frozen=True, slots=True)
 class FollowUp:
-    r"""Builds the retrieval query of a turn: the question alone, or with the previous learner turn(s).
+    r"""Builds the retrieval query of a turn.
+
+    The question alone, or with the previous learner turn(s).
 
     ``max_chars``: only questions this short can be follow-ups (longer ones name their own topic).
     ``markers``: words that lean on the previous turn. ``turns``: how many earlier stand-alone
@@ -133,7 +135,10 @@ class FollowUp:
         object.__setattr__(self, "markers", tuple(self.markers))
 
     def is_follow_up(self, question: str) -> bool:
-        """Whether ``question`` leans on the previous turn: short, and holding one of the markers."""
+        """Whether ``question`` leans on the previous turn.
+
+        Short, and holding one of the markers.
+        """
         text = _fold(question)
         return 0 < len(text) <= self.max_chars and _pattern(self.markers).search(text) is not None
 

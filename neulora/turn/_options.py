@@ -19,7 +19,10 @@ from ._state import turns_of
 
 
 class TurnChanges(TypedDict, total=False):
-    """The keywords of ``ask``, ``stream``, ``aask`` and ``astream``: what one call changes of its turn."""
+    """The keywords of ``ask``, ``stream``, ``aask`` and ``astream``.
+
+    What one call changes of its turn.
+    """
 
     style: str | None
     k: int | None  # None here: the pipeline's
@@ -33,7 +36,9 @@ class TurnChanges(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True)
 class TurnOptions:
-    """How a turn runs: every field checked when made (:class:`~neulora.errors.ConfigError` names the bad one).
+    """How a turn runs: every field checked when made.
+
+    :class:`~neulora.errors.ConfigError` names the bad one.
 
     ``style`` forces a style (None: the router chooses); ``k`` passages are retrieved; ``policy`` is
     the teaching policy (None: the session's); ``history`` (``{"role", "content"}`` messages)
@@ -63,7 +68,10 @@ class TurnOptions:
         _check({f.name: getattr(self, f.name) for f in fields(self)}, ConfigError)
 
     def changed(self, **changes: Any) -> TurnOptions:
-        """These options with ``changes`` for one turn (a bad or unknown one: :class:`InvalidInputError`)."""
+        """These options with ``changes`` for one turn.
+
+        A bad or unknown one: :class:`InvalidInputError`.
+        """
         unknown = sorted(set(changes) - {f.name for f in fields(self)})
         if unknown:
             raise InvalidInputError(

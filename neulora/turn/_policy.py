@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 @dataclass
 class PolicyAdvisor:
-    """Refreshes a session's teaching policy every ``every`` turns with one extra LLM call (off unless given)."""
+    """Refreshes a session's teaching policy every ``every`` turns with one extra LLM call.
+
+    Off unless given.
+    """
 
     client: StyleClient
     every: int = 10

@@ -1,4 +1,6 @@
-"""Which retrieved passages to show the model: a score floor, a margin below the best score, or both.
+"""Which retrieved passages to show the model.
+
+A score floor, a margin below the best score, or both.
 
 A cosine floor means different things for different embedders: the offline hashing embedder scores
 the right note of most questions between 0.07 and 0.24 (median 0.16), so ``min_score=0.2`` dropped
@@ -104,7 +106,10 @@ class Relevance:
 
     @classmethod
     def for_embedder(cls, embedder: Embedder | str) -> Relevance:
-        """The calibrated rule for an embedder (or an embedder's name); ``margin=0.2`` for unmeasured ones."""
+        """The calibrated rule for an embedder (or an embedder's name).
+
+        ``margin=0.2`` for unmeasured ones.
+        """
         name = embedder if isinstance(embedder, str) else embedder.name
         for prefix, rule in CALIBRATED:
             if name.startswith(prefix):

@@ -1,4 +1,6 @@
-"""The I/O of a turn as steps (:mod:`neulora._flow`): embedding the question, and the model's answer.
+"""The I/O of a turn as steps (:mod:`neulora._flow`).
+
+Embedding the question, and the model's answer.
 
 Each runs blocking in the caller's thread, or on an event loop: a part's own
 ``aembed``/``agenerate``/ ``astream`` (a remote one) is awaited there; a blocking part runs in a

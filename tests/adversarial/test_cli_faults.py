@@ -1,4 +1,7 @@
-"""The command line under hostile conditions: closed pipes, Ctrl-C, no stdin, multi-line and undecodable input."""
+"""The command line under hostile conditions.
+
+Closed pipes, Ctrl-C, no stdin, multi-line and undecodable input.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Folder ingest meets hostile files: names that are not UTF-8, FIFOs, symbolic links leading out of the folder."""
+"""Folder ingest meets hostile files.
+
+Names that are not UTF-8, FIFOs, symbolic links leading out of the folder.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ GOOD_TEXT = (
 
 
 def finishes(call: Callable[[], T], *, unblock: Path | None = None, seconds: float = 20.0) -> T:
-    """``call()`` run in a thread; fails the test if it has not returned within ``seconds`` (a hang)."""
+    """``call()`` run in a thread.
+
+    Fails the test if it has not returned within ``seconds`` (a hang).
+    """
     outcome: list[T] = []
     errors: list[BaseException] = []
 

@@ -1,4 +1,6 @@
-"""One Pipeline shared by 16 answering threads and an ingesting thread, against real Chroma (embedded and server).
+"""One Pipeline shared by 16 answering threads and an ingesting thread, against real Chroma.
+
+Embedded and server.
 
 What a web app does while a teacher uploads notes: no raw exception, no session sees another's
 turns, and every chunk ingested meanwhile can be retrieved afterwards. Bounded in time: hashing
@@ -29,7 +31,10 @@ PER_BATCH = 25
 
 
 class EchoClient:
-    """Answers with the question it was asked, and records every prompt (to look for leaks between sessions)."""
+    """Answers with the question it was asked, and records every prompt.
+
+    To look for leaks between sessions.
+    """
 
     def __init__(self) -> None:
         self.prompts: list[list[dict[str, str]]] = []

@@ -1,4 +1,7 @@
-"""Conversation memory under hostile conditions: concurrent writers, corrupted files, unencodable session ids."""
+"""Conversation memory under hostile conditions.
+
+Concurrent writers, corrupted files, unencodable session ids.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""PDFs built to keep a reader busy: bounded in pages, characters and time, read in a process of their own."""
+"""PDFs built to keep a reader busy.
+
+Bounded in pages, characters and time, read in a process of their own.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Hostile router files, constructor options and inputs: every refusal is a typed neulora error that says what is
-wrong (and, for files, names the file), never a RecursionError, OverflowError or a raw numpy error."""
+"""Hostile router files, constructor options and inputs.
+
+Every refusal is a typed neulora error that says what is wrong (and, for files, names the file),
+never a RecursionError, OverflowError or a raw numpy error.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``neulora serve`` under hostile requests: a real server process on loopback, raw HTTP where a client library
-would tidy the request up. Each test is one defect an attack found."""
+"""``neulora serve`` under hostile requests.
+
+A real server process on loopback, raw HTTP where a client library would tidy the request up. Each
+test is one defect an attack found.
+"""
 
 from __future__ import annotations
 

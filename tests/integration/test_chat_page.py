@@ -112,7 +112,10 @@ def page(served: ManagedServer) -> Iterator[Any]:
 
 
 def ask(page: Any, text: str) -> dict[str, Any]:
-    """Type ``text``, press Enter, and return the request the page sent (Send is disabled while it streams)."""
+    """Type ``text``, press Enter, and return the request the page sent.
+
+    Send is disabled while it streams.
+    """
     from playwright.sync_api import expect
 
     page.evaluate("window.__order = []")

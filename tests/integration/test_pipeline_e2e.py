@@ -1,4 +1,7 @@
-"""The whole turn with real parts: HashingEmbedder, embedded Chroma with the Korean notes, the llama.cpp engine."""
+"""The whole turn with real parts.
+
+HashingEmbedder, embedded Chroma with the Korean notes, the llama.cpp engine.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""RedisMemory on a real redis-server: the in-process memory's behaviour, shared by processes and pipelines."""
+"""RedisMemory on a real redis-server.
+
+The in-process memory's behaviour, shared by processes and pipelines.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""CentroidRouter.from_hub through hf_hub_download, against a Hub stand-in on 127.0.0.1 (HF_ENDPOINT)."""
+"""CentroidRouter.from_hub through hf_hub_download, against a Hub stand-in on 127.0.0.1.
+
+HF_ENDPOINT.
+"""
 
 from __future__ import annotations
 

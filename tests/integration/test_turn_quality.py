@@ -1,4 +1,7 @@
-"""A turn's notes, end to end: the calibrated relevance rule, follow-ups, filters, and what the Answer says."""
+"""A turn's notes, end to end.
+
+The calibrated relevance rule, follow-ups, filters, and what the Answer says.
+"""
 
 from __future__ import annotations
 

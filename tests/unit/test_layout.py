@@ -1,4 +1,7 @@
-"""The package's shape, held against the code: layers, no cycles, what is public, what importing costs."""
+"""The package's shape, held against the code.
+
+Layers, no cycles, what is public, what importing costs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The pipeline with fake router, retriever and client: the calls it makes, the prompts it builds, its memory."""
+"""The pipeline with fake router, retriever and client.
+
+The calls it makes, the prompts it builds, its memory.
+"""
 
 from __future__ import annotations
 

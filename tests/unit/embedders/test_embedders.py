@@ -173,7 +173,10 @@ def test_hf_inference_embedder_errors_are_typed_and_token_free() -> None:
 # -- TransformersEmbedder: the model's identity and declared pooling, read without loading it
 # ----------------
 def model_folder(root: Path, files: dict[str, Any]) -> Path:
-    """A model directory holding ``files`` (dicts and lists are written as JSON); no weights, nothing loadable."""
+    """A model directory holding ``files`` (dicts and lists are written as JSON).
+
+    No weights, nothing loadable.
+    """
     root.mkdir(parents=True)
     for name, content in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)

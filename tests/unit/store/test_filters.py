@@ -91,7 +91,10 @@ def test_a_filter_nested_thousands_deep_is_refused_without_exhausting_the_stack(
 
 
 def boilerplate_store(path: Path, *, exact_limit: int) -> ChromaRetriever:
-    """2,000 identical chunks of one source beside three small notes: HNSW with a filter loses the small ones."""
+    """2,000 identical chunks of one source beside three small notes.
+
+    HNSW with a filter loses the small ones.
+    """
     retriever = ChromaRetriever(
         HashingEmbedder(dim=64), path=path, collection="boilerplate", exact_limit=exact_limit
     )

@@ -28,7 +28,10 @@ def doc(text: str = NOTES, *, source: str = "/notes/math.md", sha: str = "sha-1"
 
 
 def stored_after(plan: IngestPlan, *, drop: int = 0) -> dict[str, StoredSource]:
-    """What the store holds once ``plan`` is carried out (less its last ``drop`` new chunks: a killed ingest)."""
+    """What the store holds once ``plan`` is carried out.
+
+    Less its last ``drop`` new chunks: a killed ingest.
+    """
     chunks = [*plan.to_keep, *plan.to_add][: len(plan.to_keep) + len(plan.to_add) - drop]
     by_source: dict[str, StoredSource] = {}
     for c in chunks:
