@@ -29,14 +29,14 @@ def check_text(
     return check_encodable(text, what=what)
 
 
-def check_encodable(text: str, *, what: str = "text") -> str:
-    """``text`` if UTF-8 can encode it, else :class:`InvalidInputError` naming the lone surrogate's position."""
+def check_encodable(
+    text: str, *, what: str = "text", error: type[NeuloraError] = InvalidInputError
+) -> str:
+    """``text`` if UTF-8 can encode it, else ``error`` naming the lone surrogate's position."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInputError(
-            f"{what} contains a lone surrogate at position {exc.start}"
-        ) from None
+        raise error(f"{what} contains a lone surrogate at position {exc.start}") from None
     return text
 
 

@@ -35,8 +35,8 @@ from peer_router import PeerRouter  # noqa: E402  (bench/peers/peer_router.py)
 
 from neulora import ChromaRetriever  # noqa: E402
 from neulora.embedders._hashing import HashingEmbedder  # noqa: E402
-from neulora.train._samples import style_examples  # noqa: E402
 from neulora.train._fit import from_examples  # noqa: E402
+from neulora.train._samples import style_examples  # noqa: E402
 
 DIM = 1024
 N_SINGLE = 600

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -119,9 +120,8 @@ class HFInferenceEmbedder:
                     what=target.label,
                     base=EmbeddingError,
                 )
-                _, raw = yield from attempts.flow(
-                    [target], lambda t: FeatureExtraction(connection, t, batch, deadline)
-                )
+                request = partial(FeatureExtraction, connection, texts=batch, deadline=deadline)
+                _, raw = yield from attempts.flow([target], request)
                 out.append(self._vectors(raw, len(batch)))
             if not out:
                 return np.zeros((0, self._dim), dtype=np.float32)

@@ -1,4 +1,4 @@
-"""Reading chat completions, whole or streamed, checked.
+r"""Reading chat completions, whole or streamed, checked.
 
 A malformed 200 is :class:`~neulora.hf._errors.Malformed`.
 
@@ -7,9 +7,10 @@ same events, so both read a response alike.
 
 >>> from types import SimpleNamespace as NS
 >>> reader = ChatReader(Partial(model="m"))
->>> event = NS(choices=[NS(delta=NS(content="<|im_start|>assistant\\nHi"), finish_reason="stop")], usage=None)
+>>> delta = NS(content="<|im_start|>assistant\nHi")
+>>> event = NS(choices=[NS(delta=delta, finish_reason="stop")], usage=None)
 >>> reader.feed(event), reader.end(), reader.state.text
-('Hi', '', '<|im_start|>assistant\\nHi')
+('Hi', '', '<|im_start|>assistant\nHi')
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
     if where is not None and (not isinstance(where, Mapping) or not where):
         raise error(f"where must be a non-empty dict of metadata conditions, got {where!r}")
     if values.get("history") is not None:
-        turns_of(values["history"])
+        turns_of(values["history"], error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_encodable
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, NeuloraError
 from ..memory._base import Turn
 from ..routing._decision import RouteDecision
 from ..store._passage import Passage
@@ -54,10 +54,10 @@ class TurnState:
     events: list[Event] = field(default_factory=list)
 
 
-def turns_of(history: Any) -> list[Turn]:
+def turns_of(history: Any, error: type[NeuloraError] = InvalidInputError) -> list[Turn]:
     """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
-        raise InvalidInputError(
+        raise error(
             f"history must be a list of {{'role', 'content'}} messages, got "
             f"{type(history).__name__}"
         )
@@ -69,17 +69,15 @@ def turns_of(history: Any) -> list[Turn]:
             or not isinstance(m.get("role"), str)
             or not isinstance(m.get("content"), str)
         ):
-            raise InvalidInputError(
-                f"history message {i} must be a dict with str 'role' and 'content'"
-            )
-        check_encodable(m["content"], what=f"history message {i}")
+            raise error(f"history message {i} must be a dict with str 'role' and 'content'")
+        check_encodable(m["content"], what=f"history message {i}", error=error)
         if m["role"] == "user":
             pending = m["content"] if pending is None else f"{pending}\n{m['content']}"
         elif m["role"] == "assistant":
             turns.append(Turn(pending or "", m["content"], "direct"))
             pending = None
         elif m["role"] != "system":
-            raise InvalidInputError(
+            raise error(
                 f"history message {i} has role {m['role']!r}: use user, assistant or system"
             )
     return turns
