@@ -44,7 +44,7 @@ QUESTIONS = [
 
 @contextlib.contextmanager
 def writer(make: Callable[[], ChromaRetriever] | None) -> Iterator[list[int]]:
-    """A thread that ingests 25-chunk uploads through ``make()``'s retriever until the block ends."""
+    """A thread ingesting 25-chunk uploads through ``make()``'s retriever until the block ends."""
     writes: list[int] = []
     if make is None:
         yield writes

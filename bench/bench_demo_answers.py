@@ -33,7 +33,8 @@ sys.path.insert(0, sys.argv[1])
 from neulora.cli import DEMO_QUESTIONS, demo_pipeline
 from neulora.generation import TransformersStyleClient
 
-questions = list(DEMO_QUESTIONS) + [q for q in open(sys.argv[2], encoding="utf-8").read().splitlines() if q.strip()]
+extra = open(sys.argv[2], encoding="utf-8").read().splitlines()
+questions = list(DEMO_QUESTIONS) + [q for q in extra if q.strip()]
 client = TransformersStyleClient.smollm2()
 started = time.perf_counter()
 tokenizer, _ = client._load("direct")

@@ -1,4 +1,5 @@
-"""Time to the first answer after ``neulora serve`` starts, with the local model loaded at start-up (the default)
+"""Time to the first answer after ``neulora serve`` starts, with the model loaded at start-up
+(the default)
 and with ``--no-warm-up`` (loaded by the first question), side by side.
 
     python bench/bench_first_answer.py [--rounds 3] [--save]

@@ -1,4 +1,4 @@
-"""Tokens/s of the portable llama.cpp build (scripts/build_llama_cpp.sh) against another build, side by side.
+"""Tokens/s of the portable llama.cpp build (scripts/build_llama_cpp.sh) beside another build.
 
     python bench/bench_llama_build.py --other /path/to/venv-with-native-build/bin/python
 
@@ -24,8 +24,11 @@ from pathlib import Path
 import llama_cpp
 gguf = sys.argv[1]
 llm = llama_cpp.Llama(model_path=gguf, n_ctx=512, n_threads=2, verbose=False, seed=0)
-messages = [{"role": "user", "content": "Explain, step by step and in detail, how to find the sum of a geometric "
-                                         "sequence with first term 3 and ratio 2."}]
+question = (
+    "Explain, step by step and in detail, how to find the sum of a geometric sequence with first "
+    "term 3 and ratio 2."
+)
+messages = [{"role": "user", "content": question}]
 eos = {llm.token_eos(): -100.0}  # always the full 128 tokens: the same work for every build
 llm.create_chat_completion(messages, max_tokens=8, temperature=0.0, logit_bias=eos)  # warm up
 llm.reset()

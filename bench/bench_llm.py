@@ -1,4 +1,5 @@
-"""HFStyleClient overhead per call and time to first token against a local server that answers at once,
+"""HFStyleClient overhead per call and time to first token against a local server that answers
+at once,
 compared with a bare httpx call; then 32 concurrent callers sharing one client."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Per-turn pipeline overhead (excluding embedding and generation), and turn latency against a local server
-that takes 300 ms per call, compared with a flow that makes the original's four extra LLM calls per turn."""
+"""Per-turn pipeline overhead (excluding embedding and generation), and turn latency against a
+local server that takes 300 ms per call, compared with a flow that makes the original's four
+extra LLM calls per turn."""
 
 from __future__ import annotations
 

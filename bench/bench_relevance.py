@@ -1,4 +1,4 @@
-"""Relevance rules and follow-up queries, measured on labelled queries over two corpora, per embedder.
+"""Relevance rules and follow-up queries, measured on labelled queries over two corpora.
 
 The queries (bench/data/relevance_queries.jsonl: one object a line with ``corpus`` (sample or
 highmath), ``kind`` (topic, off_topic, follow_up, switch), ``lang``, ``query``, ``previous`` (the
@@ -194,9 +194,10 @@ def metrics(rule: Relevance, cases: Sequence[Case]) -> dict[str, Any]:
 
 
 def select(rules: Sequence[Relevance], cases: Sequence[Case]) -> tuple[Relevance, dict[str, Any]]:
-    """Of the rules that cost no topical query its right passage (hit@3 as keeping everything, up to MAX_LOST),
-    the one that answers fewest off-topic queries, then makes fewest passage errors (wrong kept +
-    right dropped).
+    """The rule to choose: of those that cost no topical query its right passage, the best one.
+
+    Among the rules whose hit@3 equals keeping everything (up to MAX_LOST), the one answering fewest
+    off-topic queries, then makes fewest passage errors (wrong kept + right dropped).
     """
     baseline = metrics(Relevance.none(), cases)["hits3"]
     scored = [(rule, metrics(rule, cases)) for rule in rules]
@@ -293,7 +294,7 @@ def detection(queries: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 
 def score_summary(cases: Sequence[Case]) -> dict[str, Any]:
-    """Where scores fall: the best right passage of topical queries vs the top passage of off-topic ones."""
+    """Where scores fall: the best right passage of topical queries vs the top of off-topic ones."""
     right = sorted(
         max(p.score for p in c.passages if c.right(p))
         for c in cases

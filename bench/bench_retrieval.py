@@ -1,4 +1,4 @@
-"""Ingest throughput, query latency and recall@10 for 10k chunks, embedded and server, against raw chromadb."""
+"""Ingest throughput, query latency, recall@10 for 10k chunks, embedded and server, vs chromadb."""
 
 from __future__ import annotations
 

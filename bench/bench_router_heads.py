@@ -1,4 +1,4 @@
-"""Nearest centroid against the linear head on MathDial, split by conversation, next to the majority baseline.
+"""Nearest centroid against the linear head on MathDial, split by conversation, beside the majority.
 
 Each embedder embeds the rows once; both heads train on the same 70% of conversations and are scored
 on the other 30%. ``python bench/bench_router_heads.py [--no-minilm] [--history]``: the hashing

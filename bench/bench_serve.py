@@ -1,4 +1,4 @@
-"""200 concurrent streaming sessions on one ``neulora serve`` process, side by side with the stub engine alone.
+"""200 concurrent streaming sessions on one ``neulora serve``, beside the stub engine alone.
 
 The engine is a stub that takes a fixed 300 ms per call and then streams its answer (its own
 process); neulora serve runs in another process with the hashing embedder and embedded Chroma
@@ -73,7 +73,7 @@ QUESTIONS = [
 async def drive(
     url: str, sessions: int, turns: int, model: str, neulora: bool, spread: float = 0.0
 ) -> dict[str, Any]:
-    """``sessions`` learners at once, each on a keep-alive connection of its own, asking ``turns`` questions.
+    """``sessions`` learners at once, each on a keep-alive connection, asking ``turns`` questions.
 
     ``spread``: learner ``i`` starts ``spread * i / sessions`` seconds late. With 0 every learner
     starts at the same instant and, the engine taking a fixed time, they stay in step: the server
@@ -140,7 +140,7 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def profiler(pid: int, output: str | None) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling the GIL holder of ``pid`` into ``output`` (collapsed stacks), when asked for."""
+    """py-spy sampling the GIL holder of ``pid`` into ``output`` (collapsed stacks), if asked."""
     if output is None:
         return None
     spy = Path(sys.executable).parent / "py-spy"

@@ -66,7 +66,7 @@ class Connection:
         return {"total": end - t0, "ttfb": first_byte - t0, "first_text": (first_text or end) - t0}
 
     async def _headers(self) -> tuple[bool, bool]:
-        """Read the headers: whether the body is chunked, whether the server closes the connection after it."""
+        """Read the headers: is the body chunked, does the server close the connection after it."""
         assert self.reader is not None
         chunked = close = False
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
@@ -77,7 +77,7 @@ class Connection:
         return chunked, close
 
     async def _events(self) -> tuple[float | None, bool]:
-        """Read the chunked SSE body: when the first text arrived, and whether ``data: [DONE]`` came."""
+        """Read the chunked SSE body: when the first text arrived, whether ``data: [DONE]`` came."""
         assert self.reader is not None
         first_text = None
         done = False

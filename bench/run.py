@@ -1,4 +1,4 @@
-"""Run every benchmark, print each one's JSON and table, and write them all to bench/results/latest.json."""
+"""Run every benchmark, print each one's JSON and table, write all to bench/results/latest.json."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def build_embedder(settings: Settings) -> Embedder:
 def build_router(
     settings: Settings, embedder: Embedder, *, allow_mismatch: bool = False
 ) -> CentroidRouter:
-    """The router file the settings name, the Hub file (bge-m3), or the exemplar router trained for the embedder.
+    """The router file the settings name, the Hub file (bge-m3), or the exemplar router.
 
     A router file made with another embedder than the settings build is refused: its routes would be
     meaningless. There is no setting to force it on purpose; ``allow_mismatch`` is for a caller that

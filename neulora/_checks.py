@@ -15,7 +15,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def check_text(
     text: Any, *, what: str = "text", error: type[NeuloraError] = InvalidInputError
 ) -> str:
-    """Return ``text`` if it is a non-blank ``str`` that can be encoded, else raise :class:`InvalidInputError`.
+    """``text`` if it is a non-blank ``str`` that can be encoded, else ``error``.
 
     Refused: non-``str`` values, empty or whitespace-only strings, NUL bytes, and lone surrogates
     (which no tokenizer or HTTP body can encode).
@@ -83,7 +83,7 @@ def check_int(
     high: int | None = None,
     error: type[NeuloraError] = ConfigError,
 ) -> int:
-    """``value`` if it is an int from ``low`` (to ``high``), else ``error`` naming ``name`` and what it takes."""
+    """``value`` if it is an int from ``low`` (to ``high``), else ``error`` naming ``name``."""
     if is_int(value) and value >= low and (high is None or value <= high):
         return int(value)
     if high is not None:
@@ -105,7 +105,7 @@ def check_number(
     error: type[NeuloraError] = ConfigError,
     unit: str = "",
 ) -> float:
-    """``value`` as a float if it is a finite number in range (``above``: strictly greater), else ``error``."""
+    """``value`` as a float if it is a finite number in range, else ``error``."""
     ok = is_number(value)
     ok = ok and (low is None or value >= low) and (high is None or value <= high)
     ok = ok and (above is None or value > above)

@@ -110,7 +110,7 @@ def install() -> None:
 
 
 class _Finder:
-    """Finds ``neulora.<old>`` for the names in :data:`MOVED`, after every real module was looked for."""
+    """Finds ``neulora.<old>`` for the names in :data:`MOVED` (asked after the real modules)."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         package, _, old = fullname.rpartition(".")
@@ -122,7 +122,7 @@ class _Finder:
 
 
 class _Loader:
-    """Makes an alias module: its attributes are looked up in the new places when first asked for."""
+    """Makes an alias module whose attributes are looked up in the new places when asked for."""
 
     def create_module(self, spec: Any) -> None:
         return None

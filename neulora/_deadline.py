@@ -62,7 +62,7 @@ class Deadline:
 def call_within(
     fn: Callable[[], T], deadline: Deadline, *, abandon: Callable[[], None] = lambda: None
 ) -> T:
-    """``fn()``, or :class:`DeadlineExpired` when the deadline passes first (then ``abandon()`` is called)."""
+    """``fn()``, or :class:`DeadlineExpired` (and ``abandon()``) when the deadline passes first."""
     try:
         return call(fn, deadline.timeout())
     except TimeoutError:

@@ -1,4 +1,4 @@
-"""One flow, two drivers: an operation that exists sync and async, written once as a generator of its I/O.
+"""One flow, two drivers: a sync-and-async operation written once, as a generator of its I/O.
 
 A flow yields :class:`Step` objects (the I/O it needs: a blocking call, a request, a wait) and items
 for its reader (a text delta, a turn's event). Each step's value comes back from its ``yield``; a

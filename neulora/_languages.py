@@ -12,7 +12,7 @@ LANGUAGE_NAMES = {"en": "English", "ko": "Korean", "ja": "Japanese", "zh": "Chin
 
 
 def language_of(text: str) -> str:
-    """``ko``, ``ja``, ``zh`` when the text holds that script's letters (in that order of precedence), else ``en``.
+    """``ko``, ``ja``, ``zh`` when the text holds that script's letters (in that order), or ``en``.
 
     Only the scripts matter, not the words: a Korean question with a formula in Latin letters is
     Korean.
@@ -42,7 +42,7 @@ def script_languages(text: str) -> set[str]:
 
 
 def answer_language(question: str, languages: tuple[str, ...] | None) -> str | None:
-    """The language a model that writes only ``languages`` should answer ``question`` in, when not its own.
+    """The language to answer ``question`` in, for a model that writes only ``languages``.
 
     None when the model writes any language (``languages`` is None) or the question's own.
 

@@ -1,4 +1,4 @@
-"""One thread pump: blocking work in a worker thread, what it emits handed to one reader, sync or async.
+"""One thread pump: blocking work in a worker thread, what it emits handed to one reader.
 
 Three things in neulora block where they must not: an HTTP call that has to stop at a deadline its
 read timeout cannot enforce, a local model generating token by token, and a sync stream read from an

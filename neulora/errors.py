@@ -4,22 +4,23 @@ Every error neulora raises derives from :class:`NeuloraError`; leaves also inher
 refine where callers expect it::
 
     NeuloraError
-    ├── ConfigError (ValueError)            bad settings, bad arguments to a constructor │   └──
-    RouterFileError                 a router file that cannot be used (names the file) ├──
-    InvalidInputError (ValueError)      a question or text that cannot be processed ├──
-    EmbeddingError                      an embedder failed (model load, remote call) │   └──
-    EmbedderMismatchError           vectors made by one embedder, queried with another ├──
-    RetrievalError                      the vector store failed or rejected a request │   └──
-    CollectionNotFoundError         a read-only open found no database or collection ├──
-    DocumentError                       one file cannot be ingested (the ingest records it, goes on)
-    ├── GenerationError                     the answer could not be generated │   ├── AuthError
-    401/403: token missing or refused │   ├── QuotaError                      402: credits depleted
-    │   ├── ModelUnavailableError           404: the model or adapter is not served there │   ├──
-    RateLimitError                  429 after retries │   ├── EndpointTimeoutError
-    timeouts and 503 "loading" after retries │   └── StreamInterruptedError          a stream broke
-    after text arrived (carries the partial text) ├── SessionError                        memory
-    could not be read or written └── UpstreamError                       the redacted copy of a
-    third-party exception, chained as a cause
+    ├── ConfigError (ValueError)        bad settings, bad arguments to a constructor
+    │   └── RouterFileError             a router file that cannot be used (names the file)
+    ├── InvalidInputError (ValueError)  a question or text that cannot be processed
+    ├── EmbeddingError                  an embedder failed (model load, remote call)
+    │   └── EmbedderMismatchError       vectors made by one embedder, queried with another
+    ├── RetrievalError                  the vector store failed or rejected a request
+    │   └── CollectionNotFoundError     a read-only open found no database or collection
+    ├── DocumentError                   one file cannot be ingested (the ingest records it)
+    ├── GenerationError                 the answer could not be generated
+    │   ├── AuthError                   401/403: token missing or refused
+    │   ├── QuotaError                  402: credits depleted
+    │   ├── ModelUnavailableError       404: the model or adapter is not served there
+    │   ├── RateLimitError              429 after retries
+    │   ├── EndpointTimeoutError        timeouts and 503 "loading" after retries
+    │   └── StreamInterruptedError      a stream broke after text arrived (has the partial text)
+    ├── SessionError                    memory could not be read or written
+    └── UpstreamError                   a third-party exception's redacted copy, chained as a cause
 
 Messages never contain a token.
 """

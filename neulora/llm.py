@@ -5,9 +5,10 @@ Endpoint per style), or an adapter name on one shared ``base_url`` (a multi-LoRA
 LoRAX, where the request's ``model`` field picks the adapter).
 
 >>> client = HFStyleClient(base_url="http://127.0.0.1:8080",  # doctest: +SKIP
-...                        models={"direct": "direct", "socratic": "socratic", "scaffolding": "scaff",
+...     models={"direct": "direct", "socratic": "socratic", "scaffolding": "scaff",
 ...                                "feedback": "feedback"})
->>> client.generate("socratic", [{"role": "user", "content": "왜 로그의 밑은 양수죠?"}]).text  # doctest: +SKIP
+>>> question = [{"role": "user", "content": "왜 로그의 밑은 양수죠?"}]
+>>> client.generate("socratic", question).text  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class FallbackChain:
 
     Another style, then a base model (None skips a step).
 
-    >>> client = HFStyleClient(base_url="http://127.0.0.1:8080", fallback=FallbackChain(base_model=None))
+    >>> chain = FallbackChain(base_model=None)
+    >>> client = HFStyleClient(base_url="http://127.0.0.1:8080", fallback=chain)
     >>> [t.label for t in client.chain("socratic")]
     ['socratic:RiverWon/NeuLoRA-socratic', 'direct:RiverWon/NeuLoRA-direct']
     """
@@ -70,7 +72,7 @@ class FallbackChain:
 
 
 class HFStyleClient:
-    """Generates answers with the model of each teaching style, with retries and a recorded fallback chain.
+    """Answers with the model of each teaching style, with retries and a recorded fallback chain.
 
     The token is resolved by :class:`neulora.hf.HFAuth` (argument, environment, saved login); it is
     sent in the Authorization header and never appears in logs, reprs or error messages.

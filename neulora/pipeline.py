@@ -1,7 +1,8 @@
 """One routed RAG turn: embed once, route, retrieve, generate once, remember.
 
 >>> pipeline = Pipeline(router, retriever, client)  # doctest: +SKIP
->>> answer = pipeline.ask("로그함수의 그래프는 어떻게 그리나요?", session_id="learner-1")  # doctest: +SKIP
+>>> question = "로그함수의 그래프는 어떻게 그리나요?"
+>>> answer = pipeline.ask(question, session_id="learner-1")  # doctest: +SKIP
 >>> answer.style, [p.source for p in answer.passages]  # doctest: +SKIP
 
 A turn is one flow (:meth:`Pipeline._turn`, a generator of its I/O steps, see :mod:`neulora._flow`):
@@ -62,7 +63,7 @@ Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # r
 
 
 class Pipeline:
-    """Routes a learner's question, retrieves context, generates the answer in that style, and remembers.
+    """Routes a question, retrieves context, answers in the chosen style, and remembers the turn.
 
     ``options`` are every turn's defaults (a call changes them for its turn with keywords);
     ``relevance`` decides which passages reach the prompt: ``"auto"`` (the embedder's calibrated
@@ -73,7 +74,9 @@ class Pipeline:
     >>> from neulora.embedders import HashingEmbedder
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
     >>> e = HashingEmbedder(dim=32)
-    >>> pipeline = Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?"), options=TurnOptions(k=2))
+    >>> options = TurnOptions(k=2)
+    >>> client = FakeStyleClient("Why?")
+    >>> pipeline = Pipeline(FakeRouter(e), FakeRetriever(e), client, options=options)
     >>> pipeline.ask("2+2=5?", max_tokens=64).text
     'Why?'
     """
@@ -210,7 +213,7 @@ class Pipeline:
         self.memory.set_policy(check_session_id(session_id), checked)
 
     def warm_up(self, notice: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
-        """Load the in-process models now (every part with a ``warm_up`` method), not on the first turn.
+        """Load in-process models now (each part with a ``warm_up`` method), not on the first turn.
 
         ``notice(what)``: a context manager around each load, named by what is loaded (the command
         line prints "loading ..." when a load lasts).
@@ -299,7 +302,7 @@ class Pipeline:
         return turn
 
     def _embeds_on_loop(self) -> bool:
-        """Whether an embedder of the turn has an ``aembed`` of its own (a remote one) to await on the loop."""
+        """Whether an embedder of the turn has its own ``aembed`` (a remote one) to await."""
         retriever_embedder = self.retriever.embedder if self.retriever is not None else None
         embedders = (self.router.embedder, retriever_embedder)
         return any(getattr(e, "aembed", None) is not None for e in embedders if e is not None)
@@ -416,7 +419,7 @@ class Pipeline:
         return turn.decision.style
 
     def _generation_options(self, turn: TurnState) -> dict[str, Any]:
-        """The generation's options; its deadline is what embedding and retrieval left of the turn's."""
+        """The generation's options; its deadline is what the earlier steps left of the turn's."""
         options = dict(turn.generation)
         if turn.deadline is not None:
             left = turn.deadline - (time.perf_counter() - turn.started)

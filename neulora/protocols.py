@@ -2,16 +2,15 @@
 
 Any object with these methods fits; neulora's own classes are one implementation each:
 
-==============  ============================================  ===============================================
-protocol        methods                                        neulora's implementations
-==============  ============================================  ===============================================
-``Embedder``    ``name``, ``dim``, ``embed(texts)``            HashingEmbedder,
-TransformersEmbedder, ... ``Router``      ``route``, ``route_vector``
-CentroidRouter ``Retriever``   ``retrieve``, ``retrieve_vector``              ChromaRetriever
-``StyleClient`` ``generate``, ``stream``                       HFStyleClient,
-TransformersStyleClient ``Memory``      ``get``, ``append``, ``set_policy``, ``reset``
-InMemoryMemory, FileMemory
-==============  ============================================  ===============================================
+===============  ==============================================  ==============================
+protocol         methods                                          neulora's implementations
+===============  ==============================================  ==============================
+``Embedder``     ``name``, ``dim``, ``embed(texts)``                HashingEmbedder, ...
+``Router``       ``route``, ``route_vector``                        CentroidRouter
+``Retriever``    ``retrieve``, ``retrieve_vector``                  ChromaRetriever
+``StyleClient``  ``generate``, ``stream``                           HFStyleClient, ...
+``Memory``       ``get``, ``append``, ``set_policy``, ``reset``      InMemoryMemory, FileMemory
+===============  ==============================================  ==============================
 """
 
 from __future__ import annotations

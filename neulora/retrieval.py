@@ -15,7 +15,8 @@ DIR`` and connect with ``host``/``port``.
 >>> import tempfile
 >>> from neulora.embedders import HashingEmbedder
 >>> retriever = ChromaRetriever(HashingEmbedder(), path=tempfile.mkdtemp())
->>> retriever.add_texts(["로그함수는 지수함수의 역함수이다.", "A sequence is a list of numbers."]).added
+>>> notes = ["로그함수는 지수함수의 역함수이다.", "A sequence is a list of numbers."]
+>>> retriever.add_texts(notes).added
 2
 >>> retriever.retrieve("로그함수", k=1)[0].text
 '로그함수는 지수함수의 역함수이다.'
@@ -337,7 +338,7 @@ class ChromaRetriever:
 
 
 def _stored_sources(writer: CollectionWriter, sources: Sequence[str]) -> dict[str, StoredSource]:
-    """What the store holds of each of ``sources`` (those it holds nothing of are left out), read cheaply.
+    """What the store holds of each of ``sources`` (those it does not hold left out), read cheaply.
 
     Reading ids costs a fraction of reading metadata, so only the head chunks' metadata is read; ids
     are told apart by their prefix (:func:`~neulora.store._loaders.chunk_ids`), and only ids given

@@ -1,4 +1,4 @@
-"""Style routing: the learner's question goes to the best-scoring of four styles, unless the rule says fall back.
+"""Style routing: a question goes to the best-scoring of four styles, unless the rule falls back.
 
 The router's parts live in :mod:`neulora.routing`; this module is what a user composes.
 

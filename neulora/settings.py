@@ -2,48 +2,61 @@
 
 Explicit argument or CLI flag > environment > file > default.
 
-====================  ============================  ==============================================================
-field                 environment variable          meaning (default)
-====================  ============================  ==============================================================
-``backend``           ``NEULORA_BACKEND``           ``hf`` (Inference API) or ``local``
-(transformers); default
-                                                    ``hf`` when a Hugging Face token is found, else
-                                                    ``local``
-``local_model``       ``NEULORA_LOCAL_MODEL``       local backend: a model directory or Hub id for
-every style ``embedder``          ``NEULORA_EMBEDDER``          ``hash`` | ``local`` | ``api`` |
-``use`` (offline USE,
-                                                    ``neulora[use]``); default ``api`` with hf, else
-                                                    ``hash``
-``embed_model``       ``NEULORA_EMBED_MODEL``       embedding model (``BAAI/bge-m3``) ``router``
-``NEULORA_ROUTER``            router file path (default: the Hub file, or the exemplar router
-                                                    with ``hash``)
-``router_repo``       ``NEULORA_ROUTER_REPO``       Hub repo of the router file
-(``marimmo/multi-lora``) ``router_file``       ``NEULORA_ROUTER_FILE``       its path in the repo
-(``router/router_model.json``) ``chroma_path``       ``NEULORA_CHROMA_PATH``       embedded Chroma
-directory (``./chroma_db``) ``chroma_host``       ``NEULORA_CHROMA_HOST``       a ``chroma run``
-server instead ``chroma_port``       ``NEULORA_CHROMA_PORT``       its port (8000)
-``chroma_freshness``  ``NEULORA_CHROMA_FRESHNESS``  seconds a read trusts its last look at the
-collection's stamp:
-                                                    writes through neulora in this process are seen
-                                                    at once, others (another process, a raw client)
-                                                    within it (1.0; 0: every read)
-``collection``        ``NEULORA_COLLECTION``        collection name (``neulora``) ``base_url``
-``NEULORA_BASE_URL``          one multi-LoRA server for every style (adapter names in models)
-``models``            ``NEULORA_MODEL_<STYLE>``     per-style target: repo id, endpoint URL or
-adapter name ``provider``          ``NEULORA_PROVIDER``          Inference Provider for repo-id
-targets ``k``                 ``NEULORA_K``                 passages per turn (4) ``min_score``
-``NEULORA_MIN_SCORE``         lowest cosine similarity a passage needs (``off``: keep all; unset:
-                                                    the embedder's calibrated rule, see
-                                                    :mod:`neulora.turn`)
-``sessions_dir``      ``NEULORA_SESSIONS_DIR``      where ``neulora ask/chat --session`` keep
-sessions ``token``             (see :mod:`neulora.hf`)       a Hugging Face token given explicitly
-(file or argument only) ``api_key``           ``NEULORA_API_KEY``           ``neulora serve``: every
-``/v1`` call needs ``Bearer <key>`` ``redis_url``         ``NEULORA_REDIS_URL``         ``neulora
-serve``: sessions in Redis, shared by replicas ``max_body``          ``NEULORA_MAX_BODY``
-``neulora serve``: largest JSON body in bytes (1 MiB) ``max_upload``        ``NEULORA_MAX_UPLOAD``
-``neulora serve``: largest uploaded document in bytes (20 MiB) ``uploads_dir``
-``NEULORA_UPLOADS_DIR``       ``neulora serve``: where uploaded documents are kept
-====================  ============================  ==============================================================
+Each setting, its environment variable, and what it means (its default):
+
+``backend`` (``NEULORA_BACKEND``)
+    ``hf`` (Inference API) or ``local`` (transformers); default ``hf`` when a Hugging Face token
+    is found, else ``local``
+``local_model`` (``NEULORA_LOCAL_MODEL``)
+    local backend: a model directory or Hub id for every style
+``embedder`` (``NEULORA_EMBEDDER``)
+    ``hash`` | ``local`` | ``api`` | ``use`` (offline USE, ``neulora[use]``); default ``api``
+    with hf, else ``hash``
+``embed_model`` (``NEULORA_EMBED_MODEL``)
+    embedding model (``BAAI/bge-m3``)
+``router`` (``NEULORA_ROUTER``)
+    router file path (default: the Hub file, or the exemplar router with ``hash``)
+``router_repo`` (``NEULORA_ROUTER_REPO``)
+    Hub repo of the router file (``marimmo/multi-lora``)
+``router_file`` (``NEULORA_ROUTER_FILE``)
+    its path in the repo (``router/router_model.json``)
+``chroma_path`` (``NEULORA_CHROMA_PATH``)
+    embedded Chroma directory (``./chroma_db``)
+``chroma_host`` (``NEULORA_CHROMA_HOST``)
+    a ``chroma run`` server instead
+``chroma_port`` (``NEULORA_CHROMA_PORT``)
+    its port (8000)
+``chroma_freshness`` (``NEULORA_CHROMA_FRESHNESS``)
+    seconds a read trusts its last look at the collection's stamp: writes through neulora in
+    this process are seen at once, others (another process, a raw client) within it (1.0; 0:
+    every read)
+``collection`` (``NEULORA_COLLECTION``)
+    collection name (``neulora``)
+``base_url`` (``NEULORA_BASE_URL``)
+    one multi-LoRA server for every style (adapter names in models)
+``models`` (``NEULORA_MODEL_<STYLE>``)
+    per-style target: repo id, endpoint URL or adapter name
+``provider`` (``NEULORA_PROVIDER``)
+    Inference Provider for repo-id targets
+``k`` (``NEULORA_K``)
+    passages per turn (4)
+``min_score`` (``NEULORA_MIN_SCORE``)
+    lowest cosine similarity a passage needs (``off``: keep all; unset: the embedder's
+    calibrated rule, see :mod:`neulora.turn`)
+``sessions_dir`` (``NEULORA_SESSIONS_DIR``)
+    where ``neulora ask/chat --session`` keep sessions
+``token`` ((see :mod:`neulora.hf`))
+    a Hugging Face token given explicitly (file or argument only)
+``api_key`` (``NEULORA_API_KEY``)
+    ``neulora serve``: every ``/v1`` call needs ``Bearer <key>``
+``redis_url`` (``NEULORA_REDIS_URL``)
+    ``neulora serve``: sessions in Redis, shared by replicas
+``max_body`` (``NEULORA_MAX_BODY``)
+    ``neulora serve``: largest JSON body in bytes (1 MiB)
+``max_upload`` (``NEULORA_MAX_UPLOAD``)
+    ``neulora serve``: largest uploaded document in bytes (20 MiB)
+``uploads_dir`` (``NEULORA_UPLOADS_DIR``)
+    ``neulora serve``: where uploaded documents are kept
 
 Where Chroma lives is decided as a whole by the highest level that names a place: ``--path`` beats
 ``NEULORA_CHROMA_HOST`` (and the reverse), a port alone means a local server on 127.0.0.1, and
@@ -217,7 +230,7 @@ class Settings:
         file: str | os.PathLike[str] | Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
-        """Settings from ``overrides`` (arguments, CLI flags), the environment, a JSON file or dict, defaults."""
+        """Settings from ``overrides`` (arguments, flags), the environment, a file, the defaults."""
         env = os.environ if environ is None else environ
         layers = [
             _from_file(file) if file is not None else {},

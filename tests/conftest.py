@@ -17,7 +17,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """A test that fails while one of its servers is dead fails with the server's exit and log instead."""
+    """A test failing while one of its servers is dead fails with the server's exit and log."""
     return (yield from report_dead_servers(item))
 
 

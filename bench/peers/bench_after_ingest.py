@@ -1,4 +1,4 @@
-"""Query latency right after a 10,000-chunk ingest, beside the steady state and beside langchain-chroma.
+"""Query latency right after a 10,000-chunk ingest, beside the steady state and langchain-chroma.
 
 Run with the peers' venv (bench/peers/setup.sh): ``bench/peers/.venv/bin/python
 bench/peers/bench_after_ingest.py [--save]``. Everything embeds with ``HashingEmbedder(dim=1024)``

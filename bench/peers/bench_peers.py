@@ -1,4 +1,4 @@
-"""neulora side by side with semantic-router (text -> style) and langchain-chroma (10k chunks), in one process.
+"""neulora beside semantic-router (text -> style) and langchain-chroma (10k chunks), one process.
 
 Run with the peers' own venv, which bench/peers/setup.sh makes: ``bench/peers/.venv/bin/python
 bench/peers/bench_peers.py``. Both sides of each comparison embed with the same
@@ -313,7 +313,7 @@ def score_convention(
     vectors: np.ndarray,
     index_of: dict[str, int],
 ) -> dict[str, Any]:
-    """What each side's score is, checked on one query's top hit against the cosine computed here."""
+    """What each side's score is, checked on one query's top hit against the cosine here."""
     doc, dist = lc.similarity_search_with_score(query, k=1)[0]
     top = ours.retrieve(query, 1)[0]
     return {

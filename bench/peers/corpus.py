@@ -94,20 +94,25 @@ QUESTIONS = [
     "Here's my graph sketch, does it look correct?",
 ]
 
-EN_WORDS = """logarithm exponent base sequence series sum limit derivative integral slope tangent area volume
-probability event sample variance mean median vector matrix angle radian sine cosine triangle circle parabola
-function domain range inverse graph asymptote root equation inequality factor polynomial fraction ratio proof
-induction recurrence convergence divergence geometric arithmetic harmonic continuity maximum minimum curve chord
-symmetry period amplitude coordinate origin axis distance length perimeter permutation combination factorial
-binomial expectation distribution normal interval estimate hypothesis theorem lemma axiom identity substitution
-parts chain product quotient rule rate change velocity acceleration growth decay interest compound model error
-approximation table pattern term common difference formula definition example exercise solution""".split()  # noqa: SIM905
+EN_WORDS = """logarithm exponent base sequence series sum limit derivative integral slope tangent
+area volume probability event sample variance mean median vector matrix angle radian
+sine cosine triangle circle parabola function domain range inverse graph asymptote
+root equation inequality factor polynomial fraction ratio proof induction recurrence
+convergence divergence geometric arithmetic harmonic continuity maximum minimum curve
+chord symmetry period amplitude coordinate origin axis distance length perimeter
+permutation combination factorial binomial expectation distribution normal interval
+estimate hypothesis theorem lemma axiom identity substitution parts chain product
+quotient rule rate change velocity acceleration growth decay interest compound model
+error approximation table pattern term common difference formula definition example
+exercise solution""".split()  # noqa: SIM905
 
-KO_WORDS = """로그 지수 밑 진수 수열 급수 합 극한 미분 적분 기울기 접선 넓이 부피 확률 사건 표본 분산 평균 중앙값
-벡터 행렬 각 라디안 사인 코사인 삼각형 원 포물선 함수 정의역 치역 역함수 그래프 점근선 근 방정식 부등식 인수
-다항식 분수 비 증명 귀납법 점화식 수렴 발산 등비 등차 연속 최댓값 최솟값 곡선 현 대칭 주기 진폭 좌표 원점 축
-거리 길이 둘레 순열 조합 계승 이항 기댓값 분포 정규분포 구간 추정 가설 정리 공리 항등식 치환 부분 연쇄 곱 몫
-법칙 변화율 속도 가속도 증가 감소 이자 복리 모형 오차 근사 표 규칙 항 공차 공비 공식 정의 예제 연습 풀이""".split()  # noqa: SIM905
+KO_WORDS = """로그 지수 밑 진수 수열 급수 합 극한 미분 적분 기울기 접선 넓이 부피 확률 사건
+표본 분산 평균 중앙값 벡터 행렬 각 라디안 사인 코사인 삼각형 원 포물선 함수
+정의역 치역 역함수 그래프 점근선 근 방정식 부등식 인수 다항식 분수 비 증명
+귀납법 점화식 수렴 발산 등비 등차 연속 최댓값 최솟값 곡선 현 대칭 주기 진폭 좌표
+원점 축 거리 길이 둘레 순열 조합 계승 이항 기댓값 분포 정규분포 구간 추정 가설
+정리 공리 항등식 치환 부분 연쇄 곱 몫 법칙 변화율 속도 가속도 증가 감소 이자
+복리 모형 오차 근사 표 규칙 항 공차 공비 공식 정의 예제 연습 풀이""".split()  # noqa: SIM905
 
 EN_TEMPLATES = [
     "The {0} of a {1} depends on the {2}.",
@@ -140,7 +145,7 @@ def chunks_and_queries(
     topics: int = 300,
     seed: int = 0,
 ) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    """``n`` unique chunks of about 300 characters over ``topics`` topics that share a vocabulary, and queries.
+    """``n`` unique chunks of about 300 characters over ``topics`` topics sharing words; queries.
 
     Each topic owns 10 words drawn from one pool of Korean and English terms (so topics overlap); a
     chunk's sentences take 80% of their words from its topic and 20% from the pool, in Korean or

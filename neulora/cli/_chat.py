@@ -1,6 +1,7 @@
-"""``neulora chat``: the conversation loop, and the printouts that ``ask`` and ``demo`` share with it.
+"""``neulora chat``: the conversation loop, and the printouts ``ask`` and ``demo`` share with it.
 
->>> error_line(ValueError("HTTP 400: Traceback (most recent call last):" + chr(10) + "  ValueError: bad adapter"))
+>>> body = "HTTP 400: Traceback (most recent call last):" + chr(10) + "  ValueError: bad adapter"
+>>> error_line(ValueError(body))
 'neulora: error: HTTP 400: Traceback (most recent call last): | ValueError: bad adapter'
 """
 
@@ -120,7 +121,7 @@ class Chat:
         return 0
 
     def answer(self, question: str) -> None:
-        """Stream one turn: the route and the sources as soon as they are known, then the text as it comes."""
+        """Stream one turn: route and sources as soon as known, then the text as it comes."""
         for event in self.pipeline.stream(
             question, session_id=self.session, style=self.style, **self.generation
         ):
@@ -158,7 +159,7 @@ class Chat:
             raise InvalidInputError(f"unknown command {cmd}: use {CHAT_HELP}")
 
     def _checked(self, style: str, more: str) -> str:
-        """``style`` if the router knows it (in any case), else InvalidInputError listing the styles."""
+        """``style`` if the router knows it (in any case), else InvalidInputError listing them."""
         styles = tuple(self.pipeline.router.styles)
         if style.lower() in styles:
             return style.lower()

@@ -42,7 +42,7 @@ def demo_pipeline(
     collection: str = "neulora",
     max_tokens: int = 96,
 ) -> Pipeline:
-    """Embedded Chroma at ``db_path`` holding the sample corpus, the exemplar router, and SmolLM2 answering.
+    """Embedded Chroma at ``db_path`` with the sample notes, the exemplar router, SmolLM2 answering.
 
     The notes go to ``collection`` (``neulora``, the settings' default, so that ``neulora serve``
     with the default settings answers from them).

@@ -1,4 +1,4 @@
-"""The ``neulora`` command: route, evaluate routers, ingest and search notes, ask, chat, and the offline demo."""
+"""The ``neulora`` command: route, evaluate routers, ingest and search notes, ask, chat, demo."""
 
 from __future__ import annotations
 

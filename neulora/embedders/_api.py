@@ -1,4 +1,4 @@
-"""Embeddings from the Hugging Face Inference API (or a server speaking its protocol), sync and async, retried."""
+"""Embeddings from the Hugging Face Inference API (or a server speaking its protocol), retried."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 class HFInferenceEmbedder:
-    """The same vectors through the Hugging Face Inference API (``feature_extraction``), one request per batch.
+    """bge-m3 vectors through the Inference API (``feature_extraction``), one request per batch.
 
     >>> emb = HFInferenceEmbedder(token="hf_...")  # doctest: +SKIP
     >>> emb.embed(["수열의 합"]).shape  # doctest: +SKIP
@@ -99,7 +99,7 @@ class HFInferenceEmbedder:
         return await _flow.arun(self._embed(texts))
 
     def _embed(self, texts: Sequence[str]) -> _flow.Flow[NDArray[np.float32]]:
-        """The one flow of both: each batch one feature extraction, retried under its own deadline."""
+        """The flow of both: each batch one feature extraction, retried under its own deadline."""
         items = check_texts(texts)
         connection = self._connection
         target = Target(

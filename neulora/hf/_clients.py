@@ -51,7 +51,7 @@ def client_options(
 
 
 def closable(client: Any) -> Any:
-    """``client`` with its whole (non-streamed) answers closable from another thread by ``client.close()``.
+    """``client`` with its whole answers closable from another thread by ``client.close()``.
 
     Upstream limitation: huggingface_hub's sync ``InferenceClient`` reads a non-streamed answer
     inside a ``with`` of its process-wide session, out of reach; only a streamed response is kept in

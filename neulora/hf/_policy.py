@@ -66,7 +66,7 @@ class RetryPolicy:
             _number("scale_up_timeout", self.scale_up_timeout, low=0.0, low_open=True)
 
     def backoff_delay(self, attempt: int) -> float:
-        """The wait after failed attempt number ``attempt`` (1-based) when the server gave no hint."""
+        """The wait after failed attempt ``attempt`` (from 1) when the server gave no hint."""
         base = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
         return float(base * (1 + self.jitter * self.rng.random()))
 

@@ -20,7 +20,7 @@ MAX_SESSION_ID = 200  # characters, as Pipeline accepts
 
 
 def check_session_id(session_id: Any) -> str:
-    """Return ``session_id`` if it is a non-blank ``str`` of at most 200 characters that UTF-8 can encode.
+    """``session_id`` if it is a non-blank ``str`` of at most 200 characters that UTF-8 encodes.
 
     Every memory applies this one rule (Pipeline checks the same), so a bad id fails the same way
     whatever memory is plugged in, with :class:`InvalidInputError`.

@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 class FileMemory:
-    """Sessions stored as JSON files in a directory, so that separate processes (CLI calls) share them.
+    """Sessions as JSON files in a directory, so that separate processes (CLI calls) share them.
 
     Every read-modify-write holds a lock shared by the threads and processes using the directory;
     writes are atomic (temporary file, fsync, rename), so a crash leaves the old file or the new
@@ -30,7 +30,8 @@ class FileMemory:
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     FileMemory(folder, max_turns=2).append("learner", Turn("question", "answer", "direct")).total_turns
+    ...     memory = FileMemory(folder, max_turns=2)
+    ...     memory.append("learner", Turn("question", "answer", "direct")).total_turns
     1
     """
 
@@ -150,7 +151,7 @@ class FileMemory:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers (and a crash) see the old content or the new, never a part."""
+    """Write ``data`` to ``path``: readers and a crash see the old or the new, never a part."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -166,7 +167,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _parse(path: Path, data: bytes) -> Session:
-    """The session a file holds; :class:`SessionError` naming the file and the fault if it is not one."""
+    """The session a file holds; a SessionError naming the file and the fault if it is not one."""
     try:
         raw = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -11,7 +11,7 @@ from ._base import Session, Turn, check_session_id
 
 
 class InMemoryMemory:
-    """Keeps at most ``max_sessions`` sessions (least recently used dropped first) of ``max_turns`` turns each."""
+    """At most ``max_sessions`` sessions (least recently used go first), ``max_turns`` each."""
 
     def __init__(self, *, max_sessions: int = 1000, max_turns: int = 50) -> None:
         if max_sessions < 1 or max_turns < 1:

@@ -5,7 +5,8 @@ Each session is two keys, a list of turns (JSON, oldest first) and a hash (``tot
 Redis runs it whole and alone: concurrent appends from any number of replicas are all counted, and a
 script checks every key before its first write, so a fault never leaves half a turn behind.
 
->>> memory = RedisMemory.from_url("redis://:password@127.0.0.1:6379/0", max_turns=20)  # doctest: +SKIP
+>>> url = "redis://:password@127.0.0.1:6379/0"
+>>> memory = RedisMemory.from_url(url, max_turns=20)  # doctest: +SKIP
 >>> memory  # doctest: +SKIP
 RedisMemory('redis://:***@127.0.0.1:6379/0', prefix='neulora:', max_turns=20, ttl=604800s)
 >>> memory.append("learner-1", Turn("question", "answer", "direct")).total_turns  # doctest: +SKIP
@@ -61,12 +62,16 @@ local function touch()
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
   end
 end
-if op == 'append' then  -- ARGV[3]: the turn, ARGV[4]: max turns, ARGV[5]: the turn's id, ARGV[6]: session id,
-  -- ARGV[7]: the server time (ms) after which the client has given up on this append (0: none). A Redis that
-  -- froze runs the queued command when it resumes: a turn its caller was told failed must not appear then.
+if op == 'append' then
+  -- ARGV[3]: the turn, ARGV[4]: max turns, ARGV[5]: the turn's id, ARGV[6]: session id,
+  -- ARGV[7]: the server time (ms) after which the client has given up on this append (0: none).
+  -- A Redis that froze runs the queued command when it resumes: a turn its caller was told
+  -- failed must not appear then.
   local not_after = tonumber(ARGV[7] or 0)
   if not_after > 0 and now > not_after then
-    return redis.error_reply('NEULORA_LATE the append arrived ' .. (now - not_after) .. ' ms after its caller gave up')
+    local late = now - not_after
+    local after = ' ms after its caller gave up'
+    return redis.error_reply('NEULORA_LATE the append arrived ' .. late .. after)
   end
   local seen = false
   for _, item in ipairs(redis.call('LRANGE', turns, 0, -1)) do
@@ -102,7 +107,8 @@ class RedisMemory:
     :class:`SessionError` whose message and causes name the server without its password.
 
     >>> import redis  # doctest: +SKIP
-    >>> RedisMemory(redis.Redis(port=6380), max_turns=10, ttl=3600, prefix="tutor:")  # doctest: +SKIP
+    >>> client = redis.Redis(port=6380)  # doctest: +SKIP
+    >>> RedisMemory(client, max_turns=10, ttl=3600, prefix="tutor:")  # doctest: +SKIP
     RedisMemory('redis://127.0.0.1:6380/0', prefix='tutor:', max_turns=10, ttl=3600s)
     """
 
@@ -352,7 +358,8 @@ def describe(client: Any) -> str:
         return f"unix://{auth}{kwargs['path']}"
     connection = getattr(client.connection_pool, "connection_class", type(None)).__name__
     scheme = "rediss" if "SSL" in connection else "redis"
-    return f"{scheme}://{auth}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+    host = kwargs.get("host", "localhost")
+    return f"{scheme}://{auth}{host}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 def _seconds(value: Any, name: str) -> float | None:

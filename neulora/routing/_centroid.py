@@ -1,4 +1,4 @@
-"""Style routing: the learner's question goes to the best-scoring of four styles, unless the rule says fall back.
+"""Style routing: a question goes to the best-scoring of four styles, unless the rule falls back.
 
 Training (centroids, the linear head, thresholds) and evaluation live in :mod:`neulora.train`, which
 imports this module and never the reverse.
@@ -60,7 +60,7 @@ _METHODS = {
 
 
 def format_router_input(query: str, history: Sequence[Any] | None, *, turns: int = 6) -> str:
-    """The router's input: the bare query, or the original evaluation's history format when history is given."""
+    """The router's input: the bare query, or the original's format when history is given."""
     pairs = as_history(history) if history is not None else []
     if not pairs:
         return query
@@ -78,7 +78,7 @@ def format_router_inputs(
     turns: int = 6,
     max_chars: int = 8192,
 ) -> list[str]:
-    """The exact texts a router embeds for ``texts`` (and their ``histories``), truncated to ``max_chars``."""
+    """The texts a router embeds for ``texts`` (and ``histories``), truncated to ``max_chars``."""
     if histories is None:
         return [truncate(t, max_chars) for t in texts]
     if len(histories) != len(texts):
@@ -99,7 +99,8 @@ class CentroidRouter:
 
     >>> import numpy as np
     >>> from neulora.embedders import HashingEmbedder
-    >>> router = CentroidRouter(["direct", "socratic"], np.eye(2, 8), HashingEmbedder(dim=8), threshold=0.5)
+    >>> embedder = HashingEmbedder(dim=8)
+    >>> router = CentroidRouter(["direct", "socratic"], np.eye(2, 8), embedder, threshold=0.5)
     >>> router.route_vector(np.array([0.3, 0.2, 1, 0, 0, 0, 0, 0])).fallback
     True
     """
@@ -245,7 +246,7 @@ class CentroidRouter:
     def route_many(
         self, texts: Iterable[str], histories: Sequence[Sequence[Any] | None] | None = None
     ) -> RouteBatch:
-        """Route many texts (a list or tuple of str) with one embedding call and one matrix product."""
+        """Route many texts (a list or tuple of str): one embedding call, one matrix product."""
         texts = as_texts(texts)
         inputs = format_router_inputs(
             texts, histories, turns=self.history_turns, max_chars=self.max_chars

@@ -137,7 +137,7 @@ def unit_rows(x: NDArray[Any]) -> NDArray[Any]:
 def embedder_mismatch(
     named: Mapping[str, Any] | None, embedder: Embedder, *, dim: int
 ) -> str | None:
-    """Why ``embedder`` does not make the vectors a router file's ``embedder`` object names, or None.
+    """Why ``embedder`` does not make the vectors a router file's ``embedder`` names, or None.
 
     Vector spaces are compared, not backends: bge-m3 through transformers, the Inference API or a
     local folder named ``bge-m3`` (or a Hub cache snapshot of it) are one space; the pooling must
@@ -161,7 +161,7 @@ def embedder_mismatch(
 
 
 def centroid_matrix(centroids: Any, styles: tuple[str, ...]) -> NDArray[np.float64]:
-    """``centroids`` as a float64 matrix with one usable row per style, else a :class:`ConfigError`."""
+    """``centroids`` as a float64 matrix with one usable row per style, else a ConfigError."""
     try:
         matrix = np.asarray(centroids, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 class RouteDecision:
     """Which style was chosen, why, and every style's score.
 
-    >>> d = RouteDecision("socratic", {"direct": 0.31, "socratic": 0.52}, margin=0.21, reason="nearest centroid")
+    >>> scores = {"direct": 0.31, "socratic": 0.52}
+    >>> d = RouteDecision("socratic", scores, margin=0.21, reason="nearest centroid")
     >>> d
     RouteDecision(style='socratic', top=0.520, margin=0.210)
     >>> RouteDecision.forced_to("direct").forced
@@ -91,8 +92,10 @@ class FallbackRule:
     >>> rule = FallbackRule(threshold=0.3, min_margin=0.05, fallback_style="direct")
     >>> rule.fires(0.8, 0.2), rule.fires(0.25, 0.2), rule.fires(0.8, 0.01)
     (False, True, True)
-    >>> rule.explain("nearest centroid", "socratic", 0.25, 0.2)
-    "nearest centroid: 'socratic' not confident (top score 0.250 < threshold 0.300): fallback to 'direct'"
+    >>> why = rule.explain("nearest centroid", "socratic", 0.25, 0.2)
+    >>> print(why)  # doctest: +NORMALIZE_WHITESPACE
+    nearest centroid: 'socratic' not confident (top score 0.250 < threshold 0.300):
+    fallback to 'direct'
     """
 
     threshold: float | None = None
@@ -119,7 +122,7 @@ class FallbackRule:
     @overload
     def fires(self, top: NDArray[Any], margin: NDArray[Any]) -> NDArray[np.bool_]: ...
     def fires(self, top: Any, margin: Any) -> Any:
-        """Whether to fall back, for one decision (floats) or elementwise for arrays of top scores and margins."""
+        """Fall back? for one decision (floats), or per row of score and margin arrays."""
         low, thin = self._broken(top, margin)
         if isinstance(top, np.ndarray):
             return (
@@ -158,7 +161,8 @@ class RouteBatch(Sequence[RouteDecision]):
     >>> from neulora.embedders import HashingEmbedder
     >>> from neulora.routing import CentroidRouter
     >>> router = CentroidRouter(["direct", "socratic"], np.eye(2, 8), HashingEmbedder(dim=8))
-    >>> batch = router.route_vectors(np.array([[1.0, 0.1, 0, 0, 0, 0, 0, 0], [0.2, 1.0, 0, 0, 0, 0, 0, 0]]))
+    >>> vectors = np.array([[1.0, 0.1, 0, 0, 0, 0, 0, 0], [0.2, 1.0, 0, 0, 0, 0, 0, 0]])
+    >>> batch = router.route_vectors(vectors)
     >>> batch.style_names(), batch.scores.shape
     (['direct', 'socratic'], (2, 2))
     """

@@ -3,14 +3,16 @@
 The format (the original app's, plus optional keys seen in other versions of it)::
 
     {"styles": ["direct", ...], "centroids": {"direct": [1024 floats], ...},
-     "embedder": {"backend": "bge", "model_name": "BAAI/bge-m3"}, "label_counts": {"direct": 6758, ...},
+     "embedder": {"backend": "bge", "model_name": "BAAI/bge-m3"},
+     "label_counts": {"direct": 6758, ...},
      "threshold": 0.3, "min_margin": 0.05, "fallback_style": "direct",
      "classifier": {"type": "mlp2", "state_dict": {"0.weight": [[...]], "0.bias": [...],
                                                    "2.weight": [[...]], "2.bias": [...]}}}
 
 The optional ``classifier`` is either that ``mlp2`` form (a torch ``state_dict``) or a linear head,
-``{"type": "linear", "weight": [[...]], "bias": [...]}`` of shape ``(n_styles, dim)`` and ``(n_styles,)``. Either
-replaces nearest-centroid scoring by the softmax of its logits over the unit-norm embedding.
+``{"type": "linear", "weight": [[...]], "bias": [...]}`` of shape ``(n_styles, dim)`` and
+``(n_styles,)``. Either replaces nearest-centroid scoring by the softmax of its logits over the
+unit-norm embedding.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ _TINY = float(
 
 @dataclass(frozen=True)
 class MLP2:
-    """Linear(dim -> hidden), ReLU, Linear(hidden -> n_styles), as the ``mlp2`` classifier stores it."""
+    """Linear(dim -> hidden), ReLU, Linear(hidden -> n_styles): the ``mlp2`` classifier."""
 
     w1: NDArray[np.float64]
     b1: NDArray[np.float64]
@@ -126,7 +128,7 @@ class RouterSpec:
 
     @property
     def head(self) -> str:
-        """What scores the styles: ``centroid`` (cosine to each centroid), ``linear`` or ``mlp2``."""
+        """What scores the styles: ``centroid`` (cosine to each), ``linear`` or ``mlp2``."""
         return self.classifier.kind if self.classifier is not None else "centroid"
 
 

@@ -1,4 +1,4 @@
-"""``neulora serve``: the pipeline behind an OpenAI-compatible HTTP API, with a chat page at ``/``."""
+"""``neulora serve``: the pipeline behind an OpenAI-compatible API, with a chat page at ``/``."""
 
 from __future__ import annotations
 

@@ -206,7 +206,7 @@ class Api:
         )
 
     async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        """The framework's own refusals (unknown route, wrong method, an unreadable body) as OpenAI errors."""
+        """The framework's refusals (unknown route, method, unreadable body) as OpenAI errors."""
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = {
             404: f"no route {request.url.path[:200]}",

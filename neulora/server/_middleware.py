@@ -65,7 +65,7 @@ class JsonBody:
 
 
 class BodyLimit:
-    """ASGI middleware: a body over the limit (by its Content-Length, or as it streams in) gets 413."""
+    """ASGI middleware: a body over the limit (its Content-Length, or as it streams in) gets 413."""
 
     def __init__(self, app: Any, *, max_body: int, max_upload: int) -> None:
         self.app = app

@@ -54,7 +54,7 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """What OpenAI clients send; fields neulora has no use for (``top_p``, ``n``, ...) are accepted and ignored."""
+    """What OpenAI clients send; fields neulora does not use (``top_p``, ``n``, ...) are ignored."""
 
     model_config = ConfigDict(extra="allow")
     model: str = "neulora"

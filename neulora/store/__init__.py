@@ -1,4 +1,4 @@
-"""The notes store: Chroma in its three modes, one collection handle, ingest, loaders and chunking."""
+"""The notes store: Chroma in three modes, one collection handle, ingest, loaders, chunking."""
 
 from __future__ import annotations
 

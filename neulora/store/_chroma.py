@@ -1,4 +1,4 @@
-"""Reaching Chroma: the three modes (embedded, server, a client passed in), the write lock, and error mapping.
+"""Reaching Chroma: three modes (embedded, server, a client passed in), the write lock, errors.
 
 Only :mod:`neulora.store` uses this module: everything neulora says to Chroma goes through its
 :class:`~neulora.store.ChromaCollection`, and what differs between the modes is written here, once.
@@ -85,7 +85,7 @@ def mode_for(path: str | os.PathLike[str] | None, host: str | None, port: int, c
 
 
 class Mode(Protocol):
-    """How a :class:`~neulora.store.ChromaCollection` reaches its database, and what that implies."""
+    """How a :class:`~neulora.store.ChromaCollection` reaches its database, and what follows."""
 
     path: Path | None
     reopens_for_writes: (
@@ -135,7 +135,7 @@ class Embedded:
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
 
     def reconnect(self, stale: Any) -> Any:
-        """The path's database opened afresh (it was opened before another process wrote), once for all handles."""
+        """The path's database opened afresh (another process wrote since), once for all handles."""
         import chromadb
         from chromadb.api.shared_system_client import SharedSystemClient
 
@@ -266,7 +266,7 @@ def _settings() -> Any:
 
 @contextmanager
 def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterator[None]:
-    """Re-raise what chromadb (or its HTTP client) raises inside the block as :class:`RetrievalError`."""
+    """Re-raise what chromadb (or its HTTP client) raises inside the block as RetrievalError."""
     import httpx
     from chromadb.errors import ChromaError
 

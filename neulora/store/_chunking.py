@@ -1,4 +1,4 @@
-"""Chunks: how documents are cut (paragraph and sentence boundaries, Korean and English) and what each one records.
+"""Chunks: how documents are cut (paragraphs and sentences, Korean and English), what each records.
 
 :class:`ChunkMeta` is the metadata schema of a stored chunk, defined here once: ingest writes it,
 the unchanged check and :class:`~neulora.store.Passage` read it back.
@@ -50,7 +50,7 @@ def split_text(text: str, *, chunk_size: int = 800, chunk_overlap: int = 100) ->
 
 @dataclass(frozen=True, slots=True)
 class ChunkingOptions:
-    """How documents are cut: chunks of at most ``size`` characters, repeating up to ``overlap`` of the previous one.
+    """How documents are cut: at most ``size`` characters, repeating up to ``overlap`` of the last.
 
     >>> options = ChunkingOptions(size=300, overlap=40)
     >>> options.key, [c.text for c in options.split("One. Two.")]
@@ -87,7 +87,8 @@ class ChunkMeta:
     (None for text files).
 
     >>> meta = ChunkMeta("/notes/log.md", title="log.md", section="로그", chunk=0, chunks=3, page=2)
-    >>> ChunkMeta.from_metadata(meta.to_metadata()) == meta, ChunkMeta.from_metadata({"source": "memo"}).chunk
+    >>> again = ChunkMeta.from_metadata(meta.to_metadata())
+    >>> again == meta, ChunkMeta.from_metadata({"source": "memo"}).chunk
     (True, None)
     """
 

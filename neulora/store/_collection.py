@@ -1,4 +1,4 @@
-"""The one door to Chroma: a handle on one collection, embedded (a path), on a ``chroma run`` server, or injected.
+"""The one door to Chroma: a handle on one collection, embedded, on a server, or injected.
 
 :class:`ChromaCollection` owns what keeps a collection consistent; what differs between the modes is
 in :mod:`neulora.store`, chosen once in the constructor.
@@ -22,7 +22,8 @@ on open.
 >>> import tempfile
 >>> store = ChromaCollection("notes", path=tempfile.mkdtemp(), embedder_name="toy", dim=2)
 >>> with store.writing() as w:
-...     w.add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ["east", "north"], [{"source": "memo"}, {"source": "memo"}])
+...     memo = {"source": "memo"}
+...     w.add(["a", "b"], [[1.0, 0.0], [0.0, 1.0]], ["east", "north"], [memo, memo])
 >>> [(hit.id, hit.document, round(hit.score, 2)) for hit in store.search([0.9, 0.1], 1)]
 [('a', 'east', 0.99)]
 """
@@ -96,7 +97,7 @@ def _vectors(coll: Any, ids: list[str], step: int, pause: float = 0.0) -> Any:
 
 
 def _records(coll: Any, step: int, pause: float) -> Records:
-    """Every record's id, document and metadata, ``step`` at a time, pausing ``pause`` seconds between pages."""
+    """Every record's id, document and metadata, ``step`` at a time, ``pause`` seconds apart."""
     out = Records([], [], [])
     while True:
         got = coll.get(include=["documents", "metadatas"], limit=step, offset=len(out.ids))
@@ -219,7 +220,7 @@ class ChromaCollection:
         where: Mapping[str, Any] | None = None,
         include: Sequence[str] = ("documents", "metadatas"),
     ) -> Records:
-        """Read records by ids and/or a ``where`` clause (every record if neither), a batch at a time."""
+        """Read records by ids and/or a ``where`` clause (all if neither), a batch at a time."""
 
         def get(opened: _Open) -> Records:
             with self._mode.using():
@@ -569,7 +570,7 @@ class ChromaCollection:
         stamp: str | None = None,
         index: ExactIndex | None = None,
     ) -> None:
-        """Mark the collection as changing (``writing``) or changed, so that every handle's exact index reloads.
+        """Mark the collection as changing (``writing``) or changed: every exact index reloads.
 
         ``index``: this handle's index already updated for ``stamp`` (set before the catalogue says
         so).
@@ -590,7 +591,7 @@ class ChromaCollection:
             self._exact = None
 
     def _exact_index(self, opened: _Open) -> ExactIndex | None:
-        """The exact index of a collection small enough for it, reloaded when any writer has stamped it."""
+        """The exact index of a small enough collection, reloaded when a writer stamped it."""
         stamp = stamp_of(opened.coll)
         index = self._exact
         if self.exact_limit <= 0:

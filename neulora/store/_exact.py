@@ -9,8 +9,10 @@ the vectors: reading the hits back from Chroma cost more than the search itself 
 turn, by ids, measured). The index is pure numpy: :class:`~neulora.store.ChromaCollection` reads the
 records and decides when to reload (when the collection's stamp changes).
 
->>> index = ExactIndex.from_pages([(["a", "b"], [[1.0, 0.0], [0.6, 0.8]], ["east", "north"], [{}, {}])], stamp="s1")
->>> [(i, doc, round(score, 3)) for i, doc, _, score in index.top(np.array([1.0, 0.1], dtype=np.float32), 2)]
+>>> page = (["a", "b"], [[1.0, 0.0], [0.6, 0.8]], ["east", "north"], [{}, {}])
+>>> index = ExactIndex.from_pages([page], stamp="s1")
+>>> query = np.array([1.0, 0.1], dtype=np.float32)
+>>> [(i, doc, round(score, 3)) for i, doc, _, score in index.top(query, 2)]
 [('a', 'east', 0.995), ('b', 'north', 0.677)]
 """
 
@@ -69,7 +71,7 @@ class ExactIndex:
 
     @classmethod
     def from_pages(cls, pages: Iterable[Page], *, stamp: Any) -> ExactIndex:
-        """Build the index from pages of (ids, embeddings, documents, metadatas), as read from the collection."""
+        """The index of pages of (ids, embeddings, documents, metadatas) read from a collection."""
         ids: list[str] = []
         rows: list[NDArray[np.float32]] = []
         documents: list[str | None] = []

@@ -12,7 +12,8 @@ others, other chunking options re-cut the file) is tested with plain
 >>> plan = plan_ingest([doc], {}, ChunkingOptions())
 >>> plan.added, [(c.text, c.metadata["section"]) for c in plan.to_add]
 (('/notes/log.md',), [('로그는 지수의 역연산이다.', '로그')])
->>> stored = {doc.source: StoredSource(frozenset(c.id for c in plan.to_add), ChunkMeta.from_metadata(
+>>> ids = frozenset(c.id for c in plan.to_add)
+>>> stored = {doc.source: StoredSource(ids, ChunkMeta.from_metadata(
 ...     plan.to_add[0].metadata))}
 >>> plan_ingest([doc], stored, ChunkingOptions()).unchanged
 ('/notes/log.md',)
@@ -61,7 +62,7 @@ class PlannedChunk:
 
 @dataclass(frozen=True, slots=True)
 class IngestPlan:
-    """Sources by outcome, and the chunks to embed and add, to keep (metadata update only) and to delete."""
+    """Sources by outcome; the chunks to embed and add, to keep (metadata only) and to delete."""
 
     unchanged: tuple[str, ...] = ()
     added: tuple[str, ...] = ()
@@ -165,11 +166,14 @@ def _chunks(doc: Document, options: ChunkingOptions) -> list[PlannedChunk]:
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What an ingest did: files added, unchanged, replaced, failed (with reasons), and chunks written.
+    """What an ingest did: files added, unchanged, replaced, failed (with why), chunks written.
 
-    >>> print(IngestReport(added=2, failed=(("x.bin", "unsupported file type '.bin'"),), chunks_written=9,
-    ...                    skipped=(("notes/image.png", "unsupported type .png"),)).format())
-    added 2 file(s), replaced 0, unchanged 0, failed 1, skipped 1; 9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
+    >>> failed = (("x.bin", "unsupported file type '.bin'"),)
+    >>> skipped = (("notes/image.png", "unsupported type .png"),)
+    >>> report = IngestReport(added=2, failed=failed, chunks_written=9, skipped=skipped)
+    >>> print(report.format())  # doctest: +NORMALIZE_WHITESPACE
+    added 2 file(s), replaced 0, unchanged 0, failed 1, skipped 1;
+    9 chunk(s) written, 0 deleted, 0 embedded in 0.00s
       failed: x.bin: unsupported file type '.bin'
       skipped: notes/image.png (unsupported type .png)
     """

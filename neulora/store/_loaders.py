@@ -22,7 +22,7 @@ Problem = tuple[str, str]  # (path as a printable str, reason)
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """The text of one file, page by page (``page`` is None for text files), and the hash of its bytes."""
+    """The text of one file, page by page (``page`` None for text files), and its bytes' hash."""
 
     source: str
     pages: tuple[tuple[str, int | None], ...]
@@ -84,7 +84,7 @@ def collect_files(
 
 
 def _scan_directory(root: Path) -> tuple[list[Path], list[Problem], list[Problem]]:
-    """The files under ``root``: usable supported ones (sorted), unusable ones and other types, with why."""
+    """The files under ``root``: usable supported ones (sorted), and the others with why."""
     base = root.resolve()
     found: list[Path] = []
     problems: list[Problem] = []
@@ -223,7 +223,7 @@ def read_document(path: Path) -> Document:
 
 
 def _read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path``; anything but a regular file is refused before it is opened, and never waited on."""
+    """The bytes of ``path``; anything but a regular file is refused unopened, never waited on."""
     if (reason := _unstorable_name(path)) is not None:
         raise DocumentError(reason)
     try:

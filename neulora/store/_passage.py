@@ -37,7 +37,7 @@ class Passage:
 
     @classmethod
     def from_hit(cls, hit: Hit) -> Passage:
-        """The passage of a search hit, its source and page read from the stored :class:`ChunkMeta`."""
+        """The passage of a search hit, its source and page read from the stored ChunkMeta."""
         meta = ChunkMeta.from_metadata(hit.metadata)
         return cls(hit.document, hit.score, meta.source, meta.page, hit.id, hit.metadata)
 

@@ -51,7 +51,7 @@ class CountingEmbedder:
 
 
 class FakeStyleClient:
-    """A style client that returns queued texts (or raises queued errors) and records what it was sent.
+    """A style client that returns queued texts (or raises queued errors) and records its calls.
 
     >>> client = FakeStyleClient()
     >>> client.enqueue("Think about it: what is 2 x 3?")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 class ChatStubServer:
-    """An OpenAI-compatible ``/v1/chat/completions`` server on 127.0.0.1 with scripted replies and faults.
+    """An OpenAI-compatible ``/v1/chat/completions`` server on loopback: scripted replies, faults.
 
     Each request takes the next scripted reply queued for its ``model`` (or for any model); without
     one it answers ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency``

@@ -61,7 +61,8 @@ class LinearHead:
 
     >>> import numpy as np
     >>> x = np.array([[1.0, 0.1], [0.9, -0.1], [0.1, 1.0], [-0.1, 0.9]])
-    >>> layer = LinearHead(l2=1e-3).train(x / np.linalg.norm(x, axis=1, keepdims=True), np.array([0, 0, 1, 1]), 2)
+    >>> unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    >>> layer = LinearHead(l2=1e-3).train(unit, np.array([0, 0, 1, 1]), 2)
     >>> layer.weight.shape, layer.bias.shape, bool(layer.weight[0, 0] > layer.weight[1, 0])
     ((2, 2), (2,), True)
     """
@@ -77,7 +78,7 @@ class LinearHead:
             raise ConfigError(f"LinearHead steps must be a positive int, got {self.steps!r}")
 
     def train(self, x: NDArray[np.float64], y: NDArray[np.int64], n_styles: int) -> Linear:
-        """Fit ``(n_styles, dim)`` weights and ``(n_styles,)`` biases to unit rows ``x`` labelled ``y``."""
+        """Fit ``(n_styles, dim)`` weights and ``(n_styles,)`` biases to unit rows ``x``, ``y``."""
         n, dim = x.shape
         counts = np.bincount(y, minlength=n_styles).astype(np.float64)
         per_style = n / (n_styles * np.maximum(counts, 1.0)) if self.balanced else np.ones(n_styles)
@@ -211,7 +212,7 @@ def evaluate(
     labels: Sequence[str],
     histories: Sequence[_History] | None = None,
 ) -> RouterReport:
-    """Accuracy, macro-F1, per-style scores, confusion, fallback share and baselines of ``router`` on labelled texts."""
+    """Accuracy, macro-F1, per-style scores, confusion, fallbacks, baselines on labelled texts."""
     truth = _truth(router, labels, len(texts))
     return _report(router, router.route_many(texts, histories), truth)
 

@@ -51,7 +51,7 @@ class Baseline:
 
 @dataclass(frozen=True, slots=True)
 class RouterReport:
-    """How well a router's decisions match labelled data, next to the majority and uniform baselines.
+    """How well a router's decisions match labelled data, beside the majority and uniform ones.
 
     ``confusion[i][j]`` counts examples of true style ``styles[i]`` routed to ``styles[j]``;
     ``router`` names the head that scored the styles (``centroid``, ``linear``, ``mlp2``) and
@@ -146,10 +146,11 @@ class RouterReport:
         return "\n".join(lines)
 
     def verdict(self) -> str:
-        """A plain sentence when the router does worse than a baseline on accuracy or macro-F1, else ``""``.
+        """A plain sentence if the router is below a baseline on accuracy or macro-F1, else ``""``.
 
-        >>> bad = report_from_predictions(["direct", "socratic"], [0, 0, 0, 1], [1, 0, 1, 0], [False] * 4)
-        >>> bad.verdict().startswith("warning: the router is below the majority baseline (always 'direct')")
+        >>> styles = ["direct", "socratic"]
+        >>> bad = report_from_predictions(styles, [0, 0, 0, 1], [1, 0, 1, 0], [False] * 4)
+        >>> bad.verdict().startswith("warning: the router is below the majority baseline")
         True
         """
         below = []

@@ -1,4 +1,4 @@
-"""The pieces of one turn: prompts, relevance, follow-ups, small talk, the policy, and what a turn returns."""
+"""The pieces of one turn: options, prompts, relevance, follow-ups, the policy, what it returns."""
 
 from __future__ import annotations
 

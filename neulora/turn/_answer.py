@@ -1,4 +1,4 @@
-"""What a turn produces: the :class:`Answer`, the :class:`Event` steps, and the streams that carry them."""
+"""What a turn produces: the :class:`Answer`, its :class:`Event` steps, the streams of them."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ class Answer:
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
     >>> from neulora.embedders import HashingEmbedder
     >>> e = HashingEmbedder(dim=32)
-    >>> pipeline = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why do you think so?"))
+    >>> client = FakeStyleClient("Why do you think so?")
+    >>> pipeline = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), client)
     >>> answer = pipeline.ask("2+2=5?")
     >>> answer.style, answer.text, sorted(answer.timings)
     ('socratic', 'Why do you think so?', ['embed', 'generate', 'retrieve', 'route', 'total'])
@@ -135,7 +136,8 @@ class TurnStream(Stream[Event, Answer]):
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
     >>> from neulora.embedders import HashingEmbedder
     >>> e = HashingEmbedder(dim=32)
-    >>> stream = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?")).stream("2+2=5?")
+    >>> pipeline = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), FakeStyleClient("Why?"))
+    >>> stream = pipeline.stream("2+2=5?")
     >>> [event.kind for event in stream], stream.answer.text, "".join(stream.deltas())
     (['route', 'passages', 'delta', 'done'], 'Why?', 'Why?')
     """

@@ -1,15 +1,15 @@
 """Follow-up questions: search with the turn they lean on, without an extra LLM call.
 
-"그럼 두 번째 단계는요?" or "and for the second one?" names nothing to search for; the original app asked the
-model to rewrite such questions first. :class:`FollowUp` decides cheaply instead: a short question
-that holds a word leaning on the previous turn (그럼, 그거, 두 번째, 왜요, it, that, the second, why,
-example...) is searched together with the learner's previous question(s); any other question is
-searched alone.
+"그럼 두 번째 단계는요?" or "and for the second one?" names nothing to search for; the original
+app asked the model to rewrite such questions first. :class:`FollowUp` decides cheaply instead: a
+short question that holds a word leaning on the previous turn (그럼, 그거, 두 번째, 왜요, it, that,
+the second, why, example...) is searched together with the learner's previous question(s); any
+other question is searched alone.
 
 Measured with ``bench/bench_relevance.py`` (``k=4``, no relevance rule) on 16 labelled follow-ups (a
-learner question, then "그럼 두 번째 단계는요?", "왜요?", "example please", "and for the geometric one?"...)
-and 10 topic switches (a second question on another topic; 4 of them start with a marker, as "그럼 적분은
-어떻게 계산해요?")::
+learner question, then "그럼 두 번째 단계는요?", "왜요?", "example please", "and for the
+geometric one?"...) and 10 topic switches (a second question on another topic; 4 of them start with
+a marker, as "그럼 적분은 어떻게 계산해요?")::
 
                                  follow-ups: hit@1  hit@3  MRR     switches: hit@1  hit@3  MRR
     hashing / question alone                 0.250  0.562  0.385             0.800  1.000  0.900
@@ -39,7 +39,8 @@ from ..errors import ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MARKERS: tuple[str, ...] = (
-    # Korean: matched at the start of a word, so particles may follow (그건, 거기서, 다음은, 예시로).
+    # Korean: matched at the start of a word, so particles may follow
+    # (그건, 거기서, 다음은, 예시로).
     "그럼",
     "그러면",
     "그거",
@@ -111,8 +112,10 @@ class FollowUp:
     learner questions are prepended (earlier follow-ups are walked through to reach them).
 
     >>> rule = FollowUp()
-    >>> rule.is_follow_up("그럼 두 번째 단계는요?"), rule.is_follow_up("등비수열의 합은 어떻게 구해요?")
-    (True, False)
+    >>> rule.is_follow_up("그럼 두 번째 단계는요?")
+    True
+    >>> rule.is_follow_up("등비수열의 합은 어떻게 구해요?")
+    False
     >>> rule.query("그럼 두 번째 단계는요?", ["등비수열의 합 공식 알려주세요"])
     '등비수열의 합 공식 알려주세요\n그럼 두 번째 단계는요?'
     >>> rule.query("What is the chain rule?", ["What is a logarithm?"])
@@ -143,7 +146,7 @@ class FollowUp:
         return 0 < len(text) <= self.max_chars and _pattern(self.markers).search(text) is not None
 
     def query(self, question: str, previous: Sequence[str]) -> str:
-        """The text to search with: ``question`` alone, or the previous learner turn(s) then ``question``.
+        """What to search with: ``question`` alone, or the learner's previous turn(s) then it.
 
         ``previous`` holds the learner's earlier questions, oldest first.
         """

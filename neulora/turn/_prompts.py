@@ -1,4 +1,4 @@
-"""Prompts: a system prompt per teaching style, numbered context, the session's policy and recent history.
+"""Prompts: a system prompt per style, numbered context, the session's policy, recent history.
 
 Override any part with ``dataclasses.replace(PromptSet(), ...)`` and pass it to the pipeline.
 """
@@ -68,7 +68,8 @@ POLICY_TAGS: tuple[str, ...] = (
 class PromptSet:
     """Everything that shapes the messages sent to the model.
 
-    >>> messages = PromptSet().build("socratic", "왜 로그의 밑은 양수죠?", context="[1] (log.md) 밑 조건")
+    >>> context = "[1] (log.md) 밑 조건"
+    >>> messages = PromptSet().build("socratic", "왜 로그의 밑은 양수죠?", context=context)
     >>> [m["role"] for m in messages], "[1] (log.md)" in messages[0]["content"]
     (['system', 'user'], True)
     """
@@ -123,7 +124,7 @@ class PromptSet:
         policy: str | None = None,
         language: str | None = None,
     ) -> list[dict[str, str]]:
-        """Chat messages: one system message (style, context, policy), the recent history, the question.
+        """Chat messages: a system message (style, context, policy), recent history, the question.
 
         ``language`` (a code of :data:`~neulora._languages.LANGUAGE_NAMES`): the one language the
         model writes, when it is not the learner's; the system message then asks for it, last, so

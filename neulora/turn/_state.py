@@ -55,7 +55,7 @@ class TurnState:
 
 
 def turns_of(history: Any, error: type[NeuloraError] = InvalidInputError) -> list[Turn]:
-    """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as the :class:`Turn` s they make."""
+    """OpenAI-style messages (``user``/``assistant`` pairs, ``system`` ignored) as Turns."""
     if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
         raise error(
             f"history must be a list of {{'role', 'content'}} messages, got "

@@ -46,7 +46,7 @@ class Embed(Step["NDArray[np.float32]"]):
 
 
 class Generate(Step["Generation"]):
-    """A style client's answer: whole, or streamed with each delta passed through ``wrap`` to the reader."""
+    """A style client's answer: whole, or streamed, each delta through ``wrap`` to the reader."""
 
     def __init__(
         self,

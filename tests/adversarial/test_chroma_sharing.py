@@ -93,7 +93,8 @@ import pytest
 from neulora import ChromaRetriever
 from neulora.embedders import HashingEmbedder
 emb = HashingEmbedder(dim=256)
-reader = ChromaRetriever(emb, path=sys.argv[1], exact_limit=0)  # HNSW: a query while another handle adds
+# HNSW: a query while another handle adds
+reader = ChromaRetriever(emb, path=sys.argv[1], exact_limit=0)
 writer = ChromaRetriever(emb, path=sys.argv[1])
 writer.add_texts(["seed note on logarithms"])
 stop = threading.Event()

@@ -29,7 +29,7 @@ for i in range(count):
 
 
 def run_writers(directory: Path, *, count: int, max_turns: int) -> None:
-    """Two real processes append ``count`` turns each to the session "shared", as fast as they can."""
+    """Two processes append ``count`` turns each to the session "shared", as fast as they can."""
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(directory), tag, str(count), str(max_turns)],

@@ -23,7 +23,7 @@ HASH = HashingEmbedder(dim=1024)
 
 @pytest.fixture(scope="module")
 def raw(router_file: Path) -> dict[str, Any]:
-    """The shipped router file, relabelled as made with the hashing embedder the tests route with."""
+    """The shipped router file, relabelled as made with the hashing embedder the tests use."""
     data: dict[str, Any] = json.loads(router_file.read_text(encoding="utf-8"))
     return dict(data, embedder=HASH.spec().to_json())
 

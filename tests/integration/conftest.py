@@ -10,7 +10,7 @@ from .engine import llama_server, smoke_check
 
 @pytest.fixture(scope="session")
 def engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedServer]:
-    """The llama.cpp engine, started once and checked with one short completion before any test uses it."""
+    """The llama.cpp engine, started once, checked with one short completion before any test."""
     pytest.importorskip(
         "llama_cpp.server", reason="no llama.cpp engine: pip install 'neulora[server]'"
     )

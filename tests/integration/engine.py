@@ -28,7 +28,7 @@ def smollm2_gguf() -> Path:
 
 
 def smoke_check(server: ManagedServer, *, model: str = STYLES[0], timeout: float = 120.0) -> None:
-    """One short completion, so that an engine that cannot generate fails here, once, with its log."""
+    """One short completion: an engine that cannot generate fails here, once, with its log."""
     body = json.dumps(
         {
             "model": model,

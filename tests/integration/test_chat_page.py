@@ -41,9 +41,13 @@ new MutationObserver((records) => {
     const node = r.target.nodeType === 1 ? r.target : r.target.parentElement;
     const part = node && node.closest("[data-testid]");
     if (!part) continue;
-    const added = r.type === "characterData" ? r.target.data : Array.from(r.addedNodes, (n) => n.textContent).join("");
+    const added = r.type === "characterData"
+      ? r.target.data
+      : Array.from(r.addedNodes, (n) => n.textContent).join("");
     const id = part.dataset.testid;
-    if (added.trim() && !window.__order.some(([seen]) => seen === id)) window.__order.push([id, performance.now()]);
+    if (added.trim() && !window.__order.some(([seen]) => seen === id)) {
+      window.__order.push([id, performance.now()]);
+    }
   }
 }).observe(document, { subtree: true, childList: true, characterData: true });
 """

@@ -1,4 +1,4 @@
-"""A user's install: ``pip install`` of the project into a fresh virtual environment, then the README's snippet.
+"""A user's install: ``pip install`` into a fresh virtual environment, then the README's snippet.
 
 Slow (a fresh venv with torch's CPU build), and it needs the package registry, as a user's install
 does.

@@ -142,7 +142,8 @@ def test_cli_ask_json_carries_style_scores_sources_and_timings(
 
 def test_cli_chat_keeps_its_session_and_obeys_commands(engine_url: str, tmp_path: Path) -> None:
     script = (
-        "안녕하세요\n/style feedback\n제 답은 12입니다\n/policy 기초 부족 -> 선수 개념부터 단계적 설명\n"
+        "안녕하세요\n/style feedback\n제 답은 12입니다\n"
+        "/policy 기초 부족 -> 선수 개념부터 단계적 설명\n"
         "/reset\n/quit\n"
     )
     out = subprocess.run(

@@ -235,7 +235,7 @@ def test_two_processes_appending_100_turns_each_count_all_200(url: str, tmp_path
 
 
 class ReplyDroppingProxy:
-    """A TCP proxy to Redis that, when told to, closes the connection instead of passing on the next reply."""
+    """A TCP proxy to Redis that, when told to, closes the connection instead of the next reply."""
 
     def __init__(self, target: int) -> None:
         self.target = target

@@ -1,4 +1,4 @@
-"""The relevance rule and follow-up queries on real notes (highmath12.txt) with the offline hashing embedder.
+"""The relevance rule and follow-ups on real notes (highmath12.txt), offline hashing embedder.
 
 Each test shows the problem (today's ``min_score=0.2``, or the question searched alone) next to the
 fix.

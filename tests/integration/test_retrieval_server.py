@@ -87,11 +87,13 @@ port, flags = int(sys.argv[1]), Path(sys.argv[2])
 r = ChromaRetriever(HashingEmbedder(), host="127.0.0.1", port=port, collection="dying-writer")
 emb = HashingEmbedder()
 with r.store.writing() as w:
-    w.add(["first"], emb.embed(["first chunk about vectors"]), ["first chunk about vectors"], [{"source": "f"}])
+    text = "first chunk about vectors"
+    w.add(["first"], emb.embed([text]), [text], [{"source": "f"}])
     (flags / "ready").touch()
     while not (flags / "go").exists():
         time.sleep(0.01)
-    w.add(["second"], emb.embed(["second chunk about matrices"]), ["second chunk about matrices"], [{"source": "s"}])
+    text = "second chunk about matrices"
+    w.add(["second"], emb.embed([text]), [text], [{"source": "s"}])
     os._exit(9)  # killed between its last write and its closing stamp
 """
 

@@ -1,4 +1,4 @@
-"""A real ``neulora serve`` process, spoken to by the official ``openai`` client and huggingface_hub's client.
+"""A real ``neulora serve`` process, spoken to by the ``openai`` client and huggingface_hub's.
 
 Behind it: a stub engine on loopback (the four styles as model names), the hashing embedder and
 embedded Chroma holding ``highmath12.txt``. Two replicas sharing a real Redis continue one learner's

@@ -23,7 +23,8 @@ TINY = [
     textwrap.dedent("""
     import http.server, sys
     print("tiny server: model loaded, listening", flush=True)
-    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.BaseHTTPRequestHandler).serve_forever()
+    address = ("127.0.0.1", int(sys.argv[1]))
+    http.server.HTTPServer(address, http.server.BaseHTTPRequestHandler).serve_forever()
 """),
 ]
 

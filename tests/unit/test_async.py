@@ -1,4 +1,4 @@
-"""The async API: the same turns as the sync one, a loop that is never blocked, cancellation that reaches upstream."""
+"""The async API: the sync one's turns, a loop never blocked, cancellation reaching upstream."""
 
 from __future__ import annotations
 

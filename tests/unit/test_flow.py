@@ -1,4 +1,7 @@
-"""One flow, two drivers; one pump; one stream type per side: the pieces every sync/async operation is made of."""
+"""One flow, two drivers; one pump; one stream type per side.
+
+The pieces every sync/async operation is made of.
+"""
 
 from __future__ import annotations
 
@@ -159,7 +162,9 @@ def test_a_stream_replays_its_items_and_holds_its_result_on_both_sides() -> None
     stream: Stream[str, str] = Stream(answer)
     with pytest.raises(GenerationError, match="iterate over it first"):
         _ = stream.result
-    assert list(stream) == ["Hel", "lo"] and stream.result == "Hello" and list(stream) == ["Hel", "lo"]
+    assert (
+        list(stream) == ["Hel", "lo"] and stream.result == "Hello" and list(stream) == ["Hel", "lo"]
+    )
 
     async def read() -> tuple[list[str], list[str], str]:
         astream: AsyncStream[str, str] = AsyncStream(answer)

@@ -100,7 +100,7 @@ def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
 
 
 def package_imports() -> dict[str, set[str]]:
-    """Module -> the package modules it imports anywhere (lazy imports too), ``if TYPE_CHECKING`` blocks aside."""
+    """Module -> the package modules it imports anywhere (lazy too), ``if TYPE_CHECKING`` aside."""
     graph: dict[str, set[str]] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         name = module_name(path)
@@ -308,7 +308,8 @@ with warnings.catch_warnings(record=True) as caught:
     from neulora.hf import classify
     from neulora import STYLES, QuotaError
     import neulora.collection
-import neulora.embedders, neulora.memory, neulora.server, neulora.hf._errors, neulora.errors, neulora.router
+import neulora.embedders, neulora.memory, neulora.server, neulora.hf._errors
+import neulora.errors, neulora.router
 assert HashingEmbedder is neulora.embedders.HashingEmbedder
 assert RedisMemory is neulora.memory.RedisMemory
 assert create_app is neulora.server.create_app

@@ -1,4 +1,4 @@
-"""HFStyleClient against a real HTTP server on 127.0.0.1 that speaks /v1/chat/completions with scripted faults."""
+"""HFStyleClient against a real HTTP server on loopback: /v1/chat/completions, scripted faults."""
 
 from __future__ import annotations
 

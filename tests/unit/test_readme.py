@@ -35,3 +35,9 @@ def test_the_commands_name_files_that_exist() -> None:
     for command in readme_commands():
         for script in re.findall(r"scripts/\S+\.sh", command):
             assert (ROOT / script).is_file(), script
+
+
+def test_ci_checks_the_format_the_lint_and_the_types() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for check in ("ruff format --check", "ruff check", "mypy"):
+        assert f".venv/bin/{check}" in ci, check

@@ -1,4 +1,4 @@
-"""Long runs show progress: the ingest bar moves per embedded block and appears once a write lasts two seconds."""
+"""Long runs show progress: the ingest bar moves per embedded block, once a write lasts 2 s."""
 
 from __future__ import annotations
 

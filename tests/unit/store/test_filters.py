@@ -1,4 +1,4 @@
-"""Metadata filters: checked with one clear error, evaluated exactly as Chroma evaluates them, and a filtered
+"""Metadata filters: checked with one clear error, evaluated as Chroma does, and a filtered
 search that finds every matching record however the rest of the store looks."""
 
 from __future__ import annotations

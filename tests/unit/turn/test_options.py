@@ -1,4 +1,7 @@
-"""TurnOptions and QuestionRules: how a turn runs and how a question is read, each option checked once."""
+"""TurnOptions and QuestionRules.
+
+How a turn runs and how a question is read, each option checked once.
+"""
 
 from __future__ import annotations
 
@@ -47,14 +50,18 @@ def test_a_bad_option_is_a_config_error_when_made_and_an_input_error_for_one_cal
 
 def test_an_unknown_option_names_the_known_ones() -> None:
     pipeline, _ = make()
-    with pytest.raises(InvalidInputError, match=r"unknown turn option\(s\) \['top_k'\]: use \['style', 'k'"):
+    with pytest.raises(
+        InvalidInputError, match=r"unknown turn option\(s\) \['top_k'\]: use \['style', 'k'"
+    ):
         pipeline.ask("What is a logarithm?", top_k=3)  # type: ignore[call-arg]
 
 
 def test_a_call_changes_only_what_it_names_and_none_means_the_pipelines_default() -> None:
     defaults = TurnOptions(k=2, max_tokens=99, temperature=0.1, deadline=30.0)
     changed = defaults.changed(style="socratic", k=None, max_tokens=None, deadline=None)
-    assert changed == TurnOptions(style="socratic", k=2, max_tokens=99, temperature=0.1, deadline=None)
+    assert changed == TurnOptions(
+        style="socratic", k=2, max_tokens=99, temperature=0.1, deadline=None
+    )
     assert repr(TurnOptions(k=3)) == "TurnOptions(k=3)"
 
 

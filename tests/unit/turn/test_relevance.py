@@ -20,7 +20,7 @@ def scores(kept: list[Passage]) -> list[float]:
 
 
 # -- Relevance
-# ------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 def test_a_floor_keeps_passages_at_or_above_it() -> None:
     assert scores(Relevance(floor=0.1).apply(passages(0.3, 0.1, 0.09))) == [0.3, 0.1]
 
@@ -99,7 +99,7 @@ def test_the_universal_sentence_encoder_gets_its_measured_rule() -> None:
 
 
 # -- FollowUp
-# -------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "question",
     [
@@ -130,7 +130,8 @@ def test_short_questions_that_lean_on_the_previous_turn_are_follow_ups(question:
         "Is the derivative of fg just f' times g'?",
         "",
         "   ",
-        "그럼 등차수열과 등비수열의 일반항과 합의 공식을 처음부터 모두 정리해서 비교해 주실 수 있을까요?",
+        "그럼 등차수열과 등비수열의 일반항과 합의 공식을 처음부터 모두 정리해서"
+        " 비교해 주실 수 있을까요?",
     ],
 )
 def test_questions_that_stand_on_their_own_are_not(question: str) -> None:
