@@ -97,9 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {"warm-up": [], "no warm-up": []}
     with tempfile.TemporaryDirectory() as tmp:
-        for n in range(
-            args.rounds
-        ):  # alternated, so that a drift of the machine hits both modes alike
+        # alternated, so that a drift of the machine hits both modes alike
+        for n in range(args.rounds):
             for mode in runs:
                 runs[mode].append(
                     one(mode == "warm-up", Path(tmp) / f"{mode}-{n}".replace(" ", "-"))

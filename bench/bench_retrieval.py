@@ -100,9 +100,8 @@ def measure(
     client = make_client()
     raw_times = []
     ours_times = []
-    for round_ in range(
-        3
-    ):  # alternate raw and ours on fresh collections: machine drift hits both alike
+    # alternate raw and ours on fresh collections: machine drift hits both alike
+    for round_ in range(3):
         raw_times.append(
             raw_add(client, f"raw-default-{mode}-{round_}", texts, vectors, {"space": "cosine"})
         )
@@ -133,9 +132,8 @@ def measure(
             include=["documents", "metadatas", "distances"],
         )
 
-    ours_hnsw = make_retriever(
-        ours.embedder, f"ours-{mode}-2", exact_limit=0
-    )  # the same collection, HNSW only
+    # the same collection, HNSW only
+    ours_hnsw = make_retriever(ours.embedder, f"ours-{mode}-2", exact_limit=0)
     for _ in range(20):  # warm all (the first exact query loads the vectors)
         raw_query(ours_coll)(queries[0])
         ours.retrieve_vector(queries[0], K)

@@ -87,9 +87,8 @@ def build_router(
             return CentroidRouter.from_file(
                 settings.router, embedder, allow_mismatch=allow_mismatch
             )
-        if not embedder.name.startswith(
-            "BAAI/bge-m3"
-        ):  # the Hub file is in bge-m3 space: train one for this
+        # the Hub file is in bge-m3 space: train one for this
+        if not embedder.name.startswith("BAAI/bge-m3"):
             return exemplar_router(embedder)
         return CentroidRouter.from_hub(
             settings.router_repo,

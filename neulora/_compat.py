@@ -96,9 +96,8 @@ def moved(package: str, name: str) -> Any:
         if name in vars(module) and not name.startswith("__"):
             _warn(f"{package}.{name}", _public(place), stacklevel=4)  # past __getattr__
             value = vars(module)[name]
-            setattr(
-                sys.modules[package], name, value
-            )  # warned once: ``from x import y`` asks twice
+            # warned once: ``from x import y`` asks twice
+            setattr(sys.modules[package], name, value)
             return value
     raise AttributeError(f"module {package!r} has no attribute {name!r}")
 

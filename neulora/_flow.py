@@ -135,17 +135,15 @@ async def adrive(flow: Flow[R]) -> AsyncGenerator[Any, None]:
                 yield step
                 continue
             try:
-                async with aclosing(
-                    step.arun()
-                ) as items:  # a reader who leaves closes the step's I/O now
+                # a reader who leaves closes the step's I/O now
+                async with aclosing(step.arun()) as items:
                     async for item in items:
                         if isinstance(item, Done):
                             value = item.value
                         else:
                             yield item
-            except (
-                Exception
-            ) as exc:  # handed back to the flow, which decides (cancellation is not caught)
+            # handed back to the flow, which decides (cancellation is not caught)
+            except Exception as exc:
                 error = exc
     finally:
         flow.close()

@@ -39,7 +39,8 @@ from .turn import (
     TurnStream,
 )
 from .turn._answer import turn_info
-from .turn._state import Call, TurnState, turns_of
+from .turn._options import Call
+from .turn._state import TurnState, turns_of
 from .turn._steps import Embed, Generate
 
 if TYPE_CHECKING:

@@ -176,9 +176,8 @@ class ChromaRetriever:
 
         Ids default to content hashes, and existing ids are not re-embedded.
         """
-        if isinstance(
-            texts, (str, bytes)
-        ):  # a str is a sequence of one-letter chunks: never what was meant
+        # a str is a sequence of one-letter chunks: never what was meant
+        if isinstance(texts, (str, bytes)):
             raise InvalidInputError("texts must be a list of strings, got one str: pass [text]")
         items = [check_text(t, what=f"text {i}") for i, t in enumerate(texts)]
         if metadatas is not None and len(metadatas) != len(items):

@@ -99,9 +99,8 @@ def neulora_case(
         and reader.store._exact.usable
         and len(reader.store._exact.ids) == 2 * N
     )
-    settled = timed(
-        lambda v: reader.retrieve_vector(v, K), vectors * 2
-    )  # the steady state at the new size
+    # the steady state at the new size
+    settled = timed(lambda v: reader.retrieve_vector(v, K), vectors * 2)
     return summary(steady, after, settled) | {"exact_again": exact}
 
 

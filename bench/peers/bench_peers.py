@@ -93,9 +93,8 @@ def rounds(calls: dict[str, Callable[[int], Any]], n: int = ROUNDS) -> dict[str,
     return alternated(calls, list(range(n)))
 
 
-LOAD: dict[
-    str, float
-] = {}  # 1-minute load average as each phase starts: the machine is shared, this flags contention
+# 1-minute load average as each phase starts: the machine is shared, this flags contention
+LOAD: dict[str, float] = {}
 
 
 def mark(phase: str) -> None:
@@ -115,9 +114,8 @@ def bench_router() -> dict[str, Any]:
     emb = ours.embedder
     queries = [QUESTIONS[i % len(QUESTIONS)] for i in range(N_SINGLE)]
     vec_of = dict(zip(QUESTIONS, emb.embed(QUESTIONS), strict=True))
-    for q in QUESTIONS[
-        :20
-    ]:  # warm both (semantic-router 1.x starts its event-loop thread on the first call)
+    # warm both (semantic-router 1.x starts its event-loop thread on the first call)
+    for q in QUESTIONS[:20]:
         ours.route(q), peer.route(q), peer.route_vector(vec_of[q])
     ours_style = [ours.route(q).style for q in QUESTIONS]
     peer_style = [peer.route(q) for q in QUESTIONS]
@@ -211,10 +209,11 @@ def ingest_rounds(
             store.add_texts(texts[i : i + INGEST_BATCH], metadatas=metas[i : i + INGEST_BATCH])
         last["ours"] = store
 
+    # open Chroma once on each side first, so that round 0 pays no import or start-up
     warm = (
         texts[:10],
         metas[:10],
-    )  # open Chroma once on each side first, so that round 0 pays no import or start-up
+    )
     Chroma(embedding_function=hash_embeddings(), persist_directory=str(work / "warm-lc")).add_texts(
         *warm
     )
@@ -241,9 +240,8 @@ def bench_retrieval(work: Path) -> dict[str, Any]:
     ingest, last = ingest_rounds(work, texts, metas)
     lc = last["lc"]
     ours = last["ours"]
-    ours_hnsw = ChromaRetriever(
-        HashingEmbedder(dim=DIM), path=ours.path, exact_limit=0
-    )  # same collection
+    # same collection
+    ours_hnsw = ChromaRetriever(HashingEmbedder(dim=DIM), path=ours.path, exact_limit=0)
     first = {
         "ours_ms": timed(lambda: ours.retrieve(queries[0], K))[0] * 1e3,
         "langchain_chroma_ms": timed(lambda: lc.similarity_search_with_score(queries[0], k=K))[0]

@@ -94,9 +94,8 @@ class Chat:
         self.pipeline = pipeline
         self.session = session
         self.style = None if style is None else self._checked(style, "")
-        self.generation = {
-            k: v for k, v in generation.items() if v is not None
-        }  # max_tokens, temperature
+        # max_tokens, temperature
+        self.generation = {k: v for k, v in generation.items() if v is not None}
 
     def run(self) -> int:
         """Read until ``/quit`` or the end of input (Ctrl-D, the end of a pipe, no stdin at all).

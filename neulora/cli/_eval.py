@@ -17,9 +17,8 @@ from ..errors import ConfigError, InvalidInputError
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
     try:
-        if not stat.S_ISREG(
-            path.stat().st_mode
-        ):  # a FIFO or a device would be read forever: never opened
+        # a FIFO or a device would be read forever: never opened
+        if not stat.S_ISREG(path.stat().st_mode):
             raise InvalidInputError(f"{path} is not a regular file: give a JSONL file")
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

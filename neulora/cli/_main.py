@@ -61,9 +61,8 @@ def _run(argv: Sequence[str] | None) -> int:
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
         for handler in logging.root.handlers:
-            if (
-                handler not in before
-            ):  # ours, not a host's (a test runner's capture keeps everything)
+            # ours, not a host's (a test runner's capture keeps everything)
+            if handler not in before:
                 handler.addFilter(_quiet_library)
     try:
         return int(args.run(args) or 0)
@@ -100,9 +99,8 @@ def _stdout_to_devnull() -> None:
 
     Python docs, note on SIGPIPE.
     """
-    with suppress(
-        OSError, ValueError
-    ):  # no file descriptor (a test's capture): nothing is left to flush
+    # no file descriptor (a test's capture): nothing is left to flush
+    with suppress(OSError, ValueError):
         fd = sys.stdout.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, fd)
@@ -311,9 +309,8 @@ def _router(args: argparse.Namespace) -> Any:
     settings = _settings(args)
     try:
         return build_router(settings, build_embedder(settings), allow_mismatch=args.allow_mismatch)
-    except (
-        EmbedderMismatchError
-    ) as exc:  # a command-line user's remedies are flags, not Python keywords
+    # a command-line user's remedies are flags, not Python keywords
+    except EmbedderMismatchError as exc:
         raise EmbedderMismatchError(
             f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
             "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "
@@ -353,9 +350,8 @@ def _router_eval(args: argparse.Namespace) -> int:
         max_chars=router.max_chars,
     )
     vectors = []
-    with tqdm(
-        total=len(inputs), unit="row", desc="embedding", delay=2.0
-    ) as bar:  # shown when it lasts
+    # shown when it lasts
+    with tqdm(total=len(inputs), unit="row", desc="embedding", delay=2.0) as bar:
         for start in range(0, len(inputs), 64):
             vectors.append(router.embedder.embed(inputs[start : start + 64]))
             bar.update(len(vectors[-1]))
@@ -502,9 +498,8 @@ def _chat(args: argparse.Namespace) -> int:
     from ._chat import Chat
 
     _check_generation_flags(args)
-    if (
-        args.style is not None and args.style.lower() not in STYLES
-    ):  # before the pipeline loads its models
+    # before the pipeline loads its models
+    if args.style is not None and args.style.lower() not in STYLES:
         raise InvalidInputError(
             f"unknown style {args.style!r} for --style: choose one of {', '.join(STYLES)}"
         )
@@ -554,9 +549,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from ..server._app import GCTuning, run
 
-    logging.getLogger("neulora.server").setLevel(
-        logging.INFO
-    )  # the start-up summary is for the operator
+    # the start-up summary is for the operator
+    logging.getLogger("neulora.server").setLevel(logging.INFO)
     run(
         _settings(args),
         host=args.bind_host,

@@ -195,9 +195,8 @@ class TransformersEmbedder:
             with torch.inference_mode():
                 hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"]
-            if (
-                pooling == "cls"
-            ):  # the first unmasked token, as sentence-transformers takes it (any padding side)
+            # the first unmasked token, as sentence-transformers takes it (any padding side)
+            if pooling == "cls":
                 pooled = hidden[torch.arange(hidden.shape[0]), mask.to(torch.int).argmax(dim=1)]
             else:
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -282,9 +281,8 @@ def _declared(model: str, local_files_only: bool) -> _Declared:
                 size = config.get("max_seq_length")
                 max_length = size if is_int(size) and size > 0 else None
                 lower_case = config.get("do_lower_case") is True
-        elif (
-            kind != "Normalize"
-        ):  # rows are always L2-normed: Normalize is honoured by construction
+        # rows are always L2-normed: Normalize is honoured by construction
+        elif kind != "Normalize":
             ignored.append(kind)
     if ignored:
         logger.warning(
@@ -300,9 +298,8 @@ def _declared(model: str, local_files_only: bool) -> _Declared:
 def _pooling_of(config: Any) -> str | None:
     if not isinstance(config, dict):
         return None
-    mode = config.get(
-        "pooling_mode"
-    )  # sentence-transformers >= 6; older files set one bool per mode
+    # sentence-transformers >= 6; older files set one bool per mode
+    mode = config.get("pooling_mode")
     if isinstance(mode, str):
         modes = [mode]
     elif isinstance(mode, list):

@@ -107,9 +107,8 @@ class UniversalSentenceEncoder:
                 started = time.perf_counter()
                 model = USE(threads=self.threads)
                 try:
-                    model.encode(
-                        [""]
-                    )  # reads the weights now, under the lock, not in a racing first call
+                    # reads the weights now, under the lock, not in a racing first call
+                    model.encode([""])
                 except (OSError, ValueError, KeyError) as exc:
                     raise EmbeddingError(
                         f"cannot load the Universal Sentence Encoder's weights ({exc}): "

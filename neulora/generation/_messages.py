@@ -25,8 +25,7 @@ def check_messages(messages: Any) -> list[dict[str, str]]:
             raise InvalidInputError(
                 f"message {i} has role {m['role'][:40]!r}: use system, user or assistant"
             )
-        check_encodable(
-            m["content"], what=f"message {i}"
-        )  # refused here: no engine could be sent it
+        # refused here: no engine could be sent it
+        check_encodable(m["content"], what=f"message {i}")
         out.append({"role": m["role"], "content": m["content"]})
     return out

@@ -71,9 +71,8 @@ class TransformersStyleClient:
         # no_repeat_ngram_size...)
         self.defaults = dict(defaults or {})
         self._loaded: dict[str, tuple[Any, Any]] = {}
-        self._suppressed: dict[
-            str, list[int]
-        ] = {}  # per model: the tokens of scripts it does not write
+        # per model: the tokens of scripts it does not write
+        self._suppressed: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -215,9 +214,8 @@ class TransformersStyleClient:
                 raise InvalidInputError(
                     f"deadline must be a positive number of seconds, got {deadline!r}"
                 )
-            options["max_time"] = float(
-                deadline
-            )  # transformers stops generating when it has run this long
+            # transformers stops generating when it has run this long
+            options["max_time"] = float(deadline)
         return options
 
     def generate(
@@ -242,11 +240,12 @@ class TransformersStyleClient:
         try:
             with torch.inference_mode():
                 out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
+        # bad generation options, or the model failed
         except (
             ValueError,
             TypeError,
             RuntimeError,
-        ) as exc:  # bad generation options, or the model failed
+        ) as exc:
             raise GenerationError(
                 f"local model for {style!r} failed: {type(exc).__name__}: {exc}"
             ) from exc

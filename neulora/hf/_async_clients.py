@@ -110,9 +110,8 @@ def async_inference_client(
     from huggingface_hub import AsyncInferenceClient
 
     client = AsyncInferenceClient(**client_options(auth, url, provider, timeout, headers))
-    client._async_client = cast(
-        Any, ReadToTheEnd(session)
-    )  # duck-types the pool where huggingface_hub uses it
+    # duck-types the pool where huggingface_hub uses it
+    client._async_client = cast(Any, ReadToTheEnd(session))
     return client
 
 
@@ -141,9 +140,8 @@ class ReadToTheEnd:
     @asynccontextmanager
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async with self._session.stream(*args, **kwargs) as response:
-            rest: list[
-                AsyncIterator[str]
-            ] = []  # the lines after [DONE], once seen (held here, not by the reader)
+            # the lines after [DONE], once seen (held here, not by the reader)
+            rest: list[AsyncIterator[str]] = []
             lines = response.aiter_lines()
             response.aiter_lines = lambda: _until_done(lines, rest)  # what huggingface_hub iterates
             yield response
@@ -168,10 +166,11 @@ async def _drain(lines: AsyncIterator[str], grace: float) -> None:
         async with asyncio.timeout(grace):
             async for _ in lines:  # nothing but the end of the message, normally
                 pass
+    # closed with the response, as before
     except (
         TimeoutError,
         OSError,
         httpx2.HTTPError,
         httpx2.StreamError,
-    ):  # closed with the response, as before
+    ):
         logger.debug("a stream did not end within %s s of [DONE]", grace)

@@ -121,15 +121,13 @@ def check_url(url: str, what: str = "URL") -> str:
     try:
         parts = urlsplit(url) if isinstance(url, str) else None
         ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = (
-            parts.port if parts is not None else None
-        )  # raises ValueError for a port that is not 0-65535
+        # raises ValueError for a port that is not 0-65535
+        _ = parts.port if parts is not None else None
     except ValueError:
         ok = False
     if not ok:
-        shown = (
-            redact_url(url) if isinstance(url, str) else url
-        )  # a password in the URL is never repeated
+        # a password in the URL is never repeated
+        shown = redact_url(url) if isinstance(url, str) else url
         raise ConfigError(
             f"{what} must be an http:// or https:// URL with a host (and a port from 0 to 65535), "
             f"got {shown!r}"

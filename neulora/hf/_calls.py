@@ -159,9 +159,8 @@ class ChatCompletion(Attempt):
                     events = await self._request(client)
                 while True:
                     try:
-                        async with asyncio.timeout(
-                            _left(self.deadline)
-                        ):  # no task per delta (wait_for)
+                        # no task per delta (wait_for)
+                        async with asyncio.timeout(_left(self.deadline)):
                             event = await events.__anext__()
                     except StopAsyncIteration:
                         break

@@ -80,9 +80,8 @@ class RetryPolicy:
         if not retryable or attempt >= self.max_attempts:
             return None
         delay = retry_after if retry_after is not None else self.backoff_delay(attempt)
-        if (
-            not math.isfinite(delay) or delay < 0
-        ):  # a server hint of -5 or NaN: fall back to our own backoff
+        # a server hint of -5 or NaN: fall back to our own backoff
+        if not math.isfinite(delay) or delay < 0:
             delay = self.backoff_delay(attempt)
         if self.clock() + delay - started > self.deadline:
             return None

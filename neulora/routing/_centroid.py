@@ -262,9 +262,8 @@ class CentroidRouter:
             )
         norm = math.sqrt(float(np.vdot(v, v)))  # vdot, unlike @, raises no floating-point warnings
         if self._spec.classifier is not None or not safe_norm_floor(v.dtype) <= norm < math.inf:
-            return self.route_vectors(v[None, :])[
-                0
-            ]  # badly scaled, NaN or zero: the careful path decides
+            # badly scaled, NaN or zero: the careful path decides
+            return self.route_vectors(v[None, :])[0]
         # A finite norm bounds every dot product with a unit centroid: the scores are finite.
         raw = ((self._unit32 if v.dtype == np.float32 else self._unit64) @ v).tolist()
         return decide(self.styles, [s / norm for s in raw], self._rule, self._method)
@@ -294,9 +293,8 @@ class CentroidRouter:
             cosines: NDArray[Any] = x @ unit.T
             return cosines
         x, norms = row_norms(x)  # rescales rows whose squares would overflow or underflow
-        with np.errstate(
-            all="ignore"
-        ):  # zero, NaN or infinite rows give NaN, which the caller refuses
+        # zero, NaN or infinite rows give NaN, which the caller refuses
+        with np.errstate(all="ignore"):
             scores: NDArray[Any] = x @ unit.T
             scores /= norms[:, None]
         return scores
@@ -349,9 +347,8 @@ class CentroidRouter:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the router file format (atomically); ``from_file`` reads back the same router."""
         target = Path(path)
-        payload = json.dumps(
-            dump_spec(self.to_spec()), ensure_ascii=False, indent=2
-        )  # as the original files
+        # as the original files
+        payload = json.dumps(dump_spec(self.to_spec()), ensure_ascii=False, indent=2)
         try:
             fd, tmp = tempfile.mkstemp(
                 dir=target.parent if str(target.parent) else ".", suffix=".tmp"

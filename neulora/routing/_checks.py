@@ -145,9 +145,8 @@ def embedder_mismatch(
     """
     if named is None:
         return None
-    if (
-        named.get("backend") == "custom"
-    ):  # recorded for an embedder without spec(): known by its name only
+    # recorded for an embedder without spec(): known by its name only
+    if named.get("backend") == "custom":
         theirs = EmbedderSpec("custom", str(named.get("model_name")), dim)
     else:
         theirs = EmbedderSpec.from_json(dict(named), dim=dim)

@@ -125,9 +125,8 @@ class FallbackRule:
         """Fall back? for one decision (floats), or per row of score and margin arrays."""
         low, thin = self._broken(top, margin)
         if isinstance(top, np.ndarray):
-            return (
-                np.zeros(top.shape, dtype=bool) | low | thin
-            )  # an array even when the rule is off
+            # an array even when the rule is off
+            return np.zeros(top.shape, dtype=bool) | low | thin
         return bool(low | thin)
 
     def explain(self, method: str, best: str, top: float, margin: float) -> str:

@@ -50,9 +50,8 @@ _KNOWN_KEYS = (
 )
 
 
-_TINY = float(
-    np.finfo(np.float64).tiny
-)  # the smallest normal float64; below it values lose precision
+# the smallest normal float64; below it values lose precision
+_TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True)
@@ -118,9 +117,8 @@ class RouterSpec:
     classifier: MLP2 | Linear | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     min_margin: float | None = None
-    source: str | None = field(
-        default=None, compare=False
-    )  # the file it was read from, for messages
+    # the file it was read from, for messages
+    source: str | None = field(default=None, compare=False)
 
     @property
     def dim(self) -> int:
@@ -158,9 +156,8 @@ def load_spec(path: str | os.PathLike[str]) -> RouterSpec:
     return parse_spec(raw, where=where)
 
 
-MAX_ROUTER_FILE = (
-    256 << 20
-)  # bytes: a router file holds a few centroids or a small head, never this much
+# bytes: a router file holds a few centroids or a small head, never this much
+MAX_ROUTER_FILE = 256 << 20
 
 
 def _read_regular(path: Path, where: str) -> str:

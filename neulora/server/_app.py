@@ -193,9 +193,8 @@ class Api:
 
     async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        if (
-            first.get("type") == "json_invalid"
-        ):  # not JSON at all: a malformed request (400), not a bad field
+        # not JSON at all: a malformed request (400), not a bad field
+        if first.get("type") == "json_invalid":
             return JSONResponse(
                 error_body("the body is not valid JSON", "invalid_json"), status_code=400
             )
@@ -243,16 +242,14 @@ class Api:
         created = int(time.time())
         if not body.stream:
             answer = await _unless_gone(request, _read(stream))
-            if (
-                answer is None
-            ):  # the client hung up: the turn was cancelled and the engine's request closed
+            # the client hung up: the turn was cancelled and the engine's request closed
+            if answer is None:
                 return Response(status_code=499)
             return JSONResponse(completion(cid, created, answer))
         events = stream.__aiter__()
         head: list[Event] = []
-        async for (
-            event
-        ) in events:  # route and retrieve before the first byte: their failures are HTTP errors
+        # route and retrieve before the first byte: their failures are HTTP errors
+        async for event in events:
             head.append(event)
             if event.kind == "passages":
                 break
@@ -344,9 +341,8 @@ async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | No
     """
     task = asyncio.ensure_future(work)
 
-    async def gone() -> (
-        None
-    ):  # the body is read: the next message the server has for us is the disconnect
+    # the body is read: the next message the server has for us is the disconnect
+    async def gone() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
@@ -409,9 +405,8 @@ async def _sse(
             yield _event(
                 {**chunk(cid, created, model, {}, None), "choices": [], "usage": answer.usage}
             )
-    except (
-        NeuloraError
-    ) as exc:  # the status line is gone: the error travels as an event, as OpenAI's do
+    # the status line is gone: the error travels as an event, as OpenAI's do
+    except NeuloraError as exc:
         yield _event(api_error(exc)[1])
     yield b"data: [DONE]\n\n"
 
@@ -455,18 +450,16 @@ def _store_and_ingest(retriever: Any, path: Path, data: bytes) -> Any:
     """Keep the upload under its own name (a new version replaces the old one), then ingest it."""
     # the partial file's name is short whatever the upload's: a long name plus a suffix could not be
     # held
-    partial = path.with_name(
-        f".upload-{uuid.uuid4().hex}{path.suffix.lower()}"
-    )  # read as its type, below
+    # read as its type, below
+    partial = path.with_name(f".upload-{uuid.uuid4().hex}{path.suffix.lower()}")
     from ..store._loaders import read_document
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial.write_bytes(data)
         try:
-            read_document(
-                partial
-            )  # a file that cannot be read never replaces the version that could
+            # a file that cannot be read never replaces the version that could
+            read_document(partial)
         except DocumentError as exc:
             partial.unlink(missing_ok=True)
             raise DocumentError(f"{path.name}: {exc}") from exc
@@ -495,9 +488,8 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     base = getattr(pipeline.client, "base_url", None)
     if base:
         try:
-            probe = (
-                f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
-            )  # vLLM, TGI, LoRAX, llama.cpp
+            # vLLM, TGI, LoRAX, llama.cpp
+            probe = f"{base}/models" if base.endswith("/v1") else f"{base}/v1/models"
             async with httpx.AsyncClient(timeout=3.0) as http:
                 response = await http.get(probe)
             checks["engine"] = {
@@ -555,9 +547,8 @@ def _model_name(model: str) -> str:
 def _chunk_count(retriever: Any) -> int | None:
     from ..errors import CollectionNotFoundError
 
-    count = getattr(
-        retriever, "count", None
-    )  # not part of the Retriever protocol: a custom one may not count
+    # not part of the Retriever protocol: a custom one may not count
+    count = getattr(retriever, "count", None)
     if count is None:
         return None
     try:
@@ -660,9 +651,8 @@ def listening(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_REUSEADDR, 1
-        )  # as uvicorn does: restarts reuse the port
+        # as uvicorn does: restarts reuse the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as exc:

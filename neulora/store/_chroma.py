@@ -36,9 +36,8 @@ class _Guard:
         self._cond = threading.Condition()
         self._users = 0
         self._replacing = False
-        self._mine = (
-            threading.local()
-        )  # a thread already using it goes on (a read inside a write): no deadlock
+        # a thread already using it goes on (a read inside a write): no deadlock
+        self._mine = threading.local()
 
     @contextmanager
     def using(self) -> Iterator[None]:
@@ -142,9 +141,8 @@ class Embedded:
         with self.guard().replacing(), _CHROMA_CACHE:
             table = SharedSystemClient._identifier_to_system
             if table.get(str(self._folder)) is _system_of(stale):
-                table.pop(
-                    str(self._folder)
-                )  # not stopped: chromadb frees it when no client holds it
+                # not stopped: chromadb frees it when no client holds it
+                table.pop(str(self._folder))
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
 
     def is_current(self, client: Any) -> bool:
@@ -275,9 +273,8 @@ def chroma_errors(action: str, where: Mapping[str, Any] | None = None) -> Iterat
     except (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError) as exc:
         if isinstance(exc, NeuloraError):  # ours, raised inside the block: already typed
             raise
-        detail = (
-            f" with where={str(dict(where))[:120]}" if where else ""
-        )  # a filter can be long: never all of it
+        # a filter can be long: never all of it
+        detail = f" with where={str(dict(where))[:120]}" if where else ""
         raise RetrievalError(
             f"Chroma could not {action}{detail}: {type(exc).__name__}: {exc}"
         ) from exc

@@ -157,9 +157,8 @@ class ChromaCollection:
         )
         self._opening = threading.Lock()
         self._exact: ExactIndex | None = None
-        self._index_lock = (
-            threading.Lock()
-        )  # loads of the exact index, and its updates after this handle's writes
+        # loads of the exact index, and its updates after this handle's writes
+        self._index_lock = threading.Lock()
         self._loading: Any = (
             None  # the stamp an exact index is being loaded for in the background, if any
         )
@@ -173,9 +172,8 @@ class ChromaCollection:
         # turns it on: a long-running server, where no learner should wait for a reload; a short
         # script would wait for the thread at exit)
         self.background_loads = False
-        self._own_stamps: collections.deque[str] = collections.deque(
-            maxlen=8
-        )  # stamps written by this handle
+        # stamps written by this handle
+        self._own_stamps: collections.deque[str] = collections.deque(maxlen=8)
         # A read trusts its last look at the stamp this long (seconds) unless this process wrote
         # since: another process's writes are seen within it. 0: look at every read (one catalogue
         # read each).
@@ -374,16 +372,14 @@ class ChromaCollection:
                 try:
                     yield writer
                 except BaseException:
-                    if (
-                        writer.changed
-                    ):  # a partial write changed the collection too; the original error wins
+                    # a partial write changed the collection too; the original error wins
+                    if writer.changed:
                         with suppress(RetrievalError):
                             self._stamp(opened)
                     raise
             if writer.changed or died:
-                with (
-                    self._index_lock
-                ):  # a load under way finishes first: its snapshot is what gets updated
+                # a load under way finishes first: its snapshot is what gets updated
+                with self._index_lock:
                     stamp = new_stamp()
                     updated = None
                     before = self._exact
@@ -426,9 +422,8 @@ class ChromaCollection:
         from chromadb.errors import NotFoundError
 
         try:
-            return use(
-                self._latest()
-            )  # ``use`` takes the path guard itself: a reopen must not wait for this thread
+            # ``use`` takes the path guard itself: a reopen must not wait for this thread
+            return use(self._latest())
         except RetrievalError as exc:
             if self.freshness <= 0 or not isinstance(exc.__cause__, NotFoundError):
                 raise
@@ -537,9 +532,8 @@ class ChromaCollection:
         ):
             return last[2]
         opened = self._current()
-        if not self._mode.is_current(
-            opened.client
-        ):  # another handle reopened the process's database
+        # another handle reopened the process's database
+        if not self._mode.is_current(opened.client):
             opened = self._reopen(opened, fresh=False)
         with self._mode.using(), chroma_errors("read the collection"):
             try:
@@ -576,9 +570,8 @@ class ChromaCollection:
         so).
         """
         stamp = stamp or new_stamp(writing=writing)
-        self._own_stamps.append(
-            stamp
-        )  # before the write: readers may see it in the catalogue at once
+        # before the write: readers may see it in the catalogue at once
+        self._own_stamps.append(stamp)
         if index is not None:
             self._exact = self._known = index
         try:

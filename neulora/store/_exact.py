@@ -30,9 +30,8 @@ from ._filters import matches
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-Page = tuple[
-    Sequence[str], Any, Sequence[str | None], Sequence[Mapping[str, Any] | None]
-]  # ids, vectors, docs, metas
+# ids, vectors, docs, metas
+Page = tuple[Sequence[str], Any, Sequence[str | None], Sequence[Mapping[str, Any] | None]]
 
 
 @dataclass(frozen=True)
@@ -97,9 +96,8 @@ class ExactIndex:
         """
         assert self.matrix is not None, "only a usable index can be changed"
         added = list(added)
-        gone = set(deleted) | {
-            cid for page in added for cid in page[0]
-        }  # re-added ids replace a racing load's
+        # re-added ids replace a racing load's
+        gone = set(deleted) | {cid for page in added for cid in page[0]}
         keep = (
             [i for i, cid in enumerate(self.ids) if cid not in gone]
             if gone
@@ -138,11 +136,12 @@ class ExactIndex:
         ids, _, documents, metadatas = records
         row_of = {cid: row for row, cid in enumerate(self.ids)}
         missing = [cid for cid in ids if cid not in row_of]
+        # held rows are unit-norm already: never twice
         new = _unit_rows(
             np.asarray(vectors_of(missing), dtype=np.float32)
             if missing
             else np.zeros((0, 0), dtype=np.float32)
-        )  # held rows are unit-norm already: never twice
+        )
         fresh = dict(zip(missing, new, strict=True))
         dim = self.matrix.shape[1]
         if not dim and missing:

@@ -53,9 +53,8 @@ def check_where(where: Any) -> dict[str, Any]:
     :data:`MAX_WHERE_TERMS` conditions.
     """
     terms = 0
-    stack: list[tuple[Any, str, int]] = [
-        (where, "where", 1)
-    ]  # iterative: no recursion for the filter to exhaust
+    # iterative: no recursion for the filter to exhaust
+    stack: list[tuple[Any, str, int]] = [(where, "where", 1)]
     while stack:
         node, path, depth = stack.pop()
         if depth > MAX_WHERE_DEPTH:

@@ -53,9 +53,8 @@ def collect_files(
     skipped: list[Problem] = []
     for raw in paths:
         path = Path(raw)
-        if not os.fspath(
-            raw
-        ).strip():  # Path("") is "." : an empty argument must not mean the working folder
+        # Path("") is "." : an empty argument must not mean the working folder
+        if not os.fspath(raw).strip():
             problems.append(("''", "empty path"))
         elif not path.exists():
             problems.append((_shown(path), "not found"))

@@ -136,17 +136,17 @@ class _StubHandler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         try:
             super().handle()
+        # the client gave up on this reply: count it
         except (
             BrokenPipeError,
             ConnectionResetError,
-        ):  # the client gave up on this reply: count it
+        ):
             with self.stub._lock:
                 self.stub.disconnects += 1
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith(
-            "/models"
-        ):  # what engines list, and what health checks probe
+        # what engines list, and what health checks probe
+        if self.path.rstrip("/").endswith("/models"):
             self._send(
                 200,
                 json.dumps(

@@ -13,6 +13,7 @@ from typing import Any, TypedDict
 
 from .._checks import check_int, check_seconds, check_temperature, check_text
 from ..errors import ConfigError, InvalidInputError, NeuloraError
+from ..memory._base import Turn
 from ._follow_up import FollowUp
 from ._small_talk import SmallTalkRule
 from ._state import turns_of
@@ -91,9 +92,8 @@ class TurnOptions:
         return f"TurnOptions({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in changed)})"
 
 
-_NONE_MEANS = frozenset(
-    {"style", "policy", "history", "where", "deadline"}
-)  # None: a choice, not "unset"
+# None: a choice, not "unset"
+_NONE_MEANS = frozenset({"style", "policy", "history", "where", "deadline"})
 
 
 def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
@@ -145,3 +145,13 @@ class QuestionRules:
             raise ConfigError(
                 f"route_with_history must be True or False, got {self.route_with_history!r}"
             )
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call's checked arguments (internal to the pipeline)."""
+
+    question: str
+    session_id: str | None
+    options: TurnOptions
+    history: list[Turn] | None  # the call's own conversation (None: the session's, from memory)

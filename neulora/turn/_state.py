@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._checks import check_encodable
 from ..errors import InvalidInputError, NeuloraError
@@ -12,19 +12,6 @@ from ..memory._base import Turn
 from ..routing._decision import RouteDecision
 from ..store._passage import Passage
 from ._answer import Event
-
-if TYPE_CHECKING:
-    from ._options import TurnOptions
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call's checked arguments (internal to the pipeline)."""
-
-    question: str
-    session_id: str | None
-    options: TurnOptions
-    history: list[Turn] | None  # the call's own conversation (None: the session's, from memory)
 
 
 @dataclass

@@ -94,9 +94,8 @@ class Generate(Step["Generation"]):
                 yield self.wrap(delta)
             yield Done(stream.result)
             return
-        blocking = client.stream(
-            style, messages, **options
-        )  # a local one: pumped by a worker thread
+        # a local one: pumped by a worker thread
+        blocking = client.stream(style, messages, **options)
         async with aclosing(Pump.of(lambda: blocking, name="neulora-stream").aread()) as deltas:
             async for delta in deltas:
                 yield self.wrap(delta)

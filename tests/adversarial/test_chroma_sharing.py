@@ -71,9 +71,8 @@ def test_a_handles_own_writes_update_its_exact_index_in_place(tmp_path: Path) ->
     loaded = r.store._exact
     r.add_texts(["a fresh note on determinants"], metadatas=[{"source": "b"}])
     updated = r.store._exact
-    assert (
-        updated is not None and updated is not loaded and len(updated.ids) == 31
-    )  # no reload needed
+    # no reload needed
+    assert updated is not None and updated is not loaded and len(updated.ids) == 31
     r.delete_source("a")
     assert r.store._exact is not None and len(r.store._exact.ids) == 1
     assert [p.text for p in r.retrieve("determinants", 5)] == ["a fresh note on determinants"]
@@ -157,9 +156,8 @@ def test_freshness_spares_the_catalogue_read_and_this_process_writes_are_still_s
             "logarithms turn products into sums"
         ]
     assert looks[0] == 1  # one look, then trusted for 60 s
-    w.add_texts(
-        ["the sine rule relates sides and angles"], metadatas=[{"source": "b"}]
-    )  # another handle writes
+    # another handle writes
+    w.add_texts(["the sine rule relates sides and angles"], metadatas=[{"source": "b"}])
     assert [p.text for p in r.retrieve("sine rule sides angles", 1)] == [
         "the sine rule relates sides and angles"
     ]
@@ -194,9 +192,8 @@ def test_another_process_write_is_trusted_away_within_the_freshness_and_seen_aft
 ) -> None:
     r = ChromaRetriever(HashingEmbedder(dim=64), path=tmp_path / "db", freshness=60.0)
     r.add_texts(["old chunk about vectors"], metadatas=[{"source": "a"}])
-    assert [p.text for p in r.retrieve("matrices", 5)] == [
-        "old chunk about vectors"
-    ]  # the exact index loaded
+    # the exact index loaded
+    assert [p.text for p in r.retrieve("matrices", 5)] == ["old chunk about vectors"]
     _other_process(tmp_path / "db", "new chunk about matrices")
     # the last look is trusted for 60 s: the loaded index answers (what freshness promises, and all
     # it costs)
@@ -288,9 +285,8 @@ def test_a_reader_answers_from_hnsw_while_its_index_reloads_in_the_background_th
         [f"chunk {i} on determinants and matrices" for i in range(2_000)],
         metadatas=[{"source": "b"}] * 2_000,
     )
-    found = reader.retrieve(
-        "determinants and matrices", 3
-    )  # the other handle's write is seen at once
+    # the other handle's write is seen at once
+    found = reader.retrieve("determinants and matrices", 3)
     assert found and all(p.source == "b" for p in found)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -325,6 +321,5 @@ def test_an_ingest_queued_behind_another_writer_stores_the_file_as_it_is_when_it
         )
     queued.join(30)
     stored = [p.text for p in retriever.retrieve("version of the notes", 3)]
-    assert stored and all("second version" in text for text in stored), (
-        stored
-    )  # read the file it stores
+    # read the file it stores
+    assert stored and all("second version" in text for text in stored), stored

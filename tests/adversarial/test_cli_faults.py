@@ -96,9 +96,8 @@ def test_a_burst_of_ctrl_c_during_ask_prints_no_traceback() -> None:
         while not server.requests and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert server.requests, "the ask never reached the model"
-        for _ in range(
-            200
-        ):  # an impatient user: Ctrl-C again and again, through the interpreter's shutdown
+        # an impatient user: Ctrl-C again and again, through the interpreter's shutdown
+        for _ in range(200):
             if proc.poll() is not None:
                 break
             proc.send_signal(signal.SIGINT)
@@ -134,14 +133,12 @@ def test_ctrl_c_while_the_interpreter_runs_its_exit_handlers_ends_the_process_qu
         text=True,
     )
     assert proc.stderr is not None
-    assert (
-        proc.stderr.readline() == "cleaning up\n"
-    )  # the command is over; the interpreter is shutting down
+    # the command is over; the interpreter is shutting down
+    assert proc.stderr.readline() == "cleaning up\n"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGINT, (
-        err
-    )  # ended by the signal itself: the shell reports 130
+    # ended by the signal itself: the shell reports 130
+    assert proc.returncode == -signal.SIGINT, err
     assert out.startswith("style: ") and not [word for word in NOISE if word in err], err
 
 
@@ -168,6 +165,7 @@ def test_end_of_input_leaves_the_chat_with_exit_0(
 
 @pytest.mark.slow
 def test_chat_with_no_stdin_at_all_leaves_cleanly(stub: ChatStubServer) -> None:
+    # `neulora chat <&-`: Python sets sys.stdin to None
     proc = subprocess.run(
         [*CLI, "chat"],
         stdin=subprocess.DEVNULL,
@@ -175,7 +173,7 @@ def test_chat_with_no_stdin_at_all_leaves_cleanly(stub: ChatStubServer) -> None:
         text=True,
         timeout=120,
         preexec_fn=lambda: os.close(0),
-    )  # `neulora chat <&-`: Python sets sys.stdin to None
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("session ") and proc.stderr == ""
     assert stub.requests == []
@@ -211,9 +209,8 @@ def test_chat_reports_each_error_on_one_stderr_line_and_goes_on(
     assert len(errors) == 3, captured.err
     assert "ValueError: bad adapter" in errors[0] and "policy contains a NUL byte" in errors[1]
     assert "unknown command /frobnicate" in errors[2] and "/quit" in errors[2]
-    assert (
-        "error" not in captured.out and captured.out.count("Answer from") == 1
-    )  # the second question answered
+    # the second question answered
+    assert "error" not in captured.out and captured.out.count("Answer from") == 1
 
 
 def test_router_eval_on_a_file_that_is_not_text_is_a_one_line_error(
@@ -240,13 +237,11 @@ def test_read_only_commands_create_nothing(
     assert list(tmp_path.iterdir()) == []  # no ./chroma_db appeared
     assert main(["ingest", "--collection", "other", str(_note(tmp_path))]) == 0
     capsys.readouterr()
-    assert (
-        main(["collections", "--collection", "other", "--embedder", "api"]) == 0
-    )  # listing checks no embedder
+    # listing checks no embedder
+    assert main(["collections", "--collection", "other", "--embedder", "api"]) == 0
     assert capsys.readouterr().out.startswith("other")
-    assert (
-        main(["search", "logarithms"]) == 1
-    )  # collection 'neulora' still absent, and still not created
+    # collection 'neulora' still absent, and still not created
+    assert main(["search", "logarithms"]) == 1
     listed = ChromaRetriever(
         HashingEmbedder(), path=tmp_path / "chroma_db", create=False
     ).collections()

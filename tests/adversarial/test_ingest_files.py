@@ -42,9 +42,8 @@ def finishes(call: Callable[[], T], *, unblock: Path | None = None, seconds: flo
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
-        if (
-            unblock is not None
-        ):  # open the FIFO's write end so that the stuck reader sees EOF and the thread ends
+        # open the FIFO's write end so that the stuck reader sees EOF and the thread ends
+        if unblock is not None:
             os.close(os.open(unblock, os.O_WRONLY | os.O_NONBLOCK))
         pytest.fail(f"hung for more than {seconds}s")
     if errors:
@@ -80,9 +79,8 @@ def test_a_file_name_that_is_not_utf8_is_failed_with_a_reason_and_the_others_are
     files, problems, _ = collect_files([folder])
     assert files == [(folder / "good.md").resolve()]
     ((path, reason),) = problems
-    assert path.endswith("bad\\xff.md") and path.encode(
-        "utf-8"
-    )  # the report can be printed and stored
+    # the report can be printed and stored
+    assert path.endswith("bad\\xff.md") and path.encode("utf-8")
     assert "not valid UTF-8" in reason and "rename" in reason
     docs, failed, _ = read_documents(folder)
     assert [Path(d.source).name for d in docs] == ["good.md"] and failed == problems
@@ -119,9 +117,8 @@ def test_symlinks_inside_the_folder_are_followed_and_those_leading_out_are_skipp
     (outside / "secret.md").write_text("# Secret\n\nnot for the tutor", encoding="utf-8")
     (folder / "sub").mkdir()
     (folder / "sub" / "alias.md").symlink_to(folder / "good.md")  # inside: fine (and read once)
-    (folder / "inner").symlink_to(
-        folder / "sub", target_is_directory=True
-    )  # inside: its files come anyway
+    # inside: its files come anyway
+    (folder / "inner").symlink_to(folder / "sub", target_is_directory=True)
     (folder / "leak.md").symlink_to(outside / "secret.md")
     (folder / "leakdir").symlink_to(outside, target_is_directory=True)
     (folder / "dangling.md").symlink_to(tmp_path / "missing.md")

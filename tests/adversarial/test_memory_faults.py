@@ -71,9 +71,8 @@ def test_concurrent_processes_keep_memory_bounded_but_count_every_turn(tmp_path:
 
 def test_threads_with_separate_instances_lose_no_turn(tmp_path: Path) -> None:
     def work(tag: str) -> None:
-        memory = FileMemory(
-            tmp_path / "sessions", max_turns=1000
-        )  # one instance per thread: no shared lock
+        # one instance per thread: no shared lock
+        memory = FileMemory(tmp_path / "sessions", max_turns=1000)
         for i in range(40):
             memory.append("shared", Turn(f"{tag}{i}", "answer", "direct"))
 

@@ -48,9 +48,8 @@ def client(server: ChatStubServer, **kwargs: Any) -> HFStyleClient:
 def everything_printed(err: BaseException) -> str:
     chain = []
     seen = err
-    while (
-        seen is not None
-    ):  # every link, suppressed context included, as a logger or debugger may show them
+    # every link, suppressed context included, as a logger or debugger may show them
+    while seen is not None:
         chain += [str(seen), repr(seen), *map(str, getattr(seen, "__notes__", []))]
         seen = seen.__cause__ or seen.__context__
     return "".join(traceback.format_exception(err)) + "".join(chain)
@@ -168,9 +167,8 @@ def test_odd_retry_hints_fall_back_to_our_backoff(server: ChatStubServer, hint: 
     waits: list[float] = []
     c = client(server, retry=quick(sleep=waits.append))
     assert c.generate("socratic", ASK).text == "Answer from socratic."
-    assert (
-        len(waits) == 1 and 0.0 <= waits[0] <= 0.01
-    )  # at once or our own backoff, never the odd hint
+    # at once or our own backoff, never the odd hint
+    assert len(waits) == 1 and 0.0 <= waits[0] <= 0.01
 
 
 def test_when_every_target_fails_the_error_names_each(server: ChatStubServer) -> None:
@@ -244,9 +242,8 @@ def test_a_whole_answer_trickling_past_the_deadline_is_abandoned_not_read_to_its
         }
     ).encode()
     with ChatStubServer() as engine:
-        engine.enqueue(
-            raw=body, trickle=0.05
-        )  # about 8 s to send, a byte at a time: no read ever times out
+        # about 8 s to send, a byte at a time: no read ever times out
+        engine.enqueue(raw=body, trickle=0.05)
         slow = HFStyleClient({"direct": "direct"}, base_url=engine.url, token=TOKEN, fallback=None)
         before = {t.ident for t in threading.enumerate()}
         started = time.monotonic()
@@ -275,19 +272,15 @@ def test_only_a_one_call_client_keeps_its_answer_where_close_reaches_it() -> Non
 
     auth = HFAuth.resolve("t")
     with ChatStubServer() as engine:
-        shared = inference_client(
-            auth, url=engine.url
-        )  # an embedder's: it lives as long as the embedder
-        assert "_inner_post" not in vars(
-            shared
-        )  # as upstream made it: answers are not kept for a close()
-        once = inference_client(
-            auth, url=engine.url, one_call=True
-        )  # a style call's: closed after its call
+        # an embedder's: it lives as long as the embedder
+        shared = inference_client(auth, url=engine.url)
+        # as upstream made it: answers are not kept for a close()
+        assert "_inner_post" not in vars(shared)
+        # a style call's: closed after its call
+        once = inference_client(auth, url=engine.url, one_call=True)
         assert "_inner_post" in vars(once)
         once.chat_completion([{"role": "user", "content": "hi"}], model="direct")
-        assert (
-            len(once.exit_stack._exit_callbacks) >= 1
-        )  # the whole answer, where close() reaches it
+        # the whole answer, where close() reaches it
+        assert len(once.exit_stack._exit_callbacks) >= 1
         once.close()
         assert len(once.exit_stack._exit_callbacks) == 0

@@ -197,9 +197,8 @@ def test_an_invalid_filter_is_the_clients_error_without_echoing_it(served: Manag
     assert reply.status_code == 400 and secret_looking not in reply.text
     for levels, says in ((300, "nests deeper than 16 levels"), (2_000, "error parsing the body")):
         deep = '{"source": "a.md"}'
-        for _ in range(
-            levels
-        ):  # built as text: the client's own JSON encoder would hit its recursion limit
+        # built as text: the client's own JSON encoder would hit its recursion limit
+        for _ in range(levels):
             deep = '{"$and": [' + deep + ', {"page": 1}]}'
         reply = httpx.post(
             f"{served.url}/v1/search",

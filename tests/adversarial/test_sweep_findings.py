@@ -35,9 +35,8 @@ def chunk(content: str, finish: str | None = None, **extra: object) -> bytes:
 
 
 def test_a_password_in_an_engine_url_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "HF_TOKEN", "hf_ambient_token_abc123"
-    )  # the hint then names the URL it was kept from
+    # the hint then names the URL it was kept from
+    monkeypatch.setenv("HF_TOKEN", "hf_ambient_token_abc123")
     with ChatStubServer() as engine:
         url = engine.url.replace("http://", "http://alice:S3cretPW9@")
         for _ in range(10):
@@ -126,9 +125,8 @@ def test_a_short_search_exits_cleanly_every_time(tmp_path: Path, shared_data: Pa
         ).returncode
         for _ in range(5)
     ]
-    assert (
-        codes == [0] * 5
-    )  # a loader thread still inside chromadb at exit crashed it (139) 9 times in 12
+    # a loader thread still inside chromadb at exit crashed it (139) 9 times in 12
+    assert codes == [0] * 5
 
 
 def test_router_eval_refuses_a_device_at_once(capsys: pytest.CaptureFixture[str]) -> None:

@@ -185,9 +185,8 @@ def test_chat_page_shows_the_style_first_streams_the_answer_and_keeps_the_conver
     expect(turns.first).to_contain_text(f"Answer from {style}.")
     expect(page.get_by_test_id("error")).to_be_empty()
 
-    shot = (
-        tmp_path / "chat_page.png"
-    )  # the live view, with scores and sources (a reload restores the rest)
+    # the live view, with scores and sources (a reload restores the rest)
+    shot = tmp_path / "chat_page.png"
     page.screenshot(path=str(shot), full_page=True)
     artifacts = REPO / "test-artifacts"
     artifacts.mkdir(exist_ok=True)

@@ -112,9 +112,8 @@ def test_a_router_trained_with_use_round_trips_and_refuses_another_embedder(
     again = CentroidRouter.from_file(path, UniversalSentenceEncoder())
     questions = ["로그함수의 정의를 알려줘", "Can you give me a hint without the answer?"]
     assert again.route_many(questions).style_names() == router.route_many(questions).style_names()
-    assert isinstance(
-        CentroidRouter.from_file(path).embedder, UniversalSentenceEncoder
-    )  # built from the file
+    # built from the file
+    assert isinstance(CentroidRouter.from_file(path).embedder, UniversalSentenceEncoder)
     with pytest.raises(
         EmbedderMismatchError, match="made with embedder 'google/universal-sentence-encoder"
     ):
@@ -137,13 +136,14 @@ def test_a_chroma_collection_made_with_use_refuses_a_retriever_with_another_embe
 
 # -- TransformersEmbedder against sentence-transformers' own output
 # --------------------------------------
+# the last is cut at 256 tokens
 MIXED = [
     "로그함수의 밑변환 공식은 무엇인가요?",
     "The derivative of x squared is 2x.",
     "short",
     "수열의 합을 구하는 방법을 단계별로 알려 주세요",
     "Explain it " * 150,
-]  # the last is cut at 256 tokens
+]
 
 
 @pytest.fixture(scope="module")

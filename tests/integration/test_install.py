@@ -71,9 +71,8 @@ def test_the_build_warns_of_nothing_and_the_metadata_is_whole(venv: Path, tmp_pa
         assert field in meta, field
     requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist: ")]
     core = [r for r in requires if "extra ==" not in r]
-    assert not any("transformers" in r or "torch" in r for r in core), (
-        core
-    )  # only the extras that use them
+    # only the extras that use them
+    assert not any("transformers" in r or "torch" in r for r in core), core
     assert any("pydantic" in r and 'extra == "serve"' in r for r in requires)
 
 
@@ -81,9 +80,8 @@ def test_the_readme_install_and_snippet_work_offline(venv: Path, tmp_path: Path)
     python = venv / "bin" / "python"
     install = readme_block("bash", "# neulora").splitlines()[0].split("#")[0].strip()
     assert install == "pip install 'neulora[local]'"
-    run(
-        python, "-m", "pip", "install", "--quiet", "torch==2.13.0"
-    )  # the CPU build, as the README says
+    # the CPU build, as the README says
+    run(python, "-m", "pip", "install", "--quiet", "torch==2.13.0")
     run(python, "-m", "pip", "install", "--quiet", f"{REPO}[local]")
     snippet = readme_block("python", "# neulora")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "NEULORA_"))}

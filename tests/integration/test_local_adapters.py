@@ -56,6 +56,5 @@ def test_each_style_uses_its_own_adapter(adapters: dict[str, str]) -> None:
     base = plain.generate("direct", ASK, max_tokens=12)
     assert direct.model.endswith("+direct") and socratic.model.endswith("+socratic")
     assert len({direct.text, socratic.text, base.text}) == 3
-    assert (
-        with_adapters.generate("direct", ASK, max_tokens=12).text == direct.text
-    )  # switching back is exact
+    # switching back is exact
+    assert with_adapters.generate("direct", ASK, max_tokens=12).text == direct.text

@@ -62,9 +62,8 @@ def test_a_generation_that_fails_in_its_worker_reaches_the_stream_reader(
 
     def read() -> None:
         try:
-            "".join(
-                client.stream("direct", ask, max_tokens=8, num_beams=2)
-            )  # beams cannot stream: fails
+            # beams cannot stream: fails
+            "".join(client.stream("direct", ask, max_tokens=8, num_beams=2))
         except BaseException as exc:
             box.append(exc)
 
@@ -177,9 +176,10 @@ def korean_client(
     scripted = TransformersStyleClient(
         dict(client.models), gguf_file=client.gguf_file, local_files_only=True
     )
+    # the real tokenizer, a scripted model
     scripted._loaded = {
         key: (tokenizer, ScriptedModel(ids, tokenizer.eos_token_id)) for key in client._loaded
-    }  # the real tokenizer, a scripted model
+    }
     return scripted, ids
 
 
@@ -223,3 +223,28 @@ def test_an_english_only_model_asked_in_korean_answers_without_hangul_or_broken_
     for text in (whole.text, streamed, stream.result.text):
         assert script_languages(text) == set() and "\ufffd" not in text, text
     assert len(whole.text.split()) >= 3
+
+
+def test_a_reader_who_stops_reading_stops_the_model_at_its_next_token(
+    client: TransformersStyleClient,
+) -> None:
+    import threading
+    import time
+
+    raw = TransformersStyleClient(
+        dict(client.models), gguf_file=client.gguf_file, local_files_only=True
+    )
+    raw._loaded = client._loaded  # the same model, without sentence holding: deltas come at once
+    stream = raw.stream("direct", ASK, max_tokens=400)
+    reader = iter(stream)
+    assert next(reader)
+    started = time.perf_counter()
+    reader.close()  # type: ignore[attr-defined]
+
+    def generating() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("neulora-generate")]
+
+    while generating() and time.perf_counter() - started < 5.0:
+        time.sleep(0.01)
+    # 400 tokens take SmolLM2 about 20 s on these CPUs: the worker ended long before that
+    assert generating() == [], "the model kept generating for a reader who had gone"

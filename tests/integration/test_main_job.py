@@ -19,9 +19,8 @@ pytestmark = pytest.mark.slow
 def test_demo_routes_retrieves_and_answers_offline(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_API_KEY")}
     env["HF_HUB_OFFLINE"] = "1"  # this subprocess only: the demo must need no hub at all
-    env["NEULORA_CHROMA_PATH"] = str(
-        tmp_path / "db"
-    )  # where every command looks, neulora serve included
+    # where every command looks, neulora serve included
+    env["NEULORA_CHROMA_PATH"] = str(tmp_path / "db")
     out = subprocess.run(
         [sys.executable, "-m", "neulora", "demo", "--json"],
         env=env,
@@ -30,13 +29,11 @@ def test_demo_routes_retrieves_and_answers_offline(tmp_path: Path) -> None:
         timeout=600,
         check=True,
     )
-    assert (
-        "SmolLM2-135M-Instruct, a tiny English-only model" in out.stderr
-    )  # the header says what it is for
+    # the header says what it is for
+    assert "SmolLM2-135M-Instruct, a tiny English-only model" in out.stderr
     results = json.loads(out.stdout)
-    for r in (
-        results
-    ):  # English-only model: Korean questions get English, never broken bytes or Hangul noise
+    # English-only model: Korean questions get English, never broken bytes or Hangul noise
+    for r in results:
         assert "\ufffd" not in r["text"] and not any("\uac00" <= c <= "\ud7a3" for c in r["text"])
     # the demo's notes are where the other commands (and neulora serve) look by default
     found = subprocess.run(

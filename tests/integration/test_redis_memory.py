@@ -227,9 +227,8 @@ def test_two_processes_appending_100_turns_each_count_all_200(url: str, tmp_path
     for turn in session.turns:
         name, i = turn.question.split()
         kept[name].append(int(i))
-    for (
-        indices
-    ) in kept.values():  # each writer's turns in its order, the newest kept, none lost in between
+    # each writer's turns in its order, the newest kept, none lost in between
+    for indices in kept.values():
         assert indices == list(range(100 - len(indices), 100))
     assert session.turns[-1].question.endswith(" 99")
 
@@ -277,9 +276,8 @@ def test_an_append_retried_after_its_reply_was_lost_is_counted_once(
         memory = RedisMemory.from_url(url.replace(f":{redis_server.port}/", f":{proxy.port}/"))
         memory.append("learner", Turn("q0", "a0", "direct"))  # connected, script loaded
         proxy.drop_next_reply.set()
-        session = memory.append(
-            "learner", Turn("q1", "a1", "direct")
-        )  # Redis ran it; the client retried
+        # Redis ran it; the client retried
+        session = memory.append("learner", Turn("q1", "a1", "direct"))
         assert not proxy.drop_next_reply.is_set()
         assert session.total_turns == 2 and [t.question for t in session.turns] == ["q0", "q1"]
         assert RedisMemory.from_url(url).get("learner") == session
@@ -344,9 +342,8 @@ def test_redis_down_raises_session_error_quickly_without_the_password() -> None:
 
 
 def test_a_server_that_never_answers_times_out_as_session_error() -> None:
-    with socket.create_server(
-        ("127.0.0.1", 0)
-    ) as silent:  # connections queue; nothing ever replies
+    # connections queue; nothing ever replies
+    with socket.create_server(("127.0.0.1", 0)) as silent:
         memory = RedisMemory.from_url(
             f"redis://:secret@127.0.0.1:{silent.getsockname()[1]}/0", timeout=0.2
         )
@@ -489,18 +486,16 @@ def test_a_turn_whose_append_failed_while_redis_was_frozen_never_appears_afterwa
     import time
 
     memory = RedisMemory.from_url(url, timeout=0.5)
-    memory.append(
-        "frozen", Turn("before", "kept", "direct")
-    )  # the server's clock is known from here on
+    # the server's clock is known from here on
+    memory.append("frozen", Turn("before", "kept", "direct"))
     os.kill(redis_server.proc.pid, signal.SIGSTOP)
     try:
         with pytest.raises(SessionError):
             memory.append("frozen", Turn("during", "the caller was told this failed", "socratic"))
     finally:
         os.kill(redis_server.proc.pid, signal.SIGCONT)
-    time.sleep(
-        0.5
-    )  # the queued appends (the first try and redis-py's retries) run now, and are refused
+    # the queued appends (the first try and redis-py's retries) run now, and are refused
+    time.sleep(0.5)
     held = memory.get("frozen")
     assert [t.question for t in held.turns] == ["before"] and held.total_turns == 1
     memory.append("frozen", Turn("after", "the retry", "socratic"))

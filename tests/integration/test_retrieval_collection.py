@@ -21,9 +21,8 @@ def test_a_write_that_fails_midway_still_reaches_the_exact_index(tmp_path: Path)
     store = toy(tmp_path / "db")
     with store.writing() as w:
         w.add(["a"], [[1.0, 0.0]], ["east"], [{"source": "m"}])
-    assert [h.id for h in store.search(np.array([1.0, 0.0]), 5)] == [
-        "a"
-    ]  # the exact index is loaded
+    # the exact index is loaded
+    assert [h.id for h in store.search(np.array([1.0, 0.0]), 5)] == ["a"]
     with pytest.raises(RuntimeError, match="embedder died"), store.writing() as w:
         w.add(["b"], [[0.8, 0.6]], ["north-east"], [{"source": "m"}])
         raise RuntimeError("the embedder died")

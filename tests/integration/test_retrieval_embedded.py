@@ -237,7 +237,6 @@ def test_exact_search_agrees_with_hnsw_and_follows_writes(
     note = "점근선 확인 메모: 로그함수 y = log_2 x 의 점근선은 y축"
     exact.add_texts([note], metadatas=[{"source": "memo"}])
     assert exact.retrieve(note, k=1)[0].text == note  # the exact index reloaded after the write
-    small = ChromaRetriever(
-        HashingEmbedder(), path=tmp_path / "db", k=3, exact_limit=5
-    )  # too large: HNSW
+    # too large: HNSW
+    small = ChromaRetriever(HashingEmbedder(), path=tmp_path / "db", k=3, exact_limit=5)
     assert small.retrieve(note, k=1)[0].text == note

@@ -67,9 +67,8 @@ def test_a_write_by_another_client_reaches_the_exact_index(chroma_server: Manage
     writer.reset()
     assert reader.retrieve("derivative", k=1) == []
     writer.add_texts(["integrals add up areas"])
-    assert (
-        hnsw_reader.retrieve("integrals", k=1)[0].text == "integrals add up areas"
-    )  # reopened after the reset
+    # reopened after the reset
+    assert hnsw_reader.retrieve("integrals", k=1)[0].text == "integrals add up areas"
 
 
 def test_unreachable_server_is_a_retrieval_error() -> None:

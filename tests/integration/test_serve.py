@@ -152,9 +152,8 @@ def test_openai_client_streams_with_the_neulora_object_first(
         and chunks[-1].usage is not None
         and chunks[-1].usage.total_tokens > 0
     )
-    assert engine.requests[-1]["body"]["stream_options"] == {
-        "include_usage": True
-    }  # asked of the engine too
+    # asked of the engine too
+    assert engine.requests[-1]["body"]["stream_options"] == {"include_usage": True}
 
 
 def test_huggingface_hub_client_talks_to_it(served: ManagedServer) -> None:

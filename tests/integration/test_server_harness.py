@@ -92,9 +92,8 @@ def test_a_test_whose_server_dies_mid_run_fails_naming_the_signal_and_the_log_ta
     assert "ServerDied: a server this test uses crashed: engine" in out
     assert "killed by signal SIGKILL (9)" in out
     assert "tiny server: model loaded, listening" in out
-    assert (
-        "ConnectionRefusedError" in out
-    )  # the client's error stays in the chain, below the crash report
+    # the client's error stays in the chain, below the crash report
+    assert "ConnectionRefusedError" in out
 
 
 def test_a_running_server_passes_the_liveness_check(tmp_path: Path) -> None:

@@ -38,9 +38,8 @@ def test_the_embedders_own_rule_keeps_the_notes_a_fixed_floor_threw_away(
     answer = pipeline(notes, client).ask(question)
     assert answer.used_notes and any(section in p.section for p in answer.passages)
     assert "cite them as [1]" in client.history[-1][1][0]["content"]
-    old = pipeline(notes, FakeStyleClient("ok"), relevance=0.2).ask(
-        question
-    )  # what the fixed floor did
+    # what the fixed floor did
+    old = pipeline(notes, FakeStyleClient("ok"), relevance=0.2).ask(question)
     assert not any(section in p.section for p in old.passages)
 
 

@@ -164,9 +164,8 @@ def test_finished_streams_give_their_connection_back(stub: ChatStubServer) -> No
 
     asyncio.run(run())
     ports = [r["client_port"] for r in stub.requests]
-    assert (
-        len(ports) == 16 and len(set(ports)) <= 8
-    )  # at most one connection per pool of the client
+    # at most one connection per pool of the client
+    assert len(ports) == 16 and len(set(ports)) <= 8
 
 
 def test_a_server_that_never_ends_its_message_after_done_costs_only_the_grace(
@@ -234,9 +233,8 @@ def test_the_garbage_collector_is_tuned_only_for_a_server_that_asks() -> None:
     before = gc.get_threshold()
     pipeline = fakes(FakeStyleClient())
     try:
-        with TestClient(
-            create_app(pipeline)
-        ) as client:  # an app mounted in someone's process: left alone
+        # an app mounted in someone's process: left alone
+        with TestClient(create_app(pipeline)) as client:
             assert client.get("/v1/models").status_code == 200
             assert gc.get_threshold() == before
         with TestClient(

@@ -87,9 +87,8 @@ def resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
         target = node.module or ""
     if not target.startswith("neulora"):
         return []
-    found = (
-        [target] if node.module else []
-    )  # ``from . import _flow`` names the module, not the package
+    # ``from . import _flow`` names the module, not the package
+    found = [target] if node.module else []
     for alias in node.names:
         candidate = f"{target}.{alias.name}"
         if (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists() or (
@@ -158,10 +157,11 @@ def test_no_module_takes_part_in_an_import_cycle_not_even_through_lazy_imports()
 
 def test_the_cycle_finder_finds_a_planted_cycle() -> None:
     graph = package_imports()
+    # as if styles imported pipeline
     graph["neulora._styles"] = {
         *graph["neulora._styles"],
         "neulora.pipeline",
-    }  # as if styles imported pipeline
+    }
     assert find_cycle(graph) is not None
 
 

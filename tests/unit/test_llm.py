@@ -236,9 +236,8 @@ def test_the_token_is_sent_but_never_logged_shown_or_raised(
     client = client_for(server, clock, fallback=None)
     client.generate("direct", ASK)
     assert server.requests[0]["headers"]["authorization"] == f"Bearer {TOKEN}"
-    server.enqueue(
-        status=401, body={"error": f"invalid token {TOKEN}"}
-    )  # a server that echoes the token
+    # a server that echoes the token
+    server.enqueue(status=401, body={"error": f"invalid token {TOKEN}"})
     with pytest.raises(AuthError) as info:
         client.generate("direct", ASK)
     assert "invalid token ***" in str(info.value)
@@ -260,9 +259,8 @@ def test_an_ambient_token_is_not_sent_to_a_custom_server_but_an_explicit_one_is(
         fallback=None,
     )
     client.generate("direct", ASK)
-    assert "hf_ambient_secret" not in str(
-        server.requests[-1]["headers"]
-    )  # 127.0.0.1 is not Hugging Face
+    # 127.0.0.1 is not Hugging Face
+    assert "hf_ambient_secret" not in str(server.requests[-1]["headers"])
     server.enqueue(status=401, body={"error": "bad"})
     with pytest.raises(
         AuthError, match=r"no token was sent: http://127.0.0.1:\d+ is not a Hugging Face host"

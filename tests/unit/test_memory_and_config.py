@@ -45,13 +45,14 @@ def test_settings_read_the_documented_variables() -> None:
         "HF_TOKEN": "hf_not_a_setting",
     }
     settings = Settings.load(environ=env)
+    # off: below every score
     assert (
         settings.embedder,
         settings.base_url,
         settings.models,
         settings.k,
         settings.min_score,
-    ) == ("hash", "http://127.0.0.1:9", {"socratic": "soc"}, 3, -1.0)  # off: below every score
+    ) == ("hash", "http://127.0.0.1:9", {"socratic": "soc"}, 3, -1.0)
     assert settings.token is None and "hf_not" not in repr(settings)  # tokens belong to neulora.hf
 
 
@@ -135,13 +136,15 @@ def test_chroma_location_is_decided_by_the_highest_level_that_names_one() -> Non
     assert Settings.load(overrides={"chroma_path": "db"}, environ=env_host).chroma_location() == {
         "path": "db"
     }
+    # the environment's port goes with a --host
     assert Settings.load(overrides={"chroma_host": "h"}, environ=env_host).chroma_location() == {
         "host": "h",
         "port": 9001,
-    }  # the environment's port goes with a --host
+    }
+    # a port alone: local server
     assert Settings.load(
         overrides={"chroma_port": "8123"}, environ={"NEULORA_CHROMA_PATH": "db"}
-    ).chroma_location() == {"host": "127.0.0.1", "port": 8123}  # a port alone: local server
+    ).chroma_location() == {"host": "127.0.0.1", "port": 8123}
     assert Settings.load(
         overrides={"chroma_host": "h"}, environ={"NEULORA_CHROMA_PATH": "db"}
     ).chroma_location() == {"host": "h", "port": 8000}
@@ -172,9 +175,8 @@ def test_pipeline_from_env_and_from_config_build_the_documented_setup(
     assert from_dict.retriever.collection_name == "mine" and from_dict.relevance == Relevance(
         floor=0.3
     )
-    assert (
-        from_dict.retriever.path == tmp_path / "db"
-    )  # the environment fills what the file leaves out
+    # the environment fills what the file leaves out
+    assert from_dict.retriever.path == tmp_path / "db"
 
 
 @pytest.mark.parametrize(

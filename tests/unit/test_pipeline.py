@@ -101,9 +101,8 @@ def test_small_talk_skips_retrieval_without_an_llm_call() -> None:
 
 def test_context_history_and_policy_reach_the_prompt_within_limits() -> None:
     prompts = PromptSet(max_history_turns=3, max_history_chars=100)
-    pipeline, _, _, _, client = make(
-        prompts=prompts, relevance=0.2
-    )  # a plain floor: this test is about prompts
+    # a plain floor: this test is about prompts
+    pipeline, _, _, _, client = make(prompts=prompts, relevance=0.2)
     for i in range(5):
         client.enqueue(f"answer {i}")
         pipeline.ask(f"question {i}", session_id="s")

@@ -25,9 +25,8 @@ def test_the_readme_has_exactly_two_commands() -> None:
 
 def test_ci_runs_the_readme_commands_as_written_in_order() -> None:
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
-    positions = [
-        ci.index(command) for command in readme_commands()
-    ]  # ValueError: a command CI does not run
+    # ValueError: a command CI does not run
+    positions = [ci.index(command) for command in readme_commands()]
     assert positions == sorted(positions)
 
 

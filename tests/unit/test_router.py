@@ -574,9 +574,8 @@ def test_every_routing_path_applies_the_same_fallback_rule(router_file: Path) ->
     assert router.route_vectors(vectors).style_names() == expected
     for d, f in zip(batch, expected_fallback, strict=True):
         assert ("not confident" in d.reason) == bool(f)
-    labels = [
-        router.styles[int(np.argmax(row))] for row in scores
-    ]  # labels the plain router gets all right
+    # labels the plain router gets all right
+    labels = [router.styles[int(np.argmax(row))] for row in scores]
     report = evaluate(router, texts, labels)
     assert report.fallback_share == pytest.approx(expected_fallback.mean())
     assert report.accuracy == pytest.approx(

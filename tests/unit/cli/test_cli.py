@@ -87,9 +87,8 @@ def test_bad_settings_exit_2_with_one_line_naming_the_variable(
     assert main(["ask", "수열의 합은?"]) == 2
     assert "NEULORA_K: expected a positive int, got 'abc'" in capsys.readouterr().err
     monkeypatch.delenv("NEULORA_K")
-    assert (
-        main(["route", "x", "--router", "missing-router.json"]) == 1
-    )  # a bad router file is not a usage error
+    # a bad router file is not a usage error
+    assert main(["route", "x", "--router", "missing-router.json"]) == 1
     assert "not found" in capsys.readouterr().err
 
 

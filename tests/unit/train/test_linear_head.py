@@ -90,9 +90,8 @@ def test_linear_router_round_trips_through_its_file(
         and raw["classifier"]["type"] == "linear"
     )
     assert (raw["threshold"], raw["min_margin"]) == (0.6, 0.1)
-    loaded = CentroidRouter.from_file(
-        path
-    )  # the file names the hashing embedder: no embedder needed
+    # the file names the hashing embedder: no embedder needed
+    loaded = CentroidRouter.from_file(path)
     assert loaded.embedder.name == embedder.name and loaded.rule == router.rule
     queries = np.random.default_rng(4).normal(size=(50, 8))
     assert (
@@ -154,9 +153,8 @@ def test_when_balanced_repeating_a_styles_examples_changes_nothing(
         once.bias, thrice.bias, atol=1e-8
     )
     once, thrice = weights[False]
-    assert (
-        thrice.bias[1] - thrice.bias[0] > once.bias[1] - once.bias[0] + 0.1
-    )  # pulled toward the repeated style
+    # pulled toward the repeated style
+    assert thrice.bias[1] - thrice.bias[0] > once.bias[1] - once.bias[0] + 0.1
 
 
 def test_linear_head_trains_from_texts_and_reports_its_name() -> None:

@@ -82,9 +82,8 @@ def test_reports_carry_the_majority_and_uniform_baselines(split: Any) -> None:
     share = counts[frequent] / len(labels)
     assert report.majority.style == frequent
     assert report.majority.accuracy == pytest.approx(share)
-    assert report.majority.macro_f1 == pytest.approx(
-        2 * share / (1 + share) / 4
-    )  # F1 of one style in four
+    # F1 of one style in four
+    assert report.majority.macro_f1 == pytest.approx(2 * share / (1 + share) / 4)
     assert report.uniform.accuracy == 0.25
     expected_f1 = np.mean(
         [2 * (c / len(labels)) * 0.25 / (c / len(labels) + 0.25) for c in counts.values()]
@@ -143,9 +142,8 @@ def test_from_examples_and_save_round_trip(tmp_path: Path) -> None:
     }
     assert router.to_spec().embedder == HashingEmbedder(dim=256).spec().to_json()
     router.save(tmp_path / "mine.json")
-    loaded = CentroidRouter.from_file(
-        tmp_path / "mine.json"
-    )  # rebuilds the hashing embedder the file names
+    # rebuilds the hashing embedder the file names
+    loaded = CentroidRouter.from_file(tmp_path / "mine.json")
     assert loaded.embedder.name == router.embedder.name
     assert loaded.route("제 풀이가 맞나요").scores == pytest.approx(
         router.route("제 풀이가 맞나요").scores

@@ -86,9 +86,8 @@ def test_bge_m3_keeps_todays_floor_and_unmeasured_embedders_get_a_margin_only() 
         == UNKNOWN
         == Relevance(margin=0.2)
     )
-    assert (
-        Relevance.for_embedder(HashingEmbedder(dim=64)) == UNKNOWN
-    )  # another hashing shape, another scale
+    # another hashing shape, another scale
+    assert Relevance.for_embedder(HashingEmbedder(dim=64)) == UNKNOWN
 
 
 def test_the_universal_sentence_encoder_gets_its_measured_rule() -> None:
