@@ -122,9 +122,11 @@ def check_number(
     raise error(f"{name} must be {wanted}, got {value!r}")
 
 
-def check_seconds(name: str, value: Any, error: type[NeuloraError] = ConfigError) -> float:
-    """``value`` if it is a positive, finite number of seconds, else ``error``."""
-    if is_number(value) and value > 0:
+def check_seconds(
+    name: str, value: Any, error: type[NeuloraError] = ConfigError, *, infinite: bool = False
+) -> float:
+    """``value`` if it is a positive number of seconds (``infinite``: inf too), else ``error``."""
+    if (is_number(value) or (infinite and is_real(value) and value == math.inf)) and value > 0:
         return float(value)
     raise error(f"{name} must be a positive number of seconds, got {value!r}")
 

@@ -79,6 +79,7 @@ KEPT: dict[str, tuple[str, ...]] = {
         "neulora._redact",
     ),
     "neulora.memory": ("neulora.memory._base", "neulora.memory._file"),
+    "neulora.pipeline": ("neulora.turn", "neulora.turn._answer"),
     "neulora.router": ("neulora.routing", "neulora.routing._centroid", "neulora._styles"),
     "neulora.testing": ("neulora.testing._fakes", "neulora.testing._stub_server"),
     "neulora.train": ("neulora.train._fit", "neulora.train._metrics"),
@@ -94,8 +95,11 @@ def moved(package: str, name: str) -> Any:
     for place in KEPT.get(package, ()):
         module = importlib.import_module(place)
         if name in vars(module) and not name.startswith("__"):
-            _warn(f"{package}.{name}", _public(place), stacklevel=4)  # past __getattr__
             value = vars(module)[name]
+            home = (
+                getattr(value, "__module__", None) or place
+            )  # where it is defined, not re-exported
+            _warn(f"{package}.{name}", _where(home, name), stacklevel=4)  # past __getattr__
             # warned once: ``from x import y`` asks twice
             setattr(sys.modules[package], name, value)
             return value
@@ -128,7 +132,7 @@ class _Loader:
 
     def exec_module(self, module: ModuleType) -> None:
         places = MOVED[module.__name__.rpartition(".")[2]]
-        _warn(module.__name__, places[0])
+        _warn(module.__name__, _where(places[0], None))
 
         def __getattr__(name: str) -> Any:
             for place in places:
@@ -141,17 +145,25 @@ class _Loader:
         module.__doc__ = f"Deprecated alias of {places[0]}."
 
 
-def _public(place: str) -> str:
-    """The public package of a private module (``neulora.hf._auth`` -> ``neulora.hf``)."""
+def _where(place: str, name: str | None) -> str:
+    """Where to import from now: the public module that exports it, or that it is internal."""
     parts = place.split(".")
     while parts and parts[-1].startswith("_"):
         parts.pop()
-    return ".".join(parts)
+    public = ".".join(parts)
+    if name is None and public == place:
+        return f"import from {place}"
+    if name is not None and public != "neulora":
+        exported = getattr(importlib.import_module(public), "__all__", ())
+        if name in exported:
+            return f"import it from {public}"
+    shown = place if name is None else f"{place}.{name}"
+    return f"it is internal now ({shown}), with no promise to stay"
 
 
-def _warn(old: str, new: str, *, stacklevel: int = 3) -> None:
+def _warn(old: str, where: str, *, stacklevel: int = 3) -> None:
     warnings.warn(
-        f"{old} is deprecated and goes in the next release: import from {new}",
+        f"{old} is deprecated and goes in the next release: {where}",
         DeprecationWarning,
         stacklevel=stacklevel,  # the importing line (the import system's own frames are skipped)
     )

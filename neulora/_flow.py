@@ -31,6 +31,8 @@ from typing import Any, Generic, TypeVar
 V = TypeVar("V")
 R = TypeVar("R")
 
+_MISSING: Any = object()  # what an async step has given back before its Done
+
 Flow = Generator[Any, Any, R]  # yields steps and items, gets step values back, returns the result
 
 
@@ -113,7 +115,7 @@ def drive(flow: Flow[R]) -> Generator[Any, None, R]:
                 continue
             try:
                 value = yield from step.run()
-            except Exception as exc:  # handed back to the flow, which decides
+            except Exception as exc:  # handed back to the flow, which decides (not cancellation)
                 error = exc
     finally:
         flow.close()
@@ -134,6 +136,7 @@ async def adrive(flow: Flow[R]) -> AsyncGenerator[Any, None]:
             if not isinstance(step, Step):
                 yield step
                 continue
+            value = _MISSING
             try:
                 # a reader who leaves closes the step's I/O now
                 async with aclosing(step.arun()) as items:
@@ -142,9 +145,10 @@ async def adrive(flow: Flow[R]) -> AsyncGenerator[Any, None]:
                             value = item.value
                         else:
                             yield item
-            # handed back to the flow, which decides (cancellation is not caught)
-            except Exception as exc:
+            except Exception as exc:  # handed back to the flow, which decides (not cancellation)
                 error = exc
+            if error is None and value is _MISSING:
+                raise RuntimeError(f"{type(step).__name__}.arun ended without its Done(value)")
     finally:
         flow.close()
 

@@ -114,8 +114,11 @@ class Pump(Generic[T, R]):
         self._run(put)
         try:
             while True:
+                left = timeout()
+                if left is not None and left <= 0:  # checked before each item: a fast producer too
+                    raise TimeoutError("no time left")
                 try:
-                    kind, value = channel.get(timeout=timeout())
+                    kind, value = channel.get(timeout=left)
                 except queue.Empty:
                     raise TimeoutError("no item within the time left") from None
                 if kind == "end":
@@ -135,7 +138,14 @@ class Pump(Generic[T, R]):
         channel: asyncio.Queue[tuple[str, object]] = asyncio.Queue(maxsize=self._size)
 
         def put(message: tuple[str, object]) -> bool:
-            future = asyncio.run_coroutine_threadsafe(channel.put(message), loop)
+            if self._gone.is_set() or loop.is_closed():
+                return False
+            coroutine = channel.put(message)
+            try:
+                future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+            except RuntimeError:  # the loop closed in between: the reader has gone
+                coroutine.close()
+                return False
             while not self._gone.is_set():
                 try:
                     future.result(timeout=_POLL)

@@ -261,15 +261,12 @@ class HFStyleClient:
         """
         chain = self.chain(style)
         msgs = check_messages(messages)
-        cap = math.inf if seconds is None else check_seconds("deadline", seconds, InvalidInputError)
-        deadline = Deadline.after(min(self.retry.deadline, cap), self.retry.clock)
-        attempts = Attempts(
-            policy=self.retry,
-            auth=self.auth,
-            deadline=deadline,
-            where=lambda target: f"style {style!r} via {target}",
-            what=f"style {style!r}",
+        cap = (
+            math.inf
+            if seconds is None
+            else check_seconds("deadline", seconds, InvalidInputError, infinite=True)
         )
+        deadline = Deadline.after(min(self.retry.deadline, cap), self.retry.clock)
 
         def request(target: Target) -> ChatCompletion:
             return ChatCompletion(
@@ -277,6 +274,15 @@ class HFStyleClient:
             )
 
         def answer() -> _flow.Flow[Generation]:
+            attempts = (
+                Attempts(  # when the call starts: a stream resolves the token when first read
+                    policy=self.retry,
+                    auth=self.auth,
+                    deadline=deadline,
+                    where=lambda target: f"style {style!r} via {target}",
+                    what=f"style {style!r}",
+                )
+            )
             step, _ = yield from attempts.flow(chain, request)
             state = step.state
             return Generation(

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _flow
@@ -133,7 +134,9 @@ class Pipeline:
         from ._assemble import build_parts
 
         built = build_parts(settings)
-        parts.setdefault("options", TurnOptions(k=built.k))
+        options = parts.get("options", TurnOptions())
+        if isinstance(options, TurnOptions) and options.k == TurnOptions().k:
+            parts["options"] = replace(options, k=built.k)  # the settings' k, unless given here
         parts.setdefault("relevance", "auto" if built.min_score is None else built.min_score)
         return cls(built.router, built.retriever, built.client, **parts)
 
@@ -195,11 +198,11 @@ class Pipeline:
     ) -> Answer:
         """:meth:`ask` for an event loop.
 
-        The same steps; blocking ones (Chroma, memory, local models) in threads.
+        The same steps; blocking ones (Chroma, memory, local models) in threads. The answer is
+        streamed from the model, as :meth:`astream` does (``on_event`` sees its deltas).
         """
-        return await _flow.arun(
-            self._turn(self._call(question, session_id, options), streaming=False)
-        )
+        call = self._call(question, session_id, options)
+        return await _flow.arun(self._turn(call, streaming=True))
 
     def astream(
         self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
@@ -512,3 +515,9 @@ def _relevance(
             f"relevance must be 'auto', a score floor, a Relevance or None, got {relevance!r}"
         )
     return Relevance(floor=float(relevance))
+
+
+def __getattr__(name: str) -> Any:
+    from ._compat import moved  # names this module held before the parts became folders
+
+    return moved(__name__, name)

@@ -53,17 +53,18 @@ class StyleClient(Protocol):
         ...
 
 
-GenerationStream = Stream[str, Generation]
-"""Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
+class GenerationStream(Stream[str, Generation]):
+    """Iterate for text deltas; ``result`` holds the :class:`Generation` once the stream has ended.
 
->>> def produce():
-...     yield "Hello"
-...     yield ", learner"
-...     return Generation("Hello, learner", "direct", "m")
->>> stream = GenerationStream(produce)
->>> list(stream), stream.result.text, list(stream)
-(['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
-"""
+    >>> def produce():
+    ...     yield "Hello"
+    ...     yield ", learner"
+    ...     return Generation("Hello, learner", "direct", "m")
+    >>> stream = GenerationStream(produce)
+    >>> list(stream), stream.result.text, list(stream)
+    (['Hello', ', learner'], 'Hello, learner', ['Hello', ', learner'])
+    """
 
-AsyncGenerationStream = AsyncStream[str, Generation]
-""":data:`GenerationStream` for ``async for``."""
+
+class AsyncGenerationStream(AsyncStream[str, Generation]):
+    """:class:`GenerationStream` for ``async for``."""

@@ -12,19 +12,29 @@ the deadline; the event-loop way awaits under ``asyncio.timeout``. Both translat
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncGenerator, Generator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+)
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from .._deadline import Deadline, DeadlineExpired, call_within, iterate_within
 from .._flow import Done
-from ..generation._cleaning import clean_answer
 from ._auth import HFAuth
 from ._clients import inference_client
 from ._completion import STREAM_OPTIONS, ChatReader, Partial
 from ._errors import hub_errors
 from ._retry import Attempt, Target
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -77,6 +87,30 @@ class Connection:
             headers=self.headers,
         )
 
+    @asynccontextmanager
+    async def within(
+        self, target: Target, deadline: Deadline
+    ) -> AsyncIterator[tuple[Any, Callable[[Awaitable[T]], Awaitable[T]]]]:
+        """An async client for one call, and ``wait``: each await bounded by what is left of time.
+
+        Time running out is :class:`DeadlineExpired`; the client is closed at the end (its own
+        responses only: the shared connection pool stays).
+        """
+        import asyncio
+
+        async def wait(step: Awaitable[T]) -> T:
+            async with asyncio.timeout(_left(deadline)):  # no task per delta (wait_for makes one)
+                return await step
+
+        client = self.aclient(target)
+        try:
+            yield client, wait
+        except TimeoutError:
+            message = f"no answer within the deadline of {deadline.seconds:g}s"
+            raise DeadlineExpired(message) from None
+        finally:
+            await client.close()
+
     async def aclose(self) -> None:
         """Close the connection pool the async calls of this event loop share."""
         if self._sessions is not None:
@@ -109,7 +143,7 @@ class ChatCompletion(Attempt):
 
     @property
     def received(self) -> str:
-        return clean_answer(self.state.text)
+        return self.state.text
 
     def _request(self, client: Any) -> Any:
         extra = {"stream": True, "stream_options": STREAM_OPTIONS} if self.streaming else {}
@@ -120,48 +154,39 @@ class ChatCompletion(Attempt):
     def run(self) -> Generator[str, None, None]:
         client = self.connection.client(self.target, self.deadline)
         try:
-            with hub_errors(self.connection.auth.redact):
+            with hub_errors(self.connection.auth.redact, answers=True):
                 if self.streaming:
-                    yield from iterate_within(
-                        self._deltas(client), self.deadline, abandon=client.close
-                    )
+                    deltas = partial(self._deltas, client)
+                    yield from iterate_within(deltas, self.deadline, abandon=client.close)
                 else:
-                    reader = ChatReader(self.state)
-                    whole = call_within(
-                        partial(self._request, client), self.deadline, abandon=client.close
-                    )
-                    reader.whole(whole)
+                    request = partial(self._request, client)
+                    whole = call_within(request, self.deadline, abandon=client.close)
+                    ChatReader(self.state).whole(whole)
         finally:
             client.close()
 
-    def _deltas(self, client: Any) -> Any:
-        def deltas() -> Generator[str, None, None]:
-            reader = ChatReader(self.state)
-            for event in self._request(client):
-                yield reader.feed(event)
-            yield reader.end()
-
-        return lambda: (delta for delta in deltas() if delta)
+    def _deltas(self, client: Any) -> Iterator[str]:
+        reader = ChatReader(self.state)
+        for event in self._request(client):
+            delta = reader.feed(event)
+            if delta:
+                yield delta
+        tail = reader.end()
+        if tail:
+            yield tail
 
     async def arun(self) -> AsyncGenerator[Any, None]:
-        import asyncio
-
-        client = self.connection.aclient(self.target)
-        reader = ChatReader(self.state)
-        try:
-            with hub_errors(self.connection.auth.redact):
+        async with self.connection.within(self.target, self.deadline) as (client, wait):
+            reader = ChatReader(self.state)
+            with hub_errors(self.connection.auth.redact, answers=True):
                 if not self.streaming:
-                    async with asyncio.timeout(_left(self.deadline)):
-                        reader.whole(await self._request(client))
+                    reader.whole(await wait(self._request(client)))
                     yield Done(None)
                     return
-                async with asyncio.timeout(_left(self.deadline)):
-                    events = await self._request(client)
+                events = await wait(self._request(client))
                 while True:
                     try:
-                        # no task per delta (wait_for)
-                        async with asyncio.timeout(_left(self.deadline)):
-                            event = await events.__anext__()
+                        event = await wait(events.__anext__())
                     except StopAsyncIteration:
                         break
                     delta = reader.feed(event)
@@ -171,12 +196,6 @@ class ChatCompletion(Attempt):
                 if tail:
                     yield tail
                 yield Done(None)
-        except TimeoutError:
-            raise DeadlineExpired(
-                f"no answer within the deadline of {self.deadline.seconds:g}s"
-            ) from None
-        finally:
-            await client.close()  # its own responses only: the shared connection pool stays
 
 
 class FeatureExtraction(Attempt):
@@ -198,20 +217,10 @@ class FeatureExtraction(Attempt):
         yield  # a generator that yields nothing
 
     async def arun(self) -> AsyncGenerator[Any, None]:
-        import asyncio
-
-        client = self.connection.aclient(self.target)
-        try:
+        async with self.connection.within(self.target, self.deadline) as (client, wait):
             with hub_errors(self.connection.auth.redact):
-                async with asyncio.timeout(_left(self.deadline)):
-                    vectors = await client.feature_extraction(self.texts, model=self.target.model)
-            yield Done(vectors)
-        except TimeoutError:
-            raise DeadlineExpired(
-                f"no answer within the deadline of {self.deadline.seconds:g}s"
-            ) from None
-        finally:
-            await client.close()
+                request = client.feature_extraction(self.texts, model=self.target.model)
+                yield Done(await wait(request))
 
 
 def _left(deadline: Deadline) -> float | None:

@@ -164,11 +164,13 @@ class HubFailure(Exception):
 
 
 @contextmanager
-def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
+def hub_errors(redact: Callable[[str], str], *, answers: bool = False) -> Iterator[None]:
     """Translate what a call to Hugging Face raises into :class:`HubFailure`, most specific first.
 
     The hub's exception is never chained to anything a user sees: only ``cause``, a redacted copy,
-    is.
+    is. ``answers``: the call reads a chat completion, so a ValueError, AttributeError or
+    RecursionError means huggingface_hub could not read the server's answer (retried, then the next
+    target); elsewhere a ValueError is huggingface_hub refusing an argument (not retried).
     """
     try:
         yield
@@ -179,12 +181,16 @@ def hub_errors(redact: Callable[[str], str]) -> Iterator[None]:
     except http_errors() as exc:
         raise HubFailure(classify(exc, redact), redacted(exc, redact)) from None
     except (ValueError, AttributeError, RecursionError) as exc:
-        # huggingface_hub could not read a 200 (not JSON, a JSON array as an event; its parsed types
-        # recurse on a NaN), or refused an argument: retried, then the next target
-        message = f"the server's answer could not be read: {type(exc).__name__}: {exc}"
-        raise HubFailure(
-            Failure("response", 502, redact(message), True), redacted(exc, redact)
-        ) from None
+        if not answers and isinstance(exc, AttributeError):
+            raise  # a bug, not a failure of the call
+        if answers:
+            # a 200 huggingface_hub could not read: not JSON, a JSON array as an event, a NaN its
+            # parsed types recurse on
+            message = f"the server's answer could not be read: {type(exc).__name__}: {exc}"
+            failure = Failure("response", 502, redact(message), True)
+        else:
+            failure = Failure("http", None, redact(f"{type(exc).__name__}: {exc}"), False)
+        raise HubFailure(failure, redacted(exc, redact)) from None
 
 
 def _seconds(value: Any) -> float | None:

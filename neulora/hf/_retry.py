@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from .._deadline import Deadline, DeadlineExpired
 from .._flow import Step, Wait
 from ..errors import GenerationError, NeuloraError, StreamInterruptedError, UpstreamError
+from ..generation._cleaning import clean_answer
 from ._auth import HFAuth
 from ._errors import Failure, HubFailure
 from ._policy import RetryPolicy
@@ -46,7 +47,7 @@ class Target:
 class Attempt(Step[Any]):
     """A step that is one attempt at a target.
 
-    ``received`` is the text it had streamed when it failed.
+    ``received`` is the raw text it had streamed when it failed.
     """
 
     target: Target
@@ -136,7 +137,7 @@ class Attempts:
             raise StreamInterruptedError(
                 f"{where}: the stream broke after {len(step.received)} characters "
                 f"({failure.message})",
-                partial_text=step.received,
+                partial_text=clean_answer(step.received),
             ) from cause
         started = self.deadline.at - self.deadline.seconds
         delay = self.policy.next_delay(number, failure.retryable, failure.retry_after, started)

@@ -255,3 +255,67 @@ def test_the_async_reader_of_the_pump_keeps_the_loop_free() -> None:
 
     assert asyncio.run(main()) == ["one", "two", "three"]
     assert len(ticks) > 3, "the loop ran other tasks while the worker blocked"
+
+
+def test_the_time_limit_holds_while_a_fast_producer_keeps_the_queue_full() -> None:
+    deadline = time.perf_counter() + 0.2
+
+    def left() -> float:
+        return deadline - time.perf_counter()
+
+    def endless(emit: Callable[[int], None]) -> None:
+        n = 0
+        while True:
+            emit(n)
+            n += 1
+
+    read = 0
+    with pytest.raises(TimeoutError):
+        for _ in Pump(endless).read(left):
+            read += 1
+            time.sleep(0.01)  # a slow reader: the queue never runs empty
+    assert time.perf_counter() - deadline < 0.1 and read < 40
+
+
+def test_a_worker_whose_readers_loop_has_closed_stops_without_a_word(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    released = threading.Event()
+    stopped = threading.Event()
+
+    def blocked(emit: Callable[[str], None]) -> None:
+        try:
+            emit("first")
+            released.wait(2.0)  # blocked while the reader leaves and its loop closes
+            emit("second")
+        finally:
+            stopped.set()
+
+    async def leave() -> None:
+        reader = Pump(blocked).aread()
+        assert await reader.__anext__() == "first"
+        await reader.aclose()
+
+    asyncio.run(leave())
+    released.set()
+    assert stopped.wait(2.0)
+    time.sleep(0.05)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_async_step_that_ends_without_its_value_is_a_clear_bug() -> None:
+    class Forgetful(Step[int]):
+        def run(self) -> Generator[Any, None, int]:
+            return 1
+            yield
+
+        async def arun(self) -> Any:
+            yield "an item, but no Done"
+
+    def flow() -> Generator[Any, Any, int]:
+        value = yield Forgetful()
+        return value  # type: ignore[no-any-return]
+
+    assert run(flow()) == 1
+    with pytest.raises(RuntimeError, match=r"Forgetful.arun ended without its Done\(value\)"):
+        asyncio.run(arun(flow()))

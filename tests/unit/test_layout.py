@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import subprocess
 import sys
 import warnings
@@ -376,3 +377,59 @@ def test_public_classes_stay_small() -> None:
             if len(public) > 13:
                 wide[name] = len(public)
     assert wide == {}
+
+
+EDGES = {m.split(".")[1] for m in LAYERS["edges"]}
+
+
+def drawn_arrows() -> dict[str, set[str]]:
+    """The arrows ARCHITECTURE.md draws between parts, faces and apps (the edges aside)."""
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    block = text.split("```\n", 2)[1]
+    arrows: dict[str, set[str]] = {}
+    last: list[str] = []  # the sources of the arrow a continued line goes on with
+    for line in block.splitlines():
+        body = line[8:]  # past the layer's name
+        for segment in re.split(r"\s{3,}", body.strip()):
+            if "──>" in segment:
+                left, right = segment.split("──>")
+                last = [s.strip().rstrip("/").removesuffix(".py") for s in left.split(",")]
+            elif last and segment.rstrip().endswith("/"):
+                right = segment
+            else:
+                continue
+            right = re.sub(r"\([^)]*\)", "", right)
+            targets = {t.strip().rstrip("/").removesuffix(".py") for t in right.split(",")}
+            for name in last:
+                arrows.setdefault(name, set()).update(t for t in targets if t and t != "edges only")
+    return arrows
+
+
+def actual_arrows() -> dict[str, set[str]]:
+    """The same, read from the code: which part, face or app imports which."""
+
+    def group(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else "neulora"
+
+    arrows: dict[str, set[str]] = {}
+    for module, deps in package_imports().items():
+        source = group(module)
+        if source in EDGES or source in ("neulora", "__main__", "errors"):
+            continue
+        targets = {group(d) for d in deps} - EDGES - {source, "errors", "neulora"}
+        arrows.setdefault(source, set()).update(targets)
+    return arrows
+
+
+def test_architecture_md_draws_the_arrows_the_code_has() -> None:
+    drawn, actual = drawn_arrows(), actual_arrows()
+    missing = {
+        s: sorted(t - drawn.get(s, set())) for s, t in actual.items() if t - drawn.get(s, set())
+    }
+    extra = {
+        s: sorted(t - actual.get(s, set())) for s, t in drawn.items() if t - actual.get(s, set())
+    }
+    assert missing == {} and extra == {}, (
+        f"not drawn: {missing}; drawn but not in the code: {extra}"
+    )
