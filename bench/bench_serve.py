@@ -94,13 +94,8 @@ async def drive(
                 headers = {"X-Session-Id": f"bench-{i}"} if neulora else {}
                 try:
                     samples.append(await connection.stream_turn(body, headers))
-                # counted, never hidden
-                except (
-                    OSError,
-                    LoadError,
-                    ValueError,
-                    asyncio.IncompleteReadError,
-                ) as exc:
+                except (OSError, LoadError, ValueError, asyncio.IncompleteReadError) as exc:
+                    # counted, never hidden
                     errors.append(f"{type(exc).__name__}: {exc}")
                     await connection.close()
         finally:

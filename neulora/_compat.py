@@ -96,9 +96,8 @@ def moved(package: str, name: str) -> Any:
         module = importlib.import_module(place)
         if name in vars(module) and not name.startswith("__"):
             value = vars(module)[name]
-            home = (
-                getattr(value, "__module__", None) or place
-            )  # where it is defined, not re-exported
+            # where it is defined, not where it is re-exported
+            home = getattr(value, "__module__", None) or place
             _warn(f"{package}.{name}", _where(home, name), stacklevel=4)  # past __getattr__
             # warned once: ``from x import y`` asks twice
             setattr(sys.modules[package], name, value)

@@ -260,8 +260,9 @@ class Pipeline:
                 turn.timings["embed"] = time.perf_counter() - started
                 vectors = (found[0], found[-1])
             yield _flow.Blocking(self._decide, turn, vectors)
-        # one step for memory, embedding, routing and retrieval: each costs an event loop a wake-up
         else:
+            # one step for memory, embedding, routing and retrieval: each costs an event loop a
+            # wake-up
             turn = yield _flow.Blocking(self._prepare, call)
         yield from list(turn.events)  # route, passages
         started = time.perf_counter()

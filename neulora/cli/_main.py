@@ -309,8 +309,8 @@ def _router(args: argparse.Namespace) -> Any:
     settings = _settings(args)
     try:
         return build_router(settings, build_embedder(settings), allow_mismatch=args.allow_mismatch)
-    # a command-line user's remedies are flags, not Python keywords
     except EmbedderMismatchError as exc:
+        # a command-line user's remedies are flags, not Python keywords
         raise EmbedderMismatchError(
             f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
             "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "

@@ -281,8 +281,8 @@ def _declared(model: str, local_files_only: bool) -> _Declared:
                 size = config.get("max_seq_length")
                 max_length = size if is_int(size) and size > 0 else None
                 lower_case = config.get("do_lower_case") is True
-        # rows are always L2-normed: Normalize is honoured by construction
         elif kind != "Normalize":
+            # rows are always L2-normed: Normalize is honoured by construction
             ignored.append(kind)
     if ignored:
         logger.warning(

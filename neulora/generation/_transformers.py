@@ -240,12 +240,8 @@ class TransformersStyleClient:
         try:
             with torch.inference_mode():
                 out = model.generate(**inputs, **options, pad_token_id=tokenizer.eos_token_id)
-        # bad generation options, or the model failed
-        except (
-            ValueError,
-            TypeError,
-            RuntimeError,
-        ) as exc:
+        except (ValueError, TypeError, RuntimeError) as exc:
+            # bad generation options, or the model failed
             raise GenerationError(
                 f"local model for {style!r} failed: {type(exc).__name__}: {exc}"
             ) from exc

@@ -166,11 +166,6 @@ async def _drain(lines: AsyncIterator[str], grace: float) -> None:
         async with asyncio.timeout(grace):
             async for _ in lines:  # nothing but the end of the message, normally
                 pass
-    # closed with the response, as before
-    except (
-        TimeoutError,
-        OSError,
-        httpx2.HTTPError,
-        httpx2.StreamError,
-    ):
+    except (TimeoutError, OSError, httpx2.HTTPError, httpx2.StreamError):
+        # closed with the response, as before
         logger.debug("a stream did not end within %s s of [DONE]", grace)

@@ -138,11 +138,8 @@ class FileMemory:
                 f"cannot write session to {path}: a turn or the policy holds text UTF-8 cannot "
                 f"encode ({exc.reason} at position {exc.start})"
             ) from exc
-        # a turn's meta that JSON cannot hold (an object, NaN is fine)
-        except (
-            TypeError,
-            ValueError,
-        ) as exc:
+        except (TypeError, ValueError) as exc:
+            # a turn's meta that JSON cannot hold (an object, NaN is fine)
             raise SessionError(
                 f"cannot write session to {path}: a turn's meta is not JSON ({exc}); nothing was "
                 "written"

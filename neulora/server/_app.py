@@ -405,8 +405,8 @@ async def _sse(
             yield _event(
                 {**chunk(cid, created, model, {}, None), "choices": [], "usage": answer.usage}
             )
-    # the status line is gone: the error travels as an event, as OpenAI's do
     except NeuloraError as exc:
+        # the status line is gone: the error travels as an event, as OpenAI's do
         yield _event(api_error(exc)[1])
     yield b"data: [DONE]\n\n"
 

@@ -136,11 +136,8 @@ class _StubHandler(BaseHTTPRequestHandler):
     def handle(self) -> None:
         try:
             super().handle()
-        # the client gave up on this reply: count it
-        except (
-            BrokenPipeError,
-            ConnectionResetError,
-        ):
+        except (BrokenPipeError, ConnectionResetError):
+            # the client gave up on this reply: count it
             with self.stub._lock:
                 self.stub.disconnects += 1
 

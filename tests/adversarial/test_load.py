@@ -107,8 +107,8 @@ def answer(pipeline: Pipeline, worker: int, failures: list[BaseException]) -> No
                     pipeline.stream(question(sid, turn), session_id=f"s{sid:03d}").text()
                 else:
                     pipeline.ask(question(sid, turn), session_id=f"s{sid:03d}")
-            # the point of the test: every failure counts, whatever its type
             except BaseException as exc:
+                # the point of the test: every failure counts, whatever its type
                 failures.append(exc)
 
 
