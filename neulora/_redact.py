@@ -25,14 +25,27 @@ def redacted(exc: BaseException, redact: Callable[[str], str], *, depth: int = 0
 
 
 _USERINFO = re.compile(r"(://[^\s:/@]*:)\S*@")
+# what a server or proxy may echo back: an Authorization value, or anything shaped like a Hugging
+# Face token
+_CREDENTIAL = re.compile(
+    r"(\b(?:[Bb]earer|[Bb]asic|[Tt]oken)\s+)[^\s\"',}]{8,}|()\bhf_[A-Za-z0-9]{8,}"
+)
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Replace every occurrence of ``secret`` in ``text``.
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` with ``secrets``, credentials and URL passwords as ``***``: the one redaction.
 
-    Error bodies may echo request headers.
+    Each secret (of 4 characters or more: a shorter one would blank ordinary words) goes wherever it
+    appears, as do bearer, basic and token credentials, anything shaped like a Hugging Face token,
+    and the password of every URL.
+
+    >>> redact("GET http://u:pw@h/ failed: Bearer hf_abcdefgh1234 (key sekrit)", "sekrit")
+    'GET http://u:***@h/ failed: Bearer *** (key ***)'
     """
-    return text.replace(secret, "***") if secret else text
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return redact_url(_CREDENTIAL.sub(lambda m: (m.group(1) or "") + "***", text))
 
 
 def redact_url(text: str) -> str:

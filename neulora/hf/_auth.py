@@ -20,21 +20,15 @@ HFAuth(token from the token argument)
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .._checks import is_real
-from .._redact import redact_url
+from .._redact import redact, redact_url
 from ..errors import (
     ConfigError,
 )
-
-# what a server or proxy may echo back: an Authorization value, or anything shaped like a Hugging
-# Face token
-_SECRET = re.compile(r"(\b(?:[Bb]earer|[Bb]asic|[Tt]oken)\s+)[^\s\"',}]{8,}|()\bhf_[A-Za-z0-9]{8,}")
-
 
 _HF_HOST_SUFFIXES = ("huggingface.co", "hf.co", "hf.space", "huggingface.cloud")
 
@@ -92,9 +86,7 @@ class HFAuth:
 
     def redact(self, text: str) -> str:
         """``text`` with the token, any ``hf_…`` token and any bearer credential as ``***``."""
-        if self.token:
-            text = text.replace(self.token, "***")
-        return redact_url(_SECRET.sub(lambda m: (m.group(1) or "") + "***", text))
+        return redact(text, self.token)
 
     def hint(self, url: str | None = None) -> str:
         """Which token a request to ``url`` carried and where it came from, for error messages.

@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._checks import is_int, is_number
-from .._redact import redact_url, redacted
+from .._redact import redact, redact_url, redacted
 from ..errors import ConfigError, SessionError
 from ._base import Session, Turn, check_session_id, turn_of
 
@@ -327,10 +327,7 @@ class RedisMemory:
         )
 
     def _redact(self, text: str) -> str:
-        text = redact_url(text)
-        return (
-            text.replace(self._secret, "***") if self._secret and len(self._secret) >= 4 else text
-        )
+        return redact(text, self._secret)
 
     def _state(self, session_id: str, reply: Any) -> Session:
         """The session a script returned: ``[server clock, total, policy, turn, ...]``."""

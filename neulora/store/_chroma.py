@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ..errors import CollectionNotFoundError, ConfigError, NeuloraError, RetrievalError
 
@@ -134,13 +134,20 @@ class Embedded:
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
 
     def reconnect(self, stale: Any) -> Any:
-        """The path's database opened afresh (another process wrote since), once for all handles."""
+        """The path's database opened afresh (another process wrote since), once for all handles.
+
+        Upstream limitation: chromadb keeps one open ``System`` per path in the private
+        ``SharedSystemClient._identifier_to_system`` and offers no public way to reopen one path
+        (``clear_system_cache()`` resets every client of the process). So the stale entry is
+        dropped from that table and the next client opens the database again.
+        ``tests/unit/store/test_chroma_edge.py`` fails if chromadb stops keeping the table so.
+        """
         import chromadb
         from chromadb.api.shared_system_client import SharedSystemClient
 
         with self.guard().replacing(), _CHROMA_CACHE:
             table = SharedSystemClient._identifier_to_system
-            if table.get(str(self._folder)) is _system_of(stale):
+            if _open_server(str(self._folder)) is _server_of(stale):
                 # not stopped: chromadb frees it when no client holds it
                 table.pop(str(self._folder))
             return chromadb.PersistentClient(path=str(self._folder), settings=_settings())
@@ -150,9 +157,7 @@ class Embedded:
 
         False: another handle has replaced it since.
         """
-        from chromadb.api.shared_system_client import SharedSystemClient
-
-        return SharedSystemClient._identifier_to_system.get(str(self._folder)) is _system_of(client)
+        return _open_server(str(self._folder)) is _server_of(client)
 
     def guard(self) -> _Guard:
         """The path's guard, looked up once (every read goes through it)."""
@@ -252,8 +257,21 @@ class Injected:
         return "client=..."
 
 
-def _system_of(client: Any) -> Any:
-    return getattr(client, "_system", None)
+def _server_of(client: Any) -> Any:
+    """The database a chromadb client was opened on: its private ``_server``, set once when made.
+
+    (Its ``_system`` is no use: a property that reads the shared table, so always the current one.)
+    """
+    return getattr(client, "_server", None)
+
+
+def _open_server(folder: str) -> Any:
+    """The database chromadb holds open for ``folder`` now (None: none), from its private table."""
+    from chromadb.api import ServerAPI
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.get(folder)
+    return None if system is None else system.instance(cast(Any, ServerAPI))
 
 
 def _settings() -> Any:
