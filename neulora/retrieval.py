@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._checks import check_text, is_int, is_number, truncate
+from ._checks import check_int, check_text, is_number, truncate
 from .errors import ConfigError, InvalidInputError
 from .store._chunking import ChunkingOptions, ChunkMeta
 from .store._collection import DEFAULT_HNSW, ChromaCollection
@@ -94,8 +94,7 @@ class ChromaRetriever:
                 f"embedder must have an embed(texts) method (see neulora.embedders), got "
                 f"{type(embedder).__name__}"
             )
-        if not is_int(max_query_chars) or max_query_chars < 1:
-            raise ConfigError(f"max_query_chars must be a positive int, got {max_query_chars!r}")
+        check_int("max_query_chars", max_query_chars)
         self.store = ChromaCollection(
             collection,
             embedder_name=embedder.name,
@@ -395,6 +394,4 @@ def _check_min_score(value: Any) -> float | None:
 
 
 def _check_k(k: Any) -> int:
-    if not is_int(k) or k < 1:
-        raise InvalidInputError(f"k must be a positive int, got {k!r}")
-    return k
+    return check_int("k", k, error=InvalidInputError)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .._checks import is_real
+from .._checks import check_seconds
 from .._pump import Pump
 from .._styles import STYLES
 from ..errors import ConfigError, GenerationError, InvalidInputError, StreamInterruptedError
@@ -210,12 +210,10 @@ class TransformersStyleClient:
         if temperature > 0:
             options["temperature"] = temperature
         if deadline is not None:
-            if not is_real(deadline) or not deadline > 0:
-                raise InvalidInputError(
-                    f"deadline must be a positive number of seconds, got {deadline!r}"
-                )
             # transformers stops generating when it has run this long
-            options["max_time"] = float(deadline)
+            options["max_time"] = check_seconds(
+                "deadline", deadline, InvalidInputError, infinite=True
+            )
         return options
 
     def generate(

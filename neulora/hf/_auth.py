@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from .._checks import is_real
+from .._checks import check_seconds
 from .._redact import redact, redact_url
 from ..errors import (
     ConfigError,
@@ -145,9 +145,7 @@ class Remote:
         check_provider(self.provider)
         if self.base_url is not None:
             object.__setattr__(self, "base_url", check_url(self.base_url, "base_url"))
-        t = self.timeout
-        if not is_real(t) or not 0 < t < float("inf"):
-            raise ConfigError(f"timeout must be a positive number of seconds, got {t!r}")
+        check_seconds("timeout", self.timeout)
 
 
 def check_provider(provider: str | None) -> str | None:

@@ -14,18 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._checks import is_int, is_number
-from ..errors import ConfigError
-
-
-def _number(name: str, value: object, *, low: float, low_open: bool = False) -> float:
-    if not is_number(value):
-        raise ConfigError(f"RetryPolicy {name} must be a finite number, got {value!r}")
-    if value < low or (low_open and value == low):
-        raise ConfigError(
-            f"RetryPolicy {name} must be {'>' if low_open else '>='} {low}, got {value!r}"
-        )
-    return float(value)
+from .._checks import check_int, check_number, check_seconds
 
 
 @dataclass(frozen=True)
@@ -53,17 +42,13 @@ class RetryPolicy:
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        if not is_int(self.max_attempts) or self.max_attempts < 1:
-            raise ConfigError(
-                f"RetryPolicy max_attempts must be an int >= 1, got {self.max_attempts!r}"
-            )
-        _number("backoff", self.backoff, low=0.0)
-        _number("max_backoff", self.max_backoff, low=0.0)
-        _number("deadline", self.deadline, low=0.0, low_open=True)
-        if _number("jitter", self.jitter, low=0.0) > 1:
-            raise ConfigError(f"RetryPolicy jitter must be between 0 and 1, got {self.jitter!r}")
+        check_int("RetryPolicy max_attempts", self.max_attempts)
+        check_number("RetryPolicy backoff", self.backoff, low=0.0)
+        check_number("RetryPolicy max_backoff", self.max_backoff, low=0.0)
+        check_seconds("RetryPolicy deadline", self.deadline)
+        check_number("RetryPolicy jitter", self.jitter, low=0.0, high=1.0)
         if self.scale_up_timeout is not None:
-            _number("scale_up_timeout", self.scale_up_timeout, low=0.0, low_open=True)
+            check_seconds("RetryPolicy scale_up_timeout", self.scale_up_timeout)
 
     def backoff_delay(self, attempt: int) -> float:
         """The wait after failed attempt ``attempt`` (from 1) when the server gave no hint."""

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import check_text
+from .._checks import check_int, check_text
 from ..embedders._spec import EmbedderSpec, spec_of
 from ..errors import ConfigError, EmbedderMismatchError, InvalidInputError, RouterFileError
 from ._file import check_centroid
@@ -42,9 +41,7 @@ _HF_CACHE = re.compile(r"models--[^/]+--([^/]+)/snapshots/[^/]+$")
 
 def check_count(value: Any, name: str) -> int:
     """``value`` as an int >= 1, else a :class:`ConfigError` naming the option."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+    return check_int(name, value)
 
 
 def as_texts(texts: Any) -> list[str]:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import is_int, is_real
+from .._checks import check_int, check_number
 from .._styles import DEFAULT_STYLES
 from ..embedders._base import Embedder
 from ..embedders._spec import spec_of
@@ -72,10 +72,8 @@ class LinearHead:
     balanced: bool = True
 
     def __post_init__(self) -> None:
-        if not is_real(self.l2) or not 0 < self.l2 < math.inf:
-            raise ConfigError(f"LinearHead l2 must be a positive finite number, got {self.l2!r}")
-        if not is_int(self.steps) or self.steps < 1:
-            raise ConfigError(f"LinearHead steps must be a positive int, got {self.steps!r}")
+        check_number("LinearHead l2", self.l2, above=0)
+        check_int("LinearHead steps", self.steps)
 
     def train(self, x: NDArray[np.float64], y: NDArray[np.int64], n_styles: int) -> Linear:
         """Fit ``(n_styles, dim)`` weights and ``(n_styles,)`` biases to unit rows ``x``, ``y``."""

@@ -33,7 +33,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .._checks import is_int
+from .._checks import check_int
 from ..errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -127,10 +127,8 @@ class FollowUp:
     turns: int = 1
 
     def __post_init__(self) -> None:
-        if not is_int(self.max_chars) or self.max_chars < 1:
-            raise ConfigError(f"max_chars must be a positive int, got {self.max_chars!r}")
-        if not is_int(self.turns) or self.turns < 1:
-            raise ConfigError(f"turns must be a positive int, got {self.turns!r}")
+        check_int("max_chars", self.max_chars)
+        check_int("turns", self.turns)
         if isinstance(self.markers, str) or not all(
             isinstance(m, str) and m.strip() for m in self.markers
         ):

@@ -155,11 +155,11 @@ def test_the_constructor_normalises_as_safely_and_names_a_bad_centroid(
         ({"threshold": float("nan")}, "threshold must be a number between -1 and 1"),
         ({"threshold": 5}, "threshold must be a number between -1 and 1"),
         ({"fallback_style": ""}, "fallback_style must be a non-empty style name"),
-        ({"history_turns": "6"}, "history_turns must be an int >= 1"),
-        ({"history_turns": 0}, "history_turns must be an int >= 1"),
-        ({"max_chars": "x"}, "max_chars must be an int >= 1"),
-        ({"max_chars": 0}, "max_chars must be an int >= 1"),
-        ({"max_chars": 8192.0}, "max_chars must be an int >= 1"),
+        ({"history_turns": "6"}, "history_turns must be a positive int"),
+        ({"history_turns": 0}, "history_turns must be a positive int"),
+        ({"max_chars": "x"}, "max_chars must be a positive int"),
+        ({"max_chars": 0}, "max_chars must be a positive int"),
+        ({"max_chars": 8192.0}, "max_chars must be a positive int"),
     ],
 )
 def test_bad_constructor_options_are_refused_at_once(

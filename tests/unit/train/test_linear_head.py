@@ -177,9 +177,9 @@ def test_linear_head_trains_from_texts_and_reports_its_name() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"l2": 0.0}, "l2 must be a positive finite number"),
-        ({"l2": float("nan")}, "l2 must be a positive finite number"),
-        ({"l2": "0.1"}, "l2 must be a positive finite number"),
+        ({"l2": 0.0}, "l2 must be a number above 0"),
+        ({"l2": float("nan")}, "l2 must be a number above 0"),
+        ({"l2": "0.1"}, "l2 must be a number above 0"),
         ({"steps": 0}, "steps must be a positive int"),
         ({"steps": True}, "steps must be a positive int"),
     ],
