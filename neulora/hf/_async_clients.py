@@ -64,6 +64,13 @@ class AsyncSessions:
         return pool
 
     def _new_pool(self) -> Any:
+        """A pool like huggingface_hub's own default one, with room for this share of connections.
+
+        Upstream limitation: huggingface_hub builds its async client in the private
+        ``utils._http`` (its hooks, and whether the application set a factory) and offers no public
+        way to get one with other connection limits. ``tests/unit/hf/test_hf_edge.py`` fails if
+        those private names go.
+        """
         import httpx2
         from huggingface_hub.utils import _http
 

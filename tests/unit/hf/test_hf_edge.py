@@ -162,3 +162,16 @@ def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> N
     with ChatStubServer() as stub:
         assert asyncio.run(run(stub.url)) == ["Answer from m."] * 3
         assert len({r["client_port"] for r in stub.requests}) == 1
+
+
+def test_the_private_parts_of_huggingface_hub_the_edge_relies_on_are_still_there() -> None:
+    # neulora/hf/_auth.py check_provider and neulora/hf/_async_clients.py AsyncSessions._new_pool:
+    # no public way exists to list the providers or to build a pool with the hub's own hooks
+    from huggingface_hub.inference._providers import PROVIDERS
+    from huggingface_hub.utils import _http
+
+    assert "hf-inference" in PROVIDERS and "together" in PROVIDERS
+    assert callable(_http.default_async_client_factory) and callable(_http.get_async_session)
+    assert hasattr(_http, "_GLOBAL_ASYNC_CLIENT_FACTORY")
+    assert callable(_http.async_hf_request_event_hook)
+    assert callable(_http.async_hf_response_event_hook)
