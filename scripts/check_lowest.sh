@@ -11,5 +11,5 @@ httpx2=$(sed -n 's/^ *httpx2>=\([0-9.]*\).*/\1/p' setup.cfg)
 .venv/bin/python -m pip install --quiet --no-deps --target "$low" "huggingface_hub==$hub" "httpx2==$httpx2"
 PYTHONPATH="$low" .venv/bin/python -c \
   "import huggingface_hub, httpx2; print('lowest allowed: huggingface_hub', huggingface_hub.__version__, 'httpx2', httpx2.__version__)"
-PYTHONPATH="$low" .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_hf_edge.py \
-  tests/unit/test_llm_protocol.py tests/unit/test_embeddings.py tests/adversarial/test_remote_faults.py
+PYTHONPATH="$low" .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit/hf/test_hf_edge.py \
+  tests/unit/test_llm.py tests/unit/embedders/test_embedders.py tests/adversarial/test_remote_faults.py

@@ -111,7 +111,7 @@ def async_inference_client(
     An :class:`AsyncSessions` pool.
 
     The pool is set on the client's ``_async_client`` (huggingface_hub 2.x reads it there and enters
-    none of its own then); ``tests/unit/test_hf_edge.py`` checks that this still holds for the
+    none of its own then); ``tests/unit/hf/test_hf_edge.py`` checks that this still holds for the
     installed version.
     """
     from huggingface_hub import AsyncInferenceClient

@@ -141,7 +141,7 @@ def _check_condition(value: Any, path: str) -> None:
 def matches(where: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> bool:
     """Whether ``metadata`` satisfies a filter :func:`check_where` accepted, as Chroma decides it.
 
-    Measured on chromadb 1.5 (tests/unit/test_filters.py holds the two side by side): a record
+    Measured on chromadb 1.5 (tests/unit/store/test_filters.py holds the two side by side): a record
     without the field satisfies only ``$ne`` and ``$nin``; a boolean equals only a boolean (``True``
     is not ``1``) and is not a number for ``$gt``...; ``1`` equals ``1.0``.
     """

@@ -40,3 +40,13 @@ def test_ci_checks_the_format_the_lint_and_the_types() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for check in ("ruff format --check", "ruff check", "mypy"):
         assert f".venv/bin/{check}" in ci, check
+
+
+def test_every_test_file_the_docs_and_scripts_name_exists() -> None:
+    named = set()
+    places = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", ROOT / ".ci" / "run"]
+    places += [*(ROOT / "scripts").glob("*.sh"), *(ROOT / "neulora").rglob("*.py")]
+    for place in places:
+        named.update(re.findall(r"tests/[\w/]+\.py", place.read_text(encoding="utf-8")))
+    assert named, "the docs name test files"
+    assert sorted(n for n in named if not (ROOT / n).is_file()) == []
