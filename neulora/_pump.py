@@ -146,7 +146,7 @@ class Pump(Generic[T, R]):
             except RuntimeError:  # the loop closed in between: the reader has gone
                 coroutine.close()
                 return False
-            while not self._gone.is_set():
+            while not self._gone.is_set() and not loop.is_closed():
                 try:
                     future.result(timeout=_POLL)
                     return True

@@ -35,16 +35,18 @@ _CREDENTIAL = re.compile(
 def redact(text: str, *secrets: str | None) -> str:
     """``text`` with ``secrets``, credentials and URL passwords as ``***``: the one redaction.
 
-    Each secret (of 4 characters or more: a shorter one would blank ordinary words) goes wherever it
-    appears, as do bearer, basic and token credentials, anything shaped like a Hugging Face token,
-    and the password of every URL.
+    Each secret goes wherever it appears (one of one or two characters: where it stands as a word),
+    as do bearer, basic and token credentials, anything shaped like a Hugging Face token, and the
+    password of every URL.
 
     >>> redact("GET http://u:pw@h/ failed: Bearer hf_abcdefgh1234 (key sekrit)", "sekrit")
     'GET http://u:***@h/ failed: Bearer *** (key ***)'
     """
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if secret and len(secret) >= 3:
             text = text.replace(secret, "***")
+        elif secret:  # one or two characters: as a word only, or every "a" of a message would go
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
     return redact_url(_CREDENTIAL.sub(lambda m: (m.group(1) or "") + "***", text))
 
 

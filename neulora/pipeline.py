@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _flow
@@ -129,14 +128,12 @@ class Pipeline:
         """Build every part the settings describe (see :mod:`neulora.settings`) and assemble them.
 
         ``parts`` are constructor keywords (``memory=...``, ``options=...``); they win over the
-        settings.
+        settings (a given ``options`` whole: ``TurnOptions(k=settings.k, ...)`` keeps their ``k``).
         """
         from ._assemble import build_parts
 
         built = build_parts(settings)
-        options = parts.get("options", TurnOptions())
-        if isinstance(options, TurnOptions) and options.k == TurnOptions().k:
-            parts["options"] = replace(options, k=built.k)  # the settings' k, unless given here
+        parts.setdefault("options", TurnOptions(k=built.k))
         parts.setdefault("relevance", "auto" if built.min_score is None else built.min_score)
         return cls(built.router, built.retriever, built.client, **parts)
 

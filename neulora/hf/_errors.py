@@ -180,7 +180,7 @@ def hub_errors(redact: Callable[[str], str], *, answers: bool = False) -> Iterat
         ) from None
     except http_errors() as exc:
         raise HubFailure(classify(exc, redact), redacted(exc, redact)) from None
-    except (ValueError, AttributeError, RecursionError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
         if not answers and isinstance(exc, AttributeError):
             raise  # a bug, not a failure of the call
         if answers:

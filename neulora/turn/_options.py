@@ -8,8 +8,8 @@ anything runs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, fields, replace
-from types import MappingProxyType
 from typing import Any, TypedDict
 
 from .._checks import check_int, check_seconds, check_temperature, check_text
@@ -70,9 +70,9 @@ class TurnOptions:
         _check({f.name: getattr(self, f.name) for f in fields(self)}, ConfigError)
         # copies: a caller who changes its list or dict later does not change these options
         if self.history is not None:
-            object.__setattr__(self, "history", tuple(dict(m) for m in self.history))
+            object.__setattr__(self, "history", tuple(deepcopy(dict(m)) for m in self.history))
         if self.where is not None:
-            object.__setattr__(self, "where", MappingProxyType(dict(self.where)))
+            object.__setattr__(self, "where", deepcopy(dict(self.where)))
 
     def changed(self, **changes: Any) -> TurnOptions:
         """These options with ``changes`` for one turn.

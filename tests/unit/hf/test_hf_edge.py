@@ -175,3 +175,26 @@ def test_the_private_parts_of_huggingface_hub_the_edge_relies_on_are_still_there
     assert hasattr(_http, "_GLOBAL_ASYNC_CLIENT_FACTORY")
     assert callable(_http.async_hf_request_event_hook)
     assert callable(_http.async_hf_response_event_hook)
+
+
+def test_a_200_that_is_not_vectors_is_an_embedding_error_not_a_raw_one() -> None:
+    with ChatStubServer() as server:
+        for body in ({"a": 1}, [{"x": 1}]):
+            server.enqueue(status=200, body=body)
+            embedder = HFInferenceEmbedder(base_url=server.url, token="hf_local_secret", dim=8)
+            with pytest.raises(EmbeddingError):
+                embedder.embed(["x"])
+
+
+def test_a_short_token_or_password_is_redacted_too() -> None:
+    from neulora._redact import redact
+    from neulora.hf import HFAuth
+
+    auth = HFAuth.resolve("abc", environ={})
+    assert auth.redact("401: invalid api key abc; Authorization: Bearer abc") == (
+        "401: invalid api key ***; Authorization: Bearer ***"
+    )
+    assert redact("invalid password 'pw'", "pw") == "invalid password '***'"
+    assert redact("a pwned account", "pw") == "a pwned account", (
+        "a two-letter secret goes as a word"
+    )

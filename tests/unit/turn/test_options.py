@@ -139,3 +139,28 @@ def test_ask_asks_for_a_whole_answer_and_the_other_three_stream_as_they_always_d
 
     assert events == asyncio.run(read()) == ["route", "passages", "delta", "delta", "done"]
     assert len(streamed) == 3
+
+
+def test_options_keep_their_own_copies_and_copy_and_pickle_like_any_value() -> None:
+    import copy
+    import pickle
+
+    where = {"$and": [{"source": "a.md"}]}
+    history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    options = TurnOptions(where=where, history=history)
+    where["$and"].append({"page": 2})
+    history[0]["content"] = "changed"
+    assert options.where == {"$and": [{"source": "a.md"}]}
+    assert options.history is not None and options.history[0]["content"] == "hi"
+    assert copy.deepcopy(options) == options == pickle.loads(pickle.dumps(options))
+
+
+def test_options_given_to_from_settings_win_whole(tmp_path: Any) -> None:
+    from neulora.settings import Settings
+
+    settings = Settings.load(
+        overrides={"backend": "hf", "embedder": "hash", "chroma_path": str(tmp_path), "k": 7},
+        environ={"HF_TOKEN": "hf_x"},
+    )
+    assert Pipeline.from_settings(settings).options.k == 7
+    assert Pipeline.from_settings(settings, options=TurnOptions(k=4)).options.k == 4
