@@ -247,6 +247,12 @@ class TransformersStyleClient:
         new = out[0][prompt:]
         text = tokenizer.decode(new, skip_special_tokens=True)
         finish, usage = _finish_and_usage(new.tolist(), prompt, max_tokens, tokenizer, model)
+        return self._generation(style, text, finish, usage, started)
+
+    def _generation(
+        self, style: str, text: str, finish: str, usage: Any, started: float
+    ) -> Generation:
+        """The answer, cleaned (and cut at its last whole sentence when it ran out of tokens)."""
         text = clean_answer(text)
         if finish == "length" and self.whole_sentences:
             text = whole_sentences(text)
@@ -335,18 +341,7 @@ class TransformersStyleClient:
             tail = hold.feed(tail) + hold.flush(cut=finish == "length")
         if tail:
             yield tail
-        text = clean_answer("".join(parts))
-        if finish == "length" and self.whole_sentences:
-            text = whole_sentences(text)
-        return Generation(
-            text=text,
-            style=style,
-            model=self._name(style),
-            usage=usage,
-            latency_s=time.monotonic() - started,
-            finish_reason=finish,
-            path=(f"{style}: ok",),
-        )
+        return self._generation(style, "".join(parts), finish, usage, started)
 
 
 def _streamer(tokenizer: Any, emit: Callable[[str], None]) -> Any:

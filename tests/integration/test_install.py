@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,9 +47,31 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def source_tree(into: Path) -> Path:
+    """The project's files as a clean checkout has them (no build/, no egg-info, nothing ignored).
+
+    pip builds in place, and setuptools reuses a build/ folder: a stale one would put files that
+    no longer exist into the wheel.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+    return into
+
+
 def test_the_build_warns_of_nothing_and_the_metadata_is_whole(venv: Path, tmp_path: Path) -> None:
     python = venv / "bin" / "python"
-    built = run(python, "-m", "pip", "wheel", "--no-deps", "-v", "-w", tmp_path, REPO)
+    source = source_tree(tmp_path / "source")
+    built = run(python, "-m", "pip", "wheel", "--no-deps", "-v", "-w", tmp_path, source)
     log = built.stdout + built.stderr
     assert "Warning" not in "\n".join(
         line
@@ -65,8 +88,10 @@ def test_the_build_warns_of_nothing_and_the_metadata_is_whole(venv: Path, tmp_pa
     assert any(n.endswith("licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     assert (
         any(n.startswith("neulora/data/corpus/") for n in names)
-        and "neulora/web/index.html" in names
+        and "neulora/server/page.html" in names
     )
+    packaged = {n for n in names if n.startswith("neulora/")}
+    assert packaged <= {str(p.relative_to(source)) for p in (source / "neulora").rglob("*")}
     for field in ("Home-page: ", "Author: ", "License: MIT", "Project-URL: ", "Classifier: "):
         assert field in meta, field
     requires = [line for line in meta.splitlines() if line.startswith("Requires-Dist: ")]
