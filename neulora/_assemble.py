@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Parts:
+class BuiltParts:
     """What a pipeline is made of, built from settings.
 
     One embedder shared by router and retriever.
@@ -142,7 +142,7 @@ def build_client(settings: Settings) -> StyleClient:
     )
 
 
-def build_parts(settings: Settings) -> Parts:
+def build_parts(settings: Settings) -> BuiltParts:
     """Every part of a pipeline, one embedder shared by the router and the retriever."""
     embedder = build_embedder(settings)
     router = build_router(settings, embedder)
@@ -150,7 +150,7 @@ def build_parts(settings: Settings) -> Parts:
         raise EmbedderMismatchError(
             f"router dimension {router.dim} != embedder dimension {embedder.dim}"
         )
-    return Parts(
+    return BuiltParts(
         router,
         build_retriever(settings, embedder),
         build_client(settings),

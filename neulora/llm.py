@@ -34,7 +34,7 @@ from .generation import (
     clean_answer,
 )
 from .hf import HFAuth, RetryPolicy
-from .hf._auth import Remote, check_url
+from .hf._auth import RemoteOptions, check_url
 from .hf._calls import ChatCompletion, Connection
 from .hf._retry import Attempts, Target
 
@@ -102,7 +102,7 @@ class HFStyleClient:
             and fallback.style not in self.models
         ):
             raise ConfigError(f"fallback style {fallback.style!r} has no target in models")
-        remote = Remote(token, provider, base_url, timeout)
+        remote = RemoteOptions(token, provider, base_url, timeout)
         self.provider = remote.provider
         self.base_url = remote.base_url
         self.timeout = float(remote.timeout)

@@ -39,7 +39,7 @@ from .turn import (
     TurnStream,
 )
 from .turn._answer import turn_info
-from .turn._options import Call
+from .turn._options import CheckedCall
 from .turn._state import TurnState, turns_of
 from .turn._steps import Embed, Generate
 
@@ -242,7 +242,7 @@ class Pipeline:
 
     # -- the turn: one flow, run by either driver
     # ---------------------------------------------------
-    def _turn(self, call: Call, *, streaming: bool) -> _flow.Flow[Answer]:
+    def _turn(self, call: CheckedCall, *, streaming: bool) -> _flow.Flow[Answer]:
         """Read memory, embed, route, retrieve, build the prompt, generate, remember.
 
         Yields the events.
@@ -276,7 +276,7 @@ class Pipeline:
         yield turn.events[-1]  # "done", with the Answer
         return answer  # type: ignore[no-any-return]
 
-    def _call(self, question: Any, session_id: Any, changes: Mapping[str, Any]) -> Call:
+    def _call(self, question: Any, session_id: Any, changes: Mapping[str, Any]) -> CheckedCall:
         """Validate one call's arguments before anything runs."""
         q = check_text(question, what="question")
         limit = self.rules.max_chars
@@ -288,9 +288,9 @@ class Pipeline:
             raise InvalidInputError(f"unknown style {options.style!r}: expected one of {styles}")
         history = None if options.history is None else turns_of(options.history)
         sid = None if session_id is None else check_session_id(session_id)
-        return Call(q, sid, options, history)
+        return CheckedCall(q, sid, options, history)
 
-    def _prepare(self, call: Call) -> TurnState:
+    def _prepare(self, call: CheckedCall) -> TurnState:
         """Everything before generation: read memory, embed, route, retrieve, build the prompt."""
         turn = self._begin(call)
         embedder, texts = self._texts_to_embed(turn)
@@ -309,7 +309,7 @@ class Pipeline:
         embedders = (self.router.embedder, retriever_embedder)
         return any(getattr(e, "aembed", None) is not None for e in embedders if e is not None)
 
-    def _begin(self, call: Call) -> TurnState:
+    def _begin(self, call: CheckedCall) -> TurnState:
         """Read the conversation so far (from memory, unless the call brings its own history)."""
         started = time.perf_counter()
         options = call.options

@@ -13,7 +13,7 @@ from .. import _flow
 from .._checks import is_int
 from .._deadline import Deadline
 from ..errors import ConfigError, EmbeddingError
-from ..hf._auth import HFAuth, Remote
+from ..hf._auth import HFAuth, RemoteOptions
 from ..hf._calls import Connection, FeatureExtraction
 from ..hf._policy import RetryPolicy
 from ..hf._retry import Attempts, Target
@@ -50,7 +50,7 @@ class HFInferenceEmbedder:
             raise ConfigError(
                 f"batch_size and dim must be positive ints, got {batch_size!r} and {dim!r}"
             )
-        remote = Remote(token, provider, base_url, timeout)
+        remote = RemoteOptions(token, provider, base_url, timeout)
         self.model = model
         self.provider = remote.provider
         self.base_url = remote.base_url

@@ -128,7 +128,7 @@ def check_url(url: str, what: str = "URL") -> str:
 
 
 @dataclass(frozen=True)
-class Remote:
+class RemoteOptions:
     """The options every client of a remote model shares, checked once.
 
     Where to send, how long to wait.

@@ -121,7 +121,7 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
 
     Run it with uvicorn, or mount it in your own FastAPI app.
     """
-    api = Api(pipeline, options or ServeOptions())
+    api = Endpoints(pipeline, options or ServeOptions())
     app = FastAPI(
         title="neulora",
         summary="Style-routed tutoring RAG, OpenAI-compatible",
@@ -156,7 +156,7 @@ def create_app(pipeline: Pipeline, options: ServeOptions | None = None) -> FastA
     return app
 
 
-class Api:
+class Endpoints:
     """The handlers of :func:`create_app`, one method per route."""
 
     def __init__(self, pipeline: Pipeline, opts: ServeOptions) -> None:

@@ -152,7 +152,7 @@ class ChromaCollection:
         # when they are at most this many (reading 2,000 x 1024 vectors costs about as much as one
         # HNSW query over a large store)
         self.filtered_exact_limit = 2_000
-        self._open: _Open | None = (
+        self._open: _OpenCollection | None = (
             None  # replaced whole, never emptied: readers keep the one they took
         )
         self._opening = threading.Lock()
@@ -178,7 +178,7 @@ class ChromaCollection:
         # since: another process's writes are seen within it. 0: look at every read (one catalogue
         # read each).
         self.freshness = float(freshness)
-        self._looked: tuple[float, int, _Open] | None = (
+        self._looked: tuple[float, int, _OpenCollection] | None = (
             None  # when, LOCAL_WRITES then, and what the look found
         )
 
@@ -205,7 +205,7 @@ class ChromaCollection:
     def count(self) -> int:
         """Number of records."""
 
-        def count(opened: _Open) -> int:
+        def count(opened: _OpenCollection) -> int:
             with self._mode.using(), chroma_errors("count"):
                 return int(opened.coll.count())
 
@@ -220,7 +220,7 @@ class ChromaCollection:
     ) -> Records:
         """Read records by ids and/or a ``where`` clause (all if neither), a batch at a time."""
 
-        def get(opened: _Open) -> Records:
+        def get(opened: _OpenCollection) -> Records:
             with self._mode.using():
                 return read_records(
                     opened.coll, opened.max_batch, ids=ids, where=where, include=include
@@ -239,7 +239,11 @@ class ChromaCollection:
         return self._reading(lambda opened: self._search_from(opened, vector, k, where))
 
     def _search_from(
-        self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None
+        self,
+        opened: _OpenCollection,
+        vector: NDArray[np.float32],
+        k: int,
+        where: Mapping[str, Any] | None,
     ) -> list[Hit]:
         for attempt in range(4):
             try:
@@ -262,7 +266,7 @@ class ChromaCollection:
 
     def _search(
         self,
-        opened: _Open,
+        opened: _OpenCollection,
         vector: NDArray[np.float32],
         k: int,
         where: Mapping[str, Any] | None,
@@ -278,7 +282,7 @@ class ChromaCollection:
             Hit(i, d or "", dict(m or {}), score) for i, d, m, score in index.top(vector, k, where)
         ]
 
-    def _matching(self, opened: _Open, where: Mapping[str, Any]) -> ExactIndex | None:
+    def _matching(self, opened: _OpenCollection, where: Mapping[str, Any]) -> ExactIndex | None:
         """The records ``where`` keeps, as an exact index, when they are few enough to read.
 
         Else None: HNSW.
@@ -414,7 +418,7 @@ class ChromaCollection:
 
     # -- internals
     # ----------------------------------------------------------------------------------
-    def _reading(self, use: Callable[[_Open], T]) -> T:
+    def _reading(self, use: Callable[[_OpenCollection], T]) -> T:
         """``use`` on the collection as last looked at; gone (a reset the trusted look missed).
 
         Look again, once.
@@ -430,7 +434,7 @@ class ChromaCollection:
         self._looked = None
         return use(self._latest(look=True))
 
-    def _current(self) -> _Open:
+    def _current(self) -> _OpenCollection:
         opened = self._open
         if opened is None:
             with self._opening:
@@ -439,14 +443,14 @@ class ChromaCollection:
                     opened = self._open = self._connect()
         return opened
 
-    def _for_writing(self) -> _Open:
+    def _for_writing(self) -> _OpenCollection:
         """The collection to write to (inside the lock).
 
         Reopened in embedded mode if another handle wrote since.
         """
         return self._latest(look=True) if self._mode.reopens_for_writes else self._current()
 
-    def _reopen(self, stale: _Open, *, fresh: bool) -> _Open:
+    def _reopen(self, stale: _OpenCollection, *, fresh: bool) -> _OpenCollection:
         """Open again, once: threads that found the same stale open share the new one.
 
         ``fresh``: the database itself afresh (another process wrote); else the process's current
@@ -458,7 +462,7 @@ class ChromaCollection:
                 opened = self._open = self._connect(stale.client if fresh else None)
         return opened
 
-    def _connect(self, stale_client: Any = None) -> _Open:
+    def _connect(self, stale_client: Any = None) -> _OpenCollection:
         logger.info("opening Chroma collection %r at %s", self.name, self.location)
         with chroma_errors(f"open collection {self.name!r}"):
             client = (
@@ -469,7 +473,7 @@ class ChromaCollection:
         with self._mode.using():
             with chroma_errors(f"open collection {self.name!r}"):
                 max_batch = int(client.get_max_batch_size())
-            return _Open(client, self._get_or_create(client), max_batch)
+            return _OpenCollection(client, self._get_or_create(client), max_batch)
 
     def _get_or_create(self, client: Any) -> Any:
         from chromadb.errors import NotFoundError
@@ -505,7 +509,7 @@ class ChromaCollection:
                 "or re-ingest with --reset"
             )
 
-    def _latest(self, *, look: bool = False) -> _Open:
+    def _latest(self, *, look: bool = False) -> _OpenCollection:
         """The collection as last written by anyone, re-read.
 
         Its stamp is one small read of the catalogue.
@@ -558,7 +562,7 @@ class ChromaCollection:
 
     def _stamp(
         self,
-        opened: _Open,
+        opened: _OpenCollection,
         *,
         writing: bool = False,
         stamp: str | None = None,
@@ -583,7 +587,7 @@ class ChromaCollection:
         if not writing and index is None:
             self._exact = None
 
-    def _exact_index(self, opened: _Open) -> ExactIndex | None:
+    def _exact_index(self, opened: _OpenCollection) -> ExactIndex | None:
         """The exact index of a small enough collection, reloaded when a writer stamped it."""
         stamp = stamp_of(opened.coll)
         index = self._exact
@@ -604,7 +608,9 @@ class ChromaCollection:
             index = self._load_exact(opened, stamp)
         return index if index.usable else None
 
-    def _load_exact(self, opened: _Open, stamp: Any, *, background: bool = False) -> ExactIndex:
+    def _load_exact(
+        self, opened: _OpenCollection, stamp: Any, *, background: bool = False
+    ) -> ExactIndex:
         """The exact index for ``stamp``, loaded unless another thread did it meanwhile.
 
         With an index from before (another writer changed the collection), only the documents, the
@@ -634,7 +640,7 @@ class ChromaCollection:
                 self._known = index if index.usable else None
         return index
 
-    def _load_in_background(self, opened: _Open, stamp: Any) -> None:
+    def _load_in_background(self, opened: _OpenCollection, stamp: Any) -> None:
         with self._loading_lock:
             if self._loading == stamp:
                 return
@@ -657,7 +663,11 @@ class ChromaCollection:
         threading.Thread(target=load, name=f"neulora-index-{self.name}").start()
 
     def _query(
-        self, opened: _Open, vector: NDArray[np.float32], k: int, where: Mapping[str, Any] | None
+        self,
+        opened: _OpenCollection,
+        vector: NDArray[np.float32],
+        k: int,
+        where: Mapping[str, Any] | None,
     ) -> list[Hit]:
         from chromadb.errors import NotFoundError
 
@@ -689,7 +699,7 @@ class ChromaCollection:
 
 
 @dataclass(frozen=True, slots=True)
-class _Open:
+class _OpenCollection:
     client: Any
     coll: Any
     max_batch: int

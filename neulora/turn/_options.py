@@ -154,7 +154,7 @@ class QuestionRules:
 
 
 @dataclass(frozen=True)
-class Call:
+class CheckedCall:
     """One call's checked arguments (internal to the pipeline)."""
 
     question: str
