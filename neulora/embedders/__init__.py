@@ -1,4 +1,11 @@
-"""Embedders: one protocol, four implementations (hashing, transformers, the Inference API, USE)."""
+"""Embedders: one protocol, four implementations (hashing, transformers, the Inference API, USE).
+
+Every embedder returns float32 arrays of shape ``(n, dim)`` whose rows have unit L2 norm, so that a
+dot product is a cosine similarity. Empty input gives a ``(0, dim)`` array.
+
+>>> HashingEmbedder(dim=64).embed(["로그함수의 성질", "log rules"]).shape
+(2, 64)
+"""
 
 from __future__ import annotations
 

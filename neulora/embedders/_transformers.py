@@ -1,7 +1,7 @@
-"""Embedders: one protocol, four implementations.
+"""Local embeddings with transformers, pooled as the model declares (bge-m3: CLS, MiniLM: mean).
 
-Every embedder returns float32 arrays of shape ``(n, dim)`` whose rows have unit L2 norm, so that a
-dot product is a cosine similarity. Empty input gives a ``(0, dim)`` array.
+Like every embedder, it returns float32 arrays of shape ``(n, dim)`` whose rows have unit L2 norm,
+so that a dot product is a cosine similarity. Empty input gives a ``(0, dim)`` array.
 
 >>> from neulora.embedders import HashingEmbedder
 >>> HashingEmbedder(dim=64).embed(["로그함수의 성질", "log rules"]).shape

@@ -1,4 +1,4 @@
-"""Conversation memory: a protocol; in the process, in files, in Redis."""
+"""Conversation memory: the protocol, and memory in the process, in files and in Redis."""
 
 from __future__ import annotations
 

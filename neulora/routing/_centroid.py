@@ -1,4 +1,4 @@
-"""Style routing: a question goes to the best-scoring of four styles, unless the rule falls back.
+"""The router: a question goes to the best-scoring style (centroids, or a linear or MLP head).
 
 Training (centroids, the linear head, thresholds) and evaluation live in :mod:`neulora.train`, which
 imports this module and never the reverse.

@@ -1,6 +1,4 @@
-"""Training and evaluating routers.
-
-Centroids, a linear head, thresholds, and reports against baselines.
+"""Fitting and evaluating routers: centroids, a linear head, thresholds, reports against baselines.
 
 Routing stays in :mod:`neulora.router`; this module makes and measures routers (as model2vec keeps
 ``StaticModel`` to inference and training in ``model2vec.train``). Two heads score the styles:

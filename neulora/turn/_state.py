@@ -1,4 +1,4 @@
-"""A turn in progress: the call's checked arguments and what each step has decided."""
+"""A turn in progress (what each step has decided so far); a conversation's messages as turns."""
 
 from __future__ import annotations
 
