@@ -12,6 +12,7 @@ refine where callers expect it::
     ├── RetrievalError                  the vector store failed or rejected a request
     │   └── CollectionNotFoundError     a read-only open found no database or collection
     ├── DocumentError                   one file cannot be ingested (the ingest records it)
+    ├── DatasetError (ValueError)       an evaluation data file that cannot be used (file, line)
     ├── GenerationError                 the answer could not be generated
     │   ├── AuthError                   401/403: token missing or refused
     │   ├── QuotaError                  402: credits depleted
@@ -36,6 +37,7 @@ __all__ = [
     "EmbedderMismatchError",
     "RetrievalError",
     "CollectionNotFoundError",
+    "DatasetError",
     "DocumentError",
     "GenerationError",
     "AuthError",
@@ -87,6 +89,10 @@ class RetrievalError(NeuloraError):
 
 class CollectionNotFoundError(RetrievalError):
     """A read-only open (``create=False``) found no database or no such collection."""
+
+
+class DatasetError(NeuloraError, ValueError):
+    """An evaluation data file that cannot be used: names the file and the line or item."""
 
 
 class DocumentError(NeuloraError):

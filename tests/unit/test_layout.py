@@ -38,6 +38,7 @@ LAYERS = {
         "neulora.memory",
         "neulora.generation",
         "neulora.hf",
+        "neulora.eval",
     ),
     "edges": (
         "neulora._flow",
