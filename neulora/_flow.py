@@ -109,7 +109,8 @@ def drive(flow: Flow[R]) -> Generator[Any, None, R]:
                 step = flow.send(value) if error is None else flow.throw(error)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            value = error = None
+            value = None
+            error = None
             if not isinstance(step, Step):
                 yield step
                 continue
@@ -132,7 +133,8 @@ async def adrive(flow: Flow[R]) -> AsyncGenerator[Any, None]:
             except StopIteration as stop:
                 yield Done(stop.value)
                 return
-            value = error = None
+            value = None
+            error = None
             if not isinstance(step, Step):
                 yield step
                 continue

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _flow
@@ -60,7 +61,13 @@ __all__ = ["Pipeline"]
 
 logger = logging.getLogger(__name__)
 
-Vectors = tuple["NDArray[np.float32] | None", "NDArray[np.float32] | None"]  # routing, search
+
+@dataclass(frozen=True)
+class Vectors:
+    """The turn's vectors: the question's (routing) and the search query's (None: not embedded)."""
+
+    route: NDArray[np.float32] | None = None
+    search: NDArray[np.float32] | None = None
 
 
 class Pipeline:
@@ -248,15 +255,7 @@ class Pipeline:
         Yields the events.
         """
         if self._embeds_on_loop():  # a remote embedder: its request is a step of its own
-            turn = yield _flow.Blocking(self._begin, call)
-            embedder, texts = self._texts_to_embed(turn)
-            vectors: Vectors = (None, None)
-            if embedder is not None:
-                started = time.perf_counter()
-                found = yield Embed(embedder, texts)
-                turn.timings["embed"] = time.perf_counter() - started
-                vectors = (found[0], found[-1])
-            yield _flow.Blocking(self._decide, turn, vectors)
+            turn = yield from self._preparing(call)
         else:
             # one step for memory, embedding, routing and retrieval: each costs an event loop a
             # wake-up
@@ -291,16 +290,20 @@ class Pipeline:
         return CheckedCall(q, sid, options, history)
 
     def _prepare(self, call: CheckedCall) -> TurnState:
+        """Everything before generation, in the calling thread (see :meth:`_preparing`)."""
+        return _flow.run(self._preparing(call))
+
+    def _preparing(self, call: CheckedCall) -> _flow.Flow[TurnState]:
         """Everything before generation: read memory, embed, route, retrieve, build the prompt."""
-        turn = self._begin(call)
-        embedder, texts = self._texts_to_embed(turn)
-        vectors: Vectors = (None, None)
-        if embedder is not None:
+        turn: TurnState = yield _flow.Blocking(self._begin, call)
+        embedding = self._embedding(turn)
+        vectors = Vectors()
+        if embedding is not None:
             started = time.perf_counter()
-            found = embedder.embed(texts)
+            found = yield embedding
             turn.timings["embed"] = time.perf_counter() - started
-            vectors = (found[0], found[-1])
-        self._decide(turn, vectors)
+            vectors = Vectors(route=found[0], search=found[-1])
+        yield _flow.Blocking(self._decide, turn, vectors)
         return turn
 
     def _embeds_on_loop(self) -> bool:
@@ -360,28 +363,28 @@ class Pipeline:
                 return None
         return r_emb
 
-    def _texts_to_embed(self, turn: TurnState) -> tuple[Embedder | None, list[str]]:
-        """The shared embedder and what it embeds.
+    def _embedding(self, turn: TurnState) -> Embed | None:
+        """The turn's one embedding step (None: none needed).
 
-        The question, and the follow-up's search query if different.
+        The shared embedder's vectors of the question, and of the follow-up's search query if it
+        differs.
         """
         embedder = self._shared_embedder(turn)
         if embedder is None:
-            return None, []
+            return None
         extra = [turn.search] if turn.search != turn.question else []
-        return embedder, [turn.question, *extra]
+        return Embed(embedder, [turn.question, *extra])
 
     def _decide(self, turn: TurnState, vectors: Vectors) -> None:
         """Route, retrieve and build the prompt; emits the ``route`` and ``passages`` events."""
-        vector, search_vector = vectors
         started = time.perf_counter()
-        turn.decision = self._route(turn, vector)
+        turn.decision = self._route(turn, vectors.route)
         turn.timings["route"] = time.perf_counter() - started
         if self._uses_retrieval(turn) and self.retriever is not None:
             started = time.perf_counter()
             extra: dict[str, Any] = {"where": turn.where} if turn.where else {}
-            if search_vector is not None:
-                found = self.retriever.retrieve_vector(search_vector, turn.k, **extra)
+            if vectors.search is not None:
+                found = self.retriever.retrieve_vector(vectors.search, turn.k, **extra)
             else:
                 found = self.retriever.retrieve(turn.search, turn.k, **extra)
             turn.passages = tuple(self.relevance.apply(found))

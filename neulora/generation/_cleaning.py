@@ -109,7 +109,8 @@ class TemplateFilter:
         start = self._buffer.rfind("<", max(0, cut - self._HOLD))
         if start != -1 and any(t.startswith(self._buffer[start:]) for t in _SPECIAL):
             cut = start
-        out, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        out = self._buffer[:cut]
+        self._buffer = self._buffer[cut:]
         return out
 
     def flush(self) -> str:

@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -246,23 +247,21 @@ class TransformersStyleClient:
         prompt = int(inputs["input_ids"].shape[1])
         new = out[0][prompt:]
         text = tokenizer.decode(new, skip_special_tokens=True)
-        finish, usage = _finish_and_usage(new.tolist(), prompt, max_tokens, tokenizer, model)
-        return self._generation(style, text, finish, usage, started)
+        ending = _ending(new.tolist(), prompt, max_tokens, tokenizer, model)
+        return self._generation(style, text, ending, started)
 
-    def _generation(
-        self, style: str, text: str, finish: str, usage: Any, started: float
-    ) -> Generation:
+    def _generation(self, style: str, text: str, ending: _Ending, started: float) -> Generation:
         """The answer, cleaned (and cut at its last whole sentence when it ran out of tokens)."""
         text = clean_answer(text)
-        if finish == "length" and self.whole_sentences:
+        if ending.finish == "length" and self.whole_sentences:
             text = whole_sentences(text)
         return Generation(
             text=text,
             style=style,
             model=self._name(style),
-            usage=usage,
+            usage=ending.usage,
             latency_s=time.monotonic() - started,
-            finish_reason=finish,
+            finish_reason=ending.finish,
             path=(f"{style}: ok",),
         )
 
@@ -333,15 +332,13 @@ class TransformersStyleClient:
             raise GenerationError(f"local model for {style!r} failed: {detail}") from failure
         prompt = int(inputs["input_ids"].shape[1])
         new_tokens = pump.result[0][prompt:].tolist()
-        finish, usage = _finish_and_usage(
-            new_tokens, prompt, options["max_new_tokens"], tokenizer, model
-        )
+        ending = _ending(new_tokens, prompt, options["max_new_tokens"], tokenizer, model)
         tail = filt.flush()
         if hold is not None:
-            tail = hold.feed(tail) + hold.flush(cut=finish == "length")
+            tail = hold.feed(tail) + hold.flush(cut=ending.finish == "length")
         if tail:
             yield tail
-        return self._generation(style, "".join(parts), finish, usage, started)
+        return self._generation(style, "".join(parts), ending, started)
 
 
 def _streamer(tokenizer: Any, emit: Callable[[str], None]) -> Any:
@@ -376,10 +373,16 @@ def foreign_tokens(tokenizer: Any, languages: Sequence[str]) -> list[int]:
     return banned
 
 
-def _finish_and_usage(
-    new: list[int], prompt: int, max_tokens: int, tokenizer: Any, model: Any
-) -> tuple[str, dict[str, int]]:
-    """Why generation stopped (``length``: cut at ``max_tokens``; ``stop``) and the tokens it used.
+@dataclass(frozen=True)
+class _Ending:
+    """How a generation ended: ``finish`` (``length``: cut at ``max_tokens``; ``stop``), usage."""
+
+    finish: str
+    usage: dict[str, int]
+
+
+def _ending(new: list[int], prompt: int, max_tokens: int, tokenizer: Any, model: Any) -> _Ending:
+    """Why generation stopped, and the tokens it used.
 
     An answer that fills ``max_tokens`` exactly but ends on an end-of-sequence token was not cut.
     """
@@ -390,7 +393,7 @@ def _finish_and_usage(
         "completion_tokens": len(new),
         "total_tokens": prompt + len(new),
     }
-    return ("length" if cut else "stop"), usage
+    return _Ending("length" if cut else "stop", usage)
 
 
 def _ids(value: Any) -> list[int]:

@@ -117,7 +117,8 @@ def row_norms(x: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         with np.errstate(all="ignore"):
             rows = x[odd]
             rows = rows / np.max(np.abs(rows), axis=1, keepdims=True)  # zero or inf rows become NaN
-            x, norms = x.copy(), norms.copy()
+            x = x.copy()
+            norms = norms.copy()
             x[odd] = rows
             norms[odd] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
     return x, norms

@@ -151,7 +151,8 @@ class FollowUp:
         if not self.is_follow_up(question):
             return question
         lead: list[str] = []
-        standalone = followups = 0
+        standalone = 0
+        followups = 0
         for earlier in reversed(previous):
             if not earlier.strip():
                 continue

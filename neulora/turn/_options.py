@@ -90,6 +90,8 @@ class TurnOptions:
             for name, value in changes.items()
             if value is not None or name in _NONE_MEANS
         }
+        if not given:
+            return self  # most turns change nothing: no copy, no second check
         _check(given, InvalidInputError)
         return replace(self, **given)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from contextlib import aclosing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._flow import Done, Step
+from .._flow import Blocking, Done, Step
 from .._pump import Pump
 
 if TYPE_CHECKING:
@@ -36,13 +37,12 @@ class Embed(Step["NDArray[np.float32]"]):
         yield  # a generator that yields nothing
 
     async def arun(self) -> AsyncGenerator[Any, None]:
-        import asyncio
-
         aembed = getattr(self.embedder, "aembed", None)
-        if aembed is not None:
-            yield Done(await aembed(self.texts))
-        else:
-            yield Done(await asyncio.to_thread(self.embedder.embed, self.texts))
+        if aembed is None:  # a blocking embedder: in a worker thread, as every blocking step
+            async for item in Blocking(self.embedder.embed, self.texts).arun():
+                yield item
+            return
+        yield Done(await aembed(self.texts))
 
 
 class Generate(Step["Generation"]):
@@ -74,8 +74,6 @@ class Generate(Step["Generation"]):
         return stream.result
 
     async def arun(self) -> AsyncGenerator[Any, None]:
-        import asyncio
-
         client = self.client
         style = self.style
         messages = self.messages
@@ -84,8 +82,10 @@ class Generate(Step["Generation"]):
             agenerate = getattr(client, "agenerate", None)
             if agenerate is not None:
                 yield Done(await agenerate(style, messages, **options))
-            else:
-                yield Done(await asyncio.to_thread(client.generate, style, messages, **options))
+                return
+            generate = partial(client.generate, style, messages, **options)
+            async for item in Blocking(generate).arun():  # in a worker thread
+                yield item
             return
         native = getattr(client, "astream", None)
         if native is not None:  # a remote client: its request on the loop
