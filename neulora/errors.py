@@ -5,7 +5,8 @@ refine where callers expect it::
 
     NeuloraError
     ├── ConfigError (ValueError)        bad settings, bad arguments to a constructor
-    │   └── RouterFileError             a router file that cannot be used (names the file)
+    │   ├── RouterFileError             a router file that cannot be used (names the file)
+    │   └── ScorerFileError             a pedagogy scorer file that cannot be used (names it)
     ├── InvalidInputError (ValueError)  a question or text that cannot be processed
     ├── EmbeddingError                  an embedder failed (model load, remote call)
     │   └── EmbedderMismatchError       vectors made by one embedder, queried with another
@@ -32,6 +33,7 @@ __all__ = [
     "NeuloraError",
     "ConfigError",
     "RouterFileError",
+    "ScorerFileError",
     "InvalidInputError",
     "EmbeddingError",
     "EmbedderMismatchError",
@@ -61,6 +63,10 @@ class ConfigError(NeuloraError, ValueError):
 
 class RouterFileError(ConfigError):
     """A router file that is missing, malformed or inconsistent."""
+
+
+class ScorerFileError(ConfigError):
+    """A pedagogy scorer file that is missing, malformed or inconsistent."""
 
 
 class InvalidInputError(NeuloraError, ValueError):

@@ -246,6 +246,24 @@ class HFStyleClient:
         """Close the connection pool the async calls of this event loop share."""
         await self._connection.aclose()
 
+    def answer_flow(
+        self,
+        style: str,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        deadline: float | None = None,
+        **params: Any,
+    ) -> _flow.Flow[Generation]:
+        """The flow :meth:`generate` and :meth:`agenerate` drive, for a caller's own flow.
+
+        A judge or a replay that calls the engine as one step of a larger operation written once
+        for both drivers (``generation = yield from client.answer_flow(...)``).
+        """
+        options = {"max_tokens": max_tokens, "temperature": temperature, **params}
+        return self._answer(style, messages, options, deadline, streaming=False)
+
     def _answer(
         self,
         style: str,

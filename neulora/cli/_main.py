@@ -13,9 +13,16 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InvalidInputError, NeuloraError, RouterFileError
+from ..errors import (
+    ConfigError,
+    InvalidInputError,
+    NeuloraError,
+    RouterFileError,
+    ScorerFileError,
+)
 from ._chat import error_line, print_answer
 from ._eval import plot_confusion, plot_target, read_jsonl
+from ._evaluate import add_eval
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +75,7 @@ def _run(argv: Sequence[str] | None) -> int:
         return int(args.run(args) or 0)
     except ConfigError as exc:  # bad settings or flags are usage errors; a bad router file is not
         print(error_line(exc, limit=None if args.verbose else 600), file=sys.stderr)
-        return 1 if isinstance(exc, RouterFileError) else 2
+        return 1 if isinstance(exc, (RouterFileError, ScorerFileError)) else 2
     except NeuloraError as exc:
         print(error_line(exc, limit=None if args.verbose else 600), file=sys.stderr)
         return 1
@@ -165,6 +172,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="store_true", help="route with each row's history")
     p.add_argument("--plot", help="write the confusion matrix as a PNG picture")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    add_eval(sub)
 
     p = command("ingest", _ingest, "Chunk, embed and store files or folders (.txt, .md, .pdf).")
     p.add_argument(

@@ -67,11 +67,17 @@ class Cut:
     learner: str
     next_response: str | None = None  # the human tutor's next turn, where there is one
     next_move: str | None = None
+    solution: str = ""  # the problem's worked solution, where the data has it
 
     @property
     def next_style(self) -> str | None:
         """The style of the human tutor's next move (the ``oracle``), where the data tags it."""
         return MOVE_STYLES.get(self.next_move or "")
+
+    @property
+    def text(self) -> str:
+        """Everything said so far, the learner's turn included, one turn a line."""
+        return "\n".join([*(t.text for t in self.history), self.learner])
 
     def messages(self) -> list[dict[str, str]]:
         """The history as chat messages (tutor: ``assistant``, learner: ``user``)."""
@@ -104,6 +110,7 @@ class Dialogue:
                     turn.text,
                     None if tutor_next is None else tutor_next.text,
                     None if tutor_next is None else tutor_next.move,
+                    self.solution,
                 )
             )
         return cuts if every else cuts[-1:]

@@ -8,14 +8,15 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
 
 
 class ChatStubServer:
     """An OpenAI-compatible ``/v1/chat/completions`` server on loopback: scripted replies, faults.
 
     Each request takes the next scripted reply queued for its ``model`` (or for any model); without
-    one it answers ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency``
+    one it answers what ``responder`` says of the request's JSON body (when given and not None), or
+    ``"Answer from <model>."``. Requests are recorded in ``requests``. ``latency``
     delays every reply.
 
     >>> with ChatStubServer() as server:  # doctest: +SKIP
@@ -23,11 +24,17 @@ class ChatStubServer:
     ...     HFStyleClient(base_url=server.url, models={...}).generate(...)
     """
 
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        responder: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> None:
         import threading
         from http.server import ThreadingHTTPServer
 
         self.latency = latency
+        self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self.disconnects = 0  # replies the client hung up on before they were complete
         self.in_flight = self.max_in_flight = (
@@ -188,6 +195,8 @@ class _StubHandler(BaseHTTPRequestHandler):
         ):
             self._scripted(reply)
         else:
+            if reply["text"] is None and self.stub.responder is not None:
+                reply = {**reply, "text": self.stub.responder(body)}
             self._answer(model, bool(body.get("stream")), reply)
 
     def _scripted(self, reply: dict[str, Any]) -> None:

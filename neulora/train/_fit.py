@@ -242,6 +242,8 @@ def evaluate_vectors(
         router=router.to_spec().head,
         embedder=router.embedder.name,
         previous=before,
+        scores=batch.scores,
+        probabilities=router.to_spec().head != "centroid",
     )
 
 

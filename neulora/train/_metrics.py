@@ -50,6 +50,76 @@ class Baseline:
 
 
 @dataclass(frozen=True, slots=True)
+class Calibration:
+    """Whether the router's confidence means what it says.
+
+    ``ece``: the expected calibration error of the top style's probability (10 equal-width bins;
+    a cosine head's probability is the softmax of its cosines: ``confidence`` says which).
+    ``by_margin``: the rows cut into five equal parts by the margin between the top two scores,
+    smallest first, each with its margin range, size and accuracy: a margin worth reading rises
+    left to right.
+    """
+
+    ece: float
+    confidence: str
+    by_margin: tuple[tuple[float, float, int, float], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ece": self.ece,
+            "confidence": self.confidence,
+            "by_margin": [
+                {"low": lo, "high": hi, "n": n, "accuracy": acc}
+                for lo, hi, n, acc in self.by_margin
+            ],
+        }
+
+
+def calibration(
+    scores: NDArray[Any], truth: NDArray[Any], *, probabilities: bool, bins: int = 10
+) -> Calibration:
+    """:class:`Calibration` of routing decisions: ``scores`` (rows x styles), the true indices.
+
+    >>> c = calibration(np.array([[0.9, 0.1], [0.6, 0.4]]), np.array([0, 1]), probabilities=True)
+    >>> round(c.ece, 3), [round(b[3], 2) for b in c.by_margin]
+    (0.35, [0.0, 1.0])
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.int64)
+    if s.ndim != 2 or len(s) != len(t) or len(s) == 0:
+        raise ValueError(f"scores of shape {s.shape} for {len(t)} rows")
+    if probabilities:
+        p = s
+    else:
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+    chosen = s.argmax(axis=1)
+    right = (chosen == t).astype(np.float64)
+    confidence = p[np.arange(len(p)), chosen]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            ece += inside.mean() * abs(right[inside].mean() - confidence[inside].mean())
+    ordered = np.sort(s, axis=1)
+    margins = ordered[:, -1] - ordered[:, -2] if s.shape[1] > 1 else ordered[:, -1]
+    parts = []
+    for chunk in np.array_split(np.argsort(margins, kind="stable"), min(5, len(margins))):
+        parts.append(
+            (
+                float(margins[chunk].min()),
+                float(margins[chunk].max()),
+                int(chunk.size),
+                float(right[chunk].mean()),
+            )
+        )
+    kind = "probability" if probabilities else "softmax of cosines"
+    return Calibration(float(ece), kind, tuple(parts))
+
+
+@dataclass(frozen=True, slots=True)
 class RouterReport:
     """How well a router's decisions match labelled data, beside the majority and uniform ones.
 
@@ -77,6 +147,7 @@ class RouterReport:
     previous_style: Baseline | None = (
         None  # "the same style as the tutor's previous move" (rows with prev_label)
     )
+    calibration: Calibration | None = None
 
     def __repr__(self) -> str:
         who = f"{self.router or 'router'} on {self.embedder!r}, " if self.embedder else ""
@@ -108,6 +179,7 @@ class RouterReport:
                 for s, m in self.per_style.items()
             },
             "confusion": [list(r) for r in self.confusion],
+            **({"calibration": self.calibration.to_dict()} if self.calibration else {}),
         }
 
     def format(self) -> str:
@@ -140,6 +212,15 @@ class RouterReport:
         lines += ["", "confusion (rows: true, columns: routed)", header]
         for s, row in zip(self.styles, self.confusion, strict=True):
             lines.append(f"{s:<{width}}" + "".join(f"{c:>{column}d}" for c in row))
+        if self.calibration is not None:
+            cal = self.calibration
+            lines += [
+                "",
+                f"calibration: expected calibration error {cal.ece:.3f} "
+                f"(confidence: {cal.confidence})",
+                "accuracy by margin, smallest fifth first: "
+                + "  ".join(f"{lo:.3f}-{hi:.3f}: {acc:.3f}" for lo, hi, _, acc in cal.by_margin),
+            ]
         verdict = self.verdict()
         if verdict:
             lines += ["", verdict]
@@ -194,6 +275,8 @@ def report_from_predictions(
     router: str = "",
     embedder: str = "",
     previous: Sequence[int | None] | None = None,
+    scores: ArrayLike | None = None,
+    probabilities: bool = False,
 ) -> RouterReport:
     """Build a :class:`RouterReport` from style indices.
 
@@ -201,6 +284,8 @@ def report_from_predictions(
 
     ``previous``: the style index of the tutor's previous move for each row (None where there was
     none): the previous-style baseline answers it again (the majority style where there is none).
+    ``scores``: the router's scores (rows x styles) for its :class:`Calibration`; ``probabilities``
+    says whether they are probabilities already (a classifier head) or cosines.
     """
     k = len(styles)
     t = np.asarray(truth, dtype=np.int64)
@@ -230,6 +315,11 @@ def report_from_predictions(
         router=router,
         embedder=embedder,
         previous_style=None if previous is None else _previous(styles, t, previous, confusion),
+        calibration=(
+            None
+            if scores is None or n == 0
+            else calibration(np.asarray(scores), t, probabilities=probabilities)
+        ),
     )
 
 

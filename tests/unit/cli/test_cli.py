@@ -53,6 +53,25 @@ def test_router_eval_prints_the_report_and_plots(
         "n=1521" in out and "macro-F1=" in out and "confusion (rows: true, columns: routed)" in out
     )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "expected calibration error" in out and "accuracy by margin" in out
+
+
+def test_router_eval_json_carries_baselines_and_calibration(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["router-eval", str(shared_data / "mathdial_routing_dev.jsonl"), "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    for name in ("majority", "previous_style"):
+        assert set(report["baselines"][name]) >= {"accuracy", "macro_f1"}
+    assert 0.0 <= report["macro_f1"] <= 1.0 and 0.0 <= report["accuracy"] <= 1.0
+    calibration = report["calibration"]
+    assert 0.0 <= calibration["ece"] <= 1.0
+    assert sum(part["n"] for part in calibration["by_margin"]) == report["n"] == 1521
+    lows = [part["low"] for part in calibration["by_margin"]]
+    assert lows == sorted(lows)
+    # the shipped router is below the previous-style baseline there: said in a plain sentence
+    assert "below the previous-style baseline" in captured.err
 
 
 def test_ingest_search_and_collections(

