@@ -254,15 +254,17 @@ class HFStyleClient:
         max_tokens: int = 512,
         temperature: float = 0.7,
         deadline: float | None = None,
+        streaming: bool = False,
         **params: Any,
     ) -> _flow.Flow[Generation]:
-        """The flow :meth:`generate` and :meth:`agenerate` drive, for a caller's own flow.
+        """The flow the four calls drive, for a caller's own flow.
 
         A judge or a replay that calls the engine as one step of a larger operation written once
-        for both drivers (``generation = yield from client.answer_flow(...)``).
+        for both drivers (``generation = yield from client.answer_flow(...)``). ``streaming``: the
+        answer is asked for as a stream, and its deltas are the flow's items.
         """
         options = {"max_tokens": max_tokens, "temperature": temperature, **params}
-        return self._answer(style, messages, options, deadline, streaming=False)
+        return self._answer(style, messages, options, deadline, streaming=streaming)
 
     def _answer(
         self,

@@ -7,7 +7,11 @@ import json
 import sys
 from typing import Any
 
+from .._styles import STYLES
 from ..errors import ConfigError
+
+# the replay's variants (neulora.eval._replay.VARIANTS, named here so that --help imports no numpy)
+VARIANTS = ("base", "routed", *STYLES, "random", "oracle")
 
 
 def add_eval(sub: Any) -> None:
@@ -49,6 +53,50 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="judge only the first N responses")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
     p.add_argument("--json", action="store_true", help="print the agreement as JSON")
+
+    p = commands.add_parser(
+        "run",
+        help="Replay dialogues through every variant of the tutor; score, compare, report.",
+        description="Replay MathDial or MRBench dialogues, cut at a learner turn, through each "
+        "variant (base, routed, a style, random, oracle) on your engine; results.jsonl is "
+        "appended as answers arrive (a re-run skips what it holds); report.json, report.md and "
+        "report.png are written at the end.",
+    )
+    p.set_defaults(run=_replay)
+    p.add_argument("dialogues", help="a MathDial JSONL or an MRBench JSON file")
+    p.add_argument("--out", required=True, help="the run's folder (results.jsonl, report.*)")
+    p.add_argument(
+        "--engine-url",
+        help="the OpenAI-compatible engine (NEULORA_BASE_URL); its model names "
+        "are NEULORA_MODEL_<STYLE> and --base-model",
+    )
+    p.add_argument(
+        "--base-model",
+        default="Qwen/Qwen2.5-14B-Instruct",
+        help="the base model without an adapter (Qwen/Qwen2.5-14B-Instruct)",
+    )
+    p.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="comma-separated, from " + ",".join(VARIANTS) + " (all)",
+    )
+    p.add_argument("--turns", choices=["last", "all"], default="last", help="cut where (last)")
+    p.add_argument("--limit", type=int, help="replay only the first N cuts")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
+    p.add_argument("--max-tokens", type=int, default=512, help="longest answer (512)")
+    p.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (0.7)")
+    p.add_argument("--seed", type=int, default=0, help="the random variant's seed (0)")
+    p.add_argument("--stream", action="store_true", help="ask the engine for streamed answers")
+    p.add_argument("--judge-url", help="an LLM judge's OpenAI-compatible endpoint")
+    p.add_argument("--judge-model", help="the judge's model name")
+    p.add_argument(
+        "--judge-check",
+        help="the judge's measured agreement (the JSON of neulora eval judge-check --json): "
+        "required with a judge, shown beside its verdicts",
+    )
+    p.add_argument("--router", help="router file for the routed variant (NEULORA_ROUTER)")
+    p.add_argument("--embedder", choices=["hash", "local", "api", "use"], help="NEULORA_EMBEDDER")
+    p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
 
 def _scorer_train(args: argparse.Namespace) -> int:
@@ -108,6 +156,115 @@ def _judge_check(args: argparse.Namespace) -> int:
         )
     _show(report, args.json)
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from ..eval import LLMJudge, PedagogyScorer
+    from ..eval._replay import Replay, ReplayPlan, ResultsFile, human_results, replay_items
+    from ..eval._report import write_report
+    from ..llm import HFStyleClient, default_models
+    from ..turn._prompts import PromptSet
+    from ._build import router_from, settings_from
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    for name, value, low in (
+        ("--concurrency", args.concurrency, 1),
+        ("--max-tokens", args.max_tokens, 1),
+    ):
+        if value < low:
+            raise ConfigError(f"{name} must be at least {low}, got {value}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if bool(args.judge_url) != bool(args.judge_model):
+        raise ConfigError("--judge-url and --judge-model go together")
+    agreement = None
+    if args.judge_url:
+        if not args.judge_check:
+            raise ConfigError(
+                "a judge counts only once checked: run neulora eval judge-check ... --json > "
+                "check.json with the same judge and pass --judge-check check.json"
+            )
+        agreement = _agreement_file(Path(args.judge_check))
+    settings = settings_from(args)
+    url = args.engine_url or settings.base_url
+    if not url:
+        raise ConfigError("give the engine: --engine-url URL or NEULORA_BASE_URL")
+    items, labelled = replay_items(args.dialogues, every=args.turns == "all")
+    items = items[: args.limit] if args.limit is not None else items
+    plan = ReplayPlan(
+        items,
+        variants,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        stream=args.stream,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    models = {**default_models(), **settings.models, "base": args.base_model}
+    client = HFStyleClient(models, token=settings.token, base_url=url, fallback=None)
+    judge = None
+    if args.judge_url:
+        judge_client = HFStyleClient(
+            {"judge": args.judge_model},
+            token=settings.token,
+            base_url=args.judge_url,
+            fallback=None,
+        )
+        judge = LLMJudge(judge_client)
+    scorer = PedagogyScorer.load()
+    replay = Replay(
+        client,
+        scorer,
+        PromptSet(),
+        router=router_from(args) if "routed" in variants else None,
+        judge=judge,
+    )
+    with tqdm(unit="answer", desc="replaying", delay=2.0) as bar:
+        results = asyncio.run(
+            replay.run(
+                plan, ResultsFile(out / "results.jsonl"), concurrency=args.concurrency, progress=bar
+            )
+        )
+    kept = {item.id for item in items}
+    results = [r for r in results if r.dialogue_id in kept and r.variant in variants]
+    humans = human_results([d for d in labelled if d.dialogue.id in kept], scorer)
+    report = write_report(
+        out, results + humans, judge_agreement=agreement, requested=variants, pyplot=_plots()
+    )
+    invalid = [name for name, v in report["variants"].items() if not v["valid"]]
+    for name in invalid:
+        print(f"neulora: variant {name} is not valid (over 5% failures)", file=sys.stderr)
+    print((out / "report.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def _plots() -> Any:
+    from ._eval import pyplot
+
+    try:
+        return pyplot()
+    except ConfigError:  # no matplotlib: the JSON and Markdown reports still come
+        print(
+            "neulora: matplotlib missing, report.png skipped (pip install 'neulora[eval]')",
+            file=sys.stderr,
+        )
+        return None
+
+
+def _agreement_file(path: Any) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--judge-check {path}: not a judge-check JSON file ({exc})") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("dimensions"), dict):
+        raise ConfigError(f"--judge-check {path}: expected the JSON of judge-check --json")
+    return raw
 
 
 def _show(report: Any, as_json: bool) -> None:

