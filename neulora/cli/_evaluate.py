@@ -21,7 +21,9 @@ def add_eval(sub: Any) -> None:
         help="Evaluate tutor responses: the pedagogy scorer and LLM judges, on MRBench labels.",
         description="Evaluate tutor responses: the pedagogy scorer and LLM judges.",
     )
-    commands = parent.add_subparsers(required=True, metavar="EVAL_COMMAND")
+    commands = parent.add_subparsers(
+        required=True, metavar="EVAL_COMMAND", help="scorer-train, scorer-check, judge-check, run"
+    )
 
     p = commands.add_parser(
         "scorer-train",
@@ -53,6 +55,7 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="judge only the first N responses")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
     p.add_argument("--json", action="store_true", help="print the agreement as JSON")
+    p.add_argument("--config", help="a JSON settings file (its token goes to the judge)")
 
     p = commands.add_parser(
         "run",
@@ -132,6 +135,7 @@ def _judge_check(args: argparse.Namespace) -> int:
     from ..eval import LLMJudge, check_judge, load_mrbench
     from ..eval._judge import JUDGED
     from ..llm import HFStyleClient
+    from ._build import settings_from
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}")
@@ -142,8 +146,11 @@ def _judge_check(args: argparse.Namespace) -> int:
     asked = [name for name in JUDGED if name in labelled]  # what the file can check
     if not asked:
         raise ConfigError(f"{args.file} has no human labels on {', '.join(JUDGED)}")
+    token = settings_from(args).token
     judge = LLMJudge(
-        HFStyleClient({"judge": args.judge_model}, base_url=args.judge_url, fallback=None),
+        HFStyleClient(
+            {"judge": args.judge_model}, token=token, base_url=args.judge_url, fallback=None
+        ),
         dimensions=asked,
     )
     total = sum(len(d.responses) for d in dialogues)

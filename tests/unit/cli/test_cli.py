@@ -250,11 +250,20 @@ def test_every_argument_of_every_command_has_help_text() -> None:
 
     from neulora.cli._main import _parser
 
-    parser = _parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    def commands(parser: argparse.ArgumentParser, prefix: str) -> dict:
+        found = {}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    found[f"{prefix}{name}"] = sub
+                    found.update(commands(sub, f"{prefix}{name} "))
+        return found
+
+    every = commands(_parser(), "")
+    assert {"eval scorer-train", "eval scorer-check", "eval judge-check", "eval run"} <= set(every)
     missing = [
         f"{name} {action.dest}"
-        for name, sub in commands.items()
+        for name, sub in every.items()
         for action in sub._actions
         if action.help is None
     ]
