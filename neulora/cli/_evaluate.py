@@ -171,32 +171,15 @@ def _replay(args: argparse.Namespace) -> int:
 
     from tqdm.auto import tqdm
 
+    from .._redact import redact_url
     from ..eval import LLMJudge, PedagogyScorer
     from ..eval._replay import Replay, ReplayPlan, ResultsFile, human_results, replay_items
     from ..eval._report import write_report
-    from ..llm import HFStyleClient, default_models
-    from ..turn._prompts import PromptSet
-    from ._build import router_from, settings_from
+    from ..llm import HFStyleClient
+    from ._build import settings_from
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    for name, value, low in (
-        ("--concurrency", args.concurrency, 1),
-        ("--max-tokens", args.max_tokens, 1),
-    ):
-        if value < low:
-            raise ConfigError(f"{name} must be at least {low}, got {value}")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    if bool(args.judge_url) != bool(args.judge_model):
-        raise ConfigError("--judge-url and --judge-model go together")
-    agreement = None
-    if args.judge_url:
-        if not args.judge_check:
-            raise ConfigError(
-                "a judge counts only once checked: run neulora eval judge-check ... --json > "
-                "check.json with the same judge and pass --judge-check check.json"
-            )
-        agreement = _agreement_file(Path(args.judge_check))
+    agreement = _checked_run_flags(args)
     settings = settings_from(args)
     url = args.engine_url or settings.base_url
     if not url:
@@ -213,8 +196,7 @@ def _replay(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    models = {**default_models(), **settings.models, "base": args.base_model}
-    client = HFStyleClient(models, token=settings.token, base_url=url, fallback=None)
+    tutor, base, setup = _tutors(args, settings, url)
     judge = None
     if args.judge_url:
         judge_client = HFStyleClient(
@@ -224,31 +206,118 @@ def _replay(args: argparse.Namespace) -> int:
             fallback=None,
         )
         judge = LLMJudge(judge_client)
+        setup["judge"] = {"url": redact_url(args.judge_url), "model": args.judge_model}
     scorer = PedagogyScorer.load()
-    replay = Replay(
-        client,
-        scorer,
-        PromptSet(),
-        router=router_from(args) if "routed" in variants else None,
-        judge=judge,
-    )
-    with tqdm(unit="answer", desc="replaying", delay=2.0) as bar:
-        results = asyncio.run(
-            replay.run(
-                plan, ResultsFile(out / "results.jsonl"), concurrency=args.concurrency, progress=bar
-            )
-        )
+    replay = Replay(tutor, base, scorer, judge=judge)
+
+    async def run() -> list[Any]:
+        try:
+            with tqdm(unit="answer", desc="replaying", delay=2.0) as bar:
+                return await replay.run(
+                    plan,
+                    ResultsFile(out / "results.jsonl"),
+                    concurrency=args.concurrency,
+                    progress=bar,
+                )
+        finally:
+            for client in (tutor.client, base.client, judge.client if judge else None):
+                if client is not None:
+                    await client.aclose()
+
+    results = asyncio.run(run())
     kept = {item.id for item in items}
     results = [r for r in results if r.dialogue_id in kept and r.variant in variants]
     humans = human_results([d for d in labelled if d.dialogue.id in kept], scorer)
     report = write_report(
-        out, results + humans, judge_agreement=agreement, requested=variants, pyplot=_plots()
+        out,
+        results + humans,
+        judge_agreement=agreement,
+        requested=variants,
+        setup=setup,
+        pyplot=_plots(),
     )
     invalid = [name for name, v in report["variants"].items() if not v["valid"]]
     for name in invalid:
         print(f"neulora: variant {name} is not valid (over 5% failures)", file=sys.stderr)
     print((out / "report.md").read_text(encoding="utf-8"))
     return 0
+
+
+def _checked_run_flags(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Refuse flags that cannot work before anything loads; the judge's agreement, if judged."""
+    from pathlib import Path
+
+    for name, value in (("--concurrency", args.concurrency), ("--max-tokens", args.max_tokens)):
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1, got {value}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    if bool(args.judge_url) != bool(args.judge_model):
+        raise ConfigError("--judge-url and --judge-model go together")
+    if not args.judge_url:
+        return None
+    if not args.judge_check:
+        raise ConfigError(
+            "a judge counts only once checked: run neulora eval judge-check ... --json > "
+            "check.json with the same judge and pass --judge-check check.json"
+        )
+    return _agreement_file(Path(args.judge_check))
+
+
+def _tutors(args: argparse.Namespace, settings: Any, url: str) -> tuple[Any, Any, dict[str, Any]]:
+    """The pipelines that answer: every style's model, and the base model behind every style.
+
+    The settings' router, notes and relevance rule; clients without a fallback. Without a notes
+    collection the notes are an empty one in memory (nothing is created on disk).
+    """
+    from pathlib import Path
+
+    from .._assemble import build_embedder, build_retriever, build_router
+    from .._redact import redact_url
+    from ..errors import CollectionNotFoundError
+    from ..eval._replay import BASE_PROMPT
+    from ..llm import HFStyleClient, default_models
+    from ..pipeline import Pipeline
+    from ..retrieval import ChromaRetriever
+    from ..turn import PromptSet, TurnOptions
+
+    embedder = build_embedder(settings)
+    router = build_router(settings, embedder)
+    place = settings.chroma_location().get("path")
+    try:
+        if place is not None and not Path(place).is_dir():  # opening it would create it
+            raise CollectionNotFoundError(f"no Chroma database at {place}")
+        retriever = build_retriever(settings, embedder, create=False)
+        notes = f"{retriever.collection_name} ({retriever.count()} chunks)"
+    except CollectionNotFoundError:
+        import chromadb
+
+        retriever = ChromaRetriever(embedder, client=chromadb.EphemeralClient())  # empty, in memory
+        notes = "none (no collection found: answers from the dialogue alone)"
+    models = {**default_models(), **settings.models}
+    styled = HFStyleClient(models, token=settings.token, base_url=url, fallback=None)
+    plain = HFStyleClient(
+        {s: args.base_model for s in STYLES}, token=settings.token, base_url=url, fallback=None
+    )
+    parts: dict[str, Any] = {
+        "options": TurnOptions(k=settings.k),
+        "relevance": "auto" if settings.min_score is None else settings.min_score,
+    }
+    tutor = Pipeline(router, retriever, styled, **parts)
+    base = Pipeline(
+        router,
+        retriever,
+        plain,
+        prompts=PromptSet(system={s: BASE_PROMPT for s in STYLES}),
+        **parts,
+    )
+    setup = {
+        "engine": redact_url(url),
+        "models": {**models, "base": args.base_model},
+        "router": f"{router.to_spec().head} on {router.embedder.name}",
+        "notes": notes,
+    }
+    return tutor, base, setup
 
 
 def _plots() -> Any:

@@ -23,28 +23,29 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import _flow
 from .._styles import STYLES
 from ..errors import ConfigError, DatasetError, NeuloraError
 
 if TYPE_CHECKING:
-    from ..turn._prompts import PromptSet
-    from ._judge import ChatClient, LLMJudge
+    from ._judge import LLMJudge
     from ._records import Cut, LabelledDialogue
     from ._scorer import PedagogyScorer
 
 logger = logging.getLogger(__name__)
 
 VARIANTS: tuple[str, ...] = ("base", "routed", *STYLES, "random", "oracle")
+# the base variant's system prompt, for every style: the base model is asked as a plain tutor
 BASE_PROMPT = (
     "You are a patient math tutor. Help the learner with the problem and their latest message."
 )
 
 
-class Router(Protocol):
-    """What the ``routed`` variant asks: a style for the learner's turn."""
+class Tutor(Protocol):
+    """What answers a replayed turn: a :class:`neulora.Pipeline` (prompts, retrieval, router)."""
 
-    def route(self, text: str, history: Sequence[Any] | None = None) -> Any: ...
+    def ask(self, question: str, session_id: str | None = None, **changes: Any) -> Any: ...
+
+    async def aask(self, question: str, session_id: str | None = None, **changes: Any) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,53 +131,49 @@ class ReplayPlan:
         if len(set(ids)) != len(ids):
             raise ConfigError("dialogue ids repeat: each replayed cut needs its own id")
 
-    def style(self, variant: str, item: ReplayItem, router: Router | None) -> str | None:
-        """The style ``variant`` answers ``item`` in (None: the base model; no oracle: skipped)."""
-        if variant == "base":
-            return None
+    def style(self, variant: str, item: ReplayItem) -> str | None:
+        """The style ``variant`` forces on ``item``.
+
+        None: the router chooses (``routed``), the base model answers (``base``) or the data does
+        not say (``oracle``).
+        """
         if variant in STYLES:
             return variant
         if variant == "random":
             return random.Random(f"{self.seed}:{item.id}").choice(STYLES)
         if variant == "oracle":
             return item.cut.next_style
-        if router is None:
-            raise ConfigError("the routed variant needs a router")
-        return str(router.route(item.cut.learner).style)
+        return None
 
 
 class Replay:
-    """Runs a :class:`ReplayPlan` against ``client``, scoring each answer as it comes.
+    """Runs a :class:`ReplayPlan`, scoring each answer as it comes.
 
-    ``client`` has a target per style and one named ``base``; ``judge`` (optional) labels each
-    answer beside the ``scorer``.
+    ``tutor`` answers the routed and styled variants (its router, prompts and retrieval; its client
+    without a fallback), ``base`` the ``base`` variant (the base model behind every style, a neutral
+    prompt); ``judge`` (optional) labels each answer beside the ``scorer``.
     """
 
     def __init__(
         self,
-        client: ChatClient,
+        tutor: Tutor,
+        base: Tutor,
         scorer: PedagogyScorer,
-        prompts: PromptSet,
         *,
-        router: Router | None = None,
         judge: LLMJudge | None = None,
     ) -> None:
-        self.client = client
+        self.tutor = tutor
+        self.base = base
         self.scorer = scorer
-        self.prompts = prompts
-        self.router = router
         self.judge = judge
 
-    def messages(self, style: str | None, item: ReplayItem) -> list[dict[str, str]]:
-        """The style's system prompt (the pipeline's), the problem, the dialogue, the turn."""
-        system = BASE_PROMPT if style is None else self.prompts.system[style]
-        if item.problem:
-            system += f"\n\nThe problem the learner is working on:\n{item.problem}"
-        return [
-            {"role": "system", "content": system},
-            *item.cut.messages(),
-            {"role": "user", "content": item.cut.learner},
-        ]
+    @staticmethod
+    def history(item: ReplayItem) -> list[dict[str, str]]:
+        """The dialogue before the learner's turn as chat messages, the problem first."""
+        problem = (
+            [{"role": "user", "content": f"The problem: {item.problem}"}] if item.problem else []
+        )
+        return [*problem, *item.cut.messages()]
 
     async def run(
         self,
@@ -211,49 +208,47 @@ class Replay:
             if progress is not None:
                 progress.update(1)
 
-        try:
-            await asyncio.gather(*(one(item, variant) for item, variant in todo))
-        finally:
-            await self.client.aclose()
-            if self.judge is not None:
-                await self.judge.client.aclose()
+        await asyncio.gather(*(one(item, variant) for item, variant in todo))
         return done + written
 
     async def _answer(self, plan: ReplayPlan, item: ReplayItem, variant: str) -> Result | None:
-        try:
-            style = await asyncio.to_thread(plan.style, variant, item, self.router)
-        except NeuloraError as exc:
-            return Result(item.id, variant, None, None, None, None, f"routing failed: {exc}")
+        style = plan.style(variant, item)
         if variant == "oracle" and style is None:
             return None  # the data does not say what the human tutor did next
-        target = "base" if style is None else style
-        model = self.client.models.get(target)
+        tutor = self.base if variant == "base" else self.tutor
+        changes: dict[str, Any] = {
+            "style": "direct" if variant == "base" else style,
+            "history": self.history(item),
+            "max_tokens": plan.max_tokens,
+            "temperature": plan.temperature,
+        }
+        session = f"replay:{item.id}:{variant}"
         try:
-            generation = await _flow.arun(
-                self.client.answer_flow(
-                    target,
-                    self.messages(style, item),
-                    max_tokens=plan.max_tokens,
-                    temperature=plan.temperature,
-                    streaming=plan.stream,
-                )
-            )
+            if plan.stream:
+                answer = await tutor.aask(item.cut.learner, session, **changes)
+            else:
+                answer = await asyncio.to_thread(tutor.ask, item.cut.learner, session, **changes)
         except NeuloraError as exc:
-            return Result(item.id, variant, style, model, None, None, f"call failed: {exc}")
-        text = generation.text
-        finish = generation.finish_reason
+            return Result(item.id, variant, style, None, None, None, f"call failed: {exc}")
+        chosen = None if variant == "base" else answer.style
         failure = None
-        if not text.strip():
+        if answer.fallback_from:
+            failure = f"fell back from {answer.fallback_from}"  # never scored under this name
+        elif not answer.text.strip():
             failure = "empty answer"
-        elif finish == "length":
+        elif answer.finish_reason == "length":
             failure = f"cut at max_tokens ({plan.max_tokens})"
         if failure is not None:
-            return Result(item.id, variant, style, generation.model, text, finish, failure)
-        scores: dict[str, Any] = {"scorer": self.scorer.score(item.cut, text).labels()}
+            return Result(
+                item.id, variant, chosen, answer.model, answer.text, answer.finish_reason, failure
+            )
+        scores: dict[str, Any] = {"scorer": self.scorer.score(item.cut, answer.text).labels()}
         if self.judge is not None:
-            verdict = await self.judge.ajudge(item.cut, text)
+            verdict = await self.judge.ajudge(item.cut, answer.text)
             scores["judge"] = verdict.to_dict()
-        return Result(item.id, variant, style, generation.model, text, finish, None, scores)
+        return Result(
+            item.id, variant, chosen, answer.model, answer.text, answer.finish_reason, None, scores
+        )
 
 
 def replay_items(

@@ -39,6 +39,7 @@ def build_report(
     *,
     judge_agreement: Mapping[str, Any] | None = None,
     requested: Sequence[str] = (),
+    setup: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """``report.json``'s content from the results (see the module docstring).
@@ -76,7 +77,7 @@ def build_report(
                 dim: _paired(values[name].get(dim, {}), values["base"].get(dim, {}), seed)
                 for dim in sorted(set(values[name]) & set(values["base"]), key=_order)
             }
-    report: dict[str, Any] = {"variants": variants, "paired": paired}
+    report: dict[str, Any] = {"setup": dict(setup or {}), "variants": variants, "paired": paired}
     if judge_agreement is not None:
         report["judge_agreement"] = dict(judge_agreement)
     return report
@@ -169,6 +170,10 @@ def markdown(report: Mapping[str, Any]) -> str:
             + ". Its scores below do not count."
         )
     if invalid:
+        lines.append("")
+    for key, value in report.get("setup", {}).items():
+        lines.append(f"- {key}: {value}")
+    if report.get("setup"):
         lines.append("")
     dims = sorted({d for v in variants.values() for d in v["scores"]}, key=_order)
     lines += [
@@ -268,10 +273,13 @@ def write_report(
     *,
     judge_agreement: Mapping[str, Any] | None = None,
     requested: Sequence[str] = (),
+    setup: Mapping[str, Any] | None = None,
     pyplot: Any = None,
 ) -> dict[str, Any]:
     """Write ``report.json``, ``report.md`` and (with ``pyplot``) ``report.png``; the report."""
-    report = build_report(results, judge_agreement=judge_agreement, requested=requested)
+    report = build_report(
+        results, judge_agreement=judge_agreement, requested=requested, setup=setup
+    )
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (directory / "report.md").write_text(markdown(report), encoding="utf-8")
     if pyplot is not None:

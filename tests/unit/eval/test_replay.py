@@ -203,12 +203,9 @@ def test_plans_and_files_refuse_what_cannot_work(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ids repeat"):
         ReplayPlan([item, item], ["base"])
     plan = ReplayPlan([item], ["random", "oracle"], seed=3)
-    assert plan.style("oracle", item, None) == "scaffolding"
-    assert plan.style("random", item, None) == ReplayPlan([item], seed=3).style(
-        "random", item, None
-    )
-    with pytest.raises(ConfigError, match="needs a router"):
-        plan.style("routed", item, None)
+    assert plan.style("oracle", item) == "scaffolding"
+    assert plan.style("random", item) == ReplayPlan([item], seed=3).style("random", item)
+    assert plan.style("routed", item) is None and plan.style("base", item) is None
     results = ResultsFile(tmp_path / "results.jsonl")
     results.append(Result("d", "base", None, "m", "hi", "stop", None, {}))
     with (tmp_path / "results.jsonl").open("a") as f:
@@ -235,3 +232,32 @@ def test_command_line_mistakes_exit_2(shared_data: Path, tmp_path: Path) -> None
     assert main([*base, "--engine-url", "http://127.0.0.1:9", "--judge-url", "http://x"]) == 2
     judged = [*base, "--engine-url", "http://127.0.0.1:9", "--judge-url", "http://x"]
     assert main([*judged, "--judge-model", "m"]) == 2  # a judge must be checked first
+
+
+def test_variants_are_asked_with_the_pipelines_prompts_and_the_dialogue(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neulora.eval._replay import BASE_PROMPT
+    from neulora.turn._prompts import STYLE_PROMPTS
+
+    monkeypatch.chdir(tmp_path)  # nothing may be created where the command runs
+    with ChatStubServer(responder=lambda body: GUIDING) as server:
+        argv = [
+            "eval", "run", _mathdial(shared_data), "--engine-url", server.url, "--limit", "1",
+            "--out", "run", "--variants", "base,socratic",
+        ]  # fmt: skip
+        assert main(argv) == 0
+        by_model = {r["model"]: r["body"]["messages"] for r in server.requests}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    socratic = by_model["RiverWon/NeuLoRA-socratic"]
+    base = by_model["Qwen/Qwen2.5-14B-Instruct"]
+    assert socratic[0]["content"].startswith(STYLE_PROMPTS["socratic"])
+    assert base[0]["content"].startswith(BASE_PROMPT)
+    item = replay_items(_mathdial(shared_data))[0][0]
+    for messages in (socratic, base):
+        assert "No course notes matched" in messages[0]["content"]  # no collection: no notes
+        assert messages[1] == {"role": "user", "content": f"The problem: {item.problem}"}
+        assert messages[-1] == {"role": "user", "content": item.cut.learner}
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["setup"]["notes"].startswith("none")
+    assert report["setup"]["models"]["base"] == "Qwen/Qwen2.5-14B-Instruct"
