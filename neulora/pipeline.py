@@ -26,7 +26,7 @@ from ._languages import answer_language
 from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
 from .memory import InMemoryMemory, Turn
 from .memory._base import check_session_id
-from .routing import RouteDecision
+from .routing import DialogueState, RouteDecision
 from .store import format_context
 from .turn import (
     Answer,
@@ -401,10 +401,13 @@ class Pipeline:
         self._emit(turn, "passages", turn.passages)
 
     def _route(self, turn: TurnState, vector: NDArray[np.float32] | None) -> RouteDecision:
+        # a router that reads the dialogue's state gets it (others are never passed the keyword)
+        state = self._dialogue_state(turn)
+        extra: dict[str, Any] = {} if state is None else {"state": state}
         if turn.forced is not None:
             # the vector is there anyway (retrieval): scoring it costs microseconds, and shows how
             # the question scored
-            routed = self.router.route_vector(vector) if vector is not None else None
+            routed = self.router.route_vector(vector, **extra) if vector is not None else None
             return RouteDecision.forced_to(turn.forced, routed)
         if self.rules.route_with_history and turn.history:
             history = []
@@ -413,10 +416,26 @@ class Pipeline:
                     {"role": "user", "content": t.question},
                     {"role": "assistant", "content": t.answer},
                 ]
-            return self.router.route(turn.question, history=history)
+            return self.router.route(turn.question, history=history, **extra)
         if vector is not None:
-            return self.router.route_vector(vector)
-        return self.router.route(turn.question)
+            return self.router.route_vector(vector, **extra)
+        return self.router.route(turn.question, **extra)
+
+    def _dialogue_state(self, turn: TurnState) -> DialogueState | None:
+        """The state a state router reads: the style of the answer the learner is replying to.
+
+        From the session's memory (the style neulora answered with last); a turn given its own
+        ``history`` messages has no styles, so its previous style is unknown (None).
+        """
+        if not getattr(self.router, "uses_state", False):
+            return None
+        last = turn.history[-1] if turn.history else None
+        previous = None
+        if last is not None and turn.remember and last.style in self.router.styles:
+            previous = last.style
+        return DialogueState(
+            previous, turn=2 * len(turn.history), last_tutor=None if last is None else last.answer
+        )
 
     @staticmethod
     def _style(turn: TurnState) -> str:

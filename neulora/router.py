@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from ._styles import DEFAULT_STYLES, STYLES
-from .routing import CentroidRouter, FallbackRule, RouteBatch, RouteDecision
+from .routing import CentroidRouter, DialogueState, FallbackRule, RouteBatch, RouteDecision
 
 __all__ = [
     "DEFAULT_STYLES",
     "STYLES",
     "CentroidRouter",
+    "DialogueState",
     "FallbackRule",
     "RouteBatch",
     "RouteDecision",

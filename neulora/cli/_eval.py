@@ -51,6 +51,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def row_states(rows: list[dict[str, Any]]) -> list[Any]:
+    """Each row's dialogue state: its ``prev_label`` and ``turn_index`` (0 where absent)."""
+    from ..routing import DialogueState
+
+    states = []
+    for n, row in enumerate(rows, start=1):
+        turn = row.get("turn_index", 0)
+        if not isinstance(turn, int) or isinstance(turn, bool) or turn < 0:
+            raise InvalidInputError(f"row {n}: 'turn_index' must be an int >= 0, got {turn!r}")
+        states.append(DialogueState(row.get("prev_label"), turn))
+    return states
+
+
 def pyplot() -> Any:
     """Pyplot on the file-only Agg backend, or a ConfigError naming the extra to install."""
     try:

@@ -24,7 +24,7 @@ from ._build import retriever_from as _retriever
 from ._build import router_from as _router
 from ._build import settings_from as _settings
 from ._chat import error_line, print_answer
-from ._eval import plot_confusion, plot_target, read_jsonl
+from ._eval import plot_confusion, plot_target, read_jsonl, row_states
 from ._evaluate import add_eval
 
 
@@ -175,6 +175,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history", action="store_true", help="route with each row's history")
     p.add_argument("--plot", help="write the confusion matrix as a PNG picture")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = command(
+        "router-train",
+        _router_train,
+        "Train a router on labelled JSONL rows "
+        "(text, label; prev_label and turn_index for --state).",
+    )
+    p.add_argument("file", help='JSONL rows, one {"text": ..., "label": STYLE, ...} a line')
+    p.add_argument("--out", required=True, help="where to write the router file (JSON)")
+    p.add_argument(
+        "--embedder",
+        choices=["hash", "local", "api", "use"],
+        default="use",
+        help="the vectors it routes on (use: the offline multilingual encoder, the best measured "
+        "here; route with the same embedder)",
+    )
+    p.add_argument(
+        "--head",
+        choices=["centroid", "linear"],
+        help="centroid (cosine to each style's mean) or linear (a trained classifier); "
+        "default linear with --state, else centroid",
+    )
+    p.add_argument(
+        "--state",
+        action="store_true",
+        help="read the dialogue's state too: each row's prev_label (the style of the tutor "
+        "message the learner answered) and turn_index",
+    )
+    p.add_argument("--l2", type=float, help="the linear head's L2 penalty (default: 0.003)")
+    p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     add_eval(sub)
 
@@ -331,6 +361,8 @@ def _router_eval(args: argparse.Namespace) -> int:
         np.concatenate(vectors) if vectors else np.zeros((0, router.dim), np.float32),
         [r["label"] for r in rows],
         previous=previous,
+        # the state of each row: the style of the tutor message the learner actually answered
+        states=row_states(rows) if router.uses_state else None,
     )
     if args.json:
         _dump(report.to_dict())
@@ -341,6 +373,43 @@ def _router_eval(args: argparse.Namespace) -> int:
     if plot is not None:
         plot_confusion(report, plot)
         print(f"confusion matrix written to {plot}", file=sys.stderr)
+    return 0
+
+
+def _router_train(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .._assemble import build_embedder
+    from ..train import LinearHead
+    from ..train._fit import fit_vectors
+
+    head_name = args.head or ("linear" if args.state else "centroid")
+    if args.state and head_name != "linear":
+        raise ConfigError("--state needs --head linear: a centroid cannot read the state")
+    if args.l2 is not None and not args.l2 > 0:
+        raise ConfigError(f"--l2 must be positive, got {args.l2}")
+    rows = read_jsonl(Path(args.file))
+    embedder = build_embedder(_settings(args))
+    texts = [r["text"] for r in rows]
+    vectors = []
+    with tqdm(total=len(texts), unit="row", desc="embedding", delay=2.0) as bar:
+        for start in range(0, len(texts), 64):
+            vectors.append(embedder.embed(texts[start : start + 64]))
+            bar.update(len(vectors[-1]))
+    head = (
+        LinearHead(l2=args.l2 if args.l2 is not None else 0.01) if head_name == "linear" else None
+    )
+    router = fit_vectors(
+        np.concatenate(vectors),
+        [r["label"] for r in rows],
+        embedder,
+        head=head,
+        states=row_states(rows) if args.state else None,
+    )
+    router.save(args.out)
+    what = f"{router.to_spec().head} head" + (" reading the dialogue state" if args.state else "")
+    print(f"router ({what}, {embedder.name}) written to {args.out}", file=sys.stderr)
     return 0
 
 

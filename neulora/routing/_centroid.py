@@ -42,6 +42,7 @@ from ._checks import (
     unit_rows,
 )
 from ._file import RouterSpec, check_label_counts, check_styles, dump_spec, load_spec
+from ._state import DialogueState
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -146,6 +147,8 @@ class CentroidRouter:
             check_label_counts(label_counts, self.styles, ConfigError),
         )
         self._method = _METHODS[self._spec.head]
+        if self.uses_state:
+            self._method += " with dialogue state"
         self._unit64: NDArray[np.float64] = unit_rows(matrix)
         self._unit32 = self._unit64.astype(np.float32)
 
@@ -232,8 +235,23 @@ class CentroidRouter:
         )
         return cls.from_file(path, embedder, allow_mismatch=allow_mismatch, **options)
 
-    def route(self, text: str, history: Sequence[Any] | None = None) -> RouteDecision:
-        """Embed ``text`` (with ``history`` if given) and route it."""
+    @property
+    def uses_state(self) -> bool:
+        """Whether this router's head reads the dialogue's state (see :class:`DialogueState`)."""
+        return getattr(self._spec.classifier, "state", None) is not None
+
+    def route(
+        self,
+        text: str,
+        history: Sequence[Any] | None = None,
+        *,
+        state: DialogueState | None = None,
+    ) -> RouteDecision:
+        """Embed ``text`` (with ``history`` if given) and route it.
+
+        ``state``: the dialogue's state, read by a state head (others ignore it; a state head
+        without it routes as at the start of a dialogue).
+        """
         query = check_text(text, what="question")
         inputs = format_router_inputs(
             [query],
@@ -241,19 +259,25 @@ class CentroidRouter:
             turns=self.history_turns,
             max_chars=self.max_chars,
         )
-        return self.route_vector(self.embedder.embed(inputs)[0])
+        return self.route_vector(self.embedder.embed(inputs)[0], state=state)
 
     def route_many(
-        self, texts: Iterable[str], histories: Sequence[Sequence[Any] | None] | None = None
+        self,
+        texts: Iterable[str],
+        histories: Sequence[Sequence[Any] | None] | None = None,
+        *,
+        states: Sequence[DialogueState | None] | None = None,
     ) -> RouteBatch:
         """Route many texts (a list or tuple of str): one embedding call, one matrix product."""
         texts = as_texts(texts)
         inputs = format_router_inputs(
             texts, histories, turns=self.history_turns, max_chars=self.max_chars
         )
-        return self.route_vectors(self.embedder.embed(inputs), normalized=True)
+        return self.route_vectors(self.embedder.embed(inputs), normalized=True, states=states)
 
-    def route_vector(self, vector: NDArray[Any]) -> RouteDecision:
+    def route_vector(
+        self, vector: NDArray[Any], *, state: DialogueState | None = None
+    ) -> RouteDecision:
         """Route one embedding the caller already has (a fast path: one matrix-vector product)."""
         v = as_vectors(vector)
         if v.ndim != 1 or v.shape[0] != self.dim:
@@ -263,27 +287,44 @@ class CentroidRouter:
         norm = math.sqrt(float(np.vdot(v, v)))  # vdot, unlike @, raises no floating-point warnings
         if self._spec.classifier is not None or not safe_norm_floor(v.dtype) <= norm < math.inf:
             # badly scaled, NaN or zero: the careful path decides
-            return self.route_vectors(v[None, :])[0]
+            return self.route_vectors(v[None, :], states=[state])[0]
         # A finite norm bounds every dot product with a unit centroid: the scores are finite.
         raw = ((self._unit32 if v.dtype == np.float32 else self._unit64) @ v).tolist()
         return decide(self.styles, [s / norm for s in raw], self._rule, self._method)
 
-    def route_vectors(self, matrix: NDArray[Any], *, normalized: bool = False) -> RouteBatch:
+    def route_vectors(
+        self,
+        matrix: NDArray[Any],
+        *,
+        normalized: bool = False,
+        states: Sequence[DialogueState | None] | None = None,
+    ) -> RouteBatch:
         """Route ``(n, dim)`` embeddings (``n`` may be 0).
 
-        ``normalized=True`` promises unit rows, skipping a pass.
+        ``normalized=True`` promises unit rows, skipping a pass; ``states``: each row's dialogue
+        state, for a state head (None: every row at the start of a dialogue).
         """
         x = as_vectors(matrix)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise InvalidInputError(f"expected vectors of shape (n, {self.dim}), got {x.shape}")
-        scores = self._scores(x, normalized)
+        if states is not None and len(states) != x.shape[0]:
+            raise InvalidInputError(f"{x.shape[0]} vectors but {len(states)} dialogue states")
+        scores = self._scores(x, normalized, states)
         if not np.all(np.isfinite(scores)):
             raise InvalidInputError("vectors contain NaN or infinity, or a zero vector")
         return RouteBatch(self.styles, scores, self._rule, method=self._method)
 
-    def _scores(self, x: NDArray[Any], normalized: bool) -> NDArray[Any]:
-        if self._spec.classifier is not None:
-            logits = self._spec.classifier.logits(x if normalized else unit_rows(x))
+    def _scores(
+        self, x: NDArray[Any], normalized: bool, states: Sequence[DialogueState | None] | None
+    ) -> NDArray[Any]:
+        classifier = self._spec.classifier
+        if classifier is not None:
+            inputs = x if normalized else unit_rows(x)
+            features = getattr(classifier, "state", None)
+            if features is not None:
+                extra = features.encode(states if states is not None else [None] * len(inputs))
+                inputs = np.hstack([inputs, extra.astype(inputs.dtype)])
+            logits = classifier.logits(inputs)
             logits = logits - logits.max(axis=1, keepdims=True)
             e = np.exp(logits)
             out: NDArray[Any] = e / e.sum(axis=1, keepdims=True)

@@ -30,6 +30,7 @@ import numpy as np
 from .._checks import is_int, is_real
 from ..embedders._spec import EmbedderSpec
 from ..errors import ConfigError, RouterFileError
+from ._state import StateFeatures
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -84,11 +85,14 @@ class MLP2:
 class Linear:
     """One linear layer, ``weight @ x + bias``.
 
-    The ``linear`` classifier (see :mod:`neulora.train`).
+    The ``linear`` classifier (see :mod:`neulora.train`). With ``state`` it is a state head: its
+    inputs are the unit question vector followed by the dialogue state's features
+    (:class:`~neulora.routing.StateFeatures`), and ``weight`` has as many more columns.
     """
 
     weight: NDArray[np.float64]
     bias: NDArray[np.float64]
+    state: StateFeatures | None = None
     kind: ClassVar[str] = "linear"
 
     def logits(self, x: NDArray[Any]) -> NDArray[Any]:
@@ -98,7 +102,8 @@ class Linear:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "linear", "weight": self.weight.tolist(), "bias": self.bias.tolist()}
+        out = {"type": "linear", "weight": self.weight.tolist(), "bias": self.bias.tolist()}
+        return out | ({"state": self.state.to_json()} if self.state is not None else {})
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,10 @@ def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True
     fallback = raw.get("fallback_style")
     if fallback is not None and fallback not in styles:
         raise fail(f"fallback_style {fallback!r} is not among the styles {list(styles)}")
+    classifier = _classifier(raw.get("classifier"), len(styles), centroids.shape[1], fail)
+    state = getattr(classifier, "state", None)
+    if state is not None and state.styles != styles:
+        raise fail(f"the state head's previous styles {list(state.styles)} are not {list(styles)}")
     return RouterSpec(
         styles=styles,
         centroids=centroids,
@@ -224,7 +233,7 @@ def parse_spec(raw: Any, *, where: str = "<dict>", require_embedder: bool = True
         threshold=_bounded(raw.get("threshold"), "threshold", -1.0, 1.0, fail),
         min_margin=_bounded(raw.get("min_margin"), "min_margin", 0.0, 2.0, fail),
         fallback_style=fallback,
-        classifier=_classifier(raw.get("classifier"), len(styles), centroids.shape[1], fail),
+        classifier=classifier,
         extra={k: v for k, v in raw.items() if k not in _KNOWN_KEYS},
         source=where,
     )
@@ -422,15 +431,26 @@ def _classifier(value: Any, n_styles: int, dim: int, fail: Fail) -> MLP2 | Linea
 
 
 def _linear(value: dict[str, Any], n_styles: int, dim: int, fail: Fail) -> Linear:
-    unknown = sorted(set(value) - {"type", "weight", "bias"})
+    unknown = sorted(set(value) - {"type", "weight", "bias", "state"})
     if unknown or "weight" not in value or "bias" not in value:
         raise fail(
-            f"linear classifier must hold exactly 'weight' and 'bias', got keys {sorted(value)}"
+            "linear classifier must hold 'weight' and 'bias' (and, for a state head, 'state'), "
+            f"got keys {sorted(value)}"
         )
+    state = None
+    if "state" in value:
+        try:
+            state = StateFeatures.from_json(value["state"])
+        except ValueError as exc:
+            raise fail(f"linear classifier {exc}") from None
     weight = _matrix(value["weight"], "linear classifier weight", fail)
     bias = _vector(value["bias"], "linear classifier bias", fail)
-    if weight.shape != (n_styles, dim):
-        raise fail(f"linear classifier weight has shape {weight.shape}, expected {(n_styles, dim)}")
+    inputs = dim + (state.size if state is not None else 0)
+    if weight.shape != (n_styles, inputs):
+        raise fail(
+            f"linear classifier weight has shape {weight.shape}, expected {(n_styles, inputs)}"
+            + (f" (the vector's {dim} and the state's {state.size})" if state is not None else "")
+        )
     if bias.shape != (n_styles,):
         raise fail(f"linear classifier bias has shape {bias.shape}, expected {(n_styles,)}")
-    return Linear(weight, bias)
+    return Linear(weight, bias, state)

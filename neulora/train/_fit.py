@@ -35,6 +35,7 @@ from ..errors import ConfigError, InvalidInputError
 from ..routing._centroid import CentroidRouter, format_router_inputs
 from ..routing._decision import FallbackRule, RouteBatch
 from ..routing._file import Linear, RouterSpec
+from ..routing._state import DialogueState, StateFeatures
 from ._metrics import RouterReport, report_from_predictions
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def fit_vectors(
     *,
     head: LinearHead | None = None,
     styles: Sequence[str] | None = None,
+    states: Sequence[DialogueState | None] | None = None,
     **options: Any,
 ) -> CentroidRouter:
     """A router trained on embeddings the caller already has.
@@ -120,8 +122,10 @@ def fit_vectors(
     ``embedder`` made them and will route with them.
 
     Centroids are the means of the unit-norm vectors of each style (the router file always carries
-    them); with ``head`` the router scores with that trained classifier instead. ``options`` go to
-    :class:`CentroidRouter`.
+    them); with ``head`` the router scores with that trained classifier instead. With ``states``
+    (each row's :class:`~neulora.routing.DialogueState`, the style of the tutor message the learner
+    answered) the head is a state head: it reads each row's state beside its vector. ``options`` go
+    to :class:`CentroidRouter`.
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(labels) or not len(labels):
@@ -139,7 +143,17 @@ def fit_vectors(
         raise ConfigError(f"no training examples for style(s) {empty}")
     unit = x / norms
     centroids = np.stack([unit[y == i].mean(axis=0) for i in range(len(names))])
-    classifier = head.train(unit, y, len(names)) if head is not None else None
+    classifier = None
+    if states is not None:
+        if head is None:
+            raise ConfigError("a router that reads the dialogue's state needs a head: LinearHead()")
+        if len(states) != len(labels):
+            raise ConfigError(f"{len(labels)} labels but {len(states)} dialogue states")
+        features = StateFeatures(names)
+        layer = head.train(np.hstack([unit, features.encode(states)]), y, len(names))
+        classifier = Linear(layer.weight, layer.bias, features)
+    elif head is not None:
+        classifier = head.train(unit, y, len(names))
     spec = RouterSpec(
         names,
         centroids,
@@ -219,11 +233,12 @@ def evaluate_vectors(
     labels: Sequence[str],
     *,
     previous: Sequence[str | None] | None = None,
+    states: Sequence[DialogueState | None] | None = None,
 ) -> RouterReport:
     """:func:`evaluate` on embeddings the caller already has.
 
     ``previous``: each row's style of the tutor's previous move (None: none), for the previous-style
-    baseline.
+    baseline; ``states``: each row's dialogue state, for a router that reads it.
     """
     truth = _truth(router, labels, len(vectors))
     before = None
@@ -233,7 +248,7 @@ def evaluate_vectors(
         if len(previous) != len(labels):
             raise InvalidInputError(f"{len(labels)} labels but {len(previous)} previous styles")
         before = [None if p is None else router.styles.index(p) for p in previous]
-    batch = router.route_vectors(vectors)
+    batch = router.route_vectors(vectors, states=states)
     return report_from_predictions(
         router.styles,
         truth,

@@ -301,6 +301,69 @@ def test_two_replicas_sharing_redis_continue_one_session(
             assert [t["question"] for t in turns] == ["로그의 정의는?", "그럼 밑은요?"]
 
 
+def _redis(tmp_path: Path) -> Any:
+    redis_server = shutil.which("redis-server")
+    require_system("redis-server", redis_server is not None)
+    assert redis_server is not None
+    port = free_port()
+    argv = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    server = background_server(argv, port, log=tmp_path / "redis.log", name="redis-server")
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def test_a_state_router_gets_the_previous_style_across_replicas_sharing_redis(
+    tmp_path: Path, engine: ChatStubServer
+) -> None:
+    import random
+
+    from neulora.embedders import HashingEmbedder
+    from neulora.router import DialogueState
+    from neulora.train import LinearHead
+    from neulora.train._fit import fit_vectors
+
+    # a router that knows one rule the text cannot show: after feedback comes scaffolding
+    rule = {"feedback": "scaffolding", "scaffolding": "socratic", "socratic": "direct"}
+    rule.update({"direct": "feedback", None: "direct"})
+    rng = random.Random(0)
+    states = [
+        DialogueState(rng.choice([*STYLES, None]), turn=rng.randrange(20)) for _ in range(300)
+    ]
+    texts = [f"question {rng.randrange(1000)}" for _ in states]
+    embedder = HashingEmbedder()
+    router = fit_vectors(
+        embedder.embed(texts),
+        [rule[s.previous_style] for s in states],
+        embedder,
+        head=LinearHead(l2=0.003),
+        styles=STYLES,
+        states=states,
+    )
+    router_path = tmp_path / "state-router.json"
+    router.save(router_path)
+    redis, url = _redis(tmp_path)
+    with redis:
+        env = serve_env(tmp_path, engine, NEULORA_REDIS_URL=url, NEULORA_ROUTER=str(router_path))
+        with start(tmp_path, env, "replica a") as a, start(tmp_path, env, "replica b") as b:
+
+            def ask(server: ManagedServer, model: str, user: str) -> str:
+                reply = httpx.post(
+                    f"{base(server)}/chat/completions",
+                    timeout=60,
+                    json={
+                        "model": model,
+                        "user": user,
+                        "messages": [{"role": "user", "content": "question 7"}],
+                    },
+                )
+                assert reply.status_code == 200, reply.text
+                return str(reply.json()["neulora"]["style"])
+
+            assert ask(a, "neulora", "fresh") == "direct"  # nothing before: the start
+            assert ask(a, "neulora/feedback", "learner") == "feedback"
+            assert ask(b, "neulora", "learner") == "scaffolding"  # b read a's turn from Redis
+            assert ask(a, "neulora", "learner") == "socratic"
+
+
 def test_start_up_summary_names_what_is_served_and_warns_about_an_empty_collection(
     tmp_path: Path, engine: ChatStubServer
 ) -> None:

@@ -1,0 +1,78 @@
+"""The pipeline hands a state router the real previous style from its memory, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from neulora import Pipeline
+from neulora.embedders import HashingEmbedder
+from neulora.router import STYLES, DialogueState
+from neulora.testing import FakeRetriever, FakeStyleClient
+from neulora.train import LinearHead
+from neulora.train._fit import fit_vectors
+
+NEXT = {"feedback": "scaffolding", "scaffolding": "socratic", "socratic": "direct", None: "direct"}
+NEXT["direct"] = "feedback"
+
+
+@pytest.fixture(scope="module")
+def pipeline_parts():
+    embedder = HashingEmbedder(dim=256)
+    rng = random.Random(0)
+    states = [
+        DialogueState(rng.choice([*STYLES, None]), turn=rng.randrange(30)) for _ in range(300)
+    ]
+    texts = [f"question {rng.randrange(1000)} about {rng.choice(['logs', 'sums'])}" for _ in states]
+    router = fit_vectors(
+        embedder.embed(texts),
+        [NEXT[s.previous_style] for s in states],
+        embedder,
+        head=LinearHead(l2=0.003),
+        styles=STYLES,
+        states=states,
+    )
+    return router, embedder
+
+
+def build(parts) -> Pipeline:
+    router, embedder = parts
+    return Pipeline(router, FakeRetriever(embedder), FakeStyleClient("Why do you think so?"))
+
+
+def test_sync_turns_route_on_the_previous_answers_style(pipeline_parts) -> None:
+    pipeline = build(pipeline_parts)
+    first = pipeline.ask("question 1 about sums", "learner")
+    assert first.style == "direct"  # the start of a dialogue
+    chain = [first.style]
+    for _ in range(4):
+        chain.append(pipeline.ask("question 2 about logs", "learner").style)
+    assert chain == ["direct", "feedback", "scaffolding", "socratic", "direct"]
+    forced = pipeline.ask("question 3 about logs", "other", style="feedback")
+    assert forced.style == "feedback"
+    assert pipeline.ask("question 4 about logs", "other").style == "scaffolding"
+
+
+def test_async_turns_do_the_same(pipeline_parts) -> None:
+    pipeline = build(pipeline_parts)
+
+    async def dialogue() -> list[str]:
+        await pipeline.aask("question 5 about sums", "a", style="scaffolding")
+        second = await pipeline.aask("question 6 about sums", "a")
+        stream = pipeline.astream("question 7 about sums", "a")
+        async for _ in stream:
+            pass
+        return [second.style, stream.answer.style]
+
+    assert asyncio.run(dialogue()) == ["socratic", "direct"]
+
+
+def test_a_turn_with_its_own_history_has_no_known_previous_style(pipeline_parts) -> None:
+    pipeline = build(pipeline_parts)
+    history = [
+        {"role": "user", "content": "question 8 about logs"},
+        {"role": "assistant", "content": "What do you notice?"},
+    ]
+    assert pipeline.ask("question 9 about logs", history=history).style == "direct"
