@@ -103,6 +103,8 @@ def add_eval(sub: Any) -> None:
 
 
 def _scorer_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from ..embedders._use import UniversalSentenceEncoder
     from ..eval import load_mrbench, train_scorer
 
@@ -110,9 +112,15 @@ def _scorer_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--folds must be at least 2, got {args.folds}")
     if not args.c > 0:
         raise ConfigError(f"--c must be positive, got {args.c}")
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: give a file in an existing folder")
     dialogues = [d for path in args.files for d in load_mrbench(path)]
     trained = train_scorer(dialogues, UniversalSentenceEncoder(), folds=args.folds, c=args.c)
-    trained.scorer.save(args.out)
+    try:
+        trained.scorer.save(out)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write the scorer ({exc.strerror})") from exc
     _show(trained.cross_validation, args.json)
     print(f"scorer written to {args.out} (cross-validated by dialogue above)", file=sys.stderr)
     return 0
@@ -161,186 +169,20 @@ def _judge_check(args: argparse.Namespace) -> int:
                 judge, dialogues, limit=args.limit, concurrency=args.concurrency, progress=bar
             )
         )
-    _show(report, args.json)
+    if args.json:
+        # what was measured travels with the figures: a replay checks it is the judge it uses
+        judged = {"model": args.judge_model, "dimensions": list(judge.dimensions)}
+        json.dump({"judge": judged, **report.to_dict()}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(report.format())
     return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import asyncio
-    from pathlib import Path
+    from ._replay import run_replay
 
-    from tqdm.auto import tqdm
-
-    from .._redact import redact_url
-    from ..eval import LLMJudge, PedagogyScorer
-    from ..eval._replay import Replay, ReplayPlan, ResultsFile, human_results, replay_items
-    from ..eval._report import write_report
-    from ..llm import HFStyleClient
-    from ._build import settings_from
-
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    agreement = _checked_run_flags(args)
-    settings = settings_from(args)
-    url = args.engine_url or settings.base_url
-    if not url:
-        raise ConfigError("give the engine: --engine-url URL or NEULORA_BASE_URL")
-    items, labelled = replay_items(args.dialogues, every=args.turns == "all")
-    items = items[: args.limit] if args.limit is not None else items
-    plan = ReplayPlan(
-        items,
-        variants,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        stream=args.stream,
-    )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    tutor, base, setup = _tutors(args, settings, url)
-    judge = None
-    if args.judge_url:
-        judge_client = HFStyleClient(
-            {"judge": args.judge_model},
-            token=settings.token,
-            base_url=args.judge_url,
-            fallback=None,
-        )
-        judge = LLMJudge(judge_client)
-        setup["judge"] = {"url": redact_url(args.judge_url), "model": args.judge_model}
-    scorer = PedagogyScorer.load()
-    replay = Replay(tutor, base, scorer, judge=judge)
-
-    async def run() -> list[Any]:
-        try:
-            with tqdm(unit="answer", desc="replaying", delay=2.0) as bar:
-                return await replay.run(
-                    plan,
-                    ResultsFile(out / "results.jsonl"),
-                    concurrency=args.concurrency,
-                    progress=bar,
-                )
-        finally:
-            for client in (tutor.client, base.client, judge.client if judge else None):
-                if client is not None:
-                    await client.aclose()
-
-    results = asyncio.run(run())
-    kept = {item.id for item in items}
-    results = [r for r in results if r.dialogue_id in kept and r.variant in variants]
-    humans = human_results([d for d in labelled if d.dialogue.id in kept], scorer)
-    report = write_report(
-        out,
-        results + humans,
-        judge_agreement=agreement,
-        requested=variants,
-        setup=setup,
-        pyplot=_plots(),
-    )
-    invalid = [name for name, v in report["variants"].items() if not v["valid"]]
-    for name in invalid:
-        print(f"neulora: variant {name} is not valid (over 5% failures)", file=sys.stderr)
-    print((out / "report.md").read_text(encoding="utf-8"))
-    return 0
-
-
-def _checked_run_flags(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Refuse flags that cannot work before anything loads; the judge's agreement, if judged."""
-    from pathlib import Path
-
-    for name, value in (("--concurrency", args.concurrency), ("--max-tokens", args.max_tokens)):
-        if value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    if bool(args.judge_url) != bool(args.judge_model):
-        raise ConfigError("--judge-url and --judge-model go together")
-    if not args.judge_url:
-        return None
-    if not args.judge_check:
-        raise ConfigError(
-            "a judge counts only once checked: run neulora eval judge-check ... --json > "
-            "check.json with the same judge and pass --judge-check check.json"
-        )
-    return _agreement_file(Path(args.judge_check))
-
-
-def _tutors(args: argparse.Namespace, settings: Any, url: str) -> tuple[Any, Any, dict[str, Any]]:
-    """The pipelines that answer: every style's model, and the base model behind every style.
-
-    The settings' router, notes and relevance rule; clients without a fallback. Without a notes
-    collection the notes are an empty one in memory (nothing is created on disk).
-    """
-    from pathlib import Path
-
-    from .._assemble import build_embedder, build_retriever, build_router
-    from .._redact import redact_url
-    from ..errors import CollectionNotFoundError
-    from ..eval._replay import BASE_PROMPT
-    from ..llm import HFStyleClient, default_models
-    from ..pipeline import Pipeline
-    from ..retrieval import ChromaRetriever
-    from ..turn import PromptSet, TurnOptions
-
-    embedder = build_embedder(settings)
-    router = build_router(settings, embedder)
-    place = settings.chroma_location().get("path")
-    try:
-        if place is not None and not Path(place).is_dir():  # opening it would create it
-            raise CollectionNotFoundError(f"no Chroma database at {place}")
-        retriever = build_retriever(settings, embedder, create=False)
-        notes = f"{retriever.collection_name} ({retriever.count()} chunks)"
-    except CollectionNotFoundError:
-        import chromadb
-
-        retriever = ChromaRetriever(embedder, client=chromadb.EphemeralClient())  # empty, in memory
-        notes = "none (no collection found: answers from the dialogue alone)"
-    models = {**default_models(), **settings.models}
-    styled = HFStyleClient(models, token=settings.token, base_url=url, fallback=None)
-    plain = HFStyleClient(
-        {s: args.base_model for s in STYLES}, token=settings.token, base_url=url, fallback=None
-    )
-    parts: dict[str, Any] = {
-        "options": TurnOptions(k=settings.k),
-        "relevance": "auto" if settings.min_score is None else settings.min_score,
-    }
-    tutor = Pipeline(router, retriever, styled, **parts)
-    base = Pipeline(
-        router,
-        retriever,
-        plain,
-        prompts=PromptSet(system={s: BASE_PROMPT for s in STYLES}),
-        **parts,
-    )
-    setup = {
-        "engine": redact_url(url),
-        "models": {**models, "base": args.base_model},
-        "router": f"{router.to_spec().head} on {router.embedder.name}",
-        "notes": notes,
-    }
-    return tutor, base, setup
-
-
-def _plots() -> Any:
-    from ._eval import pyplot
-
-    try:
-        return pyplot()
-    except ConfigError:  # no matplotlib: the JSON and Markdown reports still come
-        print(
-            "neulora: matplotlib missing, report.png skipped (pip install 'neulora[eval]')",
-            file=sys.stderr,
-        )
-        return None
-
-
-def _agreement_file(path: Any) -> dict[str, Any]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--judge-check {path}: not a judge-check JSON file ({exc})") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("dimensions"), dict):
-        raise ConfigError(f"--judge-check {path}: expected the JSON of judge-check --json")
-    return raw
+    return run_replay(args)
 
 
 def _show(report: Any, as_json: bool) -> None:

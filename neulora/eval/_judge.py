@@ -184,7 +184,7 @@ class LLMJudge:
                     "judge", messages, max_tokens=self.max_tokens, temperature=0.0
                 )
             except NeuloraError as exc:
-                return Verdict(failure=f"call failed: {exc}", attempts=attempt)
+                return Verdict(failure=self._redact(f"call failed: {exc}"), attempts=attempt)
             labels = self.parse(generation.text)
             if labels is not None:
                 return Verdict(labels, attempts=attempt)
@@ -198,8 +198,14 @@ class LLMJudge:
                     "object, every dimension mapped to one of its label strings.",
                 },
             ]
-        logger.info("judge reply not in the asked format, twice: %.120r", last)
-        return Verdict(failure=f"reply not in the asked format: {last[:200]!r}", attempts=2)
+        logger.info("judge reply not in the asked format, twice: %.120r", self._redact(last))
+        failure = f"reply not in the asked format: {last[:200]!r}"
+        return Verdict(failure=self._redact(failure), attempts=2)
+
+    def _redact(self, text: str) -> str:
+        # a reply may echo what it was sent: the token never reaches a verdict
+        auth = getattr(self.client, "auth", None)
+        return str(auth.redact(text)) if auth is not None else text
 
 
 async def check_judge(

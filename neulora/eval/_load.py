@@ -134,6 +134,8 @@ def _jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[str, Mapping[str, Any
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{where}: not JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise DatasetError(f"{where}: nested too deep to be a row") from None
         if not isinstance(row, Mapping):
             raise DatasetError(f"{where}: expected an object, got {type(row).__name__}")
         yield where, row
@@ -145,6 +147,8 @@ def _json(path: str | os.PathLike[str]) -> Any:
     except json.JSONDecodeError as exc:
         message = f"not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         raise DatasetError(f"{path}: {message}: a truncated or damaged file?") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: nested too deep to be an evaluation file") from None
 
 
 def _text(path: str | os.PathLike[str]) -> str:

@@ -3,12 +3,16 @@
 A variant is what answers: ``base`` (the base model, no adapter), ``routed`` (neulora's router picks
 the style), a style name (that style's model, always), ``random`` (a style drawn per dialogue from a
 seeded generator) or ``oracle`` (the style of the human tutor's actual next move, where the data
-tags it). A variant never falls back to another model: a failed call is that variant's failure.
+tags it). A variant never falls back to another model: a failed call is that variant's failure. On
+MRBench dialogues the human tutors' own responses (``human:Expert``, ``human:Novice``) are scored
+and judged the same way.
 
 Every answer is scored as it arrives and appended to ``results.jsonl`` (one line per dialogue and
 variant); a run that finds the file skips what it holds, so a killed run loses at most the
-requests in flight. An empty answer, a failed call or an answer cut at ``max_tokens`` is a failure:
-recorded with its reason and never scored.
+requests in flight. An empty answer or an answer cut at ``max_tokens`` is a failure of the
+variant: recorded with its reason, never scored, never asked again. A failed call (the engine down,
+a refused token) is recorded too, and asked again by the next run; the newest line of a dialogue
+and variant is the one that counts.
 """
 
 from __future__ import annotations
@@ -19,21 +23,26 @@ import logging
 import os
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._checks import check_int, check_temperature
 from .._styles import STYLES
 from ..errors import ConfigError, DatasetError, NeuloraError
 
 if TYPE_CHECKING:
     from ._judge import LLMJudge
-    from ._records import Cut, LabelledDialogue
+    from ._records import Cut
     from ._scorer import PedagogyScorer
 
 logger = logging.getLogger(__name__)
 
 VARIANTS: tuple[str, ...] = ("base", "routed", *STYLES, "random", "oracle")
+HUMAN_TUTORS: tuple[str, ...] = ("Expert", "Novice")  # MRBench's human tutors
+# a failed call says nothing about the model: the next run asks again
+RETRIED = ("call failed", "routing failed")
 # the base variant's system prompt, for every style: the base model is asked as a plain tutor
 BASE_PROMPT = (
     "You are a patient math tutor. Help the learner with the problem and their latest message."
@@ -50,11 +59,12 @@ class Tutor(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
-    """One cut dialogue to replay, with its id in the results and the problem it is about."""
+    """One cut dialogue to replay: its id in the results, the problem, the human tutors' answers."""
 
     id: str
     cut: Cut
     problem: str = ""
+    humans: Mapping[str, str] = field(default_factory=dict)  # tutor -> response (MRBench)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +84,49 @@ class Result:
     def failed(self) -> bool:
         return self.error is not None
 
+    @property
+    def retried(self) -> bool:
+        """A failed call: the next run asks again."""
+        return self.error is not None and self.error.startswith(RETRIED)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.dialogue_id, self.variant)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Result:
+        """A line read back; a field of the wrong type is a ``ValueError`` naming it."""
+        if not isinstance(raw, dict):
+            raise ValueError("a line must be a JSON object")
+        texts = ("dialogue_id", "variant")
+        optional = ("style", "model", "response", "finish_reason", "error")
+        for name in texts:
+            if not isinstance(raw.get(name), str):
+                raise ValueError(f"'{name}' must be a string")
+        for name in optional:
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise ValueError(f"'{name}' must be a string or null")
+        scores = raw.get("scores")
+        if scores is not None and not (
+            isinstance(scores, dict) and all(isinstance(v, dict) for v in scores.values())
+        ):
+            raise ValueError("'scores' must map each scorer to an object")
+        unknown = sorted(set(raw) - {*texts, *optional, "scores"})
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}")
+        return cls(**raw)
+
+
+def latest(results: Sequence[Result]) -> list[Result]:
+    """One result per dialogue and variant: the newest (a retried call replaces its failure)."""
+    kept: dict[tuple[str, str], Result] = {}
+    for result in results:
+        kept.pop(result.key, None)  # the newest goes last, in the order lines were written
+        kept[result.key] = result
+    return list(kept.values())
 
 
 class ResultsFile:
@@ -85,22 +136,28 @@ class ResultsFile:
         self.path = path
 
     def read(self) -> list[Result]:
-        """The results already there; a last line cut by a killed run is dropped from the file."""
+        """Every line there; a last line cut by a killed run is dropped from the file."""
         if not self.path.exists():
             return []
-        raw = self.path.read_bytes()
-        whole = raw[: raw.rfind(b"\n") + 1]
-        if len(whole) != len(raw):
-            logger.warning("%s: dropping a last line a killed run left unfinished", self.path)
-            with self.path.open("r+b") as f:
-                f.truncate(len(whole))
+        try:
+            raw = self.path.read_bytes()
+            whole = raw[: raw.rfind(b"\n") + 1]
+            if len(whole) != len(raw):
+                logger.warning("%s: dropping a last line a killed run left unfinished", self.path)
+                with self.path.open("r+b") as f:
+                    f.truncate(len(whole))
+            text = whole.decode("utf-8")
+        except OSError as exc:
+            raise DatasetError(f"cannot read {self.path}: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"{self.path} is not UTF-8: not a results file") from exc
         results = []
-        for n, line in enumerate(whole.decode("utf-8").splitlines(), start=1):
+        for n, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                results.append(Result(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
+                results.append(Result.from_json(json.loads(line)))
+            except (ValueError, TypeError, RecursionError) as exc:
                 raise DatasetError(f"{self.path}:{n}: not a replay result ({exc})") from exc
         return results
 
@@ -114,7 +171,11 @@ class ResultsFile:
 
 @dataclass(frozen=True, slots=True)
 class ReplayPlan:
-    """What to run: the dialogues, the variants, and how generations are asked for."""
+    """What to run: the dialogues, the variants, and how generations are asked for.
+
+    Repeated variants are asked once; ``max_tokens`` and ``temperature`` are checked here, before
+    any call.
+    """
 
     items: Sequence[ReplayItem]
     variants: Sequence[str] = VARIANTS
@@ -127,6 +188,9 @@ class ReplayPlan:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown or not self.variants:
             raise ConfigError(f"unknown variants {unknown}: expected some of {list(VARIANTS)}")
+        object.__setattr__(self, "variants", tuple(dict.fromkeys(self.variants)))
+        check_int("max_tokens", self.max_tokens)
+        check_temperature(self.temperature)
         ids = [item.id for item in self.items]
         if len(set(ids)) != len(ids):
             raise ConfigError("dialogue ids repeat: each replayed cut needs its own id")
@@ -144,6 +208,14 @@ class ReplayPlan:
         if variant == "oracle":
             return item.cut.next_style
         return None
+
+    def work(self) -> list[tuple[ReplayItem, str]]:
+        """Every (dialogue, variant) of the plan, the human tutors' responses included."""
+        todo = []
+        for item in self.items:
+            todo += [(item, variant) for variant in self.variants]
+            todo += [(item, f"human:{tutor}") for tutor in item.humans]
+        return todo
 
 
 class Replay:
@@ -183,35 +255,43 @@ class Replay:
         concurrency: int = 4,
         progress: Any = None,
     ) -> list[Result]:
-        """Every (dialogue, variant) the file lacks, ``concurrency`` at a time; all results."""
+        """Every (dialogue, variant) the file lacks, ``concurrency`` at a time; the newest results.
+
+        Whole answers are asked in a pool of ``concurrency`` threads (the default pool would cap
+        them); streamed ones on the event loop.
+        """
         if concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
-        done = results.read()
-        have = {(r.dialogue_id, r.variant) for r in done}
-        todo = [
-            (item, variant)
-            for item in plan.items
-            for variant in plan.variants
-            if (item.id, variant) not in have
-        ]
+        done = latest(results.read())
+        have = {r.key for r in done if not r.retried}
+        todo = [(item, variant) for item, variant in plan.work() if (item.id, variant) not in have]
         if progress is not None:
             progress.reset(total=len(todo))
         gate = asyncio.Semaphore(concurrency)
         written: list[Result] = []
 
-        async def one(item: ReplayItem, variant: str) -> None:
-            async with gate:
-                result = await self._answer(plan, item, variant)
-            if result is not None:
-                results.append(result)
-                written.append(result)
-            if progress is not None:
-                progress.update(1)
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="neulora-replay") as pool:
 
-        await asyncio.gather(*(one(item, variant) for item, variant in todo))
-        return done + written
+            async def one(item: ReplayItem, variant: str) -> None:
+                async with gate:
+                    result = await self._answer(plan, item, variant, pool)
+                if result is not None:
+                    results.append(result)
+                    written.append(result)
+                if progress is not None:
+                    progress.update(1)
 
-    async def _answer(self, plan: ReplayPlan, item: ReplayItem, variant: str) -> Result | None:
+            await asyncio.gather(*(one(item, variant) for item, variant in todo))
+        return latest([*done, *written])
+
+    async def _answer(
+        self, plan: ReplayPlan, item: ReplayItem, variant: str, pool: ThreadPoolExecutor
+    ) -> Result | None:
+        if variant.startswith("human:"):
+            tutor_name = variant.removeprefix("human:")
+            text = item.humans[tutor_name]
+            scores = await self._scores(item.cut, text)
+            return Result(item.id, variant, None, tutor_name, text, "stop", None, scores)
         style = plan.style(variant, item)
         if variant == "oracle" and style is None:
             return None  # the data does not say what the human tutor did next
@@ -227,7 +307,10 @@ class Replay:
             if plan.stream:
                 answer = await tutor.aask(item.cut.learner, session, **changes)
             else:
-                answer = await asyncio.to_thread(tutor.ask, item.cut.learner, session, **changes)
+                loop = asyncio.get_running_loop()
+                answer = await loop.run_in_executor(
+                    pool, lambda: tutor.ask(item.cut.learner, session, **changes)
+                )
         except NeuloraError as exc:
             return Result(item.id, variant, style, None, None, None, f"call failed: {exc}")
         chosen = None if variant == "base" else answer.style
@@ -242,62 +325,44 @@ class Replay:
             return Result(
                 item.id, variant, chosen, answer.model, answer.text, answer.finish_reason, failure
             )
-        scores: dict[str, Any] = {"scorer": self.scorer.score(item.cut, answer.text).labels()}
-        if self.judge is not None:
-            verdict = await self.judge.ajudge(item.cut, answer.text)
-            scores["judge"] = verdict.to_dict()
+        scores = await self._scores(item.cut, answer.text)
         return Result(
             item.id, variant, chosen, answer.model, answer.text, answer.finish_reason, None, scores
         )
 
+    async def _scores(self, cut: Cut, text: str) -> dict[str, Any]:
+        scores: dict[str, Any] = {"scorer": self.scorer.score(cut, text).labels()}
+        if self.judge is not None:
+            scores["judge"] = (await self.judge.ajudge(cut, text)).to_dict()
+        return scores
 
-def replay_items(
-    path: str | os.PathLike[str], *, every: bool = False
-) -> tuple[list[ReplayItem], list[LabelledDialogue]]:
-    """The cuts to replay from a MathDial JSONL or an MRBench JSON file, and MRBench's items.
+
+def replay_items(path: str | os.PathLike[str], *, every: bool = False) -> list[ReplayItem]:
+    """The cuts to replay from a MathDial JSONL or an MRBench JSON file.
 
     MathDial dialogues are cut at the last learner turn, or at every one (``every``: ids
-    ``<dialogue>#<k>``; a dialogue id the file repeats gets ``/2``, ``/3`` in file order). An
-    MRBench item is its dialogue at the learner's last turn, and its human tutors' responses come
-    back too, to be scored beside the variants.
+    ``<dialogue>#<k>``). An MRBench item is its dialogue at the learner's last turn, with its human
+    tutors' responses. A dialogue id the file repeats gets ``/2``, ``/3`` in file order.
     """
     from ._load import load_mathdial, load_mrbench
 
+    items = []
+    seen: dict[str, int] = {}
+
+    def unique(name: str) -> str:
+        seen[name] = seen.get(name, 0) + 1
+        return name if seen[name] == 1 else f"{name}/{seen[name]}"
+
     if str(path).endswith(".jsonl"):
-        items = []
-        seen: dict[str, int] = {}
         for dialogue in load_mathdial(path):
-            # one problem and scenario can have several conversations: the later ones get /2, /3
-            seen[dialogue.id] = seen.get(dialogue.id, 0) + 1
-            name = dialogue.id if seen[dialogue.id] == 1 else f"{dialogue.id}/{seen[dialogue.id]}"
+            name = unique(dialogue.id)
             for k, cut in enumerate(dialogue.cuts(every=every)):
                 key = f"{name}#{k}" if every else name
                 items.append(ReplayItem(key, cut, dialogue.question))
-        return items, []
+        return items
     if every:
         raise ConfigError("--turns all needs MathDial dialogues: MRBench has one cut each")
-    labelled = load_mrbench(path)
-    return [ReplayItem(d.dialogue.id, d.cut) for d in labelled], labelled
-
-
-def human_results(dialogues: Sequence[LabelledDialogue], scorer: PedagogyScorer) -> list[Result]:
-    """MRBench's human tutors' own responses, scored as the variants are (``human:<tutor>``)."""
-    out = []
-    for item in dialogues:
-        for response in item.responses:
-            if response.tutor not in ("Expert", "Novice"):
-                continue
-            scores = {"scorer": scorer.score(item.cut, response.text).labels()}
-            out.append(
-                Result(
-                    item.dialogue.id,
-                    f"human:{response.tutor}",
-                    None,
-                    response.tutor,
-                    response.text,
-                    "stop",
-                    None,
-                    scores,
-                )
-            )
-    return out
+    for labelled in load_mrbench(path):
+        humans = {r.tutor: r.text for r in labelled.responses if r.tutor in HUMAN_TUTORS}
+        items.append(ReplayItem(unique(labelled.dialogue.id), labelled.cut, humans=humans))
+    return items

@@ -59,11 +59,22 @@ def build_report(
             if r.error is not None:
                 reason = r.error.split(":")[0]
                 reasons[reason] = reasons.get(reason, 0) + 1
+        judged = [r.scores["judge"] for r in rs if r.scores and "judge" in r.scores]
+        judge_failures = sum(bool(verdict.get("failure")) for verdict in judged)
         variants[name] = {
             "n": len(rs),
             "failures": failures,
             "failure_reasons": reasons,
             "valid": bool(rs) and failures <= MAX_FAILURES * len(rs),
+            **(
+                {
+                    "judged": len(judged),
+                    "judge_failures": judge_failures,
+                    "judge_valid": judge_failures <= MAX_FAILURES * len(judged),
+                }
+                if judged
+                else {}
+            ),
             "scores": {
                 dim: _summary(per_dialogue, seed) for dim, per_dialogue in values[name].items()
             },
@@ -98,6 +109,10 @@ def _values(results: Sequence[Result]) -> dict[str, dict[str, list[float]]]:
         dialogue = r.dialogue_id.split("#")[0]  # every cut of one dialogue resamples together
         for source, labels in _sources(r.scores):
             for dim, label in labels.items():
+                if dim == "Revealing_of_the_Answer" and source == "judge":
+                    # a judge answers MRBench's three-way question: any "Yes ..." gives it away
+                    dim = REVEALS
+                    label = "No" if label == "No" else "Yes"
                 if dim not in REPORTED or label not in VALUES:
                     continue
                 key = dim if source == "scorer" else f"judge:{dim}"
@@ -150,26 +165,8 @@ def markdown(report: Mapping[str, Any]) -> str:
     """``report.md``: invalid variants first, then the variants side by side, then the pairs."""
     variants = report["variants"]
     lines = ["# Replay report", ""]
-    invalid = [name for name, v in variants.items() if not v["valid"]]
-    for name in invalid:
-        v = variants[name]
-        if v["n"] == 0:
-            lines.append(
-                f"**{name} has no answers**: no replayed cut gave it one"
-                + (
-                    " (the data tags no human move after these cuts; try --turns all)."
-                    if name == "oracle"
-                    else "."
-                )
-            )
-            continue
-        lines.append(
-            f"**{name} is not valid**: {v['failures']} of {v['n']} answers failed "
-            f"({v['failures'] / v['n']:.1%}, over {MAX_FAILURES:.0%}): "
-            + ", ".join(f"{k} {c}" for k, c in v["failure_reasons"].items())
-            + ". Its scores below do not count."
-        )
-    if invalid:
+    lines += _warnings(variants)
+    if len(lines) > 2:
         lines.append("")
     for key, value in report.get("setup", {}).items():
         lines.append(f"- {key}: {value}")
@@ -181,15 +178,15 @@ def markdown(report: Mapping[str, Any]) -> str:
         "No = 0 (reveals_answer: 1 = gives the answer away). Human tutors' responses are scored "
         "the same way.",
         "",
-        "| variant | n | failures | valid | " + " | ".join(dims) + " |",
-        "|---|---|---|---|" + "---|" * len(dims),
+        "| variant | n | failures | valid | judge failures | " + " | ".join(dims) + " |",
+        "|---|---|---|---|---|" + "---|" * len(dims),
     ]
     for name, v in variants.items():
         cells = [_cell(v["scores"].get(d)) for d in dims]
+        judge = f"{v['judge_failures']} of {v['judged']}" if v.get("judged") else "-"
         lines.append(
             f"| {name} | {v['n']} | {v['failures']} | {'yes' if v['valid'] else '**no**'} | "
-            + " | ".join(cells)
-            + " |"
+            f"{judge} | " + " | ".join(cells) + " |"
         )
     if report.get("paired"):
         lines += [
@@ -219,6 +216,37 @@ def markdown(report: Mapping[str, Any]) -> str:
                 f"{a['kappa']:.3f} | {a['failures']} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _warnings(variants: Mapping[str, Any]) -> list[str]:
+    """What does not count, said first: invalid variants, variants the judge failed on."""
+    lines = []
+    invalid = [name for name, v in variants.items() if not v["valid"]]
+    for name in invalid:
+        v = variants[name]
+        if v["n"] == 0:
+            lines.append(
+                f"**{name} has no answers**: no replayed cut gave it one"
+                + (
+                    " (the data tags no human move after these cuts; try --turns all)."
+                    if name == "oracle"
+                    else "."
+                )
+            )
+            continue
+        lines.append(
+            f"**{name} is not valid**: {v['failures']} of {v['n']} answers failed "
+            f"({v['failures'] / v['n']:.1%}, over {MAX_FAILURES:.0%}): "
+            + ", ".join(f"{k} {c}" for k, c in v["failure_reasons"].items())
+            + ". Its scores below do not count."
+        )
+    for name, v in variants.items():
+        if v.get("judged") and not v["judge_valid"]:
+            lines.append(
+                f"**The judge failed on {name}**: {v['judge_failures']} of {v['judged']} "
+                f"verdicts (over {MAX_FAILURES:.0%}): its `judge:` columns for {name} do not count."
+            )
+    return lines
 
 
 def _cell(summary: Mapping[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..embedders._build import embedder_from_spec
 from ..embedders._spec import EmbedderSpec, spec_of
 from ..errors import ConfigError, ScorerFileError
 from ._features import CUES, WordVocabulary, cue_features
+from ._records import LABELS
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -153,6 +155,8 @@ class ScorerModel:
                 tuple(str(t) for t in raw["vocabulary"]["terms"]),
                 tuple(float(x) for x in raw["vocabulary"]["idf"]),
             )
+            if not isinstance(raw["dimensions"], Mapping) or not isinstance(raw["cues"], Mapping):
+                raise TypeError("'dimensions' and 'cues' must be objects")
             cues = raw["cues"]
             if list(cues["names"]) != list(CUES):
                 raise ScorerFileError(
@@ -185,11 +189,21 @@ class ScorerModel:
     def _check(self, where: str) -> None:
         if not self.heads:
             raise ScorerFileError(f"{where}: the scorer has no dimensions")
+        if not all(math.isfinite(x) and x > 0 for x in self.vocabulary.idf):
+            raise ScorerFileError(f"{where}: idf weights must be finite and positive")
         if self.cue_mean.shape != (len(CUES),) or self.cue_scale.shape != (len(CUES),):
             raise ScorerFileError(f"{where}: cue mean and scale need {len(CUES)} values each")
         if not np.all(self.cue_scale > 0):
             raise ScorerFileError(f"{where}: cue scales must be positive")
         for name, head in self.heads.items():
+            allowed = ("Yes", "No") if name == REVEALS else LABELS.get(name)
+            if allowed is None:
+                raise ScorerFileError(f"{where}: unknown dimension {name!r}")
+            if len(set(head.labels)) != len(head.labels) or not set(head.labels) <= set(allowed):
+                raise ScorerFileError(
+                    f"{where}: dimension {name!r} has labels {list(head.labels)}: expected "
+                    f"distinct ones of {list(allowed)}"
+                )
             k = len(head.labels)
             if k < 2 or head.weights.shape != (k, self.size) or head.bias.shape != (k,):
                 raise ScorerFileError(

@@ -76,9 +76,17 @@ class Calibration:
 
 
 def calibration(
-    scores: NDArray[Any], truth: NDArray[Any], *, probabilities: bool, bins: int = 10
+    scores: NDArray[Any],
+    truth: NDArray[Any],
+    *,
+    probabilities: bool,
+    decided: NDArray[Any] | None = None,
+    bins: int = 10,
 ) -> Calibration:
     """:class:`Calibration` of routing decisions: ``scores`` (rows x styles), the true indices.
+
+    ``decided``: the styles the router chose (its fallback rule applied); default the top scores.
+    The confidence of a row is the probability of the style it was routed to.
 
     >>> c = calibration(np.array([[0.9, 0.1], [0.6, 0.4]]), np.array([0, 1]), probabilities=True)
     >>> round(c.ece, 3), [round(b[3], 2) for b in c.by_margin]
@@ -93,7 +101,7 @@ def calibration(
     else:
         e = np.exp(s - s.max(axis=1, keepdims=True))
         p = e / e.sum(axis=1, keepdims=True)
-    chosen = s.argmax(axis=1)
+    chosen = s.argmax(axis=1) if decided is None else np.asarray(decided, dtype=np.int64)
     right = (chosen == t).astype(np.float64)
     confidence = p[np.arange(len(p)), chosen]
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -318,7 +326,7 @@ def report_from_predictions(
         calibration=(
             None
             if scores is None or n == 0
-            else calibration(np.asarray(scores), t, probabilities=probabilities)
+            else calibration(np.asarray(scores), t, probabilities=probabilities, decided=p)
         ),
     )
 

@@ -218,8 +218,8 @@ def test_plans_and_files_refuse_what_cannot_work(tmp_path: Path) -> None:
 
 
 def test_replay_items_cut_mathdial_at_every_learner_turn(shared_data: Path) -> None:
-    last, _ = replay_items(_mathdial(shared_data))
-    every, _ = replay_items(_mathdial(shared_data), every=True)
+    last = replay_items(_mathdial(shared_data))
+    every = replay_items(_mathdial(shared_data), every=True)
     assert len(every) > 3 * len(last)
     assert all("#" in item.id for item in every)
     assert any(item.cut.next_style is not None for item in every)
@@ -253,7 +253,7 @@ def test_variants_are_asked_with_the_pipelines_prompts_and_the_dialogue(
     base = by_model["Qwen/Qwen2.5-14B-Instruct"]
     assert socratic[0]["content"].startswith(STYLE_PROMPTS["socratic"])
     assert base[0]["content"].startswith(BASE_PROMPT)
-    item = replay_items(_mathdial(shared_data))[0][0]
+    item = replay_items(_mathdial(shared_data))[0]
     for messages in (socratic, base):
         assert "No course notes matched" in messages[0]["content"]  # no collection: no notes
         assert messages[1] == {"role": "user", "content": f"The problem: {item.problem}"}

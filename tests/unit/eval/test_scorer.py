@@ -134,6 +134,20 @@ def _shipped() -> dict:
             lambda raw: raw["dimensions"]["Actionability"].update(bias=[float("nan")] * 3),
             "non-finite",
         ),
+        (
+            lambda raw: raw["dimensions"]["Actionability"].update(labels=["Great", "Meh", "Bad"]),
+            "expected distinct ones of",
+        ),
+        (
+            lambda raw: raw["dimensions"]["Actionability"].update(labels=["Yes", "Yes", "No"]),
+            "expected distinct ones of",
+        ),
+        (lambda raw: raw["vocabulary"]["idf"].__setitem__(0, float("inf")), "idf weights"),
+        (lambda raw: raw.update(dimensions=[]), "malformed scorer file"),
+        (
+            lambda raw: raw.update(dimensions={"Helpfulness": raw["dimensions"]["Actionability"]}),
+            "unknown dimension 'Helpfulness'",
+        ),
     ],
 )
 def test_a_broken_scorer_file_is_refused_by_name(tmp_path: Path, change, message: str) -> None:
