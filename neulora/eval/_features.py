@@ -50,6 +50,24 @@ _COMMAND = re.compile(
     r"^\W*(try|think|check|look|calculate|recalculate|consider|remember|now|so|first|next)\b"
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_HEDGE = re.compile(
+    r"\b(might|maybe|perhaps|seems?|seemed|looks like|i think|possibly|a bit|slightly|small"
+    r"|little)\b"
+)
+_REVEAL_PHRASE = re.compile(
+    r"\b(the (correct |right |final )?answer is|should be|should have been|would be|actually"
+    r"|the correct|is equal to|which gives|so the total|that gives)\b"
+)
+# words that say nothing of what a turn is about, left out of the overlap cues
+_STOP = frozenset(
+    (  # noqa: SIM905 - a word list reads best as text
+        "the a an and or but so to of in on at for is are was were be been it its this "
+        "that these those you your i me my we our us he she they them his her their what "
+        "how why which who can could would should will do does did have has had not no "
+        "yes if then than as with by from up out about just there here all any some more "
+        "much very also too into one let lets let's "
+    ).split()
+)
 
 # the cues in the order of the vector cue_features returns (model files record them by name)
 CUES: tuple[str, ...] = (
@@ -83,6 +101,19 @@ CUES: tuple[str, ...] = (
     "generic_practice",
     "learner_turns",
     "log_learner_words",
+    # how the response relates to the learner's turn, and whether it states the result
+    "overlap_learner",
+    "overlap_response",
+    "quotes_learner_3gram",
+    "reveal_phrase",
+    "solution_numbers_new",
+    "final_new_in_response",
+    "learner_final_is_final",
+    "learner_numbers_in_response",
+    "learner_new_numbers",
+    "quotes_learner_new_number",
+    "response_new_vs_learner",
+    "hedge",
 )
 
 
@@ -113,6 +144,11 @@ def cue_features(context: Cut, response: str) -> NDArray[np.float64]:
     final = numbers(context.solution)
     sentences = [s for s in _SENTENCE_END.split(response.strip()) if s]
     learner_turns = 1 + sum(t.role == "learner" for t in context.history)
+    earlier = set(numbers("\n".join(t.text for t in context.history)))
+    learner_set = set(learner_numbers)
+    solution = set(final)
+    learner_words = _content_words(context.learner)
+    response_words = _content_words(response)
     values = (
         math.log1p(len(response.split())),
         len(sentences),
@@ -145,8 +181,29 @@ def cue_features(context: Cut, response: str) -> NDArray[np.float64]:
         is not None,
         learner_turns,
         math.log1p(len(context.learner.split())),
+        len(learner_words & response_words) / max(1, len(learner_words)),
+        len(response_words & learner_words) / max(1, len(response_words)),
+        bool(_trigrams(context.learner) & _trigrams(response)),
+        _REVEAL_PHRASE.search(lower) is not None,
+        sum(x in solution and x not in said for x in found),
+        bool(final) and final[-1] in found and final[-1] not in said,
+        bool(final) and bool(learner_numbers) and learner_numbers[-1] == final[-1],
+        sum(x in found for x in learner_set),
+        sum(x not in earlier for x in learner_numbers),
+        any(x in found for x in learner_numbers if x not in earlier),
+        sum(x not in learner_set for x in found),
+        _HEDGE.search(lower) is not None,
     )
     return np.asarray(values, dtype=np.float64)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and not w.isdigit()}
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    tokens = _WORD.findall(text.lower())
+    return {tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)}
 
 
 def _is_number(raw: str) -> bool:

@@ -58,3 +58,25 @@ def test_vocabulary_keeps_terms_seen_twice_and_makes_unit_rows() -> None:
     assert rows[1].tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="2 terms but 1"):
         WordVocabulary(("a", "b"), (1.0,))
+
+
+def test_cues_that_relate_the_response_to_the_learners_turn() -> None:
+    cut = Cut(
+        "d",
+        (DialogueTurn("tutor", "How many spoons did Julia buy?"),),
+        "Julia bought 9 spoons because 12 - 3 = 9",
+        solution="12 + 3 = 15\n15 - 5 = 10\n 10",
+    )
+    quoted = dict(
+        zip(
+            CUES,
+            cue_features(cut, "Why did Julia buy 9 spoons? Maybe check 12 - 3.").tolist(),
+            strict=True,
+        )
+    )
+    assert quoted["overlap_learner"] == 0.5 and quoted["quotes_learner_3gram"] == 1
+    assert quoted["quotes_learner_new_number"] == 1 and quoted["hedge"] == 1
+    assert quoted["reveal_phrase"] == 0 and quoted["final_new_in_response"] == 0
+    told = dict(zip(CUES, cue_features(cut, "The answer is 10 spoons.").tolist(), strict=True))
+    assert told["reveal_phrase"] == 1 and told["final_new_in_response"] == 1
+    assert told["solution_numbers_new"] == 1 and told["learner_final_is_final"] == 0
