@@ -70,11 +70,13 @@ def test_cues_that_relate_the_response_to_the_learners_turn() -> None:
     quoted = dict(
         zip(
             CUES,
-            cue_features(cut, "Why did Julia buy 9 spoons? Maybe check 12 - 3.").tolist(),
+            cue_features(
+                cut, "Maybe: why do you say Julia bought 9 spoons because of 12 - 3?"
+            ).tolist(),
             strict=True,
         )
     )
-    assert quoted["overlap_learner"] == 0.5 and quoted["quotes_learner_3gram"] == 1
+    assert quoted["overlap_learner"] == 1.0 and quoted["quotes_learner_3gram"] == 1
     assert quoted["quotes_learner_new_number"] == 1 and quoted["hedge"] == 1
     assert quoted["reveal_phrase"] == 0 and quoted["final_new_in_response"] == 0
     told = dict(zip(CUES, cue_features(cut, "The answer is 10 spoons.").tolist(), strict=True))
