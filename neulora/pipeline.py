@@ -104,6 +104,8 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
     ) -> None:
         _check_part("router", router, ("route", "route_vector"))
+        if getattr(router, "uses_state", False) is True:
+            _check_takes_state(router)
         _check_part("client", client, ("generate", "stream"))
         if not isinstance(options, TurnOptions):
             raise ConfigError(f"options must be a TurnOptions, got {type(options).__name__}")
@@ -340,6 +342,7 @@ class Pipeline:
             deadline=options.deadline,
             where=None if options.where is None else dict(options.where),
             search=search,
+            earlier=session.total_turns if session is not None else len(turns),
         )
 
     def _uses_retrieval(self, turn: TurnState) -> bool:
@@ -424,8 +427,9 @@ class Pipeline:
     def _dialogue_state(self, turn: TurnState) -> DialogueState | None:
         """The state a state router reads: the style of the answer the learner is replying to.
 
-        From the session's memory (the style neulora answered with last); a turn given its own
-        ``history`` messages has no styles, so its previous style is unknown (None).
+        From the session's memory (the style neulora answered with last: the style of its prompt,
+        also when a fallback model wrote the text); a turn given its own ``history`` messages has
+        no styles, so its previous style is unknown (None).
         """
         if not getattr(self.router, "uses_state", False):
             return None
@@ -433,8 +437,10 @@ class Pipeline:
         previous = None
         if last is not None and turn.remember and last.style in self.router.styles:
             previous = last.style
+        # messages before this question: each earlier turn was a question and an answer (a
+        # trimmed memory keeps fewer turns than the session had: its count is the session's)
         return DialogueState(
-            previous, turn=2 * len(turn.history), last_tutor=None if last is None else last.answer
+            previous, turn=2 * turn.earlier, last_tutor=None if last is None else last.answer
         )
 
     @staticmethod
@@ -503,6 +509,23 @@ class Pipeline:
         if self.on_event is not None:
             self.on_event(event)
         return event
+
+
+def _check_takes_state(router: Any) -> None:
+    """A router that says it reads the dialogue's state must take ``state=`` where it routes."""
+    import inspect
+
+    for name in ("route", "route_vector"):
+        try:
+            parameters = inspect.signature(getattr(router, name)).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: trust it
+            continue
+        kinds = {p.kind for p in parameters.values()}
+        if "state" not in parameters and inspect.Parameter.VAR_KEYWORD not in kinds:
+            raise ConfigError(
+                f"the router says it reads the dialogue's state (uses_state) but its {name}() "
+                "takes no state= keyword"
+            )
 
 
 def _check_part(name: str, part: Any, needs: tuple[str, ...]) -> None:

@@ -27,6 +27,9 @@ from ._chat import error_line, print_answer
 from ._eval import plot_confusion, plot_target, read_jsonl, row_states
 from ._evaluate import add_eval
 
+# the linear head's penalty router-train uses: the best macro-F1 measured (bench/router-state.md)
+STATE_L2 = 0.003
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted).
@@ -203,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
         help="read the dialogue's state too: each row's prev_label (the style of the tutor "
         "message the learner answered) and turn_index",
     )
-    p.add_argument("--l2", type=float, help="the linear head's L2 penalty (default: 0.003)")
+    p.add_argument("--l2", type=float, help=f"the linear head's L2 penalty (default: {STATE_L2})")
     p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
     add_eval(sub)
@@ -397,9 +400,8 @@ def _router_train(args: argparse.Namespace) -> int:
         for start in range(0, len(texts), 64):
             vectors.append(embedder.embed(texts[start : start + 64]))
             bar.update(len(vectors[-1]))
-    head = (
-        LinearHead(l2=args.l2 if args.l2 is not None else 0.01) if head_name == "linear" else None
-    )
+    l2 = args.l2 if args.l2 is not None else STATE_L2
+    head = LinearHead(l2=l2) if head_name == "linear" else None
     router = fit_vectors(
         np.concatenate(vectors),
         [r["label"] for r in rows],

@@ -55,7 +55,7 @@ _HEDGE = re.compile(
     r"|little)\b"
 )
 _REVEAL_PHRASE = re.compile(
-    r"\b(the (correct |right |final )?answer is|should be|should have been|would be|actually"
+    r"\b(the (correct |right |final )?answer is|should be|should have been|would be"
     r"|the correct|is equal to|which gives|so the total|that gives)\b"
 )
 # words that say nothing of what a turn is about, left out of the overlap cues
@@ -132,23 +132,63 @@ def numbers(text: str) -> list[float]:
     return found
 
 
-def cue_features(context: Cut, response: str) -> NDArray[np.float64]:
-    """The :data:`CUES` of ``response`` answering ``context``, as a vector."""
+@dataclass(frozen=True, slots=True)
+class DialogueCues:
+    """What the cues need from the dialogue: read once per dialogue, not once per response."""
+
+    said: frozenset[float]  # every number said so far, the learner's turn included
+    earlier: frozenset[float]  # numbers said before the learner's turn
+    learner_numbers: tuple[float, ...]
+    final: tuple[float, ...]  # the worked solution's numbers, its answer last
+    learner_words: frozenset[str]
+    learner_trigrams: frozenset[tuple[str, ...]]
+    learner_turns: int
+    learner_length: int
+
+    @classmethod
+    def of(cls, context: Cut) -> DialogueCues:
+        return cls(
+            said=frozenset(numbers(context.text)),
+            earlier=frozenset(numbers("\n".join(t.text for t in context.history))),
+            learner_numbers=tuple(numbers(context.learner)),
+            final=tuple(numbers(context.solution)),
+            learner_words=frozenset(_content_words(context.learner)),
+            learner_trigrams=frozenset(_trigrams(context.learner)),
+            learner_turns=1 + sum(t.role == "learner" for t in context.history),
+            learner_length=len(context.learner.split()),
+        )
+
+
+def cue_features(
+    context: Cut, response: str, dialogue: DialogueCues | None = None
+) -> NDArray[np.float64]:
+    """The :data:`CUES` of ``response`` answering ``context``, as a vector.
+
+    ``dialogue``: :meth:`DialogueCues.of` the context, when the caller scores several responses to
+    one dialogue.
+    """
+    d = dialogue if dialogue is not None else DialogueCues.of(context)
     lower = response.lower()
-    said = set(numbers(context.text))
+    said = d.said
     in_response = numbers(response)
     found = set(in_response)
     new = [x for x in in_response if x not in said]
     stated = [float(x.replace(",", "")) for x in _STATED.findall(lower) if _is_number(x)]
-    learner_numbers = numbers(context.learner)
-    final = numbers(context.solution)
+    learner_numbers = d.learner_numbers
+    final = d.final
     sentences = [s for s in _SENTENCE_END.split(response.strip()) if s]
-    learner_turns = 1 + sum(t.role == "learner" for t in context.history)
-    earlier = set(numbers("\n".join(t.text for t in context.history)))
+    learner_turns = d.learner_turns
+    earlier = d.earlier
     learner_set = set(learner_numbers)
     solution = set(final)
-    learner_words = _content_words(context.learner)
+    learner_words = d.learner_words
     response_words = _content_words(response)
+    # a phrase that states a result, in a sentence that is not a question
+    reveals = any(
+        _REVEAL_PHRASE.search(sentence.lower()) is not None
+        for sentence in sentences
+        if not sentence.rstrip().endswith("?")
+    )
     values = (
         math.log1p(len(response.split())),
         len(sentences),
@@ -180,11 +220,11 @@ def cue_features(context: Cut, response: str) -> NDArray[np.float64]:
         re.search(r"\b(keep (practicing|up)|practice|more examples|similar problems)\b", lower)
         is not None,
         learner_turns,
-        math.log1p(len(context.learner.split())),
+        math.log1p(d.learner_length),
         len(learner_words & response_words) / max(1, len(learner_words)),
         len(response_words & learner_words) / max(1, len(response_words)),
-        bool(_trigrams(context.learner) & _trigrams(response)),
-        _REVEAL_PHRASE.search(lower) is not None,
+        bool(d.learner_trigrams & _trigrams(response)),
+        reveals,
         sum(x in solution and x not in said for x in found),
         bool(final) and final[-1] in found and final[-1] not in said,
         bool(final) and bool(learner_numbers) and learner_numbers[-1] == final[-1],

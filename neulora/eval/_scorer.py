@@ -29,7 +29,7 @@ import numpy as np
 from ..embedders._build import embedder_from_spec
 from ..embedders._spec import EmbedderSpec, spec_of
 from ..errors import ConfigError, ScorerFileError
-from ._features import CUES, WordVocabulary, cue_features
+from ._features import CUES, DialogueCues, WordVocabulary, cue_features
 from ._records import LABELS
 
 if TYPE_CHECKING:
@@ -297,7 +297,15 @@ def rows(
 ) -> NDArray[np.float32]:
     """Sentence vector, word tf-idf and standardised cues of each response, side by side."""
     word_rows = model.vocabulary.transform([response for _, response in pairs])
-    cues = np.stack([cue_features(context, response) for context, response in pairs])
+    read: dict[int, DialogueCues] = {}  # each dialogue read once, however many responses
+    rows_of_cues = []
+    for context, response in pairs:
+        dialogue = read.get(id(context))
+        if dialogue is None:
+            dialogue = DialogueCues.of(context)
+            read[id(context)] = dialogue
+        rows_of_cues.append(cue_features(context, response, dialogue))
+    cues = np.stack(rows_of_cues)
     cues = (cues - model.cue_mean) / model.cue_scale
     return np.hstack([sentences, word_rows, cues.astype(np.float32)]).astype(np.float32)
 

@@ -33,7 +33,9 @@ class DialogueState:
 
     ``previous_style``: the style of the tutor message the learner is answering (None at the start
     or when unknown); ``turn``: how many messages (tutor and learner) the dialogue held before this
-    one; ``last_tutor``: that tutor message's text, where known (kept for heads that read it).
+    one (MathDial's ``turn_index``, which counts the tutor's greeting; a pipeline, where the learner
+    speaks first, counts two per earlier turn); ``last_tutor``: that tutor message's text, where
+    known (kept for heads that read it).
     """
 
     previous_style: str | None = None
@@ -47,6 +49,8 @@ class DialogueState:
             )
         if not is_int(self.turn) or self.turn < 0:
             raise InvalidInputError(f"turn must be an int >= 0, got {self.turn!r}")
+        if self.last_tutor is not None and not isinstance(self.last_tutor, str):
+            raise InvalidInputError(f"last_tutor must be a str or None, got {self.last_tutor!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"previous_style": self.previous_style, "turn": self.turn}
@@ -73,8 +77,12 @@ class StateFeatures:
     def encode(self, states: Sequence[DialogueState | None]) -> NDArray[np.float64]:
         """An ``(len(states), size)`` array; None is the start of a dialogue."""
         out = np.zeros((len(states), self.size), dtype=np.float64)
-        for row, state in enumerate(states):
-            state = state or DialogueState()
+        for row, given in enumerate(states):
+            if given is not None and not isinstance(given, DialogueState):
+                raise InvalidInputError(
+                    f"a dialogue state must be a DialogueState or None, got {type(given).__name__}"
+                )
+            state = given or DialogueState()
             previous = state.previous_style
             if previous is not None and previous not in self.styles:
                 raise InvalidInputError(

@@ -115,6 +115,7 @@ def fit_vectors(
     head: LinearHead | None = None,
     styles: Sequence[str] | None = None,
     states: Sequence[DialogueState | None] | None = None,
+    unknown_share: float = 0.15,
     **options: Any,
 ) -> CentroidRouter:
     """A router trained on embeddings the caller already has.
@@ -124,8 +125,10 @@ def fit_vectors(
     Centroids are the means of the unit-norm vectors of each style (the router file always carries
     them); with ``head`` the router scores with that trained classifier instead. With ``states``
     (each row's :class:`~neulora.routing.DialogueState`, the style of the tutor message the learner
-    answered) the head is a state head: it reads each row's state beside its vector. ``options`` go
-    to :class:`CentroidRouter`.
+    answered) the head is a state head: it reads each row's state beside its vector. A session's
+    first turn, or a turn that brings its own history, has no known previous style: so that the
+    head learns what to do then, ``unknown_share`` of the rows (every row at a fixed stride) are
+    also trained once more with no previous style. ``options`` go to :class:`CentroidRouter`.
     """
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != len(labels) or not len(labels):
@@ -149,8 +152,15 @@ def fit_vectors(
             raise ConfigError("a router that reads the dialogue's state needs a head: LinearHead()")
         if len(states) != len(labels):
             raise ConfigError(f"{len(labels)} labels but {len(states)} dialogue states")
+        check_number("unknown_share", unknown_share, low=0.0, high=1.0)
         features = StateFeatures(names)
-        layer = head.train(np.hstack([unit, features.encode(states)]), y, len(names))
+        x_state = np.hstack([unit, features.encode(states)])
+        again = _every(len(states), unknown_share)
+        unknown = [DialogueState(None, (states[i] or DialogueState()).turn) for i in again]
+        x_unknown = np.hstack([unit[again], features.encode(unknown)])
+        layer = head.train(
+            np.vstack([x_state, x_unknown]), np.concatenate([y, y[again]]), len(names)
+        )
         classifier = Linear(layer.weight, layer.bias, features)
     elif head is not None:
         classifier = head.train(unit, y, len(names))
@@ -169,6 +179,14 @@ def fit_vectors(
         spec.dim,
     )
     return CentroidRouter.from_spec(spec, embedder, **options)
+
+
+def _every(n: int, share: float) -> NDArray[np.int64]:
+    """``share`` of ``range(n)``, spread evenly (no randomness: same data, same router)."""
+    count = round(n * share)
+    if not count:
+        return np.zeros(0, np.int64)
+    return np.unique(np.linspace(0, n - 1, count).round().astype(np.int64))
 
 
 def fit(

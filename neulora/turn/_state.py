@@ -39,6 +39,7 @@ class TurnState:
     passages: tuple[Passage, ...] = ()
     messages: list[dict[str, str]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    earlier: int = 0  # how many turns the dialogue had before this one (memory may keep fewer)
 
 
 def turns_of(history: Any, error: type[NeuloraError] = InvalidInputError) -> list[Turn]:

@@ -76,3 +76,57 @@ def test_a_turn_with_its_own_history_has_no_known_previous_style(pipeline_parts)
         {"role": "assistant", "content": "What do you notice?"},
     ]
     assert pipeline.ask("question 9 about logs", history=history).style == "direct"
+
+
+def test_a_trimmed_memory_still_counts_every_turn(pipeline_parts) -> None:
+    from neulora.memory import InMemoryMemory
+
+    router, embedder = pipeline_parts
+    seen: list[DialogueState] = []
+
+    class Watching:
+        uses_state = True
+        styles = router.styles
+        embedder = router.embedder
+
+        def route(self, text, history=None, *, state=None):
+            seen.append(state)
+            return router.route(text, history, state=state)
+
+        def route_vector(self, vector, *, state=None):
+            seen.append(state)
+            return router.route_vector(vector, state=state)
+
+    pipeline = Pipeline(
+        Watching(),
+        FakeRetriever(embedder),
+        FakeStyleClient("Why?"),
+        memory=InMemoryMemory(max_turns=2),
+    )
+    for _ in range(5):
+        pipeline.ask("question 10 about sums", "trimmed")
+    assert [s.turn for s in seen] == [0, 2, 4, 6, 8]
+    assert seen[0].previous_style is None and seen[1].previous_style == "direct"
+
+
+def test_a_router_that_reads_state_must_take_it() -> None:
+    from neulora.errors import ConfigError, InvalidInputError
+
+    embedder = HashingEmbedder(dim=32)
+
+    class Claims:
+        uses_state = True
+        styles = STYLES
+
+        def route(self, text, history=None):
+            raise AssertionError("never called")
+
+        def route_vector(self, vector):
+            raise AssertionError("never called")
+
+    with pytest.raises(ConfigError, match="takes no state= keyword"):
+        Pipeline(Claims(), FakeRetriever(embedder), FakeStyleClient("Why?"))
+    from neulora.routing import StateFeatures
+
+    with pytest.raises(InvalidInputError, match="must be a DialogueState or None, got dict"):
+        StateFeatures(STYLES).encode([{"previous_style": "direct"}])

@@ -58,3 +58,27 @@ def test_router_train_refuses_what_cannot_work(split: tuple[Path, Path], tmp_pat
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "hi", "label": "direct", "turn_index": -2}\n')
     assert main(["router-train", str(bad), "--out", out, "--embedder", "hash", "--state"]) == 1
+
+
+def test_a_state_router_without_a_previous_style_still_routes_on_the_text(
+    split: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from collections import Counter
+
+    from neulora.embedders import HashingEmbedder
+    from neulora.eval import agreement
+    from neulora.router import CentroidRouter, DialogueState
+
+    train, test = split
+    out = tmp_path / "router.json"
+    assert (
+        main(["router-train", str(train), "--out", str(out), "--embedder", "hash", "--state"]) == 0
+    )
+    router = CentroidRouter.from_file(out, HashingEmbedder())
+    rows = [json.loads(line) for line in test.read_text().splitlines()]
+    # a session's first turn, or a turn that brings its own history: no previous style known
+    states = [DialogueState(None, r["turn_index"]) for r in rows]
+    batch = router.route_many([r["text"] for r in rows], states=states)
+    chosen = [router.styles[i] for i in batch.chosen]
+    assert max(Counter(chosen).values()) / len(chosen) < 0.7  # not one style for everything
+    assert agreement([r["label"] for r in rows], chosen).macro_f1 > 0.27
