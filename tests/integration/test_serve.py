@@ -314,30 +314,12 @@ def _redis(tmp_path: Path) -> Any:
 def test_a_state_router_gets_the_previous_style_across_replicas_sharing_redis(
     tmp_path: Path, engine: ChatStubServer
 ) -> None:
-    import random
-
     from neulora.embedders import HashingEmbedder
-    from neulora.router import DialogueState
-    from neulora.train import LinearHead
-    from neulora.train._fit import fit_vectors
+
+    from ..state_rules import rule_router
 
     # a router that knows one rule the text cannot show: after feedback comes scaffolding
-    rule = {"feedback": "scaffolding", "scaffolding": "socratic", "socratic": "direct"}
-    rule.update({"direct": "feedback", None: "direct"})
-    rng = random.Random(0)
-    states = [
-        DialogueState(rng.choice([*STYLES, None]), turn=rng.randrange(20)) for _ in range(300)
-    ]
-    texts = [f"question {rng.randrange(1000)}" for _ in states]
-    embedder = HashingEmbedder()
-    router = fit_vectors(
-        embedder.embed(texts),
-        [rule[s.previous_style] for s in states],
-        embedder,
-        head=LinearHead(l2=0.003),
-        styles=STYLES,
-        states=states,
-    )
+    router = rule_router(HashingEmbedder())
     router_path = tmp_path / "state-router.json"
     router.save(router_path)
     redis, url = _redis(tmp_path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 import pytest
 
@@ -11,30 +10,14 @@ from neulora import Pipeline
 from neulora.embedders import HashingEmbedder
 from neulora.router import STYLES, DialogueState
 from neulora.testing import FakeRetriever, FakeStyleClient
-from neulora.train import LinearHead
-from neulora.train._fit import fit_vectors
 
-NEXT = {"feedback": "scaffolding", "scaffolding": "socratic", "socratic": "direct", None: "direct"}
-NEXT["direct"] = "feedback"
+from ..state_rules import rule_router
 
 
 @pytest.fixture(scope="module")
 def pipeline_parts():
     embedder = HashingEmbedder(dim=256)
-    rng = random.Random(0)
-    states = [
-        DialogueState(rng.choice([*STYLES, None]), turn=rng.randrange(30)) for _ in range(300)
-    ]
-    texts = [f"question {rng.randrange(1000)} about {rng.choice(['logs', 'sums'])}" for _ in states]
-    router = fit_vectors(
-        embedder.embed(texts),
-        [NEXT[s.previous_style] for s in states],
-        embedder,
-        head=LinearHead(l2=0.003),
-        styles=STYLES,
-        states=states,
-    )
-    return router, embedder
+    return rule_router(embedder), embedder
 
 
 def build(parts) -> Pipeline:
