@@ -290,6 +290,10 @@ def plot(report: Mapping[str, Any], target: Path, pyplot: Any) -> None:
         ax.set_title(dim.replace("_", " "), fontsize=9)
         ax.set_xlim(-0.05, 1.05)
     axes[0].set_yticks(range(len(names)), names)
+    fig.suptitle(
+        "mean over dialogues and its 95% interval (gray: not valid); dashed: the expert tutor",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(target, dpi=110)
     pyplot.close(fig)
