@@ -180,7 +180,7 @@ def _mutations() -> list[tuple[str, Any, str]]:
         (
             "linear keys",
             setter(["classifier"], {"type": "linear", "weight": [[0.0] * 1024] * 4}),
-            "linear classifier must hold exactly 'weight' and 'bias'",
+            "linear classifier must hold 'weight' and 'bias'",
         ),
         (
             "linear shape",
