@@ -4,25 +4,25 @@ Every error neulora raises derives from :class:`NeuloraError`; leaves also inher
 refine where callers expect it::
 
     NeuloraError
-    ├── ConfigError (ValueError)        bad settings, bad arguments to a constructor
+    ├── ConfigError (ValueError)        bad settings, bad constructor arguments
     │   ├── RouterFileError             a router file that cannot be used (names the file)
-    │   └── ScorerFileError             a pedagogy scorer file that cannot be used (names it)
+    │   └── ScorerFileError             an unusable pedagogy scorer file (names it)
     ├── InvalidInputError (ValueError)  a question or text that cannot be processed
     ├── EmbeddingError                  an embedder failed (model load, remote call)
     │   └── EmbedderMismatchError       vectors made by one embedder, queried with another
     ├── RetrievalError                  the vector store failed or rejected a request
     │   └── CollectionNotFoundError     a read-only open found no database or collection
     ├── DocumentError                   one file cannot be ingested (the ingest records it)
-    ├── DatasetError (ValueError)       an evaluation data file that cannot be used (file, line)
+    ├── DatasetError (ValueError)       an unusable evaluation data file (file, line)
     ├── GenerationError                 the answer could not be generated
     │   ├── AuthError                   401/403: token missing or refused
     │   ├── QuotaError                  402: credits depleted
     │   ├── ModelUnavailableError       404: the model or adapter is not served there
     │   ├── RateLimitError              429 after retries
     │   ├── EndpointTimeoutError        timeouts and 503 "loading" after retries
-    │   └── StreamInterruptedError      a stream broke after text arrived (has the partial text)
+    │   └── StreamInterruptedError      a stream broke after text came (has the partial)
     ├── SessionError                    memory could not be read or written
-    └── UpstreamError                   a third-party exception's redacted copy, chained as a cause
+    └── UpstreamError                   a third-party exception's redacted copy, chained
 
 Messages never contain a token.
 """

@@ -185,8 +185,15 @@ class HFStyleClient:
         ``deadline`` (seconds; default and cap: the retry policy's) bounds the whole call: every
         attempt, every fallback, every byte in flight.
         """
-        options = {"max_tokens": max_tokens, "temperature": temperature, **params}
-        return _flow.run(self._answer(style, messages, options, deadline, streaming=False))
+        flow = self.answer_flow(
+            style,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            deadline=deadline,
+            **params,
+        )
+        return _flow.run(flow)
 
     def stream(
         self,
@@ -221,8 +228,15 @@ class HFStyleClient:
 
         Same retries, fallbacks and deadline.
         """
-        options = {"max_tokens": max_tokens, "temperature": temperature, **params}
-        return await _flow.arun(self._answer(style, messages, options, deadline, streaming=False))
+        flow = self.answer_flow(
+            style,
+            messages,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            deadline=deadline,
+            **params,
+        )
+        return await _flow.arun(flow)
 
     def astream(
         self,

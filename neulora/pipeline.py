@@ -178,7 +178,10 @@ class Pipeline:
     # -- public
     # -------------------------------------------------------------------------------------
     def ask(
-        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+        self,
+        question: str,
+        session_id: str | None = None,
+        **options: Unpack[TurnChanges],
     ) -> Answer:
         """Answer one question: one embedding and one LLM call on the default path.
 
@@ -188,7 +191,10 @@ class Pipeline:
         return _flow.run(self._turn(self._call(question, session_id, options), streaming=False))
 
     def stream(
-        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+        self,
+        question: str,
+        session_id: str | None = None,
+        **options: Unpack[TurnChanges],
     ) -> TurnStream:
         """A :class:`TurnStream` of ``route``, ``passages``, ``delta`` ... and ``done`` events.
 
@@ -200,7 +206,10 @@ class Pipeline:
         return TurnStream(lambda: self._turn(call, streaming=True))
 
     async def aask(
-        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+        self,
+        question: str,
+        session_id: str | None = None,
+        **options: Unpack[TurnChanges],
     ) -> Answer:
         """:meth:`ask` for an event loop.
 
@@ -211,7 +220,10 @@ class Pipeline:
         return await _flow.arun(self._turn(call, streaming=True))
 
     def astream(
-        self, question: str, session_id: str | None = None, **options: Unpack[TurnChanges]
+        self,
+        question: str,
+        session_id: str | None = None,
+        **options: Unpack[TurnChanges],
     ) -> AsyncTurnStream:
         """:meth:`stream` for ``async for``; cancelling the reader cancels the upstream request."""
         call = self._call(question, session_id, options)
@@ -228,11 +240,11 @@ class Pipeline:
         ``notice(what)``: a context manager around each load, named by what is loaded (the command
         line prints "loading ..." when a load lasts).
         """
-        parts = (
+        parts = [
             self.client,
             getattr(self.retriever, "embedder", None),
             getattr(self.router, "embedder", None),
-        )
+        ]
         # one embedder serves router and retriever
         for part in dict.fromkeys(p for p in parts if p is not None):
             load = getattr(part, "warm_up", None)
@@ -311,7 +323,7 @@ class Pipeline:
     def _embeds_on_loop(self) -> bool:
         """Whether an embedder of the turn has its own ``aembed`` (a remote one) to await."""
         retriever_embedder = self.retriever.embedder if self.retriever is not None else None
-        embedders = (self.router.embedder, retriever_embedder)
+        embedders = [self.router.embedder, retriever_embedder]
         return any(getattr(e, "aembed", None) is not None for e in embedders if e is not None)
 
     def _begin(self, call: CheckedCall) -> TurnState:

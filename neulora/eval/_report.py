@@ -252,15 +252,17 @@ def _warnings(variants: Mapping[str, Any]) -> list[str]:
 def _cell(summary: Mapping[str, Any] | None) -> str:
     if not summary or summary["mean"] is None:
         return "-"
-    lo, hi = summary["ci95"]
-    return f"{summary['mean']:.2f} [{lo:.2f}, {hi:.2f}]"
+    low = summary["ci95"][0]
+    high = summary["ci95"][1]
+    return f"{summary['mean']:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _pair_cell(paired: Mapping[str, Any] | None) -> str:
     if not paired or paired["difference"] is None:
         return "-"
-    lo, hi = paired["ci95"]
-    return f"{paired['difference']:+.2f} [{lo:+.2f}, {hi:+.2f}] (p={paired['p']:.3f})"
+    low = paired["ci95"][0]
+    high = paired["ci95"][1]
+    return f"{paired['difference']:+.2f} [{low:+.2f}, {high:+.2f}] (p={paired['p']:.3f})"
 
 
 def plot(report: Mapping[str, Any], target: Path, pyplot: Any) -> None:
@@ -270,19 +272,18 @@ def plot(report: Mapping[str, Any], target: Path, pyplot: Any) -> None:
     if not dims:
         return
     names = list(variants)
-    fig, axes = pyplot.subplots(
-        1, len(dims), figsize=(3.2 * len(dims), 0.45 * len(names) + 1.6), sharey=True
-    )
-    axes = np.atleast_1d(axes)
+    fig = pyplot.figure(figsize=(3.2 * len(dims), 0.45 * len(names) + 1.6))
+    axes = np.atleast_1d(fig.subplots(1, len(dims), sharey=True))
     for ax, dim in zip(axes, dims, strict=True):
         for y, name in enumerate(names):
             s = variants[name]["scores"].get(dim)
             if not s or s["mean"] is None:
                 continue
-            lo, hi = s["ci95"]
+            low = s["ci95"][0]
+            high = s["ci95"][1]
             color = "tab:gray" if not variants[name]["valid"] else "tab:blue"
             ax.errorbar(
-                s["mean"], y, xerr=[[s["mean"] - lo], [hi - s["mean"]]], fmt="o", color=color
+                s["mean"], y, xerr=[[s["mean"] - low], [high - s["mean"]]], fmt="o", color=color
             )
         expert = variants.get("human:Expert", {}).get("scores", {}).get(dim)
         if expert and expert["mean"] is not None:

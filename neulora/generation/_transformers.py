@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._checks import check_seconds
 from .._pump import Pump
@@ -31,6 +31,13 @@ from ._messages import check_messages
 from ._result import Generation, GenerationStream
 
 logger = logging.getLogger(__name__)
+
+
+class Loaded(NamedTuple):
+    """A style's model, loaded: its tokenizer and the model itself."""
+
+    tokenizer: Any
+    model: Any
 
 
 class TransformersStyleClient:
@@ -71,7 +78,7 @@ class TransformersStyleClient:
         # generation options of this model unless a call gives its own (transformers' names:
         # no_repeat_ngram_size...)
         self.defaults = dict(defaults or {})
-        self._loaded: dict[str, tuple[Any, Any]] = {}
+        self._loaded: dict[str, Loaded] = {}
         # per model: the tokens of scripts it does not write
         self._suppressed: dict[str, list[int]] = {}
         self._lock = threading.Lock()
@@ -128,7 +135,8 @@ class TransformersStyleClient:
         with self._lock:
             banned = self._suppressed.get(key)
             if banned is None:
-                banned = self._suppressed[key] = foreign_tokens(tokenizer, self.languages)
+                banned = foreign_tokens(tokenizer, self.languages)
+                self._suppressed[key] = banned
         return {**options, "suppress_tokens": banned} if banned else options
 
     def warm_up(self) -> None:
@@ -144,19 +152,19 @@ class TransformersStyleClient:
         name = self.gguf_file or Path(self.models[style]).name or self.models[style]
         return f"{name}+{style}" if self.adapters else name
 
-    def _load(self, style: str) -> tuple[Any, Any]:
+    def _load(self, style: str) -> Loaded:
         if style not in self.models:
             raise InvalidInputError(f"unknown style {style!r}: expected one of {list(self.models)}")
         key = self.models[style]
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = self._load_model(key)
-            tokenizer, model = self._loaded[key]
+            loaded = Loaded(*self._loaded[key])  # a (tokenizer, model) pair, as stored
             if self.adapters:
-                model.set_adapter(style)
-        return tokenizer, model
+                loaded.model.set_adapter(style)
+        return loaded
 
-    def _load_model(self, name: str) -> tuple[Any, Any]:
+    def _load_model(self, name: str) -> Loaded:
         try:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
@@ -179,7 +187,7 @@ class TransformersStyleClient:
         if self.device:
             model.to(self.device)
         model.eval()
-        return tokenizer, model
+        return Loaded(tokenizer, model)
 
     def _with_adapters(self, model: Any) -> Any:
         try:
@@ -233,7 +241,9 @@ class TransformersStyleClient:
         msgs = check_messages(messages)
         options = self._options(max_tokens, temperature, deadline, {**self.defaults, **params})
         started = time.monotonic()
-        tokenizer, model = self._load(style)
+        loaded = self._load(style)
+        tokenizer = loaded.tokenizer
+        model = loaded.model
         inputs = self._inputs(tokenizer, model, msgs)
         options = self._in_its_languages(style, tokenizer, options)
         try:
@@ -289,7 +299,9 @@ class TransformersStyleClient:
         self, style: str, msgs: list[dict[str, str]], options: dict[str, Any]
     ) -> Generator[str, None, Generation]:
         started = time.monotonic()
-        tokenizer, model = self._load(style)
+        loaded = self._load(style)
+        tokenizer = loaded.tokenizer
+        model = loaded.model
         inputs = self._inputs(tokenizer, model, msgs)
         options = self._in_its_languages(style, tokenizer, options)
 

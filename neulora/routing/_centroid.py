@@ -333,11 +333,11 @@ class CentroidRouter:
         if normalized:
             cosines: NDArray[Any] = x @ unit.T
             return cosines
-        x, norms = row_norms(x)  # rescales rows whose squares would overflow or underflow
+        scaled = row_norms(x)  # rescales rows whose squares would overflow or underflow
         # zero, NaN or infinite rows give NaN, which the caller refuses
         with np.errstate(all="ignore"):
-            scores: NDArray[Any] = x @ unit.T
-            scores /= norms[:, None]
+            scores: NDArray[Any] = scaled.rows @ unit.T
+            scores /= scaled.norms[:, None]
         return scores
 
     @property
@@ -391,12 +391,15 @@ class CentroidRouter:
         # as the original files
         payload = json.dumps(dump_spec(self.to_spec()), ensure_ascii=False, indent=2)
         try:
-            fd, tmp = tempfile.mkstemp(
-                dir=target.parent if str(target.parent) else ".", suffix=".tmp"
-            )
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            with tempfile.NamedTemporaryFile(
+                "w",
+                encoding="utf-8",
+                dir=target.parent if str(target.parent) else ".",
+                suffix=".tmp",
+                delete=False,
+            ) as fh:
                 fh.write(payload)
-            os.replace(tmp, target)
+            os.replace(fh.name, target)
         except OSError as exc:
             raise RouterFileError(
                 f"cannot write router file {target}: {exc.strerror or exc}"

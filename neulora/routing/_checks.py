@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -104,7 +104,14 @@ def safe_norm_floor(dtype: np.dtype[Any]) -> float:
     return _FLOORS[dtype]
 
 
-def row_norms(x: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
+class Scaled(NamedTuple):
+    """Rows and their norms (rows rescaled where their squares would overflow or underflow)."""
+
+    rows: NDArray[Any]
+    norms: NDArray[Any]
+
+
+def row_norms(x: NDArray[Any]) -> Scaled:
     """``x`` and its row norms, neither overflowing nor underflowing.
 
     Rows whose squares would overflow or underflow are divided by their largest |value| first (a
@@ -121,14 +128,14 @@ def row_norms(x: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
             norms = norms.copy()
             x[odd] = rows
             norms[odd] = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-    return x, norms
+    return Scaled(x, norms)
 
 
 def unit_rows(x: NDArray[Any]) -> NDArray[Any]:
     """``x`` with unit rows (see :func:`row_norms`); zero, NaN or infinite rows become NaN."""
-    scaled, norms = row_norms(x)
+    scaled = row_norms(x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out: NDArray[Any] = scaled / norms[:, None]
+        out: NDArray[Any] = scaled.rows / scaled.norms[:, None]
     return out
 
 

@@ -188,8 +188,8 @@ class Endpoints:
             await close()
 
     async def neulora_error(self, request: Request, exc: NeuloraError) -> JSONResponse:
-        status, body = api_error(exc)
-        return JSONResponse(body, status_code=status)
+        error = api_error(exc)
+        return JSONResponse(error.body, status_code=error.status)
 
     async def invalid(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -228,13 +228,13 @@ class Endpoints:
 
     async def chat(self, body: ChatRequest, request: Request) -> Response:
         style = style_of_model(body.model, self.pipeline.router.styles)
-        question, history = question_and_history(body.messages)
+        asked = question_and_history(body.messages)
         session = body.user or request.headers.get("x-session-id")
         stream = self.pipeline.astream(
-            question,
+            asked.question,
             session,
             style=style,
-            history=None if session else history,
+            history=None if session else asked.history,
             max_tokens=body.max_completion_tokens or body.max_tokens,
             temperature=body.temperature,
         )
@@ -407,7 +407,7 @@ async def _sse(
             )
     except NeuloraError as exc:
         # the status line is gone: the error travels as an event, as OpenAI's do
-        yield _event(api_error(exc)[1])
+        yield _event(api_error(exc).body)
     yield b"data: [DONE]\n\n"
 
 
@@ -648,8 +648,9 @@ def listening(host: str, port: int) -> socket.socket:
         raise ConfigError(
             f"--host {host!r} is not an address this machine can listen on: {exc.strerror}"
         ) from exc
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
+    first = infos[0]  # (family, type, proto, canonname, address)
+    address = first[4]
+    sock = socket.socket(first[0], first[1], first[2])
     try:
         # as uvicorn does: restarts reuse the port
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

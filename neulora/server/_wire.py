@@ -6,7 +6,7 @@ OpenAI-compatible request models, responses, chunks and errors.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -93,7 +93,21 @@ def style_of_model(model: str, styles: Sequence[str]) -> str | None:
     )
 
 
-def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, str]]]:
+class Asked(NamedTuple):
+    """The learner's question and the messages before it."""
+
+    question: str
+    history: list[dict[str, str]]
+
+
+class ApiError(NamedTuple):
+    """An error as the API answers it: the HTTP status and the OpenAI-style body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def question_and_history(messages: list[Message]) -> Asked:
     """The last message is the learner's question.
 
     The user and assistant messages before it, the history.
@@ -107,7 +121,7 @@ def question_and_history(messages: list[Message]) -> tuple[str, list[dict[str, s
         for m in messages[:-1]
         if m.role in ("user", "assistant")
     ]
-    return messages[-1].text(), earlier
+    return Asked(messages[-1].text(), earlier)
 
 
 def neulora_object(
@@ -168,15 +182,15 @@ _STATUS: list[tuple[type[NeuloraError], int, str, str]] = [
 ]
 
 
-def api_error(exc: NeuloraError) -> tuple[int, dict[str, Any]]:
+def api_error(exc: NeuloraError) -> ApiError:
     """The HTTP status and OpenAI-style error body for an error.
 
     Upstream failures 502 unless named above.
     """
     for kind, status, type_, code in _STATUS:
         if isinstance(exc, kind):
-            return status, error_body(str(exc), code, type_=type_)
-    return 502, error_body(str(exc), "upstream_error", type_="api_error")
+            return ApiError(status, error_body(str(exc), code, type_=type_))
+    return ApiError(502, error_body(str(exc), "upstream_error", type_="api_error"))
 
 
 def error_body(

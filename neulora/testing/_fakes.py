@@ -98,7 +98,10 @@ class FakeRouter:
     """A router that always chooses ``style`` (or the next of ``script``) and records its calls."""
 
     def __init__(
-        self, embedder: Embedder, style: str = "socratic", styles: Sequence[str] = STYLES
+        self,
+        embedder: Embedder,
+        style: str = "socratic",
+        styles: Sequence[str] = STYLES,
     ) -> None:
         self.embedder = embedder
         self.style = style
@@ -130,14 +133,22 @@ class FakeRetriever:
         self.calls: list[tuple[str, Any]] = []
 
     def retrieve(
-        self, query: str, k: int | None = None, *, min_score: float | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        min_score: float | None = None,
     ) -> list[Any]:
         self.calls.append(("retrieve", query))
         self.embedder.embed([query])
         return self._filter(k, min_score)
 
     def retrieve_vector(
-        self, vector: Any, k: int | None = None, *, min_score: float | None = None
+        self,
+        vector: Any,
+        k: int | None = None,
+        *,
+        min_score: float | None = None,
     ) -> list[Any]:
         self.calls.append(("retrieve_vector", vector))
         return self._filter(k, min_score)
