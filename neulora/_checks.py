@@ -136,3 +136,20 @@ def check_temperature(value: Any, error: type[NeuloraError] = ConfigError) -> fl
     if is_number(value) and 0 <= value <= 2:
         return float(value)
     raise error(f"temperature must be a number between 0 and 2, got {value!r}")
+
+
+def check_answer_checks(
+    value: Any, *, what: str = "checks", error: type[NeuloraError] = ConfigError
+) -> str:
+    """What the answer checks do: ``off``, ``flag``, ``regenerate`` or ``fallback:<style>``.
+
+    ``on`` is ``flag``; case and spaces around the words do not matter.
+    """
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("off", "flag", "regenerate"):
+        return text
+    if text == "on":
+        return "flag"
+    if text is not None and text.startswith("fallback:") and text[len("fallback:") :].strip():
+        return "fallback:" + text[len("fallback:") :].strip()
+    raise error(f"{what} must be off, on, flag, regenerate or fallback:<style>, got {value!r}")

@@ -18,12 +18,18 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import _flow
-from ._checks import check_text, is_number
+from ._checks import check_answer_checks, check_text, is_number
 from ._languages import answer_language
-from .errors import ConfigError, EndpointTimeoutError, GenerationError, InvalidInputError
+from .errors import (
+    ConfigError,
+    EndpointTimeoutError,
+    GenerationError,
+    InvalidInputError,
+    NeuloraError,
+)
 from .memory import InMemoryMemory, Turn
 from .memory._base import check_session_id
 from .routing import DialogueState, RouteDecision
@@ -40,6 +46,7 @@ from .turn import (
     TurnStream,
 )
 from .turn._answer import turn_info
+from .turn._contract import AnswerChecks, CheckResult, Revision, answer_checks
 from .turn._options import CheckedCall
 from .turn._state import TurnState, turns_of
 from .turn._steps import Embed, Generate
@@ -70,6 +77,15 @@ class Vectors:
     search: NDArray[np.float32] | None = None
 
 
+class Final(NamedTuple):
+    """The answer a turn keeps: its generation, style, checks and what was done about them."""
+
+    generation: Generation
+    style: str
+    checked: CheckResult | None = None
+    revision: Revision | None = None
+
+
 class Pipeline:
     """Routes a question, retrieves context, answers in the chosen style, and remembers the turn.
 
@@ -77,7 +93,8 @@ class Pipeline:
     ``relevance`` decides which passages reach the prompt: ``"auto"`` (the embedder's calibrated
     rule), a score floor, a :class:`~neulora.turn.Relevance`, or None (all of them); ``rules`` say
     how a question is read; ``policy_advisor`` refreshes a session's policy every few turns;
-    ``on_event`` sees each event as it happens.
+    ``on_event`` sees each event as it happens. The options' ``checks`` score every answer
+    against its style's contract (see :class:`~neulora.turn.TurnOptions`).
 
     >>> from neulora.embedders import HashingEmbedder
     >>> from neulora.testing import FakeRetriever, FakeRouter, FakeStyleClient
@@ -121,6 +138,9 @@ class Pipeline:
         self.rules = rules
         self.policy_advisor = policy_advisor
         self.on_event = on_event
+        # the options' checks, made once ("auto": NEULORA_CHECKS, else on when the scorer runs)
+        self.checks = answer_checks(options.checks, os.environ)
+        _check_fallback(self.checks, router.styles, ConfigError)
         # A client that writes only some languages says so (``languages``): other questions are
         # answered in its own.
         self._languages: tuple[str, ...] | None = getattr(client, "languages", None)
@@ -142,8 +162,9 @@ class Pipeline:
         from ._assemble import build_parts
 
         built = build_parts(settings)
-        parts.setdefault("options", TurnOptions(k=built.k))
         parts.setdefault("relevance", "auto" if built.min_score is None else built.min_score)
+        checks = "auto" if settings.checks is None else settings.checks
+        parts.setdefault("options", TurnOptions(k=built.k, checks=checks))
         return cls(built.router, built.retriever, built.client, **parts)
 
     @classmethod
@@ -188,7 +209,8 @@ class Pipeline:
         ``options`` change this turn's :class:`~neulora.turn.TurnOptions` (``style``, ``k``,
         ``policy``, ``history``, ``where``, ``max_tokens``, ``temperature``, ``deadline``).
         """
-        return _flow.run(self._turn(self._call(question, session_id, options), streaming=False))
+        call = self._call(question, session_id, options)
+        return _flow.run(self._turn(call, streaming=False, whole=True))
 
     def stream(
         self,
@@ -203,7 +225,7 @@ class Pipeline:
         The arguments are checked now; the turn runs as the stream is read.
         """
         call = self._call(question, session_id, options)
-        return TurnStream(lambda: self._turn(call, streaming=True))
+        return TurnStream(lambda: self._turn(call, streaming=True, whole=False))
 
     async def aask(
         self,
@@ -217,7 +239,7 @@ class Pipeline:
         streamed from the model, as :meth:`astream` does (``on_event`` sees its deltas).
         """
         call = self._call(question, session_id, options)
-        return await _flow.arun(self._turn(call, streaming=True))
+        return await _flow.arun(self._turn(call, streaming=True, whole=True))
 
     def astream(
         self,
@@ -227,7 +249,7 @@ class Pipeline:
     ) -> AsyncTurnStream:
         """:meth:`stream` for ``async for``; cancelling the reader cancels the upstream request."""
         call = self._call(question, session_id, options)
-        return AsyncTurnStream(lambda: self._turn(call, streaming=True))
+        return AsyncTurnStream(lambda: self._turn(call, streaming=True, whole=False))
 
     def set_policy(self, session_id: str, policy: str | None) -> None:
         """Set (or clear with None) the teaching policy of a session."""
@@ -244,6 +266,7 @@ class Pipeline:
             self.client,
             getattr(self.retriever, "embedder", None),
             getattr(self.router, "embedder", None),
+            self.checks,
         ]
         # one embedder serves router and retriever
         for part in dict.fromkeys(p for p in parts if p is not None):
@@ -263,10 +286,11 @@ class Pipeline:
 
     # -- the turn: one flow, run by either driver
     # ---------------------------------------------------
-    def _turn(self, call: CheckedCall, *, streaming: bool) -> _flow.Flow[Answer]:
-        """Read memory, embed, route, retrieve, build the prompt, generate, remember.
+    def _turn(self, call: CheckedCall, *, streaming: bool, whole: bool) -> _flow.Flow[Answer]:
+        """Read memory, embed, route, retrieve, build the prompt, generate, check, remember.
 
-        Yields the events.
+        Yields the events. ``streaming``: the model's text comes as deltas; ``whole``: the caller
+        gets the answer whole (a broken contract may then be answered again).
         """
         if self._embeds_on_loop():  # a remote embedder: its request is a step of its own
             turn = yield from self._preparing(call)
@@ -285,7 +309,10 @@ class Pipeline:
             wrap=lambda delta: self._emit(turn, "delta", delta),
         )
         turn.timings["generate"] = time.perf_counter() - started
-        answer = yield _flow.Blocking(self._finish, turn, generation)
+        final = Final(generation, self._style(turn))
+        if call.checks is not None:
+            final = yield from self._checked(turn, final, call.checks, revise=whole)
+        answer = yield _flow.Blocking(self._finish, turn, final)
         yield turn.events[-1]  # "done", with the Answer
         return answer  # type: ignore[no-any-return]
 
@@ -301,7 +328,21 @@ class Pipeline:
             raise InvalidInputError(f"unknown style {options.style!r}: expected one of {styles}")
         history = None if options.history is None else turns_of(options.history)
         sid = None if session_id is None else check_session_id(session_id)
-        return CheckedCall(q, sid, options, history)
+        return CheckedCall(q, sid, options, history, self._checks_of(options))
+
+    def _checks_of(self, options: TurnOptions) -> AnswerChecks | None:
+        """The turn's answer checks: the pipeline's, unless the call changed them."""
+        chosen = options.checks
+        if chosen is self.options.checks or chosen == "auto":
+            return self.checks
+        if isinstance(chosen, AnswerChecks) or chosen is None:
+            checks = chosen
+        elif self.checks is not None and check_answer_checks(chosen) != "off":
+            checks = self.checks.with_policy(chosen)  # this turn's policy, the pipeline's scorer
+        else:
+            checks = answer_checks(chosen, os.environ)
+        _check_fallback(checks, self.router.styles, InvalidInputError)
+        return checks
 
     def _prepare(self, call: CheckedCall) -> TurnState:
         """Everything before generation, in the calling thread (see :meth:`_preparing`)."""
@@ -404,16 +445,23 @@ class Pipeline:
                 found = self.retriever.retrieve(turn.search, turn.k, **extra)
             turn.passages = tuple(self.relevance.apply(found))
             turn.timings["retrieve"] = time.perf_counter() - started
-        turn.messages = self.prompts.build(
-            turn.decision.style,
+        turn.messages = self._messages(turn, turn.decision.style)
+        self._emit(turn, "route", turn.decision)
+        self._emit(turn, "passages", turn.passages)
+
+    def _messages(
+        self, turn: TurnState, style: str, insist: Sequence[str] = ()
+    ) -> list[dict[str, str]]:
+        """The prompt for ``style`` (``insist``: the promises a first answer broke)."""
+        return self.prompts.build(
+            style,
             turn.question,
             context=format_context(turn.passages) if turn.passages else None,
             history=turn.history,
             policy=turn.policy,
             language=answer_language(turn.question, self._languages),
+            insist=insist,
         )
-        self._emit(turn, "route", turn.decision)
-        self._emit(turn, "passages", turn.passages)
 
     def _route(self, turn: TurnState, vector: NDArray[np.float32] | None) -> RouteDecision:
         # a router that reads the dialogue's state gets it (others are never passed the keyword)
@@ -472,12 +520,60 @@ class Pipeline:
             options["deadline"] = left
         return options
 
-    def _finish(self, turn: TurnState, generation: Generation) -> Answer:
+    def _checked(
+        self, turn: TurnState, first: Final, checks: AnswerChecks, *, revise: bool
+    ) -> _flow.Flow[Final]:
+        """Check the answer against its style's contract; on a broken one, apply the policy.
+
+        Only to a whole answer (``revise``): one more call, in the same style with a stricter
+        instruction or in the fallback style; the answer that breaks fewer promises is kept.
+        """
+        started = time.perf_counter()
+        found = yield _flow.Blocking(self._check, turn, checks, first)
+        turn.timings["check"] = time.perf_counter() - started
+        first = first._replace(checked=found)
+        policy = checks.on_violation
+        if not found.violations or not revise or policy.action == "flag":
+            return first
+        style = first.style if policy.style is None else policy.style
+        insist = found.violations if policy.action == "regenerate" else ()
+        started = time.perf_counter()
+        try:
+            generation = yield Generate(
+                self.client,
+                style,
+                self._messages(turn, style, insist),
+                self._generation_options(turn),
+                streaming=False,
+                wrap=lambda delta: delta,
+            )
+        except NeuloraError as exc:  # the first answer stands, flagged
+            logger.warning("%s after %s failed: %s", policy, found.violations, exc)
+            revision = Revision(str(policy), first.style, found.violations, "first", str(exc))
+            return first._replace(revision=revision)
+        turn.timings["revise"] = time.perf_counter() - started
+        second = Final(generation, style)
+        second = second._replace(checked=(yield _flow.Blocking(self._check, turn, checks, second)))
+        assert second.checked is not None
+        keep_second = len(second.checked.violations) < len(found.violations)
+        kept = second if keep_second else first
+        revision = Revision(
+            str(policy), first.style, found.violations, "second" if keep_second else "first"
+        )
+        return kept._replace(revision=revision)
+
+    @staticmethod
+    def _check(turn: TurnState, checks: AnswerChecks, final: Final) -> CheckResult:
+        return checks.check(final.style, turn.question, turn.history, final.generation.text)
+
+    def _finish(self, turn: TurnState, final: Final) -> Answer:
         turn.timings["total"] = time.perf_counter() - turn.started
         assert turn.decision is not None
+        generation = final.generation
+        checked = final.checked
         answer = Answer(
             text=generation.text,
-            style=turn.decision.style,
+            style=final.style,
             route=turn.decision,
             passages=turn.passages,
             model=generation.model,
@@ -487,6 +583,9 @@ class Pipeline:
             fallback_from=generation.fallback_from,
             policy=turn.policy,
             finish_reason=generation.finish_reason,
+            checks=None if checked is None else checked.checks,
+            violations=() if checked is None else checked.violations,
+            revision=final.revision,
         )
         if turn.remember:
             meta = turn_info(answer.route, answer.passages, answer)
@@ -538,6 +637,17 @@ def _check_takes_state(router: Any) -> None:
                 f"the router says it reads the dialogue's state (uses_state) but its {name}() "
                 "takes no state= keyword"
             )
+
+
+def _check_fallback(
+    checks: AnswerChecks | None, styles: Sequence[str], error: type[NeuloraError]
+) -> None:
+    fallback = None if checks is None else checks.on_violation.style
+    if fallback is not None and fallback not in styles:
+        raise error(
+            f"the checks fall back to {fallback!r}, which the router does not know: expected one "
+            f"of {list(styles)}"
+        )
 
 
 def _check_part(name: str, part: Any, needs: tuple[str, ...]) -> None:

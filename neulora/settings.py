@@ -57,6 +57,10 @@ Each setting, its environment variable, and what it means (its default):
     ``neulora serve``: largest uploaded document in bytes (20 MiB)
 ``uploads_dir`` (``NEULORA_UPLOADS_DIR``)
     ``neulora serve``: where uploaded documents are kept
+``checks`` (``NEULORA_CHECKS``)
+    answer checks: ``off``, ``on`` or ``flag`` (report a broken style contract), ``regenerate``
+    (answer once more, stricter), ``fallback:<style>`` (default: ``flag`` when the shipped scorer
+    can run, i.e. ``neulora[use]`` is installed, else off)
 
 Where Chroma lives is decided as a whole by the highest level that names a place: ``--path`` beats
 ``NEULORA_CHROMA_HOST`` (and the reverse), a port alone means a local server on 127.0.0.1, and
@@ -84,7 +88,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ._checks import is_int, is_number, is_real
+from ._checks import check_answer_checks, is_int, is_number, is_real
 from ._styles import STYLES
 from .errors import ConfigError
 from .hf._auth import check_url
@@ -157,6 +161,17 @@ def _models(value: Any) -> dict[str, str]:
     return {str(k): _text(v) for k, v in value.items()}
 
 
+def _checks_mode(value: Any) -> str:
+    try:
+        mode = check_answer_checks(value, what="the mode")
+    except ConfigError as exc:  # the layer adds the variable's or key's name
+        raise ValueError(str(exc)) from None
+    style = mode.partition(":")[2]
+    if style and style not in STYLES:
+        raise ValueError(f"unknown fallback style {style!r}: expected one of {list(STYLES)}")
+    return mode
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "backend": _choice("hf", "local"),
     "local_model": _text,
@@ -182,6 +197,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_body": _int(1024, 2**30, "a size in bytes from 1024"),
     "max_upload": _int(1024, 2**32, "a size in bytes"),
     "uploads_dir": _text,
+    "checks": _checks_mode,
 }
 
 
@@ -221,6 +237,7 @@ class Settings:
     max_body: int = 1 << 20
     max_upload: int = 20 << 20
     uploads_dir: str = ".neulora/uploads"
+    checks: str | None = None  # None: on when the shipped scorer can run
 
     @classmethod
     def load(

@@ -21,6 +21,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return (yield from report_dead_servers(item))
 
 
+@pytest.fixture(autouse=True)
+def _checks_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answer checks are off unless a test turns them on.
+
+    Each pipeline would otherwise read the shipped scorer's sentence encoder (about a second) on
+    its first answer; the checks' own tests (tests/unit/turn/test_contract.py and others) turn
+    them on and test the default with the variable unset.
+    """
+    monkeypatch.setenv("NEULORA_CHECKS", "off")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

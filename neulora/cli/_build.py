@@ -17,6 +17,7 @@ def settings_from(args: argparse.Namespace) -> Any:
         "chroma_port": "port",
         "embedder": "embedder",
         "router": "router",
+        "checks": "checks",
     }
     overrides = {key: getattr(args, attr, None) for key, attr in flags.items()}
     return Settings.load(overrides=overrides, file=getattr(args, "config", None))

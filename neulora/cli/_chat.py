@@ -70,9 +70,33 @@ def print_route(route: Any, passages: Any, out: TextIO) -> None:
 
 
 def print_answer(answer: Any, out: TextIO) -> None:
-    """The route and the sources, the model, then the answer."""
+    """The route and the sources, the model, then the answer; a broken contract on stderr."""
     print_route(answer.route, answer.passages, out)
     print(f"{_model_line(answer)}\n\n{answer.text}", file=out)
+    warning = contract_warning(answer)
+    if warning is not None:
+        print(warning, file=sys.stderr)
+
+
+_BROKEN = {
+    "reveals_answer": "it gives the answer away",
+    "misses_mistake": "it does not name the learner's mistake",
+}
+
+
+def contract_warning(answer: Any) -> str | None:
+    """One line when the answer breaks its style's contract, or when a revision was needed."""
+    revision = answer.revision
+    if answer.violations:
+        why = "; ".join(_BROKEN.get(v, v) for v in answer.violations)
+        line = f"warning: this {answer.style} answer breaks its style's contract: {why}"
+        if revision is not None:
+            line += f" ({revision.policy} did not mend it)"
+        return line
+    if revision is not None and revision.kept == "second":
+        why = "; ".join(_BROKEN.get(v, v) for v in revision.violations)
+        return f"note: the first {revision.style} answer was replaced ({revision.policy}): {why}"
+    return None
 
 
 def _model_line(answer: Any) -> str:
@@ -133,6 +157,9 @@ class Chat:
                 print(event.data, end="", flush=True)
             elif event.kind == "done":
                 print(f"\n\n{_model_line(event.data)}", flush=True)
+                warning = contract_warning(event.data)
+                if warning is not None:
+                    print(warning, file=sys.stderr, flush=True)
 
     def command(self, line: str) -> None:
         """Run one slash command (``/quit`` aside).

@@ -34,6 +34,12 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--out", required=True, help="where to write the scorer (JSON)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds, by dialogue (5)")
     p.add_argument("--c", type=float, default=2.0, help="inverse regularisation strength (2.0)")
+    p.add_argument(
+        "--reveal-precision",
+        type=float,
+        help="the out-of-fold precision the answer checks' reveals_answer threshold is chosen "
+        "for (0.82: 0.8 and a margin)",
+    )
     p.add_argument("--json", action="store_true", help="print the cross-validation as JSON")
 
     p = commands.add_parser(
@@ -112,16 +118,33 @@ def _scorer_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--folds must be at least 2, got {args.folds}")
     if not args.c > 0:
         raise ConfigError(f"--c must be positive, got {args.c}")
+    precision = {} if args.reveal_precision is None else {"reveal_precision": args.reveal_precision}
+    if args.reveal_precision is not None and not 0.0 < args.reveal_precision < 1.0:
+        raise ConfigError(
+            f"--reveal-precision must lie between 0 and 1, got {args.reveal_precision}"
+        )
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"--out {out}: give a file in an existing folder")
     dialogues = [d for path in args.files for d in load_mrbench(path)]
-    trained = train_scorer(dialogues, UniversalSentenceEncoder(), folds=args.folds, c=args.c)
+    trained = train_scorer(
+        dialogues,
+        UniversalSentenceEncoder(),
+        folds=args.folds,
+        c=args.c,
+        **precision,
+    )
     try:
         trained.scorer.save(out)
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot write the scorer ({exc.strerror})") from exc
     _show(trained.cross_validation, args.json)
+    for name, t in trained.scorer.model.thresholds.items():
+        print(
+            f"{name}: flagged at p({t.label}) >= {t.p:.3f}; out of fold precision "
+            f"{t.precision:.3f}, recall {t.recall:.3f} (n={t.n})",
+            file=sys.stderr,
+        )
     print(f"scorer written to {args.out} (cross-validated by dialogue above)", file=sys.stderr)
     return 0
 

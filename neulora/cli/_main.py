@@ -145,6 +145,14 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--config", help="a JSON settings file (keys as in neulora.settings)")
 
+    def checks_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--checks",
+            metavar="MODE",
+            help="answer checks (NEULORA_CHECKS): off, on (flag), regenerate or fallback:STYLE; "
+            "default on when the scorer can run",
+        )
+
     def router_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--router", help="router file (NEULORA_ROUTER; default: the one the settings name)"
@@ -257,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--session", help="session id (kept in NEULORA_SESSIONS_DIR, default .neulora/sessions)"
         )
+        checks_option(p)
         store_options(p)
 
     p = command(
@@ -276,6 +285,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load in-process models on the first question instead of before serving",
     )
+    checks_option(p)
     p.add_argument(
         "--host", dest="bind_host", default="127.0.0.1", help="address to listen on (127.0.0.1)"
     )

@@ -241,7 +241,9 @@ def _tutors(args: argparse.Namespace, settings: Any, url: str) -> tuple[Any, Any
         {s: args.base_model for s in STYLES}, token=settings.token, base_url=url, fallback=None
     )
     parts: dict[str, Any] = {
-        "options": TurnOptions(k=settings.k),
+        # a variant is measured as its model answers: never checked and rewritten (the replay
+        # scores every answer itself)
+        "options": TurnOptions(k=settings.k, checks=None),
         "relevance": "auto" if settings.min_score is None else settings.min_score,
     }
     tutor = Pipeline(router, retriever, styled, **parts)

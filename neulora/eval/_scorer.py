@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 FORMAT = "neulora-pedagogy-scorer"
 MAX_SCORER_FILE = 64 << 20
 REVEALS = "reveals_answer"  # the two-way question: does the response give the answer away?
+_KEYS = ("format", "version", "embedder", "vocabulary", "cues", "dimensions", "thresholds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,50 @@ class Head:
 
 
 @dataclass(frozen=True, slots=True)
+class Threshold:
+    """A decision threshold on one label's probability, and how it did where it was chosen.
+
+    ``precision`` and ``recall`` of "p >= ``p``" on the out-of-fold probabilities of the training
+    data (dialogues each fold never saw), ``n`` labelled responses.
+    """
+
+    label: str
+    p: float
+    precision: float
+    recall: float
+    n: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "p": self.p,
+            "precision": self.precision,
+            "recall": self.recall,
+            "n": self.n,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str) -> Threshold:
+        try:
+            threshold = cls(
+                str(raw["label"]),
+                float(raw["p"]),
+                float(raw["precision"]),
+                float(raw["recall"]),
+                int(raw["n"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScorerFileError(f"{where}: malformed threshold ({exc!r})") from exc
+        numbers = (threshold.p, threshold.precision, threshold.recall)
+        if not all(0.0 <= x <= 1.0 for x in numbers) or threshold.n < 1:
+            raise ScorerFileError(
+                f"{where}: a threshold's p, precision and recall lie in [0, 1] and n >= 1, got "
+                f"{raw!r}"
+            )
+        return threshold
+
+
+@dataclass(frozen=True, slots=True)
 class ScorerModel:
     """What a scorer file holds: how to make the features, and one :class:`Head` per dimension."""
 
@@ -111,6 +156,8 @@ class ScorerModel:
     cue_scale: NDArray[np.float64] = field(repr=False)
     heads: Mapping[str, Head]
     about: Mapping[str, Any] = field(default_factory=dict)  # provenance, licence, cross-validation
+    # per dimension, the threshold its decision uses (others: the most probable label)
+    thresholds: Mapping[str, Threshold] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -122,6 +169,7 @@ class ScorerModel:
             "format": FORMAT,
             "version": 1,
             **self.about,
+            "thresholds": {name: t.to_json() for name, t in self.thresholds.items()},
             "embedder": self.embedder.to_json(),
             "vocabulary": {
                 "terms": list(self.vocabulary.terms),
@@ -165,6 +213,13 @@ class ScorerModel:
                 )
             mean = np.asarray(cues["mean"], dtype=np.float64)
             scale = np.asarray(cues["scale"], dtype=np.float64)
+            thresholds_raw = raw.get("thresholds", {})
+            if not isinstance(thresholds_raw, Mapping):
+                raise TypeError("'thresholds' must be an object")
+            thresholds = {
+                str(name): Threshold.from_json(value, f"{where}, threshold of {name!r}")
+                for name, value in thresholds_raw.items()
+            }
             heads = {
                 str(name): Head(
                     tuple(str(label) for label in head["labels"]),
@@ -177,12 +232,8 @@ class ScorerModel:
             if isinstance(exc, ScorerFileError):
                 raise
             raise ScorerFileError(f"{where}: malformed scorer file ({exc!r})") from exc
-        about = {
-            k: v
-            for k, v in raw.items()
-            if k not in ("format", "version", "embedder", "vocabulary", "cues", "dimensions")
-        }
-        model = cls(embedder, vocabulary, mean, scale, heads, about)
+        about = {k: v for k, v in raw.items() if k not in _KEYS}
+        model = cls(embedder, vocabulary, mean, scale, heads, about, thresholds)
         model._check(where)
         return model
 
@@ -213,6 +264,12 @@ class ScorerModel:
                 )
             if not (np.all(np.isfinite(head.weights)) and np.all(np.isfinite(head.bias))):
                 raise ScorerFileError(f"{where}: dimension {name!r} has non-finite weights")
+        for name, threshold in self.thresholds.items():
+            if name not in self.heads or threshold.label not in self.heads[name].labels:
+                raise ScorerFileError(
+                    f"{where}: a threshold on {name!r} label {threshold.label!r}, which the "
+                    "scorer does not give"
+                )
 
 
 class PedagogyScorer:

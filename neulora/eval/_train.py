@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_number
 from ..errors import ConfigError, DatasetError
 from ._agreement import AgreementReport, agreement
 from ._features import CUES, WordVocabulary, cue_features
 from ._records import LABELS
-from ._scorer import REVEALS, Head, PedagogyScorer, ScorerModel, rows
+from ._scorer import REVEALS, Head, PedagogyScorer, ScorerModel, Threshold, rows
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from ._records import Cut, LabelledDialogue
 
 logger = logging.getLogger(__name__)
+
+# The answer checks flag an answer as revealing from the threshold whose out-of-fold precision on
+# MRBench's labels is this: 0.8 promised, and 0.02 for dialogues the folds did not hold (the
+# precision moves between 0.80 and 0.83 over thresholds 0.6 to 0.8 on the shared half).
+REVEAL_PRECISION = 0.82
 
 DIMENSIONS: tuple[str, ...] = (
     "Mistake_Identification",
@@ -122,8 +128,15 @@ def train_scorer(
     folds: int = 5,
     c: float = 2.0,
     min_df: int = 2,
+    reveal_precision: float = REVEAL_PRECISION,
 ) -> TrainedScorer:
-    """Fit one head per dimension on every example; report ``folds``-fold grouped agreement."""
+    """Fit one head per dimension on every example; report ``folds``-fold grouped agreement.
+
+    The ``reveals_answer`` threshold is the lowest probability of "Yes" whose out-of-fold
+    precision is at least ``reveal_precision`` (the answer checks flag what it calls revealing).
+    """
+    if not (is_number(reveal_precision) and 0.0 < reveal_precision < 1.0):
+        raise ConfigError(f"reveal_precision must lie between 0 and 1, got {reveal_precision!r}")
     items = examples(dialogues)
     groups = sorted({e.group for e in items})
     if len(groups) < folds or folds < 2:
@@ -136,6 +149,7 @@ def train_scorer(
     sentences = embedder.embed([e.response for e in items])
     fold_of = _folds([e.group for e in items], folds)
     predicted: dict[str, list[str | None]] = {d: [None] * len(items) for d in dimensions}
+    revealing = np.zeros(len(items))  # the out-of-fold probability of "reveals the answer"
     for k in range(folds):
         train = [i for i in range(len(items)) if fold_of[i] != k]
         test = [i for i in range(len(items)) if fold_of[i] == k]
@@ -145,6 +159,8 @@ def train_scorer(
             chosen = head.probabilities(rows).argmax(axis=1)
             for i, best in zip(test, chosen, strict=True):
                 predicted[name][i] = head.labels[int(best)]
+            if name == REVEALS:
+                revealing[test] = head.probabilities(rows)[:, head.labels.index("Yes")]
         logger.info("scorer cross-validation: fold %d of %d done", k + 1, folds)
     report = {}
     for name in dimensions:
@@ -152,17 +168,69 @@ def train_scorer(
         truth = [str(items[i].label(name)) for i in labelled]
         report[name] = agreement(truth, [predicted[name][i] for i in labelled])
     cross_validation = AgreementReport(report)
+    thresholds = {}
+    if REVEALS in dimensions:
+        labelled = [i for i, e in enumerate(items) if e.label(REVEALS) is not None]
+        thresholds[REVEALS] = precise_threshold(
+            [items[i].label(REVEALS) == "Yes" for i in labelled],
+            revealing[labelled],
+            reveal_precision,
+        )
     model = _fit(items, sentences, embedder, dimensions, c, min_df)
     about = {
         **ATTRIBUTION,
         "trained_on": {"dialogues": len(groups), "responses": len(items)},
-        "options": {"c": c, "min_df": min_df, "folds": folds},
+        "options": {
+            "c": c,
+            "min_df": min_df,
+            "folds": folds,
+            "reveal_precision": reveal_precision,
+        },
         "cross_validation": cross_validation.to_dict()["dimensions"],
     }
     model = ScorerModel(
-        model.embedder, model.vocabulary, model.cue_mean, model.cue_scale, model.heads, about
+        model.embedder,
+        model.vocabulary,
+        model.cue_mean,
+        model.cue_scale,
+        model.heads,
+        about,
+        thresholds,
     )
     return TrainedScorer(PedagogyScorer(model, embedder), cross_validation)
+
+
+def precise_threshold(
+    truth: Sequence[bool], p: Sequence[float] | NDArray[np.float64], precision: float
+) -> Threshold:
+    """The lowest threshold on ``p`` at which "p >= threshold" is right ``precision`` of the time.
+
+    Of the thresholds that reach the precision, the lowest finds the most (the highest recall);
+    when none does, the one with the best precision (its figures say how far it is).
+    """
+    truth_array = np.asarray(truth, dtype=bool)
+    p_array = np.asarray(p, dtype=np.float64)
+    positives = int(truth_array.sum())
+    if positives == 0 or positives == len(truth_array):
+        raise DatasetError("choosing a threshold needs responses labelled both ways")
+    candidates = []
+    for threshold in np.unique(p_array):
+        flagged = p_array >= threshold
+        hits = int((flagged & truth_array).sum())
+        candidates.append(
+            Threshold(
+                "Yes",
+                float(f"{threshold:.5g}"),
+                hits / int(flagged.sum()),
+                hits / positives,
+                len(truth_array),
+            )
+        )
+    reaching = [t for t in candidates if t.precision >= precision]
+    if reaching:
+        return min(reaching, key=lambda t: t.p)
+    logger.warning("no threshold reaches a precision of %.2f", precision)
+    return max(candidates, key=lambda t: (t.precision, t.recall))
 
 
 def _folds(groups: Sequence[str], folds: int) -> list[int]:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from ..settings import Settings
     from ..turn._answer import Answer, AsyncTurnStream, Event
+    from ..turn._options import TurnChanges
 from ._middleware import BodyLimit, JsonBody, KeyCheck
 
 logger = logging.getLogger(__name__)
@@ -230,22 +231,23 @@ class Endpoints:
         style = style_of_model(body.model, self.pipeline.router.styles)
         asked = question_and_history(body.messages)
         session = body.user or request.headers.get("x-session-id")
-        stream = self.pipeline.astream(
-            asked.question,
-            session,
-            style=style,
-            history=None if session else asked.history,
-            max_tokens=body.max_completion_tokens or body.max_tokens,
-            temperature=body.temperature,
-        )
+        changes: TurnChanges = {
+            "style": style,
+            "history": None if session else asked.history,
+            "max_tokens": body.max_completion_tokens or body.max_tokens,
+            "temperature": body.temperature,
+        }
         cid = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if not body.stream:
-            answer = await _unless_gone(request, _read(stream))
+            # a whole answer: the checks' policy may answer a broken contract once more
+            whole = self.pipeline.aask(asked.question, session, **changes)
+            answer = await _unless_gone(request, whole)
             # the client hung up: the turn was cancelled and the engine's request closed
             if answer is None:
                 return Response(status_code=499)
             return JSONResponse(completion(cid, created, answer))
+        stream = self.pipeline.astream(asked.question, session, **changes)
         events = stream.__aiter__()
         head: list[Event] = []
         # route and retrieve before the first byte: their failures are HTTP errors
@@ -361,12 +363,6 @@ async def _unless_gone(request: Request, work: Awaitable[Answer]) -> Answer | No
         await task
     logger.info("the client hung up: its turn was cancelled")
     return None
-
-
-async def _read(stream: AsyncTurnStream) -> Answer:
-    async for _ in stream:
-        pass
-    return stream.answer
 
 
 async def _sse(
@@ -511,7 +507,7 @@ async def _health(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
 def describe(pipeline: Pipeline, opts: ServeOptions) -> dict[str, Any]:
     """What this server serves, for its start-up line.
 
-    Models, embedder, router, store, sessions, key.
+    Models, embedder, router, store, sessions, key, answer checks.
     """
     client: Any = pipeline.client
     router: Any = pipeline.router
@@ -537,6 +533,8 @@ def describe(pipeline: Pipeline, opts: ServeOptions) -> dict[str, Any]:
         summary["chunks"] = _chunk_count(retriever)
     summary["sessions"] = redact_url(repr(pipeline.memory))
     summary["api key"] = "required" if opts.api_key else "off"
+    checks = pipeline.checks
+    summary["answer checks"] = "off" if checks is None else str(checks.on_violation)
     return summary
 
 

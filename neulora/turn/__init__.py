@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._answer import Answer, AsyncTurnStream, Event, TurnStream
+from ._contract import CONTRACTS, AnswerChecks, CheckResult, OnViolation, Revision
 from ._follow_up import FollowUp
 from ._options import QuestionRules, TurnOptions
 from ._policy import PolicyAdvisor
@@ -13,7 +14,12 @@ from ._relevance import Relevance
 from ._small_talk import SmallTalkRule
 
 __all__ = [
+    "CONTRACTS",
     "Answer",
+    "AnswerChecks",
+    "CheckResult",
+    "OnViolation",
+    "Revision",
     "AsyncTurnStream",
     "Event",
     "FollowUp",

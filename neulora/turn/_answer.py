@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._streams import AsyncStream, Stream
 from ..routing._decision import RouteDecision
 from ..store._passage import Passage
+from ._contract import Revision
 
 
 def turn_info(
@@ -42,12 +43,16 @@ def turn_info(
     if answer is not None:
         out.update(
             {
+                "style": answer.style,  # the route's, unless the answer checks fell back
                 "session_id": answer.session_id,
                 "model": answer.model,
                 "timings": answer.timings,
                 "fallback_from": answer.fallback_from,
                 "used_notes": answer.used_notes,
                 "finish_reason": answer.finish_reason,
+                "checks": answer.checks,
+                "violations": list(answer.violations),
+                "revision": None if answer.revision is None else answer.revision.to_dict(),
             }
         )
     return out
@@ -64,8 +69,10 @@ class Answer:
     >>> client = FakeStyleClient("Why do you think so?")
     >>> pipeline = neulora.Pipeline(FakeRouter(e), FakeRetriever(e), client)
     >>> answer = pipeline.ask("2+2=5?")
-    >>> answer.style, answer.text, sorted(answer.timings)
-    ('socratic', 'Why do you think so?', ['embed', 'generate', 'retrieve', 'route', 'total'])
+    >>> answer.style, answer.text, answer.violations
+    ('socratic', 'Why do you think so?', ())
+    >>> sorted(answer.timings)  # the answer checks are on: the scorer's encoder is installed
+    ['check', 'embed', 'generate', 'retrieve', 'route', 'total']
     """
 
     text: str
@@ -79,6 +86,11 @@ class Answer:
     fallback_from: str | None = None
     policy: str | None = None
     finish_reason: str | None = None  # "stop", or "length" when the answer was cut at max_tokens
+    # the answer checks (None: off): each dimension's label and p, the style's broken promises,
+    # and what was done about them (a whole answer only)
+    checks: Mapping[str, Mapping[str, Any]] | None = None
+    violations: tuple[str, ...] = ()
+    revision: Revision | None = None
 
     @property
     def used_notes(self) -> bool:
@@ -111,6 +123,9 @@ class Answer:
             "policy": self.policy,
             "finish_reason": self.finish_reason,
             "used_notes": self.used_notes,
+            "checks": None if self.checks is None else {k: dict(v) for k, v in self.checks.items()},
+            "violations": list(self.violations),
+            "revision": None if self.revision is None else self.revision.to_dict(),
         }
 
 

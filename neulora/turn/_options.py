@@ -12,9 +12,16 @@ from copy import deepcopy
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict
 
-from .._checks import check_int, check_seconds, check_temperature, check_text
+from .._checks import (
+    check_answer_checks,
+    check_int,
+    check_seconds,
+    check_temperature,
+    check_text,
+)
 from ..errors import ConfigError, InvalidInputError, NeuloraError
 from ..memory._base import Turn
+from ._contract import AnswerChecks
 from ._follow_up import FollowUp
 from ._small_talk import SmallTalkRule
 from ._state import turns_of
@@ -34,6 +41,7 @@ class TurnChanges(TypedDict, total=False):
     max_tokens: int | None  # None here: the pipeline's
     temperature: float | None  # None here: the pipeline's
     deadline: float | None
+    checks: AnswerChecks | str | None  # None here: no checks for this turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +54,11 @@ class TurnOptions:
     the teaching policy (None: the session's); ``history`` (``{"role", "content"}`` messages)
     replaces the session's, and the turn is then neither read from nor written to memory; ``where``
     is a Chroma metadata filter for the notes (``{"source": "notes/ch3.md"}``); ``max_tokens`` and
-    ``temperature`` go to the model; ``deadline`` (seconds, None: none) bounds the whole turn.
+    ``temperature`` go to the model; ``deadline`` (seconds, None: none) bounds the whole turn;
+    ``checks`` score each answer against its style's contract (:class:`AnswerChecks`, or what
+    they do: ``"flag"`` (``"on"``), ``"regenerate"``, ``"fallback:<style>"``, ``"off"``;
+    ``"auto"``: ``NEULORA_CHECKS`` if set, else ``"flag"`` when the shipped scorer can run here;
+    None: no checks).
 
     >>> options = TurnOptions(k=3)
     >>> options.changed(style="socratic", max_tokens=200)
@@ -65,6 +77,7 @@ class TurnOptions:
     max_tokens: int = 512
     temperature: float = 0.7
     deadline: float | None = 120.0
+    checks: AnswerChecks | str | None = "auto"
 
     def __post_init__(self) -> None:
         _check({f.name: getattr(self, f.name) for f in fields(self)}, ConfigError)
@@ -101,7 +114,7 @@ class TurnOptions:
 
 
 # None: a choice, not "unset"
-_NONE_MEANS = frozenset({"style", "policy", "history", "where", "deadline"})
+_NONE_MEANS = frozenset({"style", "policy", "history", "where", "deadline", "checks"})
 
 
 def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
@@ -121,6 +134,9 @@ def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
         raise error(f"where must be a non-empty dict of metadata conditions, got {where!r}")
     if values.get("history") is not None:
         turns_of(values["history"], error)
+    checks = values.get("checks")
+    if checks is not None and not isinstance(checks, AnswerChecks) and checks != "auto":
+        check_answer_checks(checks, what="checks", error=error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +179,4 @@ class CheckedCall:
     session_id: str | None
     options: TurnOptions
     history: list[Turn] | None  # the call's own conversation (None: the session's, from memory)
+    checks: AnswerChecks | None = None  # the turn's answer checks (None: none)

@@ -52,6 +52,21 @@ STYLE_PROMPTS: dict[str, str] = {
 }
 
 
+# What a second answer is told when the first broke its style's promise (the answer checks'
+# ``regenerate``): one instruction per broken promise.
+INSIST: dict[str, str] = {
+    "reveals_answer": (
+        "Important: do not state the final answer or the result of the learner's problem, not "
+        "even at the end. Lead the learner to find it: ask a guiding question or give a hint for "
+        "the next step only."
+    ),
+    "misses_mistake": (
+        "Important: the learner showed their work. Start by saying exactly where it goes wrong "
+        "and why, quoting the step, before anything else."
+    ),
+}
+
+
 # The original app's seven teaching-policy tags (problem -> strategy).
 POLICY_TAGS: tuple[str, ...] = (
     "개념 이해 부족 -> 예시를 통한 개념 설명",
@@ -85,6 +100,7 @@ class PromptSet:
         "cite nothing."
     )
     policy_template: str = "Teaching policy for this learner: {policy}"
+    insist: Mapping[str, str] = field(default_factory=lambda: dict(INSIST))
     language_template: str = (
         "You write only {language}. The learner writes in another language: answer in "
         "plain, simple {language}, in short full sentences."
@@ -123,12 +139,14 @@ class PromptSet:
         history: Sequence[Turn] = (),
         policy: str | None = None,
         language: str | None = None,
+        insist: Sequence[str] = (),
     ) -> list[dict[str, str]]:
         """Chat messages: a system message (style, context, policy), recent history, the question.
 
         ``language`` (a code of :data:`~neulora._languages.LANGUAGE_NAMES`): the one language the
         model writes, when it is not the learner's; the system message then asks for it, last, so
-        that it wins.
+        that it wins. ``insist``: the promises a first answer broke (``reveals_answer``,
+        ``misses_mistake``); their :attr:`insist` instructions follow the policy.
         """
         if style not in self.system:
             raise ConfigError(f"no system prompt for style {style!r}")
@@ -138,6 +156,10 @@ class PromptSet:
         ]
         if policy:
             parts.append(self.policy_template.format(policy=policy))
+        for promise in insist:
+            if promise not in self.insist:
+                raise ConfigError(f"no insist instruction for {promise!r}")
+            parts.append(self.insist[promise])
         if language:
             parts.append(
                 self.language_template.format(language=LANGUAGE_NAMES.get(language, language))

@@ -242,3 +242,35 @@ def test_an_empty_conversation_fills_the_window_and_a_question_without_notes_say
     sources = page.get_by_test_id("sources")
     expect(sources).to_contain_text("No notes matched")
     assert sources.locator("li").count() == 0, "no notes is a plain line, not a numbered item"
+
+
+def test_a_broken_style_contract_shows_a_badge_that_stays_after_a_reload(
+    page: Any, engine: ChatStubServer
+) -> None:
+    from playwright.sync_api import expect
+
+    revealing = "Natalia sold 48 + 24 = 72 clips altogether. The answer is 72."
+    clips = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
+        "in May. How many clips did Natalia sell altogether?"
+    )
+    contract = page.get_by_test_id("contract-badge")
+    page.get_by_test_id("style-select").select_option("neulora/direct")
+    ask(page, QUESTION)  # a direct answer promises nothing: no badge
+    expect(contract).to_be_empty()
+    expect(contract).to_be_hidden()
+
+    engine.enqueue(model="socratic", text=revealing)
+    page.get_by_test_id("style-select").select_option("neulora/socratic")
+    page.get_by_label("Your question").fill(clips)
+    page.get_by_label("Your question").press("Enter")
+    expect(page.get_by_test_id("answer")).to_have_text(revealing)
+    expect(contract).to_have_text("⚠ gives the answer away")
+    expect(contract).to_be_visible()
+    assert "socratic answer breaks its style's contract" in (contract.get_attribute("title") or "")
+
+    page.reload()
+    turns = page.locator("[data-role=turn]")
+    expect(turns).to_have_count(2)
+    expect(turns.last.locator(".badge.warn")).to_have_text("⚠ gives the answer away")
+    expect(turns.first.locator(".badge.warn")).to_be_empty()

@@ -156,6 +156,57 @@ def test_openai_client_streams_with_the_neulora_object_first(
     assert engine.requests[-1]["body"]["stream_options"] == {"include_usage": True}
 
 
+REVEALING = "Natalia sold 48 + 24 = 72 clips altogether. The answer is 72."
+CLIPS = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in "
+    "May. How many clips did Natalia sell altogether?"
+)
+
+
+def test_the_neulora_object_carries_the_answer_checks_whole_and_streamed(
+    served: ManagedServer, engine: ChatStubServer
+) -> None:
+    # the server runs with the default checks (on: the scorer's encoder is installed; flag)
+    client = openai_client(served)
+    question = [{"role": "user", "content": CLIPS}]
+    engine.enqueue(model="socratic", text=REVEALING)
+    whole = client.chat.completions.create(model="neulora/socratic", messages=question)
+    info = whole.model_extra["neulora"]
+    assert info["violations"] == ["reveals_answer"] and info["revision"] is None
+    assert info["checks"]["reveals_answer"]["label"] == "Yes"
+    assert whole.choices[0].message.content == REVEALING
+
+    engine.enqueue(model="socratic", text=REVEALING)
+    chunks = list(
+        client.chat.completions.create(model="neulora/socratic", messages=question, stream=True)
+    )
+    assert "checks" not in chunks[0].model_extra["neulora"]  # known only after the text
+    final = [c for c in chunks if c.choices and c.choices[0].finish_reason][-1]
+    assert final.model_extra["neulora"]["violations"] == ["reveals_answer"]
+
+    plain = client.chat.completions.create(model="neulora/direct", messages=question)
+    assert plain.model_extra["neulora"]["violations"] == []
+    assert set(plain.model_extra["neulora"]["checks"]) >= {"Actionability", "reveals_answer"}
+
+
+def test_a_server_told_to_regenerate_rewrites_a_whole_answer(
+    tmp_path: Path, engine: ChatStubServer
+) -> None:
+    env = serve_env(tmp_path, engine, NEULORA_CHECKS="regenerate")
+    with start(tmp_path, env) as server:
+        client = openai_client(server)
+        engine.enqueue(model="socratic", text=REVEALING)
+        engine.enqueue(model="socratic", text="What is half of 48? Then add April's clips.")
+        before = len(engine.requests)
+        answer = client.chat.completions.create(
+            model="neulora/socratic", messages=[{"role": "user", "content": CLIPS}]
+        )
+        info = answer.model_extra["neulora"]
+        assert len(engine.requests) == before + 2
+        assert info["revision"]["kept"] == "second" and info["violations"] == []
+        assert answer.choices[0].message.content.startswith("What is half of 48?")
+
+
 def test_huggingface_hub_client_talks_to_it(served: ManagedServer) -> None:
     from huggingface_hub import InferenceClient
 
@@ -370,6 +421,7 @@ def test_start_up_summary_names_what_is_served_and_warns_about_an_empty_collecti
         "chunks: 0",
         "sessions: InMemoryMemory",
         "api key: required",
+        "answer checks: flag",
         str(tmp_path / "db"),
     ):
         assert part in summary, (part, summary)

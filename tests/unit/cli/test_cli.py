@@ -385,3 +385,61 @@ def test_router_eval_sets_the_router_beside_the_previous_style_baseline(
         "macro_f1",
     }
     assert "the previous-style baseline" in report["warning"]
+
+
+REVEALING = "Natalia sold 48 + 24 = 72 clips altogether. The answer is 72."
+CLIPS = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in "
+    "May. How many clips did Natalia sell altogether?"
+)
+
+
+def test_ask_and_chat_report_a_broken_style_contract(
+    stub: ChatStubServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the flag beats NEULORA_CHECKS=off (set for every test)
+    stub.enqueue(text=REVEALING)
+    assert main(["ask", CLIPS, "--style", "socratic", "--checks", "on", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["violations"] == ["reveals_answer"] and data["revision"] is None
+    assert data["checks"]["reveals_answer"]["label"] == "Yes"
+    assert set(data["checks"]["Actionability"]) == {"label", "p"}
+
+    stub.enqueue(text=REVEALING)
+    assert main(["ask", CLIPS, "--style", "socratic", "--checks", "on"]) == 0
+    captured = capsys.readouterr()
+    assert REVEALING in captured.out
+    assert captured.err.strip().splitlines()[-1] == (
+        "warning: this socratic answer breaks its style's contract: it gives the answer away"
+    )
+
+    stub.enqueue(text=REVEALING)
+    stub.enqueue(text="What is half of 48?")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(CLIPS + "\n" + "And in May?\n"))
+    assert main(["chat", "--style", "socratic", "--checks", "on"]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: this socratic answer breaks its style's contract: it gives the answer away"
+    ]
+    assert len(stub.requests) == 4
+
+
+def test_ask_with_regenerate_sends_one_more_request_and_says_so(
+    stub: ChatStubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub.enqueue(text=REVEALING)
+    stub.enqueue(text="What is half of 48? Then add April's clips.")
+    assert main(["ask", CLIPS, "--style", "socratic", "--checks", "regenerate", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(stub.requests) == 2 and data["violations"] == []
+    assert data["revision"]["kept"] == "second" and data["text"].startswith("What is half")
+
+
+def test_a_bad_checks_flag_is_one_error_line(
+    stub: ChatStubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", CLIPS, "--checks", "loudly"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "off, on, flag, regenerate" in captured.err
+    assert stub.requests == []

@@ -261,3 +261,20 @@ def test_variants_are_asked_with_the_pipelines_prompts_and_the_dialogue(
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["setup"]["notes"].startswith("none")
     assert report["setup"]["models"]["base"] == "Qwen/Qwen2.5-14B-Instruct"
+
+
+def test_a_replay_measures_each_variant_unchecked_whatever_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from neulora.cli._replay import _tutors
+    from neulora.settings import Settings
+
+    monkeypatch.setenv("NEULORA_CHECKS", "regenerate")  # a rewritten answer is another model's
+    settings = Settings.load(
+        overrides={"embedder": "hash", "chroma_path": str(tmp_path / "none")}, environ={}
+    )
+    args = argparse.Namespace(base_model="Qwen/Qwen2.5-14B-Instruct")
+    tutor, base, _ = _tutors(args, settings, "http://127.0.0.1:9/v1")
+    assert tutor.checks is None and base.checks is None

@@ -65,6 +65,10 @@ def test_a_scorer_trained_here_beats_the_majority_on_dialogues_it_never_saw(
     about = trained.scorer.model.about
     assert about["cross_validation"]["Mistake_Identification"]["n"] > 100
     assert "CC BY-SA 4.0" in about["licence"] and "Maurya" in about["attribution"]
+    # the answer checks' threshold: chosen on out-of-fold probabilities for their precision
+    chosen = trained.scorer.model.thresholds[REVEALS]
+    assert chosen.precision >= 0.82 and 0.2 < chosen.recall < 1.0 and 0.0 < chosen.p < 1.0
+    assert about["options"]["reveal_precision"] == 0.82
 
 
 def test_a_saved_scorer_scores_the_same_when_loaded(trained, tmp_path: Path) -> None:
@@ -77,6 +81,25 @@ def test_a_saved_scorer_scores_the_same_when_loaded(trained, tmp_path: Path) -> 
     for name in DIMENSIONS:
         assert after[name].label == before[name].label
         assert after[name].p == pytest.approx(before[name].p, abs=1e-3)
+    assert again.model.thresholds[REVEALS].p == pytest.approx(
+        trained.scorer.model.thresholds[REVEALS].p, abs=1e-4
+    )
+
+
+def test_the_threshold_is_the_lowest_that_reaches_the_precision() -> None:
+    from neulora.eval._train import precise_threshold
+
+    truth = [True, True, False, True, False, False]
+    p = [0.9, 0.8, 0.7, 0.6, 0.5, 0.1]
+    loose = precise_threshold(truth, p, 0.75)
+    assert (loose.p, loose.precision, loose.recall, loose.n) == (0.6, 0.75, 1.0, 6)
+    strict = precise_threshold(truth, p, 0.8)
+    assert (strict.p, strict.precision) == (0.8, 1.0)
+    assert strict.recall == pytest.approx(2 / 3)
+    with pytest.raises(DatasetError, match="both ways"):
+        precise_threshold([True, True], [0.2, 0.9], 0.8)
+    with pytest.raises(ConfigError, match="reveal_precision"):
+        train_scorer([], UniversalSentenceEncoder(), reveal_precision=1.0)
 
 
 def test_the_shipped_scorer_loads_offline_and_scores_100_responses(shared_data: Path) -> None:
@@ -148,6 +171,13 @@ def _shipped() -> dict:
             lambda raw: raw.update(dimensions={"Helpfulness": raw["dimensions"]["Actionability"]}),
             "unknown dimension 'Helpfulness'",
         ),
+        (lambda raw: raw["thresholds"]["reveals_answer"].update(p=2.0), "lie in \\[0, 1\\]"),
+        (lambda raw: raw["thresholds"]["reveals_answer"].pop("n"), "malformed threshold"),
+        (
+            lambda raw: raw["thresholds"]["reveals_answer"].update(label="Maybe"),
+            "which the scorer does not give",
+        ),
+        (lambda raw: raw.update(thresholds=[]), "malformed scorer file"),
     ],
 )
 def test_a_broken_scorer_file_is_refused_by_name(tmp_path: Path, change, message: str) -> None:

@@ -1,0 +1,333 @@
+"""Answer checks: a style's contract checked by the shipped scorer, against a real HTTP engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from neulora import ConfigError, InvalidInputError, Pipeline
+from neulora._styles import STYLES
+from neulora.embedders import HashingEmbedder
+from neulora.errors import ScorerFileError
+from neulora.eval import PedagogyScorer
+from neulora.llm import HFStyleClient
+from neulora.testing import ChatStubServer, FakeRouter
+from neulora.turn import AnswerChecks, OnViolation, TurnOptions
+from neulora.turn._contract import shows_work
+from neulora.turn._prompts import INSIST
+
+QUESTION = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in "
+    "May. How many clips did Natalia sell altogether in April and May?"
+)
+REVEALING = "Natalia sold 48 + 24 = 72 clips altogether. The answer is 72."
+GUIDING = "What is half of 48? Once you know May's number, what do you do with April's?"
+WORK = "I got 48 + 24 = 70 clips"
+PRAISE = "Great job! Now let's try another problem."
+NAMES_MISTAKE = "Check your addition: 48 + 24 is not 70. What is 8 + 4?"
+
+
+@pytest.fixture(scope="module")
+def checks() -> AnswerChecks:
+    """The shipped scorer, read once for the module (its encoder takes about a second)."""
+    made = AnswerChecks()
+    made.warm_up()
+    return made
+
+
+class Engine:
+    """A real OpenAI-compatible server on loopback answering from a list, one reply per request."""
+
+    def __init__(self, server: ChatStubServer) -> None:
+        self.server = server
+        self.replies: list[str] = []
+
+    def answers(self, *replies: str) -> None:
+        self.replies = list(replies)
+
+    def respond(self, body: dict[str, Any]) -> str:
+        return self.replies[min(len(self.server.requests), len(self.replies)) - 1]
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.requests
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    holder: list[Engine] = []
+    with ChatStubServer(responder=lambda body: holder[0].respond(body)) as server:
+        holder.append(Engine(server))
+        yield holder[0]
+
+
+def pipeline(engine: Engine, checks: AnswerChecks | None, style: str = "socratic") -> Pipeline:
+    client = HFStyleClient(
+        {s: f"model-{s}" for s in STYLES}, token="hf_x", base_url=engine.server.url, fallback=None
+    )
+    embedder = HashingEmbedder(dim=32)
+    return Pipeline(
+        FakeRouter(embedder, style=style),
+        None,
+        client,
+        options=TurnOptions(checks=checks, max_tokens=64),
+    )
+
+
+def test_a_socratic_answer_giving_the_result_away_is_flagged(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING)
+    answer = pipeline(engine, checks).ask(QUESTION, style="socratic")
+    assert answer.violations == ("reveals_answer",)
+    assert answer.checks is not None
+    assert answer.checks["reveals_answer"]["label"] == "Yes"
+    assert set(answer.checks) >= {
+        "Mistake_Identification",
+        "Mistake_Location",
+        "Providing_Guidance",
+        "Actionability",
+        "Revealing_of_the_Answer",
+    }
+    for verdict in answer.checks.values():
+        assert set(verdict) == {"label", "p"} and 0.0 <= verdict["p"] <= 1.0
+    assert answer.revision is None and answer.text == REVEALING  # flag: reported only
+    assert len(engine.requests) == 1
+    as_json = json.loads(json.dumps(answer.to_dict()))
+    assert as_json["violations"] == ["reveals_answer"]
+    assert as_json["checks"]["reveals_answer"]["label"] == "Yes"
+
+
+def test_a_guiding_question_keeps_the_contract(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(GUIDING)
+    answer = pipeline(engine, checks).ask(QUESTION, style="scaffolding")
+    assert answer.violations == ()
+    assert answer.checks is not None and answer.checks["reveals_answer"]["label"] == "No"
+
+
+def test_direct_answers_promise_nothing(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(REVEALING)
+    answer = pipeline(engine, checks, style="direct").ask(QUESTION)
+    assert answer.style == "direct" and answer.violations == ()
+    assert answer.checks is not None and answer.checks["reveals_answer"]["label"] == "Yes"
+
+
+def test_feedback_must_name_the_mistake_when_the_learner_shows_work(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(PRAISE)
+    assert pipeline(engine, checks).ask(WORK, style="feedback").violations == ("misses_mistake",)
+    engine.answers(NAMES_MISTAKE)
+    assert pipeline(engine, checks).ask(WORK, style="feedback").violations == ()
+    # no work shown: nothing to identify
+    engine.answers(PRAISE)
+    assert pipeline(engine, checks).ask(QUESTION, style="feedback").violations == ()
+
+
+def test_regenerate_asks_once_more_stricter_and_keeps_the_answer_that_keeps_the_contract(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING, GUIDING)
+    tutor = pipeline(engine, checks.with_policy("regenerate"))
+    answer = tutor.ask(QUESTION, "learner-1", style="socratic")
+    assert len(engine.requests) == 2
+    first_system = engine.requests[0]["body"]["messages"][0]["content"]
+    second_system = engine.requests[1]["body"]["messages"][0]["content"]
+    assert INSIST["reveals_answer"] not in first_system
+    assert INSIST["reveals_answer"] in second_system
+    assert engine.requests[1]["model"] == "model-socratic"
+    assert answer.text == GUIDING and answer.violations == () and answer.style == "socratic"
+    assert answer.revision is not None
+    assert answer.revision.to_dict() == {
+        "policy": "regenerate",
+        "style": "socratic",
+        "violations": ["reveals_answer"],
+        "kept": "second",
+        "error": None,
+    }
+    assert "revise" in answer.timings and "check" in answer.timings
+    # the session keeps the answer the learner got
+    assert tutor.memory.get("learner-1").turns[-1].answer == GUIDING
+
+
+def test_regenerate_keeps_the_first_answer_when_the_second_is_no_better(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING, REVEALING + " Well done.")
+    answer = pipeline(engine, checks.with_policy("regenerate")).ask(QUESTION, style="socratic")
+    assert len(engine.requests) == 2
+    assert answer.text == REVEALING and answer.violations == ("reveals_answer",)
+    assert answer.revision is not None and answer.revision.kept == "first"
+
+
+def test_regenerate_leaves_a_kept_contract_alone(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(GUIDING)
+    answer = pipeline(engine, checks.with_policy("regenerate")).ask(QUESTION, style="socratic")
+    assert len(engine.requests) == 1 and answer.revision is None
+
+
+def test_fallback_changes_the_style_and_says_so(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(REVEALING, "72 clips: 48 in April and 24 in May.")
+    tutor = pipeline(engine, checks.with_policy("fallback:direct"))
+    answer = tutor.ask(QUESTION, "learner-2", style="socratic")
+    assert [r["model"] for r in engine.requests] == ["model-socratic", "model-direct"]
+    assert answer.style == "direct" and answer.model == "model-direct"
+    assert answer.route.style == "socratic"  # what was asked for stays on record
+    assert answer.violations == ()
+    assert answer.revision is not None
+    assert answer.revision.policy == "fallback:direct" and answer.revision.style == "socratic"
+    assert answer.revision.kept == "second"
+    info = answer.to_dict()
+    assert info["style"] == "direct" and info["revision"]["policy"] == "fallback:direct"
+    assert tutor.memory.get("learner-2").turns[-1].style == "direct"
+
+
+def test_a_failed_second_answer_leaves_the_first_flagged(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING)
+    engine.server.enqueue(text=REVEALING)
+    engine.server.enqueue(status=402, body={"error": "out of credits"})
+    answer = pipeline(engine, checks.with_policy("regenerate")).ask(QUESTION, style="socratic")
+    assert answer.text == REVEALING and answer.violations == ("reveals_answer",)
+    assert answer.revision is not None and answer.revision.kept == "first"
+    assert answer.revision.error is not None and "402" in answer.revision.error
+
+
+def test_a_streamed_turn_reports_the_violation_in_its_final_event_and_is_not_rewritten(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING, GUIDING)
+    tutor = pipeline(engine, checks.with_policy("regenerate"))
+    events = list(tutor.stream(QUESTION, style="socratic"))
+    assert "".join(e.data for e in events if e.kind == "delta") == REVEALING
+    done = events[-1]
+    assert done.kind == "done" and done.data.violations == ("reveals_answer",)
+    assert done.data.revision is None and len(engine.requests) == 1
+
+    async def streamed() -> Any:
+        stream = tutor.astream(QUESTION, style="socratic")
+        async for _ in stream:
+            pass
+        return stream.answer
+
+    engine.server.requests.clear()
+    engine.answers(REVEALING, GUIDING)
+    answer = asyncio.run(streamed())
+    assert answer.violations == ("reveals_answer",) and len(engine.requests) == 1
+
+
+def test_aask_returns_a_whole_answer_so_the_policy_applies(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING, GUIDING)
+    tutor = pipeline(engine, checks.with_policy("regenerate"))
+    answer = asyncio.run(tutor.aask(QUESTION, style="socratic"))
+    assert len(engine.requests) == 2 and answer.text == GUIDING and answer.violations == ()
+
+
+def test_a_turn_changes_or_drops_the_checks(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(REVEALING, GUIDING)
+    tutor = pipeline(engine, checks)
+    unchecked = tutor.ask(QUESTION, style="socratic", checks=None)
+    assert unchecked.checks is None and unchecked.violations == ()
+    engine.server.requests.clear()
+    regenerated = tutor.ask(QUESTION, style="socratic", checks="regenerate")
+    assert regenerated.revision is not None and len(engine.requests) == 2
+    with pytest.raises(InvalidInputError, match="fallback:<style>"):
+        tutor.ask(QUESTION, checks="sometimes")
+    with pytest.raises(InvalidInputError, match="does not know"):
+        tutor.ask(QUESTION, checks="fallback:lecture")
+
+
+def test_checks_are_on_by_default_and_off_by_the_environment(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = HFStyleClient({s: "m" for s in STYLES}, base_url=engine.server.url, fallback=None)
+    router = FakeRouter(HashingEmbedder(dim=32))
+    monkeypatch.delenv("NEULORA_CHECKS")
+    default = Pipeline(router, None, client)
+    assert isinstance(default.checks, AnswerChecks)
+    assert default.checks.on_violation == OnViolation("flag")
+    monkeypatch.setenv("NEULORA_CHECKS", "off")
+    engine.answers(REVEALING)
+    off = Pipeline(router, None, client).ask(QUESTION)
+    assert off.checks is None and off.violations == ()
+    monkeypatch.setenv("NEULORA_CHECKS", "fallback:direct")
+    assert Pipeline(router, None, client).checks.on_violation == OnViolation("fallback", "direct")
+    monkeypatch.setenv("NEULORA_CHECKS", "loud")
+    with pytest.raises(ConfigError, match="NEULORA_CHECKS"):
+        Pipeline(router, None, client)
+    with pytest.raises(ConfigError, match="does not know"):
+        Pipeline(router, None, client, options=TurnOptions(checks="fallback:lecture"))
+    with pytest.raises(ConfigError, match="checks must be off, on"):
+        TurnOptions(checks="sometimes")
+    assert Pipeline(router, None, client, options=TurnOptions(checks=None)).checks is None
+
+
+def test_the_settings_carry_the_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from neulora.settings import Settings
+
+    assert Settings.load(environ={"NEULORA_CHECKS": " Regenerate "}).checks == "regenerate"
+    assert Settings.load(environ={"NEULORA_CHECKS": "on"}).checks == "flag"
+    assert Settings.load(environ={}).checks is None
+    with pytest.raises(ConfigError, match="NEULORA_CHECKS: unknown fallback style 'lecture'"):
+        Settings.load(environ={"NEULORA_CHECKS": "fallback:lecture"})
+    with pytest.raises(ConfigError, match="config key 'checks'"):
+        Settings.load(file={"checks": 3})
+
+
+def test_bad_checks_are_refused_with_typed_errors(checks: AnswerChecks) -> None:
+    with pytest.raises(ConfigError, match="unknown promise"):
+        AnswerChecks(checks.scorer, contracts={"socratic": ("be_nice",)})
+    with pytest.raises(ConfigError, match="reveal_threshold"):
+        AnswerChecks(checks.scorer, reveal_threshold=1.5)
+    with pytest.raises(ConfigError, match="not off"):
+        AnswerChecks(checks.scorer, on_violation="off")
+    with pytest.raises(ConfigError, match="names its style"):
+        OnViolation("fallback")
+    assert str(OnViolation.parse(" FALLBACK:direct ")) == "fallback:direct"
+
+
+def test_the_reveal_threshold_is_the_scorer_files_chosen_for_precision() -> None:
+    scorer = PedagogyScorer.load()
+    chosen = scorer.model.thresholds["reveals_answer"]
+    assert chosen.label == "Yes" and chosen.precision >= 0.8 and 0.5 < chosen.recall < 1.0
+    assert chosen.n > 500
+    assert AnswerChecks(scorer).threshold == chosen.p
+    assert AnswerChecks(scorer, reveal_threshold=0.3).threshold == 0.3
+
+
+def test_a_scorer_without_the_heads_the_checks_read_is_refused(tmp_path: Path) -> None:
+    from neulora.eval._scorer import ScorerModel
+
+    raw = json.loads((Path(__file__).parents[3] / "neulora/data/scorer.json").read_text())
+    del raw["dimensions"]["reveals_answer"]
+    del raw["thresholds"]
+    scorer = PedagogyScorer(ScorerModel.from_json(raw, "test"), PedagogyScorer.load().embedder)
+    with pytest.raises(ScorerFileError, match="no reveals_answer head"):
+        AnswerChecks(scorer)
+
+
+@pytest.mark.parametrize(
+    ("text", "shows"),
+    [
+        ("I got 48 + 24 = 70", True),
+        ("48+24=70?", True),
+        ("my answer is 12", True),
+        ("I think it's 5 apples", True),
+        ("답은 12입니다", True),
+        ("12가 나왔어요", True),
+        ("What is 48 + 24?", False),
+        ("How many clips did she sell in 2 months?", False),
+        ("I got confused", False),
+        ("로그함수의 그래프는 어떻게 그리나요?", False),
+    ],
+)
+def test_shows_work(text: str, shows: bool) -> None:
+    assert shows_work(text) is shows
