@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -141,6 +142,10 @@ class Pipeline:
         # the options' checks, made once ("auto": NEULORA_CHECKS, else on when the scorer runs)
         self.checks = answer_checks(options.checks, os.environ)
         _check_fallback(self.checks, router.styles, ConfigError)
+        # what a turn asking for checks of its own scores with when the pipeline's are off: made on
+        # that first turn, then kept (one scorer read per pipeline)
+        self._spare_checks: AnswerChecks | None = None
+        self._spare_lock = threading.Lock()
         # A client that writes only some languages says so (``languages``): other questions are
         # answered in its own.
         self._languages: tuple[str, ...] | None = getattr(client, "languages", None)
@@ -337,12 +342,21 @@ class Pipeline:
             return self.checks
         if isinstance(chosen, AnswerChecks) or chosen is None:
             checks = chosen
-        elif self.checks is not None and check_answer_checks(chosen) != "off":
-            checks = self.checks.with_policy(chosen)  # this turn's policy, the pipeline's scorer
-        else:
-            checks = answer_checks(chosen, os.environ)
+        elif check_answer_checks(chosen, error=InvalidInputError) == "off":
+            checks = None
+        else:  # this turn's policy, a scorer read once for the pipeline
+            checks = self._scorer_holder().with_policy(chosen)
         _check_fallback(checks, self.router.styles, InvalidInputError)
         return checks
+
+    def _scorer_holder(self) -> AnswerChecks:
+        """The pipeline's checks, or (they are off) the spare ones a turn's own mode uses."""
+        if self.checks is not None:
+            return self.checks
+        with self._spare_lock:
+            if self._spare_checks is None:
+                self._spare_checks = AnswerChecks()
+            return self._spare_checks
 
     def _prepare(self, call: CheckedCall) -> TurnState:
         """Everything before generation, in the calling thread (see :meth:`_preparing`)."""

@@ -331,3 +331,24 @@ def test_a_scorer_without_the_heads_the_checks_read_is_refused(tmp_path: Path) -
 )
 def test_shows_work(text: str, shows: bool) -> None:
     assert shows_work(text) is shows
+
+
+def test_turns_asking_for_checks_of_their_own_read_the_scorer_once(
+    engine: Engine, checks: AnswerChecks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from neulora.eval._scorer import PedagogyScorer as Scorer
+
+    loads: list[int] = []
+
+    def load(cls: type, *args: Any, **kwargs: Any) -> PedagogyScorer:
+        loads.append(1)
+        return checks.scorer
+
+    monkeypatch.setattr(Scorer, "load", classmethod(load))
+    tutor = pipeline(engine, None)  # the pipeline's checks are off
+    engine.answers(REVEALING)
+    assert tutor.ask(QUESTION, style="socratic").checks is None
+    assert tutor.ask(QUESTION, style="socratic", checks="flag").violations == ("reveals_answer",)
+    assert tutor.ask(QUESTION, style="socratic", checks="on").violations == ("reveals_answer",)
+    assert tutor.ask(QUESTION, style="socratic", checks="off").checks is None
+    assert loads == [1]
