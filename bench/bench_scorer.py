@@ -2,8 +2,9 @@
 
 Three ways, measured in one run on the same MRBench responses (each a different dialogue and
 response): one response at a time (``score``, what an answer check pays per turn), a batch of 100
-(``score_many``), and the sentence encoder alone on one response (the part the scorer cannot make
-cheaper). Medians over the responses; the first call (the encoder's weights read) is timed apart.
+(``score_many``), and the sentence encoder alone on one response (what the scorer's encoder
+window lets it read; the part the scorer cannot make cheaper). Medians over the responses; the
+first call (the encoder's weights read) is timed apart.
 
     python bench/bench_scorer.py [--responses 300]   # writes bench/scorer.json and .md
 """
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--responses", type=int, default=300, help="responses timed one by one")
     args = parser.parse_args(argv)
     from neulora.eval import PedagogyScorer, load_mrbench
+    from neulora.eval._scorer import window
 
     items = [
         (d.cut, r.text) for d in load_mrbench(SHARED / "mrbench_v3_dev.json") for r in d.responses
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.perf_counter()
         scorer.score(cut, text)
         t1 = time.perf_counter()
-        scorer.embedder.embed([text])
+        scorer.embedder.embed([window(text, scorer.model.window)])
         t2 = time.perf_counter()
         single.append((t1 - t0) * 1000)
         encoder.append((t2 - t1) * 1000)

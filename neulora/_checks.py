@@ -143,13 +143,16 @@ def check_answer_checks(
 ) -> str:
     """What the answer checks do: ``off``, ``flag``, ``regenerate`` or ``fallback:<style>``.
 
-    ``on`` is ``flag``; case and spaces around the words do not matter.
+    ``on`` is ``flag``; the words' case and the spaces around them do not matter (the style's
+    name is kept as written).
     """
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text in ("off", "flag", "regenerate"):
-        return text
-    if text == "on":
+    text = value.strip() if isinstance(value, str) else ""
+    word = text.lower()
+    if word in ("off", "flag", "regenerate"):
+        return word
+    if word == "on":
         return "flag"
-    if text is not None and text.startswith("fallback:") and text[len("fallback:") :].strip():
-        return "fallback:" + text[len("fallback:") :].strip()
+    style = text[len("fallback:") :].strip()
+    if word.startswith("fallback:") and style:
+        return f"fallback:{style}"
     raise error(f"{what} must be off, on, flag, regenerate or fallback:<style>, got {value!r}")

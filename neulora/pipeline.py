@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import _flow
-from ._checks import check_answer_checks, check_text, is_number
+from ._checks import check_answer_checks, check_text, is_int, is_number
 from ._languages import answer_language
+from ._redact import redact
 from .errors import (
     ConfigError,
     EndpointTimeoutError,
@@ -47,7 +48,7 @@ from .turn import (
     TurnStream,
 )
 from .turn._answer import turn_info
-from .turn._contract import AnswerChecks, CheckResult, Revision, answer_checks
+from .turn._contract import AnswerChecks, CheckResult, Revision, answer_checks, default_mode
 from .turn._options import CheckedCall
 from .turn._state import TurnState, turns_of
 from .turn._steps import Embed, Generate
@@ -85,6 +86,11 @@ class Final(NamedTuple):
     style: str
     checked: CheckResult | None = None
     revision: Revision | None = None
+    usage: dict[str, int] | None = None  # when two answers were asked for: both (else the one's)
+
+    @property
+    def tokens(self) -> dict[str, int] | None:
+        return self.usage if self.revision is not None and self.usage else self.generation.usage
 
 
 class Pipeline:
@@ -168,7 +174,8 @@ class Pipeline:
 
         built = build_parts(settings)
         parts.setdefault("relevance", "auto" if built.min_score is None else built.min_score)
-        checks = "auto" if settings.checks is None else settings.checks
+        # the settings decide (their environment, not this process's)
+        checks = default_mode() if settings.checks is None else settings.checks
         parts.setdefault("options", TurnOptions(k=built.k, checks=checks))
         return cls(built.router, built.retriever, built.client, **parts)
 
@@ -539,16 +546,19 @@ class Pipeline:
     ) -> _flow.Flow[Final]:
         """Check the answer against its style's contract; on a broken one, apply the policy.
 
-        Only to a whole answer (``revise``): one more call, in the same style with a stricter
-        instruction or in the fallback style; the answer that breaks fewer promises is kept.
+        Only to a whole answer (``revise``) whose style the caller did not force (a fallback's
+        style too): one more call, in the same style with a stricter instruction or in the
+        fallback style; the answer that breaks fewer promises of its own style's contract is kept.
+        A check that fails leaves the answer as it is, unchecked, and says why.
         """
-        started = time.perf_counter()
         found = yield _flow.Blocking(self._check, turn, checks, first)
-        turn.timings["check"] = time.perf_counter() - started
         first = first._replace(checked=found)
         policy = checks.on_violation
+        forced = turn.decision is not None and turn.decision.forced
         if not found.violations or not revise or policy.action == "flag":
             return first
+        if policy.action == "fallback" and forced:
+            return first  # the caller chose this style: flagged, not replaced
         style = first.style if policy.style is None else policy.style
         insist = found.violations if policy.action == "regenerate" else ()
         started = time.perf_counter()
@@ -561,24 +571,40 @@ class Pipeline:
                 streaming=False,
                 wrap=lambda delta: delta,
             )
-        except NeuloraError as exc:  # the first answer stands, flagged
-            logger.warning("%s after %s failed: %s", policy, found.violations, exc)
-            revision = Revision(str(policy), first.style, found.violations, "first", str(exc))
+        except Exception as exc:  # whatever failed, the first answer stands, flagged
+            why = redact(str(exc) or type(exc).__name__)
+            logger.warning("%s after %s failed: %s", policy, found.violations, why)
+            revision = Revision(str(policy), first.style, found.violations, "first", why)
             return first._replace(revision=revision)
         turn.timings["revise"] = time.perf_counter() - started
         second = Final(generation, style)
         second = second._replace(checked=(yield _flow.Blocking(self._check, turn, checks, second)))
         assert second.checked is not None
-        keep_second = len(second.checked.violations) < len(found.violations)
+        keep_second = second.checked.error is None and len(second.checked.violations) < len(
+            found.violations
+        )
         kept = second if keep_second else first
         revision = Revision(
             str(policy), first.style, found.violations, "second" if keep_second else "first"
         )
-        return kept._replace(revision=revision)
+        # both answers were paid for
+        return kept._replace(
+            revision=revision, usage=_added(first.generation.usage, generation.usage)
+        )
 
-    @staticmethod
-    def _check(turn: TurnState, checks: AnswerChecks, final: Final) -> CheckResult:
-        return checks.check(final.style, turn.question, turn.history, final.generation.text)
+    def _check(self, turn: TurnState, checks: AnswerChecks, final: Final) -> CheckResult:
+        """``final``'s check against the dialogue the prompt holds (a failure: an unchecked one)."""
+        started = time.perf_counter()
+        history = self.prompts.history(turn.history)
+        text = final.generation.text
+        try:
+            return checks.check(final.style, turn.question, history, text)
+        except Exception as exc:  # the answer exists: it is not lost to a check
+            why = redact(str(exc) or type(exc).__name__)
+            logger.warning("the answer could not be checked: %s", why)
+            return CheckResult.failed(why)
+        finally:
+            turn.timings["check"] = turn.timings.get("check", 0.0) + time.perf_counter() - started
 
     def _finish(self, turn: TurnState, final: Final) -> Answer:
         turn.timings["total"] = time.perf_counter() - turn.started
@@ -591,15 +617,16 @@ class Pipeline:
             route=turn.decision,
             passages=turn.passages,
             model=generation.model,
-            usage=generation.usage,
+            usage=final.tokens,
             timings=dict(turn.timings),
             session_id=turn.session_id,
             fallback_from=generation.fallback_from,
             policy=turn.policy,
             finish_reason=generation.finish_reason,
-            checks=None if checked is None else checked.checks,
+            checks=None if checked is None or checked.error else checked.checks,
             violations=() if checked is None else checked.violations,
             revision=final.revision,
+            check_error=None if checked is None else checked.error,
         )
         if turn.remember:
             meta = turn_info(answer.route, answer.passages, answer)
@@ -651,6 +678,16 @@ def _check_takes_state(router: Any) -> None:
                 f"the router says it reads the dialogue's state (uses_state) but its {name}() "
                 "takes no state= keyword"
             )
+
+
+def _added(*usages: Mapping[str, int] | None) -> dict[str, int] | None:
+    """Token counts of several completions added up (None when none reported any)."""
+    total: dict[str, int] = {}
+    for usage in usages:
+        for key, value in (usage or {}).items():
+            if is_int(value):
+                total[key] = total.get(key, 0) + value
+    return total or None
 
 
 def _check_fallback(

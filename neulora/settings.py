@@ -161,15 +161,13 @@ def _models(value: Any) -> dict[str, str]:
     return {str(k): _text(v) for k, v in value.items()}
 
 
-def _checks_mode(value: Any) -> str:
+def _checks_mode(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None  # the default (the pipeline checks a fallback's style against its router's)
     try:
-        mode = check_answer_checks(value, what="the mode")
+        return check_answer_checks(value, what="the mode")
     except ConfigError as exc:  # the layer adds the variable's or key's name
         raise ValueError(str(exc)) from None
-    style = mode.partition(":")[2]
-    if style and style not in STYLES:
-        raise ValueError(f"unknown fallback style {style!r}: expected one of {list(STYLES)}")
-    return mode
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {

@@ -40,6 +40,12 @@ def add_eval(sub: Any) -> None:
         help="the out-of-fold precision the answer checks' reveals_answer threshold is chosen "
         "for (0.82: 0.8 and a margin)",
     )
+    p.add_argument(
+        "--encoder-window",
+        type=int,
+        help="characters of a response the sentence encoder reads, its first and last halves "
+        "(200; 0: all of it)",
+    )
     p.add_argument("--json", action="store_true", help="print the cross-validation as JSON")
 
     p = commands.add_parser(
@@ -118,7 +124,15 @@ def _scorer_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--folds must be at least 2, got {args.folds}")
     if not args.c > 0:
         raise ConfigError(f"--c must be positive, got {args.c}")
-    precision = {} if args.reveal_precision is None else {"reveal_precision": args.reveal_precision}
+    options: dict[str, Any] = {}
+    if args.reveal_precision is not None:
+        options["reveal_precision"] = args.reveal_precision
+    if args.encoder_window is not None:
+        if args.encoder_window != 0 and args.encoder_window < 20:
+            raise ConfigError(
+                f"--encoder-window must be 0 or at least 20, got {args.encoder_window}"
+            )
+        options["encoder_window"] = args.encoder_window or None
     if args.reveal_precision is not None and not 0.0 < args.reveal_precision < 1.0:
         raise ConfigError(
             f"--reveal-precision must lie between 0 and 1, got {args.reveal_precision}"
@@ -132,7 +146,7 @@ def _scorer_train(args: argparse.Namespace) -> int:
         UniversalSentenceEncoder(),
         folds=args.folds,
         c=args.c,
-        **precision,
+        **options,
     )
     try:
         trained.scorer.save(out)

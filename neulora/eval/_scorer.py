@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import is_int
 from ..embedders._build import embedder_from_spec
 from ..embedders._spec import EmbedderSpec, spec_of
 from ..errors import ConfigError, ScorerFileError
@@ -43,7 +44,17 @@ logger = logging.getLogger(__name__)
 FORMAT = "neulora-pedagogy-scorer"
 MAX_SCORER_FILE = 64 << 20
 REVEALS = "reveals_answer"  # the two-way question: does the response give the answer away?
-_KEYS = ("format", "version", "embedder", "vocabulary", "cues", "dimensions", "thresholds")
+_KEYS = (
+    "format",
+    "version",
+    "embedder",
+    "vocabulary",
+    "cues",
+    "dimensions",
+    "thresholds",
+    "encoder_window",
+)
+MIN_WINDOW = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +146,7 @@ class Threshold:
                 float(raw["recall"]),
                 int(raw["n"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ScorerFileError(f"{where}: malformed threshold ({exc!r})") from exc
         numbers = (threshold.p, threshold.precision, threshold.recall)
         if not all(0.0 <= x <= 1.0 for x in numbers) or threshold.n < 1:
@@ -158,6 +169,9 @@ class ScorerModel:
     about: Mapping[str, Any] = field(default_factory=dict)  # provenance, licence, cross-validation
     # per dimension, the threshold its decision uses (others: the most probable label)
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
+    # the sentence encoder reads at most this many characters of a response (its first and last
+    # halves; None: all of it): its cost grows with the length, the word and cue blocks' barely
+    window: int | None = None
 
     @property
     def size(self) -> int:
@@ -170,6 +184,7 @@ class ScorerModel:
             "version": 1,
             **self.about,
             "thresholds": {name: t.to_json() for name, t in self.thresholds.items()},
+            "encoder_window": self.window,
             "embedder": self.embedder.to_json(),
             "vocabulary": {
                 "terms": list(self.vocabulary.terms),
@@ -233,7 +248,12 @@ class ScorerModel:
                 raise
             raise ScorerFileError(f"{where}: malformed scorer file ({exc!r})") from exc
         about = {k: v for k, v in raw.items() if k not in _KEYS}
-        model = cls(embedder, vocabulary, mean, scale, heads, about, thresholds)
+        window = raw.get("encoder_window")
+        if window is not None and not (is_int(window) and window >= MIN_WINDOW):
+            raise ScorerFileError(
+                f"{where}: encoder_window must be null or an int >= {MIN_WINDOW}, got {window!r}"
+            )
+        model = cls(embedder, vocabulary, mean, scale, heads, about, thresholds, window)
         model._check(where)
         return model
 
@@ -265,10 +285,11 @@ class ScorerModel:
             if not (np.all(np.isfinite(head.weights)) and np.all(np.isfinite(head.bias))):
                 raise ScorerFileError(f"{where}: dimension {name!r} has non-finite weights")
         for name, threshold in self.thresholds.items():
-            if name not in self.heads or threshold.label not in self.heads[name].labels:
+            # the one decision a threshold makes: does the response give the answer away
+            if name != REVEALS or threshold.label != "Yes" or name not in self.heads:
                 raise ScorerFileError(
-                    f"{where}: a threshold on {name!r} label {threshold.label!r}, which the "
-                    "scorer does not give"
+                    f"{where}: a threshold on {name!r} label {threshold.label!r}: only "
+                    f"{REVEALS!r} 'Yes' takes one, and the scorer must give it"
                 )
 
 
@@ -327,7 +348,8 @@ class PedagogyScorer:
 
     def features(self, pairs: Sequence[tuple[Cut, str]]) -> NDArray[np.float32]:
         """The feature rows the heads read, one per (dialogue, response) pair."""
-        return rows(self.model, self.embedder.embed([r for _, r in pairs]), pairs)
+        encoded = [window(r, self.model.window) for _, r in pairs]
+        return rows(self.model, self.embedder.embed(encoded), pairs)
 
     def score(self, context: Cut, response: str) -> PedagogyScores:
         """Every dimension's label for ``response`` answering ``context``."""
@@ -347,6 +369,18 @@ class PedagogyScorer:
                     head.labels[best], dict(zip(head.labels, (float(x) for x in p), strict=True))
                 )
         return [PedagogyScores(s) for s in out]
+
+
+def window(text: str, chars: int | None) -> str:
+    """What the sentence encoder reads of ``text``: all of it, or its first and last halves.
+
+    >>> window("abcdefghij", 4)
+    'ab … ij'
+    """
+    if chars is None or len(text) <= chars:
+        return text
+    half = chars // 2
+    return f"{text[:half]} … {text[-half:]}"
 
 
 def rows(

@@ -15,12 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._checks import is_number
+from .._checks import check_int, is_number
 from ..errors import ConfigError, DatasetError
 from ._agreement import AgreementReport, agreement
 from ._features import CUES, WordVocabulary, cue_features
 from ._records import LABELS
-from ._scorer import REVEALS, Head, PedagogyScorer, ScorerModel, Threshold, rows
+from ._scorer import (
+    MIN_WINDOW,
+    REVEALS,
+    Head,
+    PedagogyScorer,
+    ScorerModel,
+    Threshold,
+    rows,
+    window,
+)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -34,6 +43,10 @@ logger = logging.getLogger(__name__)
 # MRBench's labels is this: 0.8 promised, and 0.02 for dialogues the folds did not hold (the
 # precision moves between 0.80 and 0.83 over thresholds 0.6 to 0.8 on the shared half).
 REVEAL_PRECISION = 0.82
+# The sentence encoder reads a response's first and last 100 characters (a longer answer costs it
+# about 2 ms per 100 characters): on MRBench's shared half this scores as the whole response does
+# (macro-F1 within 0.006 on every dimension; 23% of its responses are longer).
+ENCODER_WINDOW = 200
 
 DIMENSIONS: tuple[str, ...] = (
     "Mistake_Identification",
@@ -129,6 +142,7 @@ def train_scorer(
     c: float = 2.0,
     min_df: int = 2,
     reveal_precision: float = REVEAL_PRECISION,
+    encoder_window: int | None = ENCODER_WINDOW,
 ) -> TrainedScorer:
     """Fit one head per dimension on every example; report ``folds``-fold grouped agreement.
 
@@ -137,6 +151,8 @@ def train_scorer(
     """
     if not (is_number(reveal_precision) and 0.0 < reveal_precision < 1.0):
         raise ConfigError(f"reveal_precision must lie between 0 and 1, got {reveal_precision!r}")
+    if encoder_window is not None:
+        check_int("encoder_window", encoder_window, low=MIN_WINDOW)
     items = examples(dialogues)
     groups = sorted({e.group for e in items})
     if len(groups) < folds or folds < 2:
@@ -146,7 +162,7 @@ def train_scorer(
     dimensions = [d for d in DIMENSIONS if any(e.label(d) is not None for e in items)]
     if not dimensions:
         raise DatasetError("no response carries a label of " + ", ".join(DIMENSIONS))
-    sentences = embedder.embed([e.response for e in items])
+    sentences = embedder.embed([window(e.response, encoder_window) for e in items])
     fold_of = _folds([e.group for e in items], folds)
     predicted: dict[str, list[str | None]] = {d: [None] * len(items) for d in dimensions}
     revealing = np.zeros(len(items))  # the out-of-fold probability of "reveals the answer"
@@ -196,6 +212,7 @@ def train_scorer(
         model.heads,
         about,
         thresholds,
+        encoder_window,
     )
     return TrainedScorer(PedagogyScorer(model, embedder), cross_validation)
 

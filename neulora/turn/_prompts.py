@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .._languages import LANGUAGE_NAMES
@@ -54,17 +55,20 @@ STYLE_PROMPTS: dict[str, str] = {
 
 # What a second answer is told when the first broke its style's promise (the answer checks'
 # ``regenerate``): one instruction per broken promise.
-INSIST: dict[str, str] = {
-    "reveals_answer": (
-        "Important: do not state the final answer or the result of the learner's problem, not "
-        "even at the end. Lead the learner to find it: ask a guiding question or give a hint for "
-        "the next step only."
-    ),
-    "misses_mistake": (
-        "Important: the learner showed their work. Start by saying exactly where it goes wrong "
-        "and why, quoting the step, before anything else."
-    ),
-}
+INSIST: Mapping[str, str] = MappingProxyType(
+    {
+        "reveals_answer": (
+            "Important: do not state the final answer or the result of the learner's problem, "
+            "not even at the end. Lead the learner to find it: ask a guiding question or give a "
+            "hint for the next step only."
+        ),
+        "misses_mistake": (
+            "Important: the learner showed their work. Check it step by step before anything else: "
+            "name the first step that is wrong and why, quoting it; if every step is right, say so "
+            "plainly."
+        ),
+    }
+)
 
 
 # The original app's seven teaching-policy tags (problem -> strategy).
@@ -115,6 +119,9 @@ class PromptSet:
             raise ConfigError("language_template needs {language}")
         if self.max_history_turns < 0 or self.max_history_chars < 0:
             raise ConfigError("history limits cannot be negative")
+        missing = sorted(set(INSIST) - set(self.insist))
+        if missing:
+            raise ConfigError(f"insist needs an instruction for {missing} (the answer checks')")
 
     def history(self, turns: Sequence[Turn]) -> list[Turn]:
         """The most recent turns that fit both limits (oldest dropped first)."""

@@ -175,9 +175,15 @@ def _shipped() -> dict:
         (lambda raw: raw["thresholds"]["reveals_answer"].pop("n"), "malformed threshold"),
         (
             lambda raw: raw["thresholds"]["reveals_answer"].update(label="Maybe"),
-            "which the scorer does not give",
+            "only 'reveals_answer' 'Yes' takes one",
         ),
         (lambda raw: raw.update(thresholds=[]), "malformed scorer file"),
+        (
+            lambda raw: raw["thresholds"]["reveals_answer"].update(label="No"),
+            "only 'reveals_answer'",
+        ),
+        (lambda raw: raw["thresholds"]["reveals_answer"].update(n=float("inf")), "malformed"),
+        (lambda raw: raw.update(encoder_window=5), "encoder_window must be null or an int"),
     ],
 )
 def test_a_broken_scorer_file_is_refused_by_name(tmp_path: Path, change, message: str) -> None:

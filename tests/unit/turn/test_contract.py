@@ -122,10 +122,16 @@ def test_feedback_must_name_the_mistake_when_the_learner_shows_work(
 ) -> None:
     engine.answers(PRAISE)
     assert pipeline(engine, checks).ask(WORK, style="feedback").violations == ("misses_mistake",)
+    # work that cannot be worked out here may hold a mistake too
+    engine.answers(PRAISE)
+    unchecked = pipeline(engine, checks).ask("I think it's 70 clips", style="feedback")
+    assert unchecked.violations == ("misses_mistake",)
     engine.answers(NAMES_MISTAKE)
     assert pipeline(engine, checks).ask(WORK, style="feedback").violations == ()
-    # no work shown: nothing to identify
+    # right work, or no work shown: no mistake to identify
     engine.answers(PRAISE)
+    right = "I got 48 + 24 = 72"
+    assert pipeline(engine, checks).ask(right, style="feedback").violations == ()
     assert pipeline(engine, checks).ask(QUESTION, style="feedback").violations == ()
 
 
@@ -174,10 +180,10 @@ def test_regenerate_leaves_a_kept_contract_alone(engine: Engine, checks: AnswerC
 def test_fallback_changes_the_style_and_says_so(engine: Engine, checks: AnswerChecks) -> None:
     engine.answers(REVEALING, "72 clips: 48 in April and 24 in May.")
     tutor = pipeline(engine, checks.with_policy("fallback:direct"))
-    answer = tutor.ask(QUESTION, "learner-2", style="socratic")
+    answer = tutor.ask(QUESTION, "learner-2")  # routed to socratic
     assert [r["model"] for r in engine.requests] == ["model-socratic", "model-direct"]
     assert answer.style == "direct" and answer.model == "model-direct"
-    assert answer.route.style == "socratic"  # what was asked for stays on record
+    assert answer.route.style == "socratic"  # what the router chose stays on record
     assert answer.violations == ()
     assert answer.revision is not None
     assert answer.revision.policy == "fallback:direct" and answer.revision.style == "socratic"
@@ -185,6 +191,89 @@ def test_fallback_changes_the_style_and_says_so(engine: Engine, checks: AnswerCh
     info = answer.to_dict()
     assert info["style"] == "direct" and info["revision"]["policy"] == "fallback:direct"
     assert tutor.memory.get("learner-2").turns[-1].style == "direct"
+
+
+def test_a_style_the_caller_forced_is_flagged_not_replaced(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING, "72 clips.")
+    answer = pipeline(engine, checks.with_policy("fallback:direct")).ask(QUESTION, style="socratic")
+    assert len(engine.requests) == 1 and answer.style == "socratic"
+    assert answer.violations == ("reveals_answer",) and answer.revision is None
+
+
+def test_both_answers_are_counted_in_the_usage(engine: Engine, checks: AnswerChecks) -> None:
+    engine.answers(REVEALING, GUIDING)
+    answer = pipeline(engine, checks.with_policy("regenerate")).ask(QUESTION, style="socratic")
+    assert answer.usage is not None and answer.usage["prompt_tokens"] == 10
+    one = pipeline(engine, checks).ask(QUESTION, style="direct")
+    assert one.usage is not None and one.usage["prompt_tokens"] == 5
+
+
+class Broken:
+    """A scorer whose encoder fails: the checks cannot score anything."""
+
+    dimensions = ("Mistake_Identification", "reveals_answer")
+
+    def score(self, context: Any, response: str) -> Any:
+        raise RuntimeError("the encoder fell over")
+
+
+def test_an_answer_that_cannot_be_checked_is_returned_and_remembered_unchecked(
+    engine: Engine,
+) -> None:
+    engine.answers(REVEALING)
+    tutor = pipeline(engine, AnswerChecks(Broken(), on_violation="regenerate"))  # type: ignore[arg-type]
+    answer = tutor.ask(QUESTION, "learner-3", style="socratic")
+    assert answer.text == REVEALING and answer.checks is None and answer.violations == ()
+    assert answer.check_error == "the encoder fell over" and len(engine.requests) == 1
+    assert tutor.memory.get("learner-3").turns[-1].answer == REVEALING
+    events = list(tutor.stream(QUESTION, "learner-3", style="socratic"))
+    assert events[-1].data.check_error == "the encoder fell over"
+    assert len(tutor.memory.get("learner-3").turns) == 2
+
+
+def test_a_scorer_that_cannot_be_read_is_not_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from neulora.eval._scorer import PedagogyScorer as Scorer
+
+    tries: list[int] = []
+
+    def load(cls: type, *args: Any, **kwargs: Any) -> Any:
+        tries.append(1)
+        raise ScorerFileError("the shipped scorer: malformed")
+
+    monkeypatch.setattr(Scorer, "load", classmethod(load))
+    broken = AnswerChecks()
+    with pytest.raises(ScorerFileError, match="malformed"):
+        broken.warm_up()
+    with pytest.raises(ConfigError, match="could not be read: the shipped scorer: malformed"):
+        broken.check("socratic", QUESTION, [], GUIDING)
+    assert tries == [1]
+
+
+def test_a_second_call_failing_in_any_way_leaves_the_first_flagged(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    class Flaky(HFStyleClient):
+        def generate(self, style: str, messages: Any, **options: Any) -> Any:
+            if len(engine.requests) >= 1:
+                raise KeyError("a bug in a custom client, token hf_abcdefghijklmnop")
+            return super().generate(style, messages, **options)
+
+    engine.answers(REVEALING)
+    client = Flaky({s: "m" for s in STYLES}, base_url=engine.server.url, fallback=None)
+    tutor = Pipeline(
+        FakeRouter(HashingEmbedder(dim=32)),
+        None,
+        client,
+        options=TurnOptions(checks=checks.with_policy("regenerate")),
+    )
+    answer = tutor.ask(QUESTION)
+    assert answer.text == REVEALING and answer.revision is not None
+    assert answer.revision.kept == "first" and "a bug in a custom client" in answer.revision.error
+    assert "hf_abcdefghijklmnop" not in answer.revision.error
 
 
 def test_a_failed_second_answer_leaves_the_first_flagged(
@@ -260,6 +349,8 @@ def test_checks_are_on_by_default_and_off_by_the_environment(
     assert off.checks is None and off.violations == ()
     monkeypatch.setenv("NEULORA_CHECKS", "fallback:direct")
     assert Pipeline(router, None, client).checks.on_violation == OnViolation("fallback", "direct")
+    monkeypatch.setenv("NEULORA_CHECKS", "auto")
+    assert Pipeline(router, None, client).checks.on_violation == OnViolation("flag")
     monkeypatch.setenv("NEULORA_CHECKS", "loud")
     with pytest.raises(ConfigError, match="NEULORA_CHECKS"):
         Pipeline(router, None, client)
@@ -270,21 +361,51 @@ def test_checks_are_on_by_default_and_off_by_the_environment(
     assert Pipeline(router, None, client, options=TurnOptions(checks=None)).checks is None
 
 
-def test_the_settings_carry_the_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_settings_carry_the_mode(
+    monkeypatch: pytest.MonkeyPatch, engine: Engine, tmp_path: Path
+) -> None:
     from neulora.settings import Settings
 
     assert Settings.load(environ={"NEULORA_CHECKS": " Regenerate "}).checks == "regenerate"
     assert Settings.load(environ={"NEULORA_CHECKS": "on"}).checks == "flag"
+    assert Settings.load(environ={"NEULORA_CHECKS": "auto"}).checks is None
     assert Settings.load(environ={}).checks is None
-    with pytest.raises(ConfigError, match="NEULORA_CHECKS: unknown fallback style 'lecture'"):
-        Settings.load(environ={"NEULORA_CHECKS": "fallback:lecture"})
+    with pytest.raises(ConfigError, match="NEULORA_CHECKS: the mode must be off, on"):
+        Settings.load(environ={"NEULORA_CHECKS": "loudly"})
     with pytest.raises(ConfigError, match="config key 'checks'"):
         Settings.load(file={"checks": 3})
+    # a pipeline built from settings reads their environment, not this process's
+    monkeypatch.setenv("NEULORA_CHECKS", "regenerate")
+    environ = {
+        "NEULORA_EMBEDDER": "hash",
+        "NEULORA_BACKEND": "hf",
+        "NEULORA_BASE_URL": engine.server.url,
+        "NEULORA_CHROMA_PATH": str(tmp_path / "db"),
+    }
+    built = Pipeline.from_settings(Settings.load(environ=environ))
+    assert built.checks is not None and str(built.checks.on_violation) == "flag"
+    fallback = {**environ, "NEULORA_CHECKS": "fallback:lecture"}
+    with pytest.raises(ConfigError, match="'lecture', which the router does not know"):
+        Pipeline.from_settings(Settings.load(environ=fallback))
 
 
 def test_bad_checks_are_refused_with_typed_errors(checks: AnswerChecks) -> None:
+    import numpy as np
+
     with pytest.raises(ConfigError, match="unknown promise"):
         AnswerChecks(checks.scorer, contracts={"socratic": ("be_nice",)})
+    for contracts in ({"socratic": 5}, {"socratic": None}, {"socratic": [["x"]]}, [("a", "b")]):
+        with pytest.raises(ConfigError, match="contracts"):
+            AnswerChecks(checks.scorer, contracts=contracts)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="must be a PedagogyScorer"):
+        AnswerChecks("scorer.json")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="checks must be off"):
+        TurnOptions(checks=np.array([1, 2]))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="on_violation"):
+        OnViolation(np.array([1]))  # type: ignore[arg-type]
+    for style in (5, "", "  "):
+        with pytest.raises(ConfigError, match="names its style"):
+            OnViolation("fallback", style)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="reveal_threshold"):
         AnswerChecks(checks.scorer, reveal_threshold=1.5)
     with pytest.raises(ConfigError, match="not off"):
@@ -292,6 +413,54 @@ def test_bad_checks_are_refused_with_typed_errors(checks: AnswerChecks) -> None:
     with pytest.raises(ConfigError, match="names its style"):
         OnViolation("fallback")
     assert str(OnViolation.parse(" FALLBACK:direct ")) == "fallback:direct"
+    assert str(OnViolation.parse("fallback:Hint")) == "fallback:Hint"  # a style keeps its case
+
+
+def test_checks_copy_and_share_their_scorer(checks: AnswerChecks) -> None:
+    import copy
+    import pickle
+
+    options = TurnOptions(checks=checks)
+    copied = copy.deepcopy(options)
+    assert isinstance(copied.checks, AnswerChecks) and copied.checks.scorer is checks.scorer
+    unread = pickle.loads(pickle.dumps(AnswerChecks(on_violation="regenerate")))
+    assert str(unread.on_violation) == "regenerate"
+
+
+def test_the_answers_checks_are_read_only_and_the_session_keeps_its_own_copy(
+    engine: Engine, checks: AnswerChecks
+) -> None:
+    engine.answers(REVEALING)
+    tutor = pipeline(engine, checks)
+    answer = tutor.ask(QUESTION, "learner-4", style="socratic")
+    assert answer.checks is not None
+    with pytest.raises(TypeError):
+        answer.checks["reveals_answer"]["label"] = "No"  # type: ignore[index]
+    kept = tutor.memory.get("learner-4").turns[-1].meta
+    assert kept is not None and kept["checks"]["reveals_answer"]["label"] == "Yes"
+    kept["checks"]["reveals_answer"]["label"] = "No"
+    assert answer.checks["reveals_answer"]["label"] == "Yes"
+
+
+def test_a_custom_style_can_be_the_fallback(engine: Engine, checks: AnswerChecks) -> None:
+    styles = ("socratic", "Hint")
+    client = HFStyleClient({s: s for s in styles}, base_url=engine.server.url, fallback=None)
+    router = FakeRouter(HashingEmbedder(dim=32), styles=styles)
+    from dataclasses import replace
+
+    from neulora.turn import PromptSet
+
+    prompts = replace(PromptSet(), system={**PromptSet().system, "Hint": "Give one hint."})
+    tutor = Pipeline(
+        router,
+        None,
+        client,
+        prompts=prompts,
+        options=TurnOptions(checks=checks.with_policy("fallback:Hint")),
+    )
+    engine.answers(REVEALING, "Think about May.")
+    answer = tutor.ask(QUESTION)
+    assert answer.style == "Hint" and answer.revision is not None
 
 
 def test_the_reveal_threshold_is_the_scorer_files_chosen_for_precision() -> None:
