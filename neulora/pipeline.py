@@ -546,19 +546,16 @@ class Pipeline:
     ) -> _flow.Flow[Final]:
         """Check the answer against its style's contract; on a broken one, apply the policy.
 
-        Only to a whole answer (``revise``) whose style the caller did not force (a fallback's
-        style too): one more call, in the same style with a stricter instruction or in the
-        fallback style; the answer that breaks fewer promises of its own style's contract is kept.
-        A check that fails leaves the answer as it is, unchecked, and says why.
+        Only to a whole answer (``revise``): one more call, in the same style with a stricter
+        instruction or in the fallback style (a forced style too: the policy is the caller's
+        choice as well); the answer that breaks fewer promises of its own style's contract is
+        kept. A check that fails leaves the answer as it is, unchecked, and says why.
         """
         found = yield _flow.Blocking(self._check, turn, checks, first)
         first = first._replace(checked=found)
         policy = checks.on_violation
-        forced = turn.decision is not None and turn.decision.forced
         if not found.violations or not revise or policy.action == "flag":
             return first
-        if policy.action == "fallback" and forced:
-            return first  # the caller chose this style: flagged, not replaced
         style = first.style if policy.style is None else policy.style
         insist = found.violations if policy.action == "regenerate" else ()
         started = time.perf_counter()

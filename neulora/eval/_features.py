@@ -267,11 +267,14 @@ class WordVocabulary:
     terms: tuple[str, ...]
     idf: tuple[float, ...]
     _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _weights: NDArray[np.float64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.terms) != len(self.idf):
             raise ValueError(f"{len(self.terms)} terms but {len(self.idf)} idf weights")
         object.__setattr__(self, "_index", {term: i for i, term in enumerate(self.terms)})
+        # made once: converting thousands of weights costs more than a response's whole row
+        object.__setattr__(self, "_weights", np.asarray(self.idf, dtype=np.float64))
 
     def __repr__(self) -> str:
         return f"WordVocabulary({len(self.terms)} terms)"
@@ -291,7 +294,7 @@ class WordVocabulary:
     def transform(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """An ``(len(texts), len(terms))`` array of unit tf-idf rows (zeros: no known term)."""
         index = self._index
-        idf = np.asarray(self.idf, dtype=np.float64)
+        idf = self._weights
         out = np.zeros((len(texts), len(self.terms)), dtype=np.float64)
         for row, text in enumerate(texts):
             counts = Counter(t for t in words(text) if t in index)

@@ -148,9 +148,8 @@ class OnViolation:
     """What a pipeline does with an answer that breaks its style's contract.
 
     ``flag``: report it; ``regenerate``: answer once more in the same style with a stricter
-    instruction; ``fallback``: answer in ``style``. A streamed answer is only flagged (the learner
-    has read it already), and so is a turn whose style the caller forced (a fallback would
-    override that choice).
+    instruction; ``fallback``: answer in ``style`` (a forced style too). A streamed answer is only
+    flagged: the learner has read it already.
     """
 
     action: Literal["flag", "regenerate", "fallback"] = "flag"

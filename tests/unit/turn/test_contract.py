@@ -180,10 +180,10 @@ def test_regenerate_leaves_a_kept_contract_alone(engine: Engine, checks: AnswerC
 def test_fallback_changes_the_style_and_says_so(engine: Engine, checks: AnswerChecks) -> None:
     engine.answers(REVEALING, "72 clips: 48 in April and 24 in May.")
     tutor = pipeline(engine, checks.with_policy("fallback:direct"))
-    answer = tutor.ask(QUESTION, "learner-2")  # routed to socratic
+    answer = tutor.ask(QUESTION, "learner-2", style="socratic")
     assert [r["model"] for r in engine.requests] == ["model-socratic", "model-direct"]
     assert answer.style == "direct" and answer.model == "model-direct"
-    assert answer.route.style == "socratic"  # what the router chose stays on record
+    assert answer.route.style == "socratic" and answer.route.forced  # what was asked stays
     assert answer.violations == ()
     assert answer.revision is not None
     assert answer.revision.policy == "fallback:direct" and answer.revision.style == "socratic"
@@ -193,13 +193,11 @@ def test_fallback_changes_the_style_and_says_so(engine: Engine, checks: AnswerCh
     assert tutor.memory.get("learner-2").turns[-1].style == "direct"
 
 
-def test_a_style_the_caller_forced_is_flagged_not_replaced(
-    engine: Engine, checks: AnswerChecks
-) -> None:
+def test_a_routed_turn_falls_back_too(engine: Engine, checks: AnswerChecks) -> None:
     engine.answers(REVEALING, "72 clips.")
-    answer = pipeline(engine, checks.with_policy("fallback:direct")).ask(QUESTION, style="socratic")
-    assert len(engine.requests) == 1 and answer.style == "socratic"
-    assert answer.violations == ("reveals_answer",) and answer.revision is None
+    answer = pipeline(engine, checks.with_policy("fallback:direct")).ask(QUESTION)
+    assert len(engine.requests) == 2 and answer.style == "direct" and not answer.route.forced
+    assert answer.revision is not None and answer.revision.violations == ("reveals_answer",)
 
 
 def test_both_answers_are_counted_in_the_usage(engine: Engine, checks: AnswerChecks) -> None:
