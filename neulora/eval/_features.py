@@ -147,10 +147,13 @@ class DialogueCues:
 
     @classmethod
     def of(cls, context: Cut) -> DialogueCues:
+        # a number never spans the line between two turns: the history is read once
+        earlier = frozenset(numbers("\n".join(t.text for t in context.history)))
+        learner_numbers = tuple(numbers(context.learner))
         return cls(
-            said=frozenset(numbers(context.text)),
-            earlier=frozenset(numbers("\n".join(t.text for t in context.history))),
-            learner_numbers=tuple(numbers(context.learner)),
+            said=earlier.union(learner_numbers),
+            earlier=earlier,
+            learner_numbers=learner_numbers,
             final=tuple(numbers(context.solution)),
             learner_words=frozenset(_content_words(context.learner)),
             learner_trigrams=frozenset(_trigrams(context.learner)),

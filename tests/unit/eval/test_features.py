@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from neulora.eval import Cut, DialogueTurn
-from neulora.eval._features import CUES, WordVocabulary, cue_features, numbers
+from neulora.eval import Cut, DialogueTurn, load_mathdial, load_mrbench
+from neulora.eval._features import CUES, DialogueCues, WordVocabulary, cue_features, numbers
 
 CUT = Cut(
     "d1",
@@ -82,3 +84,16 @@ def test_cues_that_relate_the_response_to_the_learners_turn() -> None:
     told = dict(zip(CUES, cue_features(cut, "The answer is 10 spoons.").tolist(), strict=True))
     assert told["reveal_phrase"] == 1 and told["final_new_in_response"] == 1
     assert told["solution_numbers_new"] == 1 and told["learner_final_is_final"] == 0
+
+
+def test_the_numbers_said_are_those_of_the_whole_dialogue_read_once(shared_data: Path) -> None:
+    """The history is read once: its numbers and the learner's are every number of the text."""
+    cuts = [
+        cut
+        for d in load_mathdial(shared_data / "mathdial_dev_conversations.jsonl")
+        for cut in d.cuts(every=True)
+    ]
+    cuts += [d.cut for d in load_mrbench(shared_data / "mrbench" / "mrbench_v3_dev.json")]
+    assert len(cuts) > 1000
+    for cut in cuts:
+        assert DialogueCues.of(cut).said == frozenset(numbers(cut.text)), cut.dialogue_id
