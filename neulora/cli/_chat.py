@@ -33,14 +33,10 @@ def error_line(exc: BaseException, limit: int | None = 600) -> str:
 
 @contextmanager
 def loading(what: str, *, after: float = 1.0, out: TextIO | None = None) -> Iterator[None]:
-    """Print ``loading <what>...`` if the block takes longer than ``after`` seconds.
+    """Print ``loading <what>...`` on stderr (or ``out``) if the block lasts over ``after`` seconds.
 
-    The line goes to ``out``, or to a terminal's stderr: when stderr is a pipe or a file, a line
-    that comes or not with the machine's speed would only disturb whoever reads it.
+    A progress note on a line of its own, never an error: whoever reads stderr tells them apart.
     """
-    if out is None and not (sys.stderr is not None and sys.stderr.isatty()):
-        yield
-        return
 
     def show() -> None:
         print(f"loading {what}\u2026", file=out or sys.stderr, flush=True)

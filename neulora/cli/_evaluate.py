@@ -46,6 +46,12 @@ def add_eval(sub: Any) -> None:
         help="characters of a response the sentence encoder reads, its first and last halves "
         "(200; 0: all of it)",
     )
+    p.add_argument(
+        "--plain-heads",
+        action="store_true",
+        help="multinomial heads only: no Naive-Bayes one-vs-rest head mixed in for mistake "
+        "identification, guidance and actionability",
+    )
     p.add_argument("--json", action="store_true", help="print the cross-validation as JSON")
 
     p = commands.add_parser(
@@ -137,6 +143,8 @@ def _scorer_train(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--reveal-precision must lie between 0 and 1, got {args.reveal_precision}"
         )
+    if args.plain_heads:
+        options["nb_heads"] = {}
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"--out {out}: give a file in an existing folder")

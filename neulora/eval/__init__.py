@@ -25,12 +25,13 @@ from ._records import (
     TutorResponse,
 )
 from ._scorer import REVEALS, LabelScore, PedagogyScorer, PedagogyScores
-from ._train import DIMENSIONS, TrainedScorer, train_scorer
+from ._train import DIMENSIONS, NB_HEADS, NBHead, TrainedScorer, train_scorer
 
 __all__ = [
     "DIMENSIONS",
     "LABELS",
     "MOVE_STYLES",
+    "NB_HEADS",
     "REVEALS",
     "Agreement",
     "AgreementReport",
@@ -40,6 +41,7 @@ __all__ = [
     "LLMJudge",
     "LabelScore",
     "LabelledDialogue",
+    "NBHead",
     "PedagogyScorer",
     "PedagogyScores",
     "RoutingRow",

@@ -5,9 +5,9 @@ dimension's label and class probabilities: ``Mistake_Identification``, ``Mistake
 ``Providing_Guidance``, ``Actionability``, ``Revealing_of_the_Answer`` (MRBench's names and label
 strings) and ``reveals_answer`` (does the response give the answer away: ``Yes``/``No``).
 
-Each dimension is a multinomial logistic regression over three blocks: the response's sentence
-vector (the multilingual Universal Sentence Encoder), its word tf-idf and the cues of
-:mod:`._features`. The weights live in a JSON file; one trained on MRBench ships with neulora
+Each dimension is one linear map and a softmax (a logistic regression, or its mix with Naive-Bayes
+one-vs-rest heads folded in: :mod:`._train`) over three blocks: the response's sentence vector
+(the multilingual Universal Sentence Encoder), its word tf-idf and the cues of :mod:`._features`. The weights live in a JSON file; one trained on MRBench ships with neulora
 (``neulora/data/scorer.json``, CC BY-SA 4.0, attribution inside) and :meth:`PedagogyScorer.load`
 reads it with no download. ``neulora eval scorer-train`` makes another.
 """
@@ -99,7 +99,7 @@ class PedagogyScores:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """One dimension's logistic regression: a weight row and a bias per label."""
+    """One dimension's linear head: a weight row and a bias per label, then a softmax."""
 
     labels: tuple[str, ...]
     weights: NDArray[np.float32] = field(repr=False)  # (len(labels), features)

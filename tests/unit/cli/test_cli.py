@@ -365,30 +365,6 @@ def test_a_load_that_lasts_says_loading_on_stderr_and_a_quick_one_says_nothing()
     )
 
 
-class _Stream(io.StringIO):
-    def __init__(self, tty: bool) -> None:
-        super().__init__()
-        self.tty = tty
-
-    def isatty(self) -> bool:
-        return self.tty
-
-
-@pytest.mark.parametrize("tty", [True, False])
-def test_a_lasting_load_says_loading_on_a_terminal_stderr_only(
-    tty: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import time
-
-    from neulora.cli._chat import loading
-
-    stderr = _Stream(tty)
-    monkeypatch.setattr(sys, "stderr", stderr)
-    with loading("the answer checks' scorer", after=0.05):
-        time.sleep(0.3)
-    assert stderr.getvalue() == ("loading the answer checks' scorer\u2026\n" if tty else "")
-
-
 def test_router_eval_sets_the_router_beside_the_previous_style_baseline(
     shared_data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

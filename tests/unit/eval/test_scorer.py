@@ -15,9 +15,11 @@ from neulora.errors import ConfigError, DatasetError, ScorerFileError
 from neulora.eval import (
     DIMENSIONS,
     LABELS,
+    NB_HEADS,
     REVEALS,
     Cut,
     DialogueTurn,
+    NBHead,
     PedagogyScorer,
     check_scorer,
     load_mrbench,
@@ -69,6 +71,7 @@ def test_a_scorer_trained_here_beats_the_majority_on_dialogues_it_never_saw(
     chosen = trained.scorer.model.thresholds[REVEALS]
     assert chosen.precision >= 0.82 and 0.2 < chosen.recall < 1.0 and 0.0 < chosen.p < 1.0
     assert about["options"]["reveal_precision"] == 0.82
+    assert about["options"]["nb_heads"] == {n: nb.to_json() for n, nb in NB_HEADS.items()}
 
 
 def test_a_saved_scorer_scores_the_same_when_loaded(trained, tmp_path: Path) -> None:
@@ -231,3 +234,51 @@ def test_scores_are_deterministic_and_finite(shared_data: Path) -> None:
     assert rows.shape == (len(item.responses), scorer.model.size)
     first = scorer.score(item.cut, item.responses[0].text).to_dict()
     assert scorer.score(item.cut, item.responses[0].text).to_dict() == first
+
+
+def test_a_naive_bayes_head_folds_its_word_ratios_into_one_linear_map() -> None:
+    """The scaled rows a one-vs-rest head was fitted on and the file's unscaled rows give the same
+    logits: scoring reads the rows as they are."""
+    from sklearn import linear_model
+    from sklearn.linear_model import LogisticRegression
+
+    from neulora.eval._train import _linear_head, nb_ratio
+
+    rng = np.random.default_rng(7)
+    y = np.array(["No", "To some extent", "Yes"] * 40)
+    x = rng.normal(size=(120, 8))
+    x[:, 3:8] = (rng.random((120, 5)) < 0.3) * rng.random((120, 5))  # a sparse word block
+    x[y == "Yes", 4] += 0.8  # a word that comes with "Yes"
+    words = slice(3, 8)
+    classes, coef, bias = _linear_head(linear_model, x, y, words, 2.0, NBHead(0.5, 1.0))
+    assert classes == ["No", "To some extent", "Yes"]
+    for row, label in enumerate(classes):
+        ratio = nb_ratio(x[:, words] > 0, y == label, 0.5)
+        scaled = x.copy()
+        scaled[:, words] *= ratio
+        alone = LogisticRegression(C=2.0, class_weight="balanced", max_iter=5000).fit(
+            scaled, y == label
+        )
+        np.testing.assert_allclose(
+            x @ coef[row] + bias[row], alone.decision_function(scaled), rtol=1e-6, atol=1e-8
+        )
+    # half and half: the average of the multinomial head's logits and the one-vs-rest ones
+    _, plain, plain_bias = _linear_head(linear_model, x, y, words, 2.0, None)
+    _, mixed, mixed_bias = _linear_head(linear_model, x, y, words, 2.0, NBHead(0.5, 0.5))
+    np.testing.assert_allclose(mixed, (plain + coef) / 2, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(mixed_bias, (plain_bias + bias) / 2, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("nb_heads", "message"),
+    [
+        ({"Helpfulness": NBHead(1.0, 0.5)}, "unknown dimension 'Helpfulness'"),
+        ({"Actionability": NBHead(1.0, 0.0)}, "share must lie in"),
+        ({"Actionability": NBHead(-1.0, 0.5)}, "power must be a positive number"),
+        ({"Actionability": (1.0, 0.5)}, "must be an NBHead"),
+        ([("Actionability", NBHead(1.0, 0.5))], "must map dimensions"),
+    ],
+)
+def test_odd_naive_bayes_heads_are_refused_before_training(nb_heads, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        train_scorer([], UniversalSentenceEncoder(), nb_heads=nb_heads)
