@@ -7,7 +7,8 @@ strings) and ``reveals_answer`` (does the response give the answer away: ``Yes``
 
 Each dimension is one linear map and a softmax (a logistic regression, or its mix with Naive-Bayes
 one-vs-rest heads folded in: :mod:`._train`) over three blocks: the response's sentence vector
-(the multilingual Universal Sentence Encoder), its word tf-idf and the cues of :mod:`._features`. The weights live in a JSON file; one trained on MRBench ships with neulora
+(the multilingual Universal Sentence Encoder), its word tf-idf and the cues of :mod:`._features`.
+The weights live in a JSON file; one trained on MRBench ships with neulora
 (``neulora/data/scorer.json``, CC BY-SA 4.0, attribution inside) and :meth:`PedagogyScorer.load`
 reads it with no download. ``neulora eval scorer-train`` makes another.
 """
