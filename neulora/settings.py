@@ -47,6 +47,8 @@ Each setting, its environment variable, and what it means (its default):
     where ``neulora ask/chat --session`` keep sessions
 ``token`` ((see :mod:`neulora.hf`))
     a Hugging Face token given explicitly (file or argument only)
+``judge_token`` (``NEULORA_JUDGE_TOKEN``)
+    the token for an LLM judge's endpoint (``neulora eval``); a replay never sends ``token`` there
 ``api_key`` (``NEULORA_API_KEY``)
     ``neulora serve``: every ``/v1`` call needs ``Bearer <key>``
 ``redis_url`` (``NEULORA_REDIS_URL``)
@@ -190,6 +192,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "min_score": _score,
     "sessions_dir": _text,
     "token": _text,
+    "judge_token": _text,
     "api_key": _text,
     "redis_url": _text,
     "max_body": _int(1024, 2**30, "a size in bytes from 1024"),
@@ -230,6 +233,7 @@ class Settings:
     min_score: float | None = None  # None: the embedder's calibrated relevance rule
     sessions_dir: str = ".neulora/sessions"
     token: str | None = field(default=None, repr=False)
+    judge_token: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
     max_body: int = 1 << 20

@@ -73,7 +73,9 @@ def add_eval(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="judge only the first N responses")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
     p.add_argument("--json", action="store_true", help="print the agreement as JSON")
-    p.add_argument("--config", help="a JSON settings file (its token goes to the judge)")
+    p.add_argument(
+        "--config", help="a JSON settings file (its judge_token, else its token, goes to the judge)"
+    )
 
     p = commands.add_parser(
         "run",
@@ -199,7 +201,8 @@ def _judge_check(args: argparse.Namespace) -> int:
     asked = [name for name in JUDGED if name in labelled]  # what the file can check
     if not asked:
         raise ConfigError(f"{args.file} has no human labels on {', '.join(JUDGED)}")
-    token = settings_from(args).token
+    settings = settings_from(args)
+    token = settings.judge_token or settings.token
     judge = LLMJudge(
         HFStyleClient(
             {"judge": args.judge_model}, token=token, base_url=args.judge_url, fallback=None

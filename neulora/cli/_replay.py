@@ -60,9 +60,11 @@ def run_replay(args: argparse.Namespace) -> int:
         tutor, base, setup = _tutors(args, settings, url)
         judge = None
         if args.judge_url:
+            # the engine's token stays with the engine: the judge gets its own, or the ambient
+            # one where that may go (Hugging Face hosts)
             judge_client = HFStyleClient(
                 {"judge": args.judge_model},
-                token=settings.token,
+                token=settings.judge_token,
                 base_url=args.judge_url,
                 fallback=None,
             )
@@ -99,6 +101,7 @@ def run_replay(args: argparse.Namespace) -> int:
         judge_agreement=agreement,
         requested=plan.variants,
         setup=setup,
+        dialogues={item.id: item.group for item in items},
         pyplot=_plots(),
     )
     for name, v in report["variants"].items():

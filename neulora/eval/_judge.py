@@ -163,7 +163,7 @@ class LLMJudge:
             text = fenced.group(1)
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past the parser's depth: not an answer
             return None
         if not isinstance(value, dict):
             return None

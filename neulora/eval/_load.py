@@ -110,19 +110,33 @@ def load_routing_rows(path: str | os.PathLike[str]) -> list[RoutingRow]:
                 raise DatasetError(f"{where}: history turn {i} needs a role of teacher or student")
             text = _field(turn, "content", str, f"{where}, history turn {i}")
             role: Role = "tutor" if turn["role"] == "teacher" else "learner"
-            history.append(DialogueTurn(role, text, turn.get("move")))
+            move = _move(turn.get("move"), f"{where}, history turn {i}: move")
+            history.append(DialogueTurn(role, text, move))
+        turn_index = _field(row, "turn_index", int, where)
+        if turn_index < 0:
+            raise DatasetError(f"{where}: turn_index must not be negative, got {turn_index}")
+        text = _field(row, "text", str, where)
+        if not text.strip():
+            raise DatasetError(f"{where}: field 'text' is empty: a row needs the learner's turn")
         rows.append(
             RoutingRow(
                 conversation_id=str(_field(row, "conversation_id", (str, int), where)),
-                turn_index=_field(row, "turn_index", int, where),
-                text=_field(row, "text", str, where),
+                turn_index=turn_index,
+                text=text,
                 history=tuple(history),
                 label=label,  # type: ignore[arg-type]
                 prev_label=_style(row.get("prev_label"), "prev_label", where, optional=True),
-                teacher_move=row.get("teacher_move"),
+                teacher_move=_move(row.get("teacher_move"), f"{where}: teacher_move"),
             )
         )
     return rows
+
+
+def _move(value: Any, where: str) -> str | None:
+    """A MathDial teacher move (``telling``, ``probing``, ``focus``, ``generic``) or None."""
+    if value is not None and not (isinstance(value, str) and value in MOVE_STYLES):
+        raise DatasetError(f"{where} {value!r} is not a teacher move: expected {list(MOVE_STYLES)}")
+    return value
 
 
 def _jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[str, Mapping[str, Any]]]:

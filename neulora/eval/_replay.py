@@ -24,7 +24,7 @@ import os
 import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,12 +59,21 @@ class Tutor(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
-    """One cut dialogue to replay: its id in the results, the problem, the human tutors' answers."""
+    """One cut dialogue to replay: its id in the results, the problem, the human tutors' answers.
+
+    ``dialogue`` names the dialogue it was cut from (its id when it is the only cut): a report
+    resamples every cut of one dialogue together.
+    """
 
     id: str
     cut: Cut
     problem: str = ""
     humans: Mapping[str, str] = field(default_factory=dict)  # tutor -> response (MRBench)
+    dialogue: str = ""
+
+    @property
+    def group(self) -> str:
+        return self.dialogue or self.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +99,12 @@ class Result:
         return self.error is not None and self.error.startswith(RETRIED)
 
     @property
+    def judge_retried(self) -> bool:
+        """An answer whose judge call failed (not a reply that broke the form): judged again."""
+        verdict = (self.scores or {}).get("judge") or {}
+        return str(verdict.get("failure", "")).startswith(RETRIED)
+
+    @property
     def key(self) -> tuple[str, str]:
         return (self.dialogue_id, self.variant)
 
@@ -109,15 +124,34 @@ class Result:
         for name in optional:
             if raw.get(name) is not None and not isinstance(raw[name], str):
                 raise ValueError(f"'{name}' must be a string or null")
-        scores = raw.get("scores")
-        if scores is not None and not (
-            isinstance(scores, dict) and all(isinstance(v, dict) for v in scores.values())
-        ):
-            raise ValueError("'scores' must map each scorer to an object")
+        _check_scores(raw.get("scores"))
         unknown = sorted(set(raw) - {*texts, *optional, "scores"})
         if unknown:
             raise ValueError(f"unknown fields {unknown}")
         return cls(**raw)
+
+
+def _check_scores(scores: Any) -> None:
+    # {"scorer": {dimension: label}, "judge": {"labels": {...}, "attempts": n, "failure": why}}
+    if scores is None:
+        return
+    if not isinstance(scores, dict) or not set(scores) <= {"scorer", "judge"}:
+        raise ValueError("'scores' must be an object of 'scorer' and 'judge'")
+    judge = scores.get("judge", {})
+    if not isinstance(judge, dict):
+        raise ValueError("'scores.judge' must be an object")
+    for where, labels in (
+        ("scorer", scores.get("scorer", {})),
+        ("judge.labels", judge.get("labels", {})),
+    ):
+        if not (
+            isinstance(labels, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+        ):
+            raise ValueError(f"'scores.{where}' must map each dimension to a label string")
+    failure = judge.get("failure")
+    if failure is not None and not isinstance(failure, str):
+        raise ValueError("'scores.judge.failure' must be a string")
 
 
 def latest(results: Sequence[Result]) -> list[Result]:
@@ -264,9 +298,17 @@ class Replay:
             raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
         done = latest(results.read())
         have = {r.key for r in done if not r.retried}
-        todo = [(item, variant) for item, variant in plan.work() if (item.id, variant) not in have]
+        work = plan.work()
+        todo = [(item, variant) for item, variant in work if (item.id, variant) not in have]
+        # an answer kept whose judge call failed is judged again, not asked again
+        items = {(item.id, variant): item for item, variant in work}
+        unjudged = [
+            (items[r.key], r)
+            for r in done
+            if self.judge is not None and r.key in items and not r.failed and r.judge_retried
+        ]
         if progress is not None:
-            progress.reset(total=len(todo))
+            progress.reset(total=len(todo) + len(unjudged))
         gate = asyncio.Semaphore(concurrency)
         written: list[Result] = []
 
@@ -281,7 +323,21 @@ class Replay:
                 if progress is not None:
                     progress.update(1)
 
-            await asyncio.gather(*(one(item, variant) for item, variant in todo))
+            async def judged_again(item: ReplayItem, kept: Result) -> None:
+                assert self.judge is not None and kept.response is not None
+                async with gate:
+                    verdict = await self.judge.ajudge(item.cut, kept.response)
+                scores = {**(kept.scores or {}), "judge": verdict.to_dict()}
+                result = replace(kept, scores=scores)
+                results.append(result)
+                written.append(result)
+                if progress is not None:
+                    progress.update(1)
+
+            await asyncio.gather(
+                *(one(item, variant) for item, variant in todo),
+                *(judged_again(item, kept) for item, kept in unjudged),
+            )
         return latest([*done, *written])
 
     async def _answer(
@@ -358,7 +414,7 @@ def replay_items(path: str | os.PathLike[str], *, every: bool = False) -> list[R
             name = unique(dialogue.id)
             for k, cut in enumerate(dialogue.cuts(every=every)):
                 key = f"{name}#{k}" if every else name
-                items.append(ReplayItem(key, cut, dialogue.question))
+                items.append(ReplayItem(key, cut, dialogue.question, dialogue=name))
         return items
     if every:
         raise ConfigError("--turns all needs MathDial dialogues: MRBench has one cut each")

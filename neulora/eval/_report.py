@@ -40,17 +40,20 @@ def build_report(
     judge_agreement: Mapping[str, Any] | None = None,
     requested: Sequence[str] = (),
     setup: Mapping[str, Any] | None = None,
+    dialogues: Mapping[str, str] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """``report.json``'s content from the results (see the module docstring).
 
     ``requested``: the variants asked for, each reported even with no result (``n`` 0, not valid:
-    an ``oracle`` where the data never says what the human tutor did next).
+    an ``oracle`` where the data never says what the human tutor did next). ``dialogues``: the
+    dialogue each result's ``dialogue_id`` was cut from, where several cuts share one (every cut
+    of a dialogue resamples together); an id it does not hold is its own dialogue.
     """
     by_variant: dict[str, list[Result]] = {name: [] for name in requested}
     for r in results:
         by_variant.setdefault(r.variant, []).append(r)
-    values = {v: _values(rs) for v, rs in by_variant.items()}
+    values = {v: _values(rs, dialogues or {}) for v, rs in by_variant.items()}
     variants = {}
     for name, rs in by_variant.items():
         failures = sum(r.failed for r in rs)
@@ -100,13 +103,15 @@ def _order(dimension: str) -> tuple[int, str]:
     return (dimension.startswith("judge:"), f"{rank:02d}{base}")
 
 
-def _values(results: Sequence[Result]) -> dict[str, dict[str, list[float]]]:
+def _values(
+    results: Sequence[Result], dialogues: Mapping[str, str]
+) -> dict[str, dict[str, list[float]]]:
     """Per dimension, per dialogue: the numbers of its scored cuts."""
     out: dict[str, dict[str, list[float]]] = {}
     for r in results:
         if r.failed or not r.scores:
             continue
-        dialogue = r.dialogue_id.split("#")[0]  # every cut of one dialogue resamples together
+        dialogue = dialogues.get(r.dialogue_id, r.dialogue_id)
         for source, labels in _sources(r.scores):
             for dim, label in labels.items():
                 if dim == "Revealing_of_the_Answer" and source == "judge":
@@ -307,11 +312,16 @@ def write_report(
     judge_agreement: Mapping[str, Any] | None = None,
     requested: Sequence[str] = (),
     setup: Mapping[str, Any] | None = None,
+    dialogues: Mapping[str, str] | None = None,
     pyplot: Any = None,
 ) -> dict[str, Any]:
     """Write ``report.json``, ``report.md`` and (with ``pyplot``) ``report.png``; the report."""
     report = build_report(
-        results, judge_agreement=judge_agreement, requested=requested, setup=setup
+        results,
+        judge_agreement=judge_agreement,
+        requested=requested,
+        setup=setup,
+        dialogues=dialogues,
     )
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (directory / "report.md").write_text(markdown(report), encoding="utf-8")

@@ -5,7 +5,7 @@ Accuracy, macro-F1, per-style scores, the confusion matrix and baselines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,7 +314,7 @@ def report_from_predictions(
         styles=tuple(styles),
         n=n,
         accuracy=float(np.trace(confusion) / n) if n else 0.0,
-        macro_f1=float(np.mean([m.f1 for m in per_style.values()])),
+        macro_f1=_macro_f1(per_style, confusion),
         per_style=per_style,
         confusion=tuple(tuple(int(c) for c in row) for row in confusion),
         fallback_share=float(np.mean(np.asarray(fallback, dtype=bool))) if n else 0.0,
@@ -329,6 +329,16 @@ def report_from_predictions(
             else calibration(np.asarray(scores), t, probabilities=probabilities, decided=p)
         ),
     )
+
+
+def _macro_f1(per_style: Mapping[str, StyleScore], confusion: NDArray[np.int64]) -> float:
+    """The mean F1 over the styles either side used, as scikit-learn's ``average="macro"`` counts.
+
+    A style no row has and the router never chose says nothing of the router: it is left out.
+    """
+    used = (confusion.sum(axis=0) + confusion.sum(axis=1)) > 0
+    scores = [m.f1 for m, u in zip(per_style.values(), used, strict=True) if u]
+    return float(np.mean(scores)) if scores else 0.0
 
 
 def _previous(
@@ -351,13 +361,14 @@ def _previous(
 
 def _majority(styles: Sequence[str], confusion: NDArray[np.int64]) -> Baseline:
     # Always the most frequent true style: precision = its share, recall = 1, every other style
-    # scores F1 0.
+    # the rows hold scores F1 0 (a style they do not hold counts neither side: left out).
     support = confusion.sum(axis=1)
     n = int(support.sum())
     top = int(np.argmax(support))
     share = support[top] / n if n else 0.0
     f1 = 2 * share / (share + 1) if n else 0.0
-    return Baseline("majority", float(share), float(f1 / len(styles)), style=styles[top])
+    present = max(int((support > 0).sum()), 1)
+    return Baseline("majority", float(share), float(f1 / present), style=styles[top])
 
 
 def _uniform(confusion: NDArray[np.int64]) -> Baseline:

@@ -86,6 +86,13 @@ def test_a_judge_answering_prose_is_counted_as_failures(dialogues: list) -> None
         assert (report[dimension].n, report[dimension].failures) == (0, 5)
 
 
+def test_a_reply_nested_past_the_parsers_depth_is_a_failure(dialogues: list) -> None:
+    with ChatStubServer(responder=lambda body: "[" * 5000) as server:
+        verdict = _judge(server.url, "m").judge(dialogues[0].cut, "Check your second step.")
+        assert len(server.requests) == 2
+    assert not verdict.ok and verdict.attempts == 2 and verdict.failure
+
+
 def test_one_bad_reply_is_asked_again_and_a_fenced_object_counts(dialogues: list) -> None:
     cut = dialogues[0].cut
     labels = {d: "Yes" for d in FOUR}

@@ -145,3 +145,27 @@ def test_a_routing_row_with_a_style_that_is_not_one_is_refused(data: Path, tmp_p
     )
     with pytest.raises(DatasetError, match=r"line 2: history turn 0 needs a role"):
         load_routing_rows(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"history": [{"role": "teacher", "content": "hi", "move": ["focus"]}]},
+            r"line 2, history turn 0: move \['focus'\] is not a teacher move",
+        ),
+        (
+            {"history": [{"role": "teacher", "content": "hi", "move": "lecture"}]},
+            r"line 2, history turn 0: move 'lecture' is not a teacher move",
+        ),
+        ({"teacher_move": {"x": 1}}, r"line 2: teacher_move \{'x': 1\} is not a teacher move"),
+        ({"turn_index": -5}, r"line 2: turn_index must not be negative, got -5"),
+        ({"text": "  "}, r"line 2: field 'text' is empty"),
+    ],
+)
+def test_a_routing_row_is_checked_where_it_is_read(
+    change: dict, message: str, data: Path, tmp_path: Path
+) -> None:
+    path = broken_jsonl(tmp_path, data / "mathdial_routing_dev.jsonl", lambda r: r.update(change))
+    with pytest.raises(DatasetError, match=message):
+        load_routing_rows(path)

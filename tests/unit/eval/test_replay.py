@@ -217,13 +217,54 @@ def test_plans_and_files_refuse_what_cannot_work(tmp_path: Path) -> None:
         results.read()
 
 
+@pytest.mark.parametrize(
+    "scores",
+    [
+        {"scorer": {"Mistake_Identification": ["Yes"]}},
+        {"scorer": "Yes"},
+        {"judge": {"labels": "Yes"}},
+        {"judge": {"labels": {}, "failure": 3}},
+        {"judge": []},
+        {"grader": {}},
+    ],
+)
+def test_a_results_line_with_scores_of_the_wrong_shape_names_its_line(
+    scores: dict, tmp_path: Path
+) -> None:
+    good = Result("d", "base", None, "m", "hi", "stop", None, {"scorer": {"Actionability": "No"}})
+    bad = {**json.loads(good.to_json()), "variant": "direct", "scores": scores}
+    path = tmp_path / "results.jsonl"
+    path.write_text(good.to_json() + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(DatasetError, match=r"results\.jsonl:2: not a replay result \('scores"):
+        ResultsFile(path).read()
+
+
 def test_replay_items_cut_mathdial_at_every_learner_turn(shared_data: Path) -> None:
     last = replay_items(_mathdial(shared_data))
     every = replay_items(_mathdial(shared_data), every=True)
     assert len(every) > 3 * len(last)
     assert all("#" in item.id for item in every)
+    assert {item.group for item in every} == {item.id for item in last}
+    assert all(item.group == item.id for item in last)
     assert any(item.cut.next_style is not None for item in every)
     assert all(item.problem for item in last)
+
+
+def test_a_report_resamples_by_the_dialogue_each_cut_came_from() -> None:
+    from neulora.eval._report import build_report
+
+    def scored(dialogue_id: str, label: str) -> Result:
+        scores = {"scorer": {"Mistake_Identification": label}}
+        return Result(dialogue_id, "base", None, "m", "Try again.", "stop", None, scores)
+
+    labels = ["Yes", "No", "Yes", "Yes"]
+    results = [scored(f"gsm#{k}", label) for k, label in enumerate(labels)]
+    # ids that hold "#" are dialogues of their own unless the replay says they are cuts of one
+    apart = build_report(results)["variants"]["base"]["scores"]["Mistake_Identification"]
+    assert apart["n"] == 4 and apart["mean"] == 0.75
+    cuts = build_report(results, dialogues={r.dialogue_id: "gsm" for r in results})
+    together = cuts["variants"]["base"]["scores"]["Mistake_Identification"]
+    assert together["n"] == 1 and together["mean"] == 0.75
 
 
 def test_command_line_mistakes_exit_2(shared_data: Path, tmp_path: Path) -> None:

@@ -253,3 +253,92 @@ def test_a_streamed_answer_cut_at_max_tokens_is_a_failure(
         assert code == 0
     (line,) = _lines(out)
     assert line["error"] == "cut at max_tokens (512)" and line["scores"] is None
+
+
+def _checked_judge(tmp_path: Path) -> Path:
+    check = tmp_path / "check.json"
+    figures = {"n": 3, "accuracy": 0.5, "macro_f1": 0.4, "kappa": 0.1, "failures": 0}
+    check.write_text(
+        json.dumps(
+            {
+                "judge": {"model": "j", "dimensions": ["Mistake_Identification"]},
+                "dimensions": {"Mistake_Identification": figures},
+            }
+        )
+    )
+    return check
+
+
+def test_a_judge_call_that_failed_is_asked_again_and_the_answer_kept(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    check, out = _checked_judge(tmp_path), tmp_path / "run"
+    args = ("--limit", "3", "--variants", "base", "--concurrency", "1", "--judge-url")
+    labels = json.dumps({"Mistake_Identification": "Yes"})
+    with (
+        ChatStubServer(responder=lambda body: GUIDING) as engine,
+        ChatStubServer(responder=lambda body: labels) as down,
+    ):
+        for _ in range(3):  # a refused token is not retried: one reply per verdict
+            down.enqueue(status=401, body={"error": "Invalid credentials"})
+        judged = (*args, down.url, "--judge-model", "j", "--judge-check", str(check))
+        assert _run(_mathdial(shared_data), engine.url, out, *judged) == 0
+        assert len(engine.requests) == 3 and len(down.requests) == 3
+    failed = json.loads((out / "report.json").read_text())["variants"]["base"]
+    assert failed["judge_failures"] == 3
+    with (
+        ChatStubServer(responder=lambda body: GUIDING) as engine,
+        ChatStubServer(responder=lambda body: labels) as up,
+    ):
+        judged = (*args, up.url, "--judge-model", "j", "--judge-check", str(check))
+        assert _run(_mathdial(shared_data), engine.url, out, *judged) == 0
+        assert engine.requests == [] and len(up.requests) == 3  # judged again, not asked again
+    base = json.loads((out / "report.json").read_text())["variants"]["base"]
+    assert (base["judged"], base["judge_failures"], base["judge_valid"]) == (3, 0, True)
+    assert base["scores"]["judge:Mistake_Identification"]["mean"] == 1.0
+    assert len(_lines(out)) == 6  # nothing is lost: the failed verdicts stay in the file
+
+
+def test_a_judge_that_answered_outside_the_form_is_not_asked_again(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    check, out = _checked_judge(tmp_path), tmp_path / "run"
+    with (
+        ChatStubServer(responder=lambda body: GUIDING) as engine,
+        ChatStubServer(responder=lambda body: "It is a fine answer.") as judge,
+    ):
+        args = (
+            "--limit", "2", "--variants", "base",
+            "--judge-url", judge.url, "--judge-model", "j", "--judge-check", str(check),
+        )  # fmt: skip
+        assert _run(_mathdial(shared_data), engine.url, out, *args) == 0
+        assert len(judge.requests) == 4
+        assert _run(_mathdial(shared_data), engine.url, out, *args) == 0
+        assert len(judge.requests) == 4 and len(engine.requests) == 2  # a verdict stands
+
+
+def test_the_engines_token_never_reaches_the_judge(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    check, out = _checked_judge(tmp_path), tmp_path / "run"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"token": "engine-secret-123"}))
+    labels = json.dumps({"Mistake_Identification": "Yes"})
+    monkeypatch.delenv("NEULORA_JUDGE_TOKEN", raising=False)
+    with (
+        ChatStubServer(responder=lambda body: GUIDING) as engine,
+        ChatStubServer(responder=lambda body: labels) as judge,
+    ):
+        args = (
+            "--limit", "1", "--variants", "base", "--config", str(config), "--embedder", "hash",
+            "--judge-url", judge.url, "--judge-model", "j", "--judge-check", str(check),
+        )  # fmt: skip
+        assert _run(_mathdial(shared_data), engine.url, out, *args) == 0
+        assert [r["headers"].get("authorization") for r in engine.requests] == [
+            "Bearer engine-secret-123"
+        ]
+        assert len(judge.requests) == 1
+        assert not judge.requests[0]["headers"].get("authorization")  # no token at all
+        monkeypatch.setenv("NEULORA_JUDGE_TOKEN", "judge-secret-456")
+        assert _run(_mathdial(shared_data), engine.url, tmp_path / "again", *args) == 0
+        assert judge.requests[-1]["headers"].get("authorization") == "Bearer judge-secret-456"

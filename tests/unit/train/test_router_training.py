@@ -11,7 +11,14 @@ import pytest
 from neulora import CentroidRouter, ConfigError, InvalidInputError
 from neulora.embedders import HashingEmbedder
 from neulora.routing import FallbackRule
-from neulora.train import LinearHead, evaluate, fit, fit_threshold, from_examples
+from neulora.train import (
+    LinearHead,
+    evaluate,
+    fit,
+    fit_threshold,
+    from_examples,
+    report_from_predictions,
+)
 
 
 def load_rows(shared_data: Path) -> list[dict[str, Any]]:
@@ -163,3 +170,17 @@ def test_fit_refuses_inconsistent_training_data() -> None:
         evaluate(router, ["a"], ["lecture"])
     with pytest.raises(InvalidInputError, match="1 examples but 2 labels"):
         evaluate(router, ["a"], ["direct", "direct"])
+
+
+def test_macro_f1_leaves_out_a_style_neither_the_rows_nor_the_router_used() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    styles = ["direct", "socratic", "scaffolding", "feedback"]
+    truth, chosen = [0, 1, 0, 1, 1, 2], [0, 1, 1, 1, 1, 0]
+    report = report_from_predictions(styles, truth, chosen, [False] * 6)
+    assert report.macro_f1 == pytest.approx(metrics.f1_score(truth, chosen, average="macro"))
+    perfect = report_from_predictions(styles, [0, 1, 0, 1], [0, 1, 0, 1], [False] * 4)
+    assert perfect.macro_f1 == 1.0
+    # always socratic, the rows' most frequent style, scored the same way
+    assert report.majority.macro_f1 == pytest.approx(
+        metrics.f1_score(truth, [1] * 6, average="macro")
+    )
