@@ -32,6 +32,21 @@ def _lines(out: Path) -> list[dict]:
     return [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
 
 
+def _checked_judge(tmp_path: Path) -> Path:
+    # a judge-check for the judge the replay uses: the file is written by hand from its shape
+    check = tmp_path / "check.json"
+    figures = {"n": 3, "accuracy": 0.5, "macro_f1": 0.4, "kappa": 0.1, "failures": 0}
+    check.write_text(
+        json.dumps(
+            {
+                "judge": {"model": "j", "dimensions": ["Mistake_Identification"]},
+                "dimensions": {"Mistake_Identification": figures},
+            }
+        )
+    )
+    return check
+
+
 def test_failed_calls_are_asked_again_by_the_next_run(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     with ChatStubServer(responder=lambda body: GUIDING) as down:
@@ -65,18 +80,7 @@ def test_the_whole_shared_mrbench_half_replays_with_its_human_tutors(
 
 
 def test_a_judge_that_fails_is_counted_and_said_first(shared_data: Path, tmp_path: Path) -> None:
-    check = tmp_path / "check.json"
-    # a judge-check for the judge the replay uses: the file is written by hand from its shape
-    figures = {"n": 3, "accuracy": 0.5, "macro_f1": 0.4, "kappa": 0.1, "failures": 0}
-    check.write_text(
-        json.dumps(
-            {
-                "judge": {"model": "j", "dimensions": ["Mistake_Identification"]},
-                "dimensions": {"Mistake_Identification": figures},
-            }
-        )
-    )
-    out = tmp_path / "run"
+    check, out = _checked_judge(tmp_path), tmp_path / "run"
     with (
         ChatStubServer(responder=lambda body: GUIDING) as engine,
         ChatStubServer(responder=lambda body: "It is a fine answer.") as judge,
@@ -253,20 +257,6 @@ def test_a_streamed_answer_cut_at_max_tokens_is_a_failure(
         assert code == 0
     (line,) = _lines(out)
     assert line["error"] == "cut at max_tokens (512)" and line["scores"] is None
-
-
-def _checked_judge(tmp_path: Path) -> Path:
-    check = tmp_path / "check.json"
-    figures = {"n": 3, "accuracy": 0.5, "macro_f1": 0.4, "kappa": 0.1, "failures": 0}
-    check.write_text(
-        json.dumps(
-            {
-                "judge": {"model": "j", "dimensions": ["Mistake_Identification"]},
-                "dimensions": {"Mistake_Identification": figures},
-            }
-        )
-    )
-    return check
 
 
 def test_a_judge_call_that_failed_is_asked_again_and_the_answer_kept(
