@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..errors import DatasetError
 from ._agreement import AgreementReport, agreement
 from ._train import examples
 
@@ -22,6 +23,8 @@ def check_scorer(
     against MRBench's ``Revealing_of_the_Answer`` folded to two ways (any "Yes ..." is "Yes").
     """
     items = examples(dialogues)
+    if not items:
+        raise DatasetError("no labelled tutor response to check the scorer on")
     predicted = []
     for start in range(0, len(items), batch):
         chunk = items[start : start + batch]

@@ -415,10 +415,12 @@ def replay_items(path: str | os.PathLike[str], *, every: bool = False) -> list[R
             for k, cut in enumerate(dialogue.cuts(every=every)):
                 key = f"{name}#{k}" if every else name
                 items.append(ReplayItem(key, cut, dialogue.question, dialogue=name))
-        return items
-    if every:
+    elif every:
         raise ConfigError("--turns all needs MathDial dialogues: MRBench has one cut each")
-    for labelled in load_mrbench(path):
-        humans = {r.tutor: r.text for r in labelled.responses if r.tutor in HUMAN_TUTORS}
-        items.append(ReplayItem(unique(labelled.dialogue.id), labelled.cut, humans=humans))
+    else:
+        for labelled in load_mrbench(path):
+            humans = {r.tutor: r.text for r in labelled.responses if r.tutor in HUMAN_TUTORS}
+            items.append(ReplayItem(unique(labelled.dialogue.id), labelled.cut, humans=humans))
+    if not items:
+        raise DatasetError(f"{path}: no dialogues to replay")
     return items

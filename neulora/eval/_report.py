@@ -2,10 +2,10 @@
 
 Labels become numbers (``Yes`` 1, ``To some extent`` 0.5, ``No`` 0; for ``reveals_answer`` 1 is a
 response that gives the answer away). A variant's mean per dimension has a 95% bootstrap interval
-over dialogues; ``paired.<variant>_vs_base`` compares the dialogues both answered: the mean
-difference, its bootstrap interval and a paired permutation p-value (random sign flips of the
-per-dialogue differences). A variant with more than 5% failures is ``valid: false``, and the
-Markdown report says so before anything else.
+over dialogues; ``paired.<variant>_vs_base`` compares the cuts both answered, dialogue by
+dialogue: the mean difference, its bootstrap interval and a paired permutation p-value (random
+sign flips of the per-dialogue differences). A variant with more than 5% failures is ``valid:
+false``, and the Markdown report says so before anything else.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def _order(dimension: str) -> tuple[int, str]:
 
 def _values(
     results: Sequence[Result], dialogues: Mapping[str, str]
-) -> dict[str, dict[str, list[float]]]:
-    """Per dimension, per dialogue: the numbers of its scored cuts."""
-    out: dict[str, dict[str, list[float]]] = {}
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per dimension, per dialogue: the number of each of its scored cuts."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for r in results:
         if r.failed or not r.scores:
             continue
@@ -121,7 +121,7 @@ def _values(
                 if dim not in REPORTED or label not in VALUES:
                     continue
                 key = dim if source == "scorer" else f"judge:{dim}"
-                out.setdefault(key, {}).setdefault(dialogue, []).append(VALUES[label])
+                out.setdefault(key, {}).setdefault(dialogue, {})[r.dialogue_id] = VALUES[label]
     return {k: out[k] for k in sorted(out, key=_order)}
 
 
@@ -133,8 +133,8 @@ def _sources(scores: Mapping[str, Any]) -> list[tuple[str, Mapping[str, str]]]:
     return found
 
 
-def _summary(per_dialogue: Mapping[str, list[float]], seed: int) -> dict[str, Any]:
-    means = np.asarray([np.mean(v) for v in per_dialogue.values()])
+def _summary(per_dialogue: Mapping[str, Mapping[str, float]], seed: int) -> dict[str, Any]:
+    means = np.asarray([np.mean(list(cuts.values())) for cuts in per_dialogue.values()])
     if means.size == 0:
         return {"mean": None, "ci95": None, "n": 0}
     rng = np.random.default_rng(seed)
@@ -147,12 +147,18 @@ def _summary(per_dialogue: Mapping[str, list[float]], seed: int) -> dict[str, An
 
 
 def _paired(
-    mine: Mapping[str, list[float]], base: Mapping[str, list[float]], seed: int
+    mine: Mapping[str, Mapping[str, float]], base: Mapping[str, Mapping[str, float]], seed: int
 ) -> dict[str, Any]:
-    both = sorted(set(mine) & set(base))
-    if not both:
+    # per dialogue, the mean difference over the cuts both answered (a variant that skipped or
+    # failed a cut is not compared with the base model's answer to another)
+    diffs = []
+    for dialogue in sorted(set(mine) & set(base)):
+        cuts = sorted(set(mine[dialogue]) & set(base[dialogue]))
+        if cuts:
+            diffs.append(np.mean([mine[dialogue][c] - base[dialogue][c] for c in cuts]))
+    if not diffs:
         return {"difference": None, "ci95": None, "p": None, "n": 0}
-    diff = np.asarray([np.mean(mine[d]) - np.mean(base[d]) for d in both])
+    diff = np.asarray(diffs)
     rng = np.random.default_rng(seed)
     boot = rng.choice(diff, size=(_RESAMPLES, diff.size)).mean(axis=1)
     signs = rng.choice([-1.0, 1.0], size=(_RESAMPLES * 5, diff.size))
@@ -170,9 +176,8 @@ def markdown(report: Mapping[str, Any]) -> str:
     """``report.md``: invalid variants first, then the variants side by side, then the pairs."""
     variants = report["variants"]
     lines = ["# Replay report", ""]
-    lines += _warnings(variants)
-    if len(lines) > 2:
-        lines.append("")
+    for warning in _warnings(variants):  # each its own paragraph
+        lines += [warning, ""]
     for key, value in report.get("setup", {}).items():
         lines.append(f"- {key}: {value}")
     if report.get("setup"):
@@ -183,28 +188,24 @@ def markdown(report: Mapping[str, Any]) -> str:
         "No = 0 (reveals_answer: 1 = gives the answer away). Human tutors' responses are scored "
         "the same way.",
         "",
-        "| variant | n | failures | valid | judge failures | " + " | ".join(dims) + " |",
-        "|---|---|---|---|---|" + "---|" * len(dims),
+        *_table(["variant", "n", "failures", "valid", "judge failures", *dims]),
     ]
     for name, v in variants.items():
-        cells = [_cell(v["scores"].get(d)) for d in dims]
         judge = f"{v['judge_failures']} of {v['judged']}" if v.get("judged") else "-"
-        lines.append(
-            f"| {name} | {v['n']} | {v['failures']} | {'yes' if v['valid'] else '**no**'} | "
-            f"{judge} | " + " | ".join(cells) + " |"
-        )
-    if report.get("paired"):
+        valid = "yes" if v["valid"] else "**no**"
+        cells = [_cell(v["scores"].get(d)) for d in dims]
+        lines += _table([name, str(v["n"]), str(v["failures"]), valid, judge, *cells], head=False)
+    if report.get("paired") and dims:
         lines += [
             "",
-            "Against the base model, on the dialogues both answered: mean difference "
+            "Against the base model, on the cuts both answered: mean difference "
             "[95% interval] (paired permutation p).",
             "",
-            "| pair | " + " | ".join(dims) + " |",
-            "|---|" + "---|" * len(dims),
+            *_table(["pair", *dims]),
         ]
         for pair, per_dim in report["paired"].items():
             cells = [_pair_cell(per_dim.get(d)) for d in dims]
-            lines.append(f"| {pair} | " + " | ".join(cells) + " |")
+            lines += _table([pair, *cells], head=False)
     agreement = report.get("judge_agreement")
     if agreement:
         lines += [
@@ -221,6 +222,12 @@ def markdown(report: Mapping[str, Any]) -> str:
                 f"{a['kappa']:.3f} | {a['failures']} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _table(cells: Sequence[str], *, head: bool = True) -> list[str]:
+    """One Markdown table row, and under a header its separator (as many cells as it has)."""
+    row = "| " + " | ".join(cells) + " |"
+    return [row, "|" + "---|" * len(cells)] if head else [row]
 
 
 def _warnings(variants: Mapping[str, Any]) -> list[str]:
@@ -325,6 +332,7 @@ def write_report(
     )
     (directory / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (directory / "report.md").write_text(markdown(report), encoding="utf-8")
+    (directory / "report.png").unlink(missing_ok=True)  # an earlier run's picture is not this one
     if pyplot is not None:
         plot(report, directory / "report.png", pyplot)
     return report

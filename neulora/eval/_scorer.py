@@ -258,15 +258,20 @@ class ScorerModel:
         model._check(where)
         return model
 
-    def _check(self, where: str) -> None:
-        if not self.heads:
-            raise ScorerFileError(f"{where}: the scorer has no dimensions")
+    def _check_features(self, where: str) -> None:
         if not all(math.isfinite(x) and x > 0 for x in self.vocabulary.idf):
             raise ScorerFileError(f"{where}: idf weights must be finite and positive")
         if self.cue_mean.shape != (len(CUES),) or self.cue_scale.shape != (len(CUES),):
             raise ScorerFileError(f"{where}: cue mean and scale need {len(CUES)} values each")
+        if not (np.all(np.isfinite(self.cue_mean)) and np.all(np.isfinite(self.cue_scale))):
+            raise ScorerFileError(f"{where}: cue means and scales must be finite")
         if not np.all(self.cue_scale > 0):
             raise ScorerFileError(f"{where}: cue scales must be positive")
+
+    def _check(self, where: str) -> None:
+        if not self.heads:
+            raise ScorerFileError(f"{where}: the scorer has no dimensions")
+        self._check_features(where)
         for name, head in self.heads.items():
             allowed = ("Yes", "No") if name == REVEALS else LABELS.get(name)
             if allowed is None:

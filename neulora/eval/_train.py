@@ -329,7 +329,11 @@ def _fit(
         y = np.asarray([items[i].label(name) for i in labelled])
         allowed = ("Yes", "No") if name == REVEALS else LABELS[name]
         if len(set(y)) < 2:
-            raise DatasetError(f"{name}: every labelled response has the label {y[0]!r}")
+            said = f"the label {y[0]!r}" if len(y) else "no label"
+            raise DatasetError(
+                f"{name}: each of the {len(items)} responses one fit reads has {said}: give "
+                "more labelled dialogues (or fewer folds)"
+            )
         # the word block scaled and the cues this head does not read zeroed, in training; the
         # same folded into its weights, so scoring reads the file's rows unchanged
         emphasis = WORD_SCALE.get(name, 1.0)

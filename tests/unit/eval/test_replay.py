@@ -267,6 +267,63 @@ def test_a_report_resamples_by_the_dialogue_each_cut_came_from() -> None:
     assert together["n"] == 1 and together["mean"] == 0.75
 
 
+def test_a_pair_compares_only_the_cuts_both_variants_answered() -> None:
+    from neulora.eval._report import build_report
+
+    def scored(cut: str, variant: str, label: str) -> Result:
+        scores = {"scorer": {"Mistake_Identification": label}}
+        return Result(cut, variant, None, "m", "Try again.", "stop", None, scores)
+
+    # the base model answers both cuts of each dialogue; the oracle only the first (the data tags
+    # no next move after the second), and as the base model does there
+    results = [
+        scored("g#0", "base", "Yes"),
+        scored("g#1", "base", "No"),
+        scored("h#0", "base", "No"),
+        scored("h#1", "base", "Yes"),
+        scored("g#0", "oracle", "Yes"),
+        scored("h#0", "oracle", "No"),
+    ]
+    groups = {r.dialogue_id: r.dialogue_id[0] for r in results}
+    report = build_report(results, dialogues=groups)
+    pair = report["paired"]["oracle_vs_base"]["Mistake_Identification"]
+    assert (pair["difference"], pair["ci95"], pair["n"]) == (0.0, [0.0, 0.0], 2)
+
+
+def test_a_report_with_no_scored_answer_is_well_formed_markdown(tmp_path: Path) -> None:
+    from neulora.eval._report import markdown, write_report
+
+    failed = [
+        Result(f"d{k}", variant, None, None, None, None, "call failed: 401")
+        for k in range(3)
+        for variant in ("base", "direct")
+    ]
+    (tmp_path / "report.png").write_bytes(b"an earlier run's picture")
+    report = write_report(tmp_path, failed, requested=["base", "direct"])
+    text = markdown(report)
+    assert text == (tmp_path / "report.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert rows == [
+        "| variant | n | failures | valid | judge failures |",
+        "|---|---|---|---|---|",
+        "| base | 3 | 3 | **no** | - |",
+        "| direct | 3 | 3 | **no** | - |",
+    ]
+    warnings = [i for i, line in enumerate(text.splitlines()) if line.startswith("**")]
+    assert len(warnings) == 2 and warnings[1] == warnings[0] + 2  # two paragraphs, not one
+    assert not (tmp_path / "report.png").exists()
+
+
+def test_a_file_with_no_dialogues_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("")
+    with pytest.raises(DatasetError, match=r"none\.jsonl: no dialogues to replay"):
+        replay_items(empty)
+    (tmp_path / "none.json").write_text("[]")
+    with pytest.raises(DatasetError, match=r"none\.json: no dialogues to replay"):
+        replay_items(tmp_path / "none.json")
+
+
 def test_command_line_mistakes_exit_2(shared_data: Path, tmp_path: Path) -> None:
     base = ["eval", "run", _mathdial(shared_data), "--out", str(tmp_path / "o")]
     assert main([*base, "--engine-url", "http://127.0.0.1:9", "--variants", "best"]) == 2

@@ -151,6 +151,8 @@ def _shipped() -> dict:
         (lambda raw: raw.pop("vocabulary"), "malformed scorer file"),
         (lambda raw: raw["cues"]["names"].reverse(), "other cues"),
         (lambda raw: raw["cues"].update(scale=[0.0] * len(raw["cues"]["scale"])), "positive"),
+        (lambda raw: raw["cues"]["mean"].__setitem__(0, float("nan")), "must be finite"),
+        (lambda raw: raw["cues"]["scale"].__setitem__(0, float("inf")), "must be finite"),
         (lambda raw: raw.update(dimensions={}), "no dimensions"),
         (
             lambda raw: raw["dimensions"]["Actionability"]["weights"].pop(),
@@ -226,6 +228,19 @@ def test_training_refuses_too_few_dialogues(shared_data: Path) -> None:
         train_scorer(few, UniversalSentenceEncoder())
 
 
+def test_a_dimension_one_fold_holds_no_label_of_is_refused_by_name(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    items = json.loads((shared_data / "mrbench" / "mrbench_v3_dev.json").read_text())[:12]
+    for item in items[1:]:  # actionability is labelled in the first dialogue only
+        for response in item["tutor_responses"].values():
+            response["annotation"].pop("Actionability")
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(items))
+    with pytest.raises(DatasetError, match=r"Actionability: each of the \d+ responses one fit"):
+        train_scorer(load_mrbench(path), UniversalSentenceEncoder(), folds=2)
+
+
 def test_scores_are_deterministic_and_finite(shared_data: Path) -> None:
     scorer = PedagogyScorer.load()
     item = _mrbench(shared_data)[0]
@@ -282,3 +297,8 @@ def test_a_naive_bayes_head_folds_its_word_ratios_into_one_linear_map() -> None:
 def test_odd_naive_bayes_heads_are_refused_before_training(nb_heads, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         train_scorer([], UniversalSentenceEncoder(), nb_heads=nb_heads)
+
+
+def test_checking_a_scorer_on_no_labelled_response_is_refused() -> None:
+    with pytest.raises(DatasetError, match="no labelled tutor response"):
+        check_scorer(PedagogyScorer.load(), [])
