@@ -3,7 +3,9 @@
 For a dialogue cut at the learner's turn and a tutor response, :class:`PedagogyScorer` gives each
 dimension's label and class probabilities: ``Mistake_Identification``, ``Mistake_Location``,
 ``Providing_Guidance``, ``Actionability``, ``Revealing_of_the_Answer`` (MRBench's names and label
-strings) and ``reveals_answer`` (does the response give the answer away: ``Yes``/``No``).
+strings) and ``reveals_answer`` (does the response give the answer away: ``Yes``/``No``). The
+label is the most probable one; the file's threshold on ``reveals_answer`` is what the answer
+checks flag at (chosen in training for its precision), another question than the likelier label.
 
 Each dimension is one linear map and a softmax (a logistic regression, or its mix with Naive-Bayes
 one-vs-rest heads folded in: :mod:`._train`) over three blocks: the response's sentence vector
@@ -168,7 +170,9 @@ class ScorerModel:
     cue_scale: NDArray[np.float64] = field(repr=False)
     heads: Mapping[str, Head]
     about: Mapping[str, Any] = field(default_factory=dict)  # provenance, licence, cross-validation
-    # per dimension, the threshold its decision uses (others: the most probable label)
+    # per dimension, the threshold a flag on one of its labels uses (the answer checks flag an
+    # answer as revealing from it); the label :meth:`PedagogyScorer.score` gives is always the
+    # most probable one, as in cross-validation and ``scorer-check``
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
     # the sentence encoder reads at most this many characters of a response (its first and last
     # halves; None: all of it): its cost grows with the length, the word and cue blocks' barely

@@ -64,6 +64,11 @@ _CLAIM_KO = re.compile(
 )
 _TOKENS = re.compile(r"\d+(?:\.\d+)?|[-+*/\u00d7\u00f7=\u2212]|[^\s\d\-+*/\u00d7\u00f7=\u2212]+")
 _OPERATORS = {"+": "+", "-": "-", "\u2212": "-", "*": "*", "\u00d7": "*", "/": "/", "\u00f7": "/"}
+_TIMES = frozenset({"x", "X"})  # "3 x 4", "3x4": a product between two numbers
+# what a number is written with but does not change it: a currency sign before it ("$7"), a
+# thousands separator in it ("1,200")
+_CURRENCY = re.compile(r"[$\u00a3\u20ac\u00a5\u20a9](?=\d)")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _GIVES = frozenset({"=", "is", "equals", "makes", "gives"})
 
 Work = Literal["none", "right", "wrong", "unchecked"]
@@ -72,17 +77,20 @@ Work = Literal["none", "right", "wrong", "unchecked"]
 def learner_work(text: str) -> Work:
     """What a learner's turn shows: no attempt, or work that is right, wrong, or not checkable.
 
-    Arithmetic it states (``48 + 24 = 70``, ``3 x 4 is 12``) is worked out; an attempt without
-    any (``I got 70``, ``답은 12``) is ``unchecked``.
+    Arithmetic it states (``48 + 24 = 70``, ``3 x 4 is 12``, ``$1,200 / 4 = $300``, ``1/2 + 1/4 =
+    3/4``) is worked out; an attempt without any (``I got 70``, ``답은 12``) is ``unchecked``.
 
     >>> learner_work("I got 48 + 24 = 70"), learner_work("48 + 24 = 72, right?")
+    ('wrong', 'right')
+    >>> learner_work("3 x 4 = 13"), learner_work("$1,200 + $300 = $1,500")
     ('wrong', 'right')
     >>> learner_work("I think it's 72"), learner_work("I have 5 apples and eat 2. How many?")
     ('unchecked', 'none')
     """
+    plain = _THOUSANDS.sub("", _CURRENCY.sub("", text))
     verdicts = [
         abs(value - result) <= 1e-6 * max(1.0, abs(result))
-        for value, result in _equations(_TOKENS.findall(text))
+        for value, result in _equations(_TOKENS.findall(plain))
     ]
     if verdicts:
         return "right" if all(verdicts) else "wrong"
@@ -108,20 +116,36 @@ def _equations(tokens: Sequence[str]) -> list[tuple[float, float]]:
                 run = []
             negative = not run and i > 0 and tokens[i - 1] in ("-", "\u2212")
             run.append(f"-{token}" if negative else token)
-        elif token in _OPERATORS and run and run[-1][-1].isdigit():
-            run.append(_OPERATORS[token])
-        elif token.lower() in _GIVES and len(run) >= 3 and run[-1][-1].isdigit():
+        elif (token in _OPERATORS or token in _TIMES) and run and run[-1][-1].isdigit():
             following = tokens[i + 1] if i + 1 < len(tokens) else ""
-            negative = following in ("-", "\u2212") and i + 2 < len(tokens)
-            result = tokens[i + 2] if negative else following
+            if token in _TIMES and not following[:1].isdigit():
+                run = []  # "2 x" of an unknown: not a product
+            else:
+                run.append(_OPERATORS.get(token, "*"))
+        elif token.lower() in _GIVES and len(run) >= 3 and run[-1][-1].isdigit():
             value = _evaluate(run)
-            if result[:1].isdigit() and value is not None:
-                found.append((value, -float(result) if negative else float(result)))
+            result = _result(tokens, i + 1)
+            if result is not None and value is not None:
+                found.append((value, result))
             run = []
         else:
             run = []
         i += 1
     return found
+
+
+def _result(tokens: Sequence[str], i: int) -> float | None:
+    """The number stated at ``tokens[i]``: signed, or a fraction (``3/4``); None if none is."""
+    sign = 1.0
+    if i < len(tokens) and tokens[i] in ("-", "\u2212"):
+        sign, i = -1.0, i + 1
+    if i >= len(tokens) or not tokens[i][:1].isdigit():
+        return None
+    value = float(tokens[i])
+    if i + 2 < len(tokens) and tokens[i + 1] == "/" and tokens[i + 2][:1].isdigit():
+        below = float(tokens[i + 2])
+        return None if below == 0 else sign * value / below
+    return sign * value
 
 
 def _evaluate(run: Sequence[str]) -> float | None:

@@ -18,7 +18,7 @@ from neulora.eval import PedagogyScorer
 from neulora.llm import HFStyleClient
 from neulora.testing import ChatStubServer, FakeRouter
 from neulora.turn import AnswerChecks, OnViolation, TurnOptions
-from neulora.turn._contract import shows_work
+from neulora.turn._contract import learner_work, shows_work
 from neulora.turn._prompts import INSIST
 
 QUESTION = (
@@ -498,6 +498,25 @@ def test_a_scorer_without_the_heads_the_checks_read_is_refused(tmp_path: Path) -
 )
 def test_shows_work(text: str, shows: bool) -> None:
     assert shows_work(text) is shows
+
+
+@pytest.mark.parametrize(
+    ("text", "work"),
+    [
+        ("3 x 4 = 13", "wrong"),
+        ("I did 3x4=12 so there are 12", "right"),
+        ("$7 + $3 = $11", "wrong"),
+        ("£3,650 x 0.1 = £365", "right"),
+        ("1,200 + 300 = 1,500", "right"),
+        ("1/2 + 1/4 = 3/4", "right"),
+        ("1/2 + 1/4 = 2/6", "wrong"),
+        ("5 - 7 = -2", "right"),
+        ("Solve 2x + 3 = 7", "none"),
+        ("2 x = 10", "none"),
+    ],
+)
+def test_learner_arithmetic_is_read_as_written(text: str, work: str) -> None:
+    assert learner_work(text) == work
 
 
 def test_turns_asking_for_checks_of_their_own_read_the_scorer_once(
