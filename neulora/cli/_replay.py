@@ -68,6 +68,12 @@ def run_replay(args: argparse.Namespace) -> int:
                 base_url=args.judge_url,
                 fallback=None,
             )
+            if settings.token and not settings.judge_token:
+                print(
+                    "neulora: note: the judge is not sent the engine's token; give it its own "
+                    "(NEULORA_JUDGE_TOKEN, or judge_token in --config)",
+                    file=sys.stderr,
+                )
             assert agreement is not None  # checked with the flags: a judge comes with its check
             judge = LLMJudge(judge_client, dimensions=agreement["judge"]["dimensions"])
             setup["judge"] = {"url": shown(args.judge_url), "model": args.judge_model}

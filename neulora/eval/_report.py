@@ -271,7 +271,7 @@ def _cell(summary: Mapping[str, Any] | None) -> str:
 
 def _pair_cell(paired: Mapping[str, Any] | None) -> str:
     if not paired or paired["difference"] is None:
-        return "-"
+        return "no cut both answered"
     low = paired["ci95"][0]
     high = paired["ci95"][1]
     return f"{paired['difference']:+.2f} [{low:+.2f}, {high:+.2f}] (p={paired['p']:.3f})"

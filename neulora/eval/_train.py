@@ -329,11 +329,12 @@ def _fit(
         y = np.asarray([items[i].label(name) for i in labelled])
         allowed = ("Yes", "No") if name == REVEALS else LABELS[name]
         if len(set(y)) < 2:
-            said = f"the label {y[0]!r}" if len(y) else "no label"
-            raise DatasetError(
-                f"{name}: each of the {len(items)} responses one fit reads has {said}: give "
-                "more labelled dialogues (or fewer folds)"
+            said = (
+                f"all {len(y)} labelled responses one fit reads have the label {y[0]!r}"
+                if len(y)
+                else f"none of the {len(items)} responses one fit reads is labelled"
             )
+            raise DatasetError(f"{name}: {said}: give more labelled dialogues (or fewer folds)")
         # the word block scaled and the cues this head does not read zeroed, in training; the
         # same folded into its weights, so scoring reads the file's rows unchanged
         emphasis = WORD_SCALE.get(name, 1.0)

@@ -69,6 +69,7 @@ _TIMES = frozenset({"x", "X"})  # "3 x 4", "3x4": a product between two numbers
 # thousands separator in it ("1,200")
 _CURRENCY = re.compile(r"[$\u00a3\u20ac\u00a5\u20a9](?=\d)")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d{1,2}(?!\d))")  # "1,5": one and a half
 _GIVES = frozenset({"=", "is", "equals", "makes", "gives"})
 
 Work = Literal["none", "right", "wrong", "unchecked"]
@@ -87,10 +88,10 @@ def learner_work(text: str) -> Work:
     >>> learner_work("I think it's 72"), learner_work("I have 5 apples and eat 2. How many?")
     ('unchecked', 'none')
     """
-    plain = _THOUSANDS.sub("", _CURRENCY.sub("", text))
+    plain = _DECIMAL_COMMA.sub(".", _THOUSANDS.sub("", _CURRENCY.sub("", text)))
     verdicts = [
-        abs(value - result) <= 1e-6 * max(1.0, abs(result))
-        for value, result in _equations(_TOKENS.findall(plain))
+        abs(value - result) <= tolerance
+        for value, result, tolerance in _equations(_TOKENS.findall(plain))
     ]
     if verdicts:
         return "right" if all(verdicts) else "wrong"
@@ -104,8 +105,12 @@ def shows_work(text: str) -> bool:
     return learner_work(text) != "none"
 
 
-def _equations(tokens: Sequence[str]) -> list[tuple[float, float]]:
-    """Each ``a op b [op c ...] = r`` in the tokens, as (the left side's value, r); one pass."""
+def _equations(tokens: Sequence[str]) -> list[tuple[float, float, float]]:
+    """Each ``a op b [op c ...] = r`` in the tokens, in one pass.
+
+    As (the left side's value, r, how far they may differ): half the last decimal a rounded ``r``
+    shows (``70 / 26 = 2.69``), else next to nothing.
+    """
     found = []
     run: list[str] = []  # number (operator number)*: the left side being read
     i = 0
@@ -124,9 +129,9 @@ def _equations(tokens: Sequence[str]) -> list[tuple[float, float]]:
                 run.append(_OPERATORS.get(token, "*"))
         elif token.lower() in _GIVES and len(run) >= 3 and run[-1][-1].isdigit():
             value = _evaluate(run)
-            result = _result(tokens, i + 1)
+            result = _result(tokens, i + 1, fractions="/" in run)
             if result is not None and value is not None:
-                found.append((value, result))
+                found.append((value, *result))
             run = []
         else:
             run = []
@@ -134,18 +139,31 @@ def _equations(tokens: Sequence[str]) -> list[tuple[float, float]]:
     return found
 
 
-def _result(tokens: Sequence[str], i: int) -> float | None:
-    """The number stated at ``tokens[i]``: signed, or a fraction (``3/4``); None if none is."""
+def _result(tokens: Sequence[str], i: int, *, fractions: bool) -> tuple[float, float] | None:
+    """The number stated at ``tokens[i]`` (signed) and the error its writing allows; None if none.
+
+    With ``fractions`` (the left side divides), ``3/4`` is three quarters, unless working goes on
+    from it (``48 / 2 = 24 / 2 = 12``: 24, then an equation of its own).
+    """
     sign = 1.0
     if i < len(tokens) and tokens[i] in ("-", "\u2212"):
         sign, i = -1.0, i + 1
     if i >= len(tokens) or not tokens[i][:1].isdigit():
         return None
-    value = float(tokens[i])
-    if i + 2 < len(tokens) and tokens[i + 1] == "/" and tokens[i + 2][:1].isdigit():
-        below = float(tokens[i + 2])
-        return None if below == 0 else sign * value / below
-    return sign * value
+    value = sign * float(tokens[i])
+    fraction = (
+        fractions
+        and i + 2 < len(tokens)
+        and tokens[i + 1] == "/"
+        and tokens[i + 2][:1].isdigit()
+        and float(tokens[i + 2]) != 0
+        and (i + 3 >= len(tokens) or tokens[i + 3] not in _GIVES)
+    )
+    if fraction:
+        return value / float(tokens[i + 2]), 1e-6 * max(1.0, abs(value))
+    decimals = len(tokens[i].partition(".")[2])
+    exact = 1e-6 * max(1.0, abs(value))
+    return value, (0.5 * 10.0**-decimals + exact) if decimals else exact
 
 
 def _evaluate(run: Sequence[str]) -> float | None:

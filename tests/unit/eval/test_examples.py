@@ -94,3 +94,8 @@ def test_every_labelled_response_of_the_shared_half_is_one_example(shared_data: 
         assert made == _given(dialogues)
     # a few responses repeat word for word under another id of the same dialogue: counted once
     assert len(examples(v3)) == 1278 and sum(len(d.responses) for d in v3) == 1282
+    assert len(examples(v2)) == 855 and sum(len(d.responses) for d in v2) == 860
+    # 839 responses are in both files word for word: one example each; the rest are their own
+    both = examples(v3 + v2)
+    assert len(both) == 1278 + 855 - 839
+    assert sum("Revealing_of_the_Answer" in e.labels for e in both) == 855

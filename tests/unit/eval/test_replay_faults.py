@@ -308,7 +308,10 @@ def test_a_judge_that_answered_outside_the_form_is_not_asked_again(
 
 
 def test_the_engines_token_never_reaches_the_judge(
-    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     check, out = _checked_judge(tmp_path), tmp_path / "run"
     config = tmp_path / "config.json"
@@ -329,6 +332,7 @@ def test_the_engines_token_never_reaches_the_judge(
         ]
         assert len(judge.requests) == 1
         assert not judge.requests[0]["headers"].get("authorization")  # no token at all
+        assert "the judge is not sent the engine's token" in capsys.readouterr().err
         monkeypatch.setenv("NEULORA_JUDGE_TOKEN", "judge-secret-456")
         assert _run(_mathdial(shared_data), engine.url, tmp_path / "again", *args) == 0
         assert judge.requests[-1]["headers"].get("authorization") == "Bearer judge-secret-456"

@@ -237,7 +237,7 @@ def test_a_dimension_one_fold_holds_no_label_of_is_refused_by_name(
             response["annotation"].pop("Actionability")
     path = tmp_path / "one.json"
     path.write_text(json.dumps(items))
-    with pytest.raises(DatasetError, match=r"Actionability: each of the \d+ responses one fit"):
+    with pytest.raises(DatasetError, match=r"Actionability: (none of|all) "):
         train_scorer(load_mrbench(path), UniversalSentenceEncoder(), folds=2)
 
 

@@ -512,6 +512,13 @@ def test_shows_work(text: str, shows: bool) -> None:
         ("1/2 + 1/4 = 2/6", "wrong"),
         ("5 - 7 = -2", "right"),
         ("Solve 2x + 3 = 7", "none"),
+        ("48 / 2 = 24 / 2 = 12", "right"),
+        ("7 + 5 = 12/24 hours", "right"),
+        ("1/12 x $50 = $4.17", "right"),
+        ("70/26 = 2.69", "right"),
+        ("70/26 = 2.68", "wrong"),
+        ("7/2 = 4", "wrong"),
+        ("1,5 x 2 = 3", "right"),
         ("2 x = 10", "none"),
     ],
 )
