@@ -302,11 +302,11 @@ class Replay:
         todo = [(item, variant) for item, variant in work if (item.id, variant) not in have]
         # an answer kept whose judge call failed is judged again, not asked again
         items = {(item.id, variant): item for item, variant in work}
-        unjudged = [
-            (items[r.key], r)
-            for r in done
-            if self.judge is not None and r.key in items and not r.failed and r.judge_retried
-        ]
+        unjudged = (
+            [(items[r.key], r) for r in done if r.key in items and r.judge_retried]
+            if self.judge is not None
+            else []
+        )
         if progress is not None:
             progress.reset(total=len(todo) + len(unjudged))
         gate = asyncio.Semaphore(concurrency)

@@ -159,11 +159,11 @@ def _result(tokens: Sequence[str], i: int, *, fractions: bool) -> tuple[float, f
         and float(tokens[i + 2]) != 0
         and (i + 3 >= len(tokens) or tokens[i + 3] not in _GIVES)
     )
+    decimals = 0 if fraction else len(tokens[i].partition(".")[2])
     if fraction:
-        return value / float(tokens[i + 2]), 1e-6 * max(1.0, abs(value))
-    decimals = len(tokens[i].partition(".")[2])
-    exact = 1e-6 * max(1.0, abs(value))
-    return value, (0.5 * 10.0**-decimals + exact) if decimals else exact
+        value /= float(tokens[i + 2])
+    rounding = 0.5 * 10.0**-decimals if decimals else 0.0
+    return value, rounding + 1e-6 * max(1.0, abs(value))
 
 
 def _evaluate(run: Sequence[str]) -> float | None:
