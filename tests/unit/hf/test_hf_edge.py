@@ -164,6 +164,49 @@ def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> N
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
+def test_a_pause_of_the_whole_process_while_a_stream_ends_does_not_cost_its_connection() -> None:
+    # A garbage collection or a busy machine can stop the process for longer than the grace while
+    # the end of the message waits in the socket: that is not the server's silence. A plain
+    # ``asyncio.timeout(grace)`` closed the connection then (seen in CI: 2 connections for 3 turns).
+    import asyncio
+    import time
+
+    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd, async_inference_client
+
+    sessions = AsyncSessions(max_connections=4, shards=1)
+
+    async def run(url: str) -> list[str]:
+        texts = []
+        for turn in range(3):
+            client = async_inference_client(HFAuth(None), sessions.get(), url=url)
+            grace = client._async_client.grace
+            try:
+                parts = [
+                    c.choices[0].delta.content or ""
+                    async for c in await client.chat_completion(
+                        [{"role": "user", "content": "hi"}], model="m", stream=True
+                    )
+                ]
+                if turn == 0:  # the process stops while the rest of the message is on its way
+                    asyncio.get_running_loop().call_later(0.02, time.sleep, grace * 1.5)
+            finally:
+                await client.close()
+            texts.append("".join(parts))
+        await sessions.aclose()
+        return texts
+
+    head = (
+        b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
+        b'"delta":{"content":"Answer from m."},"finish_reason":"stop"}]}'
+    )
+    assert ReadToTheEnd(None).grace == 1.0
+    with ChatStubServer() as stub:
+        # the first turn's message ends 0.1 s after its [DONE]
+        stub.enqueue(events=[head, b"[DONE]", b"{}"], trickle=0.1)
+        assert asyncio.run(run(stub.url)) == ["Answer from m."] * 3
+        assert len({r["client_port"] for r in stub.requests}) == 1
+
+
 def test_the_private_parts_of_huggingface_hub_the_edge_relies_on_are_still_there() -> None:
     # neulora/hf/_auth.py check_provider and neulora/hf/_async_clients.py AsyncSessions._new_pool:
     # no public way exists to list the providers or to build a pool with the hub's own hooks
