@@ -131,20 +131,22 @@ def test_only_the_hf_edge_imports_huggingface_hub_or_httpx2_or_reads_hf_token() 
     assert offenders == []
 
 
-def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> None:
-    # What neulora.hf relies on in huggingface_hub (checked for the lowest allowed version too): it
-    # reads the pool from ``_async_client``, its default pool's factory and hooks have these names,
-    # and it iterates a stream with ``aiter_lines`` (read to the end here, so one connection serves
-    # every turn).
+def _three_streamed_turns(url: str, *, pause_in_first_close: float = 0.0) -> list[str]:
+    """Three streamed turns, one ``AsyncInferenceClient`` each over one shared pool.
+
+    ``pause_in_first_close``: the event loop stops that long, 20 ms into closing the first client
+    (as a long garbage collection or a busy machine stops it).
+    """
     import asyncio
+    import time
 
     from neulora.hf._async_clients import AsyncSessions, async_inference_client
 
     sessions = AsyncSessions(max_connections=4, shards=1)
 
-    async def run(url: str) -> list[str]:
+    async def run() -> list[str]:
         texts = []
-        for _ in range(3):
+        for turn in range(3):
             client = async_inference_client(HFAuth(None), sessions.get(), url=url)
             try:
                 parts = [
@@ -153,14 +155,24 @@ def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> N
                         [{"role": "user", "content": "hi"}], model="m", stream=True
                     )
                 ]
+                if turn == 0 and pause_in_first_close:
+                    asyncio.get_running_loop().call_later(0.02, time.sleep, pause_in_first_close)
             finally:
                 await client.close()
             texts.append("".join(parts))
         await sessions.aclose()
         return texts
 
+    return asyncio.run(run())
+
+
+def test_async_clients_use_the_shared_pool_and_give_finished_streams_back() -> None:
+    # What neulora.hf relies on in huggingface_hub (checked for the lowest allowed version too): it
+    # reads the pool from ``_async_client``, its default pool's factory and hooks have these names,
+    # and it iterates a stream with ``aiter_lines`` (read to the end here, so one connection serves
+    # every turn).
     with ChatStubServer() as stub:
-        assert asyncio.run(run(stub.url)) == ["Answer from m."] * 3
+        assert _three_streamed_turns(stub.url) == ["Answer from m."] * 3
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
@@ -168,42 +180,18 @@ def test_a_pause_of_the_whole_process_while_a_stream_ends_does_not_cost_its_conn
     # A garbage collection or a busy machine can stop the process for longer than the grace while
     # the end of the message waits in the socket: that is not the server's silence. A plain
     # ``asyncio.timeout(grace)`` closed the connection then (seen in CI: 2 connections for 3 turns).
-    import asyncio
-    import time
-
-    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd, async_inference_client
-
-    sessions = AsyncSessions(max_connections=4, shards=1)
-
-    async def run(url: str) -> list[str]:
-        texts = []
-        for turn in range(3):
-            client = async_inference_client(HFAuth(None), sessions.get(), url=url)
-            grace = client._async_client.grace
-            try:
-                parts = [
-                    c.choices[0].delta.content or ""
-                    async for c in await client.chat_completion(
-                        [{"role": "user", "content": "hi"}], model="m", stream=True
-                    )
-                ]
-                if turn == 0:  # the process stops while the rest of the message is on its way
-                    asyncio.get_running_loop().call_later(0.02, time.sleep, grace * 1.5)
-            finally:
-                await client.close()
-            texts.append("".join(parts))
-        await sessions.aclose()
-        return texts
+    from neulora.hf._async_clients import ReadToTheEnd
 
     head = (
         b'{"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
         b'"delta":{"content":"Answer from m."},"finish_reason":"stop"}]}'
     )
-    assert ReadToTheEnd(None).grace == 1.0
+    grace = ReadToTheEnd(None).grace
     with ChatStubServer() as stub:
-        # the first turn's message ends 0.1 s after its [DONE]
+        # the first turn's message ends 0.1 s after its [DONE]; the loop stops 1.5 graces meanwhile
         stub.enqueue(events=[head, b"[DONE]", b"{}"], trickle=0.1)
-        assert asyncio.run(run(stub.url)) == ["Answer from m."] * 3
+        turns = _three_streamed_turns(stub.url, pause_in_first_close=grace * 1.5)
+        assert turns == ["Answer from m."] * 3
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
