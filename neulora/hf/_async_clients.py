@@ -131,10 +131,11 @@ class ReadToTheEnd:
     message, and a response closed before its end closes its connection: every streamed turn paid a
     new TCP (and TLS) connection to the engine (measured: 16 turns, 16 connections). Here, when the
     client is closed after a stream that reached ``[DONE]``, the rest of the message is read
-    (for ``grace`` seconds of the server's silence at most, outside the turn's deadline: a server
-    that never ends its message after ``[DONE]`` loses its connection, as before), so the
-    connection goes back to the pool. A stream abandoned before ``[DONE]``, or closed by a cancelled
-    task (a learner who hung up), closes its connection, which stops the engine's work.
+    (for ``grace`` seconds of the loop's waking time at most, and three graces of the clock,
+    outside the turn's deadline: a server that never ends its message after ``[DONE]`` loses its
+    connection, as before), so the connection goes back to the pool. A stream abandoned before
+    ``[DONE]``, or closed by a cancelled task (a learner who hung up), closes its connection, which
+    stops the engine's work.
     """
 
     def __init__(self, session: Any, *, grace: float = 1.0) -> None:
@@ -166,36 +167,63 @@ async def _until_done(
         yield line
 
 
-async def _drain(lines: AsyncIterator[str], grace: float, *, tick: float = 0.05) -> None:
-    """Read ``lines`` to their end, giving up after ``grace`` s of the server's silence.
+async def _drain(lines: AsyncIterator[str], grace: float) -> None:
+    """Read ``lines`` to their end, giving up after ``grace`` s of the loop's waking time.
 
-    The silence is counted in ``tick`` steps of the event loop, each counted as two ticks at most: a
-    pause of the whole process (a long garbage collection, a busy machine) is not the server's
-    silence. With a plain ``asyncio.timeout(grace)``, a pause longer than the grace made the end of
+    A pause of the whole process (a long garbage collection, a busy machine) is not the server's
+    silence: with a plain ``asyncio.timeout(grace)``, a pause longer than the grace made the end of
     the message (waiting in the socket all along) and the deadline come due in the same turn of the
-    loop, the deadline won, and the connection was closed.
+    loop, the deadline won, and the connection was closed. :class:`_Watchdog` counts the time.
     """
     import httpx2
 
-    loop = asyncio.get_running_loop()
-    reading = asyncio.ensure_future(_read_all(lines))
-    silent = 0.0
     try:
-        while not reading.done() and silent < grace:
-            start = loop.time()
-            await asyncio.wait({reading}, timeout=tick)
-            silent += min(loop.time() - start, 2 * tick)
-    finally:
-        reading.cancel()  # nothing if it is done
-        await asyncio.wait({reading})
-    error = None if reading.cancelled() else reading.exception()
-    if reading.cancelled() or isinstance(error, (OSError, httpx2.HTTPError, httpx2.StreamError)):
+        async with asyncio.timeout(None) as deadline:
+            watchdog = _Watchdog(deadline, grace)
+            watchdog.start()
+            try:
+                async for _ in lines:  # nothing but the end of the message, normally
+                    pass
+            finally:
+                watchdog.stop()
+    except (TimeoutError, OSError, httpx2.HTTPError, httpx2.StreamError):
         # closed with the response, as before
         logger.debug("a stream did not end within %s s of [DONE]", grace)
-    elif error is not None:
-        raise error
 
 
-async def _read_all(lines: AsyncIterator[str]) -> None:
-    async for _ in lines:  # nothing but the end of the message, normally
-        pass
+class _Watchdog:
+    """Expires ``deadline`` once ``grace`` s of the loop's waking time have passed.
+
+    The time is counted in ``tick`` steps, none counted for more than two ticks, so a pause of the
+    process counts for little. Past ``limit`` graces of wall-clock time it expires all the same: a
+    loop slowed by other work for good does not wait for its ticks many times over.
+    """
+
+    def __init__(
+        self, deadline: asyncio.Timeout, grace: float, *, tick: float = 0.05, limit: float = 3.0
+    ) -> None:
+        self.deadline = deadline
+        self.grace = grace
+        self.tick = tick
+        self.limit = limit
+        self._awake = 0.0
+        self._started = self._last = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._started = self._last = loop.time()
+        self._handle = loop.call_later(self.tick, self._check, loop)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        self._awake += min(now - self._last, 2 * self.tick)
+        self._last = now
+        if self._awake >= self.grace or now - self._started >= self.limit * self.grace:
+            self.deadline.reschedule(now)
+        else:
+            self._handle = loop.call_later(self.tick, self._check, loop)

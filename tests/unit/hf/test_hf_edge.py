@@ -6,6 +6,7 @@ import ast
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,40 @@ def test_a_pause_of_the_whole_process_while_a_stream_ends_does_not_cost_its_conn
         turns = _three_streamed_turns(stub.url, pause_in_first_close=grace * 1.5)
         assert turns == ["Answer from m."] * 3
         assert len({r["client_port"] for r in stub.requests}) == 1
+
+
+def test_a_loop_busy_for_good_still_gives_up_on_a_never_ending_message_after_three_graces() -> None:
+    # The grace counts the loop's waking time in short ticks (a pause counts for little); a loop
+    # whose every turn takes 0.4 s would count its ticks for 4.8 s: three graces of the clock
+    # (1.5 s, and the turns it takes to stop) end it all the same.
+    import asyncio
+    import time
+
+    from neulora.hf._async_clients import _drain
+
+    async def never_ending() -> AsyncIterator[str]:
+        while True:
+            await asyncio.sleep(0.1)
+            yield '{"late": true}'
+
+    async def run() -> float:
+        done = asyncio.Event()
+
+        async def busy() -> None:  # the process's other work
+            while not done.is_set():
+                time.sleep(0.4)
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(busy())
+        t0 = time.monotonic()
+        await _drain(never_ending(), 0.5)
+        elapsed = time.monotonic() - t0
+        done.set()
+        await other
+        return elapsed
+
+    elapsed = asyncio.run(run())
+    assert 0.5 <= elapsed < 3.6, f"{elapsed:.1f}s to give up"
 
 
 def test_the_private_parts_of_huggingface_hub_the_edge_relies_on_are_still_there() -> None:
