@@ -129,8 +129,8 @@ class ReadToTheEnd:
 
     huggingface_hub stops reading a stream at ``data: [DONE]``, one chunk before the end of the HTTP
     message, and a response closed before its end closes its connection: every streamed turn paid a
-    new TCP (and TLS) connection to the engine (measured: 16 turns, 16 connections). Here, when the
-    client is closed after a stream that reached ``[DONE]``, the rest of the message is read
+    new TCP (and TLS) connection to the engine (measured: 16 turns, 16 connections). Here, when a
+    stream that reached ``[DONE]`` is closed (:class:`_Ending`), the rest of the message is read
     (for ``grace`` seconds of the loop's waking time at most, and three graces of the clock,
     outside the turn's deadline: a server that never ends its message after ``[DONE]`` loses its
     connection, as before), so the connection goes back to the pool. A stream abandoned before
@@ -148,23 +148,49 @@ class ReadToTheEnd:
     @asynccontextmanager
     async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async with self._session.stream(*args, **kwargs) as response:
-            # the lines after [DONE], once seen (held here, not by the reader)
-            rest: list[AsyncIterator[str]] = []
+            ending = _Ending(response, self.grace)
             lines = response.aiter_lines()
-            response.aiter_lines = lambda: _until_done(lines, rest)  # what huggingface_hub iterates
+            response.aiter_lines = lambda: ending.until_done(lines)  # what huggingface_hub iterates
+            response.aclose = ending.aclose  # huggingface_hub 2.5 closes it from a finalizer
             yield response
-            task = asyncio.current_task()
-            if rest and not (task is not None and task.cancelling()):
-                await _drain(rest[0], self.grace)
 
 
-async def _until_done(
-    lines: AsyncIterator[str], rest: list[AsyncIterator[str]]
-) -> AsyncIterator[str]:
-    async for line in lines:
-        if line.strip() == "data: [DONE]":
-            rest.append(lines)
-        yield line
+class _Ending:
+    """How one streamed response ends: read to its end after ``[DONE]``, then closed.
+
+    Whoever closes the response first after ``[DONE]`` reads the rest of the message first:
+    huggingface_hub 2.5 closes it from the finalizer of its line reader (a task of its own, as soon
+    as it stops reading), the client's ``close()`` at the end of the turn. A second closer waits for
+    that read; the read's own close (httpx closes a response read to its end) goes through. A closer
+    whose task is being cancelled (a learner who hung up) closes at once.
+    """
+
+    def __init__(self, response: Any, grace: float) -> None:
+        self.grace = grace
+        self._close = response.aclose  # httpx's own
+        self._rest: AsyncIterator[str] | None = None  # the lines after [DONE], once seen
+        self._reader: asyncio.Task[Any] | None = None  # the task reading them
+        self._read = asyncio.Event()
+
+    async def until_done(self, lines: AsyncIterator[str]) -> AsyncIterator[str]:
+        async for line in lines:
+            if line.strip() == "data: [DONE]":
+                self._rest = lines
+            yield line
+
+    async def aclose(self) -> None:
+        task = asyncio.current_task()
+        cancelled = task is not None and task.cancelling() > 0
+        if self._rest is not None and not cancelled and task is not self._reader:
+            if self._reader is None:
+                self._reader = task
+                try:
+                    await _drain(self._rest, self.grace)
+                finally:
+                    self._read.set()
+            else:
+                await self._read.wait()
+        await self._close()
 
 
 async def _drain(lines: AsyncIterator[str], grace: float) -> None:

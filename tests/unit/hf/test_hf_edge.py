@@ -196,6 +196,40 @@ def test_a_pause_of_the_whole_process_while_a_stream_ends_does_not_cost_its_conn
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
+def test_a_response_closed_from_another_task_after_done_is_read_to_its_end_first() -> None:
+    # huggingface_hub 2.5 closes a streamed response from the finalizer of its line reader, a task
+    # of its own, as soon as it stops reading at [DONE]: closed there, before the end of the message
+    # came, the connection was lost (CI: 2 connections for 3 turns, 11 for 16).
+    import asyncio
+
+    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd
+
+    sessions = AsyncSessions(max_connections=4, shards=1)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def run(url: str) -> list[str]:
+        pool = ReadToTheEnd(sessions.get())
+        seen = []
+        for _ in range(2):
+            async with pool.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+                async for line in response.aiter_lines():
+                    seen.append(line)
+                    if line.strip() == "data: [DONE]":
+                        break  # as huggingface_hub stops
+                closer = asyncio.create_task(response.aclose())  # as its finalizer closes
+                await asyncio.sleep(0)
+            await closer
+        await sessions.aclose()
+        return seen
+
+    with ChatStubServer() as stub:
+        # each message ends 0.2 s after its [DONE]
+        for _ in range(2):
+            stub.enqueue(events=[b"{}", b"[DONE]", b"{}"], trickle=0.2)
+        assert asyncio.run(run(stub.url)).count("data: [DONE]") == 2
+        assert len({r["client_port"] for r in stub.requests}) == 1
+
+
 def test_a_loop_busy_for_good_still_gives_up_on_a_never_ending_message_after_three_graces() -> None:
     # The grace counts the loop's waking time in short ticks (a pause counts for little); a loop
     # whose every turn takes 0.4 s would count its ticks for 4.8 s: three graces of the clock
