@@ -174,9 +174,12 @@ class _Ending:
 
     async def until_done(self, lines: AsyncIterator[str]) -> AsyncIterator[str]:
         async for line in lines:
-            if line.strip() == "data: [DONE]":
+            done = line.strip() == "data: [DONE]"
+            if done:
                 self._rest = lines
             yield line
+            if done:  # its reader reads on: the rest is its own to read
+                self._rest = None
 
     async def aclose(self) -> None:
         task = asyncio.current_task()

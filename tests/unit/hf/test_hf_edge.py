@@ -230,6 +230,32 @@ def test_a_response_closed_from_another_task_after_done_is_read_to_its_end_first
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
+def test_a_stream_read_past_done_to_its_end_is_read_and_closed_as_usual() -> None:
+    import asyncio
+
+    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd
+
+    sessions = AsyncSessions(max_connections=4, shards=1)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def run(url: str) -> list[str]:
+        pool = ReadToTheEnd(sessions.get())
+        seen = []
+        for _ in range(2):
+            async with pool.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+                seen += [line async for line in response.aiter_lines() if line]
+        await sessions.aclose()
+        return seen
+
+    with ChatStubServer() as stub:
+        for _ in range(2):
+            stub.enqueue(events=[b"{}", b"[DONE]", b'{"late": true}'])
+        assert (
+            asyncio.run(run(stub.url)) == ["data: {}", "data: [DONE]", 'data: {"late": true}'] * 2
+        )
+        assert len({r["client_port"] for r in stub.requests}) == 1
+
+
 def test_a_loop_busy_for_good_still_gives_up_on_a_never_ending_message_after_three_graces() -> None:
     # The grace counts the loop's waking time in short ticks (a pause counts for little); a loop
     # whose every turn takes 0.4 s would count its ticks for 4.8 s: three graces of the clock
