@@ -6,8 +6,9 @@ import ast
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,62 +197,72 @@ def test_a_pause_of_the_whole_process_while_a_stream_ends_does_not_cost_its_conn
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
+def _two_raw_streams(url: str, read: Callable[[Any], Awaitable[list[str]]]) -> list[str]:
+    """Two streamed requests through one :class:`ReadToTheEnd` pool, each response read by ``read``.
+
+    What ``read`` leaves running (a task closing the response) finishes before the next request.
+    """
+    import asyncio
+
+    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd
+
+    sessions = AsyncSessions(max_connections=4, shards=1)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+
+    async def run() -> list[str]:
+        pool = ReadToTheEnd(sessions.get())
+        seen = []
+        for _ in range(2):
+            async with pool.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
+                seen += await read(response)
+            await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
+        await sessions.aclose()
+        return seen
+
+    return asyncio.run(run())
+
+
 def test_a_response_closed_from_another_task_after_done_is_read_to_its_end_first() -> None:
     # huggingface_hub 2.5 closes a streamed response from the finalizer of its line reader, a task
     # of its own, as soon as it stops reading at [DONE]: closed there, before the end of the message
     # came, the connection was lost (CI: 2 connections for 3 turns, 11 for 16).
     import asyncio
 
-    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd
+    closers = []
 
-    sessions = AsyncSessions(max_connections=4, shards=1)
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-
-    async def run(url: str) -> list[str]:
-        pool = ReadToTheEnd(sessions.get())
+    async def read(response: Any) -> list[str]:
         seen = []
-        for _ in range(2):
-            async with pool.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
-                async for line in response.aiter_lines():
-                    seen.append(line)
-                    if line.strip() == "data: [DONE]":
-                        break  # as huggingface_hub stops
-                closer = asyncio.create_task(response.aclose())  # as its finalizer closes
-                await asyncio.sleep(0)
-            await closer
-        await sessions.aclose()
+        async for line in response.aiter_lines():
+            seen.append(line)
+            if line.strip() == "data: [DONE]":
+                break  # as huggingface_hub stops
+        closers.append(asyncio.create_task(response.aclose()))  # as its finalizer closes
+        await asyncio.sleep(0)
         return seen
 
     with ChatStubServer() as stub:
         # each message ends 0.2 s after its [DONE]
         for _ in range(2):
             stub.enqueue(events=[b"{}", b"[DONE]", b"{}"], trickle=0.2)
-        assert asyncio.run(run(stub.url)).count("data: [DONE]") == 2
+        assert _two_raw_streams(stub.url, read).count("data: [DONE]") == 2
         assert len({r["client_port"] for r in stub.requests}) == 1
 
 
 def test_a_stream_read_past_done_to_its_end_is_read_and_closed_as_usual() -> None:
-    import asyncio
-
-    from neulora.hf._async_clients import AsyncSessions, ReadToTheEnd
-
-    sessions = AsyncSessions(max_connections=4, shards=1)
-    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
-
-    async def run(url: str) -> list[str]:
-        pool = ReadToTheEnd(sessions.get())
-        seen = []
-        for _ in range(2):
-            async with pool.stream("POST", f"{url}/v1/chat/completions", json=body) as response:
-                seen += [line async for line in response.aiter_lines() if line]
-        await sessions.aclose()
-        return seen
+    async def read(response: Any) -> list[str]:
+        return [line async for line in response.aiter_lines() if line]
 
     with ChatStubServer() as stub:
         for _ in range(2):
             stub.enqueue(events=[b"{}", b"[DONE]", b'{"late": true}'])
         assert (
-            asyncio.run(run(stub.url)) == ["data: {}", "data: [DONE]", 'data: {"late": true}'] * 2
+            _two_raw_streams(stub.url, read)
+            == [
+                "data: {}",
+                "data: [DONE]",
+                'data: {"late": true}',
+            ]
+            * 2
         )
         assert len({r["client_port"] for r in stub.requests}) == 1
 
