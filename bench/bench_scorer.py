@@ -2,8 +2,9 @@
 
 Three ways, measured in one run on the same MRBench responses (each a different dialogue and
 response): one response at a time (``score``, what an answer check pays per turn), a batch of 100
-(``score_many``), and the sentence encoder alone on one response (what the scorer's encoder
-window lets it read; the part the scorer cannot make cheaper). Medians over the responses; the
+(``score_many``), the sentence encoder alone on one response (what the scorer's encoder
+window lets it read; the part the scorer cannot make cheaper), and the heads' boosted trees alone
+on one response's features. Medians over the responses; the
 first call (the encoder's weights read) is timed apart.
 
     python bench/bench_scorer.py [--responses 300]   # writes bench/scorer.json and .md
@@ -39,15 +40,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     scorer.score(*items[0])
     first_s = time.perf_counter() - started
-    single, encoder = [], []
+    single, encoder, trees = [], [], []
+    ensembles = [h.trees for h in scorer.model.heads.values() if h.trees is not None]
     for cut, text in items:
         t0 = time.perf_counter()
         scorer.score(cut, text)
         t1 = time.perf_counter()
         scorer.embedder.embed([window(text, scorer.model.window)])
         t2 = time.perf_counter()
+        row = scorer.features([(cut, text)])
+        t3 = time.perf_counter()
+        for ensemble in ensembles:
+            ensemble.logits(row)
+        t4 = time.perf_counter()
         single.append((t1 - t0) * 1000)
         encoder.append((t2 - t1) * 1000)
+        trees.append((t4 - t3) * 1000)
     batches = []
     for start in range(0, len(items) - 99, 100):
         t0 = time.perf_counter()
@@ -62,6 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "score (one at a time)": one,
             "score_many (batches of 100)": statistics.median(batches),
             "sentence encoder alone": statistics.median(encoder),
+            f"boosted trees alone ({len(ensembles)} heads)": statistics.median(trees),
         },
         "p90_ms_one_at_a_time": statistics.quantiles(single, n=10)[-1],
         "budget_ms": BUDGET_MS,

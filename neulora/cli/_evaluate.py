@@ -50,7 +50,7 @@ def add_eval(sub: Any) -> None:
         "--plain-heads",
         action="store_true",
         help="multinomial heads only: no Naive-Bayes one-vs-rest head mixed in for mistake "
-        "identification, guidance and actionability",
+        "identification, guidance and actionability, and no boosted trees mixed in for them",
     )
     p.add_argument("--json", action="store_true", help="print the cross-validation as JSON")
 
@@ -147,6 +147,7 @@ def _scorer_train(args: argparse.Namespace) -> int:
         )
     if args.plain_heads:
         options["nb_heads"] = {}
+        options["tree_heads"] = {}
     out = Path(args.out)
     if out.is_dir() or not out.parent.is_dir():
         raise ConfigError(f"--out {out}: give a file in an existing folder")

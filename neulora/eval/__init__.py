@@ -25,7 +25,15 @@ from ._records import (
     TutorResponse,
 )
 from ._scorer import REVEALS, LabelScore, PedagogyScorer, PedagogyScores
-from ._train import DIMENSIONS, NB_HEADS, NBHead, TrainedScorer, train_scorer
+from ._train import (
+    DIMENSIONS,
+    NB_HEADS,
+    TREE_HEADS,
+    NBHead,
+    TrainedScorer,
+    TreeHead,
+    train_scorer,
+)
 
 __all__ = [
     "DIMENSIONS",
@@ -33,6 +41,7 @@ __all__ = [
     "MOVE_STYLES",
     "NB_HEADS",
     "REVEALS",
+    "TREE_HEADS",
     "Agreement",
     "AgreementReport",
     "Cut",
@@ -46,6 +55,7 @@ __all__ = [
     "PedagogyScores",
     "RoutingRow",
     "TrainedScorer",
+    "TreeHead",
     "TutorResponse",
     "Verdict",
     "agreement",

@@ -10,6 +10,7 @@ checks flag at (chosen in training for its precision), another question than the
 Each dimension is one linear map and a softmax (a logistic regression, or its mix with Naive-Bayes
 one-vs-rest heads folded in: :mod:`._train`) over three blocks: the response's sentence vector
 (the multilingual Universal Sentence Encoder), its word tf-idf and the cues of :mod:`._features`.
+Some heads also mix in a few shallow boosted trees over the cues (:mod:`._trees`).
 The weights live in a JSON file; one trained on MRBench ships with neulora
 (``neulora/data/scorer.json``, CC BY-SA 4.0, attribution inside) and :meth:`PedagogyScorer.load`
 reads it with no download. ``neulora eval scorer-train`` makes another.
@@ -35,6 +36,7 @@ from ..embedders._spec import EmbedderSpec, spec_of
 from ..errors import ConfigError, ScorerFileError
 from ._features import CUES, DialogueCues, WordVocabulary, cue_features
 from ._records import LABELS
+from ._trees import TreeEnsemble
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -102,14 +104,23 @@ class PedagogyScores:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """One dimension's linear head: a weight row and a bias per label, then a softmax."""
+    """One dimension's head: a weight row and a bias per label, boosted trees, then a softmax.
+
+    Without trees the head is linear; with them its logits are the linear ones and the trees'
+    mixed by the trees' ``share``.
+    """
 
     labels: tuple[str, ...]
     weights: NDArray[np.float32] = field(repr=False)  # (len(labels), features)
     bias: NDArray[np.float32] = field(repr=False)
+    trees: TreeEnsemble | None = field(default=None, repr=False)
 
     def probabilities(self, features: NDArray[np.float32]) -> NDArray[np.float64]:
         logits = features.astype(np.float64) @ self.weights.T.astype(np.float64) + self.bias
+        if self.trees is not None:
+            logits = (1.0 - self.trees.share) * logits + self.trees.share * self.trees.logits(
+                features
+            )
         logits -= logits.max(axis=1, keepdims=True)
         exp: NDArray[np.float64] = np.exp(logits)
         total: NDArray[np.float64] = exp.sum(axis=1, keepdims=True)
@@ -205,6 +216,7 @@ class ScorerModel:
                     "labels": list(head.labels),
                     "weights": [_rounded(row) for row in head.weights],
                     "bias": _rounded(head.bias),
+                    **({} if head.trees is None else {"trees": head.trees.to_json()}),
                 }
                 for name, head in self.heads.items()
             },
@@ -240,11 +252,21 @@ class ScorerModel:
                 str(name): Threshold.from_json(value, f"{where}, threshold of {name!r}")
                 for name, value in thresholds_raw.items()
             }
+            size = (embedder.dim or 0) + len(vocabulary.terms) + len(CUES)
             heads = {
                 str(name): Head(
                     tuple(str(label) for label in head["labels"]),
                     np.asarray(head["weights"], dtype=np.float32),
                     np.asarray(head["bias"], dtype=np.float32),
+                    None
+                    if head.get("trees") is None
+                    else TreeEnsemble.from_json(
+                        head["trees"],
+                        labels=len(head["labels"]),
+                        columns=size,
+                        sentence=embedder.dim or 0,
+                        where=f"{where}, trees of {name!r}",
+                    ),
                 )
                 for name, head in raw["dimensions"].items()
             }

@@ -30,6 +30,7 @@ from ._scorer import (
     rows,
     window,
 )
+from ._trees import MAX_DEPTH, TreeEnsemble, main_directions, tree_inputs, trees_from_sklearn
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -56,10 +57,11 @@ DIMENSIONS: tuple[str, ...] = (
     "Revealing_of_the_Answer",
     REVEALS,
 )
-# Per dimension, what its head reads (each choice measured by cross-validation on MRBench's shared
-# half, five fold settings by dialogue; bench/scorer.md): the word tf-idf weighs double for mistake
-# identification and reveals_answer, and the cues that relate the response to the learner's turn
-# and to the solution are read only by the heads they helped (the others got worse with them).
+# Per dimension, what its linear head reads (each choice measured by cross-validation on MRBench's
+# shared half, five fold settings by dialogue; bench/scorer.md): the word tf-idf weighs double for
+# mistake identification and reveals_answer, and the cues that relate the response to the learner's
+# turn and to the solution are read only by the linear heads they helped (the others got worse with
+# them). A head's boosted trees read every cue: so they were measured (bench/scorer-trees.md).
 WORD_SCALE: Mapping[str, float] = {"Mistake_Identification": 2.0, REVEALS: 2.0}
 _OVERLAP = ("overlap_learner", "overlap_response", "quotes_learner_3gram")
 _REVEALING = (
@@ -108,6 +110,44 @@ NB_HEADS: Mapping[str, NBHead] = {
     "Mistake_Identification": NBHead(1.0, 0.5),
     "Providing_Guidance": NBHead(1.0, 0.5),
     "Actionability": NBHead(0.5, 1.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """Boosted trees over the cues, mixed into a head: ``share`` of its logits are theirs.
+
+    Besides the cues, the trees read the sentence vector along its ``directions`` main axes on the
+    training responses. ``iterations`` rounds of one tree per label (one in all for two labels),
+    each at most ``depth`` deep with at least ``min_leaf`` responses per leaf, shrunk by
+    ``learning_rate`` (scikit-learn's histogram gradient boosting, labels balanced as the linear
+    head's are).
+    """
+
+    share: float
+    directions: int = 16
+    iterations: int = 50
+    learning_rate: float = 0.05
+    depth: int = 3
+    min_leaf: int = 20
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "share": self.share,
+            "directions": self.directions,
+            "iterations": self.iterations,
+            "learning_rate": self.learning_rate,
+            "depth": self.depth,
+            "min_leaf": self.min_leaf,
+        }
+
+
+# Measured by cross-validation on MRBench's shared half over ten assignments of dialogues to folds
+# (bench/scorer-trees.md); mistake location and reveals_answer gained nothing sure: they have none.
+TREE_HEADS: Mapping[str, TreeHead] = {
+    "Mistake_Identification": TreeHead(0.5),
+    "Providing_Guidance": TreeHead(0.5),
+    "Actionability": TreeHead(0.5),
 }
 ATTRIBUTION = {
     "derived_from": "MRBench (Maurya et al., NAACL 2025; BEA 2025 shared task)",
@@ -178,18 +218,21 @@ def train_scorer(
     reveal_precision: float = REVEAL_PRECISION,
     encoder_window: int | None = ENCODER_WINDOW,
     nb_heads: Mapping[str, NBHead] = NB_HEADS,
+    tree_heads: Mapping[str, TreeHead] = TREE_HEADS,
 ) -> TrainedScorer:
     """Fit one head per dimension on every example; report ``folds``-fold grouped agreement.
 
     The ``reveals_answer`` threshold is the lowest probability of "Yes" whose out-of-fold
     precision is at least ``reveal_precision`` (the answer checks flag what it calls revealing).
-    ``nb_heads``: the dimensions whose head mixes in a one-vs-rest Naive-Bayes head (``{}``: none).
+    ``nb_heads``: the dimensions whose head mixes in a one-vs-rest Naive-Bayes head (``{}``: none);
+    ``tree_heads``: those whose head mixes in boosted trees over the cues (``{}``: none).
     """
     if not (is_number(reveal_precision) and 0.0 < reveal_precision < 1.0):
         raise ConfigError(f"reveal_precision must lie between 0 and 1, got {reveal_precision!r}")
     if encoder_window is not None:
         check_int("encoder_window", encoder_window, low=MIN_WINDOW)
     _check_nb_heads(nb_heads)
+    _check_tree_heads(tree_heads)
     items = examples(dialogues)
     groups = sorted({e.group for e in items})
     if len(groups) < folds or folds < 2:
@@ -207,7 +250,14 @@ def train_scorer(
         train = [i for i in range(len(items)) if fold_of[i] != k]
         test = [i for i in range(len(items)) if fold_of[i] == k]
         model = _fit(
-            [items[i] for i in train], sentences[train], embedder, dimensions, c, min_df, nb_heads
+            [items[i] for i in train],
+            sentences[train],
+            embedder,
+            dimensions,
+            c,
+            min_df,
+            nb_heads,
+            tree_heads,
         )
         rows = _rows(model, [items[i] for i in test], sentences[test])
         for name, head in model.heads.items():
@@ -231,7 +281,7 @@ def train_scorer(
             revealing[labelled],
             reveal_precision,
         )
-    model = _fit(items, sentences, embedder, dimensions, c, min_df, nb_heads)
+    model = _fit(items, sentences, embedder, dimensions, c, min_df, nb_heads, tree_heads)
     about = {
         **ATTRIBUTION,
         "trained_on": {"dialogues": len(groups), "responses": len(items)},
@@ -241,6 +291,7 @@ def train_scorer(
             "folds": folds,
             "reveal_precision": reveal_precision,
             "nb_heads": {name: nb.to_json() for name, nb in nb_heads.items()},
+            "tree_heads": {name: t.to_json() for name, t in tree_heads.items()},
         },
         "cross_validation": cross_validation.to_dict()["dimensions"],
     }
@@ -312,6 +363,7 @@ def _fit(
     c: float,
     min_df: int,
     nb_heads: Mapping[str, NBHead],
+    tree_heads: Mapping[str, TreeHead],
 ) -> ScorerModel:
     linear_model = _sklearn()
     from ..embedders._spec import spec_of
@@ -323,6 +375,10 @@ def _fit(
     spread = np.where(spread > 1e-9, spread, 1.0)
     shell = ScorerModel(spec_of(embedder), vocabulary, mean, spread, {})
     rows = _rows(shell, items, sentences)
+    # the sentence vector's main axes on these responses, for the trees that read it
+    wanted = max((tree_heads[n].directions for n in dimensions if n in tree_heads), default=0)
+    sentence = rows[:, : shell.embedder.dim or 0].astype(np.float64)
+    axes = main_directions(sentence, wanted) if wanted else np.zeros((0, sentence.shape[1]))
     heads = {}
     for name in dimensions:
         labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
@@ -352,12 +408,47 @@ def _fit(
         coef[:, words] *= emphasis
         coef[:, unread] = 0.0
         order = [classes.index(label) for label in allowed if label in classes]
+        labels = tuple(classes[i] for i in order)
+        tree_head = tree_heads.get(name)
         heads[name] = Head(
-            tuple(classes[i] for i in order),
+            labels,
             coef[order].astype(np.float32),
             bias[order].astype(np.float32),
+            None
+            if tree_head is None
+            else _trees(rows[labelled], y, labels, tree_head, axes[: tree_head.directions]),
         )
     return ScorerModel(shell.embedder, vocabulary, mean, spread, heads)
+
+
+def _trees(
+    rows: NDArray[np.float32],
+    y: NDArray[Any],
+    labels: tuple[str, ...],
+    spec: TreeHead,
+    directions: NDArray[np.float64],
+) -> TreeEnsemble:
+    """Trees over the cue columns of ``rows`` (the last ones) for the head's ``labels``.
+
+    They also read the rows' sentence vectors along ``directions``. Like the linear head, they
+    learn from the rows whose label is one of the head's.
+    """
+    fitted = _sklearn_trees()(
+        max_iter=spec.iterations,
+        learning_rate=spec.learning_rate,
+        max_depth=spec.depth,
+        min_samples_leaf=spec.min_leaf,
+        l2_regularization=1.0,
+        class_weight="balanced",
+        early_stopping=False,
+    )
+    columns = list(range(rows.shape[1] - len(CUES), rows.shape[1]))
+    kept = np.isin(y, labels)
+    x = rows[kept].astype(np.float64)
+    fitted.fit(tree_inputs(x, columns, directions), y[kept])
+    return trees_from_sklearn(
+        fitted, labels, columns, directions, spec.share, width=rows.shape[1], check=x
+    )
 
 
 def _linear_head(
@@ -421,20 +512,38 @@ def nb_ratio(
     return np.asarray(np.sign(ratio) * np.abs(ratio) ** power, dtype=np.float64)
 
 
-def _check_nb_heads(nb_heads: Mapping[str, NBHead]) -> None:
-    if not isinstance(nb_heads, Mapping):
-        raise ConfigError(f"nb_heads must map dimensions to NBHead, got {nb_heads!r}")
-    for name, nb in nb_heads.items():
+def _check_mixed(option: str, heads: Mapping[str, Any], kind: type, called: str) -> None:
+    """What both options of heads mixed in hold: known dimensions, each ``kind``, a share."""
+    if not isinstance(heads, Mapping):
+        raise ConfigError(f"{option} must map dimensions to {kind.__name__}, got {heads!r}")
+    for name, spec in heads.items():
         if name not in DIMENSIONS:
             raise ConfigError(
-                f"nb_heads: unknown dimension {name!r}: choose among {', '.join(DIMENSIONS)}"
+                f"{option}: unknown dimension {name!r}: choose among {', '.join(DIMENSIONS)}"
             )
-        if not isinstance(nb, NBHead):
-            raise ConfigError(f"nb_heads[{name!r}] must be an NBHead, got {nb!r}")
+        if not isinstance(spec, kind):
+            raise ConfigError(f"{option}[{name!r}] must be {called}, got {spec!r}")
+        share = getattr(spec, "share", None)
+        if not (is_number(share) and 0.0 < share <= 1.0):
+            raise ConfigError(f"{option}[{name!r}].share must lie in (0, 1]")
+
+
+def _check_nb_heads(nb_heads: Mapping[str, NBHead]) -> None:
+    _check_mixed("nb_heads", nb_heads, NBHead, "an NBHead")
+    for name, nb in nb_heads.items():
         if not (is_number(nb.power) and nb.power > 0):
             raise ConfigError(f"nb_heads[{name!r}].power must be a positive number")
-        if not (is_number(nb.share) and 0.0 < nb.share <= 1.0):
-            raise ConfigError(f"nb_heads[{name!r}].share must lie in (0, 1]")
+
+
+def _check_tree_heads(tree_heads: Mapping[str, TreeHead]) -> None:
+    _check_mixed("tree_heads", tree_heads, TreeHead, "a TreeHead")
+    for name, spec in tree_heads.items():
+        if not (is_number(spec.learning_rate) and spec.learning_rate > 0):
+            raise ConfigError(f"tree_heads[{name!r}].learning_rate must be a positive number")
+        check_int(f"tree_heads[{name!r}].directions", spec.directions, low=0)
+        check_int(f"tree_heads[{name!r}].iterations", spec.iterations, low=1)
+        check_int(f"tree_heads[{name!r}].depth", spec.depth, low=1, high=MAX_DEPTH)
+        check_int(f"tree_heads[{name!r}].min_leaf", spec.min_leaf, low=1)
 
 
 def _rows(model: ScorerModel, items: Sequence[Example], sentences: NDArray[Any]) -> Any:
@@ -449,3 +558,12 @@ def _sklearn() -> Any:
             "training a scorer needs scikit-learn: pip install 'neulora[eval]'"
         ) from exc
     return linear_model
+
+
+def _sklearn_trees() -> Any:
+    _sklearn()  # the same missing extra, the same message
+    from sklearn.ensemble import (  # type: ignore[import-untyped,unused-ignore]
+        HistGradientBoostingClassifier,
+    )
+
+    return HistGradientBoostingClassifier

@@ -17,6 +17,7 @@ from neulora.eval import (
     LABELS,
     NB_HEADS,
     REVEALS,
+    TREE_HEADS,
     Cut,
     DialogueTurn,
     NBHead,
@@ -72,6 +73,9 @@ def test_a_scorer_trained_here_beats_the_majority_on_dialogues_it_never_saw(
     assert chosen.precision >= 0.82 and 0.2 < chosen.recall < 1.0 and 0.0 < chosen.p < 1.0
     assert about["options"]["reveal_precision"] == 0.82
     assert about["options"]["nb_heads"] == {n: nb.to_json() for n, nb in NB_HEADS.items()}
+    assert about["options"]["tree_heads"] == {n: t.to_json() for n, t in TREE_HEADS.items()}
+    heads = trained.scorer.model.heads
+    assert {n for n, head in heads.items() if head.trees is not None} == set(TREE_HEADS)
 
 
 def test_a_saved_scorer_scores_the_same_when_loaded(trained, tmp_path: Path) -> None:
