@@ -22,26 +22,6 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data" / "mrbench"
 
 
-def assignment(groups: list[str], seed: int | None) -> list[int]:
-    """Whole dialogues to five folds: the shipped scorer's way, or in a seeded random order."""
-    from neulora.eval._train import _folds
-
-    if seed is None:
-        return _folds(groups, 5)
-    sizes: dict[str, int] = {}
-    for g in groups:
-        sizes[g] = sizes.get(g, 0) + 1
-    order = list(sizes)
-    np.random.default_rng(seed).shuffle(order)
-    load = [0] * 5
-    fold_of = {}
-    for g in order:  # each dialogue to the emptiest fold, as the shipped assignment does
-        k = int(np.argmin(load))
-        fold_of[g] = k
-        load[k] += sizes[g]
-    return [fold_of[g] for g in groups]
-
-
 def macro_f1s(items: list[Any], sentences: Any, folds: list[int], tree_heads: Any) -> dict:
     """Each tree head's dimension's cross-validated macro-F1 on one assignment."""
     from neulora.embedders import UniversalSentenceEncoder
@@ -83,7 +63,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from neulora.embedders import UniversalSentenceEncoder
     from neulora.eval import TREE_HEADS, load_mrbench
     from neulora.eval._scorer import window
-    from neulora.eval._train import ENCODER_WINDOW, examples
+    from neulora.eval._train import ENCODER_WINDOW, _folds, examples
 
     files = [SHARED / "mrbench_v3_dev.json", SHARED / "MRBench_V2.json"]
     items = examples([d for path in files for d in load_mrbench(path)])
@@ -93,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     groups = [e.group for e in items]
     runs = []
     for seed in [None, *range(1, args.assignments)]:
-        folds = assignment(groups, seed)
+        folds = _folds(groups, 5, shuffle=seed)
         without = macro_f1s(items, sentences, folds, {})
         with_trees = macro_f1s(items, sentences, folds, TREE_HEADS)
         runs.append({"seed": seed, "without_trees": without, "with_trees": with_trees})

@@ -341,14 +341,19 @@ def precise_threshold(
     return max(candidates, key=lambda t: (t.precision, t.recall))
 
 
-def _folds(groups: Sequence[str], folds: int) -> list[int]:
-    # whole dialogues to folds, the largest first to the emptiest fold (as GroupKFold balances)
+def _folds(groups: Sequence[str], folds: int, *, shuffle: int | None = None) -> list[int]:
+    # whole dialogues to folds, each to the emptiest fold: the largest first (as GroupKFold
+    # balances), or in an order shuffled by the seed ``shuffle`` (another assignment, as balanced)
     sizes: dict[str, int] = {}
     for g in groups:
         sizes[g] = sizes.get(g, 0) + 1
     load = [0] * folds
     fold_of_group = {}
-    for g in sorted(sizes, key=lambda g: (-sizes[g], g)):
+    order = sorted(sizes, key=lambda g: (-sizes[g], g))
+    if shuffle is not None:
+        order = list(sizes)
+        np.random.default_rng(shuffle).shuffle(order)
+    for g in order:
         k = int(np.argmin(load))
         fold_of_group[g] = k
         load[k] += sizes[g]

@@ -22,6 +22,7 @@ one level per step, with numpy indexing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ class TreeEnsemble:
         """The trees' logit per label for each row of ``features``: shape (rows, labels)."""
         x = np.asarray(features, dtype=np.float64)
         if len(self.directions):
-            x = np.hstack([x, x[:, : self.directions.shape[1]] @ self.directions.T])
+            x = np.hstack([x, _projected(x, self.directions)])
         node = np.broadcast_to(self.root, (len(x), len(self.root)))
         row = np.arange(len(x))[:, None]
         for _ in range(self.depth):
@@ -296,20 +297,15 @@ def trees_from_sklearn(
                 for n in predictor.nodes
             ]
             trees.append((target, nodes))
-    sentence = directions.shape[1]
-
-    def ensemble(baseline: NDArray[np.float64]) -> TreeEnsemble:
-        return TreeEnsemble.of(
-            share,
-            baseline,
-            trees,
-            labels=len(labels),
-            columns=width,
-            directions=directions,
-            sentence=sentence,
-        )
-
-    bare = ensemble(np.zeros(len(labels)))
+    bare = TreeEnsemble.of(
+        share,
+        np.zeros(len(labels)),
+        trees,
+        labels=len(labels),
+        columns=width,
+        directions=directions,
+        sentence=directions.shape[1],
+    )
     theirs = np.asarray(
         fitted.decision_function(tree_inputs(check, columns, directions)), dtype=np.float64
     )
@@ -324,7 +320,7 @@ def trees_from_sklearn(
             "scikit-learn lays its trees out otherwise than neulora reads them (install the "
             "scikit-learn neulora's eval extra names)"
         )
-    return ensemble(baseline)
+    return dataclasses.replace(bare, baseline=baseline)
 
 
 def tree_inputs(
@@ -334,8 +330,13 @@ def tree_inputs(
 
     The directions project a row's sentence vector, its first columns.
     """
-    projected = rows[:, : directions.shape[1]] @ directions.T
-    return np.hstack([rows[:, list(columns)], projected])
+    return np.hstack([rows[:, list(columns)], _projected(rows, directions)])
+
+
+def _projected(rows: NDArray[np.float64], directions: NDArray[np.float64]) -> NDArray[np.float64]:
+    # the rows' sentence vectors (their first columns) along each direction
+    out: NDArray[np.float64] = rows[:, : directions.shape[1]] @ directions.T
+    return out
 
 
 def main_directions(vectors: NDArray[np.float64], count: int) -> NDArray[np.float64]:
