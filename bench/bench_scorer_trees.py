@@ -16,8 +16,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data" / "mrbench"
 
@@ -26,34 +24,14 @@ def macro_f1s(items: list[Any], sentences: Any, folds: list[int], tree_heads: An
     """Each tree head's dimension's cross-validated macro-F1 on one assignment."""
     from neulora.embedders import UniversalSentenceEncoder
     from neulora.eval import NB_HEADS, TREE_HEADS
-    from neulora.eval._agreement import agreement
-    from neulora.eval._train import _fit, _rows
+    from neulora.eval._train import FitOptions, out_of_fold
 
-    dimensions = list(TREE_HEADS)
-    predicted: dict[str, list[str | None]] = {d: [None] * len(items) for d in dimensions}
-    fold_of = np.asarray(folds)
-    for k in range(5):
-        train, test = np.where(fold_of != k)[0], np.where(fold_of == k)[0]
-        model = _fit(
-            [items[i] for i in train],
-            sentences[train],
-            UniversalSentenceEncoder(),
-            dimensions,
-            2.0,
-            2,
-            NB_HEADS,
-            tree_heads,
-        )
-        rows = _rows(model, [items[i] for i in test], sentences[test])
-        for name, head in model.heads.items():
-            for i, best in zip(test, head.probabilities(rows).argmax(axis=1), strict=True):
-                predicted[name][i] = head.labels[int(best)]
-    out = {}
-    for name in dimensions:
-        labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
-        truth = [str(items[i].label(name)) for i in labelled]
-        out[name] = agreement(truth, [predicted[name][i] for i in labelled]).macro_f1
-    return out
+    options = FitOptions(2.0, 2, NB_HEADS, tree_heads)
+    held_out = out_of_fold(
+        items, sentences, UniversalSentenceEncoder(), list(TREE_HEADS), folds, options
+    )
+    report = held_out.agreement(items)
+    return {name: report[name].macro_f1 for name in TREE_HEADS}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

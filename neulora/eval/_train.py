@@ -244,44 +244,18 @@ def train_scorer(
         raise DatasetError("no response carries a label of " + ", ".join(DIMENSIONS))
     sentences = embedder.embed([window(e.response, encoder_window) for e in items])
     fold_of = _folds([e.group for e in items], folds)
-    predicted: dict[str, list[str | None]] = {d: [None] * len(items) for d in dimensions}
-    revealing = np.zeros(len(items))  # the out-of-fold probability of "reveals the answer"
-    for k in range(folds):
-        train = [i for i in range(len(items)) if fold_of[i] != k]
-        test = [i for i in range(len(items)) if fold_of[i] == k]
-        model = _fit(
-            [items[i] for i in train],
-            sentences[train],
-            embedder,
-            dimensions,
-            c,
-            min_df,
-            nb_heads,
-            tree_heads,
-        )
-        rows = _rows(model, [items[i] for i in test], sentences[test])
-        for name, head in model.heads.items():
-            chosen = head.probabilities(rows).argmax(axis=1)
-            for i, best in zip(test, chosen, strict=True):
-                predicted[name][i] = head.labels[int(best)]
-            if name == REVEALS:
-                revealing[test] = head.probabilities(rows)[:, head.labels.index("Yes")]
-        logger.info("scorer cross-validation: fold %d of %d done", k + 1, folds)
-    report = {}
-    for name in dimensions:
-        labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
-        truth = [str(items[i].label(name)) for i in labelled]
-        report[name] = agreement(truth, [predicted[name][i] for i in labelled])
-    cross_validation = AgreementReport(report)
+    options = FitOptions(c, min_df, nb_heads, tree_heads)
+    held_out = out_of_fold(items, sentences, embedder, dimensions, fold_of, options)
+    cross_validation = held_out.agreement(items)
     thresholds = {}
     if REVEALS in dimensions:
         labelled = [i for i, e in enumerate(items) if e.label(REVEALS) is not None]
         thresholds[REVEALS] = precise_threshold(
             [items[i].label(REVEALS) == "Yes" for i in labelled],
-            revealing[labelled],
+            held_out.probabilities[REVEALS][labelled, head_labels(REVEALS).index("Yes")],
             reveal_precision,
         )
-    model = _fit(items, sentences, embedder, dimensions, c, min_df, nb_heads, tree_heads)
+    model = _fit(items, sentences, embedder, dimensions, options)
     about = {
         **ATTRIBUTION,
         "trained_on": {"dialogues": len(groups), "responses": len(items)},
@@ -306,6 +280,73 @@ def train_scorer(
         encoder_window,
     )
     return TrainedScorer(PedagogyScorer(model, embedder), cross_validation)
+
+
+@dataclass(frozen=True, slots=True)
+class FitOptions:
+    """How each fit is made: the heads' penalty, the vocabulary's floor and the heads mixed in."""
+
+    c: float
+    min_df: int
+    nb_heads: Mapping[str, NBHead]
+    tree_heads: Mapping[str, TreeHead]
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfFold:
+    """What heads fitted without a response's fold said of it.
+
+    Per dimension, its labels (in the head's order, :func:`head_labels`) and each example's
+    probability of each (a row per example, in the examples' order; zero for a label the fold's
+    training responses never had).
+    """
+
+    labels: Mapping[str, tuple[str, ...]]
+    probabilities: Mapping[str, NDArray[np.float64]]
+
+    def predicted(self, dimension: str) -> list[str]:
+        """Each example's likeliest label on ``dimension``."""
+        labels = self.labels[dimension]
+        return [labels[int(best)] for best in self.probabilities[dimension].argmax(axis=1)]
+
+    def agreement(self, items: Sequence[Example]) -> AgreementReport:
+        """Each dimension's agreement with the human labels of the responses that carry one."""
+        report = {}
+        for name in self.labels:
+            predicted = self.predicted(name)
+            labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
+            truth = [str(items[i].label(name)) for i in labelled]
+            report[name] = agreement(truth, [predicted[i] for i in labelled])
+        return AgreementReport(report)
+
+
+def out_of_fold(
+    items: Sequence[Example],
+    sentences: NDArray[np.float32],
+    embedder: Embedder,
+    dimensions: Sequence[str],
+    fold_of: Sequence[int],
+    options: FitOptions,
+) -> OutOfFold:
+    """Fit on every fold but one and score the one left out, for each fold of ``fold_of``."""
+    labels = {name: head_labels(name) for name in dimensions}
+    probabilities = {name: np.zeros((len(items), len(labels[name]))) for name in dimensions}
+    folds = max(fold_of) + 1
+    for k in range(folds):
+        train = [i for i in range(len(items)) if fold_of[i] != k]
+        test = [i for i in range(len(items)) if fold_of[i] == k]
+        model = _fit([items[i] for i in train], sentences[train], embedder, dimensions, options)
+        rows = _rows(model, [items[i] for i in test], sentences[test])
+        for name, head in model.heads.items():
+            columns = [labels[name].index(label) for label in head.labels]
+            probabilities[name][np.ix_(test, columns)] = head.probabilities(rows)
+        logger.info("scorer cross-validation: fold %d of %d done", k + 1, folds)
+    return OutOfFold(labels, probabilities)
+
+
+def head_labels(dimension: str) -> tuple[str, ...]:
+    """The labels a head of ``dimension`` can give, in its order."""
+    return ("Yes", "No") if dimension == REVEALS else LABELS[dimension]
 
 
 def precise_threshold(
@@ -365,15 +406,13 @@ def _fit(
     sentences: NDArray[np.float32],
     embedder: Embedder,
     dimensions: Sequence[str],
-    c: float,
-    min_df: int,
-    nb_heads: Mapping[str, NBHead],
-    tree_heads: Mapping[str, TreeHead],
+    options: FitOptions,
 ) -> ScorerModel:
     linear_model = _sklearn()
+    tree_heads = options.tree_heads
     from ..embedders._spec import spec_of
 
-    vocabulary = WordVocabulary.fit((e.response for e in items), min_df=min_df)
+    vocabulary = WordVocabulary.fit((e.response for e in items), min_df=options.min_df)
     cues = np.stack([cue_features(e.context, e.response) for e in items])
     mean = cues.mean(axis=0)
     spread = cues.std(axis=0)
@@ -388,7 +427,7 @@ def _fit(
     for name in dimensions:
         labelled = [i for i, e in enumerate(items) if e.label(name) is not None]
         y = np.asarray([items[i].label(name) for i in labelled])
-        allowed = ("Yes", "No") if name == REVEALS else LABELS[name]
+        allowed = head_labels(name)
         if len(set(y)) < 2:
             said = (
                 f"all {len(y)} labelled responses one fit reads have the label {y[0]!r}"
@@ -409,7 +448,9 @@ def _fit(
         x = rows[labelled].copy()
         x[:, words] *= emphasis
         x[:, unread] = 0.0
-        classes, coef, bias = _linear_head(linear_model, x, y, words, c, nb_heads.get(name))
+        classes, coef, bias = _linear_head(
+            linear_model, x, y, words, options.c, options.nb_heads.get(name)
+        )
         coef[:, words] *= emphasis
         coef[:, unread] = 0.0
         order = [classes.index(label) for label in allowed if label in classes]
